@@ -1,0 +1,51 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "snapshot.h"
+
+int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...)
+{
+	char msg[BH_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "%s: %s (see 'bulkhead help')", cmd, msg);
+}
+
+int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr)
+{
+	if (s->n_snapshots >= CLI_FILES_MAX)
+		return bh_err_set(reterr, BH_ERR_INPUT, -E2BIG, "--snapshot: at most %d files",
+				  CLI_FILES_MAX);
+	s->snapshots[s->n_snapshots++] = path;
+	return 0;
+}
+
+int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr)
+{
+	if (s->n_snapshots)
+		return snapshot_load_files(s->snapshots, s->n_snapshots, ret, NULL, reterr);
+	return bh_err_set(
+		reterr, BH_ERR_INPUT, -EINVAL,
+		"--snapshot FILE is required (no Kubernetes API configuration was found)");
+}
+
+int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,
+		     const char **ret_pod)
+{
+	const char *slash = strchr(s, '/');
+	size_t n = strlen(s);
+
+	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/') || n >= len)
+		return -EINVAL;
+	memcpy(buf, s, n + 1);
+	buf[slash - s] = '\0';
+	*ret_ns = buf;
+	*ret_pod = buf + (slash - s) + 1;
+	return 0;
+}

@@ -1,0 +1,11 @@
+#include <errno.h>
+
+#include "cli.h"
+
+/* Placeholder until the propose command lands; it refuses to run. */
+int cli_propose(int argc, char **argv, struct bh_err *reterr)
+{
+	(void) argc;
+	(void) argv;
+	return bh_err_set(reterr, BH_ERR_INPUT, -ENOSYS, "propose: not built yet");
+}

@@ -1,0 +1,488 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+struct name_key {
+	const char *ns; /* NULL for cluster-scoped objects */
+	const char *name;
+};
+
+typedef int key_cmp_fn(const void *elem, const struct name_key *k);
+
+static int cmp_ns(const void *e, const struct name_key *k)
+{
+	return strcmp(((const struct k8s_ns *) e)->name, k->name);
+}
+
+static int cmp_pod(const void *e, const struct name_key *k)
+{
+	const struct pod *p = e;
+	int c = strcmp(p->ns, k->ns);
+
+	return c ? c : strcmp(p->name, k->name);
+}
+
+static int cmp_policy(const void *e, const struct name_key *k)
+{
+	const struct netpol *p = e;
+	int c = strcmp(p->ns, k->ns);
+
+	return c ? c : strcmp(p->name, k->name);
+}
+
+static int cmp_node(const void *e, const struct name_key *k)
+{
+	return strcmp(((const struct node *) e)->name, k->name);
+}
+
+/* Binary search over a sorted array; the insertion point when not found. */
+static size_t sorted_find(const void *base, size_t n, size_t size, const struct name_key *k,
+			  key_cmp_fn *cmp, bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp((const char *) base + mid * size, k);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+typedef void done_fn(void *elem);
+
+/*
+ * Inserts or replaces *elem in a sorted array.  Takes ownership of @elem's
+ * contents, freeing them with @done on failure.
+ */
+static int sorted_put(void **base, size_t *n, size_t size, void *elem, const struct name_key *k,
+		      key_cmp_fn *cmp, done_fn *done)
+{
+	bool found;
+	size_t i = sorted_find(*base, *n, size, k, cmp, &found);
+	char *arr;
+
+	if (found) {
+		done((char *) *base + i * size);
+		memcpy((char *) *base + i * size, elem, size);
+		return 0;
+	}
+	arr = realloc(*base, (*n + 1) * size);
+	if (!arr) {
+		done(elem);
+		return -ENOMEM;
+	}
+	memmove(arr + (i + 1) * size, arr + i * size, (*n - i) * size);
+	memcpy(arr + i * size, elem, size);
+	*base = arr;
+	(*n)++;
+	return 1;
+}
+
+static int sorted_remove(void *base, size_t *n, size_t size, const struct name_key *k,
+			 key_cmp_fn *cmp, done_fn *done)
+{
+	bool found;
+	size_t i = sorted_find(base, *n, size, k, cmp, &found);
+
+	if (!found)
+		return 0;
+	done((char *) base + i * size);
+	memmove((char *) base + i * size, (char *) base + (i + 1) * size, (*n - i - 1) * size);
+	(*n)--;
+	return 1;
+}
+
+void k8s_ns_done(struct k8s_ns *ns)
+{
+	free(ns->name);
+	labels_done(&ns->labels);
+	ns->name = NULL;
+}
+
+void pod_done(struct pod *p)
+{
+	free(p->ns);
+	free(p->name);
+	free(p->uid);
+	labels_done(&p->labels);
+	free(p->node);
+	free(p->phase);
+	free(p->owner.kind);
+	free(p->owner.name);
+	for (size_t i = 0; i < p->n_ports; i++)
+		free(p->ports[i].name);
+	free(p->ports);
+	*p = (struct pod){ 0 };
+}
+
+void node_done(struct node *n)
+{
+	free(n->name);
+	free(n->addrs);
+	*n = (struct node){ 0 };
+}
+
+static void ns_done_cb(void *e)
+{
+	k8s_ns_done(e);
+}
+static void pod_done_cb(void *e)
+{
+	pod_done(e);
+}
+static void policy_done_cb(void *e)
+{
+	netpol_done(e);
+}
+static void node_done_cb(void *e)
+{
+	node_done(e);
+}
+
+struct cluster *cluster_new(void)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->by_addr_stale = true;
+	return c;
+}
+
+struct cluster *cluster_free(struct cluster *c)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < c->n_ns; i++)
+		k8s_ns_done(&c->ns[i]);
+	for (size_t i = 0; i < c->n_pods; i++)
+		pod_done(&c->pods[i]);
+	for (size_t i = 0; i < c->n_policies; i++)
+		netpol_done(&c->policies[i]);
+	for (size_t i = 0; i < c->n_nodes; i++)
+		node_done(&c->nodes[i]);
+	free(c->ns);
+	free(c->pods);
+	free(c->policies);
+	free(c->nodes);
+	free(c->by_addr);
+	free(c);
+	return NULL;
+}
+
+int cluster_ns_put(struct cluster *c, struct k8s_ns *ns)
+{
+	struct name_key k = { .name = ns->name };
+
+	return sorted_put((void **) &c->ns, &c->n_ns, sizeof(*ns), ns, &k, cmp_ns, ns_done_cb);
+}
+
+int cluster_pod_put(struct cluster *c, struct pod *p)
+{
+	struct name_key k = { .ns = p->ns, .name = p->name };
+
+	c->by_addr_stale = true;
+	return sorted_put((void **) &c->pods, &c->n_pods, sizeof(*p), p, &k, cmp_pod, pod_done_cb);
+}
+
+int cluster_policy_put(struct cluster *c, struct netpol *p)
+{
+	struct name_key k = { .ns = p->ns, .name = p->name };
+
+	return sorted_put((void **) &c->policies, &c->n_policies, sizeof(*p), p, &k, cmp_policy,
+			  policy_done_cb);
+}
+
+int cluster_node_put(struct cluster *c, struct node *n)
+{
+	struct name_key k = { .name = n->name };
+
+	return sorted_put((void **) &c->nodes, &c->n_nodes, sizeof(*n), n, &k, cmp_node,
+			  node_done_cb);
+}
+
+int cluster_ns_remove(struct cluster *c, const char *name)
+{
+	struct name_key k = { .name = name };
+
+	return sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb);
+}
+
+int cluster_pod_remove(struct cluster *c, const char *ns, const char *name)
+{
+	struct name_key k = { .ns = ns, .name = name };
+
+	c->by_addr_stale = true;
+	return sorted_remove(c->pods, &c->n_pods, sizeof(*c->pods), &k, cmp_pod, pod_done_cb);
+}
+
+int cluster_policy_remove(struct cluster *c, const char *ns, const char *name)
+{
+	struct name_key k = { .ns = ns, .name = name };
+
+	return sorted_remove(c->policies, &c->n_policies, sizeof(*c->policies), &k, cmp_policy,
+			     policy_done_cb);
+}
+
+int cluster_node_remove(struct cluster *c, const char *name)
+{
+	struct name_key k = { .name = name };
+
+	return sorted_remove(c->nodes, &c->n_nodes, sizeof(*c->nodes), &k, cmp_node, node_done_cb);
+}
+
+const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name)
+{
+	struct name_key k = { .name = name };
+	bool found;
+	size_t i = sorted_find(c->ns, c->n_ns, sizeof(*c->ns), &k, cmp_ns, &found);
+
+	return found ? &c->ns[i] : NULL;
+}
+
+const struct pod *cluster_pod_find(const struct cluster *c, const char *ns, const char *name)
+{
+	struct name_key k = { .ns = ns, .name = name };
+	bool found;
+	size_t i = sorted_find(c->pods, c->n_pods, sizeof(*c->pods), &k, cmp_pod, &found);
+
+	return found ? &c->pods[i] : NULL;
+}
+
+const struct netpol *cluster_policy_find(const struct cluster *c, const char *ns, const char *name)
+{
+	struct name_key k = { .ns = ns, .name = name };
+	bool found;
+	size_t i = sorted_find(c->policies, c->n_policies, sizeof(*c->policies), &k, cmp_policy,
+			       &found);
+
+	return found ? &c->policies[i] : NULL;
+}
+
+const struct node *cluster_node_find(const struct cluster *c, const char *name)
+{
+	struct name_key k = { .name = name };
+	bool found;
+	size_t i = sorted_find(c->nodes, c->n_nodes, sizeof(*c->nodes), &k, cmp_node, &found);
+
+	return found ? &c->nodes[i] : NULL;
+}
+
+const struct node *cluster_node_by_addr(const struct cluster *c, const struct addr *a)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		for (size_t j = 0; j < c->nodes[i].n_addrs; j++)
+			if (addr_eq(&c->nodes[i].addrs[j], a))
+				return &c->nodes[i];
+	return NULL;
+}
+
+static int addr_ref_cmp(const void *a, const void *b)
+{
+	const struct cluster_addr_ref *x = a, *y = b;
+	int r = addr_cmp(&x->addr, &y->addr);
+
+	if (r)
+		return r;
+	return x->pod < y->pod ? -1 : x->pod > y->pod;
+}
+
+/* True when pod @a should own a shared address rather than pod @b. */
+static bool pod_preferred(const struct pod *a, const struct pod *b)
+{
+	if ((a->deleted != 0) != (b->deleted != 0))
+		return a->deleted == 0;
+	return a->created > b->created;
+}
+
+static int cluster_index_addrs(struct cluster *c)
+{
+	size_t n = 0;
+	struct cluster_addr_ref *v;
+
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (!c->pods[i].host_network)
+			n += c->pods[i].n_ips;
+	v = n ? malloc(n * sizeof(*v)) : NULL;
+	if (n && !v)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		if (c->pods[i].host_network)
+			continue;
+		for (size_t j = 0; j < c->pods[i].n_ips; j++)
+			v[n++] = (struct cluster_addr_ref){ .addr = c->pods[i].ips[j], .pod = i };
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), addr_ref_cmp);
+	free(c->by_addr);
+	c->by_addr = v;
+	c->n_by_addr = n;
+	c->by_addr_stale = false;
+	return 0;
+}
+
+const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a)
+{
+	size_t lo = 0, hi;
+	const struct pod *best = NULL;
+
+	if (c->by_addr_stale && cluster_index_addrs(c) < 0)
+		return NULL;
+	hi = c->n_by_addr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&c->by_addr[mid].addr, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < c->n_by_addr && addr_eq(&c->by_addr[lo].addr, a); lo++) {
+		const struct pod *p = &c->pods[c->by_addr[lo].pod];
+
+		if (!best || pod_preferred(p, best))
+			best = p;
+	}
+	return best;
+}
+
+void cluster_policies_in_ns(const struct cluster *c, const char *ns, size_t *ret_first,
+			    size_t *ret_end)
+{
+	size_t lo = 0, hi = c->n_policies, first;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->policies[mid].ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	hi = c->n_policies;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->policies[mid].ns, ns) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_first = first;
+	*ret_end = lo;
+}
+
+static char *dup_or(const char *s, bool *failed)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*failed = true;
+	return d;
+}
+
+static int pod_copy(struct pod *dst, const struct pod *src)
+{
+	bool failed = false;
+
+	*dst = *src;
+	dst->ns = dup_or(src->ns, &failed);
+	dst->name = dup_or(src->name, &failed);
+	dst->uid = dup_or(src->uid, &failed);
+	dst->node = dup_or(src->node, &failed);
+	dst->phase = dup_or(src->phase, &failed);
+	dst->owner.kind = dup_or(src->owner.kind, &failed);
+	dst->owner.name = dup_or(src->owner.name, &failed);
+	dst->ports = NULL;
+	dst->n_ports = 0;
+	labels_init(&dst->labels);
+	if (failed || labels_copy(&dst->labels, &src->labels) < 0)
+		goto oom;
+	if (src->n_ports) {
+		dst->ports = calloc(src->n_ports, sizeof(*dst->ports));
+		if (!dst->ports)
+			goto oom;
+		for (size_t i = 0; i < src->n_ports; i++) {
+			dst->ports[i] = src->ports[i];
+			dst->ports[i].name = dup_or(src->ports[i].name, &failed);
+			dst->n_ports = i + 1;
+			if (failed)
+				goto oom;
+		}
+	}
+	return 0;
+oom:
+	pod_done(dst);
+	return -ENOMEM;
+}
+
+int cluster_copy(const struct cluster *src, struct cluster **ret)
+{
+	struct cluster *c = cluster_new();
+	int r = -ENOMEM;
+
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n_ns; i++) {
+		struct k8s_ns ns = { .name = strdup(src->ns[i].name) };
+
+		labels_init(&ns.labels);
+		if (!ns.name || labels_copy(&ns.labels, &src->ns[i].labels) < 0) {
+			k8s_ns_done(&ns);
+			goto fail;
+		}
+		if (cluster_ns_put(c, &ns) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < src->n_pods; i++) {
+		struct pod p;
+
+		if (pod_copy(&p, &src->pods[i]) < 0 || cluster_pod_put(c, &p) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < src->n_policies; i++) {
+		struct netpol p;
+
+		if (netpol_copy(&p, &src->policies[i]) < 0 || cluster_policy_put(c, &p) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < src->n_nodes; i++) {
+		struct node n = { .name = strdup(src->nodes[i].name) };
+
+		if (!n.name)
+			goto fail;
+		if (src->nodes[i].n_addrs) {
+			n.addrs = malloc(src->nodes[i].n_addrs * sizeof(*n.addrs));
+			if (!n.addrs) {
+				node_done(&n);
+				goto fail;
+			}
+			memcpy(n.addrs, src->nodes[i].addrs,
+			       src->nodes[i].n_addrs * sizeof(*n.addrs));
+			n.n_addrs = src->nodes[i].n_addrs;
+		}
+		if (cluster_node_put(c, &n) < 0)
+			goto fail;
+	}
+	*ret = c;
+	return 0;
+fail:
+	cluster_free(c);
+	return r;
+}

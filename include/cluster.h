@@ -1,0 +1,127 @@
+/*
+ * Cluster state: namespaces, pods, nodes and NetworkPolicies.  The snapshot
+ * reader and the Kubernetes client both produce a struct cluster; the
+ * engine, the enforcer, identity and propose read it.
+ *
+ * Arrays are kept sorted (namespaces by name, pods and policies by
+ * namespace then name, nodes by name) so lookups are binary searches and
+ * every consumer sees a deterministic order.  Pointers into the arrays are
+ * valid only until the next mutation.
+ */
+#ifndef BH_CLUSTER_H
+#define BH_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "labels.h"
+#include "netpol.h"
+
+#define POD_IPS_MAX 2 /* status.podIPs: at most one per family */
+
+struct k8s_ns {
+	char *name; /* owned */
+	struct labels labels; /* includes kubernetes.io/metadata.name */
+};
+
+struct owner_ref {
+	char *kind; /* owned, NULL when the pod has no controller */
+	char *name; /* owned */
+};
+
+struct container_port {
+	char *name; /* owned, may be NULL */
+	uint8_t protocol; /* IPPROTO_TCP when not given */
+	uint16_t port;
+};
+
+struct pod {
+	char *ns; /* owned */
+	char *name; /* owned */
+	char *uid; /* owned, may be NULL */
+	struct labels labels;
+	char *node; /* owned spec.nodeName, may be NULL */
+	bool host_network;
+	char *phase; /* owned status.phase, may be NULL */
+	size_t n_ips;
+	struct addr ips[POD_IPS_MAX]; /* status.podIPs (or podIP) */
+	struct owner_ref owner; /* the controller ownerReference */
+	size_t n_ports;
+	struct container_port *ports; /* owned; every container's ports */
+	int64_t created; /* creationTimestamp, unix seconds, 0 unknown */
+	int64_t deleted; /* deletionTimestamp, unix seconds, 0 none */
+};
+
+struct node {
+	char *name; /* owned */
+	size_t n_addrs;
+	struct addr *addrs; /* owned: InternalIP and ExternalIP */
+};
+
+struct cluster {
+	size_t n_ns, n_pods, n_policies, n_nodes;
+	struct k8s_ns *ns; /* owned */
+	struct pod *pods; /* owned */
+	struct netpol *policies; /* owned */
+	struct node *nodes; /* owned */
+	/* Address index: pods by IP (sorted); rebuilt lazily. */
+	size_t n_by_addr;
+	struct cluster_addr_ref *by_addr;
+	bool by_addr_stale;
+};
+
+struct cluster_addr_ref {
+	struct addr addr;
+	size_t pod; /* index into pods[] */
+};
+
+struct cluster *cluster_new(void);
+/* NULL-safe; returns NULL. */
+struct cluster *cluster_free(struct cluster *c);
+
+void k8s_ns_done(struct k8s_ns *ns);
+void pod_done(struct pod *p);
+void node_done(struct node *n);
+
+/*
+ * Insert or replace by name.  Takes ownership of the object's contents
+ * (the struct is copied, the caller must not free what it pointed to), on
+ * failure too.  Returns 1 when added, 0 when replaced, -ENOMEM.
+ */
+int cluster_ns_put(struct cluster *c, struct k8s_ns *ns);
+int cluster_pod_put(struct cluster *c, struct pod *p);
+int cluster_policy_put(struct cluster *c, struct netpol *p);
+int cluster_node_put(struct cluster *c, struct node *n);
+
+/* Remove by name; 1 when removed, 0 when absent. */
+int cluster_ns_remove(struct cluster *c, const char *name);
+int cluster_pod_remove(struct cluster *c, const char *ns, const char *name);
+int cluster_policy_remove(struct cluster *c, const char *ns, const char *name);
+int cluster_node_remove(struct cluster *c, const char *name);
+
+/* Lookups; borrowed results, NULL when absent. */
+const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name);
+const struct pod *cluster_pod_find(const struct cluster *c, const char *ns, const char *name);
+const struct netpol *cluster_policy_find(const struct cluster *c, const char *ns, const char *name);
+const struct node *cluster_node_find(const struct cluster *c, const char *name);
+/* The node owning @a as one of its addresses, or NULL. */
+const struct node *cluster_node_by_addr(const struct cluster *c, const struct addr *a);
+
+/*
+ * The pod using @a, or NULL.  Host-network pods share their node's address
+ * and are never returned.  When several pods claim an address (a reused IP
+ * in a snapshot), the one not being deleted and created last wins.  Builds
+ * the address index on first use after a mutation, hence not const.
+ */
+const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a);
+
+/* Index range [*ret_first, *ret_end) of the policies in @ns. */
+void cluster_policies_in_ns(const struct cluster *c, const char *ns, size_t *ret_first,
+			    size_t *ret_end);
+
+/* Deep copy. */
+int cluster_copy(const struct cluster *src, struct cluster **ret);
+
+#endif

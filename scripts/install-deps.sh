@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything Bulkhead needs to build, test and run on Debian bookworm.
+# Run as root (or with sudo available).  Idempotent.
+set -euo pipefail
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+PKGS=(
+	# build
+	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+	# libraries (the chosen ones, plus cmocka for tests, libmicrohttpd for
+	# /metrics and libyaml for YAML output)
+	libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
+	libcurl4-openssl-dev libjansson-dev libpcap-dev
+	libcmocka-dev libmicrohttpd-dev libyaml-dev
+	# kernel-side tools the integration tests drive and compare against
+	iproute2 nftables conntrack tcpdump iperf3 socat netcat-openbsd
+	# test API server and schema validation
+	python3 python3-jsonschema python3-yaml openssl
+	# benchmarks
+	hyperfine valgrind
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#PKGS[@]} packages present"

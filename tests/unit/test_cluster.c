@@ -1,0 +1,115 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "testutil.h"
+
+static void put_pod(struct cluster *c, const char *ns, const char *name, const char *ip,
+		    int64_t created, int64_t deleted)
+{
+	struct pod p = {
+		.ns = strdup(ns),
+		.name = strdup(name),
+		.created = created,
+		.deleted = deleted,
+	};
+
+	labels_init(&p.labels);
+	if (ip) {
+		p.ips[0] = addr_lit(ip);
+		p.n_ips = 1;
+	}
+	assert_true(cluster_pod_put(c, &p) >= 0);
+}
+
+static void sorted_put_find_remove(void **state)
+{
+	struct cluster *c = cluster_new();
+
+	(void) state;
+	assert_non_null(c);
+	put_pod(c, "y", "b", "10.0.0.2", 1, 0);
+	put_pod(c, "x", "c", "10.0.0.3", 1, 0);
+	put_pod(c, "x", "a", "10.0.0.1", 1, 0);
+	assert_int_equal(c->n_pods, 3);
+	assert_string_equal(c->pods[0].name, "a");
+	assert_string_equal(c->pods[1].name, "c");
+	assert_string_equal(c->pods[2].ns, "y");
+	assert_non_null(cluster_pod_find(c, "x", "c"));
+	assert_null(cluster_pod_find(c, "y", "c"));
+
+	/* replace keeps the count and drops the old address */
+	put_pod(c, "x", "a", "10.0.0.9", 1, 0);
+	assert_int_equal(c->n_pods, 3);
+	struct addr old = addr_lit("10.0.0.1"), new = addr_lit("10.0.0.9");
+	assert_null(cluster_pod_by_addr(c, &old));
+	assert_string_equal(cluster_pod_by_addr(c, &new)->name, "a");
+
+	assert_int_equal(cluster_pod_remove(c, "x", "c"), 1);
+	assert_int_equal(cluster_pod_remove(c, "x", "c"), 0);
+	assert_int_equal(c->n_pods, 2);
+	cluster_free(c);
+}
+
+static void reused_address_prefers_live_newest(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct addr a = addr_lit("10.0.0.5");
+
+	(void) state;
+	put_pod(c, "x", "old", "10.0.0.5", 100, 0);
+	put_pod(c, "x", "new", "10.0.0.5", 200, 0);
+	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "new");
+	put_pod(c, "x", "new", "10.0.0.5", 200, 300); /* terminating */
+	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "old");
+	cluster_free(c);
+}
+
+static void policies_by_namespace(void **state)
+{
+	struct cluster *c = cluster_new();
+	const char *names[][2] = { { "y", "p1" }, { "x", "p2" }, { "x", "p1" }, { "z", "p" } };
+	size_t first, end;
+
+	(void) state;
+	for (size_t i = 0; i < 4; i++) {
+		struct netpol p;
+
+		netpol_init(&p);
+		p.ns = strdup(names[i][0]);
+		p.name = strdup(names[i][1]);
+		assert_int_equal(cluster_policy_put(c, &p), 1);
+	}
+	cluster_policies_in_ns(c, "x", &first, &end);
+	assert_int_equal(first, 0);
+	assert_int_equal(end, 2);
+	assert_string_equal(c->policies[1].name, "p2");
+	cluster_policies_in_ns(c, "w", &first, &end);
+	assert_int_equal(first, end);
+	cluster_policies_in_ns(c, "z", &first, &end);
+	assert_int_equal(end - first, 1);
+
+	struct cluster *copy = NULL;
+	assert_int_equal(cluster_copy(c, &copy), 0);
+	assert_int_equal(copy->n_policies, 4);
+	assert_non_null(cluster_policy_find(copy, "y", "p1"));
+	cluster_free(copy);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sorted_put_find_remove),
+		cmocka_unit_test(reused_address_prefers_live_newest),
+		cmocka_unit_test(policies_by_namespace),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
