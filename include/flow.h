@@ -19,17 +19,17 @@ enum flow_seen_by {
 };
 
 struct flow_key {
-	struct addr src;	/* client */
-	struct addr dst;	/* server (after NAT is undone) */
-	uint16_t port;		/* server port, host order; 0 for port-less */
-	uint8_t proto;		/* IPPROTO_TCP, _UDP, _SCTP */
-	uint8_t pad;		/* zero, so keys hash and compare as bytes */
+	struct addr src; /* client */
+	struct addr dst; /* server (after NAT is undone) */
+	uint16_t port; /* server port, host order; 0 for port-less */
+	uint8_t proto; /* IPPROTO_TCP, _UDP, _SCTP */
+	uint8_t pad; /* zero, so keys hash and compare as bytes */
 };
 
 _Static_assert(sizeof(struct flow_key) == 44, "flow_key is hashed as bytes");
 
 enum flow_peer_kind {
-	FLOW_PEER_UNKNOWN,	/* not resolved (no cluster state given) */
+	FLOW_PEER_UNKNOWN, /* not resolved (no cluster state given) */
 	FLOW_PEER_POD,
 	FLOW_PEER_NODE,
 	FLOW_PEER_EXTERNAL,
@@ -38,11 +38,11 @@ enum flow_peer_kind {
 /* What an address was when the flow was learned (identity, resolved). */
 struct flow_peer {
 	enum flow_peer_kind kind;
-	char *ns;		/* owned; pods */
-	char *name;		/* owned; pod or node name */
-	char *workload_kind;	/* owned; pods, e.g. "Deployment", may be NULL */
-	char *workload_name;	/* owned */
-	struct labels labels;	/* pods */
+	char *ns; /* owned; pods */
+	char *name; /* owned; pod or node name */
+	char *workload_kind; /* owned; pods, e.g. "Deployment", may be NULL */
+	char *workload_name; /* owned */
+	struct labels labels; /* pods */
 };
 
 struct flow_record {
@@ -50,9 +50,9 @@ struct flow_record {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t connections;
-	int64_t first_seen;	/* unix seconds */
+	int64_t first_seen; /* unix seconds */
 	int64_t last_seen;
-	uint8_t seen_by;	/* enum flow_seen_by bits */
+	uint8_t seen_by; /* enum flow_seen_by bits */
 	struct flow_peer src_peer;
 	struct flow_peer dst_peer;
 };
