@@ -240,9 +240,8 @@ struct rs_delta;
  */
 int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
 		       struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
-int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns,
-			  const char *name, struct rs_delta **ret,
-			  struct bh_err *reterr) BH_MUST_CHECK;
+int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+			  struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
 int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *name,
 			     struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
 /* Any change at all (e.g. nodes): recompiles, diffs against the current
