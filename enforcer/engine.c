@@ -288,9 +288,9 @@ bool engine_port_matches(const struct netpol_port *pp, const struct pod *dst, ui
 	return false;
 }
 
-bool engine_rule_allows(const struct engine *e, const struct netpol *p,
-			const struct netpol_rule *r, const struct engine_ep *peer_ep,
-			const struct pod *dst, uint8_t proto, uint16_t port)
+bool engine_rule_allows(const struct engine *e, const struct netpol *p, const struct netpol_rule *r,
+			const struct engine_ep *peer_ep, const struct pod *dst, uint8_t proto,
+			uint16_t port)
 {
 	bool ok = r->n_ports == 0;
 
@@ -338,8 +338,8 @@ static bool dir_shortcut(const struct engine *e, const struct dir_ctx *x,
 		*ret_reason = ENGINE_REASON_NOT_ISOLATED;
 		return true;
 	}
-	if (x->dir == NETPOL_INGRESS && x->peer->node && x->self->pod->node &&
-	    !x->peer->pod && strcmp(x->peer->node, x->self->pod->node) == 0) {
+	if (x->dir == NETPOL_INGRESS && x->peer->node && x->self->pod->node && !x->peer->pod &&
+	    strcmp(x->peer->node, x->self->pod->node) == 0) {
 		*ret_reason = ENGINE_REASON_LOCAL_NODE;
 		return true;
 	}
@@ -435,9 +435,8 @@ static int dir_explain(const struct engine *e, const struct dir_ctx *x, uint8_t 
 	return 0;
 }
 
-int engine_explain(const struct engine *e, const struct engine_ep *src,
-		   const struct engine_ep *dst, uint8_t proto, uint16_t port,
-		   struct engine_result *ret)
+int engine_explain(const struct engine *e, const struct engine_ep *src, const struct engine_ep *dst,
+		   uint8_t proto, uint16_t port, struct engine_result *ret)
 {
 	struct engine_result res = { 0 };
 	struct dir_ctx x;

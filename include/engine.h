@@ -124,8 +124,7 @@ struct cluster *engine_cluster(const struct engine *e);
  * of @family (AF_INET or AF_INET6).  A host-network pod becomes an address
  * endpoint on its node.
  */
-void engine_ep_pod(const struct engine *e, const struct pod *p, int family,
-		   struct engine_ep *ret);
+void engine_ep_pod(const struct engine *e, const struct pod *p, int family, struct engine_ep *ret);
 /* The endpoint of address @a: the pod using it if any, else a node owning it,
  * else an external address. */
 void engine_ep_addr(struct engine *e, const struct addr *a, struct engine_ep *ret);
@@ -142,9 +141,8 @@ bool engine_allowed(const struct engine *e, const struct engine_ep *src,
  * allowed each direction.  @ret is filled in full (release it with
  * engine_result_done()) and only on success.  0 or -ENOMEM.
  */
-int engine_explain(const struct engine *e, const struct engine_ep *src,
-		   const struct engine_ep *dst, uint8_t proto, uint16_t port,
-		   struct engine_result *ret) BH_MUST_CHECK;
+int engine_explain(const struct engine *e, const struct engine_ep *src, const struct engine_ep *dst,
+		   uint8_t proto, uint16_t port, struct engine_result *ret) BH_MUST_CHECK;
 void engine_result_done(struct engine_result *r);
 
 /*
@@ -189,8 +187,8 @@ bool engine_port_matches(const struct netpol_port *pp, const struct pod *dst, ui
 			 uint16_t port);
 /* Does rule @r of policy @p (direction @dir) allow @peer_ep, where @dst is
  * the destination pod for named ports (see engine_port_matches)? */
-bool engine_rule_allows(const struct engine *e, const struct netpol *p,
-			const struct netpol_rule *r, const struct engine_ep *peer_ep,
-			const struct pod *dst, uint8_t proto, uint16_t port);
+bool engine_rule_allows(const struct engine *e, const struct netpol *p, const struct netpol_rule *r,
+			const struct engine_ep *peer_ep, const struct pod *dst, uint8_t proto,
+			uint16_t port);
 
 #endif
