@@ -126,8 +126,7 @@ static int time_parse(const char *s, int64_t *ret)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		sign = *p == '+' ? 1 : -1;
-		if (parse_2(p + 1, &oh) || p[3] != ':' || parse_2(p + 4, &om) || oh > 23 ||
-		    om > 59)
+		if (parse_2(p + 1, &oh) || p[3] != ':' || parse_2(p + 4, &om) || oh > 23 || om > 59)
 			return -EINVAL;
 		p += 6;
 	} else {
@@ -182,8 +181,7 @@ static int bad(struct ctx *c, const char *field, const char *fmt, ...)
 			  c->index, field, what);
 }
 
-static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field,
-		     uint64_t *ret)
+static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field, uint64_t *ret)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -484,15 +482,17 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG, "flows '%s': line %d column %d: %s",
-				  name, jerr.line, jerr.column, jerr.text);
+		return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
+				  "flows '%s': line %d column %d: %s", name, jerr.line, jerr.column,
+				  jerr.text);
 	if (!json_is_object(root)) {
 		r = bad(&c, "(top level)", "expected a FlowList object");
 		goto out;
 	}
 	item = json_object_get(root, "version");
 	if (!json_is_integer(item)) {
-		r = bad(&c, "version", "missing or not an integer (expected %d)", FLOWS_JSON_VERSION);
+		r = bad(&c, "version", "missing or not an integer (expected %d)",
+			FLOWS_JSON_VERSION);
 		goto out;
 	}
 	if (json_integer_value(item) != FLOWS_JSON_VERSION) {
@@ -784,8 +784,8 @@ int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *
 		goto out;
 	}
 	if (to_stdout)
-		r = fflush(stdout) == 0 ? 0
-					: bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
+		r = fflush(stdout) == 0 ? 0 :
+					  bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
 						     "flows '-': write error on stdout");
 	else
 		r = atomic_file_commit(&af, reterr);

@@ -16,14 +16,14 @@
 #define HEAD "{\"apiVersion\":\"bulkhead.io/v1\",\"kind\":\"FlowList\",\"version\":1,"
 
 /* One flow from 10.0.1.5 (pod shop/frontend-a) to 10.0.2.7:8080/TCP. */
-#define FLOW_A                                                                             \
-	"{\"src\":{\"ip\":\"10.0.1.5\",\"kind\":\"pod\",\"namespace\":\"shop\","             \
+#define FLOW_A                                                                                  \
+	"{\"src\":{\"ip\":\"10.0.1.5\",\"kind\":\"pod\",\"namespace\":\"shop\","                \
 	"\"name\":\"frontend-a\",\"workload\":{\"kind\":\"Deployment\",\"name\":\"frontend\"}," \
-	"\"labels\":{\"app\":\"frontend\",\"pod-template-hash\":\"7d9c\"}},"                \
-	"\"dst\":{\"ip\":\"10.0.2.7\",\"kind\":\"pod\",\"namespace\":\"shop\","              \
-	"\"name\":\"api-x\"},"                                                                \
-	"\"protocol\":\"TCP\",\"port\":8080,\"packets\":10,\"bytes\":1000,"                  \
-	"\"connections\":2,\"first_seen\":\"2026-11-22T06:30:00Z\","                         \
+	"\"labels\":{\"app\":\"frontend\",\"pod-template-hash\":\"7d9c\"}},"                    \
+	"\"dst\":{\"ip\":\"10.0.2.7\",\"kind\":\"pod\",\"namespace\":\"shop\","                 \
+	"\"name\":\"api-x\"},"                                                                  \
+	"\"protocol\":\"TCP\",\"port\":8080,\"packets\":10,\"bytes\":1000,"                     \
+	"\"connections\":2,\"first_seen\":\"2026-11-22T06:30:00Z\","                            \
 	"\"last_seen\":\"2026-11-22T06:33:00Z\",\"seen_by\":[\"pcap\"]}"
 
 static int load(struct flow_set *s, const char *json, struct bh_err *err)
@@ -232,17 +232,17 @@ static void version_check(void **state)
 	flow_set_done(&s);
 }
 
-#define FLOW_A_LATER                                                                       \
-	"{\"src\":{\"ip\":\"10.0.1.5\",\"kind\":\"unknown\"},"                               \
-	"\"dst\":{\"ip\":\"10.0.2.7\",\"kind\":\"pod\",\"namespace\":\"shop\","              \
-	"\"name\":\"api-x\"},"                                                                \
-	"\"protocol\":\"TCP\",\"port\":8080,\"packets\":5,\"bytes\":50,"                     \
-	"\"connections\":1,\"first_seen\":\"2026-11-22T06:20:00Z\","                         \
+#define FLOW_A_LATER                                                            \
+	"{\"src\":{\"ip\":\"10.0.1.5\",\"kind\":\"unknown\"},"                  \
+	"\"dst\":{\"ip\":\"10.0.2.7\",\"kind\":\"pod\",\"namespace\":\"shop\"," \
+	"\"name\":\"api-x\"},"                                                  \
+	"\"protocol\":\"TCP\",\"port\":8080,\"packets\":5,\"bytes\":50,"        \
+	"\"connections\":1,\"first_seen\":\"2026-11-22T06:20:00Z\","            \
 	"\"last_seen\":\"2026-11-22T07:40:00+01:00\",\"seen_by\":[\"conntrack\"]}"
 
-#define FLOW_B                                                                             \
-	"{\"src\":{\"ip\":\"10.0.1.5\"},\"dst\":{\"ip\":\"10.0.2.7\"},"                      \
-	"\"protocol\":\"UDP\",\"port\":8080,"                                                \
+#define FLOW_B                                                          \
+	"{\"src\":{\"ip\":\"10.0.1.5\"},\"dst\":{\"ip\":\"10.0.2.7\"}," \
+	"\"protocol\":\"UDP\",\"port\":8080,"                           \
 	"\"first_seen\":\"2026-11-22T06:20:00Z\",\"last_seen\":\"2026-11-22T06:20:00Z\"}"
 
 static void check_merged(const struct flow_set *s)
@@ -272,26 +272,24 @@ static void merge_equal_keys(void **state)
 	(void) state;
 	/* within one file */
 	flow_set_init(&s);
-	assert_int_equal(load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A_LATER "," FLOW_B
-				       "," FLOW_A "]}",
-			      &err),
-			 0);
+	assert_int_equal(
+		load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A_LATER "," FLOW_B "," FLOW_A "]}",
+		     &err),
+		0);
 	check_merged(&s);
 	flow_set_done(&s);
 
 	/* across files, in both orders */
 	flow_set_init(&s);
 	assert_int_equal(load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A "]}", &err), 0);
-	assert_int_equal(load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_B "," FLOW_A_LATER "]}",
-			      &err),
-			 0);
+	assert_int_equal(
+		load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_B "," FLOW_A_LATER "]}", &err), 0);
 	check_merged(&s);
 	flow_set_done(&s);
 
 	flow_set_init(&s);
-	assert_int_equal(load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A_LATER "," FLOW_B "]}",
-			      &err),
-			 0);
+	assert_int_equal(
+		load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A_LATER "," FLOW_B "]}", &err), 0);
 	assert_int_equal(load(&s, HEAD "\"node\":\"n1\",\"flows\":[" FLOW_A "]}", &err), 0);
 	check_merged(&s);
 	/* a file from another node clears the node name */
