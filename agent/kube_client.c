@@ -126,8 +126,7 @@ static int token_refresh(struct kube_client *c)
 	if (stat(c->cfg->token_file, &st) < 0)
 		return -errno;
 	if (c->token && !c->token_stale && st.st_ino == c->token_st.st_ino &&
-	    st.st_size == c->token_st.st_size &&
-	    st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
+	    st.st_size == c->token_st.st_size && st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec)
 		return 0;
 	fd = open(c->cfg->token_file, O_RDONLY | O_CLOEXEC);
@@ -367,8 +366,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *ud)
 	return 0;
 }
 
-int kube_client_new(const struct kube_config *cfg, struct kube_client **ret,
-		    struct bh_err *reterr)
+int kube_client_new(const struct kube_config *cfg, struct kube_client **ret, struct bh_err *reterr)
 {
 	struct kube_client *c;
 	int r;
@@ -690,9 +688,9 @@ static size_t call_write_cb(char *p, size_t sz, size_t nmemb, void *ud)
 	return x->err < 0 ? 0 : n;
 }
 
-int kube_client_call(struct kube_client *c, const char *method, const char *path,
-		     const char *body, const char *content_type, size_t max, unsigned timeout_s,
-		     struct buf *ret_body, long *ret_status, struct bh_err *reterr)
+int kube_client_call(struct kube_client *c, const char *method, const char *path, const char *body,
+		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,
+		     long *ret_status, struct bh_err *reterr)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", msg[BH_ERR_MSG_MAX];
 	struct curl_slist *hdrs = NULL;

@@ -151,7 +151,8 @@ int kube_yaml_load(const char *data, size_t len, const char *name, json_t **ret,
 				       ev.start_mark.line + 1);
 			break;
 		case YAML_SCALAR_EVENT:
-			v = json_stringn((const char *) ev.data.scalar.value, ev.data.scalar.length);
+			v = json_stringn((const char *) ev.data.scalar.value,
+					 ev.data.scalar.length);
 			if (!v)
 				r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 					       "'%s': line %zu: not UTF-8 text", name,
@@ -197,9 +198,10 @@ int kube_yaml_load(const char *data, size_t len, const char *name, json_t **ret,
 					r = bh_err_oom(reterr);
 			} else if (!pending_key[depth - 1]) {
 				if (!json_is_string(v)) {
-					r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-						       "'%s': line %zu: mapping keys must be scalars",
-						       name, ev.start_mark.line + 1);
+					r = bh_err_set(
+						reterr, BH_ERR_INPUT, -EINVAL,
+						"'%s': line %zu: mapping keys must be scalars",
+						name, ev.start_mark.line + 1);
 				} else {
 					pending_key[depth - 1] = strdup(json_string_value(v));
 					if (!pending_key[depth - 1])
@@ -259,8 +261,9 @@ static json_t *named_entry(json_t *doc, const char *list, const char *inner, con
 		const char *n = str_at(e, "name");
 
 		if (n && strcmp(n, name) == 0)
-			return json_is_object(json_object_get(e, inner)) ? json_object_get(e, inner) :
-									   NULL;
+			return json_is_object(json_object_get(e, inner)) ?
+				       json_object_get(e, inner) :
+				       NULL;
 	}
 	return NULL;
 }
@@ -363,8 +366,8 @@ int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, stru
 	}
 	ctx = named_entry(doc, "contexts", "context", cur);
 	if (!ctx) {
-		bh_err_set(reterr, BH_ERR_INPUT, r, "kubeconfig '%s': context '%s' not found",
-			   path, cur);
+		bh_err_set(reterr, BH_ERR_INPUT, r, "kubeconfig '%s': context '%s' not found", path,
+			   cur);
 		goto out;
 	}
 	cname = str_at(ctx, "cluster");
@@ -433,8 +436,8 @@ int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, stru
 			r = take_data(user, "client-certificate-data", path, &c->cert_data,
 				      &c->cert_data_len, reterr);
 		if (r == 0)
-			r = take_data(user, "client-key-data", path, &c->key_data,
-				      &c->key_data_len, reterr);
+			r = take_data(user, "client-key-data", path, &c->key_data, &c->key_data_len,
+				      reterr);
 	}
 	if (r == 0 && (!!(c->cert_file || c->cert_data) != !!(c->key_file || c->key_data)))
 		r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
@@ -468,20 +471,21 @@ int kube_config_from_cluster(struct kube_config **ret, struct bh_err *reterr)
 		port = "443";
 	if (!dir || !*dir)
 		dir = KUBE_SA_DIR;
-	if (asprintf(&server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
-		     port) < 0 ||
+	if (asprintf(&server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) <
+		    0 ||
 	    asprintf(&token, "%s/token", dir) < 0 || asprintf(&ca, "%s/ca.crt", dir) < 0) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
+	/* Not -ENOENT: that means "not in a cluster" to our callers. */
 	if (access(token, R_OK) < 0) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -errno,
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, errno == ENOENT ? -ENOKEY : -errno,
 			       "in-cluster configuration: service account token '%s': %s", token,
 			       strerror(errno));
 		goto out;
 	}
 	if (access(ca, R_OK) < 0) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -errno,
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, errno == ENOENT ? -ENOKEY : -errno,
 			       "in-cluster configuration: CA bundle '%s': %s", ca, strerror(errno));
 		goto out;
 	}

@@ -295,9 +295,8 @@ static json_t *stub_for(const struct kube_watch *w, const struct entry *e)
 	if (e->obj)
 		return json_incref(e->obj);
 	if (slash)
-		return json_pack("{s:{s:s, s:s%, s:s}}", "metadata", "name", slash + 1,
-				 "namespace", e->key, (int) (slash - e->key), "resourceVersion",
-				 e->rv);
+		return json_pack("{s:{s:s, s:s%, s:s}}", "metadata", "name", slash + 1, "namespace",
+				 e->key, (int) (slash - e->key), "resourceVersion", e->rv);
 	return json_pack("{s:{s:s, s:s}}", "metadata", "name", e->key, "resourceVersion", e->rv);
 }
 
@@ -538,7 +537,8 @@ static void watch_begin(struct kube_watch *w)
 	w->watch_events = 0;
 	w->watch_start_ms = kube_now_ms();
 	buf_reset(&w->line);
-	if (asprintf(&path, "%s%cwatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
+	if (asprintf(&path,
+		     "%s%cwatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
 		     w->base, strchr(w->base, '?') ? '&' : '?', w->rv, timeout) < 0) {
 		path = NULL;
 		r = -ENOMEM;
@@ -642,8 +642,9 @@ static void list_done_cb(void *ud, int r, long status, const char *msg)
 	w->req = NULL;
 	if (w->stream_err == -E2BIG) {
 		w->stats.err_toobig++;
-		(void) snprintf(w->errmsg, sizeof(w->errmsg), "list '%s': page larger than %u bytes",
-				w->resource, KUBE_LIST_PAGE_MAX);
+		(void) snprintf(w->errmsg, sizeof(w->errmsg),
+				"list '%s': page larger than %u bytes", w->resource,
+				KUBE_LIST_PAGE_MAX);
 		goto retry;
 	}
 	if (r < 0) {
@@ -662,10 +663,12 @@ static void list_done_cb(void *ud, int r, long status, const char *msg)
 	}
 	if (status != 200) {
 		w->stats.err_http++;
-		(void) snprintf(w->errmsg, sizeof(w->errmsg), "API server '%s': list '%s': HTTP %ld%s",
-				kube_client_server(w->c), w->resource, status,
+		(void) snprintf(w->errmsg, sizeof(w->errmsg),
+				"API server '%s': list '%s': HTTP %ld%s", kube_client_server(w->c),
+				w->resource, status,
 				status == 401 ? " Unauthorized (check the token)" :
-				status == 403 ? " Forbidden (check RBAC)" : "");
+				status == 403 ? " Forbidden (check RBAC)" :
+						"");
 		if (status == 401 || status == 403 || status == 404)
 			w->fatal = -EACCES;
 		goto retry;
@@ -721,8 +724,9 @@ static void list_page_request(struct kube_watch *w)
 		for (size_t i = 0, o = 0; i <= n; i++) {
 			unsigned char ch = (unsigned char) w->cont[i];
 
-			if (ch && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')) {
+			if (ch &&
+			    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')) {
 				(void) snprintf(esc + o, 4, "%%%02X", ch);
 				o += 3;
 			} else {
@@ -777,8 +781,7 @@ static int copy_opt(char **dst, const char *s)
 	return *dst ? 0 : -ENOMEM;
 }
 
-int kube_watch_new(struct kube_client *c, const struct kube_watch_opts *o,
-		   struct kube_watch **ret)
+int kube_watch_new(struct kube_client *c, const struct kube_watch_opts *o, struct kube_watch **ret)
 {
 	struct kube_watch *w;
 	int r;

@@ -61,8 +61,7 @@ struct kube_request_opts {
 
 /* Creates a client for @cfg (copied).  Input error when the CA or client
  * certificate files cannot be read. */
-int kube_client_new(const struct kube_config *cfg, struct kube_client **ret,
-		    struct bh_err *reterr);
+int kube_client_new(const struct kube_config *cfg, struct kube_client **ret, struct bh_err *reterr);
 /* NULL-safe; cancels every request (no callbacks) and returns NULL. */
 struct kube_client *kube_client_free(struct kube_client *c);
 
@@ -110,9 +109,9 @@ void kube_timer_disarm(struct kube_client *c, struct kube_timer *t);
  * buf_done), the HTTP status to @ret_status.  A transport failure is a
  * system error naming the server.
  */
-int kube_client_call(struct kube_client *c, const char *method, const char *path,
-		     const char *body, const char *content_type, size_t max, unsigned timeout_s,
-		     struct buf *ret_body, long *ret_status, struct bh_err *reterr);
+int kube_client_call(struct kube_client *c, const char *method, const char *path, const char *body,
+		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,
+		     long *ret_status, struct bh_err *reterr);
 
 /* Monotonic milliseconds. */
 uint64_t kube_now_ms(void);

@@ -99,8 +99,7 @@ struct kube_watch_stats {
  * kube_watch_feed() tests and fuzzing).  Strings in @o are copied.
  * Returns -ENOMEM or -EINVAL (no resource or version).
  */
-int kube_watch_new(struct kube_client *c, const struct kube_watch_opts *o,
-		   struct kube_watch **ret);
+int kube_watch_new(struct kube_client *c, const struct kube_watch_opts *o, struct kube_watch **ret);
 /* Stops any request or timer, frees the objects; NULL-safe, returns NULL. */
 struct kube_watch *kube_watch_free(struct kube_watch *w);
 

@@ -894,12 +894,17 @@ def main():
     ap.add_argument("--watch-timeout", type=float, default=1800.0, help="longest watch, seconds")
     ap.add_argument("--bookmark-interval", type=float, default=60.0)
     ap.add_argument("--generate-pods", type=int, default=0, help="write N pods into DIR first")
+    ap.add_argument("--crd", action="append", default=[],
+                    help="GROUP/VERSION/PLURAL/KIND of a namespaced custom resource")
     ap.add_argument("--verbose", action="store_true")
     ARGS = ap.parse_args()
     if ARGS.generate_pods and not os.path.exists(os.path.join(ARGS.dir, ".state.json")):
         with open(os.path.join(ARGS.dir, "generated.json"), "w") as f:
             json.dump(gen_pods(ARGS.generate_pods), f)
     STATE = State(ARGS.dir)
+    for crd in ARGS.crd:
+        g, v, plural, kind = crd.split("/")
+        STATE.add_resource(g, v, plural, kind, True)
     STATE.load_dir()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(ARGS.cert, ARGS.key)
