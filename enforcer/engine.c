@@ -33,7 +33,7 @@ const char *engine_reason_name(enum engine_reason r)
 		[ENGINE_REASON_NOT_ISOLATED] = "not isolated",
 		[ENGINE_REASON_NOT_POD] = "not a pod",
 		[ENGINE_REASON_LOCAL_NODE] = "from the local node",
-		[ENGINE_REASON_RULE] = "allowed by rule",
+		[ENGINE_REASON_RULE] = "a rule allows it",
 		[ENGINE_REASON_NO_RULE] = "no rule allows it",
 	};
 
