@@ -2,8 +2,6 @@
 """Comparisons of the netns tests over the netpol case corpus
 (tests/data/netpol-cases, docs/netpol-cases.md).
 
-  netpol_cases.py families CASE
-      "4" or "4 6": the address families the case has a truth table for.
   netpol_cases.py enforce CASE PODS PROBES.jsonl CHECK.jsonl
       Every probed cell: the kernel's verdict (PROBES, from topo_probe_all)
       against the case's expected truth table and against
@@ -12,7 +10,7 @@
       against check only, as the differential test does).
   netpol_cases.py preview CASE PODS PROBES.jsonl ALERTS.jsonl CHECK.jsonl
       Preview mode: every probe got through; every cell the policy set
-      denies (the truth table, or check when CASE is "-") produced exactly
+      denies (the truth table where it has the cell, else check) produced exactly
       one alert naming the deciding pod; and no allowed cell did.
 
 PODS is topology.sh's "ns/pod IPv4 IPv6" file.  Cells are keyed
@@ -57,12 +55,6 @@ def expected(case_path, pods):
                             v = allow
                     want[(fam, proto, port, src, dst)] = v
     return want
-
-
-def families(case_path):
-    doc = json.load(open(case_path))
-    fams = {6 if e.get("family") == "IPv6" else 4 for e in doc["expect"]}
-    return " ".join(str(f) for f in sorted(fams))
 
 
 def load_probes(path):
@@ -129,7 +121,11 @@ def cmd_enforce(case, pods_path, probes_path, check_path):
 
 def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
     pods = load_pods(pods_path)
-    want = expected(case, pods) if case != "-" else load_check(check_path)
+    # What would be denied: the truth table where it has the cell, check
+    # elsewhere (the kernel's agreement with both is the enforce half).
+    want = load_check(check_path)
+    if case != "-":
+        want.update(expected(case, pods))
     got = load_probes(probes_path)
     by_ip = {}
     for name, ips in pods.items():
@@ -186,9 +182,6 @@ def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "families":
-        print(families(args[0]))
-        return 0
     if cmd == "enforce":
         return cmd_enforce(*args)
     if cmd == "preview":
