@@ -134,8 +134,8 @@ static int nbatch_init(struct nbatch *nb, struct nftio *n)
 }
 
 /* Starts a message; @what names the object for error messages. */
-static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags,
-			       const char *kind, const char *name)
+static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags, const char *kind,
+			       const char *name)
 {
 	char what[RULESET_NAME_MAX + 64];
 
@@ -287,8 +287,8 @@ static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs,
 		for (size_t k = i; r == 0 && k < n && k < i + NFTIO_ELEMS_PER_MSG; k++)
 			r = rs_nl_elem_add(s, rs, &elems[k]);
 		nlh = r == 0 ? nb_msg(nb, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
-				      "elements of set", rs->name)
-			     : NULL;
+				      "elements of set", rs->name) :
+			       NULL;
 		if (!nlh) {
 			nftnl_set_free(s);
 			return -ENOMEM;
@@ -485,9 +485,9 @@ int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err
 	}
 	{
 		uint32_t ulen = 0;
-		const void *u = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)
-					? nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &ulen)
-					: NULL;
+		const void *u = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA) ?
+					nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &ulen) :
+					NULL;
 		const char *c = NULL;
 
 		if (u)

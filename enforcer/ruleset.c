@@ -296,8 +296,8 @@ bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b)
 	return a->kind == b->kind && a->family == b->family &&
 	       a->peer_is_daddr == b->peer_is_daddr && str_eq(a->peer_set, b->peer_set) &&
 	       str_eq(a->port_set, b->port_set) && str_eq(a->named_set, b->named_set) &&
-	       str_eq(a->prefix, b->prefix) && a->group == b->group &&
-	       a->verdict == b->verdict && str_eq(a->target, b->target);
+	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->verdict == b->verdict &&
+	       str_eq(a->target, b->target);
 }
 
 static char *dup_opt(const char *s, bool *failed)
@@ -634,8 +634,8 @@ static int bctx_init(struct bctx *b, struct ruleset *rs, struct cluster *c, stru
 			if (k) {
 				ni->labels = &k->labels;
 			} else {
-				if (labels_set(&ni->synth, "kubernetes.io/metadata.name", ni->name) <
-				    0)
+				if (labels_set(&ni->synth, "kubernetes.io/metadata.name",
+					       ni->name) < 0)
 					return -ENOMEM;
 				ni->labels = &ni->synth;
 			}
@@ -866,7 +866,8 @@ static int cidr_intervals(const struct netpol_rule *rule, int family, struct rs_
 			for (size_t k = 0; k < n; k++) {
 				struct rs_elem *v = &iv[k];
 
-				if (addr_cmp(&hi, &v->addr) < 0 || addr_cmp(&lo, &v->addr_end) > 0) {
+				if (addr_cmp(&hi, &v->addr) < 0 ||
+				    addr_cmp(&lo, &v->addr_end) > 0) {
 					out[m++] = *v;
 					continue;
 				}
@@ -905,7 +906,8 @@ static int cidr_intervals(const struct netpol_rule *rule, int family, struct rs_
 
 			if (!addr_is_max(&next))
 				addr_inc(&next);
-			if (addr_is_max(&cur->addr_end) || addr_cmp(&s->elems[i].addr, &next) <= 0) {
+			if (addr_is_max(&cur->addr_end) ||
+			    addr_cmp(&s->elems[i].addr, &next) <= 0) {
 				if (addr_cmp(&s->elems[i].addr_end, &cur->addr_end) > 0)
 					cur->addr_end = s->elems[i].addr_end;
 				continue;
@@ -943,7 +945,8 @@ static int port_intervals(const struct netpol_rule *rule, struct rs_set *s)
 		for (size_t i = 1; i < s->n_elems; i++) {
 			struct rs_elem *cur = &s->elems[w], *e = &s->elems[i];
 
-			if (e->proto == cur->proto && (uint32_t) e->port <= (uint32_t) cur->port_end + 1) {
+			if (e->proto == cur->proto &&
+			    (uint32_t) e->port <= (uint32_t) cur->port_end + 1) {
 				if (e->port_end > cur->port_end)
 					cur->port_end = e->port_end;
 				continue;
@@ -1017,8 +1020,8 @@ static int fam_idx(int family)
  */
 typedef int contrib_fn(void *ud, const char *kind, const struct rs_elem *e);
 
-static int pod_contrib(const struct bctx *b, const struct netpol *pol, enum netpol_dir d,
-		       size_t ri, const struct pod *p, contrib_fn *emit, void *ud)
+static int pod_contrib(const struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
+		       const struct pod *p, contrib_fn *emit, void *ud)
 {
 	const struct netpol_rule *r = &pol->rules[d][ri];
 	bool selected = false;
@@ -1073,18 +1076,18 @@ struct fill_ctx {
 static int fill_cb(void *ud, const char *kind, const struct rs_elem *e)
 {
 	struct fill_ctx *f = ud;
-	int i = strcmp(kind, "pods4") == 0   ? 0
-		: strcmp(kind, "pods6") == 0 ? 1
-		: strcmp(kind, "named4") == 0 ? 2
-					      : 3;
+	int i = strcmp(kind, "pods4") == 0  ? 0 :
+		strcmp(kind, "pods6") == 0  ? 1 :
+		strcmp(kind, "named4") == 0 ? 2 :
+					      3;
 
 	return f->sets[i] ? set_push(f->sets[i], e) : 0;
 }
 
 /* Scans the pods a rule's peers can match (per-namespace ranges when every
  * peer is a selector peer, all pods otherwise). */
-static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_dir d,
-			  size_t ri, struct fill_ctx *f)
+static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
+			  struct fill_ctx *f)
 {
 	const struct netpol_rule *r = &pol->rules[d][ri];
 	bool all = r->n_peers == 0 || (d == NETPOL_EGRESS && rule_has_port(r, true) &&
@@ -1168,7 +1171,8 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 		for (int fam = 0; fam < 2; fam++) {
 			const int family = fam ? AF_INET6 : AF_INET;
 			const char *srcs[2];
-			char pods[RULESET_NAME_MAX], cidr[RULESET_NAME_MAX], named[RULESET_NAME_MAX];
+			char pods[RULESET_NAME_MAX], cidr[RULESET_NAME_MAX],
+				named[RULESET_NAME_MAX];
 			size_t n_src = 0;
 
 			if (has_named) {
@@ -1178,8 +1182,8 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 						    fam ? "named6" : "named4");
 				if (r < 0)
 					return r;
-				r = new_set(b, named, fam ? RS_KEY_ADDR6_PROTO_PORT
-							  : RS_KEY_ADDR4_PROTO_PORT,
+				r = new_set(b, named,
+					    fam ? RS_KEY_ADDR6_PROTO_PORT : RS_KEY_ADDR4_PROTO_PORT,
 					    0, &s);
 				if (r < 0)
 					return r;
@@ -1191,7 +1195,8 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 							if (p->ips[j].family != family ||
 							    !pod_owns_ip(b->c, p, j))
 								continue;
-							r = named_elems(rule, p, &p->ips[j], s, false);
+							r = named_elems(rule, p, &p->ips[j], s,
+									false);
 							if (r < 0)
 								return r;
 						}
@@ -1400,8 +1405,8 @@ static int build_local(struct bctx *b)
 								      pol->name, d);
 					if (r < 0)
 						return r;
-					r = add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL,
-						     RS_VERDICT_JUMP, pname);
+					r = add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL,
+						     NULL, RS_VERDICT_JUMP, pname);
 					if (r < 0)
 						return r;
 					r = active_mark(b, pol, d);
@@ -1440,7 +1445,8 @@ static int build_policies(struct bctx *b)
 	int r = 0;
 
 	for (size_t a = 0; a < b->n_active; a++) {
-		const struct netpol *pol = cluster_policy_find(c, b->active[a].ns, b->active[a].name);
+		const struct netpol *pol =
+			cluster_policy_find(c, b->active[a].ns, b->active[a].name);
 		size_t n_local = 0;
 
 		if (!pol)
@@ -1521,24 +1527,23 @@ static int build_base(struct bctx *b)
 		     RS_VERDICT_ACCEPT, NULL) < 0 ||
 	    add_rule(fw, RS_RULE_ADDR_ACCEPT, AF_INET6, false, "node6", NULL, NULL,
 		     RS_VERDICT_ACCEPT, NULL) < 0 ||
-	    add_rule(fw, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT,
-		     NULL) < 0 ||
+	    add_rule(fw, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
 	    add_rule(fw, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
-	    add_rule(fw, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_GOTO,
-		     "ingress") < 0 ||
+	    add_rule(fw, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_GOTO, "ingress") <
+		    0 ||
 	    add_rule(in, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
-	    add_rule(in, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT,
-		     NULL) < 0 ||
+	    add_rule(in, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
 	    add_rule(in, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
-	    add_rule(ing, RS_RULE_VMAP, AF_INET, true, "in4", NULL, NULL, RS_VERDICT_ACCEPT,
-		     NULL) < 0 ||
+	    add_rule(ing, RS_RULE_VMAP, AF_INET, true, "in4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
 	    add_rule(ing, RS_RULE_VMAP, AF_INET6, true, "in6", NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
-	    add_rule(ing, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
-		    0)
+	    add_rule(ing, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1593,8 +1598,8 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	return 0;
 fail:
 	ruleset_free(rs);
-	return r == -ENOMEM ? bh_err_oom(reterr)
-			    : bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: compiling the ruleset");
+	return r == -ENOMEM ? bh_err_oom(reterr) :
+			      bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: compiling the ruleset");
 }
 
 struct ruleset *ruleset_free(struct ruleset *rs)

@@ -61,9 +61,13 @@ static uint32_t key_type(enum rs_key k)
 static uint32_t key_len(enum rs_key k)
 {
 	static const uint32_t len[_RS_KEY_MAX] = {
-		[RS_KEY_ADDR4] = 4,	       [RS_KEY_ADDR6] = 16, [RS_KEY_PROTO_PORT] = 8,
-		[RS_KEY_ADDR4_PROTO_PORT] = 12, [RS_KEY_ADDR6_PROTO_PORT] = 24,
-		[RS_KEY_FLOW4] = 16,	       [RS_KEY_FLOW6] = 40,
+		[RS_KEY_ADDR4] = 4,
+		[RS_KEY_ADDR6] = 16,
+		[RS_KEY_PROTO_PORT] = 8,
+		[RS_KEY_ADDR4_PROTO_PORT] = 12,
+		[RS_KEY_ADDR6_PROTO_PORT] = 24,
+		[RS_KEY_FLOW4] = 16,
+		[RS_KEY_FLOW6] = 40,
 	};
 
 	return len[k];
@@ -108,9 +112,9 @@ struct nftnl_chain *rs_nl_chain(const struct rs_chain *c)
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
 	if (c->hook) {
-		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, strcmp(c->hook, "input") == 0
-								     ? NF_INET_LOCAL_IN
-								     : NF_INET_FORWARD);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM,
+				    strcmp(c->hook, "input") == 0 ? NF_INET_LOCAL_IN :
+								    NF_INET_FORWARD);
 		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, 0);
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
@@ -292,8 +296,7 @@ static int e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t l
 	return add_expr(r, e);
 }
 
-static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
-		     uint32_t dreg)
+static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("payload");
 
@@ -375,7 +378,7 @@ static int e_flow(struct nftnl_rule *r, uint8_t family)
 static int e_verdict(struct nftnl_rule *r, enum rs_verdict v, const char *target)
 {
 	static const int code[_RS_VERDICT_MAX] = {
-		[RS_VERDICT_ACCEPT] = NF_ACCEPT, [RS_VERDICT_DROP] = NF_DROP,
+		[RS_VERDICT_ACCEPT] = NF_ACCEPT,  [RS_VERDICT_DROP] = NF_DROP,
 		[RS_VERDICT_RETURN] = NFT_RETURN, [RS_VERDICT_JUMP] = NFT_JUMP,
 		[RS_VERDICT_GOTO] = NFT_GOTO,
 	};
@@ -523,8 +526,8 @@ struct nftnl_rule *rs_nl_rule(const char *chain, const struct rs_rule *r)
 
 /* --- golden dump ------------------------------------------------------- */
 
-static int snprintf_append(struct buf *out, int (*fn)(char *, size_t, const void *, uint32_t,
-						      uint32_t),
+static int snprintf_append(struct buf *out,
+			   int (*fn)(char *, size_t, const void *, uint32_t, uint32_t),
 			   const void *obj)
 {
 	char tmp[8192];

@@ -25,10 +25,10 @@ static const char *const key_type[_RS_KEY_MAX] = {
 
 static int proto_text(uint8_t p, struct buf *out)
 {
-	const char *n = p == IPPROTO_TCP    ? "tcp"
-			: p == IPPROTO_UDP  ? "udp"
-			: p == IPPROTO_SCTP ? "sctp"
-					    : NULL;
+	const char *n = p == IPPROTO_TCP  ? "tcp" :
+			p == IPPROTO_UDP  ? "udp" :
+			p == IPPROTO_SCTP ? "sctp" :
+					    NULL;
 
 	return n ? buf_printf(out, "%s", n) : buf_printf(out, "%u", p);
 }
@@ -169,8 +169,8 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 	case RS_RULE_VERDICT:
 		return verdict_text(r, out);
 	case RS_RULE_SEEN_SKIP:
-		return buf_printf(out, "%s saddr . %s daddr . meta l4proto . th dport @%s accept", ip,
-				  ip, r->peer_set);
+		return buf_printf(out, "%s saddr . %s daddr . meta l4proto . th dport @%s accept",
+				  ip, ip, r->peer_set);
 	case RS_RULE_SEEN_LOG:
 		return buf_printf(out,
 				  "meta nfproto %s add @%s { %s saddr . %s daddr . meta l4proto . "

@@ -195,7 +195,8 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 		const struct rs_chain *oc = rs_desc_chain(o, n->chains[i]->name);
 
 		if (!oc)
-			r = n->chains[i]->n_rules ? push_chain(d, RS_OP_ADD_RULES, n->chains[i]) : 0;
+			r = n->chains[i]->n_rules ? push_chain(d, RS_OP_ADD_RULES, n->chains[i]) :
+						    0;
 		else if (!chain_equal(oc, n->chains[i]))
 			r = push_chain(d, RS_OP_REPLACE_RULES, n->chains[i]);
 	}
@@ -226,8 +227,8 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 	if (r < 0) {
 		rs_desc_done(&nd);
 		rs_delta_free(d);
-		return r == -ENOMEM ? bh_err_oom(reterr)
-				    : bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: compiling");
+		return r == -ENOMEM ? bh_err_oom(reterr) :
+				      bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: compiling");
 	}
 	rs_desc_done(&rs->d);
 	rs->d = nd;
@@ -249,8 +250,8 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 	return ruleset_update_all(rs, c, ret, reterr);
 }
 
-int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns,
-			  const char *name, struct rs_delta **ret, struct bh_err *reterr)
+int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+			  struct rs_delta **ret, struct bh_err *reterr)
 {
 	(void) ns;
 	(void) name;
@@ -265,9 +266,9 @@ int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *
 }
 
 static const char *const op_name[] = {
-	[RS_OP_ADD_CHAIN] = "add chain",	  [RS_OP_ADD_SET] = "add set",
-	[RS_OP_ADD_ELEMS] = "add element",	  [RS_OP_DEL_ELEMS] = "delete element",
-	[RS_OP_ADD_RULES] = "add rules",	  [RS_OP_REPLACE_RULES] = "replace rules",
+	[RS_OP_ADD_CHAIN] = "add chain",     [RS_OP_ADD_SET] = "add set",
+	[RS_OP_ADD_ELEMS] = "add element",   [RS_OP_DEL_ELEMS] = "delete element",
+	[RS_OP_ADD_RULES] = "add rules",     [RS_OP_REPLACE_RULES] = "replace rules",
 	[RS_OP_FLUSH_CHAIN] = "flush chain", [RS_OP_DEL_CHAIN] = "delete chain",
 	[RS_OP_DEL_SET] = "delete set",
 };
@@ -298,9 +299,10 @@ int rs_delta_text(const struct rs_delta *d, const struct ruleset *rs, struct buf
 			r = buf_printf(out, "%s %s\n", op_name[op->kind], op->set->name);
 		} else {
 			r = buf_printf(out, "%s %s\n", op_name[op->kind], op->chain->name);
-			for (size_t k = 0; !r && (op->kind == RS_OP_ADD_RULES ||
-						  op->kind == RS_OP_REPLACE_RULES) &&
-					   k < op->chain->n_rules;
+			for (size_t k = 0;
+			     !r &&
+			     (op->kind == RS_OP_ADD_RULES || op->kind == RS_OP_REPLACE_RULES) &&
+			     k < op->chain->n_rules;
 			     k++) {
 				r = buf_printf(out, "\t");
 				if (!r)
