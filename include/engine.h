@@ -125,8 +125,11 @@ struct cluster *engine_cluster(const struct engine *e);
  * endpoint on its node.
  */
 void engine_ep_pod(const struct engine *e, const struct pod *p, int family, struct engine_ep *ret);
-/* The endpoint of address @a: the pod using it if any, else a node owning it,
- * else an external address. */
+/*
+ * The endpoint of address @a: the pod using it if any, else a node owning it
+ * (a Node object's address, or the address of a host-network pod, whose
+ * spec.nodeName names the node), else an external address.
+ */
 void engine_ep_addr(struct engine *e, const struct addr *a, struct engine_ep *ret);
 
 /*

@@ -297,6 +297,11 @@ static void host_network_pods(void **state)
 		       "{'podSelector':{},'ingress':[{'from':[{'ipBlock':{'cidr':'10.100.0.2/32'}}]}]}"),
 		NULL,
 	};
+	static const char *const no_node[] = {
+		HOST_POD("h3", "node-1", "10.100.0.3"),
+		POLICY("x", "deny-all", "{'podSelector':{},'policyTypes':['Ingress']}"),
+		NULL,
+	};
 	struct cluster *c = model_with(same_ns);
 	struct engine *e = NULL;
 	struct engine_ep xa, xb, h1, h2;
@@ -332,6 +337,21 @@ static void host_network_pods(void **state)
 	assert_null(h2.pod);
 	assert_string_equal(h2.node, "node-2");
 	assert_false(engine_allowed(e, &h2, &xa, IPPROTO_TCP, 80));
+	engine_free(e);
+	cluster_free(c);
+
+	/* Without Node objects, a host-network pod's address still names its
+	 * node: h3 on node-1 at an address no Node object lists. */
+	c = model_with(no_node);
+	assert_int_equal(engine_new(c, &e), 0);
+	ep_of(e, "x", "a", AF_INET, &xa);
+	ep_ip(e, "10.100.0.3", &h1);
+	assert_null(h1.pod);
+	assert_string_equal(h1.node, "node-1");
+	assert_true(engine_allowed(e, &h1, &xa, IPPROTO_TCP, 80));
+	ep_ip(e, "10.100.0.4", &h1);
+	assert_null(h1.node);
+	assert_false(engine_allowed(e, &h1, &xa, IPPROTO_TCP, 80));
 	engine_free(e);
 	cluster_free(c);
 
