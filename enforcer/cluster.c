@@ -299,10 +299,16 @@ static int addr_ref_cmp(const void *a, const void *b)
 }
 
 /* True when pod @a should own a shared address rather than pod @b. */
+static bool pod_gone(const struct pod *p)
+{
+	return p->deleted != 0 || (p->phase && (strcmp(p->phase, "Succeeded") == 0 ||
+						strcmp(p->phase, "Failed") == 0));
+}
+
 static bool pod_preferred(const struct pod *a, const struct pod *b)
 {
-	if ((a->deleted != 0) != (b->deleted != 0))
-		return a->deleted == 0;
+	if (pod_gone(a) != pod_gone(b))
+		return !pod_gone(a);
 	return a->created > b->created;
 }
 

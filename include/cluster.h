@@ -112,7 +112,7 @@ const struct node *cluster_node_by_addr(const struct cluster *c, const struct ad
 /*
  * The pod using @a, or NULL.  Host-network pods share their node's address
  * and are never returned.  When several pods claim an address (a reused IP
- * in a snapshot), the one not being deleted and created last wins.  Builds
+ * in a snapshot), the one not being deleted (nor finished) and created last wins.  Builds
  * the address index on first use after a mutation, hence not const.
  */
 const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a);

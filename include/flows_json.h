@@ -14,11 +14,11 @@
 #define FLOWS_JSON_VERSION 1
 
 struct flow_set {
-	char *node;			/* owned, may be NULL */
-	int64_t generated;		/* unix seconds */
+	char *node; /* owned, may be NULL */
+	int64_t generated; /* unix seconds */
 	uint64_t stat_packets, stat_evicted, stat_overruns;
 	size_t n;
-	struct flow_record *flows;	/* owned */
+	struct flow_record *flows; /* owned */
 };
 
 void flow_set_init(struct flow_set *s);
@@ -33,12 +33,11 @@ void flow_peer_done(struct flow_peer *p);
  * and field at fault.
  */
 int flows_json_load(struct flow_set *s, const char *path, struct bh_err *reterr);
-int flows_json_load_buf(struct flow_set *s, const char *data, size_t len,
-			const char *name, struct bh_err *reterr);
+int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const char *name,
+			struct bh_err *reterr);
 
 /* Writes @s sorted by key, atomically (temporary file + rename); "-" writes
  * to stdout. */
-int flows_json_write(const struct flow_set *s, const char *path,
-		     struct bh_err *reterr);
+int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *reterr);
 
 #endif

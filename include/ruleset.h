@@ -1,0 +1,262 @@
+/*
+ * The nftables ruleset of one node: NetworkPolicy semantics (the same as
+ * engine.h) compiled into one `inet bulkhead` table.  A struct ruleset is
+ * an intermediate description (sets with their elements, chains with their
+ * rules) that is rendered as nft text (ruleset_text()), as libnftnl
+ * objects (ruleset_payload(), nftio.h) and updated incrementally on
+ * cluster events (the ruleset_update_* functions below).
+ *
+ * Layout (docs/enforcer.md has the full picture):
+ *
+ *   chain forward  hook forward:  ct state established,related accept
+ *                                 fib saddr type local accept
+ *                                 ip saddr @node4 accept (Node addresses)
+ *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
+ *                                 goto ingress
+ *   chain input    hook input:    ct state established,related accept
+ *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
+ *   chain ingress:                ip daddr vmap @in4   (+ ip6 / @in6)
+ *                                 accept
+ *   map eg4/in4 (eg6/in6):        local isolated pod address : jump the
+ *                                 pod chain "eg/NS/POD" or "in/NS/POD"
+ *   chain in/NS/POD:              jump pi/PNS/POLICY for each policy that
+ *                                 isolates the pod, then the final verdict
+ *   chain pi/PNS/POLICY:          one rule per rule, peer family and port
+ *                                 kind: set lookups, then accept (ingress)
+ *                                 or goto ingress (egress, so that a local
+ *                                 destination's ingress is checked too)
+ *
+ * Final verdict of a pod chain:
+ *   enforce: drop (no TCP reset: see docs/enforcer.md).
+ *   preview: ip saddr . ip daddr . meta l4proto . th dport @seen4 accept
+ *            add @seen4 { ... } log prefix "PREFIX" group G accept
+ *            (and the same for IPv6 with @seen6); @seen4/@seen6 have a
+ *            timeout, so one flow is logged at most once per interval.
+ *
+ * NFLOG prefix (the contract with the NFLOG reader): "bh:D:NS/POD" where D
+ * is 'i' (the destination pod's ingress denied it) or 'e' (the source
+ * pod's egress denied it) and NS/POD names the local pod whose policies
+ * decided.  When that string would exceed RULESET_PREFIX_MAX - 1
+ * characters it is "bh:D:#" followed by 16 lowercase hex digits
+ * (ruleset_pod_prefix_hash()), which ruleset_prefix_lookup() maps back
+ * to the pod.  The deciding pod is also the packet's source address (e)
+ * or destination address (i).
+ *
+ * Object names: pod chains "eg/NS/POD", "in/NS/POD"; policy chains
+ * "pe/NS/NAME", "pi/NS/NAME"; policy sets "NS/NAME/eR/KIND" and
+ * "NS/NAME/iR/KIND" (R the rule index, KIND pods4, pods6, cidr4, cidr6,
+ * ports, named4, named6).  Names longer than RULESET_NAME_MAX - 1 are
+ * replaced by "h/" and 16 hex digits of their hash.
+ */
+#ifndef BH_RULESET_H
+#define BH_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "bh.h"
+#include "buf.h"
+#include "cluster.h"
+#include "err.h"
+
+#define RULESET_TABLE "bulkhead" /* family inet */
+#define RULESET_NAME_MAX 128 /* our bound for chain and set names */
+#define RULESET_PREFIX_MAX 64 /* log prefix, NUL included */
+#define RULESET_NFLOG_GROUP 0x4248 /* default NFLOG group ("BH") */
+#define RULESET_SEEN_TIMEOUT_MS 60000 /* preview: one log per flow per minute */
+#define RULESET_SEEN_SIZE 65535 /* preview: flows remembered per family */
+
+/* --- the intermediate description ------------------------------------ */
+
+enum rs_key {
+	RS_KEY_ADDR4, /* ipv4_addr */
+	RS_KEY_ADDR6, /* ipv6_addr */
+	RS_KEY_PROTO_PORT, /* inet_proto . inet_service */
+	RS_KEY_ADDR4_PROTO_PORT, /* ipv4_addr . inet_proto . inet_service */
+	RS_KEY_ADDR6_PROTO_PORT,
+	RS_KEY_FLOW4, /* ipv4_addr . ipv4_addr . inet_proto . inet_service */
+	RS_KEY_FLOW6,
+	_RS_KEY_MAX,
+};
+
+enum rs_set_flags {
+	RS_SET_INTERVAL = 1 << 0, /* elements are ranges */
+	RS_SET_VMAP = 1 << 1, /* verdict map: element -> jump chain */
+	RS_SET_DYNAMIC = 1 << 2, /* filled by the packet path, with timeout */
+};
+
+/*
+ * One element.  Address keys use addr (and addr_end for intervals,
+ * inclusive); port keys proto and port..port_end (inclusive); a vmap
+ * element jumps to @target.
+ */
+struct rs_elem {
+	struct addr addr;
+	struct addr addr_end;
+	uint8_t proto;
+	uint16_t port;
+	uint16_t port_end;
+	char *target; /* owned; RS_SET_VMAP only */
+};
+
+struct rs_set {
+	char *name; /* owned */
+	enum rs_key key;
+	unsigned flags; /* enum rs_set_flags */
+	size_t n_elems, cap_elems;
+	struct rs_elem *elems; /* owned; sorted by rs_elem_cmp(), unique */
+};
+
+enum rs_rule_kind {
+	RS_RULE_CT_ACCEPT, /* ct state established,related accept */
+	RS_RULE_FIB_LOCAL_ACCEPT, /* fib saddr type local accept */
+	RS_RULE_ADDR_ACCEPT, /* ip saddr @set accept */
+	RS_RULE_VMAP, /* ip saddr|daddr vmap @set */
+	RS_RULE_VERDICT, /* the verdict alone */
+	RS_RULE_ALLOW, /* [peer set] [port set | named set] verdict */
+	RS_RULE_SEEN_SKIP, /* ip saddr . ip daddr . l4proto . dport @seen accept */
+	RS_RULE_SEEN_LOG, /* add @seen { ... } log prefix P group G accept */
+	_RS_RULE_KIND_MAX,
+};
+
+enum rs_verdict {
+	RS_VERDICT_ACCEPT,
+	RS_VERDICT_DROP,
+	RS_VERDICT_RETURN,
+	RS_VERDICT_JUMP,
+	RS_VERDICT_GOTO,
+	_RS_VERDICT_MAX,
+};
+
+struct rs_rule {
+	enum rs_rule_kind kind;
+	uint8_t family; /* AF_INET, AF_INET6, or 0 for both */
+	bool peer_is_daddr; /* VMAP/ALLOW/ADDR: match daddr, not saddr */
+	char *peer_set; /* owned; ALLOW: address set, NULL = any peer;
+			   VMAP, ADDR_ACCEPT, SEEN_*: the set */
+	char *port_set; /* owned; ALLOW: inet_proto . inet_service set */
+	char *named_set; /* owned; ALLOW: daddr . inet_proto . inet_service */
+	char *prefix; /* owned; SEEN_LOG */
+	uint16_t group; /* SEEN_LOG */
+	enum rs_verdict verdict;
+	char *target; /* owned; JUMP/GOTO */
+};
+
+struct rs_chain {
+	char *name; /* owned */
+	const char *hook; /* "forward", "input" or NULL (static string) */
+	size_t n_rules, cap_rules;
+	struct rs_rule *rules; /* owned */
+};
+
+struct ruleset_opts {
+	const char *node; /* borrowed; spec.nodeName of the local pods */
+	enum bh_mode mode;
+	uint16_t nflog_group; /* 0 means RULESET_NFLOG_GROUP */
+};
+
+struct ruleset; /* opaque: description + the state incremental updates need */
+
+/*
+ * Compiles @c for node @o->node.  The cluster is borrowed for the call
+ * only (the ruleset copies what it keeps).  0, -ENOMEM (system), or
+ * -EINVAL (input: a name too long, ...) with @reterr filled.
+ */
+int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct ruleset **ret,
+		  struct bh_err *reterr) BH_MUST_CHECK;
+/* NULL-safe; returns NULL. */
+struct ruleset *ruleset_free(struct ruleset *rs);
+
+/* The description, in creation order: sets first, then chains. */
+size_t ruleset_n_sets(const struct ruleset *rs);
+const struct rs_set *ruleset_set(const struct ruleset *rs, size_t i);
+size_t ruleset_n_chains(const struct ruleset *rs);
+const struct rs_chain *ruleset_chain(const struct ruleset *rs, size_t i);
+/* By name; borrowed, NULL when absent. */
+const struct rs_set *ruleset_set_find(const struct ruleset *rs, const char *name);
+const struct rs_chain *ruleset_chain_find(const struct ruleset *rs, const char *name);
+enum bh_mode ruleset_mode(const struct ruleset *rs);
+
+/*
+ * 64-bit digest of the whole description.  It is stored in the table's
+ * comment ("bulkhead:v1:<16 hex>"), so an apply of an unchanged ruleset
+ * is detected and sends nothing.
+ */
+uint64_t ruleset_digest(const struct ruleset *rs);
+
+/*
+ * Appends the ruleset in nft syntax to @out, loadable by `nft -f`: a
+ * "table inet bulkhead" line, a "delete table" line and the table, so the
+ * text replaces an existing table in one transaction as apply does.
+ * 0, -ENOMEM or -E2BIG.
+ */
+int ruleset_text(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
+/* The same, only the table block (what `nft list table` prints, modulo
+ * formatting); used by golden tests. */
+int ruleset_text_table(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
+
+/*
+ * Appends the libnftnl objects (nftnl_*_snprintf) to @out, one object
+ * after another, for the golden *.payload tests.
+ */
+int ruleset_payload(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
+
+/* NFLOG prefix of pod NS/POD for direction @dir into @buf (at least
+ * RULESET_PREFIX_MAX bytes). */
+const char *ruleset_pod_prefix(const char *ns, const char *pod, enum netpol_dir dir, char *buf,
+			       size_t len);
+/*
+ * Maps an NFLOG prefix back: direction and the local pod's namespace and
+ * name (borrowed from @rs, valid until its next update).  0, or -ENOENT
+ * when the prefix is not ours or names no pod of this ruleset.
+ */
+int ruleset_prefix_lookup(const struct ruleset *rs, const char *prefix, enum netpol_dir *ret_dir,
+			  const char **ret_ns, const char **ret_pod);
+
+/* --- incremental updates ---------------------------------------------- */
+
+/*
+ * A change between two versions of a ruleset, as the kernel must see it:
+ * objects added and deleted, set elements added and deleted, chains whose
+ * rules are replaced.  nftio_commit_delta() sends it as one batch.  When
+ * @full is set the change is structural beyond what a delta expresses and
+ * the whole table is replaced (also one batch).
+ */
+struct rs_delta;
+
+/*
+ * The cluster changed: the caller already put, replaced or removed the
+ * object in @c (the ruleset then reads @c for this call only).  The
+ * ruleset moves to the compiled form of @c and returns what changed for
+ * the kernel in *@ret (NULL when nothing changed).  On error the ruleset
+ * is unchanged.  Namespace label changes and pods sharing an address
+ * fall back to a full rebuild (@full in the delta).
+ *
+ * If committing the delta to the kernel fails, the kernel keeps the old
+ * ruleset while @rs describes the new one: rebuild and apply in full
+ * (nftio_apply()).
+ */
+int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+		       struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
+int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+			  struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
+int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *name,
+			     struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
+/* Any change at all (e.g. nodes): recompiles, diffs against the current
+ * description.  The generic path, slower than the three above. */
+int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
+		       struct bh_err *reterr) BH_MUST_CHECK;
+
+/* NULL-safe; returns NULL. */
+struct rs_delta *rs_delta_free(struct rs_delta *d);
+/* Kernel objects a delta touches (elements count one each); for tests
+ * and metrics. */
+size_t rs_delta_size(const struct rs_delta *d);
+bool rs_delta_is_full(const struct rs_delta *d);
+/* Appends a human-readable summary (nft-like commands) for tests. */
+int rs_delta_text(const struct rs_delta *d, const struct ruleset *rs,
+		  struct buf *out) BH_MUST_CHECK;
+
+#endif

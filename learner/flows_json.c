@@ -1,0 +1,796 @@
+/*
+ * flows.json v1 reader and writer (docs/flows-format.md).
+ *
+ * The reader parses a whole file into a temporary array first and merges it
+ * into the caller's set only when every flow was valid, so a bad file leaves
+ * the set untouched.  Records with equal keys are merged (counters summed,
+ * times widened, seen_by ORed); the merge is commutative so that flow files
+ * from several nodes give the same set in any order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "atomic_file.h"
+#include "buf.h"
+#include "flows_json.h"
+#include "proto.h"
+
+/* A flows file larger than this is refused rather than read into memory:
+ * 1 GiB is several million flows, far past what one node learns. */
+#define FLOWS_JSON_FILE_MAX (1024u * 1024 * 1024)
+
+#define FLOWS_JSON_API_VERSION "bulkhead.io/v1"
+#define FLOWS_JSON_KIND "FlowList"
+
+void flow_set_init(struct flow_set *s)
+{
+	*s = (struct flow_set){ 0 };
+}
+
+void flow_peer_done(struct flow_peer *p)
+{
+	if (!p)
+		return;
+	free(p->ns);
+	free(p->name);
+	free(p->workload_kind);
+	free(p->workload_name);
+	labels_done(&p->labels);
+	*p = (struct flow_peer){ 0 };
+}
+
+static void flow_record_done(struct flow_record *r)
+{
+	flow_peer_done(&r->src_peer);
+	flow_peer_done(&r->dst_peer);
+}
+
+void flow_set_done(struct flow_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		flow_record_done(&s->flows[i]);
+	free(s->flows);
+	free(s->node);
+	flow_set_init(s);
+}
+
+static int flow_key_cmp(const struct flow_key *a, const struct flow_key *b)
+{
+	int c = addr_cmp(&a->src, &b->src);
+
+	if (c)
+		return c;
+	c = addr_cmp(&a->dst, &b->dst);
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return 0;
+}
+
+static int flow_record_cmp(const void *a, const void *b)
+{
+	return flow_key_cmp(&((const struct flow_record *) a)->key,
+			    &((const struct flow_record *) b)->key);
+}
+
+/* ---- times ---- */
+
+static int parse_2(const char *s, int *ret)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -EINVAL;
+	*ret = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/*
+ * RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).  Fractions are
+ * dropped; offsets are applied.  Hand-written because strptime() does not
+ * handle the offset forms portably.
+ */
+static int time_parse(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	int y1, y2, mon, day, h, min, sec, oh = 0, om = 0, sign = 0;
+	const char *p;
+	time_t t;
+
+	if (strlen(s) < 20)
+		return -EINVAL;
+	if (parse_2(s, &y1) || parse_2(s + 2, &y2) || s[4] != '-' || parse_2(s + 5, &mon) ||
+	    s[7] != '-' || parse_2(s + 8, &day) || (s[10] != 'T' && s[10] != 't') ||
+	    parse_2(s + 11, &h) || s[13] != ':' || parse_2(s + 14, &min) || s[16] != ':' ||
+	    parse_2(s + 17, &sec))
+		return -EINVAL;
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '+' ? 1 : -1;
+		if (parse_2(p + 1, &oh) || p[3] != ':' || parse_2(p + 4, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || h > 23 || min > 59 || sec > 60)
+		return -EINVAL;
+	tm.tm_year = y1 * 100 + y2 - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = h;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	*ret = (int64_t) t - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+static const char *time_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t) t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void) snprintf(buf, len, "1970-01-01T00:00:00Z");
+	return buf;
+}
+
+/* ---- reading ---- */
+
+/* Error context while decoding one file. */
+struct ctx {
+	const char *name;
+	struct bh_err *err;
+	size_t index; /* flow index, or SIZE_MAX outside the flows array */
+};
+
+static int bad(struct ctx *c, const char *field, const char *fmt, ...) BH_PRINTF(3, 4);
+
+static int bad(struct ctx *c, const char *field, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void) vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (c->index == SIZE_MAX)
+		return bh_err_set(c->err, BH_ERR_INPUT, -EINVAL, "flows '%s': field '%s': %s",
+				  c->name, field, what);
+	return bh_err_set(c->err, BH_ERR_INPUT, -EINVAL, "flows '%s': flows[%zu].%s: %s", c->name,
+			  c->index, field, what);
+}
+
+static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field, uint64_t *ret)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return bad(c, field, "expected an integer >= 0");
+	*ret = (uint64_t) json_integer_value(v);
+	return 0;
+}
+
+static int get_time(struct ctx *c, json_t *obj, const char *key, int64_t *ret)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return bad(c, key, "missing (expected an RFC 3339 UTC time)");
+	if (!json_is_string(v) || time_parse(json_string_value(v), ret) < 0)
+		return bad(c, key, "expected an RFC 3339 time such as '2026-11-22T06:30:00Z'");
+	return 0;
+}
+
+/* Copies an optional string member; *ret stays NULL when absent. */
+static int get_str(struct ctx *c, json_t *obj, const char *key, const char *field, bool required,
+		   char **ret)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*ret = NULL;
+	if (!v) {
+		if (required)
+			return bad(c, field, "missing");
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return bad(c, field, "expected a non-empty string");
+	*ret = strdup(json_string_value(v));
+	if (!*ret)
+		return bh_err_oom(c->err);
+	return 0;
+}
+
+static int peer_kind_parse(const char *s, enum flow_peer_kind *ret)
+{
+	static const char *const names[] = {
+		[FLOW_PEER_UNKNOWN] = "unknown",
+		[FLOW_PEER_POD] = "pod",
+		[FLOW_PEER_NODE] = "node",
+		[FLOW_PEER_EXTERNAL] = "external",
+	};
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*ret = (enum flow_peer_kind) i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static const char *peer_kind_name(enum flow_peer_kind k)
+{
+	switch (k) {
+	case FLOW_PEER_POD:
+		return "pod";
+	case FLOW_PEER_NODE:
+		return "node";
+	case FLOW_PEER_EXTERNAL:
+		return "external";
+	default:
+		return "unknown";
+	}
+}
+
+static int decode_peer(struct ctx *c, json_t *obj, const char *side, struct addr *ret_addr,
+		       struct flow_peer *p)
+{
+	char field[64];
+	json_t *v, *wl, *labels;
+	const char *key;
+	int r;
+
+	*p = (struct flow_peer){ 0 };
+	labels_init(&p->labels);
+	if (!json_is_object(obj))
+		return bad(c, side, "expected an object");
+	v = json_object_get(obj, "ip");
+	(void) snprintf(field, sizeof(field), "%s.ip", side);
+	if (!json_is_string(v) || addr_parse(json_string_value(v), ret_addr) < 0)
+		return bad(c, field, "expected an IPv4 or IPv6 address");
+
+	v = json_object_get(obj, "kind");
+	(void) snprintf(field, sizeof(field), "%s.kind", side);
+	if (!v)
+		p->kind = FLOW_PEER_UNKNOWN;
+	else if (!json_is_string(v) || peer_kind_parse(json_string_value(v), &p->kind) < 0)
+		return bad(c, field, "expected 'pod', 'node', 'external' or 'unknown'");
+
+	(void) snprintf(field, sizeof(field), "%s.namespace", side);
+	r = get_str(c, obj, "namespace", field, p->kind == FLOW_PEER_POD, &p->ns);
+	if (r < 0)
+		goto fail;
+	(void) snprintf(field, sizeof(field), "%s.name", side);
+	r = get_str(c, obj, "name", field, p->kind == FLOW_PEER_POD, &p->name);
+	if (r < 0)
+		goto fail;
+
+	wl = json_object_get(obj, "workload");
+	if (wl) {
+		(void) snprintf(field, sizeof(field), "%s.workload", side);
+		if (!json_is_object(wl)) {
+			r = bad(c, field, "expected an object with 'kind' and 'name'");
+			goto fail;
+		}
+		(void) snprintf(field, sizeof(field), "%s.workload.kind", side);
+		r = get_str(c, wl, "kind", field, true, &p->workload_kind);
+		if (r < 0)
+			goto fail;
+		(void) snprintf(field, sizeof(field), "%s.workload.name", side);
+		r = get_str(c, wl, "name", field, true, &p->workload_name);
+		if (r < 0)
+			goto fail;
+	}
+
+	labels = json_object_get(obj, "labels");
+	if (labels) {
+		(void) snprintf(field, sizeof(field), "%s.labels", side);
+		if (!json_is_object(labels)) {
+			r = bad(c, field, "expected an object of strings");
+			goto fail;
+		}
+		json_object_foreach(labels, key, v) {
+			if (!json_is_string(v) || !*key) {
+				(void) snprintf(field, sizeof(field), "%s.labels", side);
+				r = bad(c, field, "label '%s': expected a string value", key);
+				goto fail;
+			}
+			r = labels_set(&p->labels, key, json_string_value(v));
+			if (r < 0) {
+				r = bh_err_oom(c->err);
+				goto fail;
+			}
+		}
+	}
+	return 0;
+
+fail:
+	flow_peer_done(p);
+	return r;
+}
+
+static int decode_flow(struct ctx *c, json_t *obj, struct flow_record *f)
+{
+	json_t *v;
+	size_t i;
+	int r;
+
+	*f = (struct flow_record){ 0 };
+	if (!json_is_object(obj))
+		return bad(c, "", "expected an object");
+	r = decode_peer(c, json_object_get(obj, "src"), "src", &f->key.src, &f->src_peer);
+	if (r < 0)
+		return r;
+	r = decode_peer(c, json_object_get(obj, "dst"), "dst", &f->key.dst, &f->dst_peer);
+	if (r < 0)
+		goto fail;
+	if (f->key.src.family != f->key.dst.family) {
+		r = bad(c, "dst.ip", "address family differs from src.ip");
+		goto fail;
+	}
+
+	v = json_object_get(obj, "protocol");
+	if (!json_is_string(v) || proto_parse(json_string_value(v), &f->key.proto) < 0) {
+		r = bad(c, "protocol", "expected 'TCP', 'UDP' or 'SCTP'");
+		goto fail;
+	}
+	v = json_object_get(obj, "port");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
+		r = bad(c, "port", "expected an integer 0..65535");
+		goto fail;
+	}
+	f->key.port = (uint16_t) json_integer_value(v);
+
+	if ((r = get_count(c, obj, "packets", "packets", &f->packets)) < 0 ||
+	    (r = get_count(c, obj, "bytes", "bytes", &f->bytes)) < 0 ||
+	    (r = get_count(c, obj, "connections", "connections", &f->connections)) < 0 ||
+	    (r = get_time(c, obj, "first_seen", &f->first_seen)) < 0 ||
+	    (r = get_time(c, obj, "last_seen", &f->last_seen)) < 0)
+		goto fail;
+	if (f->last_seen < f->first_seen) {
+		r = bad(c, "last_seen", "earlier than first_seen");
+		goto fail;
+	}
+
+	v = json_object_get(obj, "seen_by");
+	if (v && !json_is_array(v)) {
+		r = bad(c, "seen_by", "expected an array of 'pcap' and 'conntrack'");
+		goto fail;
+	}
+	json_array_foreach(v, i, obj) {
+		const char *s = json_string_value(obj);
+
+		if (s && strcmp(s, "pcap") == 0) {
+			f->seen_by |= FLOW_SEEN_PCAP;
+		} else if (s && strcmp(s, "conntrack") == 0) {
+			f->seen_by |= FLOW_SEEN_CONNTRACK;
+		} else {
+			r = bad(c, "seen_by", "element %zu: expected 'pcap' or 'conntrack'", i);
+			goto fail;
+		}
+	}
+	return 0;
+
+fail:
+	flow_record_done(f);
+	return r;
+}
+
+/* Order of preference between two descriptions of the same address, so
+ * that merging does not depend on the order files are read in: a resolved
+ * peer beats an unresolved one, then the later-seen record, then names. */
+static int peer_pref_cmp(const struct flow_peer *a, int64_t a_seen, const struct flow_peer *b,
+			 int64_t b_seen)
+{
+	int c;
+
+	if ((a->kind != FLOW_PEER_UNKNOWN) != (b->kind != FLOW_PEER_UNKNOWN))
+		return a->kind != FLOW_PEER_UNKNOWN ? 1 : -1;
+	if (a_seen != b_seen)
+		return a_seen > b_seen ? 1 : -1;
+	if (a->kind != b->kind)
+		return a->kind > b->kind ? 1 : -1;
+	c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
+	if (c)
+		return -c;
+	c = strcmp(a->name ? a->name : "", b->name ? b->name : "");
+	return -c;
+}
+
+/* Merges @src into @dst (equal keys) and releases @src. */
+static void flow_record_merge(struct flow_record *dst, struct flow_record *src)
+{
+	struct flow_peer tmp;
+
+	if (peer_pref_cmp(&src->src_peer, src->last_seen, &dst->src_peer, dst->last_seen) > 0) {
+		tmp = dst->src_peer;
+		dst->src_peer = src->src_peer;
+		src->src_peer = tmp;
+	}
+	if (peer_pref_cmp(&src->dst_peer, src->last_seen, &dst->dst_peer, dst->last_seen) > 0) {
+		tmp = dst->dst_peer;
+		dst->dst_peer = src->dst_peer;
+		src->dst_peer = tmp;
+	}
+	dst->packets += src->packets;
+	dst->bytes += src->bytes;
+	dst->connections += src->connections;
+	if (src->first_seen < dst->first_seen)
+		dst->first_seen = src->first_seen;
+	if (src->last_seen > dst->last_seen)
+		dst->last_seen = src->last_seen;
+	dst->seen_by |= src->seen_by;
+	flow_record_done(src);
+}
+
+/* Sorts @v and merges equal keys in place; returns the new count. */
+static size_t sort_and_merge(struct flow_record *v, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), flow_record_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (flow_key_cmp(&v[out].key, &v[i].key) == 0)
+			flow_record_merge(&v[out], &v[i]);
+		else
+			v[++out] = v[i];
+	}
+	return out + 1;
+}
+
+int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const char *name,
+			struct bh_err *reterr)
+{
+	struct ctx c = { .name = name, .err = reterr, .index = SIZE_MAX };
+	struct flow_record *v = NULL, *merged;
+	uint64_t packets = 0, evicted = 0, overruns = 0;
+	json_t *root, *flows, *stats, *item;
+	int64_t generated = 0;
+	char *node = NULL;
+	json_error_t jerr;
+	bool fresh;
+	size_t n = 0, i;
+	int r;
+
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
+				  "flows '%s': line %d column %d: %s", name, jerr.line, jerr.column,
+				  jerr.text);
+	if (!json_is_object(root)) {
+		r = bad(&c, "(top level)", "expected a FlowList object");
+		goto out;
+	}
+	item = json_object_get(root, "version");
+	if (!json_is_integer(item)) {
+		r = bad(&c, "version", "missing or not an integer (expected %d)",
+			FLOWS_JSON_VERSION);
+		goto out;
+	}
+	if (json_integer_value(item) != FLOWS_JSON_VERSION) {
+		r = bh_err_set(reterr, BH_ERR_INPUT, -EPROTONOSUPPORT,
+			       "flows '%s': field 'version': version %" JSON_INTEGER_FORMAT
+			       " is not supported (expected %d)",
+			       name, json_integer_value(item), FLOWS_JSON_VERSION);
+		goto out;
+	}
+	item = json_object_get(root, "kind");
+	if (item && (!json_is_string(item) || strcmp(json_string_value(item), FLOWS_JSON_KIND))) {
+		r = bad(&c, "kind", "expected '%s'", FLOWS_JSON_KIND);
+		goto out;
+	}
+	item = json_object_get(root, "apiVersion");
+	if (item &&
+	    (!json_is_string(item) || strcmp(json_string_value(item), FLOWS_JSON_API_VERSION))) {
+		r = bad(&c, "apiVersion", "expected '%s'", FLOWS_JSON_API_VERSION);
+		goto out;
+	}
+	r = get_str(&c, root, "node", "node", false, &node);
+	if (r < 0)
+		goto out;
+	if (json_object_get(root, "generated")) {
+		r = get_time(&c, root, "generated", &generated);
+		if (r < 0)
+			goto out;
+	}
+	stats = json_object_get(root, "stats");
+	if (stats && !json_is_object(stats)) {
+		r = bad(&c, "stats", "expected an object");
+		goto out;
+	}
+	if ((r = get_count(&c, stats, "packets", "stats.packets", &packets)) < 0 ||
+	    (r = get_count(&c, stats, "evicted", "stats.evicted", &evicted)) < 0 ||
+	    (r = get_count(&c, stats, "overruns", "stats.overruns", &overruns)) < 0)
+		goto out;
+
+	flows = json_object_get(root, "flows");
+	if (!json_is_array(flows)) {
+		r = bad(&c, "flows", "missing or not an array");
+		goto out;
+	}
+	if (json_array_size(flows)) {
+		v = calloc(json_array_size(flows), sizeof(*v));
+		if (!v) {
+			r = bh_err_oom(reterr);
+			goto out;
+		}
+	}
+	json_array_foreach(flows, i, item) {
+		c.index = i;
+		r = decode_flow(&c, item, &v[n]);
+		if (r < 0)
+			goto out;
+		n++;
+	}
+
+	/* Everything decoded: from here on only allocation can fail. */
+	fresh = s->n == 0 && !s->node && s->generated == 0 && s->stat_packets == 0;
+	merged = realloc(s->flows, (s->n + n + 1) * sizeof(*merged));
+	if (!merged) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	s->flows = merged;
+	if (n)
+		memcpy(s->flows + s->n, v, n * sizeof(*v));
+	s->n = sort_and_merge(s->flows, s->n + n);
+	n = 0; /* moved */
+
+	/* The node name is kept while every file agrees on it. */
+	if (fresh) {
+		s->node = node;
+		node = NULL;
+	} else if (!node || !s->node || strcmp(node, s->node) != 0) {
+		free(s->node);
+		s->node = NULL;
+	}
+	if (generated > s->generated)
+		s->generated = generated;
+	s->stat_packets += packets;
+	s->stat_evicted += evicted;
+	s->stat_overruns += overruns;
+	r = 0;
+
+out:
+	for (size_t k = 0; k < n; k++)
+		flow_record_done(&v[k]);
+	free(v);
+	free(node);
+	json_decref(root);
+	return r;
+}
+
+int flows_json_load(struct flow_set *s, const char *path, struct bh_err *reterr)
+{
+	struct buf b;
+	char chunk[65536];
+	FILE *f;
+	size_t got;
+	int r = 0;
+
+	if (strcmp(path, "-") == 0) {
+		f = stdin;
+	} else {
+		f = fopen(path, "re");
+		if (!f) {
+			r = -errno;
+			return bh_err_set(reterr, r == -ENOENT ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
+					  "flows '%s': %s", path, strerror(-r));
+		}
+	}
+	buf_init(&b, FLOWS_JSON_FILE_MAX);
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		r = buf_append(&b, chunk, got);
+		if (r < 0)
+			break;
+	}
+	if (r == -E2BIG)
+		r = bh_err_set(reterr, BH_ERR_INPUT, r, "flows '%s': larger than %u bytes", path,
+			       FLOWS_JSON_FILE_MAX);
+	else if (r < 0)
+		r = bh_err_oom(reterr);
+	else if (ferror(f))
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "flows '%s': read error", path);
+	if (f != stdin)
+		fclose(f);
+	if (r == 0)
+		r = flows_json_load_buf(s, b.data ? b.data : "", b.len, path, reterr);
+	buf_done(&b);
+	return r;
+}
+
+/* ---- writing ---- */
+
+static json_t *encode_peer(const struct addr *a, const struct flow_peer *p)
+{
+	char ip[ADDR_STR_MAX];
+	json_t *o = json_object(), *l;
+
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "ip", json_string(addr_format(a, ip, sizeof(ip)))) < 0 ||
+	    json_object_set_new(o, "kind", json_string(peer_kind_name(p->kind))) < 0)
+		goto fail;
+	if (p->ns && json_object_set_new(o, "namespace", json_string(p->ns)) < 0)
+		goto fail;
+	if (p->name && json_object_set_new(o, "name", json_string(p->name)) < 0)
+		goto fail;
+	if (p->workload_kind && p->workload_name &&
+	    json_object_set_new(o, "workload",
+				json_pack("{s:s, s:s}", "kind", p->workload_kind, "name",
+					  p->workload_name)) < 0)
+		goto fail;
+	if (p->labels.n) {
+		l = json_object();
+		if (json_object_set_new(o, "labels", l) < 0)
+			goto fail;
+		for (size_t i = 0; i < p->labels.n; i++)
+			if (json_object_set_new(l, p->labels.v[i].key,
+						json_string(p->labels.v[i].value)) < 0)
+				goto fail;
+	}
+	return o;
+
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *encode_flow(const struct flow_record *f)
+{
+	char t1[32], t2[32];
+	json_t *o, *seen;
+
+	o = json_object();
+	if (!o)
+		return NULL;
+	seen = json_array();
+	if (json_object_set_new(o, "src", encode_peer(&f->key.src, &f->src_peer)) < 0 ||
+	    json_object_set_new(o, "dst", encode_peer(&f->key.dst, &f->dst_peer)) < 0 ||
+	    json_object_set_new(o, "protocol", json_string(proto_name(f->key.proto))) < 0 ||
+	    json_object_set_new(o, "port", json_integer(f->key.port)) < 0 ||
+	    json_object_set_new(o, "packets", json_integer((json_int_t) f->packets)) < 0 ||
+	    json_object_set_new(o, "bytes", json_integer((json_int_t) f->bytes)) < 0 ||
+	    json_object_set_new(o, "connections", json_integer((json_int_t) f->connections)) < 0 ||
+	    json_object_set_new(o, "first_seen",
+				json_string(time_format(f->first_seen, t1, sizeof(t1)))) < 0 ||
+	    json_object_set_new(o, "last_seen",
+				json_string(time_format(f->last_seen, t2, sizeof(t2)))) < 0 ||
+	    json_object_set_new(o, "seen_by", seen) < 0)
+		goto fail;
+	if ((f->seen_by & FLOW_SEEN_PCAP) && json_array_append_new(seen, json_string("pcap")) < 0)
+		goto fail;
+	if ((f->seen_by & FLOW_SEEN_CONNTRACK) &&
+	    json_array_append_new(seen, json_string("conntrack")) < 0)
+		goto fail;
+	return o;
+
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static int ptr_record_cmp(const void *a, const void *b)
+{
+	return flow_record_cmp(*(const struct flow_record *const *) a,
+			       *(const struct flow_record *const *) b);
+}
+
+/* Builds the whole document; NULL on allocation failure (or an invalid
+ * protocol in a record, which only a caller bug produces). */
+static json_t *encode_set(const struct flow_set *s)
+{
+	const struct flow_record **order = NULL;
+	json_t *root, *flows = NULL;
+	char gen[32];
+
+	root = json_object();
+	if (!root)
+		return NULL;
+	if (s->n) {
+		order = malloc(s->n * sizeof(*order));
+		if (!order)
+			goto fail;
+		for (size_t i = 0; i < s->n; i++)
+			order[i] = &s->flows[i];
+		qsort(order, s->n, sizeof(*order), ptr_record_cmp);
+	}
+	if (json_object_set_new(root, "apiVersion", json_string(FLOWS_JSON_API_VERSION)) < 0 ||
+	    json_object_set_new(root, "kind", json_string(FLOWS_JSON_KIND)) < 0 ||
+	    json_object_set_new(root, "version", json_integer(FLOWS_JSON_VERSION)) < 0)
+		goto fail;
+	if (s->node && json_object_set_new(root, "node", json_string(s->node)) < 0)
+		goto fail;
+	if (json_object_set_new(root, "generated",
+				json_string(time_format(s->generated, gen, sizeof(gen)))) < 0 ||
+	    json_object_set_new(root, "stats",
+				json_pack("{s:I, s:I, s:I}", "packets",
+					  (json_int_t) s->stat_packets, "evicted",
+					  (json_int_t) s->stat_evicted, "overruns",
+					  (json_int_t) s->stat_overruns)) < 0)
+		goto fail;
+	flows = json_array();
+	if (json_object_set_new(root, "flows", flows) < 0)
+		goto fail;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!proto_name(order[i]->key.proto))
+			goto fail;
+		if (json_array_append_new(flows, encode_flow(order[i])) < 0)
+			goto fail;
+	}
+	free(order);
+	return root;
+
+fail:
+	free(order);
+	json_decref(root);
+	return NULL;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+	return fwrite(buffer, 1, size, data) == size ? 0 : -1;
+}
+
+int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *reterr)
+{
+	struct atomic_file af = { 0 };
+	bool to_stdout = strcmp(path, "-") == 0;
+	FILE *f = stdout;
+	json_t *root;
+	int r;
+
+	root = encode_set(s);
+	if (!root)
+		return bh_err_oom(reterr);
+	if (!to_stdout) {
+		r = atomic_file_open(&af, path, reterr);
+		if (r < 0)
+			goto out;
+		f = af.f;
+	}
+	if (json_dump_callback(root, dump_cb, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF) {
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "flows '%s': write error", path);
+		if (!to_stdout)
+			atomic_file_abort(&af);
+		goto out;
+	}
+	if (to_stdout)
+		r = fflush(stdout) == 0 ? 0 :
+					  bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
+						     "flows '-': write error on stdout");
+	else
+		r = atomic_file_commit(&af, reterr);
+
+out:
+	json_decref(root);
+	return r;
+}

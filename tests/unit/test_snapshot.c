@@ -1,0 +1,308 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kube_object.h"
+#include "snapshot.h"
+#include "testutil.h"
+
+static struct cluster *load_ok(const char *json)
+{
+	struct cluster *c = NULL;
+	struct bh_err err = { 0 };
+	int r = snapshot_load_buf(json, strlen(json), "test", &c, NULL, &err);
+
+	if (r < 0)
+		fail_msg("unexpected error: %s", err.msg);
+	return c;
+}
+
+static void example_app(void **state)
+{
+	const char *paths[] = { BH_SOURCE_DIR "/examples/shop.json" };
+	struct snapshot_stats st = { 0 };
+	struct bh_err err = { 0 };
+	struct cluster *c = NULL;
+	const struct pod *p;
+	const struct netpol *np;
+	struct addr a = addr_lit("10.244.1.12");
+
+	(void) state;
+	assert_int_equal(snapshot_load_files(paths, 1, &c, &st, &err), 0);
+	assert_int_equal(c->n_ns, 3);
+	assert_int_equal(c->n_pods, 11);
+	assert_int_equal(c->n_policies, 7);
+	assert_int_equal(c->n_nodes, 2);
+	assert_int_equal(st.skipped, 0);
+
+	p = cluster_pod_find(c, "shop", "api-6d4b7c9f8-klmno");
+	assert_non_null(p);
+	assert_string_equal(p->owner.kind, "ReplicaSet");
+	assert_string_equal(p->owner.name, "api-6d4b7c9f8");
+	assert_string_equal(p->node, "node-1");
+	assert_string_equal(labels_get(&p->labels, "app"), "api");
+	assert_int_equal(p->n_ports, 2);
+	assert_string_equal(p->ports[1].name, "metrics");
+	assert_int_equal(p->ports[1].port, 9090);
+	assert_int_equal(p->ports[1].protocol, IPPROTO_TCP);
+	assert_int_equal(p->created, 1795165200);	/* 2026-11-20T09:00:00Z */
+
+	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "postgres-0");
+	assert_string_equal(labels_get(&cluster_ns_find(c, "shop")->labels,
+				       "kubernetes.io/metadata.name"), "shop");
+
+	np = cluster_policy_find(c, "shop", "default-deny-ingress");
+	assert_non_null(np);
+	assert_true(np->types[NETPOL_INGRESS]);
+	assert_false(np->types[NETPOL_EGRESS]);
+	assert_int_equal(np->n_rules[NETPOL_INGRESS], 0);
+	assert_true(selector_is_empty(&np->pod_sel));
+
+	np = cluster_policy_find(c, "shop", "frontend-from-anywhere");
+	assert_int_equal(np->n_rules[NETPOL_INGRESS], 1);
+	assert_int_equal(np->rules[NETPOL_INGRESS][0].n_peers, 0);	/* from absent: all */
+	assert_int_equal(np->rules[NETPOL_INGRESS][0].ports[0].kind, NETPOL_PORT_NAME);
+	assert_string_equal(np->rules[NETPOL_INGRESS][0].ports[0].name, "http");
+
+	np = cluster_policy_find(c, "shop", "worker-egress");
+	assert_false(np->types[NETPOL_INGRESS]);
+	assert_true(np->types[NETPOL_EGRESS]);
+	assert_int_equal(np->n_rules[NETPOL_EGRESS], 3);
+	const struct netpol_peer *ipb = &np->rules[NETPOL_EGRESS][2].peers[0];
+	assert_int_equal(ipb->kind, NETPOL_PEER_IPBLOCK);
+	assert_int_equal(ipb->cidr.plen, 24);
+	assert_int_equal(ipb->n_except, 1);
+	assert_int_equal(ipb->except[0].plen, 25);
+	const struct netpol_peer *dns = &np->rules[NETPOL_EGRESS][1].peers[0];
+	assert_non_null(dns->ns_sel);
+	assert_non_null(dns->pod_sel);
+	assert_int_equal(np->rules[NETPOL_EGRESS][1].ports[0].protocol, IPPROTO_UDP);
+
+	np = cluster_policy_find(c, "shop", "postgres-from-backend");
+	assert_int_equal(np->rules[NETPOL_INGRESS][0].peers[0].pod_sel->n_reqs, 1);
+	assert_null(np->rules[NETPOL_INGRESS][0].peers[0].ns_sel);
+	cluster_free(c);
+}
+
+static void defaulting_and_peers(void **state)
+{
+	struct cluster *c = load_ok(
+		"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+		"\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},"
+		"\"spec\":{\"podSelector\":{},"
+		"\"egress\":[{\"to\":[{\"namespaceSelector\":{}}],"
+		"\"ports\":[{\"protocol\":\"SCTP\",\"port\":80,\"endPort\":90},{\"protocol\":\"UDP\"}]}]}}");
+	const struct netpol *np = &c->policies[0];
+	const struct netpol_rule *r = &np->rules[NETPOL_EGRESS][0];
+
+	(void) state;
+	/* no policyTypes: Ingress always, Egress because egress rules exist */
+	assert_true(np->types[NETPOL_INGRESS]);
+	assert_true(np->types[NETPOL_EGRESS]);
+	assert_int_equal(r->n_peers, 1);
+	assert_null(r->peers[0].pod_sel);		/* absent */
+	assert_non_null(r->peers[0].ns_sel);		/* present and empty */
+	assert_true(selector_is_empty(r->peers[0].ns_sel));
+	assert_int_equal(r->ports[0].protocol, IPPROTO_SCTP);
+	assert_int_equal(r->ports[0].port, 80);
+	assert_int_equal(r->ports[0].end_port, 90);
+	assert_int_equal(r->ports[1].kind, NETPOL_PORT_ANY);
+	assert_int_equal(r->ports[1].protocol, IPPROTO_UDP);
+	cluster_free(c);
+
+	/* an empty egress list does not turn Egress on (len > 0 in upstream) */
+	c = load_ok("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+		    "\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},"
+		    "\"spec\":{\"podSelector\":{},\"egress\":[]}}");
+	assert_false(c->policies[0].types[NETPOL_EGRESS]);
+	cluster_free(c);
+}
+
+static void dual_stack_host_network_and_kinds(void **state)
+{
+	struct snapshot_stats st = { 0 };
+	struct bh_err err = { 0 };
+	struct cluster *c = NULL;
+	const char *json =
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"},"
+		"\"spec\":{\"nodeName\":\"n1\"},"
+		"\"status\":{\"podIP\":\"10.0.0.1\",\"podIPs\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"fd00::1\"}]}}\n"
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"h\",\"namespace\":\"x\"},"
+		"\"spec\":{\"hostNetwork\":true},\"status\":{\"podIP\":\"192.168.1.5\"}}\n"
+		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"}}\n"
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"DeploymentList\",\"items\":[]}\n";
+	struct addr v6 = addr_lit("fd00::1"), host = addr_lit("192.168.1.5");
+
+	(void) state;
+	assert_int_equal(snapshot_load_buf(json, strlen(json), "t", &c, &st, &err), 0);
+	assert_int_equal(c->n_pods, 2);
+	assert_int_equal(st.skipped, 1);
+	assert_int_equal(c->pods[0].n_ips, 2);
+	assert_string_equal(cluster_pod_by_addr(c, &v6)->name, "a");
+	assert_true(cluster_pod_find(c, "x", "h")->host_network);
+	assert_null(cluster_pod_by_addr(c, &host));	/* host-network: not a pod address */
+	cluster_free(c);
+}
+
+static void later_files_win_and_merge_is_atomic(void **state)
+{
+	const char *v1 = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+			 "\"metadata\":{\"name\":\"x\",\"labels\":{\"v\":\"1\"}}}";
+	const char *v2 = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+			 "\"metadata\":{\"name\":\"x\",\"labels\":{\"v\":\"2\"}}}]}";
+	const char *bad = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+			  "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"y\"}},"
+			  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{}}]}";
+	struct bh_err err = { 0 };
+	struct cluster *c = load_ok(v1);
+
+	(void) state;
+	assert_int_equal(snapshot_merge_buf(c, v2, strlen(v2), "v2", NULL, &err), 0);
+	assert_int_equal(c->n_ns, 1);
+	assert_string_equal(labels_get(&c->ns[0].labels, "v"), "2");
+	assert_int_equal(snapshot_merge_buf(c, bad, strlen(bad), "bad", NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "snapshot 'bad': items[1]: pod: metadata.name: missing"));
+	assert_int_equal(c->n_ns, 1);		/* namespace y was not half-added */
+	cluster_free(c);
+}
+
+struct bad_case {
+	const char *json;
+	const char *want;	/* substring of the one-line error */
+};
+
+#define POD(spec_status) \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"}," spec_status "}"
+#define NP(spec) \
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\"," \
+	"\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},\"spec\":" spec "}"
+#define IN1(rule) NP("{\"podSelector\":{},\"ingress\":[" rule "]}")
+
+static const struct bad_case bad_cases[] = {
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[", "line 1, column 42" },
+	{ "{\"apiVersion\":\"v1\",\n\"kind\":\"List\",\n\"items\": [}", "line 3, column" },
+	{ "", "empty" },
+	{ "[]", "expected a Kubernetes object or List" },
+	{ "{\"apiVersion\":\"v1\"}", "kind: expected a string" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[7]}", "items[0]: expected a Kubernetes object" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}", "pod: metadata: missing" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":[]}", "metadata: expected an object, got an array" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":5}}", "metadata.name: expected a string, got an integer" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\",\"labels\":{\"a\":1}}}",
+	  "namespace 'x': metadata.labels.a: expected a string" },
+	{ POD("\"spec\":{\"hostNetwork\":\"yes\"}"), "pod 'x/a': spec.hostNetwork: expected a boolean" },
+	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":70000}]}]}"),
+	  "spec.containers[0].ports[0].containerPort: expected an integer 1..65535, got 70000" },
+	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":99999999999999999999999}]}]}"),
+	  "too big integer" },
+	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"name\":\"http\"}]}]}"),
+	  "spec.containers[0].ports[0].containerPort: missing" },
+	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":80,\"protocol\":\"tcp\"}]}]}"),
+	  "ports[0].protocol: expected TCP, UDP or SCTP, got 'tcp'" },
+	{ POD("\"status\":{\"podIP\":\"10.0.0.300\"}"), "status.podIP: expected an IPv4 or IPv6 address, got '10.0.0.300'" },
+	{ POD("\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"10.0.0.2\"}]}"), "a second IPv4 address" },
+	{ POD("\"status\":{\"podIPs\":[\"10.0.0.1\"]}"), "status.podIPs[0].ip: expected an object" },
+	{ POD("\"metadata\":{}"), "duplicate object key" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"creationTimestamp\":\"yesterday\"}}",
+	  "metadata.creationTimestamp: expected an RFC 3339 time, got 'yesterday'" },
+	{ NP("{}"), "networkpolicy 'x/p': spec.podSelector: missing" },
+	{ NP("{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Equals\",\"values\":[\"b\"]}]}}"),
+	  "spec.podSelector.matchExpressions[0].operator: expected In, NotIn, Exists or DoesNotExist, got 'Equals'" },
+	{ NP("{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]}}"),
+	  "matchExpressions[0].values: must be non-empty for In" },
+	{ NP("{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\"]}]}}"),
+	  "must be empty for Exists" },
+	{ NP("{\"podSelector\":{\"matchLabels\":[]}}"), "spec.podSelector.matchLabels: expected an object" },
+	{ NP("{\"podSelector\":{},\"policyTypes\":[\"Both\"]}"), "spec.policyTypes[0]: expected Ingress or Egress, got 'Both'" },
+	{ NP("{\"podSelector\":{},\"ingress\":{}}"), "spec.ingress: expected an array, got an object" },
+	{ IN1("{\"from\":[{}]}"), "spec.ingress[0].from[0]: must specify podSelector, namespaceSelector or ipBlock" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}}]}"),
+	  "spec.ingress[0].from[0].ipBlock.cidr: expected a CIDR such as 10.0.0.0/8, got '10.0.0.0/33'" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"banana\"}}]}"), "ipBlock.cidr: expected a CIDR" },
+	{ IN1("{\"from\":[{\"ipBlock\":{}}]}"), "ipBlock.cidr: missing" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"11.0.0.0/16\"]}}]}"),
+	  "ipBlock.except[0]: '11.0.0.0/16' is not a strict subset of cidr '10.0.0.0/8'" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"10.0.0.0/8\"]}}]}"),
+	  "is not a strict subset" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[5]}}]}"),
+	  "ipBlock.except[0]: expected a CIDR, got an integer" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},\"podSelector\":{}}]}"),
+	  "ipBlock may not be combined" },
+	{ IN1("{\"ports\":[{\"port\":0}]}"), "spec.ingress[0].ports[0].port: expected an integer 1..65535, got 0" },
+	{ IN1("{\"ports\":[{\"port\":80,\"endPort\":79}]}"), "ports[0].endPort: must be >= port (80), got 79" },
+	{ IN1("{\"ports\":[{\"endPort\":79}]}"), "ports[0].endPort: may not be set without a numeric port" },
+	{ IN1("{\"ports\":[{\"port\":\"http\",\"endPort\":90}]}"), "ports[0].endPort: may not be set when port is a name" },
+	{ IN1("{\"ports\":[{\"port\":\"a-very-long-port-name\"}]}"), "port name of 1-15 characters" },
+	{ IN1("{\"ports\":[{\"port\":1.5}]}"), "ports[0].port: expected an integer 1..65535, got a number" },
+	{ IN1("{\"ports\":[{\"protocol\":\"ICMP\"}]}"), "ports[0].protocol: expected TCP, UDP or SCTP, got 'ICMP'" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n\"},"
+	  "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"nope\"}]}}",
+	  "node 'n': status.addresses[0]: expected an IPv4 or IPv6 address, got 'nope'" },
+};
+
+static void malformed_inputs(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *bc = &bad_cases[i];
+		struct bh_err err = { 0 };
+		struct cluster *c = NULL;
+		int r = snapshot_load_buf(bc->json, strlen(bc->json), "bad.json", &c, NULL, &err);
+
+		if (r >= 0 || !strstr(err.msg, bc->want) || err.kind != BH_ERR_INPUT ||
+		    strchr(err.msg, '\n') || strncmp(err.msg, "snapshot 'bad.json': ", 21) != 0)
+			fail_msg("case %zu: r=%d msg='%s', want '%s'", i, r, err.msg, bc->want);
+		assert_null(c);
+		assert_true(r == -EINVAL || r == -EBADMSG);
+	}
+}
+
+static void files_errors(void **state)
+{
+	const char *missing[] = { "/nonexistent/snap.json" };
+	struct bh_err err = { 0 };
+	struct cluster *c = NULL;
+
+	(void) state;
+	assert_int_equal(snapshot_load_files(missing, 1, &c, NULL, &err), -ENOENT);
+	assert_string_equal(err.msg, "snapshot '/nonexistent/snap.json': No such file or directory");
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_null(c);
+}
+
+static void times(void **state)
+{
+	int64_t t;
+
+	(void) state;
+	assert_int_equal(kube_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(kube_time_parse("2026-11-22T06:33:59.123456Z", &t), 0);
+	assert_int_equal(t, 1795329239);
+	assert_int_equal(kube_time_parse("2026-11-22T08:33:59+02:00", &t), 0);
+	assert_int_equal(t, 1795329239);
+	assert_int_equal(kube_time_parse("2026-11-22", &t), -EINVAL);
+	assert_int_equal(kube_time_parse("2026-11-22T06:33:59Zjunk", &t), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(example_app),
+		cmocka_unit_test(defaulting_and_peers),
+		cmocka_unit_test(dual_stack_host_network_and_kinds),
+		cmocka_unit_test(later_files_win_and_merge_is_atomic),
+		cmocka_unit_test(malformed_inputs),
+		cmocka_unit_test(files_errors),
+		cmocka_unit_test(times),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
