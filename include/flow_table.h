@@ -44,8 +44,7 @@ int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t pa
 
 /* Fills @ret's key, counters, times and seen_by (peers zeroed) when @key
  * is present: returns 1, else 0. */
-int flow_table_get(const struct flow_table *t, const struct flow_key *key,
-		   struct flow_record *ret);
+int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret);
 
 size_t flow_table_count(const struct flow_table *t);
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t);

@@ -28,12 +28,12 @@ struct capture {
  * fixed offsets when TCP/SCTP directly follows the header, and passes
  * anything with extension headers for pkt_parse() to decide.
  */
-#define F4                                                                   \
-	"(ip and ((tcp and tcp[13] & 6 == 2) or udp or "                     \
+#define F4                                               \
+	"(ip and ((tcp and tcp[13] & 6 == 2) or udp or " \
 	"(sctp and (sctp[12] == 1 or sctp[12] == 2))))"
-#define F6                                                                   \
-	"(ip6 and ((ip6[6] == 6 and ip6[53] & 6 == 2) or "                   \
-	"(ip6[6] == 132 and (ip6[52] == 1 or ip6[52] == 2)) or "             \
+#define F6                                                       \
+	"(ip6 and ((ip6[6] == 6 and ip6[53] & 6 == 2) or "       \
+	"(ip6[6] == 132 and (ip6[52] == 1 or ip6[52] == 2)) or " \
 	"(ip6[6] != 6 and ip6[6] != 132)))"
 #define FILTER F4 " or " F6
 
@@ -139,9 +139,9 @@ int capture_open_live(const char *ifname, struct learn *l, struct capture **ret,
 	(void) pcap_set_buffer_size(c->p, 4 << 20);
 	r = pcap_activate(c->p);
 	if (r < 0) {
-		int code = r == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV
-			   : r == PCAP_ERROR_PERM_DENIED  ? -EPERM
-							  : -EIO;
+		int code = r == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV :
+			   r == PCAP_ERROR_PERM_DENIED	  ? -EPERM :
+							    -EIO;
 
 		return live_fail(c, code, reterr, "activate");
 	}
@@ -207,8 +207,8 @@ int capture_process(struct capture *c, struct bh_err *reterr)
 				  strerror(-c->err));
 	if (n == PCAP_ERROR) {
 		if (!c->live)
-			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "--pcap '%s': %s",
-					  c->name, pcap_geterr(c->p));
+			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "--pcap '%s': %s", c->name,
+					  pcap_geterr(c->p));
 		return bh_err_set(reterr, BH_ERR_SYSTEM,
 				  strstr(pcap_geterr(c->p), "went down") ? -ENETDOWN : -ENODEV,
 				  "capture on '%s': %s", c->name, pcap_geterr(c->p));

@@ -240,8 +240,8 @@ int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t pa
 	x = &t->e[i];
 	x->packets += packets;
 	x->bytes += bytes;
-	x->connections = connections > UINT32_MAX - x->connections ? UINT32_MAX
-								    : x->connections + connections;
+	x->connections = connections > UINT32_MAX - x->connections ? UINT32_MAX :
+								     x->connections + connections;
 	if (now < x->first_seen)
 		x->first_seen = now;
 	if (now > x->last_seen)
@@ -264,8 +264,7 @@ static void entry_to_record(const struct ft_entry *x, struct flow_record *r)
 	r->dst_peer.kind = FLOW_PEER_UNKNOWN;
 }
 
-int flow_table_get(const struct flow_table *t, const struct flow_key *key,
-		   struct flow_record *ret)
+int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret)
 {
 	uint32_t s = slot_find(t, key);
 

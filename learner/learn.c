@@ -112,8 +112,7 @@ static struct sess *bucket(struct learn *l, const struct addr *client, uint16_t 
 	return &l->sess[(h & (LEARN_SESS_BUCKETS - 1)) * LEARN_SESS_WAYS];
 }
 
-static bool sess_is(const struct sess *s, const struct addr *client, uint16_t cport,
-		    uint8_t proto)
+static bool sess_is(const struct sess *s, const struct addr *client, uint16_t cport, uint8_t proto)
 {
 	return s->state != SESS_EMPTY && s->cport == cport && s->proto == proto &&
 	       addr_eq(&s->client, client);
