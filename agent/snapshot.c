@@ -250,13 +250,13 @@ static int put_sorted(struct cluster *c, void *vec, size_t n, size_t size, size_
 	if (!o)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		char *e = (char *) vec + i * size;
+		const char *e = (const char *) vec + i * size;
 
-		o[i] = (struct order){
-			.ns = ns_off != SIZE_MAX ? *(const char **) (e + ns_off) : NULL,
-			.name = *(const char **) (e + name_off),
-			.idx = i,
-		};
+		/* memcpy: the key pointers sit at byte offsets of the element */
+		o[i] = (struct order){ .idx = i };
+		if (ns_off != SIZE_MAX)
+			memcpy(&o[i].ns, e + ns_off, sizeof(o[i].ns));
+		memcpy(&o[i].name, e + name_off, sizeof(o[i].name));
 	}
 	qsort(o, n, sizeof(*o), order_cmp);
 	for (size_t i = 0; i < n; i++) {

@@ -22,7 +22,7 @@ enum kube_kind {
 	KUBE_KIND_POD,
 	KUBE_KIND_NETPOL,
 	KUBE_KIND_NODE,
-	KUBE_KIND_LIST,		/* "List" or any "*List" with items */
+	KUBE_KIND_LIST, /* "List" or any "*List" with items */
 	_KUBE_KIND_MAX,
 };
 

@@ -54,6 +54,8 @@ static void put_quoted(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void log_vemit(int level, const char *errname, const char *fmt, va_list ap) BH_PRINTF(3, 0);
+
 static void log_vemit(int level, const char *errname, const char *fmt, va_list ap)
 {
 	char msg[2048];

@@ -51,11 +51,12 @@ static void example_app(void **state)
 	assert_string_equal(p->ports[1].name, "metrics");
 	assert_int_equal(p->ports[1].port, 9090);
 	assert_int_equal(p->ports[1].protocol, IPPROTO_TCP);
-	assert_int_equal(p->created, 1795165200);	/* 2026-11-20T09:00:00Z */
+	assert_int_equal(p->created, 1795165200); /* 2026-11-20T09:00:00Z */
 
 	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "postgres-0");
 	assert_string_equal(labels_get(&cluster_ns_find(c, "shop")->labels,
-				       "kubernetes.io/metadata.name"), "shop");
+				       "kubernetes.io/metadata.name"),
+			    "shop");
 
 	np = cluster_policy_find(c, "shop", "default-deny-ingress");
 	assert_non_null(np);
@@ -66,7 +67,7 @@ static void example_app(void **state)
 
 	np = cluster_policy_find(c, "shop", "frontend-from-anywhere");
 	assert_int_equal(np->n_rules[NETPOL_INGRESS], 1);
-	assert_int_equal(np->rules[NETPOL_INGRESS][0].n_peers, 0);	/* from absent: all */
+	assert_int_equal(np->rules[NETPOL_INGRESS][0].n_peers, 0); /* from absent: all */
 	assert_int_equal(np->rules[NETPOL_INGRESS][0].ports[0].kind, NETPOL_PORT_NAME);
 	assert_string_equal(np->rules[NETPOL_INGRESS][0].ports[0].name, "http");
 
@@ -106,8 +107,8 @@ static void defaulting_and_peers(void **state)
 	assert_true(np->types[NETPOL_INGRESS]);
 	assert_true(np->types[NETPOL_EGRESS]);
 	assert_int_equal(r->n_peers, 1);
-	assert_null(r->peers[0].pod_sel);		/* absent */
-	assert_non_null(r->peers[0].ns_sel);		/* present and empty */
+	assert_null(r->peers[0].pod_sel); /* absent */
+	assert_non_null(r->peers[0].ns_sel); /* present and empty */
 	assert_true(selector_is_empty(r->peers[0].ns_sel));
 	assert_int_equal(r->ports[0].protocol, IPPROTO_SCTP);
 	assert_int_equal(r->ports[0].port, 80);
@@ -146,7 +147,7 @@ static void dual_stack_host_network_and_kinds(void **state)
 	assert_int_equal(c->pods[0].n_ips, 2);
 	assert_string_equal(cluster_pod_by_addr(c, &v6)->name, "a");
 	assert_true(cluster_pod_find(c, "x", "h")->host_network);
-	assert_null(cluster_pod_by_addr(c, &host));	/* host-network: not a pod address */
+	assert_null(cluster_pod_by_addr(c, &host)); /* host-network: not a pod address */
 	cluster_free(c);
 }
 
@@ -157,9 +158,10 @@ static void later_files_win_and_merge_is_atomic(void **state)
 	const char *v2 = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
 			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
 			 "\"metadata\":{\"name\":\"x\",\"labels\":{\"v\":\"2\"}}}]}";
-	const char *bad = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
-			  "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"y\"}},"
-			  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{}}]}";
+	const char *bad =
+		"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"y\"}},"
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{}}]}";
 	struct bh_err err = { 0 };
 	struct cluster *c = load_ok(v1);
 
@@ -169,18 +171,19 @@ static void later_files_win_and_merge_is_atomic(void **state)
 	assert_string_equal(labels_get(&c->ns[0].labels, "v"), "2");
 	assert_int_equal(snapshot_merge_buf(c, bad, strlen(bad), "bad", NULL, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "snapshot 'bad': items[1]: pod: metadata.name: missing"));
-	assert_int_equal(c->n_ns, 1);		/* namespace y was not half-added */
+	assert_int_equal(c->n_ns, 1); /* namespace y was not half-added */
 	cluster_free(c);
 }
 
 struct bad_case {
 	const char *json;
-	const char *want;	/* substring of the one-line error */
+	const char *want; /* substring of the one-line error */
 };
 
-#define POD(spec_status) \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"}," spec_status "}"
-#define NP(spec) \
+#define POD(spec_status)                                                                                         \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"}," spec_status \
+	"}"
+#define NP(spec)                                                               \
 	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\"," \
 	"\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},\"spec\":" spec "}"
 #define IN1(rule) NP("{\"podSelector\":{},\"ingress\":[" rule "]}")
@@ -191,13 +194,17 @@ static const struct bad_case bad_cases[] = {
 	{ "", "empty" },
 	{ "[]", "expected a Kubernetes object or List" },
 	{ "{\"apiVersion\":\"v1\"}", "kind: expected a string" },
-	{ "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[7]}", "items[0]: expected a Kubernetes object" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[7]}",
+	  "items[0]: expected a Kubernetes object" },
 	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}", "pod: metadata: missing" },
-	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":[]}", "metadata: expected an object, got an array" },
-	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":5}}", "metadata.name: expected a string, got an integer" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":[]}",
+	  "metadata: expected an object, got an array" },
+	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":5}}",
+	  "metadata.name: expected a string, got an integer" },
 	{ "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\",\"labels\":{\"a\":1}}}",
 	  "namespace 'x': metadata.labels.a: expected a string" },
-	{ POD("\"spec\":{\"hostNetwork\":\"yes\"}"), "pod 'x/a': spec.hostNetwork: expected a boolean" },
+	{ POD("\"spec\":{\"hostNetwork\":\"yes\"}"),
+	  "pod 'x/a': spec.hostNetwork: expected a boolean" },
 	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":70000}]}]}"),
 	  "spec.containers[0].ports[0].containerPort: expected an integer 1..65535, got 70000" },
 	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":99999999999999999999999}]}]}"),
@@ -206,9 +213,12 @@ static const struct bad_case bad_cases[] = {
 	  "spec.containers[0].ports[0].containerPort: missing" },
 	{ POD("\"spec\":{\"containers\":[{\"ports\":[{\"containerPort\":80,\"protocol\":\"tcp\"}]}]}"),
 	  "ports[0].protocol: expected TCP, UDP or SCTP, got 'tcp'" },
-	{ POD("\"status\":{\"podIP\":\"10.0.0.300\"}"), "status.podIP: expected an IPv4 or IPv6 address, got '10.0.0.300'" },
-	{ POD("\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"10.0.0.2\"}]}"), "a second IPv4 address" },
-	{ POD("\"status\":{\"podIPs\":[\"10.0.0.1\"]}"), "status.podIPs[0].ip: expected an object" },
+	{ POD("\"status\":{\"podIP\":\"10.0.0.300\"}"),
+	  "status.podIP: expected an IPv4 or IPv6 address, got '10.0.0.300'" },
+	{ POD("\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"10.0.0.2\"}]}"),
+	  "a second IPv4 address" },
+	{ POD("\"status\":{\"podIPs\":[\"10.0.0.1\"]}"),
+	  "status.podIPs[0].ip: expected an object" },
 	{ POD("\"metadata\":{}"), "duplicate object key" },
 	{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"creationTimestamp\":\"yesterday\"}}",
 	  "metadata.creationTimestamp: expected an RFC 3339 time, got 'yesterday'" },
@@ -219,13 +229,18 @@ static const struct bad_case bad_cases[] = {
 	  "matchExpressions[0].values: must be non-empty for In" },
 	{ NP("{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\"]}]}}"),
 	  "must be empty for Exists" },
-	{ NP("{\"podSelector\":{\"matchLabels\":[]}}"), "spec.podSelector.matchLabels: expected an object" },
-	{ NP("{\"podSelector\":{},\"policyTypes\":[\"Both\"]}"), "spec.policyTypes[0]: expected Ingress or Egress, got 'Both'" },
-	{ NP("{\"podSelector\":{},\"ingress\":{}}"), "spec.ingress: expected an array, got an object" },
-	{ IN1("{\"from\":[{}]}"), "spec.ingress[0].from[0]: must specify podSelector, namespaceSelector or ipBlock" },
+	{ NP("{\"podSelector\":{\"matchLabels\":[]}}"),
+	  "spec.podSelector.matchLabels: expected an object" },
+	{ NP("{\"podSelector\":{},\"policyTypes\":[\"Both\"]}"),
+	  "spec.policyTypes[0]: expected Ingress or Egress, got 'Both'" },
+	{ NP("{\"podSelector\":{},\"ingress\":{}}"),
+	  "spec.ingress: expected an array, got an object" },
+	{ IN1("{\"from\":[{}]}"),
+	  "spec.ingress[0].from[0]: must specify podSelector, namespaceSelector or ipBlock" },
 	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}}]}"),
 	  "spec.ingress[0].from[0].ipBlock.cidr: expected a CIDR such as 10.0.0.0/8, got '10.0.0.0/33'" },
-	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"banana\"}}]}"), "ipBlock.cidr: expected a CIDR" },
+	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"banana\"}}]}"),
+	  "ipBlock.cidr: expected a CIDR" },
 	{ IN1("{\"from\":[{\"ipBlock\":{}}]}"), "ipBlock.cidr: missing" },
 	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"11.0.0.0/16\"]}}]}"),
 	  "ipBlock.except[0]: '11.0.0.0/16' is not a strict subset of cidr '10.0.0.0/8'" },
@@ -235,13 +250,20 @@ static const struct bad_case bad_cases[] = {
 	  "ipBlock.except[0]: expected a CIDR, got an integer" },
 	{ IN1("{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},\"podSelector\":{}}]}"),
 	  "ipBlock may not be combined" },
-	{ IN1("{\"ports\":[{\"port\":0}]}"), "spec.ingress[0].ports[0].port: expected an integer 1..65535, got 0" },
-	{ IN1("{\"ports\":[{\"port\":80,\"endPort\":79}]}"), "ports[0].endPort: must be >= port (80), got 79" },
-	{ IN1("{\"ports\":[{\"endPort\":79}]}"), "ports[0].endPort: may not be set without a numeric port" },
-	{ IN1("{\"ports\":[{\"port\":\"http\",\"endPort\":90}]}"), "ports[0].endPort: may not be set when port is a name" },
-	{ IN1("{\"ports\":[{\"port\":\"a-very-long-port-name\"}]}"), "port name of 1-15 characters" },
-	{ IN1("{\"ports\":[{\"port\":1.5}]}"), "ports[0].port: expected an integer 1..65535, got a number" },
-	{ IN1("{\"ports\":[{\"protocol\":\"ICMP\"}]}"), "ports[0].protocol: expected TCP, UDP or SCTP, got 'ICMP'" },
+	{ IN1("{\"ports\":[{\"port\":0}]}"),
+	  "spec.ingress[0].ports[0].port: expected an integer 1..65535, got 0" },
+	{ IN1("{\"ports\":[{\"port\":80,\"endPort\":79}]}"),
+	  "ports[0].endPort: must be >= port (80), got 79" },
+	{ IN1("{\"ports\":[{\"endPort\":79}]}"),
+	  "ports[0].endPort: may not be set without a numeric port" },
+	{ IN1("{\"ports\":[{\"port\":\"http\",\"endPort\":90}]}"),
+	  "ports[0].endPort: may not be set when port is a name" },
+	{ IN1("{\"ports\":[{\"port\":\"a-very-long-port-name\"}]}"),
+	  "port name of 1-15 characters" },
+	{ IN1("{\"ports\":[{\"port\":1.5}]}"),
+	  "ports[0].port: expected an integer 1..65535, got a number" },
+	{ IN1("{\"ports\":[{\"protocol\":\"ICMP\"}]}"),
+	  "ports[0].protocol: expected TCP, UDP or SCTP, got 'ICMP'" },
 	{ "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n\"},"
 	  "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"nope\"}]}}",
 	  "node 'n': status.addresses[0]: expected an IPv4 or IPv6 address, got 'nope'" },
@@ -272,7 +294,8 @@ static void files_errors(void **state)
 
 	(void) state;
 	assert_int_equal(snapshot_load_files(missing, 1, &c, NULL, &err), -ENOENT);
-	assert_string_equal(err.msg, "snapshot '/nonexistent/snap.json': No such file or directory");
+	assert_string_equal(err.msg,
+			    "snapshot '/nonexistent/snap.json': No such file or directory");
 	assert_int_equal(err.kind, BH_ERR_INPUT);
 	assert_null(c);
 }
