@@ -170,8 +170,7 @@ int ctmon_msg_parse(const void *buf, size_t len, bool is_dump, struct ct_conn *r
 
 static int sys_fail(struct ctmon *m, int code, const char *what, struct bh_err *reterr)
 {
-	int r = bh_err_set(reterr, BH_ERR_SYSTEM, code, "conntrack: %s: %s", what,
-			   strerror(-code));
+	int r = bh_err_set(reterr, BH_ERR_SYSTEM, code, "conntrack: %s: %s", what, strerror(-code));
 
 	ctmon_free(m);
 	return r;
@@ -331,7 +330,8 @@ static int process_events(struct ctmon *m, struct bh_err *reterr)
 				r = dump_start(m, true);
 				if (r < 0)
 					return bh_err_set(reterr, BH_ERR_SYSTEM, r,
-							  "conntrack: resync dump: %s", strerror(-r));
+							  "conntrack: resync dump: %s",
+							  strerror(-r));
 				continue;
 			}
 			return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "conntrack: events: %s",

@@ -43,8 +43,8 @@ static void parse_v4_new_event(void **state)
 
 static void parse_v6_destroy(void **state)
 {
-	size_t n = ctb_msg(buf, IPCTNL_MSG_CT_DELETE, 0, "fd00::1", "fd00::2", 5000, 53,
-			   "fd00::2", 53, IPPROTO_UDP, 1);
+	size_t n = ctb_msg(buf, IPCTNL_MSG_CT_DELETE, 0, "fd00::1", "fd00::2", 5000, 53, "fd00::2",
+			   53, IPPROTO_UDP, 1);
 	struct addr a = addr_lit("fd00::2");
 	enum ct_msg_type type;
 	struct ct_conn c;

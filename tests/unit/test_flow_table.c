@@ -92,7 +92,8 @@ static void growth_and_eviction_consistency(void **state)
 		assert_int_equal(flow_table_add(t, &k, i + 1, 0, 1, i, FLOW_SEEN_PCAP), 1);
 		/* Re-touch an older survivor now and then. */
 		if (i >= max && i % 7 == 0) {
-			struct flow_key old = key_n(i - max / 2, (uint16_t) (1 + (i - max / 2) % 3));
+			struct flow_key old =
+				key_n(i - max / 2, (uint16_t) (1 + (i - max / 2) % 3));
 
 			assert_int_equal(flow_table_add(t, &old, 0, 0, 0, i, 0), 0);
 		}

@@ -12,12 +12,12 @@
 #include "proto.h"
 #include "testutil.h"
 
-static void send4(struct learn *l, const char *src, const char *dst, uint8_t proto,
-		  uint16_t sport, uint16_t dport, uint8_t flags_or_chunk, int64_t ts)
+static void send4(struct learn *l, const char *src, const char *dst, uint8_t proto, uint16_t sport,
+		  uint16_t dport, uint8_t flags_or_chunk, int64_t ts)
 {
-	struct pb l4 = proto == IPPROTO_TCP  ? pb_tcp(sport, dport, flags_or_chunk)
-		       : proto == IPPROTO_UDP ? pb_udp(sport, dport, 20)
-					      : pb_sctp(sport, dport, flags_or_chunk);
+	struct pb l4 = proto == IPPROTO_TCP ? pb_tcp(sport, dport, flags_or_chunk) :
+		       proto == IPPROTO_UDP ? pb_udp(sport, dport, 20) :
+					      pb_sctp(sport, dport, flags_or_chunk);
 	struct pb ip = pb_ipv4(src, dst, proto, &l4, 0, 0);
 	struct pb f = pb_eth(&ip, 4, 0);
 
@@ -204,8 +204,8 @@ static void cooked_outgoing_ignored(void **state)
 	learn_free(l);
 }
 
-static struct ct_conn ct(const char *os, const char *od, uint16_t osp, uint16_t odp,
-			 const char *rs, const char *rd, uint16_t rsp, uint16_t rdp, uint8_t proto)
+static struct ct_conn ct(const char *os, const char *od, uint16_t osp, uint16_t odp, const char *rs,
+			 const char *rd, uint16_t rsp, uint16_t rdp, uint8_t proto)
 {
 	struct ct_conn c = { 0 };
 
@@ -219,13 +219,13 @@ static void conntrack_mapping(void **state)
 	struct learn *l = learn_new(100);
 	struct ct_conn plain = ct("10.0.0.1", "10.0.0.2", 40000, 80, "10.0.0.2", "10.0.0.1", 80,
 				  40000, IPPROTO_TCP);
-	struct ct_conn dnat = ct("10.0.0.1", "10.96.0.10", 40001, 80, "10.0.0.3", "10.0.0.1",
-				 8080, 40001, IPPROTO_TCP);
+	struct ct_conn dnat = ct("10.0.0.1", "10.96.0.10", 40001, 80, "10.0.0.3", "10.0.0.1", 8080,
+				 40001, IPPROTO_TCP);
 	/* SNAT (masquerade) changes the reply destination, not the server. */
 	struct ct_conn snat = ct("10.0.0.1", "198.51.100.1", 40002, 443, "198.51.100.1",
 				 "192.0.2.1", 443, 61000, IPPROTO_TCP);
-	struct ct_conn icmp = ct("10.0.0.1", "10.0.0.2", 0, 0, "10.0.0.2", "10.0.0.1", 0, 0,
-				 IPPROTO_ICMP);
+	struct ct_conn icmp =
+		ct("10.0.0.1", "10.0.0.2", 0, 0, "10.0.0.2", "10.0.0.1", 0, 0, IPPROTO_ICMP);
 	struct flow_record r;
 
 	(void) state;
@@ -261,14 +261,10 @@ static void conntrack_mapping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tcp_syn_synack),
-		cmocka_unit_test(tcp_dnat_undone),
-		cmocka_unit_test(unanswered_openers),
-		cmocka_unit_test(synack_alone),
-		cmocka_unit_test(sctp_init),
-		cmocka_unit_test(udp_direction),
-		cmocka_unit_test(udp_dnat_undone),
-		cmocka_unit_test(cooked_outgoing_ignored),
+		cmocka_unit_test(tcp_syn_synack),     cmocka_unit_test(tcp_dnat_undone),
+		cmocka_unit_test(unanswered_openers), cmocka_unit_test(synack_alone),
+		cmocka_unit_test(sctp_init),	      cmocka_unit_test(udp_direction),
+		cmocka_unit_test(udp_dnat_undone),    cmocka_unit_test(cooked_outgoing_ignored),
 		cmocka_unit_test(conntrack_mapping),
 	};
 

@@ -338,7 +338,7 @@ static void not_ip_and_other_l4(void **state)
  * past the end (ASan), and a valid result. */
 static void random_garbage(void **state)
 {
-	static const int dlts[] = { PKT_DLT_NULL, PKT_DLT_EN10MB, PKT_DLT_RAW,
+	static const int dlts[] = { PKT_DLT_NULL, PKT_DLT_EN10MB,    PKT_DLT_RAW,
 				    PKT_DLT_LOOP, PKT_DLT_LINUX_SLL, PKT_DLT_LINUX_SLL2,
 				    PKT_DLT_IPV4, PKT_DLT_IPV6 };
 	uint32_t x = 12345;
