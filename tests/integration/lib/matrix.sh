@@ -31,8 +31,10 @@ matrix_apply() {
 		echo "  apply --mode $mode failed: $(cat "$out")"
 		return 1
 	fi
-	# Connections of the previous round must not pass as established.
+	# Connections of the previous round must not pass as established, and
+	# neighbour entries must be resolved under this ruleset.
 	topo_node_exec conntrack -F > /dev/null 2>&1 || true
+	topo_neigh_flush
 }
 
 matrix_run() {

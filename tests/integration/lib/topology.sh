@@ -19,6 +19,7 @@
 #   topo_node_exec "$BULKHEAD" apply --snapshot S --node NODE --mode enforce
 #   topo_probe_all OUT.jsonl        # every pod -> every pod, 80/81 x TCP/UDP
 #   topo_pod_exec x/a CMD...        # run in a pod's namespace
+#   topo_neigh_flush                # empty every ARP/NDP cache
 #   topo_bg CMD...                  # background process, killed at cleanup
 #   topo_on_exit 'shell code'       # extra cleanup, run before the netns go
 #
@@ -193,6 +194,18 @@ topo_pod_exec() {
 	local ns=${TOPO_POD_NS[$1]:?unknown pod $1}
 	shift
 	ip netns exec "$ns" "$@"
+}
+
+# Forgets every neighbour (ARP and NDP) entry in the node and the pods, so
+# the next probes resolve addresses afresh through whatever ruleset is
+# loaded: a ruleset that drops neighbour discovery must fail now, not
+# minutes later when a cached entry expires.
+topo_neigh_flush() {
+	local ns
+	ip -n "$TOPO_NODE" neigh flush all 2> /dev/null || true
+	for ns in "${TOPO_POD_NS[@]}"; do
+		ip -n "$ns" neigh flush all 2> /dev/null || true
+	done
 }
 
 # Starts @@ in the background; its PID is killed at cleanup.  Sets TOPO_LAST_PID.
