@@ -1,11 +1,541 @@
+/*
+ * bulkhead check: truth tables of the policy engine over a snapshot.
+ *
+ *   bulkhead check --snapshot FILE [--snapshot FILE]... [--from NS/POD|IP]
+ *                  [--to NS/POD|IP] [--port N] [--protocol TCP|UDP|SCTP]
+ *                  [--family ipv4|ipv6] [-o text|json] [--explain]
+ *
+ * Probes: --port and --protocol give one; --port alone means TCP (the
+ * Kubernetes default); --protocol alone means ports 80 and 81; neither
+ * means ports 80 and 81 over TCP, UDP and SCTP (shared/design.md).  Rows and
+ * columns are every pod unless --from / --to narrow them.  --explain needs
+ * exactly one --from, one --to and --port.
+ *
+ * Exit status: 0 when every asked connection is allowed, 1 when one is
+ * denied, 2 for bad usage or input.
+ */
 #include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "engine.h"
+#include "proto.h"
 
-/* Placeholder until the check command lands; it refuses to run. */
+enum check_output {
+	CHECK_OUTPUT_TEXT,
+	CHECK_OUTPUT_JSON,
+};
+
+struct check_probe {
+	uint8_t proto;
+	uint16_t port;
+};
+
+/* One row or column of the table. */
+struct check_end {
+	char *key; /* owned: "ns/name" or the address */
+	const struct pod *pod; /* NULL for an address */
+	struct addr addr; /* for an address */
+};
+
+struct check_args {
+	struct cli_cluster_src src;
+	const char *from, *to;
+	const char *port, *protocol, *family, *output;
+	bool explain;
+};
+
+#define CHECK_PROBES_MAX 6
+/* Text tables name their columns up to this length, else number them. */
+#define CHECK_COLUMN_NAME_MAX 12
+
+static int check_parse(int argc, char **argv, struct check_args *a, struct bh_err *reterr)
+{
+	enum {
+		OPT_SNAPSHOT = 0x100,
+		OPT_FROM,
+		OPT_TO,
+		OPT_PORT,
+		OPT_PROTOCOL,
+		OPT_FAMILY,
+		OPT_EXPLAIN,
+	};
+	static const struct option opts[] = {
+		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+		{ "family", required_argument, NULL, OPT_FAMILY },
+		{ "output", required_argument, NULL, 'o' },
+		{ "explain", no_argument, NULL, OPT_EXPLAIN },
+		{ 0 },
+	};
+	const char **once = NULL;
+	const char *name = NULL;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&a->src, optarg, reterr);
+			if (r < 0)
+				return r;
+			continue;
+		case OPT_EXPLAIN:
+			a->explain = true;
+			continue;
+		case OPT_FROM:
+			once = &a->from, name = "--from";
+			break;
+		case OPT_TO:
+			once = &a->to, name = "--to";
+			break;
+		case OPT_PORT:
+			once = &a->port, name = "--port";
+			break;
+		case OPT_PROTOCOL:
+			once = &a->protocol, name = "--protocol";
+			break;
+		case OPT_FAMILY:
+			once = &a->family, name = "--family";
+			break;
+		case 'o':
+			once = &a->output, name = "-o";
+			break;
+		case ':':
+			return cli_usage_err(reterr, "check", "'%s' needs a value",
+					     argv[optind - 1]);
+		default:
+			return cli_usage_err(reterr, "check", "unknown option '%s'",
+					     argv[optind - 1]);
+		}
+		if (*once)
+			return cli_usage_err(reterr, "check", "%s given twice", name);
+		*once = optarg;
+	}
+	if (optind < argc)
+		return cli_usage_err(reterr, "check", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int check_probes(const struct check_args *a, struct check_probe *ret, size_t *ret_n,
+			struct bh_err *reterr)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	static const uint16_t ports[] = { 80, 81 };
+	uint8_t proto = IPPROTO_TCP;
+	uint16_t port = 0;
+	size_t n = 0;
+
+	if (a->port && port_parse(a->port, &port) < 0)
+		return cli_usage_err(reterr, "check", "--port: expected 1..65535, got '%s'",
+				     a->port);
+	if (a->protocol && proto_parse(a->protocol, &proto) < 0)
+		return cli_usage_err(reterr, "check",
+				     "--protocol: expected TCP, UDP or SCTP, got '%s'",
+				     a->protocol);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(protos); i++) {
+		if ((a->protocol || a->port) && protos[i] != proto)
+			continue;
+		for (size_t j = 0; j < BH_ARRAY_SIZE(ports); j++) {
+			if (a->port && j > 0)
+				break;
+			ret[n++] = (struct check_probe){ .proto = protos[i],
+							 .port = a->port ? port : ports[j] };
+		}
+	}
+	*ret_n = n;
+	return 0;
+}
+
+static void ends_free(struct check_end *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].key);
+	free(v);
+}
+
+static char *pod_key(const struct pod *p)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/%s", p->ns, p->name) < 0)
+		return NULL;
+	return s;
+}
+
+/*
+ * The rows (or columns): every pod, or the one named by @spec (NS/POD or an
+ * address).  *@family is set from an address and must agree with it.
+ */
+static int check_ends(const struct cluster *c, const char *flag, const char *spec, int *family,
+		      struct check_end **ret, size_t *ret_n, struct bh_err *reterr)
+{
+	struct check_end *v;
+	size_t n = spec ? 1 : c->n_pods;
+
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return bh_err_oom(reterr);
+	if (spec) {
+		char buf[512];
+		const char *ns, *name;
+		struct addr a;
+
+		if (addr_parse(spec, &a) == 0) {
+			if (*family && *family != a.family) {
+				ends_free(v, n);
+				return cli_usage_err(reterr, "check",
+						     "%s '%s': the other address or --family "
+						     "is of another IP family",
+						     flag, spec);
+			}
+			*family = a.family;
+			v[0].addr = a;
+			v[0].key = strdup(spec);
+		} else if (cli_parse_ns_pod(spec, buf, sizeof(buf), &ns, &name) == 0) {
+			v[0].pod = cluster_pod_find(c, ns, name);
+			if (!v[0].pod) {
+				ends_free(v, n);
+				return bh_err_set(reterr, BH_ERR_INPUT, -ENOENT,
+						  "check: %s '%s': no such pod in the snapshot",
+						  flag, spec);
+			}
+			v[0].key = strdup(spec);
+		} else {
+			ends_free(v, n);
+			return cli_usage_err(reterr, "check",
+					     "%s: expected NS/POD or an IP address, got '%s'", flag,
+					     spec);
+		}
+		if (!v[0].key) {
+			ends_free(v, n);
+			return bh_err_oom(reterr);
+		}
+	}
+	for (size_t i = 0; !spec && i < n; i++) {
+		v[i].pod = &c->pods[i];
+		v[i].key = pod_key(v[i].pod);
+		if (!v[i].key) {
+			ends_free(v, n);
+			return bh_err_oom(reterr);
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static void end_ep(struct engine *e, const struct check_end *end, int family, struct engine_ep *ret)
+{
+	if (end->pod)
+		engine_ep_pod(e, end->pod, family, ret);
+	else
+		engine_ep_addr(e, &end->addr, ret);
+}
+
+/* Writes @s as a JSON string; keys are Kubernetes names or addresses, but
+ * escape anyway. */
+static void json_str_write(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char) *s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+struct check_table {
+	struct engine *e;
+	int family;
+	struct check_end *from, *to;
+	size_t n_from, n_to;
+	struct engine_ep *from_ep, *to_ep;
+};
+
+/* Width of column @j of a text table: its name, or the widest number. */
+static int col_width(const struct check_table *t, bool numbered, size_t j)
+{
+	int n = 1;
+
+	if (!numbered)
+		return (int) strlen(t->to[j].key);
+	for (size_t v = t->n_to; v >= 10; v /= 10)
+		n++;
+	return n;
+}
+
+/* Prints one probe; returns the number of denied cells. */
+static size_t check_print_probe(const struct check_table *t, const struct check_probe *p,
+				enum check_output out, FILE *f)
+{
+	size_t denied = 0, w = 0;
+	const char *pname = proto_name(p->proto);
+	bool numbered = false;
+
+	if (out == CHECK_OUTPUT_JSON) {
+		fprintf(f, "{\"port\": %u, \"protocol\": \"%s\", \"matrix\": {", p->port, pname);
+		for (size_t i = 0; i < t->n_from; i++) {
+			fputs(i ? ", " : "", f);
+			json_str_write(f, t->from[i].key);
+			fputs(": {", f);
+			for (size_t j = 0; j < t->n_to; j++) {
+				bool ok = engine_allowed(t->e, &t->from_ep[i], &t->to_ep[j],
+							 p->proto, p->port);
+
+				denied += !ok;
+				fputs(j ? ", " : "", f);
+				json_str_write(f, t->to[j].key);
+				fputs(ok ? ": true" : ": false", f);
+			}
+			fputc('}', f);
+		}
+		fputs("}}\n", f);
+		return denied;
+	}
+
+	if (t->n_from == 1 && t->n_to == 1) {
+		bool ok = engine_allowed(t->e, &t->from_ep[0], &t->to_ep[0], p->proto, p->port);
+
+		fprintf(f, "%s/%u %s -> %s: %s\n", pname, p->port, t->from[0].key, t->to[0].key,
+			ok ? "allowed" : "denied");
+		return !ok;
+	}
+	for (size_t i = 0; i < t->n_from; i++)
+		if (strlen(t->from[i].key) > w)
+			w = strlen(t->from[i].key);
+	fprintf(f, "%s/%u (%s; rows: from, columns: to; . allowed, X denied)\n", pname, p->port,
+		t->family == AF_INET6 ? "IPv6" : "IPv4");
+	/* Long names (real pods) would make columns unreadably wide: number
+	 * the columns then, and list the numbers under the table. */
+	for (size_t j = 0; j < t->n_to; j++)
+		if (strlen(t->to[j].key) > CHECK_COLUMN_NAME_MAX)
+			numbered = true;
+	fprintf(f, "%-*s", (int) w, "");
+	for (size_t j = 0; j < t->n_to; j++) {
+		if (numbered)
+			fprintf(f, " %*zu", col_width(t, true, j), j + 1);
+		else
+			fprintf(f, " %s", t->to[j].key);
+	}
+	fputc('\n', f);
+	for (size_t i = 0; i < t->n_from; i++) {
+		fprintf(f, "%-*s", (int) w, t->from[i].key);
+		for (size_t j = 0; j < t->n_to; j++) {
+			bool ok = engine_allowed(t->e, &t->from_ep[i], &t->to_ep[j], p->proto,
+						 p->port);
+
+			denied += !ok;
+			/* Pad to the column's width, but no trailing blanks. */
+			fprintf(f, " %*s%s", numbered ? col_width(t, true, j) - 1 : 0, "",
+				ok ? "." : "X");
+			if (!numbered && j + 1 < t->n_to)
+				fprintf(f, "%*s", col_width(t, false, j) - 1, "");
+		}
+		fputc('\n', f);
+	}
+	for (size_t j = 0; numbered && j < t->n_to; j++)
+		fprintf(f, "%*zu: %s\n", col_width(t, true, 0), j + 1, t->to[j].key);
+	fputc('\n', f);
+	return denied;
+}
+
+static const char *policy_key(const struct cluster *c, size_t idx, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", c->policies[idx].ns, c->policies[idx].name);
+	return buf;
+}
+
+static json_t *explain_dir_json(const struct cluster *c, const struct engine_dir_result *d)
+{
+	json_t *o = json_pack("{s:b, s:b, s:s, s:[], s:[]}", "allowed", (int) d->allowed,
+			      "isolated", (int) d->isolated, "reason",
+			      engine_reason_name(d->reason), "policies", "rules");
+	json_t *pols = json_object_get(o, "policies"), *rules = json_object_get(o, "rules");
+	char buf[512];
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < d->n_isolating; i++) {
+		policy_key(c, d->isolating[i], buf, sizeof(buf));
+		if (json_array_append_new(pols, json_string(buf)) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < d->n_allowing; i++) {
+		policy_key(c, d->allowing[i].policy, buf, sizeof(buf));
+		if (json_array_append_new(rules, json_pack("{s:s, s:I}", "policy", buf, "rule",
+							   (json_int_t) d->allowing[i].rule)) < 0)
+			goto fail;
+	}
+	return o;
+
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static void explain_dir_text(const struct cluster *c, const struct engine_dir_result *d,
+			     const char *what, const char *key, FILE *f)
+{
+	char buf[512];
+
+	fprintf(f, "%s of %s: %s (%s)\n", what, key, d->allowed ? "allowed" : "denied",
+		engine_reason_name(d->reason));
+	if (d->n_isolating) {
+		fprintf(f, "  isolated by:");
+		for (size_t i = 0; i < d->n_isolating; i++)
+			fprintf(f, " %s", policy_key(c, d->isolating[i], buf, sizeof(buf)));
+		fputc('\n', f);
+	} else {
+		fprintf(f, "  isolated by: none\n");
+	}
+	if (d->reason == ENGINE_REASON_RULE || d->reason == ENGINE_REASON_NO_RULE) {
+		fprintf(f, "  allowed by:");
+		for (size_t i = 0; i < d->n_allowing; i++)
+			fprintf(f, " %s %s rule %zu",
+				policy_key(c, d->allowing[i].policy, buf, sizeof(buf)), what,
+				d->allowing[i].rule);
+		fprintf(f, "%s\n", d->n_allowing ? "" : " no rule");
+	}
+}
+
+static int check_explain(const struct check_table *t, const struct check_probe *p,
+			 enum check_output out, FILE *f, struct bh_err *reterr)
+{
+	const struct cluster *c = engine_cluster(t->e);
+	struct engine_result res;
+	const char *pname = proto_name(p->proto);
+	int r;
+
+	r = engine_explain(t->e, &t->from_ep[0], &t->to_ep[0], p->proto, p->port, &res);
+	if (r < 0)
+		return bh_err_oom(reterr);
+	if (out == CHECK_OUTPUT_JSON) {
+		json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "from", t->from[0].key,
+				      "to", t->to[0].key, "port", (int) p->port, "protocol", pname,
+				      "family", t->family == AF_INET6 ? "IPv6" : "IPv4", "allowed",
+				      (int) res.allowed);
+		json_t *eg = explain_dir_json(c, &res.dir[NETPOL_EGRESS]);
+		json_t *in = explain_dir_json(c, &res.dir[NETPOL_INGRESS]);
+
+		if (!o || !eg || !in || json_object_set_new(o, "egress", eg) < 0) {
+			json_decref(o);
+			json_decref(eg);
+			json_decref(in);
+			engine_result_done(&res);
+			return bh_err_oom(reterr);
+		}
+		if (json_object_set_new(o, "ingress", in) < 0 ||
+		    json_dumpf(o, f, JSON_PRESERVE_ORDER) < 0) {
+			json_decref(o);
+			engine_result_done(&res);
+			return bh_err_oom(reterr);
+		}
+		fputc('\n', f);
+		json_decref(o);
+	} else {
+		fprintf(f, "%s/%u %s -> %s (%s): %s\n", pname, p->port, t->from[0].key,
+			t->to[0].key, t->family == AF_INET6 ? "IPv6" : "IPv4",
+			res.allowed ? "allowed" : "denied");
+		explain_dir_text(c, &res.dir[NETPOL_EGRESS], "egress", t->from[0].key, f);
+		explain_dir_text(c, &res.dir[NETPOL_INGRESS], "ingress", t->to[0].key, f);
+	}
+	r = res.allowed ? BH_EXIT_OK : BH_EXIT_DENY;
+	engine_result_done(&res);
+	return r;
+}
+
 int cli_check(int argc, char **argv, struct bh_err *reterr)
 {
-	(void) argc;
-	(void) argv;
-	return bh_err_set(reterr, BH_ERR_INPUT, -ENOSYS, "check: not built yet");
+	struct check_args a = { 0 };
+	struct check_probe probes[CHECK_PROBES_MAX];
+	struct check_table t = { 0 };
+	enum check_output out = CHECK_OUTPUT_TEXT;
+	struct cluster *c = NULL;
+	size_t n_probes = 0, denied = 0;
+	int r;
+
+	r = check_parse(argc, argv, &a, reterr);
+	if (r < 0)
+		return r;
+	if (a.output && strcmp(a.output, "json") == 0)
+		out = CHECK_OUTPUT_JSON;
+	else if (a.output && strcmp(a.output, "text") != 0)
+		return cli_usage_err(reterr, "check", "-o: expected text or json, got '%s'",
+				     a.output);
+	if (a.family && strcmp(a.family, "ipv4") == 0)
+		t.family = AF_INET;
+	else if (a.family && strcmp(a.family, "ipv6") == 0)
+		t.family = AF_INET6;
+	else if (a.family)
+		return cli_usage_err(reterr, "check", "--family: expected ipv4 or ipv6, got '%s'",
+				     a.family);
+	r = check_probes(&a, probes, &n_probes, reterr);
+	if (r < 0)
+		return r;
+	if (a.explain && (!a.from || !a.to || !a.port))
+		return cli_usage_err(reterr, "check",
+				     "--explain needs --from, --to and --port "
+				     "(--protocol defaults to TCP)");
+
+	r = cli_cluster_load(&a.src, &c, reterr);
+	if (r < 0)
+		return r;
+	r = check_ends(c, "--from", a.from, &t.family, &t.from, &t.n_from, reterr);
+	if (r < 0)
+		goto out;
+	r = check_ends(c, "--to", a.to, &t.family, &t.to, &t.n_to, reterr);
+	if (r < 0)
+		goto out;
+	if (!t.family)
+		t.family = AF_INET;
+	r = engine_new(c, &t.e);
+	if (r < 0) {
+		bh_err_oom(reterr);
+		goto out;
+	}
+	t.from_ep = calloc(t.n_from ? t.n_from : 1, sizeof(*t.from_ep));
+	t.to_ep = calloc(t.n_to ? t.n_to : 1, sizeof(*t.to_ep));
+	if (!t.from_ep || !t.to_ep) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	for (size_t i = 0; i < t.n_from; i++)
+		end_ep(t.e, &t.from[i], t.family, &t.from_ep[i]);
+	for (size_t j = 0; j < t.n_to; j++)
+		end_ep(t.e, &t.to[j], t.family, &t.to_ep[j]);
+
+	if (a.explain) {
+		r = check_explain(&t, &probes[0], out, stdout, reterr);
+		goto flush;
+	}
+	for (size_t i = 0; i < n_probes; i++)
+		denied += check_print_probe(&t, &probes[i], out, stdout);
+	r = denied ? BH_EXIT_DENY : BH_EXIT_OK;
+
+flush:
+	if (r >= 0 && (fflush(stdout) != 0 || ferror(stdout)))
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, errno ? -errno : -EIO,
+			       "check: writing the output: %s", strerror(errno ? errno : EIO));
+out:
+	free(t.from_ep);
+	free(t.to_ep);
+	engine_free(t.e);
+	ends_free(t.from, t.n_from);
+	ends_free(t.to, t.n_to);
+	cluster_free(c);
+	return r;
 }

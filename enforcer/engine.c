@@ -23,6 +23,22 @@ struct engine {
 	struct labels *synth; /* namespaces without a Namespace object */
 	size_t *sel_off[_NETPOL_DIR_MAX]; /* n_pods + 1 offsets into sel[] */
 	size_t *sel[_NETPOL_DIR_MAX]; /* policy indexes */
+	/* Addresses of host-network pods and their nodes, sorted by address:
+	 * a node known only through its host-network pods (no Node object). */
+	size_t n_host;
+	struct host_addr *host;
+	/* Runs of pods of one namespace ([first, end) into pods[]). */
+	size_t n_runs;
+	struct ns_run *runs;
+};
+
+struct ns_run {
+	size_t first, end;
+};
+
+struct host_addr {
+	struct addr addr;
+	const char *node; /* borrowed from the pod */
 };
 
 static const struct labels empty_labels;
@@ -33,7 +49,7 @@ const char *engine_reason_name(enum engine_reason r)
 		[ENGINE_REASON_NOT_ISOLATED] = "not isolated",
 		[ENGINE_REASON_NOT_POD] = "not a pod",
 		[ENGINE_REASON_LOCAL_NODE] = "from the local node",
-		[ENGINE_REASON_RULE] = "allowed by rule",
+		[ENGINE_REASON_RULE] = "a rule allows it",
 		[ENGINE_REASON_NO_RULE] = "no rule allows it",
 	};
 
@@ -48,6 +64,8 @@ struct engine *engine_free(struct engine *e)
 		labels_done(&e->synth[i]);
 	free(e->synth);
 	free(e->pod_ns_labels);
+	free(e->host);
+	free(e->runs);
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		free(e->sel_off[d]);
 		free(e->sel[d]);
@@ -61,47 +79,57 @@ struct cluster *engine_cluster(const struct engine *e)
 	return e->c;
 }
 
-/* Pods are sorted by namespace, so a missing namespace needs one synthetic
- * label set per run of pods. */
+/*
+ * Pods are sorted by namespace, so a namespace without a Namespace object
+ * needs one synthetic label set per run of its pods: count the runs, build
+ * the sets, then point every pod at its labels.
+ */
 static int engine_index_ns(struct engine *e)
 {
 	const struct cluster *c = e->c;
-	const char *last_missing = NULL;
+	size_t n_missing = 0, k = 0;
 
 	e->pod_ns_labels = calloc(c->n_pods ? c->n_pods : 1, sizeof(*e->pod_ns_labels));
 	if (!e->pod_ns_labels)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_pods; i++) {
 		const struct k8s_ns *ns = cluster_ns_find(c, c->pods[i].ns);
-		struct labels *l, *v;
 
-		if (ns) {
+		if (ns)
 			e->pod_ns_labels[i] = &ns->labels;
-			continue;
-		}
-		if (!last_missing || strcmp(last_missing, c->pods[i].ns) != 0) {
-			v = realloc(e->synth, (e->n_synth + 1) * sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			e->synth = v;
-			l = &e->synth[e->n_synth];
-			labels_init(l);
-			e->n_synth++;
-			if (labels_set(l, ENGINE_NS_NAME_LABEL, c->pods[i].ns) < 0)
-				return -ENOMEM;
-			last_missing = c->pods[i].ns;
-		}
-		e->pod_ns_labels[i] = &e->synth[e->n_synth - 1];
+		else if (i == 0 || strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
+			n_missing++;
 	}
-	/* realloc may have moved synth[]: point again. */
-	last_missing = NULL;
-	for (size_t i = 0, k = 0; i < c->n_pods; i++) {
-		if (cluster_ns_find(c, c->pods[i].ns))
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (i == 0 || strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
+			e->n_runs++;
+	e->runs = calloc(e->n_runs ? e->n_runs : 1, sizeof(*e->runs));
+	if (!e->runs)
+		return -ENOMEM;
+	for (size_t i = 0, run = 0; i < c->n_pods; i++) {
+		if (i > 0 && strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
+			e->runs[++run].first = i;
+		e->runs[run].end = i + 1;
+	}
+	if (!n_missing)
+		return 0;
+	e->synth = calloc(n_missing, sizeof(*e->synth));
+	if (!e->synth)
+		return -ENOMEM;
+	e->n_synth = n_missing;
+	for (size_t i = 0; i < n_missing; i++)
+		labels_init(&e->synth[i]);
+	for (size_t i = 0; i < c->n_pods; i++) {
+		if (e->pod_ns_labels[i])
 			continue;
-		if (last_missing && strcmp(last_missing, c->pods[i].ns) != 0)
-			k++;
-		last_missing = c->pods[i].ns;
-		e->pod_ns_labels[i] = &e->synth[k];
+		/* The previous pod of the same namespace has its set already. */
+		if (i > 0 && strcmp(c->pods[i - 1].ns, c->pods[i].ns) == 0) {
+			e->pod_ns_labels[i] = e->pod_ns_labels[i - 1];
+			continue;
+		}
+		if (labels_set(&e->synth[k], ENGINE_NS_NAME_LABEL, c->pods[i].ns) < 0)
+			return -ENOMEM;
+		e->pod_ns_labels[i] = &e->synth[k++];
 	}
 	return 0;
 }
@@ -146,6 +174,36 @@ static int engine_index_selected(struct engine *e, enum netpol_dir d)
 	return 0;
 }
 
+static int host_addr_cmp(const void *a, const void *b)
+{
+	return addr_cmp(&((const struct host_addr *) a)->addr,
+			&((const struct host_addr *) b)->addr);
+}
+
+static int engine_index_host(struct engine *e)
+{
+	const struct cluster *c = e->c;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (c->pods[i].host_network && c->pods[i].node)
+			n += c->pods[i].n_ips;
+	if (!n)
+		return 0;
+	e->host = malloc(n * sizeof(*e->host));
+	if (!e->host)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		if (!c->pods[i].host_network || !c->pods[i].node)
+			continue;
+		for (size_t j = 0; j < c->pods[i].n_ips; j++)
+			e->host[e->n_host++] = (struct host_addr){ .addr = c->pods[i].ips[j],
+								   .node = c->pods[i].node };
+	}
+	qsort(e->host, e->n_host, sizeof(*e->host), host_addr_cmp);
+	return 0;
+}
+
 int engine_new(struct cluster *c, struct engine **ret)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -155,6 +213,9 @@ int engine_new(struct cluster *c, struct engine **ret)
 		return -ENOMEM;
 	e->c = c;
 	r = engine_index_ns(e);
+	if (r < 0)
+		goto fail;
+	r = engine_index_host(e);
 	if (r < 0)
 		goto fail;
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
@@ -219,8 +280,18 @@ void engine_ep_addr(struct engine *e, const struct addr *a, struct engine_ep *re
 	if (p)
 		return;
 	n = cluster_node_by_addr(e->c, a);
-	if (n)
+	if (n) {
 		ret->node = n->name;
+		return;
+	}
+	if (e->n_host) {
+		struct host_addr key = { .addr = *a };
+		const struct host_addr *h =
+			bsearch(&key, e->host, e->n_host, sizeof(*e->host), host_addr_cmp);
+
+		if (h)
+			ret->node = h->node;
+	}
 }
 
 bool engine_ipblock_contains(const struct netpol_peer *peer, const struct addr *ip)
@@ -249,6 +320,31 @@ bool engine_peer_selects_pod(const struct engine *e, const struct netpol *p,
 		return false;
 	}
 	return !peer->pod_sel || selector_matches(peer->pod_sel, &pod->labels);
+}
+
+void engine_peer_for_each_pod(const struct engine *e, const struct netpol *p,
+			      const struct netpol_peer *peer, engine_pod_fn *fn, void *userdata)
+{
+	const struct cluster *c = e->c;
+
+	if (peer->kind != NETPOL_PEER_SELECTOR || (!peer->pod_sel && !peer->ns_sel))
+		return;
+	for (size_t r = 0; r < e->n_runs; r++) {
+		size_t first = e->runs[r].first;
+
+		/* The namespace is decided once per run of its pods. */
+		if (!peer->ns_sel ? strcmp(c->pods[first].ns, p->ns) != 0 :
+				    !selector_matches(peer->ns_sel, engine_pod_ns_labels(e, first)))
+			continue;
+		for (size_t i = first; i < e->runs[r].end; i++) {
+			const struct pod *pod = &c->pods[i];
+
+			if (pod->host_network ||
+			    (peer->pod_sel && !selector_matches(peer->pod_sel, &pod->labels)))
+				continue;
+			fn(i, userdata);
+		}
+	}
 }
 
 bool engine_peer_matches(const struct engine *e, const struct netpol *p,

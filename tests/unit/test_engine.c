@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "engine.h"
 #include "proto.h"
 #include "snapshot.h"
@@ -27,7 +28,7 @@
 #define N_MODEL 9
 
 static const char *const model_pods[N_MODEL] = { "x/a", "x/b", "x/c", "y/a", "y/b",
-						  "y/c", "z/a", "z/b", "z/c" };
+						 "y/c", "z/a", "z/b", "z/c" };
 
 static const struct {
 	const char *name;
@@ -65,8 +66,7 @@ static void expect_fill(const char *file, json_t *entry, bool want[N_MODEL][N_MO
 	for (size_t i = 0; i < N_MODEL; i++)
 		for (size_t j = 0; j < N_MODEL; j++)
 			want[i][j] = json_is_true(def);
-	json_array_foreach(rules, k, rule)
-	{
+	json_array_foreach(rules, k, rule) {
 		const char *from = json_string_value(json_array_get(rule, 0));
 		const char *to = json_string_value(json_array_get(rule, 1));
 		json_t *allow = json_array_get(rule, 2);
@@ -124,8 +124,7 @@ static size_t case_check(const char *file)
 	if (!json_is_array(expect) || json_array_size(expect) == 0)
 		fail_msg("%s: no 'expect' array", file);
 
-	json_array_foreach(expect, k, entry)
-	{
+	json_array_foreach(expect, k, entry) {
 		json_t *jprobes = json_object_get(entry, "probes");
 		const char *fam = json_string_value(json_object_get(entry, "family"));
 		int family = AF_INET, f = 0;
@@ -145,8 +144,7 @@ static size_t case_check(const char *file)
 			size_t q;
 			json_t *jp;
 
-			json_array_foreach(jprobes, q, jp)
-			{
+			json_array_foreach(jprobes, q, jp) {
 				if (!json_is_string(jp) || n_sel >= N_PROBES)
 					fail_msg("%s: bad probes list", file);
 				sel[n_sel++] = probe_lookup(file, json_string_value(jp));
@@ -180,9 +178,8 @@ static size_t case_check(const char *file)
 					if (one != want[i][j])
 						fail_msg("%s: %s %s: %s -> %s: expected %s, "
 							 "engine says %s",
-							 file, f ? "IPv6" : "IPv4",
-							 probes[p].name, model_pods[i],
-							 model_pods[j],
+							 file, f ? "IPv6" : "IPv4", probes[p].name,
+							 model_pods[i], model_pods[j],
 							 want[i][j] ? "allowed" : "denied",
 							 one ? "allowed" : "denied");
 					cells++;
@@ -204,25 +201,94 @@ static size_t case_check(const char *file)
 	return cells;
 }
 
+struct pod_set {
+	size_t n;
+	size_t v[64];
+};
+
+static void collect_cb(size_t pod_idx, void *userdata)
+{
+	struct pod_set *s = userdata;
+
+	assert_true(s->n < BH_ARRAY_SIZE(s->v));
+	s->v[s->n++] = pod_idx;
+}
+
+/* engine_peer_for_each_pod() lists exactly the pods for which
+ * engine_peer_selects_pod() holds, in cluster order. */
+static void peer_pods_agree(const char *file)
+{
+	const char *paths[] = { MODEL, file };
+	struct cluster *c = NULL;
+	struct engine *e = NULL;
+	struct bh_err err = { 0 };
+
+	if (snapshot_load_files(paths, 2, &c, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(engine_new(c, &e), 0);
+	for (size_t k = 0; k < c->n_policies; k++) {
+		const struct netpol *p = &c->policies[k];
+
+		for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+			for (size_t r = 0; r < p->n_rules[d]; r++) {
+				for (size_t q = 0; q < p->rules[d][r].n_peers; q++) {
+					const struct netpol_peer *peer = &p->rules[d][r].peers[q];
+					struct pod_set got = { 0 }, want = { 0 };
+
+					engine_peer_for_each_pod(e, p, peer, collect_cb, &got);
+					for (size_t i = 0; i < c->n_pods; i++)
+						if (engine_peer_selects_pod(e, p, peer, i))
+							collect_cb(i, &want);
+					if (got.n != want.n ||
+					    memcmp(got.v, want.v, got.n * sizeof(size_t)) != 0)
+						fail_msg("%s: policy %s/%s rule %zu peer %zu: "
+							 "for_each_pod lists %zu pods, "
+							 "selects_pod %zu",
+							 file, p->ns, p->name, r, q, got.n, want.n);
+				}
+			}
+		}
+	}
+	engine_free(e);
+	cluster_free(c);
+}
+
 static void netpol_case(void **state)
 {
 	size_t cells = case_check(*state);
 
 	assert_true(cells >= N_PROBES * N_MODEL * N_MODEL);
+	peer_pods_agree(*state);
 }
 
 /* ---- focused tests ------------------------------------------------------ */
 
-static struct cluster *model_with(const char *extra)
+/*
+ * The model plus @objs (NULL-terminated Kubernetes objects written with
+ * single quotes for readability; they become double quotes).
+ */
+static struct cluster *model_with(const char *const *objs)
 {
 	const char *paths[] = { MODEL };
 	struct cluster *c = NULL;
 	struct bh_err err = { 0 };
+	struct buf b;
 
 	if (snapshot_load_files(paths, 1, &c, NULL, &err) < 0)
 		fail_msg("%s", err.msg);
-	if (extra && snapshot_merge_buf(c, extra, strlen(extra), "extra", NULL, &err) < 0)
+	if (!objs)
+		return c;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(buf_printf(&b, "{'apiVersion':'v1','kind':'List','items':["), 0);
+	for (size_t i = 0; objs[i]; i++)
+		assert_int_equal(buf_printf(&b, "%s%s", i ? "," : "", objs[i]), 0);
+	assert_int_equal(buf_printf(&b, "]}"), 0);
+	for (size_t i = 0; i < b.len; i++)
+		if (b.data[i] == '\'')
+			b.data[i] = '"';
+	if (snapshot_merge_buf(c, b.data, b.len, "extra", NULL, &err) < 0)
 		fail_msg("%s", err.msg);
+	buf_done(&b);
 	return c;
 }
 
@@ -251,32 +317,45 @@ static size_t pod_idx(struct engine *e, const char *ns, const char *name)
 	return (size_t) (p - c->pods);
 }
 
-#define POLICY(ns, name, spec)                                                                 \
-	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","                 \
-	"\"metadata\":{\"name\":\"" name "\",\"namespace\":\"" ns "\"},\"spec\":" spec "}"
-#define LIST(items) "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[" items "]}"
-
-/* Host-network pods h1 (node-1, the model's node) and h2 (node-2). */
-#define HOSTNET_PODS                                                                           \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-2\"},"         \
-	"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.100.0.2\"}]}},"  \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"h1\","               \
-	"\"namespace\":\"x\",\"labels\":{\"pod\":\"h1\"}},\"spec\":{\"nodeName\":\"node-1\","  \
-	"\"hostNetwork\":true},\"status\":{\"podIP\":\"10.100.0.1\"}},"                         \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"h2\","               \
-	"\"namespace\":\"x\",\"labels\":{\"pod\":\"h2\"}},\"spec\":{\"nodeName\":\"node-2\","  \
-	"\"hostNetwork\":true},\"status\":{\"podIP\":\"10.100.0.2\"}}"
+#define POLICY(ns, name, spec)                                         \
+	"{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," \
+	"'metadata':{'name':'" name "','namespace':'" ns "'},'spec':" spec "}"
+#define NODE2                                                            \
+	"{'apiVersion':'v1','kind':'Node','metadata':{'name':'node-2'}," \
+	"'status':{'addresses':[{'type':'InternalIP','address':'10.100.0.2'}]}}"
+/* A host-network pod of namespace x. */
+#define HOST_POD(name, node, ip)                                                          \
+	"{'apiVersion':'v1','kind':'Pod','metadata':{'name':'" name "','namespace':'x',"  \
+	"'labels':{'pod':'" name "'}},'spec':{'nodeName':'" node "','hostNetwork':true}," \
+	"'status':{'podIP':'" ip "'}}"
 
 static void host_network_pods(void **state)
 {
 	/* Everything in x is isolated for both directions and allows only the
 	 * pods of x (an empty podSelector), which never covers host-network
 	 * pods. */
-	struct cluster *c = model_with(LIST(
-		HOSTNET_PODS ","
+	static const char *const same_ns[] = {
+		NODE2,
+		HOST_POD("h1", "node-1", "10.100.0.1"),
+		HOST_POD("h2", "node-2", "10.100.0.2"),
 		POLICY("x", "same-ns",
-		       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{}}]}],"
-		       "\"egress\":[{\"to\":[{\"podSelector\":{}}]}]}")));
+		       "{'podSelector':{},'ingress':[{'from':[{'podSelector':{}}]}],"
+		       "'egress':[{'to':[{'podSelector':{}}]}]}"),
+		NULL,
+	};
+	static const char *const from_node2[] = {
+		NODE2,
+		HOST_POD("h2", "node-2", "10.100.0.2"),
+		POLICY("x", "from-node-2",
+		       "{'podSelector':{},'ingress':[{'from':[{'ipBlock':{'cidr':'10.100.0.2/32'}}]}]}"),
+		NULL,
+	};
+	static const char *const no_node[] = {
+		HOST_POD("h3", "node-1", "10.100.0.3"),
+		POLICY("x", "deny-all", "{'podSelector':{},'policyTypes':['Ingress']}"),
+		NULL,
+	};
+	struct cluster *c = model_with(same_ns);
 	struct engine *e = NULL;
 	struct engine_ep xa, xb, h1, h2;
 	struct engine_result res;
@@ -314,11 +393,23 @@ static void host_network_pods(void **state)
 	engine_free(e);
 	cluster_free(c);
 
+	/* Without Node objects, a host-network pod's address still names its
+	 * node: h3 on node-1 at an address no Node object lists. */
+	c = model_with(no_node);
+	assert_int_equal(engine_new(c, &e), 0);
+	ep_of(e, "x", "a", AF_INET, &xa);
+	ep_ip(e, "10.100.0.3", &h1);
+	assert_null(h1.pod);
+	assert_string_equal(h1.node, "node-1");
+	assert_true(engine_allowed(e, &h1, &xa, IPPROTO_TCP, 80));
+	ep_ip(e, "10.100.0.4", &h1);
+	assert_null(h1.node);
+	assert_false(engine_allowed(e, &h1, &xa, IPPROTO_TCP, 80));
+	engine_free(e);
+	cluster_free(c);
+
 	/* An ipBlock covering node-2 lets h2 in. */
-	c = model_with(LIST(HOSTNET_PODS ","
-			    POLICY("x", "from-node-2",
-				   "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":"
-				   "{\"cidr\":\"10.100.0.2/32\"}}]}]}")));
+	c = model_with(from_node2);
 	assert_int_equal(engine_new(c, &e), 0);
 	ep_of(e, "x", "a", AF_INET, &xa);
 	ep_of(e, "x", "h2", AF_INET, &h2);
@@ -331,10 +422,12 @@ static void host_network_pods(void **state)
 
 static void node_traffic(void **state)
 {
-	struct cluster *c = model_with(LIST(
-		"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-2\"},"
-		"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.100.0.2\"}]}},"
-		POLICY("x", "deny-all", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"]}")));
+	static const char *const objs[] = {
+		NODE2,
+		POLICY("x", "deny-all", "{'podSelector':{},'policyTypes':['Ingress','Egress']}"),
+		NULL,
+	};
+	struct cluster *c = model_with(objs);
 	struct engine *e = NULL;
 	struct engine_ep xa, n1, n1v6, n2;
 
@@ -361,16 +454,22 @@ static void node_traffic(void **state)
 
 static void external_addresses(void **state)
 {
-	struct cluster *c = model_with(LIST(
+	static const char *const objs[] = {
 		POLICY("x", "a-from-selectors",
-		       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
-		       "\"ingress\":[{\"from\":[{\"podSelector\":{}},{\"namespaceSelector\":{}}]}]}") "," POLICY("x", "b-from-net",
-		       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},"
-		       "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"203.0.113.0/24\","
-		       "\"except\":[\"203.0.113.128/25\"]}}]}]}") "," POLICY("x", "c-from-all", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}},"
-					  "\"ingress\":[{}]}") "," POLICY("y", "egress-to-all-pods",
-		       "{\"podSelector\":{},\"egress\":[{\"to\":[{\"namespaceSelector\":{}}]}],"
-		       "\"policyTypes\":[\"Egress\"]}")));
+		       "{'podSelector':{'matchLabels':{'pod':'a'}},"
+		       "'ingress':[{'from':[{'podSelector':{}},{'namespaceSelector':{}}]}]}"),
+		POLICY("x", "b-from-net",
+		       "{'podSelector':{'matchLabels':{'pod':'b'}},"
+		       "'ingress':[{'from':[{'ipBlock':{'cidr':'203.0.113.0/24',"
+		       "'except':['203.0.113.128/25']}}]}]}"),
+		POLICY("x", "c-from-all",
+		       "{'podSelector':{'matchLabels':{'pod':'c'}},'ingress':[{}]}"),
+		POLICY("y", "egress-to-all-pods",
+		       "{'podSelector':{},'egress':[{'to':[{'namespaceSelector':{}}]}],"
+		       "'policyTypes':['Egress']}"),
+		NULL,
+	};
+	struct cluster *c = model_with(objs);
 	struct engine *e = NULL;
 	struct engine_ep xa, xb, xc, ya, ext, ext2, unknown;
 
@@ -409,10 +508,13 @@ static void external_addresses(void **state)
 
 static void dual_stack(void **state)
 {
-	struct cluster *c = model_with(LIST(POLICY(
-		"x", "from-y-v6-but-b",
-		"{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":"
-		"\"fd00:200:0:1::/64\",\"except\":[\"fd00:200:0:1::2/128\"]}}]}]}")));
+	static const char *const objs[] = {
+		POLICY("x", "from-y-v6-but-b",
+		       "{'podSelector':{},'ingress':[{'from':[{'ipBlock':{'cidr':"
+		       "'fd00:200:0:1::/64','except':['fd00:200:0:1::2/128']}}]}]}"),
+		NULL,
+	};
+	struct cluster *c = model_with(objs);
 	struct engine *e = NULL;
 	struct engine_ep xa6, ya6, yb6, ya4, yb_addr;
 
@@ -463,10 +565,9 @@ static void named_ports(void **state)
 	assert_false(engine_port_matches(&pp, xa, IPPROTO_UDP, 80));
 
 	/* Ranges and protocol-only entries. */
-	pp = (struct netpol_port){ .protocol = IPPROTO_SCTP,
-				   .kind = NETPOL_PORT_NUMBER,
-				   .port = 80,
-				   .end_port = 81 };
+	pp = (struct netpol_port){ .protocol = IPPROTO_SCTP, .kind = NETPOL_PORT_NUMBER };
+	pp.port = 80;
+	pp.end_port = 81;
 	assert_true(engine_port_matches(&pp, NULL, IPPROTO_SCTP, 81));
 	assert_false(engine_port_matches(&pp, NULL, IPPROTO_SCTP, 82));
 	assert_false(engine_port_matches(&pp, NULL, IPPROTO_TCP, 80));
@@ -477,12 +578,16 @@ static void named_ports(void **state)
 
 static void explain_names_policies_and_rules(void **state)
 {
-	struct cluster *c = model_with(LIST(
-		POLICY("x", "deny-all", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"]}") "," POLICY("x", "a-from-b",
-		       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":["
-		       "{\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}}}]},"
-		       "{\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}}}],"
-		       "\"ports\":[{\"port\":80}]}]}") "," POLICY("y", "egress-y", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}")));
+	static const char *const objs[] = {
+		POLICY("x", "deny-all", "{'podSelector':{},'policyTypes':['Ingress']}"),
+		POLICY("x", "a-from-b",
+		       "{'podSelector':{'matchLabels':{'pod':'a'}},'ingress':["
+		       "{'from':[{'podSelector':{'matchLabels':{'pod':'c'}}}]},"
+		       "{'from':[{'podSelector':{'matchLabels':{'pod':'b'}}}],'ports':[{'port':80}]}]}"),
+		POLICY("y", "egress-y", "{'podSelector':{},'policyTypes':['Egress']}"),
+		NULL,
+	};
+	struct cluster *c = model_with(objs);
 	struct engine *e = NULL;
 	struct engine_ep xa, xb, ya;
 	struct engine_result res;
@@ -529,15 +634,19 @@ static void explain_names_policies_and_rules(void **state)
 
 static void missing_namespace_object(void **state)
 {
-	struct cluster *c = model_with(LIST(
-		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\","
-		"\"namespace\":\"w\",\"labels\":{\"pod\":\"a\"}},\"spec\":{\"nodeName\":\"node-1\"},"
-		"\"status\":{\"podIP\":\"10.200.9.1\"}},"
+	static const char *const objs[] = {
+		"{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a','namespace':'w',"
+		"'labels':{'pod':'a'}},'spec':{'nodeName':'node-1'},"
+		"'status':{'podIP':'10.200.9.1'}}",
 		POLICY("x", "from-w",
-		       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":"
-		       "{\"matchLabels\":{\"kubernetes.io/metadata.name\":\"w\"}}}]}]}")));
+		       "{'podSelector':{},'ingress':[{'from':[{'namespaceSelector':"
+		       "{'matchLabels':{'kubernetes.io/metadata.name':'w'}}}]}]}"),
+		NULL,
+	};
+	struct cluster *c = model_with(objs);
 	struct engine *e = NULL;
 	struct engine_ep wa, ya, xa;
+	const struct labels *l;
 
 	(void) state;
 	assert_null(cluster_ns_find(c, "w"));
@@ -545,9 +654,8 @@ static void missing_namespace_object(void **state)
 	ep_of(e, "w", "a", AF_INET, &wa);
 	ep_of(e, "y", "a", AF_INET, &ya);
 	ep_of(e, "x", "a", AF_INET, &xa);
-	assert_string_equal(
-		labels_get(engine_pod_ns_labels(e, pod_idx(e, "w", "a")), "kubernetes.io/metadata.name"),
-		"w");
+	l = engine_pod_ns_labels(e, pod_idx(e, "w", "a"));
+	assert_string_equal(labels_get(l, "kubernetes.io/metadata.name"), "w");
 	assert_true(engine_allowed(e, &wa, &xa, IPPROTO_TCP, 80));
 	assert_false(engine_allowed(e, &ya, &xa, IPPROTO_TCP, 80));
 	engine_free(e);

@@ -1,0 +1,85 @@
+/*
+ * propose: learned flows + cluster state -> a least-privilege set of
+ * networking.k8s.io/v1 NetworkPolicies (docs/propose.md).  Implemented in
+ * learner/propose.c; printed by learner/netpol_emit.c; checked against the
+ * flows with the policy engine before anything is printed.
+ */
+#ifndef BH_PROPOSE_H
+#define BH_PROPOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "err.h"
+#include "flows_json.h"
+#include "labels.h"
+#include "netpol.h"
+#include "workload.h"
+
+struct propose_opts {
+	bool dir[_NETPOL_DIR_MAX]; /* which policies to write (both by default) */
+	/* External addresses become /32 and /128 ipBlocks; when more than
+	 * this many addresses with the same ports fall in one prefix of the
+	 * lengths below, they are replaced by that prefix.  0 = never (the
+	 * default: no rule wider than what was seen). */
+	unsigned aggregate_count;
+	uint8_t aggregate_plen4; /* 24 by default */
+	uint8_t aggregate_plen6; /* 64 by default */
+};
+
+void propose_opts_init(struct propose_opts *o);
+
+struct proposal_policy {
+	struct netpol np; /* namespace, name, podSelector, rules */
+	struct labels labels; /* metadata.labels */
+	struct labels annotations; /* metadata.annotations */
+	enum netpol_dir dir;
+	size_t workload; /* index into proposal->ws */
+};
+
+/* One pair of endpoints the self-check found denied. */
+struct proposal_denial {
+	char *src; /* owned: "ns/Kind/name" or an address */
+	char *dst; /* owned */
+	uint8_t proto;
+	uint16_t port;
+	uint64_t flows;
+};
+
+struct proposal {
+	size_t n;
+	struct proposal_policy *v; /* owned, sorted by (namespace, name) */
+	struct workload_set ws;
+	/* Flows considered and flows that had no pod at either end (no
+	 * NetworkPolicy can concern them, they are still self-checked). */
+	size_t n_flows, n_flows_no_pod;
+	size_t n_workloads_seen;
+	/* Filled by propose_self_check(). */
+	size_t n_checked, n_allowed;
+	size_t n_denials;
+	struct proposal_denial *denials; /* owned */
+};
+
+/*
+ * Builds the proposal for @flows over @c (borrowed; the proposal keeps
+ * indexes into it, so it must not change while the proposal is used).
+ * Deterministic: the same flows (in any order, from any number of files)
+ * and the same cluster give the same proposal.  0 or -ENOMEM (system).
+ */
+int propose_build(const struct flow_set *flows, struct cluster *c, const struct propose_opts *o,
+		  struct proposal *ret, struct bh_err *reterr) BH_MUST_CHECK;
+
+/*
+ * Evaluates the proposal with the policy engine, on a copy of @c whose
+ * policies are replaced by the proposed ones, against every flow of
+ * @flows: fills n_checked, n_allowed and the denied endpoint pairs
+ * (sorted).  Returns 0 (whatever the coverage) or -ENOMEM.
+ */
+int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
+		       struct bh_err *reterr) BH_MUST_CHECK;
+
+void proposal_done(struct proposal *p);
+
+#endif

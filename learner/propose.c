@@ -1,0 +1,1068 @@
+/*
+ * propose: flows + cluster -> NetworkPolicies (include/propose.h,
+ * docs/propose.md).
+ *
+ * Each flow's ends are resolved to an endpoint: a workload (through the pod
+ * named in the flow, else the pod now holding the address, else the
+ * workload named in the flow when its pod has been replaced), a node
+ * address (a Node's address or a host-network pod's), or an external
+ * address.  Flows become edges (source, destination, protocol, port) with
+ * counters; each workload seen as a destination gets one ingress policy
+ * with one rule per source peer, each workload seen as a source one egress
+ * policy with one rule per destination peer.  Address peers with the same
+ * ports share a rule.  Everything is sorted, so the output depends only on
+ * the set of flows and the cluster.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "engine.h"
+#include "propose.h"
+#include "proto.h"
+
+#define DNS_PORT 53
+#define DNS_NAMESPACE "kube-system"
+
+enum ep_kind {
+	EP_WL, /* a workload */
+	EP_NODE, /* a node address (Node object or host-network pod) */
+	EP_EXT, /* anything else */
+};
+
+struct ep {
+	enum ep_kind kind;
+	size_t wl; /* EP_WL */
+	struct addr addr; /* EP_NODE, EP_EXT */
+};
+
+struct edge {
+	struct ep src, dst;
+	uint8_t proto;
+	uint16_t port;
+	uint64_t flows; /* learned flow records; 0 for edges added for DNS */
+	uint64_t conns;
+	int64_t first, last;
+};
+
+/* A host-network pod's address: the node it names. */
+struct hostnet_ref {
+	struct addr addr;
+	size_t pod;
+};
+
+struct ctx {
+	struct cluster *c;
+	const struct workload_set *ws;
+	const struct propose_opts *o;
+	struct hostnet_ref *hostnet;
+	size_t n_hostnet;
+	struct edge *edges;
+	size_t n_edges, cap_edges;
+	bool *dns_wl; /* per workload: a cluster DNS server */
+};
+
+void propose_opts_init(struct propose_opts *o)
+{
+	*o = (struct propose_opts){
+		.dir = { [NETPOL_INGRESS] = true, [NETPOL_EGRESS] = true },
+		.aggregate_count = 0,
+		.aggregate_plen4 = 24,
+		.aggregate_plen6 = 64,
+	};
+}
+
+static const char *time_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t) t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void) snprintf(buf, len, "1970-01-01T00:00:00Z");
+	return buf;
+}
+
+/* ---- endpoints ---- */
+
+static int ep_cmp(const struct ep *a, const struct ep *b)
+{
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->kind == EP_WL)
+		return a->wl < b->wl ? -1 : a->wl > b->wl;
+	return addr_cmp(&a->addr, &b->addr);
+}
+
+static int hostnet_cmp(const void *a, const void *b)
+{
+	const struct hostnet_ref *x = a, *y = b;
+	int c = addr_cmp(&x->addr, &y->addr);
+
+	if (c)
+		return c;
+	return x->pod < y->pod ? -1 : x->pod > y->pod;
+}
+
+static const struct hostnet_ref *hostnet_find(const struct ctx *x, const struct addr *a)
+{
+	size_t lo = 0, hi = x->n_hostnet;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = addr_cmp(&x->hostnet[mid].addr, a);
+
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < x->n_hostnet && addr_eq(&x->hostnet[lo].addr, a))
+		return &x->hostnet[lo];
+	return NULL;
+}
+
+static void resolve(struct ctx *x, const struct addr *a, const struct flow_peer *fp, struct ep *ret)
+{
+	const struct pod *p = NULL;
+	const struct workload *w;
+
+	*ret = (struct ep){ .kind = EP_EXT, .addr = *a };
+	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
+		p = cluster_pod_find(x->c, fp->ns, fp->name);
+	if (!p)
+		p = cluster_pod_by_addr(x->c, a);
+	if (p && !p->host_network) {
+		ret->kind = EP_WL;
+		ret->wl = workload_set_of_pod(x->ws, (size_t) (p - x->c->pods));
+		return;
+	}
+	if (!p && fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name) {
+		/* The pod was replaced (a rollout) but its workload is still
+		 * there: the flow belongs to the workload. */
+		w = workload_set_find(x->ws, fp->ns, fp->workload_kind, fp->workload_name);
+		if (w && !w->host_network) {
+			ret->kind = EP_WL;
+			ret->wl = (size_t) (w - x->ws->v);
+			return;
+		}
+	}
+	if ((p && p->host_network) || cluster_node_by_addr(x->c, a) || hostnet_find(x, a) ||
+	    fp->kind == FLOW_PEER_NODE)
+		ret->kind = EP_NODE;
+}
+
+static bool pod_declares(const struct pod *p, const struct edge *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < p->n_ports; k++)
+			if (p->ports[k].port == e[i].port && p->ports[k].protocol == e[i].proto)
+				return true;
+	return false;
+}
+
+/*
+ * A short human name for an address peer, for annotations: "external",
+ * "node NAME", and the host-network pod on that address serving one of
+ * the ports used (@e, @n), if any.
+ */
+static int ep_describe_addr(const struct ctx *x, const struct ep *ep, const struct edge *e,
+			    size_t n, struct buf *b)
+{
+	const struct hostnet_ref *h, *end = x->hostnet + x->n_hostnet;
+	const struct pod *hp = NULL;
+	const struct node *nd;
+	int r;
+
+	if (ep->kind == EP_EXT)
+		return buf_printf(b, "external");
+	nd = cluster_node_by_addr(x->c, &ep->addr);
+	h = hostnet_find(x, &ep->addr);
+	for (const struct hostnet_ref *q = h; q && q < end && addr_eq(&q->addr, &ep->addr); q++)
+		if (!hp || pod_declares(&x->c->pods[q->pod], e, n))
+			hp = &x->c->pods[q->pod];
+	if (hp && !pod_declares(hp, e, n) && nd)
+		hp = NULL;
+	if (nd)
+		r = buf_printf(b, "node %s", nd->name);
+	else if (hp && hp->node)
+		r = buf_printf(b, "node %s", hp->node);
+	else
+		r = buf_printf(b, "node address");
+	if (r == 0 && hp)
+		r = buf_printf(b, ", host-network pod %s/%s", hp->ns, hp->name);
+	return r;
+}
+
+/* ---- edges ---- */
+
+static int edge_cmp_src(const void *a, const void *b)
+{
+	const struct edge *x = a, *y = b;
+	int c = ep_cmp(&x->src, &y->src);
+
+	if (c || (c = ep_cmp(&x->dst, &y->dst)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static int edge_cmp_dst(const void *a, const void *b)
+{
+	const struct edge *x = a, *y = b;
+	int c = ep_cmp(&x->dst, &y->dst);
+
+	if (c || (c = ep_cmp(&x->src, &y->src)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static int edge_add(struct ctx *x, const struct edge *e)
+{
+	if (x->n_edges == x->cap_edges) {
+		size_t cap = x->cap_edges ? x->cap_edges * 2 : 256;
+		struct edge *v = realloc(x->edges, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		x->edges = v;
+		x->cap_edges = cap;
+	}
+	x->edges[x->n_edges++] = *e;
+	return 0;
+}
+
+/* Sorts by source and merges equal edges. */
+static void edges_merge(struct ctx *x)
+{
+	size_t out = 0;
+
+	if (!x->n_edges)
+		return;
+	qsort(x->edges, x->n_edges, sizeof(*x->edges), edge_cmp_src);
+	for (size_t i = 1; i < x->n_edges; i++) {
+		struct edge *o = &x->edges[out], *e = &x->edges[i];
+
+		if (edge_cmp_src(o, e) == 0) {
+			o->flows += e->flows;
+			o->conns += e->conns;
+			if (e->first < o->first)
+				o->first = e->first;
+			if (e->last > o->last)
+				o->last = e->last;
+		} else {
+			x->edges[++out] = *e;
+		}
+	}
+	x->n_edges = out + 1;
+}
+
+static bool workload_declares_dns(const struct ctx *x, const struct workload *w)
+{
+	for (size_t i = 0; i < w->n_pods; i++) {
+		const struct pod *p = &x->c->pods[w->pods[i]];
+
+		for (size_t k = 0; k < p->n_ports; k++)
+			if (p->ports[k].port == DNS_PORT && p->ports[k].protocol == IPPROTO_UDP)
+				return true;
+	}
+	return false;
+}
+
+static bool is_dns(uint8_t proto, uint16_t port)
+{
+	return port == DNS_PORT && (proto == IPPROTO_UDP || proto == IPPROTO_TCP);
+}
+
+/*
+ * DNS: a workload seen resolving names keeps egress to the cluster DNS
+ * pods on 53/UDP and 53/TCP (TCP carries truncated answers and zone
+ * transfers; a policy allowing only UDP breaks large answers).  "Seen
+ * resolving" is a flow to port 53 of a DNS server pod, or of an address
+ * that is no pod (a Service address whose translation was not seen): the
+ * latter is also routed to the cluster DNS pods, identified by the
+ * containerPort 53/UDP they declare, never by guessed labels.
+ */
+static int add_dns_edges(struct ctx *x)
+{
+	size_t n = x->n_edges;
+	bool have_cluster_dns = false;
+	int r;
+
+	for (size_t w = 0; w < x->ws->n; w++) {
+		x->dns_wl[w] = !x->ws->v[w].host_network &&
+			       workload_declares_dns(x, &x->ws->v[w]) &&
+			       strcmp(x->ws->v[w].ns, DNS_NAMESPACE) == 0;
+		have_cluster_dns |= x->dns_wl[w];
+	}
+	for (size_t i = 0; i < n; i++)
+		if (x->edges[i].dst.kind == EP_WL && is_dns(x->edges[i].proto, x->edges[i].port) &&
+		    workload_declares_dns(x, &x->ws->v[x->edges[i].dst.wl]))
+			x->dns_wl[x->edges[i].dst.wl] = true;
+
+	for (size_t i = 0; i < n; i++) {
+		struct edge e = x->edges[i];
+
+		if (e.src.kind != EP_WL || !is_dns(e.proto, e.port))
+			continue;
+		e.flows = 0;
+		e.conns = 0;
+		if (e.dst.kind == EP_WL && x->dns_wl[e.dst.wl]) {
+			e.proto = e.proto == IPPROTO_UDP ? IPPROTO_TCP : IPPROTO_UDP;
+			r = edge_add(x, &e);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (e.dst.kind == EP_WL || !have_cluster_dns)
+			continue;
+		for (size_t w = 0; w < x->ws->n; w++) {
+			if (!x->dns_wl[w] || strcmp(x->ws->v[w].ns, DNS_NAMESPACE) != 0)
+				continue;
+			e.dst = (struct ep){ .kind = EP_WL, .wl = w };
+			e.proto = IPPROTO_UDP;
+			if ((r = edge_add(x, &e)) < 0)
+				return r;
+			e.proto = IPPROTO_TCP;
+			if ((r = edge_add(x, &e)) < 0)
+				return r;
+		}
+	}
+	edges_merge(x);
+	return 0;
+}
+
+/* ---- rules ---- */
+
+/* The name every pod of @w gives container port @proto/@port, or NULL. */
+static const char *port_name(const struct ctx *x, const struct workload *w, uint8_t proto,
+			     uint16_t port)
+{
+	const char *name = NULL;
+
+	for (size_t i = 0; i < w->n_pods; i++) {
+		const struct pod *p = &x->c->pods[w->pods[i]];
+		const char *here = NULL;
+
+		for (size_t k = 0; k < p->n_ports && !here; k++)
+			if (p->ports[k].port == port && p->ports[k].protocol == proto)
+				here = p->ports[k].name;
+		if (!here || (name && strcmp(name, here) != 0))
+			return NULL;
+		name = here;
+	}
+	return name;
+}
+
+/*
+ * Ports of the edges [e, e + n) (sorted by protocol then port, unique):
+ * named where every pod of @named_on declares a name, contiguous numbers
+ * merged into port..endPort.
+ */
+static int build_ports(const struct ctx *x, const struct edge *e, size_t n,
+		       const struct workload *named_on, struct netpol_rule *rule)
+{
+	rule->ports = calloc(n ? n : 1, sizeof(*rule->ports));
+	if (!rule->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < n;) {
+		struct netpol_port *pp = &rule->ports[rule->n_ports];
+		const char *name = named_on && e[i].port ?
+					   port_name(x, named_on, e[i].proto, e[i].port) :
+					   NULL;
+		size_t j = i + 1;
+
+		*pp = (struct netpol_port){ .protocol = e[i].proto,
+					    .kind = NETPOL_PORT_NUMBER,
+					    .port = e[i].port };
+		if (e[i].port == 0) {
+			pp->kind = NETPOL_PORT_ANY;
+		} else if (name) {
+			pp->kind = NETPOL_PORT_NAME;
+			pp->name = strdup(name);
+			if (!pp->name)
+				return -ENOMEM;
+		} else {
+			while (j < n && e[j].proto == e[i].proto &&
+			       e[j].port == e[j - 1].port + 1 &&
+			       !(named_on && port_name(x, named_on, e[j].proto, e[j].port)))
+				j++;
+			if (j - i > 1)
+				pp->end_port = e[j - 1].port;
+		}
+		rule->n_ports++;
+		i = j;
+	}
+	return 0;
+}
+
+static int peer_workload(const struct workload *w, struct netpol_peer *peer)
+{
+	*peer = (struct netpol_peer){ .kind = NETPOL_PEER_SELECTOR };
+	peer->pod_sel = malloc(sizeof(*peer->pod_sel));
+	peer->ns_sel = malloc(sizeof(*peer->ns_sel));
+	if (!peer->pod_sel || !peer->ns_sel)
+		goto oom;
+	selector_init(peer->ns_sel);
+	if (selector_copy(peer->pod_sel, &w->sel) < 0) {
+		free(peer->pod_sel);
+		peer->pod_sel = NULL;
+		goto oom;
+	}
+	if (labels_set(&peer->ns_sel->match_labels, "kubernetes.io/metadata.name", w->ns) < 0)
+		goto oom;
+	return 0;
+oom:
+	netpol_peer_done(peer);
+	return -ENOMEM;
+}
+
+/* An address peer of a policy, with the ports it used. */
+struct ip_peer {
+	struct ep ep;
+	const struct edge *e; /* its edges, sorted by protocol, port */
+	size_t n;
+	uint64_t flows;
+};
+
+static int ports_cmp(const struct ip_peer *a, const struct ip_peer *b)
+{
+	for (size_t i = 0; i < a->n && i < b->n; i++) {
+		if (a->e[i].proto != b->e[i].proto)
+			return a->e[i].proto < b->e[i].proto ? -1 : 1;
+		if (a->e[i].port != b->e[i].port)
+			return a->e[i].port < b->e[i].port ? -1 : 1;
+	}
+	return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int ip_peer_cmp(const void *a, const void *b)
+{
+	const struct ip_peer *x = a, *y = b;
+	int c = ports_cmp(x, y);
+
+	return c ? c : ep_cmp(&x->ep, &y->ep);
+}
+
+static int ports_text(const struct edge *e, size_t n, struct buf *b)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = buf_printf(b, "%s%s/%u", i ? ", " : "", proto_name(e[i].proto), e[i].port);
+	return r;
+}
+
+/* Why a rule has DNS ports nobody used: say so to the reviewer. */
+static const char *dns_note(const struct ctx *x, size_t self, size_t peer, enum netpol_dir d,
+			    const struct edge *e, size_t n)
+{
+	size_t server = d == NETPOL_INGRESS ? self : peer;
+
+	if (self == peer || !x->dns_wl[server])
+		return "";
+	for (size_t i = 0; i < n; i++)
+		if (is_dns(e[i].proto, e[i].port))
+			return ", DNS: 53/UDP and 53/TCP kept";
+	return "";
+}
+
+/* Appends a rule to @np for direction @d; returns a pointer to it. */
+static struct netpol_rule *rule_new(struct netpol *np, enum netpol_dir d)
+{
+	struct netpol_rule *v = realloc(np->rules[d], (np->n_rules[d] + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	np->rules[d] = v;
+	v[np->n_rules[d]] = (struct netpol_rule){ 0 };
+	return &v[np->n_rules[d]++];
+}
+
+/* Address peers with equal ports share one rule; externals past the
+ * configured count per prefix become the prefix. */
+static int ip_rules(const struct ctx *x, struct netpol *np, enum netpol_dir d, struct ip_peer *ips,
+		    size_t n_ips, struct buf *notes)
+{
+	int r = 0;
+
+	qsort(ips, n_ips, sizeof(*ips), ip_peer_cmp);
+	for (size_t i = 0; i < n_ips;) {
+		size_t j = i + 1;
+		struct netpol_rule *rule;
+
+		while (j < n_ips && ports_cmp(&ips[i], &ips[j]) == 0)
+			j++;
+		rule = rule_new(np, d);
+		if (!rule)
+			return -ENOMEM;
+		r = build_ports(x, ips[i].e, ips[i].n, NULL, rule);
+		if (r < 0)
+			return r;
+		rule->peers = calloc(j - i, sizeof(*rule->peers));
+		if (!rule->peers)
+			return -ENOMEM;
+		for (size_t k = i; k < j;) {
+			struct netpol_peer *pp = &rule->peers[rule->n_peers++];
+			size_t m = k + 1;
+			uint64_t flows = ips[k].flows;
+
+			*pp = (struct netpol_peer){ .kind = NETPOL_PEER_IPBLOCK };
+			cidr_from_addr(&pp->cidr, &ips[k].ep.addr);
+			if (x->o->aggregate_count && ips[k].ep.kind == EP_EXT) {
+				struct cidr wide;
+				uint8_t plen = ips[k].ep.addr.family == AF_INET ?
+						       x->o->aggregate_plen4 :
+						       x->o->aggregate_plen6;
+				char a[ADDR_STR_MAX], s[ADDR_STR_MAX + 8];
+
+				(void) snprintf(s, sizeof(s), "%s/%u",
+						addr_format(&ips[k].ep.addr, a, sizeof(a)), plen);
+				if (cidr_parse(s, &wide) == 0) {
+					while (m < j && ips[m].ep.kind == EP_EXT &&
+					       cidr_contains(&wide, &ips[m].ep.addr))
+						m++;
+					if (m - k > x->o->aggregate_count)
+						pp->cidr = wide;
+					else
+						m = k + 1;
+				}
+			}
+			for (size_t q = k + 1; q < m; q++)
+				flows += ips[q].flows;
+			{
+				char cs[ADDR_STR_MAX];
+
+				r = buf_printf(notes,
+					       "%s %s: ", d == NETPOL_INGRESS ? "from" : "to",
+					       cidr_format(&pp->cidr, cs, sizeof(cs)));
+				if (r == 0 && m - k > 1)
+					r = buf_printf(notes, "external, %zu addresses", m - k);
+				else if (r == 0)
+					r = ep_describe_addr(x, &ips[k].ep, ips[k].e, ips[k].n,
+							     notes);
+				if (r == 0)
+					r = buf_printf(notes, "; ");
+				if (r == 0)
+					r = ports_text(ips[k].e, ips[k].n, notes);
+				if (r == 0)
+					r = buf_printf(notes, " (%" PRIu64 " flow%s)\n", flows,
+						       flows == 1 ? "" : "s");
+				if (r < 0)
+					return r;
+			}
+			k = m;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int annotate(struct labels *a, const char *key, const char *fmt, ...) BH_PRINTF(3, 4);
+
+static int annotate(struct labels *a, const char *key, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = labels_set(a, key, s);
+	free(s);
+	return r;
+}
+
+/*
+ * One policy for workload @wi in direction @d from its edges [e, e + n),
+ * sorted by peer then protocol and port.
+ */
+static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struct edge *e, size_t n,
+			struct proposal_policy *pp)
+{
+	const struct workload *w = &x->ws->v[wi];
+	struct ip_peer *ips = NULL;
+	size_t n_ips = 0;
+	uint64_t flows = 0, conns = 0;
+	int64_t first = INT64_MAX, last = INT64_MIN;
+	struct buf notes;
+	char t1[32], t2[32];
+	const char *text;
+	int r;
+
+	buf_init(&notes, SIZE_MAX);
+	netpol_init(&pp->np);
+	labels_init(&pp->labels);
+	labels_init(&pp->annotations);
+	pp->dir = d;
+	pp->workload = wi;
+	pp->np.types[d] = true;
+	r = -ENOMEM;
+	pp->np.ns = strdup(w->ns);
+	if (!pp->np.ns || selector_copy(&pp->np.pod_sel, &w->sel) < 0)
+		goto out;
+	ips = calloc(n ? n : 1, sizeof(*ips));
+	if (!ips)
+		goto out;
+
+	for (size_t i = 0; i < n;) {
+		const struct ep *peer = d == NETPOL_INGRESS ? &e[i].src : &e[i].dst;
+		size_t j = i + 1;
+		uint64_t pf = e[i].flows;
+
+		while (j < n && ep_cmp(peer, d == NETPOL_INGRESS ? &e[j].src : &e[j].dst) == 0) {
+			pf += e[j].flows;
+			j++;
+		}
+		for (size_t k = i; k < j; k++) {
+			conns += e[k].conns;
+			if (e[k].first < first)
+				first = e[k].first;
+			if (e[k].last > last)
+				last = e[k].last;
+		}
+		flows += pf;
+		if (peer->kind == EP_WL) {
+			const struct workload *pw = &x->ws->v[peer->wl];
+			struct netpol_rule *rule = rule_new(&pp->np, d);
+
+			if (!rule)
+				goto out;
+			r = build_ports(x, &e[i], j - i, d == NETPOL_INGRESS ? w : pw, rule);
+			if (r < 0)
+				goto out;
+			r = -ENOMEM;
+			rule->peers = calloc(1, sizeof(*rule->peers));
+			if (!rule->peers)
+				goto out;
+			r = peer_workload(pw, &rule->peers[0]);
+			if (r < 0)
+				goto out;
+			rule->n_peers = 1;
+			r = buf_printf(&notes, "%s %s/%s/%s: ", d == NETPOL_INGRESS ? "from" : "to",
+				       pw->ns, pw->kind, pw->name);
+			if (r == 0)
+				r = ports_text(&e[i], j - i, &notes);
+			if (r == 0)
+				r = buf_printf(&notes, " (%" PRIu64 " flow%s%s%s)\n", pf,
+					       pf == 1 ? "" : "s",
+					       dns_note(x, wi, peer->wl, d, &e[i], j - i),
+					       pw->exact ? "" : ", selector not exact");
+			if (r < 0)
+				goto out;
+		} else {
+			ips[n_ips++] = (struct ip_peer){
+				.ep = *peer, .e = &e[i], .n = j - i, .flows = pf
+			};
+		}
+		i = j;
+	}
+	r = ip_rules(x, &pp->np, d, ips, n_ips, &notes);
+	if (r < 0)
+		goto out;
+
+	r = -ENOMEM;
+	if (labels_set(&pp->labels, "app.kubernetes.io/managed-by", "bulkhead") < 0 ||
+	    annotate(&pp->annotations, "bulkhead.io/generated-by", "bulkhead propose") < 0 ||
+	    annotate(&pp->annotations, "bulkhead.io/workload", "%s/%s", w->kind, w->name) < 0 ||
+	    annotate(&pp->annotations, "bulkhead.io/flows", "%" PRIu64, flows) < 0 ||
+	    annotate(&pp->annotations, "bulkhead.io/connections", "%" PRIu64, conns) < 0)
+		goto out;
+	if (n && (annotate(&pp->annotations, "bulkhead.io/first-seen", "%s",
+			   time_format(first, t1, sizeof(t1))) < 0 ||
+		  annotate(&pp->annotations, "bulkhead.io/last-seen", "%s",
+			   time_format(last, t2, sizeof(t2))) < 0))
+		goto out;
+	if (!w->exact && annotate(&pp->annotations, "bulkhead.io/selector",
+				  "not exact: other pods of the namespace carry every label of "
+				  "this workload") < 0)
+		goto out;
+	r = 0;
+	if (!notes.len)
+		r = buf_printf(&notes, "none seen: all %s of this workload is denied",
+			       netpol_dir_name(d));
+	if (r < 0)
+		goto out;
+	r = -ENOMEM;
+	if (notes.len && notes.data[notes.len - 1] == '\n')
+		notes.data[--notes.len] = '\0';
+	text = notes.data ? notes.data : "";
+	if (labels_set(&pp->annotations, "bulkhead.io/peers", text) < 0)
+		goto out;
+	r = 0;
+
+out:
+	free(ips);
+	buf_done(&notes);
+	return r;
+}
+
+/* ---- the proposal ---- */
+
+static void proposal_policy_done(struct proposal_policy *pp)
+{
+	netpol_done(&pp->np);
+	labels_done(&pp->labels);
+	labels_done(&pp->annotations);
+}
+
+void proposal_done(struct proposal *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		proposal_policy_done(&p->v[i]);
+	free(p->v);
+	for (size_t i = 0; i < p->n_denials; i++) {
+		free(p->denials[i].src);
+		free(p->denials[i].dst);
+	}
+	free(p->denials);
+	workload_set_done(&p->ws);
+	*p = (struct proposal){ 0 };
+}
+
+static int policy_name_cmp(const void *a, const void *b)
+{
+	const struct proposal_policy *x = a, *y = b;
+	int c = strcmp(x->np.ns, y->np.ns);
+
+	return c ? c : strcmp(x->np.name, y->np.name);
+}
+
+/* bulkhead-NAME-DIR, or bulkhead-NAME-KIND-DIR when two workloads of the
+ * namespace share a name. */
+static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir d, char **ret)
+{
+	const struct workload *w = &ws->v[wi];
+	bool clash = false;
+	char kind[64];
+	size_t i;
+
+	for (i = 0; i < ws->n && !clash; i++)
+		clash = i != wi && strcmp(ws->v[i].ns, w->ns) == 0 &&
+			strcmp(ws->v[i].name, w->name) == 0;
+	if (!clash)
+		return asprintf(ret, "bulkhead-%s-%s", w->name, netpol_dir_name(d)) < 0 ? -ENOMEM :
+											  0;
+	for (i = 0; w->kind[i] && i < sizeof(kind) - 1; i++)
+		kind[i] = (char) (w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 :
+									   w->kind[i]);
+	kind[i] = '\0';
+	return asprintf(ret, "bulkhead-%s-%s-%s", w->name, kind, netpol_dir_name(d)) < 0 ? -ENOMEM :
+											   0;
+}
+
+/*
+ * Policies of direction @d: one per workload seen at either end of a flow,
+ * so a workload seen only as a client is isolated for ingress too (nothing
+ * connected to it while learning).  A host-network workload is never
+ * isolated by a policy and gets none; a cluster DNS server seen only as a
+ * server keeps its egress open (its upstream resolvers may not have been
+ * asked while learning, and a DNS server that cannot resolve breaks the
+ * cluster).
+ */
+static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, struct proposal *p)
+{
+	const bool in = d == NETPOL_INGRESS;
+	size_t i = 0;
+	int r;
+
+	qsort(x->edges, x->n_edges, sizeof(*x->edges), in ? edge_cmp_dst : edge_cmp_src);
+	/* edges of address endpoints sort after every workload */
+	for (size_t w = 0; w < x->ws->n; w++) {
+		struct proposal_policy *v;
+		size_t j;
+
+		while (i < x->n_edges) {
+			const struct ep *self = in ? &x->edges[i].dst : &x->edges[i].src;
+
+			if (self->kind == EP_WL && self->wl >= w)
+				break;
+			i++;
+		}
+		for (j = i; j < x->n_edges; j++) {
+			const struct ep *self = in ? &x->edges[j].dst : &x->edges[j].src;
+
+			if (self->kind != EP_WL || self->wl != w)
+				break;
+		}
+		if (!seen[w] || x->ws->v[w].host_network || (!in && j == i && x->dns_wl[w])) {
+			i = j;
+			continue;
+		}
+		v = realloc(p->v, (p->n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		r = policy_build(x, w, d, &x->edges[i], j - i, &p->v[p->n]);
+		if (r == 0)
+			r = policy_name(x->ws, w, d, &p->v[p->n].np.name);
+		p->n++;
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
+int propose_build(const struct flow_set *flows, struct cluster *c, const struct propose_opts *o,
+		  struct proposal *ret, struct bh_err *reterr)
+{
+	struct proposal p = { 0 };
+	struct ctx x = { .c = c, .o = o };
+	bool *seen = NULL;
+	int r = -ENOMEM;
+
+	*ret = (struct proposal){ 0 };
+	r = workload_set_build(c, &p.ws);
+	if (r < 0)
+		goto out;
+	x.ws = &p.ws;
+	r = -ENOMEM;
+	x.dns_wl = calloc(p.ws.n ? p.ws.n : 1, sizeof(*x.dns_wl));
+	seen = calloc(p.ws.n ? p.ws.n : 1, sizeof(*seen));
+	if (!x.dns_wl || !seen)
+		goto out;
+
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (c->pods[i].host_network)
+			x.n_hostnet += c->pods[i].n_ips;
+	x.hostnet = calloc(x.n_hostnet ? x.n_hostnet : 1, sizeof(*x.hostnet));
+	if (!x.hostnet)
+		goto out;
+	x.n_hostnet = 0;
+	for (size_t i = 0; i < c->n_pods; i++)
+		for (size_t k = 0; c->pods[i].host_network && k < c->pods[i].n_ips; k++)
+			x.hostnet[x.n_hostnet++] =
+				(struct hostnet_ref){ .addr = c->pods[i].ips[k], .pod = i };
+	qsort(x.hostnet, x.n_hostnet, sizeof(*x.hostnet), hostnet_cmp);
+
+	for (size_t i = 0; i < flows->n; i++) {
+		const struct flow_record *f = &flows->flows[i];
+		struct edge e = {
+			.proto = f->key.proto,
+			.port = f->key.port,
+			.flows = 1,
+			.conns = f->connections,
+			.first = f->first_seen,
+			.last = f->last_seen,
+		};
+
+		resolve(&x, &f->key.src, &f->src_peer, &e.src);
+		resolve(&x, &f->key.dst, &f->dst_peer, &e.dst);
+		p.n_flows++;
+		if (e.src.kind != EP_WL && e.dst.kind != EP_WL) {
+			p.n_flows_no_pod++;
+			continue;
+		}
+		if (e.src.kind == EP_WL)
+			seen[e.src.wl] = true;
+		if (e.dst.kind == EP_WL)
+			seen[e.dst.wl] = true;
+		r = edge_add(&x, &e);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t w = 0; w < p.ws.n; w++)
+		p.n_workloads_seen += seen[w];
+	edges_merge(&x);
+	r = add_dns_edges(&x);
+	if (r < 0)
+		goto out;
+
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+		if (!o->dir[d])
+			continue;
+		r = policies_for(&x, (enum netpol_dir) d, seen, &p);
+		if (r < 0)
+			goto out;
+	}
+	qsort(p.v, p.n, sizeof(*p.v), policy_name_cmp);
+	*ret = p;
+	p = (struct proposal){ 0 };
+	r = 0;
+
+out:
+	if (r < 0)
+		bh_err_oom(reterr);
+	proposal_done(&p);
+	free(x.edges);
+	free(x.hostnet);
+	free(x.dns_wl);
+	free(seen);
+	return r;
+}
+
+/* ---- self-check ---- */
+
+/*
+ * The pod standing for one end of a flow in the checked cluster: the same
+ * resolution as resolve(), with a workload whose flow pod is gone
+ * represented by its first pod.  NULL for an address.
+ */
+static const struct pod *check_pod(struct cluster *cc, const struct workload_set *ws,
+				   const struct addr *a, const struct flow_peer *fp)
+{
+	const struct pod *p = NULL;
+	const struct workload *w;
+
+	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
+		p = cluster_pod_find(cc, fp->ns, fp->name);
+	if (!p)
+		p = cluster_pod_by_addr(cc, a);
+	if (p)
+		return p->host_network ? NULL : p;
+	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name) {
+		w = workload_set_find(ws, fp->ns, fp->workload_kind, fp->workload_name);
+		if (w && !w->host_network && w->n_pods)
+			return &cc->pods[w->pods[0]];
+	}
+	return NULL;
+}
+
+static int describe_end(const struct workload_set *ws, const struct cluster *cc,
+			const struct pod *p, const struct addr *a, char **ret)
+{
+	char s[ADDR_STR_MAX];
+
+	if (p) {
+		const struct workload *w = &ws->v[workload_set_of_pod(ws, (size_t) (p - cc->pods))];
+
+		return asprintf(ret, "%s/%s/%s", w->ns, w->kind, w->name) < 0 ? -ENOMEM : 0;
+	}
+	*ret = strdup(addr_format(a, s, sizeof(s)));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int denial_cmp(const void *a, const void *b)
+{
+	const struct proposal_denial *x = a, *y = b;
+	int c = strcmp(x->src, y->src);
+
+	if (c || (c = strcmp(x->dst, y->dst)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static int denial_add(struct proposal *p, struct proposal_denial *d)
+{
+	struct proposal_denial *v;
+
+	for (size_t i = 0; i < p->n_denials; i++)
+		if (denial_cmp(&p->denials[i], d) == 0) {
+			p->denials[i].flows++;
+			free(d->src);
+			free(d->dst);
+			return 0;
+		}
+	v = realloc(p->denials, (p->n_denials + 1) * sizeof(*v));
+	if (!v) {
+		free(d->src);
+		free(d->dst);
+		return -ENOMEM;
+	}
+	p->denials = v;
+	d->flows = 1;
+	p->denials[p->n_denials++] = *d;
+	return 0;
+}
+
+int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
+		       struct bh_err *reterr)
+{
+	struct cluster *cc = NULL;
+	struct engine *e = NULL;
+	int r;
+
+	p->n_checked = p->n_allowed = 0;
+	r = cluster_copy(c, &cc);
+	if (r < 0)
+		goto out;
+	/* The proposal alone: policies already in the cluster are not part
+	 * of what is being checked. */
+	while (cc->n_policies) {
+		char *ns = strdup(cc->policies[0].ns), *name = strdup(cc->policies[0].name);
+
+		if (!ns || !name) {
+			free(ns);
+			free(name);
+			r = -ENOMEM;
+			goto out;
+		}
+		(void) cluster_policy_remove(cc, ns, name);
+		free(ns);
+		free(name);
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct netpol np;
+
+		netpol_init(&np);
+		r = netpol_copy(&np, &p->v[i].np);
+		if (r < 0) {
+			netpol_done(&np);
+			goto out;
+		}
+		r = cluster_policy_put(cc, &np);
+		if (r < 0)
+			goto out;
+	}
+	r = engine_new(cc, &e);
+	if (r < 0)
+		goto out;
+
+	for (size_t i = 0; i < flows->n; i++) {
+		const struct flow_record *f = &flows->flows[i];
+		const struct pod *sp = check_pod(cc, &p->ws, &f->key.src, &f->src_peer);
+		const struct pod *dp = check_pod(cc, &p->ws, &f->key.dst, &f->dst_peer);
+		struct engine_ep src, dst;
+		struct proposal_denial d = { .proto = f->key.proto, .port = f->key.port };
+
+		if (sp)
+			engine_ep_pod(e, sp, f->key.src.family, &src);
+		else
+			engine_ep_addr(e, &f->key.src, &src);
+		if (dp)
+			engine_ep_pod(e, dp, f->key.dst.family, &dst);
+		else
+			engine_ep_addr(e, &f->key.dst, &dst);
+		p->n_checked++;
+		if (engine_allowed(e, &src, &dst, f->key.proto, f->key.port)) {
+			p->n_allowed++;
+			continue;
+		}
+		r = describe_end(&p->ws, cc, sp, &f->key.src, &d.src);
+		if (r == 0)
+			r = describe_end(&p->ws, cc, dp, &f->key.dst, &d.dst);
+		if (r == 0)
+			r = denial_add(p, &d);
+		else {
+			free(d.src);
+			free(d.dst);
+		}
+		if (r < 0)
+			goto out;
+	}
+	if (p->n_denials)
+		qsort(p->denials, p->n_denials, sizeof(*p->denials), denial_cmp);
+	r = 0;
+
+out:
+	if (r < 0)
+		bh_err_oom(reterr);
+	engine_free(e);
+	cluster_free(cc);
+	return r;
+}

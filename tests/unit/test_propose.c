@@ -1,0 +1,419 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "flows_json.h"
+#include "netpol_emit.h"
+#include "propose.h"
+#include "proto.h"
+#include "snapshot.h"
+#include "testutil.h"
+
+#define APP BH_TEST_DATA "/propose/"
+
+struct app {
+	struct cluster *c;
+	struct flow_set flows;
+	struct proposal p;
+};
+
+static void app_load(struct app *a, bool reverse, const struct propose_opts *o)
+{
+	const char *snap = APP "snapshot.json";
+	const char *files[2] = { APP "flows-node-1.json", APP "flows-node-2.json" };
+	struct propose_opts def;
+	struct bh_err err = { 0 };
+
+	if (!o) {
+		propose_opts_init(&def);
+		o = &def;
+	}
+	memset(a, 0, sizeof(*a));
+	flow_set_init(&a->flows);
+	assert_int_equal(snapshot_load_files(&snap, 1, &a->c, NULL, &err), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(flows_json_load(&a->flows, files[reverse ? 1 - i : i], &err), 0);
+	assert_int_equal(propose_build(&a->flows, a->c, o, &a->p, &err), 0);
+}
+
+static void app_done(struct app *a)
+{
+	proposal_done(&a->p);
+	flow_set_done(&a->flows);
+	cluster_free(a->c);
+}
+
+static char *emit_json(const struct proposal *p)
+{
+	json_t *doc = netpol_emit_list(p);
+	struct buf b;
+
+	assert_non_null(doc);
+	buf_init(&b, SIZE_MAX);
+	assert_int_equal(netpol_emit_json_text(doc, &b), 0);
+	json_decref(doc);
+	return buf_steal(&b);
+}
+
+/* The application's design (tests/data/propose/gen.py), independent of
+ * the flows: which workload may talk to which on what. */
+struct allow {
+	const char *src, *dst;
+	uint8_t proto;
+	uint16_t port;
+};
+
+static const struct allow app_allowed[] = {
+	{ "frontend", "api", IPPROTO_TCP, 8080 },
+	{ "worker", "api", IPPROTO_TCP, 9000 },
+	{ "worker", "api", IPPROTO_TCP, 9001 },
+	{ "worker", "api", IPPROTO_TCP, 9002 },
+	{ "api", "postgres", IPPROTO_TCP, 5432 },
+	{ "report", "postgres", IPPROTO_TCP, 5432 },
+	{ "postgres", "postgres", IPPROTO_TCP, 5432 },
+	{ "api", "redis", IPPROTO_TCP, 6379 },
+	{ "worker", "redis", IPPROTO_TCP, 6379 },
+	/* DNS: UDP seen, TCP kept too */
+	{ "frontend", "coredns", IPPROTO_UDP, 53 },
+	{ "frontend", "coredns", IPPROTO_TCP, 53 },
+	{ "api", "coredns", IPPROTO_UDP, 53 },
+	{ "api", "coredns", IPPROTO_TCP, 53 },
+	{ "worker", "coredns", IPPROTO_UDP, 53 },
+	{ "worker", "coredns", IPPROTO_TCP, 53 },
+	/* report resolved through the Service address: still the DNS pods */
+	{ "report", "coredns", IPPROTO_UDP, 53 },
+	{ "report", "coredns", IPPROTO_TCP, 53 },
+};
+
+static bool expected(const char *src, const char *dst, uint8_t proto, uint16_t port)
+{
+	/* Outside the proposal: 'debug' was never seen, so nothing isolates
+	 * it; the DNS servers keep their egress open (see docs/propose.md). */
+	if (strcmp(dst, "debug") == 0 && (strcmp(src, "debug") == 0 || strcmp(src, "coredns") == 0))
+		return true;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(app_allowed); i++)
+		if (strcmp(app_allowed[i].src, src) == 0 && strcmp(app_allowed[i].dst, dst) == 0 &&
+		    app_allowed[i].proto == proto && app_allowed[i].port == port)
+			return true;
+	return false;
+}
+
+/* A copy of the cluster with the proposal as its only policies. */
+static struct cluster *with_proposal(const struct cluster *c, const struct proposal *p)
+{
+	struct cluster *cc;
+
+	assert_int_equal(cluster_copy(c, &cc), 0);
+	assert_int_equal(cc->n_policies, 0);
+	for (size_t i = 0; i < p->n; i++) {
+		struct netpol np;
+
+		netpol_init(&np);
+		assert_int_equal(netpol_copy(&np, &p->v[i].np), 0);
+		assert_true(cluster_policy_put(cc, &np) >= 0);
+	}
+	return cc;
+}
+
+static void allows_observed_denies_the_rest(void **state)
+{
+	static const struct {
+		uint8_t proto;
+		uint16_t port;
+	} probes[] = {
+		{ IPPROTO_TCP, 8080 },	{ IPPROTO_TCP, 9000 }, { IPPROTO_TCP, 9001 },
+		{ IPPROTO_TCP, 9002 },	{ IPPROTO_TCP, 9003 }, { IPPROTO_TCP, 8999 },
+		{ IPPROTO_TCP, 5432 },	{ IPPROTO_TCP, 6379 }, { IPPROTO_TCP, 53 },
+		{ IPPROTO_UDP, 53 },	{ IPPROTO_TCP, 9153 }, { IPPROTO_TCP, 443 },
+		{ IPPROTO_TCP, 80 },	{ IPPROTO_UDP, 8080 }, { IPPROTO_UDP, 5432 },
+		{ IPPROTO_SCTP, 5432 },
+	};
+	struct app a;
+	struct cluster *cc;
+	struct engine *e;
+	struct bh_err err = { 0 };
+	size_t n_allowed = 0, n_denied = 0;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	assert_int_equal(propose_self_check(&a.p, &a.flows, a.c, &err), 0);
+	assert_int_equal(a.p.n_checked, a.flows.n);
+	assert_int_equal(a.p.n_allowed, a.flows.n);
+	assert_int_equal(a.p.n_denials, 0);
+	assert_int_equal(a.p.n_workloads_seen, 7);
+
+	cc = with_proposal(a.c, &a.p);
+	assert_int_equal(engine_new(cc, &e), 0);
+	for (size_t i = 0; i < cc->n_pods; i++) {
+		const struct pod *sp = &cc->pods[i];
+		const struct workload *sw = &a.p.ws.v[workload_set_of_pod(&a.p.ws, i)];
+
+		if (sp->host_network)
+			continue;
+		for (size_t j = 0; j < cc->n_pods; j++) {
+			const struct pod *dp = &cc->pods[j];
+			const struct workload *dw = &a.p.ws.v[workload_set_of_pod(&a.p.ws, j)];
+			struct engine_ep src, dst;
+
+			if (dp->host_network)
+				continue;
+			engine_ep_pod(e, sp, AF_INET, &src);
+			engine_ep_pod(e, dp, AF_INET, &dst);
+			for (size_t k = 0; k < BH_ARRAY_SIZE(probes); k++) {
+				bool want = expected(sw->name, dw->name, probes[k].proto,
+						     probes[k].port);
+				bool got = engine_allowed(e, &src, &dst, probes[k].proto,
+							  probes[k].port);
+
+				if (want != got)
+					fail_msg("%s/%s -> %s/%s %s/%u: expected %s, got %s",
+						 sp->ns, sp->name, dp->ns, dp->name,
+						 proto_name(probes[k].proto), probes[k].port,
+						 want ? "allow" : "deny", got ? "allow" : "deny");
+				if (got)
+					n_allowed++;
+				else
+					n_denied++;
+			}
+		}
+	}
+	/* The connection the application never made. */
+	{
+		struct engine_ep src, dst;
+
+		engine_ep_pod(e, cluster_pod_find(cc, "shop", "frontend-6b7f8c9d5-aaaaa"), AF_INET,
+			      &src);
+		engine_ep_pod(e, cluster_pod_find(cc, "data", "postgres-0"), AF_INET, &dst);
+		assert_false(engine_allowed(e, &src, &dst, IPPROTO_TCP, 5432));
+	}
+	print_message("propose: %zu pod pairs x ports allowed, %zu denied\n", n_allowed, n_denied);
+	assert_true(n_denied > 10 * n_allowed);
+	engine_free(e);
+	cluster_free(cc);
+	app_done(&a);
+}
+
+static void order_independent(void **state)
+{
+	struct app a, b;
+	char *ja, *jb;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	app_load(&b, true, NULL);
+	ja = emit_json(&a.p);
+	jb = emit_json(&b.p);
+	assert_string_equal(ja, jb);
+	/* and idempotent: building again gives the same */
+	proposal_done(&b.p);
+	{
+		struct propose_opts o;
+		struct bh_err err = { 0 };
+
+		propose_opts_init(&o);
+		assert_int_equal(propose_build(&a.flows, a.c, &o, &b.p, &err), 0);
+	}
+	free(jb);
+	jb = emit_json(&b.p);
+	assert_string_equal(ja, jb);
+	free(ja);
+	free(jb);
+	app_done(&a);
+	app_done(&b);
+}
+
+static const struct proposal_policy *find(const struct proposal *p, const char *ns,
+					  const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].np.ns, ns) == 0 && strcmp(p->v[i].np.name, name) == 0)
+			return &p->v[i];
+	return NULL;
+}
+
+static void shape_of_rules(void **state)
+{
+	const struct proposal_policy *pp;
+	const struct netpol_rule *r;
+	struct app a;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	/* names sorted by namespace then name, ingress and egress */
+	for (size_t i = 1; i < a.p.n; i++) {
+		int c = strcmp(a.p.v[i - 1].np.ns, a.p.v[i].np.ns);
+
+		assert_true(c < 0 ||
+			    (c == 0 && strcmp(a.p.v[i - 1].np.name, a.p.v[i].np.name) < 0));
+	}
+	/* worker -> api on 9000..9002: one port entry with endPort */
+	pp = find(&a.p, "shop", "bulkhead-api-ingress");
+	assert_non_null(pp);
+	assert_true(pp->np.types[NETPOL_INGRESS]);
+	assert_false(pp->np.types[NETPOL_EGRESS]);
+	assert_int_equal(pp->np.n_rules[NETPOL_INGRESS], 2);
+	r = &pp->np.rules[NETPOL_INGRESS][1];
+	assert_int_equal(r->n_ports, 1);
+	assert_int_equal(r->ports[0].port, 9000);
+	assert_int_equal(r->ports[0].end_port, 9002);
+	/* frontend -> api 8080: the name the api pods give it */
+	r = &pp->np.rules[NETPOL_INGRESS][0];
+	assert_int_equal(r->ports[0].kind, NETPOL_PORT_NAME);
+	assert_string_equal(r->ports[0].name, "http");
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "frontend");
+	assert_string_equal(labels_get(&r->peers[0].ns_sel->match_labels,
+				       "kubernetes.io/metadata.name"),
+			    "shop");
+
+	/* the DNS rule selects what the DNS pods carry */
+	pp = find(&a.p, "shop", "bulkhead-report-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 3);
+	r = &pp->np.rules[NETPOL_EGRESS][1];
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "k8s-app"), "kube-dns");
+	assert_int_equal(r->peers[0].pod_sel->match_labels.n, 1);
+	assert_int_equal(r->n_ports, 2);
+	/* the Service address it was seen using stays as a /32 */
+	r = &pp->np.rules[NETPOL_EGRESS][2];
+	assert_int_equal(r->peers[0].kind, NETPOL_PEER_IPBLOCK);
+	assert_int_equal(r->peers[0].cidr.plen, 32);
+
+	/* a workload seen only as a client is isolated for ingress too */
+	pp = find(&a.p, "shop", "bulkhead-worker-ingress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_INGRESS], 0);
+	assert_true(pp->np.types[NETPOL_INGRESS]);
+	/* the DNS servers keep their egress, the bare pod gets nothing */
+	assert_null(find(&a.p, "kube-system", "bulkhead-coredns-egress"));
+	assert_null(find(&a.p, "shop", "bulkhead-debug-ingress"));
+	/* the node peer is named as such */
+	pp = find(&a.p, "shop", "bulkhead-api-egress");
+	assert_non_null(strstr(labels_get(&pp->annotations, "bulkhead.io/peers"),
+			       "10.0.0.12/32: node node-2, host-network pod "
+			       "kube-system/node-exporter-qqqqq"));
+	app_done(&a);
+}
+
+static void one_direction(void **state)
+{
+	struct propose_opts o;
+	struct app a;
+
+	(void) state;
+	propose_opts_init(&o);
+	o.dir[NETPOL_EGRESS] = false;
+	app_load(&a, false, &o);
+	assert_true(a.p.n > 0);
+	for (size_t i = 0; i < a.p.n; i++) {
+		assert_true(a.p.v[i].np.types[NETPOL_INGRESS]);
+		assert_false(a.p.v[i].np.types[NETPOL_EGRESS]);
+		assert_non_null(strstr(a.p.v[i].np.name, "-ingress"));
+	}
+	app_done(&a);
+}
+
+static void self_check_reports_denials(void **state)
+{
+	struct proposal_policy *pp = NULL;
+	struct bh_err err = { 0 };
+	struct app a;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	/* drop the rule letting api reach redis: the check must notice */
+	for (size_t i = 0; i < a.p.n; i++)
+		if (strcmp(a.p.v[i].np.name, "bulkhead-redis-ingress") == 0)
+			pp = &a.p.v[i];
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_INGRESS], 2);
+	netpol_rule_done(&pp->np.rules[NETPOL_INGRESS][0]);
+	pp->np.rules[NETPOL_INGRESS][0] = pp->np.rules[NETPOL_INGRESS][1];
+	pp->np.n_rules[NETPOL_INGRESS] = 1;
+	assert_int_equal(propose_self_check(&a.p, &a.flows, a.c, &err), 0);
+	assert_int_equal(a.p.n_checked, a.flows.n);
+	assert_int_equal(a.p.n_allowed, a.flows.n - 3);
+	assert_int_equal(a.p.n_denials, 1);
+	assert_string_equal(a.p.denials[0].src, "shop/Deployment/api");
+	assert_string_equal(a.p.denials[0].dst, "data/Deployment/redis");
+	assert_int_equal(a.p.denials[0].port, 6379);
+	assert_int_equal(a.p.denials[0].flows, 3);
+	app_done(&a);
+}
+
+static void aggregation_is_opt_in(void **state)
+{
+	struct app a;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct bh_err err = { 0 };
+	struct proposal p;
+	const char *snap = APP "snapshot.json";
+	const struct netpol_rule *r;
+
+	(void) state;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(snapshot_load_files(&snap, 1, &a.c, NULL, &err), 0);
+	flow_set_init(&fs);
+	fs.flows = calloc(21, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 21; i++) {
+		struct flow_record *f = &fs.flows[fs.n++];
+		char ip[32];
+
+		(void) snprintf(ip, sizeof(ip), i < 20 ? "198.51.100.%d" : "203.0.113.%d", i + 1);
+		f->key = (struct flow_key){ .src = addr_lit("10.1.1.30"),
+					    .dst = addr_lit(ip),
+					    .proto = IPPROTO_TCP,
+					    .port = 443 };
+		f->first_seen = f->last_seen = 1795329000;
+		f->connections = 1;
+		f->src_peer.kind = FLOW_PEER_UNKNOWN;
+		f->dst_peer.kind = FLOW_PEER_EXTERNAL;
+	}
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, a.c, &o, &p, &err), 0);
+	assert_non_null(find(&p, "shop", "bulkhead-worker-egress"));
+	r = &find(&p, "shop", "bulkhead-worker-egress")->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(r->n_peers, 21); /* one rule, every address a /32 */
+	proposal_done(&p);
+
+	o.aggregate_count = 16;
+	assert_int_equal(propose_build(&fs, a.c, &o, &p, &err), 0);
+	assert_int_equal(find(&p, "shop", "bulkhead-worker-egress")->np.n_rules[NETPOL_EGRESS], 1);
+	r = &find(&p, "shop", "bulkhead-worker-egress")->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(r->n_peers, 2);
+	assert_int_equal(r->peers[0].cidr.plen, 24);
+	assert_int_equal(r->peers[1].cidr.plen, 32);
+	assert_int_equal(propose_self_check(&p, &fs, a.c, &err), 0);
+	assert_int_equal(p.n_allowed, 21);
+	proposal_done(&p);
+
+	o.aggregate_count = 20; /* "past" the count: 20 is not enough */
+	assert_int_equal(propose_build(&fs, a.c, &o, &p, &err), 0);
+	r = &find(&p, "shop", "bulkhead-worker-egress")->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(r->n_peers, 21);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(a.c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(allows_observed_denies_the_rest),
+		cmocka_unit_test(order_independent),
+		cmocka_unit_test(shape_of_rules),
+		cmocka_unit_test(one_direction),
+		cmocka_unit_test(self_check_reports_denials),
+		cmocka_unit_test(aggregation_is_opt_in),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
