@@ -40,9 +40,9 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 		return snapshot_load_files(s->snapshots, s->n_snapshots, ret, NULL, reterr);
 	r = kube_config_find(s->kubeconfig, &cfg, reterr);
 	if (r == -ENOENT && !s->kubeconfig)
-		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "--snapshot FILE or --kubeconfig FILE is required (no in-cluster "
-				  "Kubernetes API configuration was found)");
+		return bh_err_set(
+			reterr, BH_ERR_INPUT, -EINVAL,
+			"--snapshot FILE is required (no Kubernetes API configuration was found)");
 	if (r < 0)
 		return r;
 	r = kube_cluster_list(cfg, CLI_KUBE_TIMEOUT_MS, ret, reterr);

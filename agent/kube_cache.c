@@ -59,8 +59,7 @@ static void deliver(struct kube_cache *c, const struct typed *t, enum kube_event
 			c->subs[i].fn(c->subs[i].ud, &ev, c->cluster);
 }
 
-static int remove_obj(struct kube_cache *c, enum kube_kind kind, const char *ns,
-		      const char *name)
+static int remove_obj(struct kube_cache *c, enum kube_kind kind, const char *ns, const char *name)
 {
 	switch (kind) {
 	case KUBE_KIND_NAMESPACE:

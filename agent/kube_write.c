@@ -114,11 +114,11 @@ static int call(struct kube_client *c, const char *method, const char *path, jso
 	return r;
 }
 
-int kube_write_create(struct kube_client *c, const struct kube_ref *ref, json_t *obj,
-		      json_t **ret, struct bh_err *reterr)
+int kube_write_create(struct kube_client *c, const struct kube_ref *ref, json_t *obj, json_t **ret,
+		      struct bh_err *reterr)
 {
-	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-							     "name"));
+	const char *name =
+		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	char *path = NULL, what[256];
 	json_t *out = NULL;
 	long status = 0;

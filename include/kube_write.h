@@ -32,8 +32,8 @@ struct kube_ref {
  * reference) in @ret when not NULL.  -EEXIST when it exists, -EACCES
  * (401/403), -EINVAL (rejected, with the server's message), -EIO.
  */
-int kube_write_create(struct kube_client *c, const struct kube_ref *ref, json_t *obj,
-		      json_t **ret, struct bh_err *reterr);
+int kube_write_create(struct kube_client *c, const struct kube_ref *ref, json_t *obj, json_t **ret,
+		      struct bh_err *reterr);
 
 /*
  * Changes @obj in place; returns 0 to write it, 1 when nothing needs to be

@@ -307,10 +307,10 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-#define DIFF(...)                                         \
-	do {                                              \
+#define DIFF(...)                                       \
+	do {                                            \
 		(void) snprintf(why, len, __VA_ARGS__); \
-		return false;                             \
+		return false;                           \
 	} while (0)
 
 bool cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_t len)
@@ -335,9 +335,9 @@ bool cluster_equal(const struct cluster *a, const struct cluster *b, char *why, 
 		if (!str_eq(p->uid, q->uid) || !labels_equal(&p->labels, &q->labels) ||
 		    !str_eq(p->node, q->node) || p->host_network != q->host_network ||
 		    !str_eq(p->phase, q->phase) || p->n_ips != q->n_ips ||
-		    !str_eq(p->owner.kind, q->owner.kind) || !str_eq(p->owner.name, q->owner.name) ||
-		    p->n_ports != q->n_ports || p->created != q->created ||
-		    p->deleted != q->deleted)
+		    !str_eq(p->owner.kind, q->owner.kind) ||
+		    !str_eq(p->owner.name, q->owner.name) || p->n_ports != q->n_ports ||
+		    p->created != q->created || p->deleted != q->deleted)
 			DIFF("pod '%s/%s' differs", p->ns, p->name);
 		for (size_t k = 0; k < p->n_ips; k++)
 			if (!addr_eq(&p->ips[k], &q->ips[k]))
@@ -427,8 +427,8 @@ bool apisrv_cache_equal(struct apisrv *s, struct kube_cache *cache, char *why, s
 
 		if (!kube_cache_watch(cache, compared[i][1]))
 			continue;
-		if (kube_client_call(s->ctl, "GET", list_paths[i], NULL, NULL, 512u << 20, 60, &body,
-				     &status, &err) < 0) {
+		if (kube_client_call(s->ctl, "GET", list_paths[i], NULL, NULL, 512u << 20, 60,
+				     &body, &status, &err) < 0) {
 			(void) snprintf(why, len, "list %s: %s", list_paths[i], err.msg);
 			goto out;
 		}

@@ -95,9 +95,8 @@ static void fx_up_opts(struct fx *f, const char *objs, const char *const *args,
 	assert_int_equal(apisrv_config(&f->s, &f->cfg), 0);
 	assert_int_equal(kube_client_new(f->cfg, &f->cl, &err), 0);
 	assert_int_equal(kube_cache_new(f->cl, o ? o : &d, &f->cache), 0);
-	assert_int_equal(kube_cache_add_resource(f->cache, "bulkhead.io", "v1", "policymodes",
-						 false),
-			 0);
+	assert_int_equal(
+		kube_cache_add_resource(f->cache, "bulkhead.io", "v1", "policymodes", false), 0);
 	assert_true(kube_cache_subscribe(f->cache, rec_cb, &f->rec) >= 0);
 	assert_int_equal(kube_cache_start(f->cache), 0);
 	if (kube_cache_wait_synced(f->cache, f->cl, WAIT_MS, &err) < 0)
@@ -136,8 +135,7 @@ static int fx_teardown(void **state)
 	return 0;
 }
 
-static void put_pod(struct fx *f, const char *ns, const char *name, const char *app,
-		    const char *ip)
+static void put_pod(struct fx *f, const char *ns, const char *name, const char *app, const char *ip)
 {
 	json_t *pod = apisrv_pod(ns, name, app, ip);
 	json_t *ans = apisrv_control(&f->s, "{s:s, s:o}", "op", "put", "object", pod);
@@ -148,9 +146,8 @@ static void put_pod(struct fx *f, const char *ns, const char *name, const char *
 
 static void del_pod(struct fx *f, const char *ns, const char *name, bool silent)
 {
-	json_t *ans = apisrv_control(&f->s, "{s:s, s:s, s:s, s:s, s:b}", "op", "delete",
-				     "resource", "pods", "namespace", ns, "name", name, "silent",
-				     silent);
+	json_t *ans = apisrv_control(&f->s, "{s:s, s:s, s:s, s:s, s:b}", "op", "delete", "resource",
+				     "pods", "namespace", ns, "name", name, "silent", silent);
 
 	assert_non_null(ans);
 	json_decref(ans);
@@ -256,11 +253,12 @@ static void events_in_order(void **state)
 	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "v2");
 	assert_int_equal(kube_write_patch(f->cl, &ref, "new-1", false, patch, NULL, NULL, &err), 0);
 	/* A patch from the version we created is stale now. */
-	assert_int_equal(kube_write_patch(f->cl, &ref, "new-1", false, patch,
-					  json_string_value(json_object_get(
-						  json_object_get(out, "metadata"), "resourceVersion")),
-					  NULL, &err),
-			 -ESTALE);
+	assert_int_equal(
+		kube_write_patch(f->cl, &ref, "new-1", false, patch,
+				 json_string_value(json_object_get(json_object_get(out, "metadata"),
+								   "resourceVersion")),
+				 NULL, &err),
+		-ESTALE);
 	json_decref(patch);
 	json_decref(out);
 	assert_int_equal(kube_write_update(f->cl, &ref, "new-1", true, phase_cb, NULL, NULL, &err),
@@ -297,20 +295,25 @@ static void write_conflicts_retried(void **state)
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     2);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z", NULL, &err), 0);
+	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z", NULL,
+					   &err),
+			 0);
 	kube_write_stats_get(&after);
 	assert_int_equal(after.conflicts - before.conflicts, 2);
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     KUBE_WRITE_RETRIES);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w", NULL, &err),
+	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w", NULL,
+					   &err),
 			 -EBUSY);
 	assert_non_null(strstr(err.msg, "conflicting"));
-	assert_int_equal(kube_write_update(f->cl, &ref, "nope", false, relabel_cb, (char *) "w", NULL, &err),
+	assert_int_equal(kube_write_update(f->cl, &ref, "nope", false, relabel_cb, (char *) "w",
+					   NULL, &err),
 			 -ENOENT);
 	assert_equal_soon(f);
 	assert_string_equal(
-		labels_get(&cluster_pod_find(kube_cache_cluster(f->cache), "x", "a")->labels, "app"),
+		labels_get(&cluster_pod_find(kube_cache_cluster(f->cache), "x", "a")->labels,
+			   "app"),
 		"z");
 }
 
@@ -442,7 +445,8 @@ static void state_drop_pod(struct fx *f, const char *name)
 			break;
 		}
 	}
-	json_object_set_new(st, "rv", json_integer(json_integer_value(json_object_get(st, "rv")) + 1));
+	json_object_set_new(st, "rv",
+			    json_integer(json_integer_value(json_object_get(st, "rv")) + 1));
 	assert_int_equal(json_dump_file(st, path, 0), 0);
 	json_decref(st);
 }
@@ -505,8 +509,8 @@ static void token_rotation(void **state)
 	/* And the old token really is refused. */
 	assert_int_equal(kube_config_new(f->s.url, f->s.ca, "not-the-token", NULL, &old_cfg), 0);
 	assert_int_equal(kube_client_new(old_cfg, &old, &err), 0);
-	assert_int_equal(kube_client_call(old, "GET", "/api/v1/pods", NULL, NULL, 1 << 20, 10, &body,
-					  &status, &err),
+	assert_int_equal(kube_client_call(old, "GET", "/api/v1/pods", NULL, NULL, 1 << 20, 10,
+					  &body, &status, &err),
 			 0);
 	buf_done(&body);
 	assert_int_equal(status, 401);
@@ -614,7 +618,8 @@ static void custom_resource_watched(void **state)
 	obj = kube_watch_get(w, "x", "cluster");
 	assert_non_null(obj);
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(obj, "spec"), "mode")), "preview");
+		json_string_value(json_object_get(json_object_get(obj, "spec"), "mode")),
+		"preview");
 	ans = apisrv_control(&f->s, "{s:s, s:{s:s, s:s, s:{s:s, s:s}, s:{s:s}}}", "op", "put",
 			     "object", "apiVersion", "bulkhead.io/v1", "kind", "PolicyMode",
 			     "metadata", "name", "cluster", "namespace", "x", "spec", "mode",
@@ -629,7 +634,8 @@ static void custom_resource_watched(void **state)
 		(void) kube_client_run(f->cl, 50);
 	}
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(obj, "spec"), "mode")), "enforce");
+		json_string_value(json_object_get(json_object_get(obj, "spec"), "mode")),
+		"enforce");
 }
 
 int main(void)
@@ -649,7 +655,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_timeouts_rewatch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(token_rotation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(wrong_ca_and_token_refused, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(kubeconfig_client_cert_and_cli, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(kubeconfig_client_cert_and_cli, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(custom_resource_watched, fx_setup, fx_teardown),
 	};
 

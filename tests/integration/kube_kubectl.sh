@@ -55,7 +55,8 @@ k() { timeout 30 "$kubectl" --request-timeout=20s "$@"; }
 # get: one object, by name, as JSON
 name=$(k get pod -n ns-3 pod-00003 -o jsonpath='{.metadata.name}')
 [ "$name" = pod-00003 ] || fail "get pod returned '$name'"
-k get namespaces | grep -q '^ns-19 ' || fail "get namespaces (table) lacks ns-19"
+k get namespaces > "$tmp/ns.out"
+grep -q '^ns-19 ' "$tmp/ns.out" || fail "get namespaces (table) lacks ns-19"
 
 # list in chunks: every pod, across pages, exactly once
 k get pods -A --chunk-size=5 -v=6 > "$tmp/list.out" 2> "$tmp/list.err"

@@ -37,32 +37,31 @@ static int load(const char *text, struct kube_config **ret, struct bh_err *err)
 	return kube_config_from_kubeconfig(path, ret, err);
 }
 
-static const char good[] =
-	"apiVersion: v1\n"
-	"kind: Config\n"
-	"current-context: prod\n"
-	"clusters:\n"
-	"- name: dev\n"
-	"  cluster: {server: 'https://dev:6443'}\n"
-	"- name: prod\n"
-	"  cluster:\n"
-	"    server: https://10.0.0.1:6443/\n"
-	"    certificate-authority: ca.crt\n"
-	"    certificate-authority-data: aGVsbG8=\n"
-	"users:\n"
-	"- name: admin\n"
-	"  user:\n"
-	"    token: s3cret\n"
-	"    client-certificate-data: Y2VydA==\n"
-	"    client-key-data: a2V5\n"
-	"contexts:\n"
-	"- name: dev\n"
-	"  context: {cluster: dev, user: admin}\n"
-	"- name: prod\n"
-	"  context:\n"
-	"    cluster: prod\n"
-	"    user: admin\n"
-	"    namespace: default\n";
+static const char good[] = "apiVersion: v1\n"
+			   "kind: Config\n"
+			   "current-context: prod\n"
+			   "clusters:\n"
+			   "- name: dev\n"
+			   "  cluster: {server: 'https://dev:6443'}\n"
+			   "- name: prod\n"
+			   "  cluster:\n"
+			   "    server: https://10.0.0.1:6443/\n"
+			   "    certificate-authority: ca.crt\n"
+			   "    certificate-authority-data: aGVsbG8=\n"
+			   "users:\n"
+			   "- name: admin\n"
+			   "  user:\n"
+			   "    token: s3cret\n"
+			   "    client-certificate-data: Y2VydA==\n"
+			   "    client-key-data: a2V5\n"
+			   "contexts:\n"
+			   "- name: dev\n"
+			   "  context: {cluster: dev, user: admin}\n"
+			   "- name: prod\n"
+			   "  context:\n"
+			   "    cluster: prod\n"
+			   "    user: admin\n"
+			   "    namespace: default\n";
 
 static void kubeconfig_current_context(void **state)
 {
@@ -165,9 +164,9 @@ static void yaml_values(void **state)
 	(void) state;
 	assert_int_equal(kube_yaml_load(y, strlen(y), "t", &j, &err), 0);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "a"), 1)), "two");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(j, "a"), 2), "b")),
-			    "c");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(json_object_get(j, "a"), 2), "b")),
+		"c");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "d"), "e")),
 			    "multi\nline\n");
 	json_decref(j);

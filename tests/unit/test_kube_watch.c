@@ -51,7 +51,7 @@ static int feed(struct kube_watch *w, const char *s)
 	return kube_watch_feed(w, s, strlen(s));
 }
 
-#define EV(type, name, rv)                                                              \
+#define EV(type, name, rv)                                                                      \
 	"{\"type\":\"" type "\",\"object\":{\"metadata\":{\"name\":\"" name "\",\"namespace\":" \
 	"\"x\",\"resourceVersion\":\"" rv "\"}}}\n"
 
@@ -62,7 +62,7 @@ static void events_apply_in_order(void **state)
 
 	(void) state;
 	assert_int_equal(feed(w, EV("ADDED", "a", "1") EV("ADDED", "b", "2")
-					  EV("MODIFIED", "a", "3") EV("DELETED", "b", "4")),
+					 EV("MODIFIED", "a", "3") EV("DELETED", "b", "4")),
 			 0);
 	assert_int_equal(s.n, 4);
 	assert_string_equal(s.ev[0], "ADDED a");
