@@ -1,18 +1,399 @@
+/*
+ * bulkhead apply / bulkhead reset: the node's NetworkPolicies as one
+ * nftables table (docs/enforcer.md).
+ *
+ *   bulkhead apply --snapshot FILE... --node NAME --mode preview|enforce
+ *                  [--nflog-group N] [--dry-run [-o nft|payload]]
+ *                  [--incremental-from FILE...]
+ *   bulkhead reset
+ *
+ * --dry-run prints the ruleset (nft syntax, loadable by `nft -f`; or the
+ * libnftnl objects with -o payload) and needs no privileges.
+ * --incremental-from OLD: the kernel holds the ruleset of OLD (applied
+ * before); move it to --snapshot through the incremental update API, one
+ * batch per changed pod, policy or namespace, as the agent does on watch
+ * events.
+ * BULKHEAD_FAULT_INJECT=commit appends an object the kernel rejects to
+ * every batch (tests: a failed batch must change nothing).
+ */
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "nftio.h"
+#include "ruleset.h"
 
-/* Placeholder until the apply command lands; it refuses to run. */
+struct apply_args {
+	struct cli_cluster_src src;
+	struct cli_cluster_src from;
+	const char *node, *mode, *output, *group;
+	bool dry_run;
+};
+
+static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_err *reterr)
+{
+	enum {
+		OPT_SNAPSHOT = 0x100,
+		OPT_NODE,
+		OPT_MODE,
+		OPT_DRY_RUN,
+		OPT_GROUP,
+		OPT_FROM,
+	};
+	static const struct option opts[] = {
+		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "nflog-group", required_argument, NULL, OPT_GROUP },
+		{ "incremental-from", required_argument, NULL, OPT_FROM },
+		{ "output", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	const char **once = NULL;
+	const char *name = NULL;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&a->src, optarg, reterr);
+			if (r < 0)
+				return r;
+			continue;
+		case OPT_FROM:
+			r = cli_cluster_src_add(&a->from, optarg, reterr);
+			if (r < 0)
+				return r;
+			continue;
+		case OPT_DRY_RUN:
+			a->dry_run = true;
+			continue;
+		case OPT_NODE:
+			once = &a->node, name = "--node";
+			break;
+		case OPT_MODE:
+			once = &a->mode, name = "--mode";
+			break;
+		case OPT_GROUP:
+			once = &a->group, name = "--nflog-group";
+			break;
+		case 'o':
+			once = &a->output, name = "-o";
+			break;
+		case ':':
+			return cli_usage_err(reterr, "apply", "'%s' needs a value",
+					     argv[optind - 1]);
+		default:
+			return cli_usage_err(reterr, "apply", "unknown option '%s'",
+					     argv[optind - 1]);
+		}
+		if (*once)
+			return cli_usage_err(reterr, "apply", "%s given twice", name);
+		*once = optarg;
+	}
+	if (optind < argc)
+		return cli_usage_err(reterr, "apply", "unexpected argument '%s'", argv[optind]);
+	if (!a->src.n_snapshots)
+		return cli_usage_err(reterr, "apply", "--snapshot FILE is required");
+	if (!a->node)
+		return cli_usage_err(reterr, "apply", "--node NAME is required");
+	if (!a->mode)
+		return cli_usage_err(reterr, "apply", "--mode preview|enforce is required");
+	if (a->output && !a->dry_run)
+		return cli_usage_err(reterr, "apply", "-o needs --dry-run");
+	if (a->output && strcmp(a->output, "nft") != 0 && strcmp(a->output, "payload") != 0)
+		return cli_usage_err(reterr, "apply", "-o: expected nft or payload, got '%s'",
+				     a->output);
+	if (a->dry_run && a->from.n_snapshots)
+		return cli_usage_err(reterr, "apply",
+				     "--incremental-from needs the kernel, "
+				     "not --dry-run");
+	return 0;
+}
+
+static bool strs_equal(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool pod_equal(const struct pod *a, const struct pod *b)
+{
+	if (!strs_equal(a->node, b->node) || a->host_network != b->host_network ||
+	    a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
+	    !labels_equal(&a->labels, &b->labels))
+		return false;
+	for (size_t i = 0; i < a->n_ips; i++)
+		if (!addr_eq(&a->ips[i], &b->ips[i]))
+			return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (!strs_equal(a->ports[i].name, b->ports[i].name) ||
+		    a->ports[i].port != b->ports[i].port ||
+		    a->ports[i].protocol != b->ports[i].protocol)
+			return false;
+	return true;
+}
+
+struct incr_stats {
+	size_t events, batches, objects;
+};
+
+static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
+		       struct incr_stats *st, struct bh_err *reterr)
+{
+	int r;
+
+	st->events++;
+	if (!d)
+		return 0;
+	st->batches++;
+	st->objects += rs_delta_size(d);
+	r = nftio_commit_delta(nio, rs, d, reterr);
+	rs_delta_free(d);
+	return r;
+}
+
+/*
+ * Replays the differences between @old (what the kernel holds) and @new
+ * as watch events: namespaces, then policies, then pods.  @work starts as
+ * a copy of @old and ends equal to @new.
+ */
+static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct cluster *work,
+			     struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
+{
+	struct rs_delta *d = NULL;
+	int r;
+
+	for (size_t i = 0; i < new->n_ns; i++) {
+		const struct k8s_ns *o = cluster_ns_find(work, new->ns[i].name);
+		struct k8s_ns n = { 0 };
+
+		if (o && labels_equal(&o->labels, &new->ns[i].labels))
+			continue;
+		n.name = strdup(new->ns[i].name);
+		if (!n.name || labels_copy(&n.labels, &new->ns[i].labels) < 0) {
+			k8s_ns_done(&n);
+			return bh_err_oom(reterr);
+		}
+		r = cluster_ns_put(work, &n);
+		if (r >= 0)
+			r = ruleset_update_namespace(rs, work, new->ns[i].name, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < new->n_policies; i++) {
+		const struct netpol *np = &new->policies[i];
+		struct netpol p;
+
+		netpol_init(&p);
+		if (netpol_copy(&p, np) < 0) {
+			netpol_done(&p);
+			return bh_err_oom(reterr);
+		}
+		/* Policies have no cheap equality: re-put them all; an
+		 * unchanged policy yields an empty delta. */
+		r = cluster_policy_put(work, &p);
+		if (r >= 0)
+			r = ruleset_update_policy(rs, work, np->ns, np->name, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = work->n_policies; i-- > 0;) {
+		char *ns, *name;
+
+		if (cluster_policy_find(new, work->policies[i].ns, work->policies[i].name))
+			continue;
+		ns = strdup(work->policies[i].ns);
+		name = strdup(work->policies[i].name);
+		r = ns && name ? 0 : -ENOMEM;
+		if (!r)
+			(void) cluster_policy_remove(work, ns, name);
+		if (!r)
+			r = ruleset_update_policy(rs, work, ns, name, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		free(ns);
+		free(name);
+		if (r < 0)
+			return r == -ENOMEM ? bh_err_oom(reterr) : r;
+	}
+	for (size_t i = 0; i < new->n_pods; i++) {
+		const struct pod *o = cluster_pod_find(work, new->pods[i].ns, new->pods[i].name);
+		struct cluster *one = NULL;
+
+		if (o && pod_equal(o, &new->pods[i]))
+			continue;
+		/* Deep-copy one pod through a one-pod cluster. */
+		{
+			struct cluster tmp = { .n_pods = 1, .pods = &new->pods[i] };
+
+			if (cluster_copy(&tmp, &one) < 0)
+				return bh_err_oom(reterr);
+		}
+		r = cluster_pod_put(work, &one->pods[0]);
+		one->n_pods = 0;
+		cluster_free(one);
+		if (r >= 0)
+			r = ruleset_update_pod(rs, work, new->pods[i].ns, new->pods[i].name, &d,
+					       reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = work->n_pods; i-- > 0;) {
+		char *ns, *name;
+
+		if (cluster_pod_find(new, work->pods[i].ns, work->pods[i].name))
+			continue;
+		ns = strdup(work->pods[i].ns);
+		name = strdup(work->pods[i].name);
+		r = ns && name ? 0 : -ENOMEM;
+		if (!r)
+			(void) cluster_pod_remove(work, ns, name);
+		if (!r)
+			r = ruleset_update_pod(rs, work, ns, name, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		free(ns);
+		free(name);
+		if (r < 0)
+			return r == -ENOMEM ? bh_err_oom(reterr) : r;
+	}
+	return 0;
+}
+
 int cli_apply(int argc, char **argv, struct bh_err *reterr)
 {
-	(void) argc;
-	(void) argv;
-	return bh_err_set(reterr, BH_ERR_INPUT, -ENOSYS, "apply: not built yet");
+	struct apply_args a = { 0 };
+	struct ruleset_opts o = { 0 };
+	struct cluster *c = NULL, *old = NULL;
+	struct ruleset *rs = NULL;
+	struct nftio *nio = NULL;
+	struct buf out;
+	int r;
+
+	buf_init(&out, (size_t) 1 << 31);
+	r = apply_parse(argc, argv, &a, reterr);
+	if (r < 0)
+		goto out;
+	r = bh_mode_parse(a.mode, &o.mode);
+	if (r < 0) {
+		r = cli_usage_err(reterr, "apply", "--mode: expected preview or enforce, got '%s'",
+				  a.mode);
+		goto out;
+	}
+	if (a.group) {
+		char *end;
+		unsigned long g = strtoul(a.group, &end, 10);
+
+		if (*end || end == a.group || g > 65535) {
+			r = cli_usage_err(reterr, "apply",
+					  "--nflog-group: expected 0..65535, "
+					  "got '%s'",
+					  a.group);
+			goto out;
+		}
+		o.nflog_group = (uint16_t) g;
+	}
+	o.node = a.node;
+	/* Everything that can fail on bad input happens before the kernel
+	 * is touched: a bad snapshot leaves the ruleset as it was. */
+	r = cli_cluster_load(&a.src, &c, reterr);
+	if (r < 0)
+		goto out;
+	if (a.from.n_snapshots) {
+		r = cli_cluster_load(&a.from, &old, reterr);
+		if (r < 0)
+			goto out;
+	}
+	r = ruleset_build(old ? old : c, &o, &rs, reterr);
+	if (r < 0)
+		goto out;
+	if (a.dry_run) {
+		if (a.output && strcmp(a.output, "payload") == 0)
+			r = ruleset_payload(rs, &out);
+		else
+			r = ruleset_text(rs, &out);
+		if (r < 0) {
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: rendering the ruleset");
+			goto out;
+		}
+		if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "apply: writing stdout");
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	r = nftio_open(&nio, reterr);
+	if (r < 0)
+		goto out;
+	if (getenv("BULKHEAD_FAULT_INJECT") &&
+	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
+		nftio_inject_fault(nio, true);
+	if (old) {
+		struct incr_stats st = { 0 };
+
+		r = apply_incremental(nio, rs, old, c, &st, reterr);
+		if (r < 0)
+			goto out;
+		printf("updated: %zu events, %zu batches, %zu objects\n", st.events, st.batches,
+		       st.objects);
+		r = 0;
+		goto out;
+	}
+	r = nftio_apply(nio, rs, reterr);
+	if (r < 0) {
+		if (r == -EPERM && !strstr(reterr->msg, "CAP_NET_ADMIN"))
+			(void) bh_err_prefix(reterr, "needs root (CAP_NET_ADMIN) or --dry-run: ");
+		goto out;
+	}
+	if (r == 0) {
+		printf("unchanged: table inet %s already holds this ruleset\n", RULESET_TABLE);
+	} else {
+		const struct nftio_stats *st = nftio_stats(nio);
+
+		printf("applied: table inet %s, mode %s, %zu sets, %zu chains, one batch of %zu "
+		       "messages (%zu bytes)\n",
+		       RULESET_TABLE, bh_mode_name(o.mode), ruleset_n_sets(rs),
+		       ruleset_n_chains(rs), st->messages, st->bytes);
+	}
+	r = 0;
+out:
+	buf_done(&out);
+	nftio_free(nio);
+	ruleset_free(rs);
+	cluster_free(c);
+	cluster_free(old);
+	return r;
 }
 
 int cli_reset(int argc, char **argv, struct bh_err *reterr)
 {
-	(void) argc;
-	(void) argv;
-	return bh_err_set(reterr, BH_ERR_INPUT, -ENOSYS, "reset: not built yet");
+	struct nftio *nio = NULL;
+	int r;
+
+	if (argc > 1)
+		return cli_usage_err(reterr, "reset", "unexpected argument '%s'", argv[1]);
+	r = nftio_open(&nio, reterr);
+	if (r < 0)
+		return r;
+	if (getenv("BULKHEAD_FAULT_INJECT") &&
+	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
+		nftio_inject_fault(nio, true);
+	r = nftio_reset(nio, reterr);
+	nftio_free(nio);
+	if (r < 0)
+		return r;
+	printf(r ? "reset: table inet %s deleted\n" : "reset: no table inet %s\n", RULESET_TABLE);
+	return 0;
 }

@@ -333,37 +333,28 @@ static const char *policy_key(const struct cluster *c, size_t idx, char *buf, si
 
 static json_t *explain_dir_json(const struct cluster *c, const struct engine_dir_result *d)
 {
-	json_t *o = json_object(), *pols = json_array(), *rules = json_array();
+	json_t *o = json_pack("{s:b, s:b, s:s, s:[], s:[]}", "allowed", (int) d->allowed,
+			      "isolated", (int) d->isolated, "reason",
+			      engine_reason_name(d->reason), "policies", "rules");
+	json_t *pols = json_object_get(o, "policies"), *rules = json_object_get(o, "rules");
 	char buf[512];
 
-	if (!o || !pols || !rules)
-		goto fail;
-	for (size_t i = 0; i < d->n_isolating; i++)
-		if (json_array_append_new(pols, json_string(policy_key(c, d->isolating[i], buf,
-								       sizeof(buf)))) < 0)
-			goto fail;
-	for (size_t i = 0; i < d->n_allowing; i++) {
-		json_t *r = json_pack("{s:s, s:I}", "policy",
-				      policy_key(c, d->allowing[i].policy, buf, sizeof(buf)),
-				      "rule", (json_int_t) d->allowing[i].rule);
-
-		if (json_array_append_new(rules, r) < 0)
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < d->n_isolating; i++) {
+		policy_key(c, d->isolating[i], buf, sizeof(buf));
+		if (json_array_append_new(pols, json_string(buf)) < 0)
 			goto fail;
 	}
-	if (json_object_set_new(o, "allowed", json_boolean(d->allowed)) < 0 ||
-	    json_object_set_new(o, "isolated", json_boolean(d->isolated)) < 0 ||
-	    json_object_set_new(o, "reason", json_string(engine_reason_name(d->reason))) < 0 ||
-	    json_object_set_new(o, "policies", pols) < 0)
-		goto fail_pols;
-	if (json_object_set_new(o, "rules", rules) < 0)
-		goto fail_rules;
+	for (size_t i = 0; i < d->n_allowing; i++) {
+		policy_key(c, d->allowing[i].policy, buf, sizeof(buf));
+		if (json_array_append_new(rules, json_pack("{s:s, s:I}", "policy", buf, "rule",
+							   (json_int_t) d->allowing[i].rule)) < 0)
+			goto fail;
+	}
 	return o;
 
 fail:
-	json_decref(pols);
-fail_pols:
-	json_decref(rules);
-fail_rules:
 	json_decref(o);
 	return NULL;
 }

@@ -449,23 +449,29 @@ static void alert_observe(struct preview *p, const struct nflog_pkt *pkt, int64_
 
 int preview_feed(struct preview *p, const void *buf, size_t len, int64_t now_ns)
 {
-	const struct nlmsghdr *nlh = buf;
 	int count = 0;
 
-	/* mnl_nlmsg_ok() takes an int; a datagram is far smaller anyway. */
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	for (int rest = (int) len; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest)) {
+	/* Our own walk rather than mnl_nlmsg_ok()/mnl_nlmsg_next(): those
+	 * compare nlmsg_len as an int, so a length above INT_MAX passes the
+	 * check and the next step wraps (found by fuzz.nflog). */
+	for (size_t off = 0; len - off >= sizeof(struct nlmsghdr);) {
+		const struct nlmsghdr *nlh = (const void *) ((const uint8_t *) buf + off);
+		size_t mlen = nlh->nlmsg_len;
 		struct nflog_pkt pkt;
 		int r;
 
+		if (mlen < sizeof(*nlh) || mlen > len - off)
+			break;
+		off += mlen < len - off ? MNL_ALIGN(mlen) : mlen;
+		if (off > len)
+			off = len;
 		if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
 			continue; /* NOOP, ERROR (an ACK), DONE, OVERRUN */
 		if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) {
 			p->stats.malformed++;
 			continue;
 		}
-		r = nflog_msg_parse(nlh, nlh->nlmsg_len, &pkt);
+		r = nflog_msg_parse(nlh, mlen, &pkt);
 		if (r == -EPROTONOSUPPORT) {
 			p->stats.non_ip++;
 			continue;

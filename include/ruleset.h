@@ -43,8 +43,8 @@
  * or destination address (i).
  *
  * Object names: pod chains "eg/NS/POD", "in/NS/POD"; policy chains
- * "pe/NS/NAME", "pi/NS/NAME"; policy sets "NS/NAME/eR/KIND" and
- * "NS/NAME/iR/KIND" (R the rule index, KIND pods4, pods6, cidr4, cidr6,
+ * "pe/NS/NAME", "pi/NS/NAME"; policy sets "p/NS/NAME/eR/KIND" and
+ * "p/NS/NAME/iR/KIND" (R the rule index, KIND pods4, pods6, cidr4, cidr6,
  * ports, named4, named6).  Names longer than RULESET_NAME_MAX - 1 are
  * replaced by "h/" and 16 hex digits of their hash.
  */

@@ -28,8 +28,24 @@ for r in bad:
 sys.exit(1 if bad else 0)
 PY
 
-# Refused is not a drop.
+# Hairpin: a pod's traffic to itself crosses the node's forward hook.
+topo_node_exec nft -f - <<'NFT'
+table inet bhtopocount {
+	chain filter_fwd {
+		type filter hook forward priority 0; policy accept;
+		ip saddr 10.77.0.1 ip daddr 10.77.0.1 tcp dport 80 counter
+		ip6 saddr fd77::1 ip6 daddr fd77::1 udp dport 81 counter
+	}
+}
+NFT
 probe=$(topo_tool probe)
+out=$(printf 'x/a 10.77.0.1 80 TCP\nx/a fd77::1 81 UDP\n' | topo_pod_exec x/a "$probe")
+[ "$(echo "$out" | grep -c '"ok":true')" = 2 ] || { echo "self probes: $out"; exit 1; }
+topo_node_exec nft list table inet bhtopocount | grep -q 'counter packets 0' &&
+	{ echo "self traffic did not cross the node:"; topo_node_exec nft list table inet bhtopocount; exit 1; }
+topo_node_exec nft delete table inet bhtopocount
+
+# Refused is not a drop.
 out=$(echo "x/b 10.77.0.2 9 TCP" | topo_pod_exec x/a "$probe")
 echo "$out" | grep -q '"result":"refused"' || { echo "port 9: $out"; exit 1; }
 

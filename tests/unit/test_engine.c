@@ -201,11 +201,64 @@ static size_t case_check(const char *file)
 	return cells;
 }
 
+struct pod_set {
+	size_t n;
+	size_t v[64];
+};
+
+static void collect_cb(size_t pod_idx, void *userdata)
+{
+	struct pod_set *s = userdata;
+
+	assert_true(s->n < BH_ARRAY_SIZE(s->v));
+	s->v[s->n++] = pod_idx;
+}
+
+/* engine_peer_for_each_pod() lists exactly the pods for which
+ * engine_peer_selects_pod() holds, in cluster order. */
+static void peer_pods_agree(const char *file)
+{
+	const char *paths[] = { MODEL, file };
+	struct cluster *c = NULL;
+	struct engine *e = NULL;
+	struct bh_err err = { 0 };
+
+	if (snapshot_load_files(paths, 2, &c, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(engine_new(c, &e), 0);
+	for (size_t k = 0; k < c->n_policies; k++) {
+		const struct netpol *p = &c->policies[k];
+
+		for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+			for (size_t r = 0; r < p->n_rules[d]; r++) {
+				for (size_t q = 0; q < p->rules[d][r].n_peers; q++) {
+					const struct netpol_peer *peer = &p->rules[d][r].peers[q];
+					struct pod_set got = { 0 }, want = { 0 };
+
+					engine_peer_for_each_pod(e, p, peer, collect_cb, &got);
+					for (size_t i = 0; i < c->n_pods; i++)
+						if (engine_peer_selects_pod(e, p, peer, i))
+							collect_cb(i, &want);
+					if (got.n != want.n ||
+					    memcmp(got.v, want.v, got.n * sizeof(size_t)) != 0)
+						fail_msg("%s: policy %s/%s rule %zu peer %zu: "
+							 "for_each_pod lists %zu pods, "
+							 "selects_pod %zu",
+							 file, p->ns, p->name, r, q, got.n, want.n);
+				}
+			}
+		}
+	}
+	engine_free(e);
+	cluster_free(c);
+}
+
 static void netpol_case(void **state)
 {
 	size_t cells = case_check(*state);
 
 	assert_true(cells >= N_PROBES * N_MODEL * N_MODEL);
+	peer_pods_agree(*state);
 }
 
 /* ---- focused tests ------------------------------------------------------ */

@@ -19,8 +19,15 @@
 #   topo_node_exec "$BULKHEAD" apply --snapshot S --node NODE --mode enforce
 #   topo_probe_all OUT.jsonl        # every pod -> every pod, 80/81 x TCP/UDP
 #   topo_pod_exec x/a CMD...        # run in a pod's namespace
+#   topo_neigh_flush                # empty every ARP/NDP cache
 #   topo_bg CMD...                  # background process, killed at cleanup
 #   topo_on_exit 'shell code'       # extra cleanup, run before the netns go
+#
+# Hairpin (TOPO_HAIRPIN=1, the default): a pod's traffic to its own address
+# is routed out through the node and back, instead of over loopback, so the
+# node's ruleset decides self cells too (a NetworkPolicy truth table has
+# them).  Policy routing in the pod sends locally generated packets to its
+# own address via the gateway; accept_local lets them back in.
 #
 # Knobs (environment): TOPO_IPV6=1 probes IPv6 as well (when pods have one),
 # TOPO_PORTS ("80 81"), TOPO_PROTOS ("TCP UDP"), TOPO_TIMEOUT_MS (400),
@@ -43,6 +50,7 @@ TOPO_PORTS=${TOPO_PORTS:-"80 81"}
 TOPO_PROTOS=${TOPO_PROTOS:-"TCP UDP"}
 TOPO_TIMEOUT_MS=${TOPO_TIMEOUT_MS:-400}
 TOPO_IPV6=${TOPO_IPV6:-0}
+TOPO_HAIRPIN=${TOPO_HAIRPIN:-1}
 
 topo_log() { echo "topology: $*" >&2; }
 topo_die() { echo "topology: $*" >&2; exit 1; }
@@ -91,6 +99,8 @@ topo_init() {
 	ip -n "$TOPO_NODE" link set lo up
 	ip netns exec "$TOPO_NODE" sh -c '
 		echo 1 > /proc/sys/net/ipv4/ip_forward
+		echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects
+		echo 0 > /proc/sys/net/ipv4/conf/default/send_redirects
 		echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
 		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
 		echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter
@@ -139,10 +149,33 @@ topo_add_pod() {
 		ip -n "$ns" -6 route add default via "$TOPO_NODE_IP6" dev eth0
 		ip -n "$TOPO_NODE" -6 route add "$ip6/128" dev "$veth"
 	fi
+	[ "$TOPO_HAIRPIN" = 1 ] && topo_hairpin "$ns" "$ip4" "$ip6"
 	TOPO_PODS+=("$id")
 	TOPO_POD_NS[$id]=$ns
 	TOPO_POD_IP4[$id]=$ip4
 	TOPO_POD_IP6[$id]=$ip6
+}
+
+topo_hairpin() {
+	local ns=$1 ip4=$2 ip6=$3
+	ip netns exec "$ns" sh -c '
+		echo 1 > /proc/sys/net/ipv4/conf/all/accept_local
+		echo 1 > /proc/sys/net/ipv4/conf/eth0/accept_local
+		echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter
+		echo 0 > /proc/sys/net/ipv4/conf/eth0/rp_filter'
+	if [ "$ip4" != - ]; then
+		ip -n "$ns" rule add pref 10 iif lo to "$ip4/32" lookup 100
+		ip -n "$ns" route add default via "$TOPO_NODE_IP4" dev eth0 table 100
+	fi
+	if [ "$ip6" != - ]; then
+		ip -n "$ns" -6 rule add pref 10 iif lo to "$ip6/128" lookup 100
+		ip -n "$ns" -6 route add default via "$TOPO_NODE_IP6" dev eth0 table 100
+	fi
+	# The local table after our rule: pref 0 would answer first.
+	ip -n "$ns" rule add pref 100 lookup local
+	ip -n "$ns" rule del pref 0 lookup local
+	ip -n "$ns" -6 rule add pref 100 lookup local
+	ip -n "$ns" -6 rule del pref 0 lookup local
 }
 
 # Adds every pod of a "ns/pod IPv4 [IPv6]" file.
@@ -161,6 +194,18 @@ topo_pod_exec() {
 	local ns=${TOPO_POD_NS[$1]:?unknown pod $1}
 	shift
 	ip netns exec "$ns" "$@"
+}
+
+# Forgets every neighbour (ARP and NDP) entry in the node and the pods, so
+# the next probes resolve addresses afresh through whatever ruleset is
+# loaded: a ruleset that drops neighbour discovery must fail now, not
+# minutes later when a cached entry expires.
+topo_neigh_flush() {
+	local ns
+	ip -n "$TOPO_NODE" neigh flush all 2> /dev/null || true
+	for ns in "${TOPO_POD_NS[@]}"; do
+		ip -n "$ns" neigh flush all 2> /dev/null || true
+	done
 }
 
 # Starts @@ in the background; its PID is killed at cleanup.  Sets TOPO_LAST_PID.

@@ -1,0 +1,662 @@
+/*
+ * One netlink batch per change, ACKs read until every sequence number is
+ * answered (nftables' mnl_batch_talk), errors mapped back to the object
+ * whose message the kernel rejected.
+ */
+#include <errno.h>
+#include <netinet/in.h> /* before the linux/ headers */
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "nftio.h"
+#include "ruleset_int.h"
+#include "ruleset_nl.h"
+
+/* Batch pages: messages are built into pages of this size; one message
+ * must fit into the overrun area (elements are chunked well below it). */
+#define NFTIO_PAGE_SIZE (256 * 1024)
+#define NFTIO_PAGE_OVERRUN (128 * 1024)
+/* Elements per NEWSETELEM/DELSETELEM message: a vmap element with a long
+ * chain name is ~300 bytes, so 128 of them stay far below the overrun. */
+#define NFTIO_ELEMS_PER_MSG 128
+/* Each ACK is its own skb; the kernel queues them all before we read, so
+ * the receive buffer must hold one per message. */
+#define NFTIO_ACK_TRUESIZE 1024
+#define NFTIO_RCVBUF_MAX (512u * 1024 * 1024)
+#define NFTIO_FAULT_CHAIN "bh-fault-injected"
+
+struct nftio {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	bool fault;
+	struct nftio_stats stats;
+};
+
+struct nbatch {
+	struct nftnl_batch *b;
+	uint32_t seq_first; /* the BEGIN message */
+	uint32_t seq_next;
+	size_t n_what, cap_what;
+	char **what; /* owned: what message seq_first + 1 + i was about */
+};
+
+int nftio_open(struct nftio **ret, struct bh_err *reterr)
+{
+	struct nftio *n = calloc(1, sizeof(*n));
+	int one = 1, r;
+	struct timeval tv = { .tv_sec = 30 };
+
+	if (!n)
+		return bh_err_oom(reterr);
+	n->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!n->nl) {
+		r = -errno;
+		free(n);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: cannot open socket: %s",
+				  strerror(-r));
+	}
+	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		nftio_free(n);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: cannot bind: %s",
+				  strerror(-r));
+	}
+	n->portid = mnl_socket_get_portid(n->nl);
+	n->seq = (uint32_t) time(NULL);
+	/* Small ACKs (no copy of our message) and extended error text. */
+	(void) mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	(void) mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	/* A kernel that never answers must not hang the agent. */
+	(void) setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	*ret = n;
+	return 0;
+}
+
+struct nftio *nftio_free(struct nftio *n)
+{
+	if (!n)
+		return NULL;
+	if (n->nl)
+		mnl_socket_close(n->nl);
+	free(n);
+	return NULL;
+}
+
+void nftio_inject_fault(struct nftio *n, bool on)
+{
+	n->fault = on;
+}
+
+const struct nftio_stats *nftio_stats(const struct nftio *n)
+{
+	return &n->stats;
+}
+
+static void nbatch_done(struct nbatch *nb)
+{
+	if (nb->b)
+		nftnl_batch_free(nb->b);
+	for (size_t i = 0; i < nb->n_what; i++)
+		free(nb->what[i]);
+	free(nb->what);
+	memset(nb, 0, sizeof(*nb));
+}
+
+static int nbatch_init(struct nbatch *nb, struct nftio *n)
+{
+	*nb = (struct nbatch){ 0 };
+	nb->b = nftnl_batch_alloc(NFTIO_PAGE_SIZE, NFTIO_PAGE_OVERRUN);
+	if (!nb->b)
+		return -ENOMEM;
+	nb->seq_first = n->seq++;
+	nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq_first);
+	if (nftnl_batch_update(nb->b) < 0)
+		return -ENOMEM;
+	nb->seq_next = n->seq;
+	return 0;
+}
+
+/* Starts a message; @what names the object for error messages. */
+static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags, const char *kind,
+			       const char *name)
+{
+	char what[RULESET_NAME_MAX + 64];
+
+	if (nb->n_what == nb->cap_what) {
+		size_t cap = nb->cap_what ? nb->cap_what * 2 : 256;
+		char **v = realloc(nb->what, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		nb->what = v;
+		nb->cap_what = cap;
+	}
+	(void) snprintf(what, sizeof(what), "%s '%s'", kind, name);
+	nb->what[nb->n_what] = strdup(what);
+	if (!nb->what[nb->n_what])
+		return NULL;
+	nb->n_what++;
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(nb->b), type, NFPROTO_INET,
+				     flags | NLM_F_ACK, nb->seq_next++);
+}
+
+static int nb_end_msg(struct nbatch *nb)
+{
+	return nftnl_batch_update(nb->b) < 0 ? -ENOMEM : 0;
+}
+
+static int nb_table(struct nbatch *nb, uint16_t type, uint16_t flags, const char *comment)
+{
+	struct nftnl_table *t = rs_nl_table(comment);
+	struct nlmsghdr *nlh;
+
+	if (!t)
+		return -ENOMEM;
+	nlh = nb_msg(nb, type, flags, "table", RULESET_TABLE);
+	if (!nlh) {
+		nftnl_table_free(t);
+		return -ENOMEM;
+	}
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nb_end_msg(nb);
+}
+
+static int nb_chain(struct nbatch *nb, uint16_t type, const struct rs_chain *c)
+{
+	struct nftnl_chain *ch = rs_nl_chain(c);
+	struct nlmsghdr *nlh;
+
+	if (!ch)
+		return -ENOMEM;
+	if (type == NFT_MSG_DELCHAIN) {
+		nftnl_chain_unset(ch, NFTNL_CHAIN_HOOKNUM);
+		nftnl_chain_unset(ch, NFTNL_CHAIN_PRIO);
+		nftnl_chain_unset(ch, NFTNL_CHAIN_TYPE);
+		nftnl_chain_unset(ch, NFTNL_CHAIN_POLICY);
+	}
+	nlh = nb_msg(nb, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0, "chain", c->name);
+	if (!nlh) {
+		nftnl_chain_free(ch);
+		return -ENOMEM;
+	}
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	nftnl_chain_free(ch);
+	return nb_end_msg(nb);
+}
+
+/* Deletes every rule of @chain (DELRULE without a handle). */
+static int nb_flush_chain(struct nbatch *nb, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nlh = nb_msg(nb, NFT_MSG_DELRULE, 0, "rules of chain", chain);
+	if (!nlh) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nb_end_msg(nb);
+}
+
+static int nb_rule(struct nbatch *nb, const char *chain, const struct rs_rule *rr)
+{
+	struct nftnl_rule *r = rs_nl_rule(chain, rr);
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return -ENOMEM;
+	nlh = nb_msg(nb, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "rule in chain", chain);
+	if (!nlh) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nb_end_msg(nb);
+}
+
+static int nb_rules(struct nbatch *nb, const struct rs_chain *c)
+{
+	for (size_t i = 0; i < c->n_rules; i++) {
+		int r = nb_rule(nb, c->name, &c->rules[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int nb_set(struct nbatch *nb, uint16_t type, const struct rs_set *rs)
+{
+	struct nftnl_set *s = rs_nl_set(rs, nb->seq_next);
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return -ENOMEM;
+	nlh = nb_msg(nb, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0,
+		     (rs->flags & RS_SET_VMAP) ? "map" : "set", rs->name);
+	if (!nlh) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nb_end_msg(nb);
+}
+
+/* NEWSETELEM/DELSETELEM for @elems of @rs, chunked; n == 0 with DELSETELEM
+ * and @flush set empties the set. */
+static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs,
+		    const struct rs_elem *elems, size_t n, bool flush)
+{
+	for (size_t i = 0; i < n || (flush && i == 0); i += NFTIO_ELEMS_PER_MSG) {
+		struct nftnl_set *s = nftnl_set_alloc();
+		struct nlmsghdr *nlh;
+		int r = 0;
+
+		if (!s)
+			return -ENOMEM;
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, rs->name);
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+		for (size_t k = i; r == 0 && k < n && k < i + NFTIO_ELEMS_PER_MSG; k++)
+			r = rs_nl_elem_add(s, rs, &elems[k]);
+		nlh = r == 0 ? nb_msg(nb, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+				      "elements of set", rs->name) :
+			       NULL;
+		if (!nlh) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		r = nb_end_msg(nb);
+		if (r < 0)
+			return r;
+		if (flush && n == 0)
+			break;
+	}
+	return 0;
+}
+
+static int nb_fault(struct nbatch *nb)
+{
+	struct rs_rule rr = { .kind = RS_RULE_VERDICT, .verdict = RS_VERDICT_ACCEPT };
+
+	return nb_rule(nb, NFTIO_FAULT_CHAIN, &rr);
+}
+
+/* Sets a socket buffer size, forcing past the sysctl limit when we may. */
+static void sock_buf(struct nftio *n, int opt_force, int opt, size_t want)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+	int v = want > INT32_MAX ? INT32_MAX : (int) want;
+
+	if (setsockopt(fd, SOL_SOCKET, opt_force, &v, sizeof(v)) < 0)
+		(void) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/*
+ * Sends the batch and reads one answer per message.  nfnetlink handles
+ * the whole batch inside sendmsg(), so all answers are queued when it
+ * returns.  The first error (lowest sequence number) is reported.
+ */
+static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct bh_err *reterr)
+{
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	size_t expect = nb->n_what, answered = 0, total = 0;
+	uint32_t err_seq = 0;
+	int iovlen, err = 0;
+	struct iovec *iov;
+	struct msghdr msg = { 0 };
+	char *buf = NULL;
+	ssize_t len;
+	int r = 0;
+
+	nftnl_batch_end(nftnl_batch_buffer(nb->b), nb->seq_next++);
+	if (nftnl_batch_update(nb->b) < 0)
+		return bh_err_oom(reterr);
+	iovlen = nftnl_batch_iovec_len(nb->b);
+	iov = calloc((size_t) iovlen, sizeof(*iov));
+	buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	if (!iov || !buf) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	nftnl_batch_iovec(nb->b, iov, (uint32_t) iovlen);
+	for (int i = 0; i < iovlen; i++)
+		total += iov[i].iov_len;
+	sock_buf(n, SO_SNDBUFFORCE, SO_SNDBUF, total + 65536);
+	{
+		size_t rcv = (expect + 16) * NFTIO_ACK_TRUESIZE;
+
+		sock_buf(n, SO_RCVBUFFORCE, SO_RCVBUF,
+			 rcv > NFTIO_RCVBUF_MAX ? NFTIO_RCVBUF_MAX : rcv);
+	}
+	msg.msg_name = &snl;
+	msg.msg_namelen = sizeof(snl);
+	msg.msg_iov = iov;
+	msg.msg_iovlen = (size_t) iovlen;
+	if (sendmsg(mnl_socket_get_fd(n->nl), &msg, 0) < 0) {
+		r = -errno;
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "%s: netlink send of %zu bytes: %s", cmd,
+			       total, strerror(-r));
+		goto out;
+	}
+	n->stats.batches++;
+	n->stats.messages = expect;
+	n->stats.bytes = total;
+	while (answered < expect) {
+		len = mnl_socket_recvfrom(n->nl, buf, MNL_SOCKET_BUFFER_SIZE);
+		if (len < 0) {
+			r = -errno;
+			if (r == -EINTR)
+				continue;
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, r,
+				       "%s: netlink: %zu of %zu answers read: %s", cmd, answered,
+				       expect, strerror(-r));
+			goto out;
+		}
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) len);
+		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq <= nb->seq_first ||
+			    nlh->nlmsg_seq > nb->seq_first + expect)
+				continue; /* not ours: sequence checking */
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			answered++;
+			if (e->error < 0 && (!err || nlh->nlmsg_seq < err_seq)) {
+				err = e->error;
+				err_seq = nlh->nlmsg_seq;
+			}
+		}
+	}
+	if (err) {
+		const char *what = nb->what[err_seq - nb->seq_first - 1];
+
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, err,
+			       "%s: the kernel rejected the batch at %s: %s (nothing changed)", cmd,
+			       what, strerror(-err));
+	}
+out:
+	free(iov);
+	free(buf);
+	return r;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table **t = data;
+
+	if (!*t) {
+		*t = nftnl_table_alloc();
+		if (!*t || nftnl_table_nlmsg_parse(nlh, *t) < 0)
+			return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **c = data;
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT && nftnl_udata_len(attr) > 0) {
+		const char *v = nftnl_udata_get(attr);
+
+		if (v[nftnl_udata_len(attr) - 1] == '\0')
+			*c = v;
+	}
+	return 0;
+}
+
+int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err *reterr)
+{
+	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	struct nftnl_table *t = NULL, *q = nftnl_table_alloc();
+	uint32_t seq = n->seq++;
+	struct nlmsghdr *nlh;
+	int r = 0;
+	ssize_t len;
+
+	if (!buf || !q) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_table_set_str(q, NFTNL_TABLE_NAME, RULESET_TABLE);
+	nftnl_table_nlmsg_build_payload(nlh, q);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get table: %s", strerror(-r));
+		goto out;
+	}
+	for (;;) {
+		len = mnl_socket_recvfrom(n->nl, buf, MNL_SOCKET_BUFFER_SIZE);
+		if (len < 0) {
+			r = -errno;
+			break;
+		}
+		r = mnl_cb_run(buf, (size_t) len, seq, n->portid, table_cb, &t);
+		if (r <= MNL_CB_STOP) {
+			r = r < 0 ? -errno : 0;
+			break;
+		}
+	}
+	if (r == -ENOENT) {
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get table 'inet %s': %s",
+			       RULESET_TABLE, strerror(-r));
+		goto out;
+	}
+	if (!t) {
+		r = 0;
+		goto out;
+	}
+	{
+		uint32_t ulen = 0;
+		const void *u = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA) ?
+					nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &ulen) :
+					NULL;
+		const char *c = NULL;
+
+		if (u)
+			(void) nftnl_udata_parse(u, ulen, udata_comment_cb, &c);
+		(void) snprintf(out, outlen, "%s", c ? c : "");
+	}
+	r = 1;
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (q)
+		nftnl_table_free(q);
+	free(buf);
+	return r;
+}
+
+/*
+ * add table; delete table; the new table with everything in it.  Objects
+ * go in name order, as ruleset_text() prints them, so that the kernel
+ * lists a table loaded either way identically.
+ */
+static int nb_full(struct nbatch *nb, const struct ruleset *rs, const char *comment)
+{
+	const struct rs_desc *d = &rs->d;
+	const struct rs_set **sets;
+	const struct rs_chain **chains;
+	int r;
+
+	r = rs_desc_sorted(d, &sets, &chains);
+	if (r < 0)
+		return r;
+	r = nb_table(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE, NULL);
+	if (!r)
+		r = nb_table(nb, NFT_MSG_DELTABLE, 0, NULL);
+	if (!r)
+		r = nb_table(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE, comment);
+	for (size_t i = 0; !r && i < d->n_sets; i++) {
+		r = nb_set(nb, NFT_MSG_NEWSET, sets[i]);
+		/* vmap elements jump to chains: they come after the chains */
+		if (!r && sets[i]->n_elems && !(sets[i]->flags & RS_SET_VMAP))
+			r = nb_elems(nb, NFT_MSG_NEWSETELEM, sets[i], sets[i]->elems,
+				     sets[i]->n_elems, false);
+	}
+	for (size_t i = 0; !r && i < d->n_chains; i++)
+		r = nb_chain(nb, NFT_MSG_NEWCHAIN, chains[i]);
+	for (size_t i = 0; !r && i < d->n_sets; i++)
+		if (sets[i]->n_elems && (sets[i]->flags & RS_SET_VMAP))
+			r = nb_elems(nb, NFT_MSG_NEWSETELEM, sets[i], sets[i]->elems,
+				     sets[i]->n_elems, false);
+	for (size_t i = 0; !r && i < d->n_chains; i++)
+		r = nb_rules(nb, chains[i]);
+	free(sets);
+	free(chains);
+	return r;
+}
+
+int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
+{
+	char comment[64], cur[256];
+	struct nbatch nb;
+	int r;
+
+	r = rs_table_comment(rs, comment, sizeof(comment));
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: digest");
+	r = nftio_table_comment(n, cur, sizeof(cur), reterr);
+	if (r < 0)
+		return r;
+	if (r == 1 && strcmp(cur, comment) == 0 && !n->fault)
+		return 0;
+	r = nbatch_init(&nb, n);
+	if (!r)
+		r = nb_full(&nb, rs, comment);
+	if (!r && n->fault)
+		r = nb_fault(&nb);
+	if (r < 0) {
+		nbatch_done(&nb);
+		return bh_err_oom(reterr);
+	}
+	r = nb_send(n, &nb, "apply", reterr);
+	nbatch_done(&nb);
+	return r < 0 ? r : 1;
+}
+
+int nftio_reset(struct nftio *n, struct bh_err *reterr)
+{
+	char cur[256];
+	struct nbatch nb;
+	int r;
+
+	r = nftio_table_comment(n, cur, sizeof(cur), reterr);
+	if (r <= 0)
+		return r;
+	r = nbatch_init(&nb, n);
+	if (!r)
+		r = nb_table(&nb, NFT_MSG_DELTABLE, 0, NULL);
+	if (!r && n->fault)
+		r = nb_fault(&nb);
+	if (r < 0) {
+		nbatch_done(&nb);
+		return bh_err_oom(reterr);
+	}
+	r = nb_send(n, &nb, "reset", reterr);
+	nbatch_done(&nb);
+	return r < 0 ? r : 1;
+}
+
+int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct rs_delta *d,
+		       struct bh_err *reterr)
+{
+	struct nbatch nb;
+	int r;
+
+	if (!d || (!d->full && d->n_ops == 0))
+		return 0;
+	r = nbatch_init(&nb, n);
+	if (!r && d->full) {
+		char comment[64];
+
+		r = rs_table_comment(rs, comment, sizeof(comment));
+		if (!r)
+			r = nb_full(&nb, rs, comment);
+	}
+	for (size_t i = 0; !r && !d->full && i < d->n_ops; i++) {
+		const struct rs_op *op = &d->ops[i];
+
+		switch (op->kind) {
+		case RS_OP_ADD_CHAIN:
+			r = nb_chain(&nb, NFT_MSG_NEWCHAIN, op->chain);
+			break;
+		case RS_OP_ADD_SET:
+			r = nb_set(&nb, NFT_MSG_NEWSET, op->set);
+			if (!r && op->set->n_elems)
+				r = nb_elems(&nb, NFT_MSG_NEWSETELEM, op->set, op->set->elems,
+					     op->set->n_elems, false);
+			break;
+		case RS_OP_ADD_ELEMS:
+			r = nb_elems(&nb, NFT_MSG_NEWSETELEM, op->set, op->set->elems,
+				     op->set->n_elems, false);
+			break;
+		case RS_OP_DEL_ELEMS:
+			r = nb_elems(&nb, NFT_MSG_DELSETELEM, op->set, op->set->elems,
+				     op->set->n_elems, op->set->n_elems == 0);
+			break;
+		case RS_OP_REPLACE_RULES:
+			r = nb_flush_chain(&nb, op->chain->name);
+			/* fall through */
+		case RS_OP_ADD_RULES:
+			if (!r)
+				r = nb_rules(&nb, op->chain);
+			break;
+		case RS_OP_FLUSH_CHAIN:
+			r = nb_flush_chain(&nb, op->chain->name);
+			break;
+		case RS_OP_DEL_CHAIN:
+			r = nb_chain(&nb, NFT_MSG_DELCHAIN, op->chain);
+			break;
+		case RS_OP_DEL_SET:
+			r = nb_set(&nb, NFT_MSG_DELSET, op->set);
+			break;
+		}
+	}
+	if (!r && n->fault)
+		r = nb_fault(&nb);
+	if (r < 0) {
+		nbatch_done(&nb);
+		return bh_err_oom(reterr);
+	}
+	r = nb_send(n, &nb, "update", reterr);
+	nbatch_done(&nb);
+	return r;
+}

@@ -1,0 +1,1687 @@
+/*
+ * The compiler: cluster model -> the description of one node's table
+ * (sets with elements, chains with rules).  Semantics follow engine.h: a
+ * pod is isolated for a direction by the policies of its namespace that
+ * select it and list the direction; selector peers match known pods,
+ * ipBlock peers match addresses (pod addresses included); named ports
+ * resolve against the destination pod.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "proto.h"
+#include "ruleset_int.h"
+
+/* --- name map ---------------------------------------------------------- */
+
+static int name_map_grow(struct name_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	struct name_slot *s = calloc(cap, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t h;
+
+		if (!m->slots[i].name || m->slots[i].tomb)
+			continue;
+		h = hash_str(m->slots[i].name, 0) & (cap - 1);
+		while (s[h].name)
+			h = (h + 1) & (cap - 1);
+		s[h] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = s;
+	m->cap = cap;
+	return 0;
+}
+
+static struct name_slot *name_map_slot(const struct name_map *m, const char *name)
+{
+	size_t h;
+
+	if (!m->cap)
+		return NULL;
+	h = hash_str(name, 0) & (m->cap - 1);
+	while (m->slots[h].name) {
+		if (!m->slots[h].tomb && strcmp(m->slots[h].name, name) == 0)
+			return &m->slots[h];
+		h = (h + 1) & (m->cap - 1);
+	}
+	return NULL;
+}
+
+static int name_map_put(struct name_map *m, const char *name, size_t idx)
+{
+	struct name_slot *s = name_map_slot(m, name);
+	size_t h;
+	int r;
+
+	if (s) {
+		s->idx = idx;
+		s->name = name;
+		return 0;
+	}
+	/* Tombstones count as used: keep the load under one half. */
+	if ((m->n + 1) * 2 > m->cap) {
+		r = name_map_grow(m);
+		if (r < 0)
+			return r;
+	}
+	h = hash_str(name, 0) & (m->cap - 1);
+	while (m->slots[h].name)
+		h = (h + 1) & (m->cap - 1);
+	m->slots[h] = (struct name_slot){ .name = name, .idx = idx };
+	m->n++;
+	return 0;
+}
+
+static void name_map_del(struct name_map *m, const char *name)
+{
+	struct name_slot *s = name_map_slot(m, name);
+
+	if (s)
+		s->tomb = true;
+}
+
+/* --- elements, sets, chains -------------------------------------------- */
+
+void rs_elem_done(struct rs_elem *e)
+{
+	free(e->target);
+	e->target = NULL;
+}
+
+int rs_elem_copy(struct rs_elem *dst, const struct rs_elem *src)
+{
+	*dst = *src;
+	if (src->target) {
+		dst->target = strdup(src->target);
+		if (!dst->target)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int rs_elem_cmp(const struct rs_elem *a, const struct rs_elem *b)
+{
+	int r = addr_cmp(&a->addr, &b->addr);
+
+	if (r)
+		return r;
+	r = addr_cmp(&a->addr_end, &b->addr_end);
+	if (r)
+		return r;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->port_end != b->port_end)
+		return a->port_end < b->port_end ? -1 : 1;
+	return strcmp(a->target ? a->target : "", b->target ? b->target : "");
+}
+
+static int elem_qsort_cb(const void *a, const void *b)
+{
+	return rs_elem_cmp(a, b);
+}
+
+static size_t set_elem_search(const struct rs_set *s, const struct rs_elem *e, bool *found)
+{
+	size_t lo = 0, hi = s->n_elems;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = rs_elem_cmp(&s->elems[mid], e);
+
+		if (r == 0) {
+			*found = true;
+			return mid;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static int set_reserve(struct rs_set *s, size_t n)
+{
+	struct rs_elem *v;
+	size_t cap;
+
+	if (n <= s->cap_elems)
+		return 0;
+	cap = s->cap_elems ? s->cap_elems * 2 : 8;
+	while (cap < n)
+		cap *= 2;
+	v = realloc(s->elems, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->elems = v;
+	s->cap_elems = cap;
+	return 0;
+}
+
+int rs_set_elem_add(struct rs_set *s, const struct rs_elem *e)
+{
+	bool found;
+	size_t i = set_elem_search(s, e, &found);
+	int r;
+
+	if (found)
+		return 0;
+	r = set_reserve(s, s->n_elems + 1);
+	if (r < 0)
+		return r;
+	memmove(&s->elems[i + 1], &s->elems[i], (s->n_elems - i) * sizeof(*s->elems));
+	r = rs_elem_copy(&s->elems[i], e);
+	if (r < 0) {
+		memmove(&s->elems[i], &s->elems[i + 1], (s->n_elems - i) * sizeof(*s->elems));
+		return r;
+	}
+	s->n_elems++;
+	return 1;
+}
+
+int rs_set_elem_del(struct rs_set *s, const struct rs_elem *e)
+{
+	bool found;
+	size_t i = set_elem_search(s, e, &found);
+
+	if (!found)
+		return 0;
+	rs_elem_done(&s->elems[i]);
+	memmove(&s->elems[i], &s->elems[i + 1], (s->n_elems - i - 1) * sizeof(*s->elems));
+	s->n_elems--;
+	return 1;
+}
+
+/* Appends without ordering; set_finish() sorts and removes duplicates. */
+static int set_push(struct rs_set *s, const struct rs_elem *e)
+{
+	int r = set_reserve(s, s->n_elems + 1);
+
+	if (r < 0)
+		return r;
+	r = rs_elem_copy(&s->elems[s->n_elems], e);
+	if (r < 0)
+		return r;
+	s->n_elems++;
+	return 0;
+}
+
+static void set_finish(struct rs_set *s)
+{
+	size_t w = 0;
+
+	if (s->n_elems < 2)
+		return;
+	qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_qsort_cb);
+	for (size_t i = 1; i < s->n_elems; i++) {
+		if (rs_elem_cmp(&s->elems[w], &s->elems[i]) == 0) {
+			rs_elem_done(&s->elems[i]);
+			continue;
+		}
+		s->elems[++w] = s->elems[i];
+	}
+	s->n_elems = w + 1;
+}
+
+struct rs_set *rs_set_free(struct rs_set *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n_elems; i++)
+		rs_elem_done(&s->elems[i]);
+	free(s->elems);
+	free(s->name);
+	free(s);
+	return NULL;
+}
+
+int rs_set_dup(const struct rs_set *s, bool with_elems, struct rs_set **ret)
+{
+	struct rs_set *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	n->key = s->key;
+	n->flags = s->flags;
+	n->name = strdup(s->name);
+	if (!n->name)
+		goto oom;
+	if (with_elems) {
+		if (set_reserve(n, s->n_elems) < 0)
+			goto oom;
+		for (size_t i = 0; i < s->n_elems; i++) {
+			if (rs_elem_copy(&n->elems[i], &s->elems[i]) < 0)
+				goto oom;
+			n->n_elems++;
+		}
+	}
+	*ret = n;
+	return 0;
+oom:
+	rs_set_free(n);
+	return -ENOMEM;
+}
+
+static void rule_done(struct rs_rule *r)
+{
+	free(r->peer_set);
+	free(r->port_set);
+	free(r->named_set);
+	free(r->prefix);
+	free(r->target);
+	memset(r, 0, sizeof(*r));
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b)
+{
+	return a->kind == b->kind && a->family == b->family &&
+	       a->peer_is_daddr == b->peer_is_daddr && str_eq(a->peer_set, b->peer_set) &&
+	       str_eq(a->port_set, b->port_set) && str_eq(a->named_set, b->named_set) &&
+	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->verdict == b->verdict &&
+	       str_eq(a->target, b->target);
+}
+
+static char *dup_opt(const char *s, bool *failed)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*failed = true;
+	return d;
+}
+
+static int rule_copy(struct rs_rule *dst, const struct rs_rule *src)
+{
+	bool failed = false;
+
+	*dst = *src;
+	dst->peer_set = dup_opt(src->peer_set, &failed);
+	dst->port_set = dup_opt(src->port_set, &failed);
+	dst->named_set = dup_opt(src->named_set, &failed);
+	dst->prefix = dup_opt(src->prefix, &failed);
+	dst->target = dup_opt(src->target, &failed);
+	if (failed) {
+		rule_done(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct rs_chain *rs_chain_free(struct rs_chain *c)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < c->n_rules; i++)
+		rule_done(&c->rules[i]);
+	free(c->rules);
+	free(c->name);
+	free(c);
+	return NULL;
+}
+
+static int chain_add_rule(struct rs_chain *c, const struct rs_rule *r)
+{
+	if (c->n_rules == c->cap_rules) {
+		size_t cap = c->cap_rules ? c->cap_rules * 2 : 4;
+		struct rs_rule *v = realloc(c->rules, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->rules = v;
+		c->cap_rules = cap;
+	}
+	if (rule_copy(&c->rules[c->n_rules], r) < 0)
+		return -ENOMEM;
+	c->n_rules++;
+	return 0;
+}
+
+int rs_chain_dup(const struct rs_chain *c, struct rs_chain **ret)
+{
+	struct rs_chain *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	n->hook = c->hook;
+	n->name = strdup(c->name);
+	if (!n->name)
+		goto oom;
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (chain_add_rule(n, &c->rules[i]) < 0)
+			goto oom;
+	*ret = n;
+	return 0;
+oom:
+	rs_chain_free(n);
+	return -ENOMEM;
+}
+
+/* --- descriptions ------------------------------------------------------ */
+
+void rs_desc_done(struct rs_desc *d)
+{
+	for (size_t i = 0; i < d->n_sets; i++)
+		rs_set_free(d->sets[i]);
+	for (size_t i = 0; i < d->n_chains; i++)
+		rs_chain_free(d->chains[i]);
+	free(d->sets);
+	free(d->chains);
+	free(d->set_idx.slots);
+	free(d->chain_idx.slots);
+	memset(d, 0, sizeof(*d));
+}
+
+struct rs_set *rs_desc_set(const struct rs_desc *d, const char *name)
+{
+	struct name_slot *s = name_map_slot(&d->set_idx, name);
+
+	return s ? d->sets[s->idx] : NULL;
+}
+
+struct rs_chain *rs_desc_chain(const struct rs_desc *d, const char *name)
+{
+	struct name_slot *s = name_map_slot(&d->chain_idx, name);
+
+	return s ? d->chains[s->idx] : NULL;
+}
+
+/* Takes ownership of @s (freed on failure). */
+int rs_desc_put_set(struct rs_desc *d, struct rs_set *s)
+{
+	int r;
+
+	if (d->n_sets == d->cap_sets) {
+		size_t cap = d->cap_sets ? d->cap_sets * 2 : 16;
+		struct rs_set **v = realloc(d->sets, cap * sizeof(*v));
+
+		if (!v)
+			goto oom;
+		d->sets = v;
+		d->cap_sets = cap;
+	}
+	r = name_map_put(&d->set_idx, s->name, d->n_sets);
+	if (r < 0)
+		goto oom;
+	d->sets[d->n_sets++] = s;
+	return 0;
+oom:
+	rs_set_free(s);
+	return -ENOMEM;
+}
+
+/* Takes ownership of @c (freed on failure). */
+int rs_desc_put_chain(struct rs_desc *d, struct rs_chain *c)
+{
+	int r;
+
+	if (d->n_chains == d->cap_chains) {
+		size_t cap = d->cap_chains ? d->cap_chains * 2 : 16;
+		struct rs_chain **v = realloc(d->chains, cap * sizeof(*v));
+
+		if (!v)
+			goto oom;
+		d->chains = v;
+		d->cap_chains = cap;
+	}
+	r = name_map_put(&d->chain_idx, c->name, d->n_chains);
+	if (r < 0)
+		goto oom;
+	d->chains[d->n_chains++] = c;
+	return 0;
+oom:
+	rs_chain_free(c);
+	return -ENOMEM;
+}
+
+void rs_desc_del_set(struct rs_desc *d, const char *name)
+{
+	struct name_slot *sl = name_map_slot(&d->set_idx, name);
+	size_t i;
+
+	if (!sl)
+		return;
+	i = sl->idx;
+	name_map_del(&d->set_idx, name);
+	rs_set_free(d->sets[i]);
+	d->sets[i] = d->sets[--d->n_sets];
+	if (i < d->n_sets)
+		(void) name_map_put(&d->set_idx, d->sets[i]->name, i); /* exists: no alloc */
+}
+
+void rs_desc_del_chain(struct rs_desc *d, const char *name)
+{
+	struct name_slot *sl = name_map_slot(&d->chain_idx, name);
+	size_t i;
+
+	if (!sl)
+		return;
+	i = sl->idx;
+	name_map_del(&d->chain_idx, name);
+	rs_chain_free(d->chains[i]);
+	d->chains[i] = d->chains[--d->n_chains];
+	if (i < d->n_chains)
+		(void) name_map_put(&d->chain_idx, d->chains[i]->name, i);
+}
+
+static int set_name_cmp_cb(const void *a, const void *b)
+{
+	const struct rs_set *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int chain_rank(const struct rs_chain *c)
+{
+	/* Base chains first, then by name: a stable, readable order. */
+	if (c->hook)
+		return strcmp(c->hook, "forward") == 0 ? 0 : 1;
+	return strcmp(c->name, "ingress") == 0 ? 2 : 3;
+}
+
+static int chain_name_cmp_cb(const void *a, const void *b)
+{
+	const struct rs_chain *const *x = a, *const *y = b;
+	int ra = chain_rank(*x), rb = chain_rank(*y);
+
+	if (ra != rb)
+		return ra - rb;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+int rs_desc_sorted(const struct rs_desc *d, const struct rs_set ***ret_sets,
+		   const struct rs_chain ***ret_chains)
+{
+	const struct rs_set **s = malloc((d->n_sets + 1) * sizeof(*s));
+	const struct rs_chain **c = malloc((d->n_chains + 1) * sizeof(*c));
+
+	if (!s || !c) {
+		free(s);
+		free(c);
+		return -ENOMEM;
+	}
+	memcpy(s, d->sets, d->n_sets * sizeof(*s));
+	memcpy(c, d->chains, d->n_chains * sizeof(*c));
+	qsort(s, d->n_sets, sizeof(*s), set_name_cmp_cb);
+	qsort(c, d->n_chains, sizeof(*c), chain_name_cmp_cb);
+	*ret_sets = s;
+	*ret_chains = c;
+	return 0;
+}
+
+/* --- names and prefixes ------------------------------------------------ */
+
+/* Object names are used as nft identifiers; Kubernetes names ([a-z0-9.-])
+ * fit, and every name starts with a letter. */
+static int make_name(char *buf, size_t len, const char *fmt, ...) BH_PRINTF(3, 4);
+static int make_name(char *buf, size_t len, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t) n >= len || (size_t) n >= sizeof(tmp))
+		n = snprintf(buf, len, "h/%016llx", (unsigned long long) hash_str(tmp, 0));
+	else
+		memcpy(buf, tmp, (size_t) n + 1);
+	return 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char) *s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+const char *ruleset_pod_prefix(const char *ns, const char *pod, enum netpol_dir dir, char *buf,
+			       size_t len)
+{
+	char d = dir == NETPOL_INGRESS ? 'i' : 'e';
+	char full[600];
+	int n;
+
+	n = snprintf(buf, len, "bh:%c:%s/%s", d, ns, pod);
+	if (n >= 0 && (size_t) n < len && (size_t) n < RULESET_PREFIX_MAX)
+		return buf;
+	(void) snprintf(full, sizeof(full), "%s/%s", ns, pod);
+	(void) snprintf(buf, len, "bh:%c:#%016llx", d, (unsigned long long) fnv1a(full));
+	return buf;
+}
+
+/* --- the build --------------------------------------------------------- */
+
+struct ns_info {
+	const char *name;
+	size_t first, end; /* pod index range */
+	const struct labels *labels;
+	struct labels synth; /* when the Namespace object is missing */
+};
+
+struct bctx {
+	struct ruleset *rs;
+	struct cluster *c;
+	size_t n_ns;
+	struct ns_info *ns;
+	struct rs_desc *d; /* where objects go */
+	size_t n_active, cap_active;
+	struct rs_active *active;
+};
+
+static void bctx_done(struct bctx *b)
+{
+	for (size_t i = 0; i < b->n_ns; i++)
+		labels_done(&b->ns[i].synth);
+	free(b->ns);
+	for (size_t i = 0; i < b->n_active; i++) {
+		free(b->active[i].ns);
+		free(b->active[i].name);
+	}
+	free(b->active);
+}
+
+static int bctx_init(struct bctx *b, struct ruleset *rs, struct cluster *c, struct rs_desc *d)
+{
+	*b = (struct bctx){ .rs = rs, .c = c, .d = d };
+	b->ns = calloc(c->n_pods + 1, sizeof(*b->ns));
+	if (!b->ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		struct ns_info *ni;
+
+		if (b->n_ns && strcmp(b->ns[b->n_ns - 1].name, c->pods[i].ns) == 0) {
+			b->ns[b->n_ns - 1].end = i + 1;
+			continue;
+		}
+		ni = &b->ns[b->n_ns++];
+		ni->name = c->pods[i].ns;
+		ni->first = i;
+		ni->end = i + 1;
+		labels_init(&ni->synth);
+		{
+			const struct k8s_ns *k = cluster_ns_find(c, ni->name);
+
+			if (k) {
+				ni->labels = &k->labels;
+			} else {
+				if (labels_set(&ni->synth, "kubernetes.io/metadata.name",
+					       ni->name) < 0)
+					return -ENOMEM;
+				ni->labels = &ni->synth;
+			}
+		}
+	}
+	return 0;
+}
+
+static const struct ns_info *bctx_ns(const struct bctx *b, const char *name)
+{
+	size_t lo = 0, hi = b->n_ns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(b->ns[mid].name, name);
+
+		if (r == 0)
+			return &b->ns[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A pod that owns addresses: not host-network, with an address. */
+static bool pod_known(const struct pod *p)
+{
+	return !p->host_network && p->n_ips > 0;
+}
+
+/* Address @i of @p is really @p's (a reused address belongs to the pod
+ * cluster_pod_by_addr() prefers, as in the engine). */
+static bool pod_owns_ip(struct cluster *c, const struct pod *p, size_t i)
+{
+	const struct pod *o = cluster_pod_by_addr(c, &p->ips[i]);
+
+	return o && strcmp(o->ns, p->ns) == 0 && strcmp(o->name, p->name) == 0;
+}
+
+static bool pod_is_local(const struct bctx *b, const struct pod *p)
+{
+	return pod_known(p) && p->node && strcmp(p->node, b->rs->node) == 0;
+}
+
+static bool peer_selects(const struct bctx *b, const struct netpol *pol,
+			 const struct netpol_peer *peer, const struct pod *p)
+{
+	if (peer->kind != NETPOL_PEER_SELECTOR || !pod_known(p))
+		return false;
+	if (!peer->pod_sel && !peer->ns_sel)
+		return false;
+	if (peer->ns_sel) {
+		const struct ns_info *ni = bctx_ns(b, p->ns);
+
+		if (!ni || !selector_matches(peer->ns_sel, ni->labels))
+			return false;
+	} else if (strcmp(p->ns, pol->ns) != 0) {
+		return false;
+	}
+	return !peer->pod_sel || selector_matches(peer->pod_sel, &p->labels);
+}
+
+static bool policy_isolates(const struct netpol *pol, enum netpol_dir dir, const struct pod *p)
+{
+	return pol->types[dir] && pod_known(p) && strcmp(pol->ns, p->ns) == 0 &&
+	       selector_matches(&pol->pod_sel, &p->labels);
+}
+
+static bool ipblock_contains(const struct netpol_peer *peer, const struct addr *a)
+{
+	if (peer->kind != NETPOL_PEER_IPBLOCK || !cidr_contains(&peer->cidr, a))
+		return false;
+	for (size_t i = 0; i < peer->n_except; i++)
+		if (cidr_contains(&peer->except[i], a))
+			return false;
+	return true;
+}
+
+static int new_set(struct bctx *b, const char *name, enum rs_key key, unsigned flags,
+		   struct rs_set **ret)
+{
+	struct rs_set *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->key = key;
+	s->flags = flags;
+	s->name = strdup(name);
+	if (!s->name) {
+		free(s);
+		return -ENOMEM;
+	}
+	r = rs_desc_put_set(b->d, s);
+	if (r < 0)
+		return r;
+	*ret = s;
+	return 0;
+}
+
+static int new_chain(struct bctx *b, const char *name, const char *hook, struct rs_chain **ret)
+{
+	struct rs_chain *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->hook = hook;
+	c->name = strdup(name);
+	if (!c->name) {
+		free(c);
+		return -ENOMEM;
+	}
+	r = rs_desc_put_chain(b->d, c);
+	if (r < 0)
+		return r;
+	*ret = c;
+	return 0;
+}
+
+static int add_rule(struct rs_chain *c, enum rs_rule_kind kind, uint8_t family, bool daddr,
+		    const char *peer, const char *ports, const char *named, enum rs_verdict v,
+		    const char *target)
+{
+	struct rs_rule r = {
+		.kind = kind,
+		.family = family,
+		.peer_is_daddr = daddr,
+		.peer_set = (char *) peer,
+		.port_set = (char *) ports,
+		.named_set = (char *) named,
+		.verdict = v,
+		.target = (char *) target,
+	};
+
+	return chain_add_rule(c, &r); /* copies the strings */
+}
+
+static const char *dir_letter(enum netpol_dir d)
+{
+	return d == NETPOL_INGRESS ? "i" : "e";
+}
+
+static int policy_set_name(char *buf, size_t len, const struct netpol *p, enum netpol_dir d,
+			   size_t rule, const char *kind)
+{
+	return make_name(buf, len, "p/%s/%s/%s%zu/%s", p->ns, p->name, dir_letter(d), rule, kind);
+}
+
+int ruleset_policy_chain_name(char *buf, size_t len, const char *ns, const char *name,
+			      enum netpol_dir d);
+int ruleset_policy_chain_name(char *buf, size_t len, const char *ns, const char *name,
+			      enum netpol_dir d)
+{
+	return make_name(buf, len, "p%s/%s/%s", dir_letter(d), ns, name);
+}
+
+int ruleset_pod_chain_name(char *buf, size_t len, const char *ns, const char *name,
+			   enum netpol_dir d);
+int ruleset_pod_chain_name(char *buf, size_t len, const char *ns, const char *name,
+			   enum netpol_dir d)
+{
+	return make_name(buf, len, "%s/%s/%s", d == NETPOL_INGRESS ? "in" : "eg", ns, name);
+}
+
+static void elem_addr(struct rs_elem *e, const struct addr *a)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr = *a;
+	e->addr_end = *a;
+}
+
+static bool addr_is_max(const struct addr *a)
+{
+	for (unsigned i = 0; i < addr_len(a); i++)
+		if (a->b[i] != 0xff)
+			return false;
+	return true;
+}
+
+static void addr_inc(struct addr *a)
+{
+	for (int i = (int) addr_len(a) - 1; i >= 0; i--)
+		if (++a->b[i] != 0)
+			break;
+}
+
+static void addr_dec(struct addr *a)
+{
+	for (int i = (int) addr_len(a) - 1; i >= 0; i--)
+		if (a->b[i]-- != 0)
+			break;
+}
+
+/*
+ * The addresses of one rule's ipBlock peers of @family as disjoint,
+ * merged intervals: union over peers of (cidr minus every except).
+ * Overlapping or nested cidrs (within a rule, or the same cidr written by
+ * several peers) merge here, so the kernel never sees overlapping
+ * intervals.
+ */
+static int cidr_intervals(const struct netpol_rule *rule, int family, struct rs_set *s)
+{
+	for (size_t i = 0; i < rule->n_peers; i++) {
+		const struct netpol_peer *pe = &rule->peers[i];
+		size_t n = 1, cap = pe->n_except + 2;
+		struct rs_elem *iv;
+
+		if (pe->kind != NETPOL_PEER_IPBLOCK || pe->cidr.addr.family != family)
+			continue;
+		iv = calloc(cap * 2, sizeof(*iv));
+		if (!iv)
+			return -ENOMEM;
+		cidr_first(&pe->cidr, &iv[0].addr);
+		cidr_last(&pe->cidr, &iv[0].addr_end);
+		for (size_t x = 0; x < pe->n_except; x++) {
+			const struct cidr *ex = &pe->except[x];
+			struct addr lo, hi;
+			size_t m = 0;
+			struct rs_elem *out = iv + cap;
+
+			if (ex->addr.family != family)
+				continue;
+			cidr_first(ex, &lo);
+			cidr_last(ex, &hi);
+			for (size_t k = 0; k < n; k++) {
+				struct rs_elem *v = &iv[k];
+
+				if (addr_cmp(&hi, &v->addr) < 0 ||
+				    addr_cmp(&lo, &v->addr_end) > 0) {
+					out[m++] = *v;
+					continue;
+				}
+				if (addr_cmp(&v->addr, &lo) < 0) {
+					out[m] = *v;
+					out[m].addr_end = lo;
+					addr_dec(&out[m].addr_end);
+					m++;
+				}
+				if (addr_cmp(&hi, &v->addr_end) < 0) {
+					out[m] = *v;
+					out[m].addr = hi;
+					addr_inc(&out[m].addr);
+					m++;
+				}
+			}
+			memcpy(iv, out, m * sizeof(*iv));
+			n = m;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (set_push(s, &iv[k]) < 0) {
+				free(iv);
+				return -ENOMEM;
+			}
+		}
+		free(iv);
+	}
+	/* Sort, then merge overlapping and adjacent intervals. */
+	set_finish(s);
+	if (s->n_elems > 1) {
+		size_t w = 0;
+
+		for (size_t i = 1; i < s->n_elems; i++) {
+			struct rs_elem *cur = &s->elems[w];
+			struct addr next = cur->addr_end;
+
+			if (!addr_is_max(&next))
+				addr_inc(&next);
+			if (addr_is_max(&cur->addr_end) ||
+			    addr_cmp(&s->elems[i].addr, &next) <= 0) {
+				if (addr_cmp(&s->elems[i].addr_end, &cur->addr_end) > 0)
+					cur->addr_end = s->elems[i].addr_end;
+				continue;
+			}
+			s->elems[++w] = s->elems[i];
+		}
+		s->n_elems = w + 1;
+	}
+	return 0;
+}
+
+/* Numeric and protocol-only port entries as merged proto . port ranges. */
+static int port_intervals(const struct netpol_rule *rule, struct rs_set *s)
+{
+	for (size_t i = 0; i < rule->n_ports; i++) {
+		const struct netpol_port *pp = &rule->ports[i];
+		struct rs_elem e = { .proto = pp->protocol };
+
+		if (pp->kind == NETPOL_PORT_NAME)
+			continue;
+		if (pp->kind == NETPOL_PORT_ANY) {
+			e.port = 0;
+			e.port_end = 65535;
+		} else {
+			e.port = pp->port;
+			e.port_end = pp->end_port ? pp->end_port : pp->port;
+		}
+		if (set_push(s, &e) < 0)
+			return -ENOMEM;
+	}
+	set_finish(s);
+	if (s->n_elems > 1) {
+		size_t w = 0;
+
+		for (size_t i = 1; i < s->n_elems; i++) {
+			struct rs_elem *cur = &s->elems[w], *e = &s->elems[i];
+
+			if (e->proto == cur->proto &&
+			    (uint32_t) e->port <= (uint32_t) cur->port_end + 1) {
+				if (e->port_end > cur->port_end)
+					cur->port_end = e->port_end;
+				continue;
+			}
+			s->elems[++w] = *e;
+		}
+		s->n_elems = w + 1;
+	}
+	return 0;
+}
+
+static bool rule_has(const struct netpol_rule *r, enum netpol_peer_kind pk, int family)
+{
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].kind != pk)
+			continue;
+		if (pk == NETPOL_PEER_SELECTOR || r->peers[i].cidr.addr.family == family)
+			return true;
+	}
+	return false;
+}
+
+static bool rule_has_port(const struct netpol_rule *r, bool named)
+{
+	for (size_t i = 0; i < r->n_ports; i++)
+		if ((r->ports[i].kind == NETPOL_PORT_NAME) == named)
+			return true;
+	return false;
+}
+
+/* Elements pod @p contributes to a named-port set of rule @r: its address
+ * of @family with every named port entry that resolves on it. */
+static int named_elems(const struct netpol_rule *r, const struct pod *p, const struct addr *a,
+		       struct rs_set *s, bool sorted)
+{
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct netpol_port *pp = &r->ports[i];
+
+		if (pp->kind != NETPOL_PORT_NAME)
+			continue;
+		for (size_t k = 0; k < p->n_ports; k++) {
+			const struct container_port *cp = &p->ports[k];
+			struct rs_elem e;
+			int ret;
+
+			if (!cp->name || strcmp(cp->name, pp->name) != 0 ||
+			    cp->protocol != pp->protocol)
+				continue;
+			elem_addr(&e, a);
+			e.proto = cp->protocol;
+			e.port = cp->port;
+			e.port_end = cp->port;
+			ret = sorted ? rs_set_elem_add(s, &e) : set_push(s, &e);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int fam_idx(int family)
+{
+	return family == AF_INET ? 0 : 1;
+}
+
+/*
+ * Elements pod @p contributes to the pod-dependent sets of rule @ri of
+ * policy @pol, direction @d: "pods4/6" (selector peers select it) and,
+ * for egress, "named4/6" (its named ports, when a peer matches it).
+ * Calls @emit for each (set kind, element).
+ */
+typedef int contrib_fn(void *ud, const char *kind, const struct rs_elem *e);
+
+static int pod_contrib(const struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
+		       const struct pod *p, contrib_fn *emit, void *ud)
+{
+	const struct netpol_rule *r = &pol->rules[d][ri];
+	bool selected = false;
+	int ret;
+
+	if (!pod_known(p))
+		return 0;
+	for (size_t i = 0; i < r->n_peers && !selected; i++)
+		selected = peer_selects(b, pol, &r->peers[i], p);
+	for (size_t k = 0; k < p->n_ips; k++) {
+		const struct addr *a = &p->ips[k];
+		static const char *const pods[] = { "pods4", "pods6" };
+		static const char *const named[] = { "named4", "named6" };
+		bool match = selected;
+
+		if (!pod_owns_ip(b->c, p, k))
+			continue;
+		if (selected) {
+			struct rs_elem e;
+
+			elem_addr(&e, a);
+			ret = emit(ud, pods[fam_idx(a->family)], &e);
+			if (ret < 0)
+				return ret;
+		}
+		if (d != NETPOL_EGRESS || !rule_has_port(r, true))
+			continue;
+		if (r->n_peers == 0)
+			match = true;
+		for (size_t i = 0; i < r->n_peers && !match; i++)
+			match = ipblock_contains(&r->peers[i], a);
+		if (match) {
+			struct rs_set tmp = { 0 };
+
+			ret = named_elems(r, p, a, &tmp, false);
+			for (size_t i = 0; ret >= 0 && i < tmp.n_elems; i++)
+				ret = emit(ud, named[fam_idx(a->family)], &tmp.elems[i]);
+			for (size_t i = 0; i < tmp.n_elems; i++)
+				rs_elem_done(&tmp.elems[i]);
+			free(tmp.elems);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+struct fill_ctx {
+	struct rs_set *sets[4]; /* pods4, pods6, named4, named6 */
+};
+
+static int fill_cb(void *ud, const char *kind, const struct rs_elem *e)
+{
+	struct fill_ctx *f = ud;
+	int i = strcmp(kind, "pods4") == 0  ? 0 :
+		strcmp(kind, "pods6") == 0  ? 1 :
+		strcmp(kind, "named4") == 0 ? 2 :
+					      3;
+
+	return f->sets[i] ? set_push(f->sets[i], e) : 0;
+}
+
+/* Scans the pods a rule's peers can match (per-namespace ranges when every
+ * peer is a selector peer, all pods otherwise). */
+static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
+			  struct fill_ctx *f)
+{
+	const struct netpol_rule *r = &pol->rules[d][ri];
+	bool all = r->n_peers == 0 || (d == NETPOL_EGRESS && rule_has_port(r, true) &&
+				       (rule_has(r, NETPOL_PEER_IPBLOCK, AF_INET) ||
+					rule_has(r, NETPOL_PEER_IPBLOCK, AF_INET6)));
+	int ret;
+
+	if (!f->sets[0] && !f->sets[1] && !f->sets[2] && !f->sets[3])
+		return 0;
+	for (size_t n = 0; n < b->n_ns; n++) {
+		const struct ns_info *ni = &b->ns[n];
+		bool want = all;
+
+		for (size_t i = 0; i < r->n_peers && !want; i++) {
+			const struct netpol_peer *pe = &r->peers[i];
+
+			if (pe->kind != NETPOL_PEER_SELECTOR || (!pe->pod_sel && !pe->ns_sel))
+				continue;
+			if (pe->ns_sel)
+				want = selector_matches(pe->ns_sel, ni->labels);
+			else
+				want = strcmp(ni->name, pol->ns) == 0;
+		}
+		if (!want)
+			continue;
+		for (size_t i = ni->first; i < ni->end; i++) {
+			ret = pod_contrib(b, pol, d, ri, &b->c->pods[i], fill_cb, f);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		if (f->sets[i])
+			set_finish(f->sets[i]);
+	return 0;
+}
+
+/*
+ * The chain and sets of policy @pol for direction @d.  @local lists the
+ * local pods it isolates (for ingress named ports).
+ */
+static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_dir d,
+			const struct pod *const *local, size_t n_local)
+{
+	char cname[RULESET_NAME_MAX];
+	const enum rs_verdict v = d == NETPOL_INGRESS ? RS_VERDICT_ACCEPT : RS_VERDICT_GOTO;
+	const char *target = d == NETPOL_INGRESS ? NULL : "ingress";
+	const bool peer_daddr = d == NETPOL_EGRESS;
+	struct rs_chain *ch;
+	int r;
+
+	r = ruleset_policy_chain_name(cname, sizeof(cname), pol->ns, pol->name, d);
+	if (r < 0)
+		return r;
+	r = new_chain(b, cname, NULL, &ch);
+	if (r < 0)
+		return r;
+	for (size_t ri = 0; ri < pol->n_rules[d]; ri++) {
+		const struct netpol_rule *rule = &pol->rules[d][ri];
+		bool has_num = rule_has_port(rule, false), has_named = rule_has_port(rule, true);
+		/* Egress rules with only named ports match through the named
+		 * sets alone: no peer set is needed. */
+		bool peers_used = d == NETPOL_INGRESS || has_num || rule->n_ports == 0;
+		bool has_sel = peers_used && rule_has(rule, NETPOL_PEER_SELECTOR, 0);
+		char ports[RULESET_NAME_MAX] = "";
+		struct fill_ctx f = { 0 };
+
+		if (has_num) {
+			struct rs_set *s;
+
+			r = policy_set_name(ports, sizeof(ports), pol, d, ri, "ports");
+			if (r < 0)
+				return r;
+			r = new_set(b, ports, RS_KEY_PROTO_PORT, RS_SET_INTERVAL, &s);
+			if (r < 0)
+				return r;
+			r = port_intervals(rule, s);
+			if (r < 0)
+				return r;
+		}
+		for (int fam = 0; fam < 2; fam++) {
+			const int family = fam ? AF_INET6 : AF_INET;
+			const char *srcs[2];
+			char pods[RULESET_NAME_MAX], cidr[RULESET_NAME_MAX],
+				named[RULESET_NAME_MAX];
+			size_t n_src = 0;
+
+			if (has_named) {
+				struct rs_set *s;
+
+				r = policy_set_name(named, sizeof(named), pol, d, ri,
+						    fam ? "named6" : "named4");
+				if (r < 0)
+					return r;
+				r = new_set(b, named,
+					    fam ? RS_KEY_ADDR6_PROTO_PORT : RS_KEY_ADDR4_PROTO_PORT,
+					    0, &s);
+				if (r < 0)
+					return r;
+				if (d == NETPOL_INGRESS) {
+					for (size_t k = 0; k < n_local; k++) {
+						const struct pod *p = local[k];
+
+						for (size_t j = 0; j < p->n_ips; j++) {
+							if (p->ips[j].family != family ||
+							    !pod_owns_ip(b->c, p, j))
+								continue;
+							r = named_elems(rule, p, &p->ips[j], s,
+									false);
+							if (r < 0)
+								return r;
+						}
+					}
+					set_finish(s);
+				} else {
+					f.sets[2 + fam] = s;
+				}
+			}
+			if (has_sel) {
+				struct rs_set *s;
+
+				r = policy_set_name(pods, sizeof(pods), pol, d, ri,
+						    fam ? "pods6" : "pods4");
+				if (r < 0)
+					return r;
+				r = new_set(b, pods, fam ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
+				if (r < 0)
+					return r;
+				f.sets[fam] = s;
+				srcs[n_src++] = pods;
+			}
+			if (peers_used && rule_has(rule, NETPOL_PEER_IPBLOCK, family)) {
+				struct rs_set *s;
+
+				r = policy_set_name(cidr, sizeof(cidr), pol, d, ri,
+						    fam ? "cidr6" : "cidr4");
+				if (r < 0)
+					return r;
+				r = new_set(b, cidr, fam ? RS_KEY_ADDR6 : RS_KEY_ADDR4,
+					    RS_SET_INTERVAL, &s);
+				if (r < 0)
+					return r;
+				r = cidr_intervals(rule, family, s);
+				if (r < 0)
+					return r;
+				srcs[n_src++] = cidr;
+			}
+			if (rule->n_peers == 0) {
+				/* Any peer: family matters only for named ports. */
+				if (fam == 0 && (has_num || rule->n_ports == 0)) {
+					r = add_rule(ch, RS_RULE_ALLOW, 0, peer_daddr, NULL,
+						     has_num ? ports : NULL, NULL, v, target);
+					if (r < 0)
+						return r;
+				}
+				if (has_named) {
+					r = add_rule(ch, RS_RULE_ALLOW, family, peer_daddr, NULL,
+						     NULL, named, v, target);
+					if (r < 0)
+						return r;
+				}
+				continue;
+			}
+			for (size_t k = 0; k < n_src; k++) {
+				if (has_num || rule->n_ports == 0) {
+					r = add_rule(ch, RS_RULE_ALLOW, family, peer_daddr, srcs[k],
+						     has_num ? ports : NULL, NULL, v, target);
+					if (r < 0)
+						return r;
+				}
+				if (has_named && d == NETPOL_INGRESS) {
+					r = add_rule(ch, RS_RULE_ALLOW, family, peer_daddr, srcs[k],
+						     NULL, named, v, target);
+					if (r < 0)
+						return r;
+				}
+			}
+			/* Egress named ports: the set holds only the peer pods'
+			 * resolved ports, so it is the whole match. */
+			if (has_named && d == NETPOL_EGRESS) {
+				r = add_rule(ch, RS_RULE_ALLOW, family, peer_daddr, NULL, NULL,
+					     named, v, target);
+				if (r < 0)
+					return r;
+			}
+		}
+		r = rule_fill_pods(b, pol, d, ri, &f);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int final_verdict(struct bctx *b, struct rs_chain *ch, const struct pod *p,
+			 enum netpol_dir d)
+{
+	char prefix[RULESET_PREFIX_MAX];
+	int r;
+
+	if (b->rs->mode == BH_MODE_ENFORCE)
+		return add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_DROP,
+				NULL);
+	ruleset_pod_prefix(p->ns, p->name, d, prefix, sizeof(prefix));
+	for (int fam = 0; fam < 2; fam++) {
+		struct rs_rule rr = {
+			.kind = RS_RULE_SEEN_SKIP,
+			.family = fam ? AF_INET6 : AF_INET,
+			.peer_set = (char *) (fam ? "seen6" : "seen4"),
+			.verdict = RS_VERDICT_ACCEPT,
+		};
+
+		r = chain_add_rule(ch, &rr);
+		if (r < 0)
+			return r;
+	}
+	for (int fam = 0; fam < 2; fam++) {
+		struct rs_rule rr = {
+			.kind = RS_RULE_SEEN_LOG,
+			.family = fam ? AF_INET6 : AF_INET,
+			.peer_set = (char *) (fam ? "seen6" : "seen4"),
+			.prefix = prefix,
+			.group = b->rs->group,
+			.verdict = RS_VERDICT_ACCEPT,
+		};
+
+		r = chain_add_rule(ch, &rr);
+		if (r < 0)
+			return r;
+	}
+	return add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL);
+}
+
+static int active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d)
+{
+	for (size_t i = 0; i < b->n_active; i++) {
+		if (strcmp(b->active[i].ns, pol->ns) == 0 &&
+		    strcmp(b->active[i].name, pol->name) == 0) {
+			b->active[i].dir[d] = true;
+			return 0;
+		}
+	}
+	if (b->n_active == b->cap_active) {
+		size_t cap = b->cap_active ? b->cap_active * 2 : 16;
+		struct rs_active *v = realloc(b->active, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->active = v;
+		b->cap_active = cap;
+	}
+	b->active[b->n_active] = (struct rs_active){ 0 };
+	b->active[b->n_active].ns = strdup(pol->ns);
+	b->active[b->n_active].name = strdup(pol->name);
+	if (!b->active[b->n_active].ns || !b->active[b->n_active].name) {
+		free(b->active[b->n_active].ns);
+		free(b->active[b->n_active].name);
+		return -ENOMEM;
+	}
+	b->active[b->n_active++].dir[d] = true;
+	return 0;
+}
+
+/*
+ * The node-local part: vmaps, pod chains, which policies are active.
+ * Policy chains and sets are built by the caller from b->active.
+ */
+static int build_local(struct bctx *b)
+{
+	static const char *const maps[_NETPOL_DIR_MAX][2] = {
+		[NETPOL_INGRESS] = { "in4", "in6" },
+		[NETPOL_EGRESS] = { "eg4", "eg6" },
+	};
+	struct rs_set *vm[_NETPOL_DIR_MAX][2];
+	struct cluster *c = b->c;
+	int r;
+
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++)
+		for (int f = 0; f < 2; f++) {
+			r = new_set(b, maps[d][f], f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, RS_SET_VMAP,
+				    &vm[d][f]);
+			if (r < 0)
+				return r;
+		}
+	for (size_t n = 0; n < b->n_ns; n++) {
+		const struct ns_info *ni = &b->ns[n];
+		size_t pfirst, pend;
+
+		cluster_policies_in_ns(c, ni->name, &pfirst, &pend);
+		if (pfirst == pend)
+			continue;
+		for (size_t i = ni->first; i < ni->end; i++) {
+			const struct pod *p = &c->pods[i];
+
+			if (!pod_is_local(b, p))
+				continue;
+			for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+				char cname[RULESET_NAME_MAX], pname[RULESET_NAME_MAX];
+				struct rs_chain *ch = NULL;
+
+				for (size_t k = pfirst; k < pend; k++) {
+					const struct netpol *pol = &c->policies[k];
+
+					if (!policy_isolates(pol, d, p))
+						continue;
+					if (!ch) {
+						r = ruleset_pod_chain_name(cname, sizeof(cname),
+									   p->ns, p->name, d);
+						if (r < 0)
+							return r;
+						r = new_chain(b, cname, NULL, &ch);
+						if (r < 0)
+							return r;
+					}
+					r = ruleset_policy_chain_name(pname, sizeof(pname), pol->ns,
+								      pol->name, d);
+					if (r < 0)
+						return r;
+					r = add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL,
+						     NULL, RS_VERDICT_JUMP, pname);
+					if (r < 0)
+						return r;
+					r = active_mark(b, pol, d);
+					if (r < 0)
+						return r;
+				}
+				if (!ch)
+					continue;
+				r = final_verdict(b, ch, p, d);
+				if (r < 0)
+					return r;
+				for (size_t j = 0; j < p->n_ips; j++) {
+					struct rs_elem e;
+
+					if (!pod_owns_ip(c, p, j))
+						continue;
+					elem_addr(&e, &p->ips[j]);
+					e.target = cname;
+					r = set_push(vm[d][fam_idx(p->ips[j].family)], &e);
+					if (r < 0)
+						return r;
+				}
+			}
+		}
+	}
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++)
+		for (int f = 0; f < 2; f++)
+			set_finish(vm[d][f]);
+	return 0;
+}
+
+static int build_policies(struct bctx *b)
+{
+	struct cluster *c = b->c;
+	const struct pod **local = NULL;
+	int r = 0;
+
+	for (size_t a = 0; a < b->n_active; a++) {
+		const struct netpol *pol =
+			cluster_policy_find(c, b->active[a].ns, b->active[a].name);
+		size_t n_local = 0;
+
+		if (!pol)
+			continue;
+		for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+			if (!b->active[a].dir[d])
+				continue;
+			if (d == NETPOL_INGRESS) {
+				const struct ns_info *ni = bctx_ns(b, pol->ns);
+
+				free(local);
+				local = calloc(ni ? ni->end - ni->first + 1 : 1, sizeof(*local));
+				if (!local)
+					return -ENOMEM;
+				n_local = 0;
+				for (size_t i = ni ? ni->first : 0; ni && i < ni->end; i++)
+					if (pod_is_local(b, &c->pods[i]) &&
+					    policy_isolates(pol, d, &c->pods[i]))
+						local[n_local++] = &c->pods[i];
+			}
+			r = build_policy(b, pol, d, local, n_local);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	free(local);
+	return r;
+}
+
+static int build_base(struct bctx *b)
+{
+	const struct node *node = cluster_node_find(b->c, b->rs->node);
+	struct rs_set *n4, *n6;
+	struct rs_chain *fw, *in, *ing;
+	int r;
+
+	r = new_set(b, "node4", RS_KEY_ADDR4, 0, &n4);
+	if (r < 0)
+		return r;
+	r = new_set(b, "node6", RS_KEY_ADDR6, 0, &n6);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; node && i < node->n_addrs; i++) {
+		struct rs_elem e;
+
+		elem_addr(&e, &node->addrs[i]);
+		r = set_push(node->addrs[i].family == AF_INET ? n4 : n6, &e);
+		if (r < 0)
+			return r;
+	}
+	set_finish(n4);
+	set_finish(n6);
+	if (b->rs->mode == BH_MODE_PREVIEW) {
+		struct rs_set *s;
+
+		r = new_set(b, "seen4", RS_KEY_FLOW4, RS_SET_DYNAMIC, &s);
+		if (r < 0)
+			return r;
+		r = new_set(b, "seen6", RS_KEY_FLOW6, RS_SET_DYNAMIC, &s);
+		if (r < 0)
+			return r;
+	}
+	r = new_chain(b, "forward", "forward", &fw);
+	if (r < 0)
+		return r;
+	r = new_chain(b, "input", "input", &in);
+	if (r < 0)
+		return r;
+	r = new_chain(b, "ingress", NULL, &ing);
+	if (r < 0)
+		return r;
+	if (add_rule(fw, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
+	    add_rule(fw, RS_RULE_FIB_LOCAL_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT,
+		     NULL) < 0 ||
+	    add_rule(fw, RS_RULE_ADDR_ACCEPT, AF_INET, false, "node4", NULL, NULL,
+		     RS_VERDICT_ACCEPT, NULL) < 0 ||
+	    add_rule(fw, RS_RULE_ADDR_ACCEPT, AF_INET6, false, "node6", NULL, NULL,
+		     RS_VERDICT_ACCEPT, NULL) < 0 ||
+	    add_rule(fw, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
+	    add_rule(fw, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
+		     NULL) < 0 ||
+	    add_rule(fw, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_GOTO, "ingress") <
+		    0 ||
+	    add_rule(in, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
+	    add_rule(in, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
+	    add_rule(in, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
+		     NULL) < 0 ||
+	    add_rule(ing, RS_RULE_VMAP, AF_INET, true, "in4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
+		    0 ||
+	    add_rule(ing, RS_RULE_VMAP, AF_INET6, true, "in6", NULL, NULL, RS_VERDICT_ACCEPT,
+		     NULL) < 0 ||
+	    add_rule(ing, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Builds the whole description of @c into @d. */
+int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
+int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d)
+{
+	struct bctx b;
+	int r;
+
+	r = bctx_init(&b, rs, c, d);
+	if (r < 0)
+		goto out;
+	r = build_base(&b);
+	if (r < 0)
+		goto out;
+	r = build_local(&b);
+	if (r < 0)
+		goto out;
+	r = build_policies(&b);
+out:
+	bctx_done(&b);
+	return r;
+}
+
+int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct ruleset **ret,
+		  struct bh_err *reterr)
+{
+	struct ruleset *rs;
+	int r;
+
+	if (!o->node || !*o->node)
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "apply: --node NAME is required");
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return bh_err_oom(reterr);
+	rs->mode = o->mode;
+	rs->group = o->nflog_group ? o->nflog_group : RULESET_NFLOG_GROUP;
+	rs->node = strdup(o->node);
+	if (!rs->node) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = ruleset_compile(rs, c, &rs->d);
+	if (r < 0)
+		goto fail;
+	r = cluster_copy(c, &rs->shadow);
+	if (r < 0)
+		goto fail;
+	*ret = rs;
+	return 0;
+fail:
+	ruleset_free(rs);
+	return r == -ENOMEM ? bh_err_oom(reterr) :
+			      bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: compiling the ruleset");
+}
+
+struct ruleset *ruleset_free(struct ruleset *rs)
+{
+	if (!rs)
+		return NULL;
+	rs_desc_done(&rs->d);
+	cluster_free(rs->shadow);
+	free(rs->node);
+	free(rs);
+	return NULL;
+}
+
+size_t ruleset_n_sets(const struct ruleset *rs)
+{
+	return rs->d.n_sets;
+}
+
+const struct rs_set *ruleset_set(const struct ruleset *rs, size_t i)
+{
+	return i < rs->d.n_sets ? rs->d.sets[i] : NULL;
+}
+
+size_t ruleset_n_chains(const struct ruleset *rs)
+{
+	return rs->d.n_chains;
+}
+
+const struct rs_chain *ruleset_chain(const struct ruleset *rs, size_t i)
+{
+	return i < rs->d.n_chains ? rs->d.chains[i] : NULL;
+}
+
+const struct rs_set *ruleset_set_find(const struct ruleset *rs, const char *name)
+{
+	return rs_desc_set(&rs->d, name);
+}
+
+const struct rs_chain *ruleset_chain_find(const struct ruleset *rs, const char *name)
+{
+	return rs_desc_chain(&rs->d, name);
+}
+
+enum bh_mode ruleset_mode(const struct ruleset *rs)
+{
+	return rs->mode;
+}
+
+uint64_t ruleset_digest(const struct ruleset *rs)
+{
+	struct buf b;
+	uint64_t h = 0;
+
+	buf_init(&b, (size_t) 1 << 31);
+	if (rs_desc_text_body(&rs->d, &b) == 0)
+		h = b.len ? hash_bytes(b.data, b.len, 0x62756c6b) : 0;
+	buf_done(&b);
+	return h;
+}
+
+int ruleset_prefix_lookup(const struct ruleset *rs, const char *prefix, enum netpol_dir *ret_dir,
+			  const char **ret_ns, const char **ret_pod)
+{
+	const struct cluster *c = rs->shadow;
+	enum netpol_dir d;
+
+	if (strncmp(prefix, "bh:", 3) != 0 || (prefix[3] != 'i' && prefix[3] != 'e') ||
+	    prefix[4] != ':')
+		return -ENOENT;
+	d = prefix[3] == 'i' ? NETPOL_INGRESS : NETPOL_EGRESS;
+	for (size_t i = 0; c && i < c->n_pods; i++) {
+		const struct pod *p = &c->pods[i];
+		char buf[RULESET_PREFIX_MAX];
+
+		if (!p->node || strcmp(p->node, rs->node) != 0)
+			continue;
+		if (strcmp(ruleset_pod_prefix(p->ns, p->name, d, buf, sizeof(buf)), prefix) == 0) {
+			*ret_dir = d;
+			*ret_ns = p->ns;
+			*ret_pod = p->name;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

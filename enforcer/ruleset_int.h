@@ -1,0 +1,104 @@
+/* Internals shared by ruleset*.c and nftio.c; not a public API. */
+#ifndef BH_RULESET_INT_H
+#define BH_RULESET_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+/* Name -> index map (open addressing), for sets and chains. */
+struct name_map {
+	size_t cap; /* power of two, 0 when empty */
+	size_t n;
+	struct name_slot *slots;
+};
+
+struct name_slot {
+	const char *name; /* borrowed from the object; NULL = free */
+	size_t idx;
+	bool tomb;
+};
+
+/* A collection of sets and chains, indexed by name. */
+struct rs_desc {
+	size_t n_sets, cap_sets;
+	struct rs_set **sets;
+	size_t n_chains, cap_chains;
+	struct rs_chain **chains;
+	struct name_map set_idx, chain_idx;
+};
+
+/* Which (policy, direction) pairs isolate a local pod: their chain and
+ * sets exist. */
+struct rs_active {
+	char *ns, *name; /* owned */
+	bool dir[_NETPOL_DIR_MAX];
+};
+
+struct ruleset {
+	char *node; /* owned */
+	enum bh_mode mode;
+	uint16_t group;
+	struct rs_desc d;
+	/* The cluster as last compiled (incremental updates diff against
+	 * it). */
+	struct cluster *shadow;
+};
+
+enum rs_op_kind {
+	RS_OP_ADD_CHAIN, /* create the chain, empty */
+	RS_OP_ADD_SET, /* create the set (with its elements) */
+	RS_OP_ADD_ELEMS, /* add elements to an existing set */
+	RS_OP_DEL_ELEMS, /* delete them; no element = flush the set */
+	RS_OP_ADD_RULES, /* append the chain's rules (a new chain) */
+	RS_OP_REPLACE_RULES, /* flush the chain and add its rules */
+	RS_OP_FLUSH_CHAIN, /* before deletions: drop references */
+	RS_OP_DEL_CHAIN,
+	RS_OP_DEL_SET,
+};
+
+struct rs_op {
+	enum rs_op_kind kind;
+	struct rs_set *set; /* owned copy (elements = the ones concerned) */
+	struct rs_chain *chain; /* owned copy */
+};
+
+struct rs_delta {
+	bool full;
+	size_t n_ops, cap_ops;
+	struct rs_op *ops; /* in commit order */
+};
+
+/* desc helpers (ruleset.c) */
+void rs_desc_done(struct rs_desc *d);
+struct rs_set *rs_desc_set(const struct rs_desc *d, const char *name);
+struct rs_chain *rs_desc_chain(const struct rs_desc *d, const char *name);
+/* Take ownership of the object (freed on failure). */
+int rs_desc_put_set(struct rs_desc *d, struct rs_set *s);
+int rs_desc_put_chain(struct rs_desc *d, struct rs_chain *c);
+void rs_desc_del_set(struct rs_desc *d, const char *name);
+void rs_desc_del_chain(struct rs_desc *d, const char *name);
+struct rs_set *rs_set_free(struct rs_set *s);
+struct rs_chain *rs_chain_free(struct rs_chain *c);
+int rs_set_dup(const struct rs_set *s, bool with_elems, struct rs_set **ret);
+int rs_chain_dup(const struct rs_chain *c, struct rs_chain **ret);
+int rs_elem_cmp(const struct rs_elem *a, const struct rs_elem *b);
+int rs_elem_copy(struct rs_elem *dst, const struct rs_elem *src);
+void rs_elem_done(struct rs_elem *e);
+int rs_set_elem_add(struct rs_set *s, const struct rs_elem *e); /* 1 added, 0 present */
+int rs_set_elem_del(struct rs_set *s, const struct rs_elem *e); /* 1 removed, 0 absent */
+bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b);
+/* Sorted views (by name) for deterministic output; caller frees. */
+int rs_desc_sorted(const struct rs_desc *d, const struct rs_set ***ret_sets,
+		   const struct rs_chain ***ret_chains);
+
+/* text helpers (ruleset_text.c) */
+int rs_set_text(const struct rs_set *s, struct buf *out, const char *indent);
+int rs_rule_text(const struct rs_rule *r, struct buf *out);
+int rs_elem_text(const struct rs_set *s, const struct rs_elem *e, struct buf *out);
+int rs_table_comment(const struct ruleset *rs, char *buf, size_t len);
+int rs_desc_text_body(const struct rs_desc *d, struct buf *out);
+
+#endif

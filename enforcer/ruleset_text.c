@@ -1,0 +1,264 @@
+/*
+ * The ruleset in nft syntax (apply --dry-run -o nft).  The output is
+ * loadable by `nft -f` and, loaded so, gives the same kernel objects as the
+ * netlink path (tests/integration/enforcer_apply.sh compares both).
+ * Objects are printed sorted by name so that the text depends only on the
+ * description, not on the order updates built it in.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "ruleset_int.h"
+
+static const char *const key_type[_RS_KEY_MAX] = {
+	[RS_KEY_ADDR4] = "ipv4_addr",
+	[RS_KEY_ADDR6] = "ipv6_addr",
+	[RS_KEY_PROTO_PORT] = "inet_proto . inet_service",
+	[RS_KEY_ADDR4_PROTO_PORT] = "ipv4_addr . inet_proto . inet_service",
+	[RS_KEY_ADDR6_PROTO_PORT] = "ipv6_addr . inet_proto . inet_service",
+	[RS_KEY_FLOW4] = "ipv4_addr . ipv4_addr . inet_proto . inet_service",
+	[RS_KEY_FLOW6] = "ipv6_addr . ipv6_addr . inet_proto . inet_service",
+};
+
+static int proto_text(uint8_t p, struct buf *out)
+{
+	const char *n = p == IPPROTO_TCP  ? "tcp" :
+			p == IPPROTO_UDP  ? "udp" :
+			p == IPPROTO_SCTP ? "sctp" :
+					    NULL;
+
+	return n ? buf_printf(out, "%s", n) : buf_printf(out, "%u", p);
+}
+
+/* The prefix length when [lo, hi] is exactly one prefix, else -1. */
+static int interval_plen(const struct addr *lo, const struct addr *hi)
+{
+	unsigned bits = addr_bits(lo), plen = bits;
+
+	/* The longest run of trailing bits that are 0 in lo and 1 in hi. */
+	while (plen > 0) {
+		unsigned bit = plen - 1, byte = bit / 8, mask = 0x80u >> (bit % 8);
+
+		if ((lo->b[byte] & mask) || !(hi->b[byte] & mask))
+			break;
+		plen--;
+	}
+	for (unsigned bit = 0; bit < plen; bit++) {
+		unsigned byte = bit / 8, mask = 0x80u >> (bit % 8);
+
+		if ((lo->b[byte] & mask) != (hi->b[byte] & mask))
+			return -1;
+	}
+	return (int) plen;
+}
+
+int rs_elem_text(const struct rs_set *s, const struct rs_elem *e, struct buf *out)
+{
+	char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
+	int r = 0;
+
+	switch (s->key) {
+	case RS_KEY_ADDR4:
+	case RS_KEY_ADDR6:
+		addr_format(&e->addr, a, sizeof(a));
+		if (!(s->flags & RS_SET_INTERVAL) || addr_eq(&e->addr, &e->addr_end)) {
+			r = buf_printf(out, "%s", a);
+		} else {
+			int plen = interval_plen(&e->addr, &e->addr_end);
+
+			if (plen >= 0) {
+				r = buf_printf(out, "%s/%d", a, plen);
+			} else {
+				addr_format(&e->addr_end, b, sizeof(b));
+				r = buf_printf(out, "%s-%s", a, b);
+			}
+		}
+		if (r == 0 && (s->flags & RS_SET_VMAP))
+			r = buf_printf(out, " : jump %s", e->target);
+		return r;
+	case RS_KEY_PROTO_PORT:
+		r = proto_text(e->proto, out);
+		if (r < 0)
+			return r;
+		if (e->port == e->port_end)
+			return buf_printf(out, " . %u", e->port);
+		return buf_printf(out, " . %u-%u", e->port, e->port_end);
+	case RS_KEY_ADDR4_PROTO_PORT:
+	case RS_KEY_ADDR6_PROTO_PORT:
+		addr_format(&e->addr, a, sizeof(a));
+		r = buf_printf(out, "%s . ", a);
+		if (r == 0)
+			r = proto_text(e->proto, out);
+		if (r == 0)
+			r = buf_printf(out, " . %u", e->port);
+		return r;
+	default:
+		return -EINVAL;
+	}
+}
+
+int rs_set_text(const struct rs_set *s, struct buf *out, const char *in)
+{
+	int r;
+
+	r = buf_printf(out, "%s%s %s {\n%s\ttype %s%s\n", in,
+		       (s->flags & RS_SET_VMAP) ? "map" : "set", s->name, in, key_type[s->key],
+		       (s->flags & RS_SET_VMAP) ? " : verdict" : "");
+	if (r == 0 && (s->flags & RS_SET_DYNAMIC))
+		r = buf_printf(out, "%s\tsize %u\n%s\tflags dynamic,timeout\n%s\ttimeout %us\n", in,
+			       RULESET_SEEN_SIZE, in, in, RULESET_SEEN_TIMEOUT_MS / 1000);
+	if (r == 0 && (s->flags & RS_SET_INTERVAL))
+		r = buf_printf(out, "%s\tflags interval\n", in);
+	if (r == 0 && s->n_elems) {
+		r = buf_printf(out, "%s\telements = { ", in);
+		for (size_t i = 0; r == 0 && i < s->n_elems; i++) {
+			if (i)
+				r = buf_printf(out, ",\n%s\t\t     ", in);
+			if (r == 0)
+				r = rs_elem_text(s, &s->elems[i], out);
+		}
+		if (r == 0)
+			r = buf_printf(out, " }\n");
+	}
+	if (r == 0)
+		r = buf_printf(out, "%s}\n", in);
+	return r;
+}
+
+static const char *ip_kw(uint8_t family)
+{
+	return family == AF_INET6 ? "ip6" : "ip";
+}
+
+static int verdict_text(const struct rs_rule *r, struct buf *out)
+{
+	switch (r->verdict) {
+	case RS_VERDICT_ACCEPT:
+		return buf_printf(out, "accept");
+	case RS_VERDICT_DROP:
+		return buf_printf(out, "drop");
+	case RS_VERDICT_RETURN:
+		return buf_printf(out, "return");
+	case RS_VERDICT_JUMP:
+		return buf_printf(out, "jump %s", r->target);
+	case RS_VERDICT_GOTO:
+		return buf_printf(out, "goto %s", r->target);
+	default:
+		return -EINVAL;
+	}
+}
+
+int rs_rule_text(const struct rs_rule *r, struct buf *out)
+{
+	const char *ip = ip_kw(r->family);
+	const char *dir = r->peer_is_daddr ? "daddr" : "saddr";
+	int ret = 0;
+
+	switch (r->kind) {
+	case RS_RULE_CT_ACCEPT:
+		return buf_printf(out, "ct state established,related accept");
+	case RS_RULE_FIB_LOCAL_ACCEPT:
+		return buf_printf(out, "fib saddr type local accept");
+	case RS_RULE_ADDR_ACCEPT:
+		return buf_printf(out, "%s %s @%s accept", ip, dir, r->peer_set);
+	case RS_RULE_VMAP:
+		return buf_printf(out, "%s %s vmap @%s", ip, dir, r->peer_set);
+	case RS_RULE_VERDICT:
+		return verdict_text(r, out);
+	case RS_RULE_SEEN_SKIP:
+		return buf_printf(out, "%s saddr . %s daddr . meta l4proto . th dport @%s accept",
+				  ip, ip, r->peer_set);
+	case RS_RULE_SEEN_LOG:
+		return buf_printf(out,
+				  "meta nfproto %s add @%s { %s saddr . %s daddr . meta l4proto . "
+				  "th dport } log prefix \"%s\" group %u accept",
+				  r->family == AF_INET6 ? "ipv6" : "ipv4", r->peer_set, ip, ip,
+				  r->prefix, r->group);
+	case RS_RULE_ALLOW:
+		if (r->family && !r->peer_set && !r->named_set)
+			ret = buf_printf(out, "meta nfproto %s ",
+					 r->family == AF_INET6 ? "ipv6" : "ipv4");
+		if (ret == 0 && r->peer_set)
+			ret = buf_printf(out, "%s %s @%s ", ip, dir, r->peer_set);
+		if (ret == 0 && r->port_set)
+			ret = buf_printf(out, "meta l4proto . th dport @%s ", r->port_set);
+		if (ret == 0 && r->named_set)
+			ret = buf_printf(out, "%s daddr . meta l4proto . th dport @%s ", ip,
+					 r->named_set);
+		return ret ? ret : verdict_text(r, out);
+	default:
+		return -EINVAL;
+	}
+}
+
+int rs_desc_text_body(const struct rs_desc *d, struct buf *out)
+{
+	const struct rs_set **sets;
+	const struct rs_chain **chains;
+	int r;
+
+	r = rs_desc_sorted(d, &sets, &chains);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < d->n_sets; i++)
+		r = rs_set_text(sets[i], out, "\t");
+	for (size_t i = 0; r == 0 && i < d->n_chains; i++) {
+		const struct rs_chain *c = chains[i];
+
+		r = buf_printf(out, "\tchain %s {\n", c->name);
+		if (r == 0 && c->hook)
+			r = buf_printf(out,
+				       "\t\ttype filter hook %s priority filter; policy accept;\n",
+				       c->hook);
+		for (size_t k = 0; r == 0 && k < c->n_rules; k++) {
+			r = buf_printf(out, "\t\t");
+			if (r == 0)
+				r = rs_rule_text(&c->rules[k], out);
+			if (r == 0)
+				r = buf_printf(out, "\n");
+		}
+		if (r == 0)
+			r = buf_printf(out, "\t}\n");
+	}
+	free(sets);
+	free(chains);
+	return r;
+}
+
+int rs_table_comment(const struct ruleset *rs, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "bulkhead:v1:%016llx", (unsigned long long) ruleset_digest(rs));
+
+	return n < 0 || (size_t) n >= len ? -ENOSPC : 0;
+}
+
+int ruleset_text_table(const struct ruleset *rs, struct buf *out)
+{
+	char comment[64];
+	int r;
+
+	r = rs_table_comment(rs, comment, sizeof(comment));
+	if (r < 0)
+		return r;
+	r = buf_printf(out, "table inet %s {\n\tcomment \"%s\"\n", RULESET_TABLE, comment);
+	if (r == 0)
+		r = rs_desc_text_body(&rs->d, out);
+	if (r == 0)
+		r = buf_printf(out, "}\n");
+	return r;
+}
+
+int ruleset_text(const struct ruleset *rs, struct buf *out)
+{
+	int r;
+
+	r = buf_printf(out,
+		       "# bulkhead ruleset: node '%s', mode %s\n"
+		       "table inet %s\n"
+		       "delete table inet %s\n",
+		       rs->node, bh_mode_name(rs->mode), RULESET_TABLE, RULESET_TABLE);
+	return r ? r : ruleset_text_table(rs, out);
+}

@@ -1,0 +1,316 @@
+/*
+ * Incremental updates: the difference between two descriptions as the
+ * smallest batch that moves the kernel from one to the other (set
+ * elements where possible, a chain's rules when they changed, objects
+ * created and deleted in an order the kernel accepts).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruleset_int.h"
+
+int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
+
+struct rs_delta *rs_delta_free(struct rs_delta *d)
+{
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < d->n_ops; i++) {
+		rs_set_free(d->ops[i].set);
+		rs_chain_free(d->ops[i].chain);
+	}
+	free(d->ops);
+	free(d);
+	return NULL;
+}
+
+bool rs_delta_is_full(const struct rs_delta *d)
+{
+	return d && d->full;
+}
+
+size_t rs_delta_size(const struct rs_delta *d)
+{
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	for (size_t i = 0; i < d->n_ops; i++) {
+		const struct rs_op *op = &d->ops[i];
+
+		if (op->kind == RS_OP_ADD_ELEMS || op->kind == RS_OP_DEL_ELEMS)
+			n += op->set->n_elems ? op->set->n_elems : 1;
+		else if (op->kind == RS_OP_ADD_SET)
+			n += 1 + op->set->n_elems;
+		else if (op->kind == RS_OP_ADD_RULES || op->kind == RS_OP_REPLACE_RULES)
+			n += op->chain->n_rules;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* Takes ownership of @set and @chain (freed on failure). */
+static int delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
+		      struct rs_chain *chain)
+{
+	if (d->n_ops == d->cap_ops) {
+		size_t cap = d->cap_ops ? d->cap_ops * 2 : 16;
+		struct rs_op *v = realloc(d->ops, cap * sizeof(*v));
+
+		if (!v) {
+			rs_set_free(set);
+			rs_chain_free(chain);
+			return -ENOMEM;
+		}
+		d->ops = v;
+		d->cap_ops = cap;
+	}
+	d->ops[d->n_ops++] = (struct rs_op){ .kind = kind, .set = set, .chain = chain };
+	return 0;
+}
+
+static int push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
+		    bool with_elems)
+{
+	struct rs_set *c;
+	int r = rs_set_dup(s, with_elems, &c);
+
+	return r < 0 ? r : delta_push(d, kind, c, NULL);
+}
+
+static int push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch)
+{
+	struct rs_chain *c;
+	int r = rs_chain_dup(ch, &c);
+
+	return r < 0 ? r : delta_push(d, kind, NULL, c);
+}
+
+static bool chain_equal(const struct rs_chain *a, const struct rs_chain *b)
+{
+	if (a->n_rules != b->n_rules || !a->hook != !b->hook ||
+	    (a->hook && strcmp(a->hook, b->hook) != 0))
+		return false;
+	for (size_t i = 0; i < a->n_rules; i++)
+		if (!rs_rule_equal(&a->rules[i], &b->rules[i]))
+			return false;
+	return true;
+}
+
+/* Elements of @a missing from @b (both sorted) into a copy of @a's header. */
+static int elems_minus(const struct rs_set *a, const struct rs_set *b, struct rs_set **ret)
+{
+	struct rs_set *out;
+	size_t j = 0;
+	int r = rs_set_dup(a, false, &out);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < a->n_elems; i++) {
+		int c = 1;
+
+		while (j < b->n_elems && (c = rs_elem_cmp(&b->elems[j], &a->elems[i])) < 0)
+			j++;
+		if (j < b->n_elems && c == 0)
+			continue;
+		r = rs_set_elem_add(out, &a->elems[i]);
+		if (r < 0) {
+			rs_set_free(out);
+			return r;
+		}
+	}
+	*ret = out;
+	return 0;
+}
+
+static bool elems_equal(const struct rs_set *a, const struct rs_set *b)
+{
+	if (a->n_elems != b->n_elems)
+		return false;
+	for (size_t i = 0; i < a->n_elems; i++)
+		if (rs_elem_cmp(&a->elems[i], &b->elems[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The ops that turn @o into @n (see the order in the file comment). */
+static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs_delta *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < n->n_chains; i++) {
+		const struct rs_chain *oc = rs_desc_chain(o, n->chains[i]->name);
+
+		if (!oc)
+			r = push_chain(d, RS_OP_ADD_CHAIN, n->chains[i]);
+		else if (!oc->hook != !n->chains[i]->hook)
+			d->full = true;
+	}
+	for (size_t i = 0; !r && i < n->n_sets; i++) {
+		const struct rs_set *ns = n->sets[i], *os = rs_desc_set(o, ns->name);
+
+		if (!os) {
+			r = push_set(d, RS_OP_ADD_SET, ns, true);
+			continue;
+		}
+		if (os->key != ns->key || os->flags != ns->flags) {
+			d->full = true;
+			continue;
+		}
+		if (elems_equal(os, ns))
+			continue;
+		if (ns->flags & RS_SET_INTERVAL) {
+			/* Intervals are replaced whole: flush, then add. */
+			r = push_set(d, RS_OP_DEL_ELEMS, ns, false);
+			if (!r)
+				r = push_set(d, RS_OP_ADD_ELEMS, ns, true);
+			continue;
+		}
+		{
+			struct rs_set *add;
+
+			r = elems_minus(ns, os, &add);
+			if (!r && add->n_elems)
+				r = delta_push(d, RS_OP_ADD_ELEMS, add, NULL);
+			else
+				rs_set_free(add);
+		}
+	}
+	for (size_t i = 0; !r && i < n->n_sets; i++) {
+		const struct rs_set *ns = n->sets[i], *os = rs_desc_set(o, ns->name);
+		struct rs_set *del;
+
+		if (!os || (ns->flags & RS_SET_INTERVAL) || os->key != ns->key ||
+		    os->flags != ns->flags)
+			continue;
+		r = elems_minus(os, ns, &del);
+		if (!r && del->n_elems)
+			r = delta_push(d, RS_OP_DEL_ELEMS, del, NULL);
+		else
+			rs_set_free(del);
+	}
+	for (size_t i = 0; !r && i < n->n_chains; i++) {
+		const struct rs_chain *oc = rs_desc_chain(o, n->chains[i]->name);
+
+		if (!oc)
+			r = n->chains[i]->n_rules ? push_chain(d, RS_OP_ADD_RULES, n->chains[i]) :
+						    0;
+		else if (!chain_equal(oc, n->chains[i]))
+			r = push_chain(d, RS_OP_REPLACE_RULES, n->chains[i]);
+	}
+	for (size_t i = 0; !r && i < o->n_chains; i++)
+		if (!rs_desc_chain(n, o->chains[i]->name))
+			r = push_chain(d, RS_OP_DEL_CHAIN, o->chains[i]);
+	for (size_t i = 0; !r && i < o->n_sets; i++)
+		if (!rs_desc_set(n, o->sets[i]->name))
+			r = push_set(d, RS_OP_DEL_SET, o->sets[i], false);
+	return r;
+}
+
+int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
+		       struct bh_err *reterr)
+{
+	struct rs_desc nd = { 0 };
+	struct cluster *shadow = NULL;
+	struct rs_delta *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return bh_err_oom(reterr);
+	r = ruleset_compile(rs, c, &nd);
+	if (!r)
+		r = desc_diff(&rs->d, &nd, d);
+	if (!r)
+		r = cluster_copy(c, &shadow);
+	if (r < 0) {
+		rs_desc_done(&nd);
+		rs_delta_free(d);
+		return r == -ENOMEM ? bh_err_oom(reterr) :
+				      bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: compiling");
+	}
+	rs_desc_done(&rs->d);
+	rs->d = nd;
+	cluster_free(rs->shadow);
+	rs->shadow = shadow;
+	if (d->full)
+		d->n_ops = 0; /* ops are moot: the table is replaced */
+	if (!d->full && d->n_ops == 0)
+		d = rs_delta_free(d);
+	*ret = d;
+	return 0;
+}
+
+int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+		       struct rs_delta **ret, struct bh_err *reterr)
+{
+	(void) ns;
+	(void) name;
+	return ruleset_update_all(rs, c, ret, reterr);
+}
+
+int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+			  struct rs_delta **ret, struct bh_err *reterr)
+{
+	(void) ns;
+	(void) name;
+	return ruleset_update_all(rs, c, ret, reterr);
+}
+
+int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *name,
+			     struct rs_delta **ret, struct bh_err *reterr)
+{
+	(void) name;
+	return ruleset_update_all(rs, c, ret, reterr);
+}
+
+static const char *const op_name[] = {
+	[RS_OP_ADD_CHAIN] = "add chain",     [RS_OP_ADD_SET] = "add set",
+	[RS_OP_ADD_ELEMS] = "add element",   [RS_OP_DEL_ELEMS] = "delete element",
+	[RS_OP_ADD_RULES] = "add rules",     [RS_OP_REPLACE_RULES] = "replace rules",
+	[RS_OP_FLUSH_CHAIN] = "flush chain", [RS_OP_DEL_CHAIN] = "delete chain",
+	[RS_OP_DEL_SET] = "delete set",
+};
+
+int rs_delta_text(const struct rs_delta *d, const struct ruleset *rs, struct buf *out)
+{
+	int r = 0;
+
+	(void) rs;
+	if (!d)
+		return buf_printf(out, "# no change\n");
+	if (d->full)
+		return buf_printf(out, "# full replace\n");
+	for (size_t i = 0; !r && i < d->n_ops; i++) {
+		const struct rs_op *op = &d->ops[i];
+
+		if (op->set && (op->kind == RS_OP_ADD_ELEMS || op->kind == RS_OP_DEL_ELEMS)) {
+			if (op->set->n_elems == 0)
+				r = buf_printf(out, "flush set %s\n", op->set->name);
+			for (size_t k = 0; !r && k < op->set->n_elems; k++) {
+				r = buf_printf(out, "%s %s { ", op_name[op->kind], op->set->name);
+				if (!r)
+					r = rs_elem_text(op->set, &op->set->elems[k], out);
+				if (!r)
+					r = buf_printf(out, " }\n");
+			}
+		} else if (op->set) {
+			r = buf_printf(out, "%s %s\n", op_name[op->kind], op->set->name);
+		} else {
+			r = buf_printf(out, "%s %s\n", op_name[op->kind], op->chain->name);
+			for (size_t k = 0;
+			     !r &&
+			     (op->kind == RS_OP_ADD_RULES || op->kind == RS_OP_REPLACE_RULES) &&
+			     k < op->chain->n_rules;
+			     k++) {
+				r = buf_printf(out, "\t");
+				if (!r)
+					r = rs_rule_text(&op->chain->rules[k], out);
+				if (!r)
+					r = buf_printf(out, "\n");
+			}
+		}
+	}
+	return r;
+}

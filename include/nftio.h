@@ -1,0 +1,59 @@
+/*
+ * Talking to nf_tables: every change is one netlink batch (libnftnl +
+ * libmnl), applied whole or not at all.  ACKs are read until every
+ * sequence number of the batch is answered; a kernel error names the
+ * object it was about.
+ */
+#ifndef BH_NFTIO_H
+#define BH_NFTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bh.h"
+#include "err.h"
+#include "ruleset.h"
+
+struct nftio; /* opaque: a NETLINK_NETFILTER socket */
+
+struct nftio_stats {
+	size_t batches; /* batches sent */
+	size_t messages; /* messages in the last batch (begin/end excluded) */
+	size_t bytes; /* bytes of the last batch */
+};
+
+/* Opens the socket (needs CAP_NET_ADMIN for changes).  0 or -errno with
+ * @reterr filled (system error). */
+int nftio_open(struct nftio **ret, struct bh_err *reterr) BH_MUST_CHECK;
+/* NULL-safe; returns NULL. */
+struct nftio *nftio_free(struct nftio *n);
+
+/*
+ * Test hook: the next batch gets an extra rule for a chain that does not
+ * exist, so the kernel rejects the batch as a whole (ENOENT).  `bulkhead
+ * apply` sets it when BULKHEAD_FAULT_INJECT=commit.
+ */
+void nftio_inject_fault(struct nftio *n, bool on);
+
+/*
+ * Replaces the table with @rs in one batch (add table, delete table, the
+ * new table).  Returns 1 when the kernel changed, 0 when the table's
+ * digest comment already matched (nothing sent), -errno with @reterr
+ * filled otherwise; on error the kernel keeps what it had.
+ */
+int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
+
+/* Sends @d (from a ruleset_update_* call on @rs) as one batch; a full
+ * delta replaces the table as nftio_apply() does.  0 or -errno. */
+int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct rs_delta *d,
+		       struct bh_err *reterr) BH_MUST_CHECK;
+
+/* Deletes the table in one batch.  1 deleted, 0 there was none, -errno. */
+int nftio_reset(struct nftio *n, struct bh_err *reterr) BH_MUST_CHECK;
+
+/* The table's comment into @buf: 1 found, 0 no table, -errno. */
+int nftio_table_comment(struct nftio *n, char *buf, size_t len, struct bh_err *reterr);
+
+const struct nftio_stats *nftio_stats(const struct nftio *n);
+
+#endif

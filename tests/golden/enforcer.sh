@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# golden.enforcer: `bulkhead apply --dry-run` over tests/golden/enforcer/*.json
+# (node n1 unless the file is named after the model cases), diffed against
+# the checked-in nft text (*.nft, the pfctl .ok idea) and libnftnl objects
+# (*.payload, nftables tests/py).  SCTP is covered here: the test kernels
+# have no SCTP module.  UPDATE_GOLDEN=1 rewrites the expected files.
+set -uo pipefail
+: "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
+cd "$BH_SOURCE_DIR" || exit 1
+dir=tests/golden/enforcer
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+check() { # name, expected file, command...
+	local name=$1 want=$2
+	shift 2
+	if ! "$@" >"$tmp/out" 2>"$tmp/err" || [ -s "$tmp/err" ]; then
+		echo "FAIL: $name: $* failed: $(cat "$tmp/err")"
+		fail=1
+		return
+	fi
+	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then
+		cp "$tmp/out" "$want"
+	elif ! diff -u "$want" "$tmp/out"; then
+		echo "FAIL: $name: output differs from $want"
+		fail=1
+	else
+		echo "ok: $name"
+	fi
+}
+
+# snapshot files | node | name
+runs=(
+	"$dir/constructs.json|n1|constructs"
+	"$dir/constructs-changed.json|n1|constructs-changed"
+	"tests/data/netpol-cases/model.json tests/data/netpol-cases/01-deny-all-ingress.json|node-1|deny-all-ingress"
+	"tests/data/netpol-cases/model.json tests/data/netpol-cases/39-egress-named-port.json|node-1|egress-named-port"
+	"tests/data/netpol-cases/model.json tests/data/netpol-cases/40-egress-sctp-range.json|node-1|egress-sctp-range"
+)
+for r in "${runs[@]}"; do
+	IFS='|' read -r files node name <<<"$r"
+	args=()
+	for f in $files; do args+=(--snapshot "$f"); done
+	for mode in enforce preview; do
+		check "$name.$mode.nft" "$dir/$name.$mode.nft" \
+			"$BULKHEAD" apply "${args[@]}" --node "$node" --mode "$mode" --dry-run -o nft
+	done
+	check "$name.enforce.payload" "$dir/$name.enforce.payload" \
+		"$BULKHEAD" apply "${args[@]}" --node "$node" --mode enforce --dry-run -o payload
+done
+
+# Bad input: exit 2, one line naming the flag or file, nothing on stdout.
+for bad in "--node n1 --mode enforce --dry-run" \
+	"--snapshot $dir/constructs.json --node n1 --mode block --dry-run" \
+	"--snapshot $dir/nonexistent.json --node n1 --mode enforce --dry-run" \
+	"--snapshot $dir/constructs.json --mode enforce --dry-run"; do
+	# shellcheck disable=SC2086
+	"$BULKHEAD" apply $bad >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" != 1 ]; then
+		echo "FAIL: apply $bad: exit $rc, stdout $(wc -c <"$tmp/out") bytes, stderr: $(cat "$tmp/err")"
+		fail=1
+	else
+		echo "ok: apply $bad -> $(cat "$tmp/err")"
+	fi
+done
+exit $fail

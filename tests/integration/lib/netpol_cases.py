@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Comparisons of the netns tests over the netpol case corpus
+(tests/data/netpol-cases, docs/netpol-cases.md).
+
+  netpol_cases.py enforce CASE PODS PROBES.jsonl CHECK.jsonl
+      Every probed cell: the kernel's verdict (PROBES, from topo_probe_all)
+      against the case's expected truth table and against
+      `bulkhead check -o json` (CHECK).  Prints every disagreeing cell and
+      exits 1 if there is one.  CASE may be "-" (no truth table: kernel
+      against check only, as the differential test does).
+  netpol_cases.py preview CASE PODS PROBES.jsonl ALERTS.jsonl CHECK.jsonl
+      Preview mode: every probe got through; every cell the policy set
+      denies (the truth table where it has the cell, else check) produced exactly
+      one alert naming the deciding pod; and no allowed cell did.
+
+PODS is topology.sh's "ns/pod IPv4 IPv6" file.  Cells are keyed
+(family, proto, port, from, to).
+"""
+import ipaddress
+import json
+import sys
+
+PROBES = [("TCP", 80), ("TCP", 81), ("UDP", 80), ("UDP", 81), ("SCTP", 80), ("SCTP", 81)]
+
+
+def load_pods(path):
+    pods = {}
+    for line in open(path):
+        f = line.split()
+        if f:
+            pods[f[0]] = {4: f[1], 6: f[2] if len(f) > 2 else "-"}
+    return pods
+
+
+def pattern_matches(pat, pod):
+    pns, pname = pat.split("/", 1)
+    ns, name = pod.split("/", 1)
+    return pns in ("*", ns) and pname in ("*", name)
+
+
+def expected(case_path, pods):
+    """{(family, proto, port, from, to): bool} from the case's "expect"."""
+    doc = json.load(open(case_path))
+    want = {}
+    for entry in doc["expect"]:
+        fam = 6 if entry.get("family") == "IPv6" else 4
+        probes = PROBES if entry["probes"] == "*" else [
+            (p.split("/")[0], int(p.split("/")[1])) for p in entry["probes"]]
+        for proto, port in probes:
+            for src in pods:
+                for dst in pods:
+                    v = entry["default"]
+                    for f, t, allow in entry["rules"]:
+                        if pattern_matches(f, src) and pattern_matches(t, dst):
+                            v = allow
+                    want[(fam, proto, port, src, dst)] = v
+    return want
+
+
+def load_probes(path):
+    got = {}
+    for line in open(path):
+        r = json.loads(line)
+        fam = ipaddress.ip_address(r["addr"]).version
+        got[(fam, r["protocol"], r["port"], r["from"], r["id"])] = r
+    return got
+
+
+def load_check(path):
+    """`bulkhead check -o json`: one object per probe; an object may carry
+    "family" ("IPv4"/"IPv6"), IPv4 otherwise."""
+    out = {}
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        o = json.loads(line)
+        fam = 6 if o.get("family") in ("IPv6", 6, "6") else 4
+        for src, row in o["matrix"].items():
+            for dst, v in row.items():
+                out[(fam, o["protocol"], o["port"], src, dst)] = v
+    return out
+
+
+def cell_name(k):
+    fam, proto, port, src, dst = k
+    return f"IPv{fam} {proto}/{port} {src} -> {dst}"
+
+
+def yn(v):
+    return "-" if v is None else ("allow" if v else "deny")
+
+
+def cmd_enforce(case, pods_path, probes_path, check_path):
+    pods = load_pods(pods_path)
+    want = expected(case, pods) if case != "-" else {}
+    got = load_probes(probes_path)
+    check = load_check(check_path)
+    bad = 0
+    compared = 0
+    for k, r in sorted(got.items()):
+        kern = r["ok"]
+        exp = want.get(k)
+        chk = check.get(k)
+        if exp is None and chk is None:
+            continue
+        compared += 1
+        if (exp is not None and exp != kern) or (chk is not None and chk != kern) or (
+                chk is None and case == "-"):
+            bad += 1
+            print(f"  DISAGREE {cell_name(k)}: kernel {yn(kern)} ({r['result']}), "
+                  f"expected {yn(exp)}, check {yn(chk)}")
+    # Every cell of the truth table that the kernel can carry was probed.
+    for k in want:
+        if k[1] != "SCTP" and k not in got:
+            bad += 1
+            print(f"  NOT PROBED {cell_name(k)}")
+    print(f"  {compared} cells compared, {bad} disagreements")
+    return 1 if bad or compared == 0 else 0
+
+
+def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
+    pods = load_pods(pods_path)
+    # What would be denied: the truth table where it has the cell, check
+    # elsewhere (the kernel's agreement with both is the enforce half).
+    want = load_check(check_path)
+    if case != "-":
+        want.update(expected(case, pods))
+    got = load_probes(probes_path)
+    by_ip = {}
+    for name, ips in pods.items():
+        for fam in (4, 6):
+            if ips[fam] != "-":
+                by_ip[str(ipaddress.ip_address(ips[fam]))] = name
+    alerts = {}
+    bad = 0
+    for line in open(alerts_path):
+        a = json.loads(line)
+        src, dst = by_ip.get(a["src"]), by_ip.get(a["dst"])
+        fam = ipaddress.ip_address(a["src"]).version
+        k = (fam, a["protocol"], a["port"], src, dst)
+        if src is None or dst is None:
+            bad += 1
+            print(f"  ALERT for an unknown address: {a}")
+            continue
+        if k in alerts:
+            bad += 1
+            print(f"  ALERT TWICE {cell_name(k)}: {alerts[k]['prefix']} and {a['prefix']}")
+        alerts[k] = a
+    for k, r in sorted(got.items()):
+        if not r["ok"]:
+            bad += 1
+            print(f"  PREVIEW DROPPED {cell_name(k)} ({r['result']})")
+        exp = want.get(k)
+        a = alerts.pop(k, None)
+        if exp is None:
+            if a:
+                print(f"  (alert for a cell without expectation {cell_name(k)})")
+            continue
+        if exp and a:
+            bad += 1
+            print(f"  FALSE ALERT {cell_name(k)}: allowed, alerted {a['prefix']}")
+        elif not exp and not a:
+            bad += 1
+            print(f"  NO ALERT {cell_name(k)}: denied, nothing logged")
+        elif a:
+            _, _, _, src, dst = k
+            if a["prefix"] not in (f"bh:i:{dst}", f"bh:e:{src}"):
+                bad += 1
+                print(f"  WRONG PREFIX {cell_name(k)}: '{a['prefix']}' "
+                      f"(want bh:i:{dst} or bh:e:{src})")
+            if a["packets"] != 1:
+                bad += 1
+                print(f"  LOGGED {a['packets']} TIMES {cell_name(k)} (want once per flow)")
+    for k, a in alerts.items():
+        bad += 1
+        print(f"  ALERT FOR AN UNPROBED CELL {cell_name(k)}: {a}")
+    denied = sum(1 for k, r in got.items() if want.get(k) is False)
+    print(f"  {len(got)} probes, {denied} would-deny cells, {bad} problems")
+    return 1 if bad else 0
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "enforce":
+        return cmd_enforce(*args)
+    if cmd == "preview":
+        return cmd_preview(*args)
+    sys.exit(f"netpol_cases.py: unknown command '{cmd}'")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,526 @@
+/*
+ * unit.ruleset: the compiled description against the policy engine, cell
+ * for cell.  A small interpreter runs a first packet through the chains of
+ * the description (forward or input hook) the way nf_tables would; for
+ * every case of tests/data/netpol-cases, every pair of endpoints (pods of
+ * both families, the node, external addresses) and every probe, its
+ * verdict must equal the engine's for the side(s) this node enforces.
+ * Also: interval merging, port ranges, and incremental updates that end
+ * equal to a fresh build.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "engine.h"
+#include "proto.h"
+#include "ruleset.h"
+#include "snapshot.h"
+#include "testutil.h"
+
+#define CASES_DIR BH_TEST_DATA "/netpol-cases"
+#define MODEL CASES_DIR "/model.json"
+#define NODE "node-1"
+
+enum verdict { V_CONT, V_ACCEPT, V_DROP };
+
+struct pkt {
+	struct addr src, dst;
+	uint8_t proto;
+	uint16_t port;
+};
+
+struct interp {
+	const struct ruleset *rs;
+	const struct node *node; /* local addresses (fib saddr type local) */
+};
+
+static bool elem_has(const struct rs_set *s, const struct pkt *p, const struct addr *a)
+{
+	for (size_t i = 0; i < s->n_elems; i++) {
+		const struct rs_elem *e = &s->elems[i];
+
+		switch (s->key) {
+		case RS_KEY_ADDR4:
+		case RS_KEY_ADDR6:
+			if (a->family == e->addr.family && addr_cmp(a, &e->addr) >= 0 &&
+			    addr_cmp(a, &e->addr_end) <= 0)
+				return true;
+			break;
+		case RS_KEY_PROTO_PORT:
+			if (p->proto == e->proto && p->port >= e->port && p->port <= e->port_end)
+				return true;
+			break;
+		case RS_KEY_ADDR4_PROTO_PORT:
+		case RS_KEY_ADDR6_PROTO_PORT:
+			if (addr_eq(&p->dst, &e->addr) && p->proto == e->proto &&
+			    p->port == e->port)
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
+static const struct rs_set *set_of(const struct interp *in, const char *name)
+{
+	const struct rs_set *s = ruleset_set_find(in->rs, name);
+
+	if (!s)
+		fail_msg("rule references missing set '%s'", name);
+	return s;
+}
+
+static enum verdict run_chain(const struct interp *in, const char *name, const struct pkt *p,
+			      int depth);
+
+static enum verdict apply_verdict(const struct interp *in, const struct rs_rule *r,
+				  const struct pkt *p, int depth, bool *stop)
+{
+	enum verdict v;
+
+	*stop = true;
+	switch (r->verdict) {
+	case RS_VERDICT_ACCEPT:
+		return V_ACCEPT;
+	case RS_VERDICT_DROP:
+		return V_DROP;
+	case RS_VERDICT_RETURN:
+		return V_CONT;
+	case RS_VERDICT_GOTO:
+		return run_chain(in, r->target, p, depth + 1);
+	case RS_VERDICT_JUMP:
+		v = run_chain(in, r->target, p, depth + 1);
+		*stop = v != V_CONT;
+		return v;
+	default:
+		fail_msg("bad verdict");
+	}
+	return V_DROP;
+}
+
+static bool node_local(const struct interp *in, const struct addr *a)
+{
+	for (size_t i = 0; in->node && i < in->node->n_addrs; i++)
+		if (addr_eq(&in->node->addrs[i], a))
+			return true;
+	return false;
+}
+
+static enum verdict run_chain(const struct interp *in, const char *name, const struct pkt *p,
+			      int depth)
+{
+	const struct rs_chain *c = ruleset_chain_find(in->rs, name);
+	const int fam = p->src.family;
+
+	if (!c)
+		fail_msg("jump to missing chain '%s'", name);
+	assert_true(depth < 16);
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct rs_rule *r = &c->rules[i];
+		const struct addr *peer = r->peer_is_daddr ? &p->dst : &p->src;
+		enum verdict v;
+		bool stop;
+
+		if (r->family && r->family != fam)
+			continue;
+		switch (r->kind) {
+		case RS_RULE_CT_ACCEPT:
+		case RS_RULE_SEEN_SKIP: /* a first packet, an empty seen set */
+			continue;
+		case RS_RULE_FIB_LOCAL_ACCEPT:
+			if (node_local(in, &p->src))
+				return V_ACCEPT;
+			continue;
+		case RS_RULE_ADDR_ACCEPT:
+			if (elem_has(set_of(in, r->peer_set), p, &p->src))
+				return V_ACCEPT;
+			continue;
+		case RS_RULE_VMAP: {
+			const struct rs_set *s = set_of(in, r->peer_set);
+
+			for (size_t k = 0; k < s->n_elems; k++) {
+				if (!addr_eq(&s->elems[k].addr, peer))
+					continue;
+				v = run_chain(in, s->elems[k].target, p, depth + 1);
+				if (v != V_CONT)
+					return v;
+			}
+			continue;
+		}
+		case RS_RULE_SEEN_LOG:
+			return V_ACCEPT; /* preview: logged and accepted */
+		case RS_RULE_VERDICT:
+			break;
+		case RS_RULE_ALLOW:
+			if (r->peer_set && !elem_has(set_of(in, r->peer_set), p, peer))
+				continue;
+			if (r->port_set && !elem_has(set_of(in, r->port_set), p, NULL))
+				continue;
+			if (r->named_set && !elem_has(set_of(in, r->named_set), p, NULL))
+				continue;
+			break;
+		default:
+			fail_msg("unknown rule kind");
+		}
+		v = apply_verdict(in, r, p, depth, &stop);
+		if (stop)
+			return v;
+	}
+	return V_CONT;
+}
+
+/* The kernel's verdict on a first packet: input hook when the node itself
+ * is the destination, forward otherwise; base chains accept. */
+static bool kernel_allows(const struct interp *in, const struct pkt *p)
+{
+	enum verdict v = run_chain(in, node_local(in, &p->dst) ? "input" : "forward", p, 0);
+
+	return v != V_DROP;
+}
+
+static const struct {
+	uint8_t proto;
+	uint16_t port;
+} probes[] = {
+	{ IPPROTO_TCP, 80 },  { IPPROTO_TCP, 81 },  { IPPROTO_UDP, 80 }, { IPPROTO_UDP, 81 },
+	{ IPPROTO_SCTP, 80 }, { IPPROTO_SCTP, 81 }, { IPPROTO_UDP, 53 }, { IPPROTO_TCP, 8080 },
+};
+
+static const char *const externals[] = {
+	"192.168.1.1", "10.200.0.99", "203.0.113.7", "fd00:200::99", "2001:db8::7", "172.16.0.1",
+};
+
+struct ep_list {
+	size_t n;
+	struct engine_ep ep[64];
+	bool local[64];
+};
+
+static void eps_build(struct engine *e, struct cluster *c, int family, struct ep_list *l)
+{
+	l->n = 0;
+	for (size_t i = 0; i < c->n_pods && l->n < 56; i++) {
+		engine_ep_pod(e, &c->pods[i], family, &l->ep[l->n]);
+		if (l->ep[l->n].addr.family != family)
+			continue;
+		l->local[l->n] = !c->pods[i].host_network && c->pods[i].node &&
+				 strcmp(c->pods[i].node, NODE) == 0;
+		l->n++;
+	}
+	for (size_t i = 0; i < BH_ARRAY_SIZE(externals); i++) {
+		struct addr a = addr_lit(externals[i]);
+
+		if (a.family != family)
+			continue;
+		engine_ep_addr(e, &a, &l->ep[l->n]);
+		l->local[l->n++] = false;
+	}
+	for (size_t i = 0; i < c->n_nodes; i++)
+		for (size_t k = 0; k < c->nodes[i].n_addrs && l->n < 64; k++) {
+			if (c->nodes[i].addrs[k].family != family)
+				continue;
+			engine_ep_addr(e, &c->nodes[i].addrs[k], &l->ep[l->n]);
+			l->local[l->n++] = false;
+		}
+}
+
+/* Compares kernel and engine over every cell; returns the cells checked. */
+static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = mode };
+	struct ruleset *rs = NULL;
+	struct engine *e = NULL;
+	struct bh_err err = { 0 };
+	size_t cells = 0;
+	struct interp in;
+
+	if (ruleset_build(c, &o, &rs, &err) < 0)
+		fail_msg("%s: ruleset_build: %s", what, err.msg);
+	assert_int_equal(engine_new(c, &e), 0);
+	in = (struct interp){ .rs = rs, .node = cluster_node_find(c, NODE) };
+	for (int f = 0; f < 2; f++) {
+		const int family = f ? AF_INET6 : AF_INET;
+		struct ep_list l;
+
+		eps_build(e, c, family, &l);
+		for (size_t s = 0; s < l.n; s++)
+			for (size_t d = 0; d < l.n; d++) {
+				if (s == d || (!l.local[s] && !l.local[d]))
+					continue;
+				for (size_t k = 0; k < BH_ARRAY_SIZE(probes); k++) {
+					struct engine_result res;
+					struct pkt p = { .src = l.ep[s].addr,
+							 .dst = l.ep[d].addr,
+							 .proto = probes[k].proto,
+							 .port = probes[k].port };
+					bool want, got;
+					char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
+
+					assert_int_equal(engine_explain(e, &l.ep[s], &l.ep[d],
+									p.proto, p.port, &res),
+							 0);
+					want = (!l.local[s] || res.dir[NETPOL_EGRESS].allowed) &&
+					       (!l.local[d] || res.dir[NETPOL_INGRESS].allowed);
+					engine_result_done(&res);
+					got = kernel_allows(&in, &p);
+					if (mode == BH_MODE_PREVIEW)
+						want = true;
+					if (want != got)
+						fail_msg(
+							"%s: %s -> %s %s/%u: ruleset %s, engine %s",
+							what, addr_format(&p.src, a, sizeof(a)),
+							addr_format(&p.dst, b, sizeof(b)),
+							proto_name(p.proto), p.port,
+							got ? "allows" : "denies",
+							want ? "allows" : "denies");
+					cells++;
+				}
+			}
+	}
+	engine_free(e);
+	ruleset_free(rs);
+	return cells;
+}
+
+static struct cluster *load(const char *a, const char *b)
+{
+	const char *paths[2] = { a, b };
+	struct cluster *c = NULL;
+	struct bh_err err = { 0 };
+
+	if (snapshot_load_files(paths, b ? 2 : 1, &c, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	return c;
+}
+
+/* Moves the pods of @ns to another node, so that only one side of their
+ * connections is enforced here. */
+static void move_ns(struct cluster *c, const char *ns)
+{
+	for (size_t i = 0; i < c->n_pods; i++) {
+		if (strcmp(c->pods[i].ns, ns) != 0)
+			continue;
+		free(c->pods[i].node);
+		c->pods[i].node = strdup("node-2");
+		assert_non_null(c->pods[i].node);
+	}
+}
+
+static void cases_agree_with_engine(void **state)
+{
+	DIR *dir = opendir(CASES_DIR);
+	struct dirent *de;
+	size_t files = 0, cells = 0;
+
+	(void) state;
+	assert_non_null(dir);
+	while ((de = readdir(dir))) {
+		char path[1024];
+		struct cluster *c;
+
+		if (!strstr(de->d_name, ".json") || strcmp(de->d_name, "model.json") == 0)
+			continue;
+		(void) snprintf(path, sizeof(path), "%s/%s", CASES_DIR, de->d_name);
+		c = load(MODEL, path);
+		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE);
+		cells += compare_all(de->d_name, c, BH_MODE_PREVIEW);
+		move_ns(c, "y");
+		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE);
+		cluster_free(c);
+		files++;
+	}
+	closedir(dir);
+	assert_true(files >= 50);
+	print_message("%zu cases, %zu cells agree\n", files, cells);
+}
+
+static const char snap_cidr[] =
+	"{\"kind\":\"List\",\"items\":["
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\",\"labels\":{\"app\":"
+	"\"a\"}},\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"c\",\"ports\":[{"
+	"\"name\":\"sig\",\"containerPort\":3868,\"protocol\":\"SCTP\"}]}]},\"status\":{"
+	"\"podIPs\":[{\"ip\":\"10.0.0.2\"}]}},"
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p1\",\"namespace\":\"x\"},\"spec\":{"
+	"\"podSelector\":{},\"ingress\":[{\"from\":["
+	"{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"10.1.0.0/16\",\"10.1.2.0/24\"]}},"
+	"{\"ipBlock\":{\"cidr\":\"10.1.2.0/24\"}},"
+	"{\"ipBlock\":{\"cidr\":\"10.128.0.0/9\"}},"
+	"{\"ipBlock\":{\"cidr\":\"11.0.0.0/8\"}},"
+	"{\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"0.0.0.0/1\"]}}],"
+	"\"ports\":[{\"port\":80},{\"port\":70,\"endPort\":90},{\"port\":91},"
+	"{\"protocol\":\"SCTP\",\"port\":\"sig\"},{\"protocol\":\"UDP\"}]}]}}]}";
+
+static void cidrs_and_ports_merge(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = NULL;
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	const struct rs_set *s;
+	struct buf b;
+
+	(void) state;
+	assert_int_equal(snapshot_load_buf(snap_cidr, sizeof(snap_cidr) - 1, "t", &c, NULL, &err),
+			 0);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	s = ruleset_set_find(rs, "p/x/p1/i0/cidr4");
+	assert_non_null(s);
+	buf_init(&b, 1 << 20);
+	for (size_t i = 0; i < s->n_elems; i++) {
+		char x[ADDR_STR_MAX], y[ADDR_STR_MAX];
+
+		assert_int_equal(buf_printf(&b, "%s-%s;",
+					    addr_format(&s->elems[i].addr, x, sizeof(x)),
+					    addr_format(&s->elems[i].addr_end, y, sizeof(y))),
+				 0);
+	}
+	/* 10/8 minus 10.1/16 plus 10.1.2/24 (another peer), 10.128/9 nested, 11/8
+	 * adjacent: one interval up to 10.1.1.255, the /24, then the rest
+	 * merged with 11/8 and with 128/1 (0/0 except 0/1) kept apart. */
+	assert_string_equal(b.data, "10.0.0.0-10.0.255.255;10.1.2.0-10.1.2.255;"
+				    "10.2.0.0-11.255.255.255;128.0.0.0-255.255.255.255;");
+	buf_reset(&b);
+	s = ruleset_set_find(rs, "p/x/p1/i0/ports");
+	assert_non_null(s);
+	assert_int_equal(s->n_elems, 2);
+	assert_int_equal(s->elems[0].proto, IPPROTO_TCP);
+	assert_int_equal(s->elems[0].port, 70);
+	assert_int_equal(s->elems[0].port_end, 91);
+	assert_int_equal(s->elems[1].proto, IPPROTO_UDP);
+	assert_int_equal(s->elems[1].port_end, 65535);
+	s = ruleset_set_find(rs, "p/x/p1/i0/named4");
+	assert_non_null(s);
+	assert_int_equal(s->n_elems, 1);
+	assert_int_equal(s->elems[0].proto, IPPROTO_SCTP);
+	assert_int_equal(s->elems[0].port, 3868);
+	buf_done(&b);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
+static void text_of(const struct ruleset *rs, struct buf *b)
+{
+	buf_reset(b);
+	assert_int_equal(ruleset_text(rs, b), 0);
+}
+
+/* Incremental updates end where a fresh build of the same cluster is. */
+static void updates_equal_fresh_build(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/19-ingress-named-port.json");
+	struct cluster *c2 = load(MODEL, CASES_DIR "/41-default-deny-everywhere-allow-x-to-y.json");
+	struct ruleset *rs = NULL, *fresh = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	struct buf b1, b2;
+
+	(void) state;
+	buf_init(&b1, 1 << 24);
+	buf_init(&b2, 1 << 24);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+
+	/* Relabel x/b: its membership in peer sets changes, nothing else. */
+	{
+		struct pod *p = (struct pod *) cluster_pod_find(c, "x", "b");
+
+		assert_non_null(p);
+		assert_int_equal(labels_set(&p->labels, "pod", "a"), 0);
+		c->by_addr_stale = true;
+	}
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	assert_true(rs_delta_size(d) > 0 && rs_delta_size(d) < 20);
+	d = rs_delta_free(d);
+	fresh = ruleset_free(fresh);
+
+	/* The same pod again: no change at all. */
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	assert_null(d);
+
+	/* Remove an isolated local pod: its map element and chain go. */
+	assert_int_equal(cluster_pod_remove(c, "x", "a"), 1);
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	d = rs_delta_free(d);
+	fresh = ruleset_free(fresh);
+
+	/* A whole different policy set. */
+	assert_int_equal(ruleset_update_all(rs, c2, &d, &err), 0);
+	assert_int_equal(ruleset_build(c2, &o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	assert_int_equal(ruleset_digest(rs), ruleset_digest(fresh));
+	d = rs_delta_free(d);
+
+	buf_done(&b1);
+	buf_done(&b2);
+	ruleset_free(fresh);
+	ruleset_free(rs);
+	cluster_free(c);
+	cluster_free(c2);
+}
+
+static void prefixes_round_trip(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_PREVIEW };
+	struct cluster *c = load(MODEL, CASES_DIR "/01-deny-all-ingress.json");
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	char buf[RULESET_PREFIX_MAX], longname[200];
+	enum netpol_dir d;
+	const char *ns, *pod;
+
+	(void) state;
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	assert_string_equal(ruleset_pod_prefix("x", "a", NETPOL_INGRESS, buf, sizeof(buf)),
+			    "bh:i:x/a");
+	assert_int_equal(ruleset_prefix_lookup(rs, "bh:e:y/c", &d, &ns, &pod), 0);
+	assert_int_equal(d, NETPOL_EGRESS);
+	assert_string_equal(ns, "y");
+	assert_string_equal(pod, "c");
+	assert_int_equal(ruleset_prefix_lookup(rs, "bh:i:q/q", &d, &ns, &pod), -ENOENT);
+	memset(longname, 'p', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ruleset_pod_prefix("x", longname, NETPOL_INGRESS, buf, sizeof(buf));
+	assert_int_equal(strlen(buf), strlen("bh:i:#") + 16);
+	assert_int_equal(strncmp(buf, "bh:i:#", 6), 0);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cases_agree_with_engine),
+		cmocka_unit_test(cidrs_and_ports_merge),
+		cmocka_unit_test(updates_equal_fresh_build),
+		cmocka_unit_test(prefixes_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
