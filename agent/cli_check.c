@@ -50,6 +50,8 @@ struct check_args {
 };
 
 #define CHECK_PROBES_MAX 6
+/* Text tables name their columns up to this length, else number them. */
+#define CHECK_COLUMN_NAME_MAX 12
 
 static int check_parse(int argc, char **argv, struct check_args *a, struct bh_err *reterr)
 {
@@ -264,12 +266,25 @@ struct check_table {
 	struct engine_ep *from_ep, *to_ep;
 };
 
+/* Width of column @j of a text table: its name, or the widest number. */
+static int col_width(const struct check_table *t, bool numbered, size_t j)
+{
+	int n = 1;
+
+	if (!numbered)
+		return (int) strlen(t->to[j].key);
+	for (size_t v = t->n_to; v >= 10; v /= 10)
+		n++;
+	return n;
+}
+
 /* Prints one probe; returns the number of denied cells. */
 static size_t check_print_probe(const struct check_table *t, const struct check_probe *p,
 				enum check_output out, FILE *f)
 {
 	size_t denied = 0, w = 0;
 	const char *pname = proto_name(p->proto);
+	bool numbered = false;
 
 	if (out == CHECK_OUTPUT_JSON) {
 		fprintf(f, "{\"port\": %u, \"protocol\": \"%s\", \"matrix\": {", p->port, pname);
@@ -304,9 +319,18 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 			w = strlen(t->from[i].key);
 	fprintf(f, "%s/%u (%s; rows: from, columns: to; . allowed, X denied)\n", pname, p->port,
 		t->family == AF_INET6 ? "IPv6" : "IPv4");
-	fprintf(f, "%-*s", (int) w, "");
+	/* Long names (real pods) would make columns unreadably wide: number
+	 * the columns then, and list the numbers under the table. */
 	for (size_t j = 0; j < t->n_to; j++)
-		fprintf(f, " %s", t->to[j].key);
+		if (strlen(t->to[j].key) > CHECK_COLUMN_NAME_MAX)
+			numbered = true;
+	fprintf(f, "%-*s", (int) w, "");
+	for (size_t j = 0; j < t->n_to; j++) {
+		if (numbered)
+			fprintf(f, " %*zu", col_width(t, true, j), j + 1);
+		else
+			fprintf(f, " %s", t->to[j].key);
+	}
 	fputc('\n', f);
 	for (size_t i = 0; i < t->n_from; i++) {
 		fprintf(f, "%-*s", (int) w, t->from[i].key);
@@ -316,11 +340,15 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 
 			denied += !ok;
 			/* Pad to the column's width, but no trailing blanks. */
-			fprintf(f, " %-*s", j + 1 < t->n_to ? (int) strlen(t->to[j].key) : 1,
+			fprintf(f, " %*s%s", numbered ? col_width(t, true, j) - 1 : 0, "",
 				ok ? "." : "X");
+			if (!numbered && j + 1 < t->n_to)
+				fprintf(f, "%*s", col_width(t, false, j) - 1, "");
 		}
 		fputc('\n', f);
 	}
+	for (size_t j = 0; numbered && j < t->n_to; j++)
+		fprintf(f, "%*zu: %s\n", col_width(t, true, 0), j + 1, t->to[j].key);
 	fputc('\n', f);
 	return denied;
 }
