@@ -51,8 +51,8 @@ static void put32(uint8_t *p, uint32_t v)
 static uint64_t ts_us = 1700000000ULL * 1000000;
 
 /* One frame: Ethernet + IPv4 + TCP/UDP, @payload bytes on the wire. */
-static int frame(FILE *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport,
-		 uint16_t dport, uint8_t flags, uint32_t payload)
+static int frame(FILE *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport, uint16_t dport,
+		 uint8_t flags, uint32_t payload)
 {
 	uint8_t b[SNAP] = { 0 };
 	uint32_t l4 = proto == 6 ? 20 : 8, wire = 14 + 20 + l4 + payload;
