@@ -237,6 +237,27 @@ topo_start_servers() {
 	topo_die "servers not ready after 5 s ($ready of $i)"
 }
 
+# Probes the cells listed in @1 ("FROM TO ADDR PORT PROTO" per line), each
+# source's targets at once, with timeout @3 ms; appends the results to @2
+# in topo_probe_all's format.  Used to re-probe suspected drops with a
+# longer timeout, so a slow moment on a loaded machine is not a verdict.
+topo_probe_list() {
+	local list=$1 out=$2 timeout=$3 probe src i=0 pids=() srcs=()
+	probe=$(topo_tool probe)
+	for src in $(cut -d' ' -f1 "$list" | sort -u); do
+		awk -v s="$src" '$1 == s { print $2, $3, $4, $5 }' "$list" > "$TOPO_DIR/retarget.$i"
+		ip netns exec "${TOPO_POD_NS[$src]}" "$probe" --timeout-ms "$timeout" \
+			< "$TOPO_DIR/retarget.$i" > "$TOPO_DIR/reprobed.$i" &
+		pids+=($!)
+		srcs+=("$src")
+		i=$((i + 1))
+	done
+	for ((i = 0; i < ${#srcs[@]}; i++)); do
+		wait "${pids[$i]}" || topo_die "probe from '${srcs[$i]}' failed"
+		sed -e "s|^{|{\"from\":\"${srcs[$i]}\",|" "$TOPO_DIR/reprobed.$i" >> "$out"
+	done
+}
+
 # Probes from every pod to every pod, all sources at once; writes one JSON
 # line per probe to @1: the probe tool's line plus "from" (an IPv6 probe
 # is one whose "addr" has a colon).
