@@ -128,7 +128,8 @@ class State:
         self.fault_args = {}
         self.gone_http = 0
         self.conflicts = 0
-        self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0}
+        self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0,
+                      "active": 0}
 
     def add_resource(self, group, version, plural, kind, namespaced, short=()):
         r = Resource(group, version, plural, kind, namespaced, short)
@@ -560,6 +561,15 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 cursor = STATE.hist_base + bisect.bisect_right(STATE.hist_rvs, want)
                 cur_rv = max(want, 0)
+        with STATE.lock:
+            STATE.stats["active"] += 1
+        try:
+            return self.watch_stream(r, ns, initial, table, bookmarks, deadline, gen, seen, cursor)
+        finally:
+            with STATE.lock:
+                STATE.stats["active"] -= 1
+
+    def watch_stream(self, r, ns, initial, table, bookmarks, deadline, gen, seen, cursor):
         try:
             for obj in initial:
                 self.send_event("ADDED", r, obj, None, table)
