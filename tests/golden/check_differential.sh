@@ -2,7 +2,8 @@
 # golden.check_differential: `bulkhead check -o json` against an independent
 # Python evaluator (netpol_ref.py) on random realistic snapshots from
 # bench/gen-snapshot.py (several seeds, ports the generated policies use,
-# named ports and endPort ranges among them), every cell compared.
+# named ports and endPort ranges among them) with a host-network pod per
+# node, every cell compared.
 set -uo pipefail
 : "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
 gen=$BH_SOURCE_DIR/bench/gen-snapshot.py
@@ -10,9 +11,11 @@ ref=$BH_SOURCE_DIR/tests/golden/netpol_ref.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-probes=("TCP 8080" "TCP 9090" "TCP 5432" "TCP 8500" "UDP 53" "UDP 8125" "SCTP 3868" "TCP 6379")
+probes=("TCP 8080" "TCP 9090" "TCP 5432" "TCP 8500" "UDP 53" "UDP 8125" "SCTP 3868" "TCP 6379"
+	"TCP 9100")
 for seed in 1 2 3 4 5 6; do
-	"$gen" --pods 60 --policies 40 --namespaces 5 --nodes 3 --seed "$seed" >"$tmp/snap.json"
+	"$gen" --pods 60 --policies 40 --namespaces 5 --nodes 3 --seed "$seed" \
+		--hostnet >"$tmp/snap.json"
 	: >"$tmp/check.json"
 	for p in "${probes[@]}"; do
 		set -- $p

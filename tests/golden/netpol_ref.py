@@ -3,12 +3,15 @@
 
     netpol_ref.py --compare SNAPSHOT CHECK_JSON
 
-reads a snapshot (a List of Namespaces, Pods and NetworkPolicies, no
-host-network pods) and the output of `bulkhead check -o json` for it, and
-reports every cell where the two disagree.  It shares no code with the C
-engine: it follows the Kubernetes API (policyTypes defaulting as in
+reads a snapshot (a List of Namespaces, Pods and NetworkPolicies) and the
+output of `bulkhead check -o json` for it, and reports every cell where the
+two disagree.  It shares no code with the C engine: it follows the
+Kubernetes API (policyTypes defaulting as in
 pkg/apis/networking/v1/defaults.go) and documentation directly, over the
-IPv4 pod addresses.  Python 3 stdlib only.
+IPv4 pod addresses, plus Bulkhead's documented choices (docs/engine.md):
+host-network pods are never isolated nor selected, match ipBlock by their
+address, never resolve named ports, and always reach pods of their own
+node.  Python 3 stdlib only.
 """
 import ipaddress
 import json
@@ -60,9 +63,11 @@ class Cluster:
                 for c in o.get("spec", {}).get("containers") or []:
                     for p in c.get("ports") or []:
                         ports.append((p.get("name"), p.get("protocol", "TCP"), p["containerPort"]))
+                spec = o.get("spec", {})
                 self.pods[f'{md["namespace"]}/{md["name"]}'] = {
                     "ns": md["namespace"], "labels": md.get("labels") or {},
-                    "ip": ipaddress.ip_address(v4[0]) if v4 else None, "ports": ports}
+                    "ip": ipaddress.ip_address(v4[0]) if v4 else None, "ports": ports,
+                    "host": bool(spec.get("hostNetwork")), "node": spec.get("nodeName")}
             elif o["kind"] == "NetworkPolicy":
                 self.pols.append((md["namespace"], o["spec"]))
 
@@ -81,7 +86,7 @@ class Cluster:
                            for x in b.get("except") or []
                            if ipaddress.ip_network(x, strict=False).version == pod["ip"].version)
         ps, nss = peer.get("podSelector"), peer.get("namespaceSelector")
-        if ps is None and nss is None:
+        if (ps is None and nss is None) or pod["host"]:
             return False
         if nss is None:
             if pod["ns"] != pol_ns:
@@ -98,11 +103,17 @@ class Cluster:
         if p is None:
             return True
         if isinstance(p, str):
+            if dst["host"]:
+                return False
             return any(n == p and pr == proto and num == port for n, pr, num in dst["ports"])
         end = entry.get("endPort")
         return p <= port <= end if end else p == port
 
     def direction(self, self_pod, peer_pod, dst, key, peers_key, proto, port):
+        if self_pod["host"]:
+            return True
+        if key == "ingress" and peer_pod["host"] and peer_pod["node"] == self_pod["node"]:
+            return True
         isolated = False
         for pol_ns, spec in self.pols:
             if pol_ns != self_pod["ns"] or key.capitalize() not in policy_types(spec):
