@@ -47,7 +47,22 @@ struct check_args {
 	const char *from, *to;
 	const char *port, *protocol, *family, *output;
 	bool explain;
+	bool help;
 };
+
+static const char check_usage[] =
+	"usage: bulkhead check --snapshot FILE [--snapshot FILE]... [--from NS/POD|IP]\n"
+	"                      [--to NS/POD|IP] [--port N] [--protocol TCP|UDP|SCTP]\n"
+	"                      [--family ipv4|ipv6] [-o text|json] [--explain]\n"
+	"\n"
+	"Which connections do the NetworkPolicies of the snapshot allow?  Rows and\n"
+	"columns are every pod unless --from/--to name one pod or address.  Probes:\n"
+	"--port and --protocol give one (--protocol defaults to TCP); --protocol\n"
+	"alone means ports 80 and 81; neither means ports 80 and 81 over TCP, UDP\n"
+	"and SCTP.  --explain (needs --from, --to and --port) names the policies\n"
+	"isolating each side and the rules allowing each direction.\n"
+	"\n"
+	"exit status: 0 all allowed, 1 some denied, 2 bad usage or input\n";
 
 #define CHECK_PROBES_MAX 6
 /* Text tables name their columns up to this length, else number them. */
@@ -63,6 +78,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		OPT_PROTOCOL,
 		OPT_FAMILY,
 		OPT_EXPLAIN,
+		OPT_HELP,
 	};
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
@@ -73,6 +89,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		{ "family", required_argument, NULL, OPT_FAMILY },
 		{ "output", required_argument, NULL, 'o' },
 		{ "explain", no_argument, NULL, OPT_EXPLAIN },
+		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
 	const char **once = NULL;
@@ -89,6 +106,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;
+			continue;
+		case OPT_HELP:
+			a->help = true;
 			continue;
 		case OPT_FROM:
 			once = &a->from, name = "--from";
@@ -168,6 +188,19 @@ static char *pod_key(const struct pod *p)
 	if (asprintf(&s, "%s/%s", p->ns, p->name) < 0)
 		return NULL;
 	return s;
+}
+
+static int check_end_syntax(const char *flag, const char *spec, struct bh_err *reterr)
+{
+	char buf[512];
+	const char *ns, *name;
+	struct addr a;
+
+	if (!spec || addr_parse(spec, &a) == 0 ||
+	    cli_parse_ns_pod(spec, buf, sizeof(buf), &ns, &name) == 0)
+		return 0;
+	return cli_usage_err(reterr, "check", "%s: expected NS/POD or an IP address, got '%s'",
+			     flag, spec);
 }
 
 /*
@@ -471,6 +504,10 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 	r = check_parse(argc, argv, &a, reterr);
 	if (r < 0)
 		return r;
+	if (a.help) {
+		fputs(check_usage, stdout);
+		return BH_EXIT_OK;
+	}
 	if (a.output && strcmp(a.output, "json") == 0)
 		out = CHECK_OUTPUT_JSON;
 	else if (a.output && strcmp(a.output, "text") != 0)
@@ -490,6 +527,14 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "check",
 				     "--explain needs --from, --to and --port "
 				     "(--protocol defaults to TCP)");
+
+	/* Reject a malformed --from/--to before reading a large snapshot. */
+	r = check_end_syntax("--from", a.from, reterr);
+	if (r < 0)
+		return r;
+	r = check_end_syntax("--to", a.to, reterr);
+	if (r < 0)
+		return r;
 
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)

@@ -22,14 +22,14 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cli_check,
-	  "--snapshot FILE [--from NS/POD] [--to NS/POD] [--port N] "
-	  "[--protocol TCP|UDP|SCTP] [-o text|json] [--explain]" },
+	  "--snapshot FILE [--from NS/POD|IP] [--to NS/POD|IP] [--port N] "
+	  "[--protocol TCP|UDP|SCTP] [--family ipv4|ipv6] [-o text|json] [--explain]" },
 	{ "apply", cli_apply,
 	  "--snapshot FILE --node NAME --mode preview|enforce [--dry-run [-o nft]]" },
 	{ "reset", cli_reset, "" },
 	{ "learn", cli_learn,
 	  "(--pcap FILE | --interface GLOB | --conntrack)... [--snapshot FILE] "
-	  "[--duration SECONDS] -o FLOWS.json" },
+	  "[--duration SECONDS] [--max-flows N] [--node NAME] -o FLOWS.json" },
 	{ "propose", cli_propose, "--flows FILE [--flows FILE]... --snapshot FILE [-o json|yaml]" },
 };
 

@@ -33,7 +33,7 @@
 #include "pkt_parse.h"
 
 /* Sessions remembered for answer matching: LEARN_SESS_WAYS per bucket. */
-#define LEARN_SESS_BUCKETS 16384
+#define LEARN_SESS_BUCKETS 4096
 #define LEARN_SESS_WAYS 4
 /* An opener unanswered for this long is learned as sent (learn_expire). */
 #define LEARN_PENDING_TIMEOUT 5

@@ -2,8 +2,9 @@
  * Flow table: a dense array of compact entries, an open-addressing index
  * of 32-bit entry numbers (linear probing, load <= 1/2, backward-shift
  * deletion, so no tombstones), and an LRU list threaded through the
- * entries by index.  Eviction removes the LRU tail and moves the last
- * entry into its place, keeping the array dense.
+ * entries by index, ordered by the second each flow was last seen.
+ * Eviction removes the LRU tail and moves the last entry into its place,
+ * keeping the array dense.
  *
  * Times are kept as 32-bit unix seconds (valid until 2106) to keep an
  * entry at 88 bytes; with the index at most 16 bytes more per flow.
@@ -213,7 +214,10 @@ int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t pa
 
 	if (t->slots[s] != SLOT_EMPTY) {
 		i = t->slots[s] - 1;
-		if (i != t->head) {
+		/* Recency counts in seconds, as times do: a flow already
+		 * moved to the front this second stays where it is, which
+		 * spares a busy flow three cache misses per packet. */
+		if (i != t->head && t->e[i].last_seen != now) {
 			lru_unlink(t, i);
 			lru_push_head(t, i);
 		}

@@ -22,10 +22,13 @@ enum sess_state {
 	SESS_RESOLVED, /* answered: packets go to client -> server */
 };
 
+/* What sess_is() reads comes first: one cache line per way scanned. */
 struct sess {
-	struct addr client, orig, server;
-	uint16_t cport, oport, sport;
-	uint8_t proto, state;
+	uint8_t state, proto;
+	uint16_t cport;
+	struct addr client;
+	uint16_t oport, sport;
+	struct addr orig, server;
 	uint32_t first, last; /* unix seconds */
 	uint32_t packets, connections;
 	uint64_t bytes;
@@ -150,14 +153,18 @@ static int sess_alloc(struct learn *l, struct sess *b, struct sess **ret)
 	return sess_commit(l, victim);
 }
 
-/* A packet from client @c:@cport to @d:@dport. */
-static int on_request(struct learn *l, const struct pkt_info *pi, bool forward, bool opener,
+/* A packet from client @pi->src to server @pi->dst; @b is the client's
+ * bucket when the caller has it. */
+static int on_request(struct learn *l, const struct pkt_info *pi, struct sess *b, bool opener,
 		      uint32_t now)
 {
-	const struct addr *c = forward ? &pi->src : &pi->dst, *d = forward ? &pi->dst : &pi->src;
-	uint16_t cport = forward ? pi->sport : pi->dport, dport = forward ? pi->dport : pi->sport;
-	struct sess *b = bucket(l, c, cport, pi->proto), *s = NULL;
+	const struct addr *c = &pi->src, *d = &pi->dst;
+	uint16_t cport = pi->sport, dport = pi->dport;
+	struct sess *s = NULL;
 	int r;
+
+	if (!b)
+		b = bucket(l, c, cport, pi->proto);
 
 	for (int w = 0; w < LEARN_SESS_WAYS; w++) {
 		if (sess_is(&b[w], c, cport, pi->proto) && b[w].oport == dport &&
@@ -218,23 +225,29 @@ static struct sess *answer_match(struct sess *b, const struct addr *c, uint16_t 
 	return pending;
 }
 
-/* A packet from server @pi->src to client @pi->dst. */
-static int on_answer(struct learn *l, const struct pkt_info *pi, uint32_t now)
+/* A packet from server @pi->src to client @pi->dst; @b is the client's
+ * bucket when the caller has it. */
+static int on_answer(struct learn *l, const struct pkt_info *pi, struct sess *b, uint32_t now)
 {
-	struct sess *b = bucket(l, &pi->dst, pi->dport, pi->proto);
-	struct sess *s = answer_match(b, &pi->dst, pi->dport, pi->proto, &pi->src, pi->sport);
+	struct sess *s;
 	int r;
 
+	if (!b)
+		b = bucket(l, &pi->dst, pi->dport, pi->proto);
+	s = answer_match(b, &pi->dst, pi->dport, pi->proto, &pi->src, pi->sport);
 	if (s && s->state == SESS_PENDING) {
 		if (s->oport != pi->sport || !addr_eq(&s->orig, &pi->src))
 			l->stats.nat_undone++;
-		r = flow_add(l, &pi->dst, &pi->src, pi->proto, pi->sport, s->packets, s->bytes,
-			     s->connections, s->first);
-		if (r < 0)
-			return r;
 		s->state = SESS_RESOLVED;
 		s->server = pi->src;
 		s->sport = pi->sport;
+		s->last = now;
+		/* The opener's counters and this answer in one update. */
+		r = flow_add(l, &pi->dst, &pi->src, pi->proto, pi->sport, s->packets + 1,
+			     s->bytes + pi->ip_len, s->connections, s->first);
+		if (r < 0 || now == s->first)
+			return r;
+		return flow_add(l, &pi->dst, &pi->src, pi->proto, pi->sport, 0, 0, 0, now);
 	} else if (!s) {
 		/* An answer to an opener we did not see: it still names both
 		 * sides.  Remember it so later packets are not recounted as
@@ -261,25 +274,27 @@ static int on_answer(struct learn *l, const struct pkt_info *pi, uint32_t now)
 	return flow_add(l, &pi->dst, &pi->src, pi->proto, pi->sport, 1, pi->ip_len, 0, now);
 }
 
-static bool has_session(struct learn *l, const struct addr *c, uint16_t cport, uint8_t proto)
+static bool has_session(struct sess *b, const struct addr *c, uint16_t cport, uint8_t proto)
 {
-	struct sess *b = bucket(l, c, cport, proto);
-
 	for (int w = 0; w < LEARN_SESS_WAYS; w++)
 		if (sess_is(&b[w], c, cport, proto))
 			return true;
 	return false;
 }
 
-/* UDP: is this packet sent by the client (true) or by the server? */
-static bool udp_is_request(struct learn *l, const struct pkt_info *pi)
+/* UDP: is this packet sent by the client (true) or by the server?  Leaves
+ * the buckets of the sender and the receiver in @ret_src and @ret_dst. */
+static bool udp_is_request(struct learn *l, const struct pkt_info *pi, struct sess **ret_src,
+			   struct sess **ret_dst)
 {
 	struct flow_key rev;
 
 	/* Sessions first: they remember who spoke first. */
-	if (has_session(l, &pi->dst, pi->dport, pi->proto))
+	*ret_dst = bucket(l, &pi->dst, pi->dport, pi->proto);
+	if (has_session(*ret_dst, &pi->dst, pi->dport, pi->proto))
 		return false;
-	if (has_session(l, &pi->src, pi->sport, pi->proto))
+	*ret_src = bucket(l, &pi->src, pi->sport, pi->proto);
+	if (has_session(*ret_src, &pi->src, pi->sport, pi->proto))
 		return true;
 	/* Well-known ports are servers; then non-ephemeral ones. */
 	if ((pi->dport < 1024) != (pi->sport < 1024))
@@ -294,6 +309,7 @@ static bool udp_is_request(struct learn *l, const struct pkt_info *pi)
 
 int learn_pkt_info(struct learn *l, const struct pkt_info *pi, int64_t ts)
 {
+	struct sess *bsrc = NULL, *bdst = NULL;
 	uint32_t now = ts32(ts);
 	uint8_t f;
 
@@ -305,20 +321,20 @@ int learn_pkt_info(struct learn *l, const struct pkt_info *pi, int64_t ts)
 	case IPPROTO_TCP:
 		f = pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_RST | PKT_TCP_FIN);
 		if (f == PKT_TCP_SYN)
-			return on_request(l, pi, true, true, now);
+			return on_request(l, pi, NULL, true, now);
 		if (f == (PKT_TCP_SYN | PKT_TCP_ACK))
-			return on_answer(l, pi, now);
+			return on_answer(l, pi, NULL, now);
 		break;
 	case IPPROTO_SCTP:
 		if (pi->sctp_chunk == PKT_SCTP_INIT)
-			return on_request(l, pi, true, true, now);
+			return on_request(l, pi, NULL, true, now);
 		if (pi->sctp_chunk == PKT_SCTP_INIT_ACK)
-			return on_answer(l, pi, now);
+			return on_answer(l, pi, NULL, now);
 		break;
 	case IPPROTO_UDP:
-		if (udp_is_request(l, pi))
-			return on_request(l, pi, true, true, now);
-		return on_answer(l, pi, now);
+		if (udp_is_request(l, pi, &bsrc, &bdst))
+			return on_request(l, pi, bsrc, true, now);
+		return on_answer(l, pi, bdst, now);
 	}
 	l->stats.ignored++;
 	return 0;

@@ -5,7 +5,8 @@
 # set (none missing, none invented, client and server the right way round,
 # the DNAT'd flows attributed to the backend pod and its target port):
 #   1. live capture on the pods' veths (--interface 'bhv*', stopped by
-#      SIGTERM: the file is still written),
+#      SIGTERM: the file is still written), including a pod whose veth
+#      appears after the learner started and disappears before it ends,
 #   2. a capture file of the node's "any" device (cooked, both directions),
 #   3. conntrack alone (--conntrack --duration).
 set -euo pipefail
@@ -15,7 +16,8 @@ set -euo pipefail
 topo_init
 command -v tcpdump >/dev/null || { echo "learn_flows: tcpdump missing" >&2; exit 1; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
-topo_pods_from_json "$snap" > "$TOPO_DIR/pods"
+# y/late-0 comes later, while the learners run.
+topo_pods_from_json "$snap" | grep -v '^y/late-0 ' > "$TOPO_DIR/pods"
 topo_add_pods "$TOPO_DIR/pods"
 TOPO_PORTS="80 81" topo_start_servers
 
@@ -55,6 +57,17 @@ run_probe $cache 10.96.0.10 8080 TCP
 run_probe $cache 10.96.0.10 5353 UDP
 run_probe $api 10.77.0.1 81 TCP
 run_probe $api 10.77.0.1 81 TCP
+
+# A pod comes: its veth must be picked up by the live learner.
+topo_add_pod y/late-0 10.77.1.2
+topo_bg ip netns exec "$(topo_pod_ns y/late-0)" "$(topo_tool serve)" --ready "$out/late.ready" 80
+for ((t = 0; t < 100; t++)); do [ -e "$out/late.ready" ] && break; sleep 0.05; done
+sleep 0.5
+run_probe $web 10.77.1.2 80 TCP
+sleep 0.5
+# ... and goes: the capture on its veth is detached, the learner goes on.
+ip -n "$TOPO_NODE" link del bhv3
+run_probe $cache 10.77.0.1 80 TCP
 sleep 0.5
 
 kill -TERM "$live_pid"
@@ -72,6 +85,8 @@ expected = {
     ("x/cache-0", "y/api-7c8d9f-xyz12", "TCP", 80),   # via 10.96.0.10:8080
     ("x/cache-0", "y/api-7c8d9f-xyz12", "UDP", 81),   # via 10.96.0.10:5353
     ("y/api-7c8d9f-xyz12", "x/web-5f6d8c9b7-abcde", "TCP", 81),
+    ("x/web-5f6d8c9b7-abcde", "y/late-0", "TCP", 80),   # a pod that came later
+    ("x/cache-0", "x/web-5f6d8c9b7-abcde", "TCP", 80),  # after it went
 }
 def name(p):
     return f'{p["namespace"]}/{p["name"]}' if p["kind"] == "pod" else f'{p["kind"]}:{p["ip"]}'
