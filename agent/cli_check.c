@@ -47,9 +47,26 @@ struct check_args {
 	const char *from, *to;
 	const char *port, *protocol, *family, *output;
 	bool explain;
+	bool help;
 };
 
+static const char check_usage[] =
+	"usage: bulkhead check --snapshot FILE [--snapshot FILE]... [--from NS/POD|IP]\n"
+	"                      [--to NS/POD|IP] [--port N] [--protocol TCP|UDP|SCTP]\n"
+	"                      [--family ipv4|ipv6] [-o text|json] [--explain]\n"
+	"\n"
+	"Which connections do the NetworkPolicies of the snapshot allow?  Rows and\n"
+	"columns are every pod unless --from/--to name one pod or address.  Probes:\n"
+	"--port and --protocol give one (--protocol defaults to TCP); --protocol\n"
+	"alone means ports 80 and 81; neither means ports 80 and 81 over TCP, UDP\n"
+	"and SCTP.  --explain (needs --from, --to and --port) names the policies\n"
+	"isolating each side and the rules allowing each direction.\n"
+	"\n"
+	"exit status: 0 all allowed, 1 some denied, 2 bad usage or input\n";
+
 #define CHECK_PROBES_MAX 6
+/* Text tables name their columns up to this length, else number them. */
+#define CHECK_COLUMN_NAME_MAX 12
 
 static int check_parse(int argc, char **argv, struct check_args *a, struct bh_err *reterr)
 {
@@ -61,6 +78,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		OPT_PROTOCOL,
 		OPT_FAMILY,
 		OPT_EXPLAIN,
+		OPT_HELP,
 	};
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
@@ -71,6 +89,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		{ "family", required_argument, NULL, OPT_FAMILY },
 		{ "output", required_argument, NULL, 'o' },
 		{ "explain", no_argument, NULL, OPT_EXPLAIN },
+		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
 	const char **once = NULL;
@@ -87,6 +106,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;
+			continue;
+		case OPT_HELP:
+			a->help = true;
 			continue;
 		case OPT_FROM:
 			once = &a->from, name = "--from";
@@ -166,6 +188,19 @@ static char *pod_key(const struct pod *p)
 	if (asprintf(&s, "%s/%s", p->ns, p->name) < 0)
 		return NULL;
 	return s;
+}
+
+static int check_end_syntax(const char *flag, const char *spec, struct bh_err *reterr)
+{
+	char buf[512];
+	const char *ns, *name;
+	struct addr a;
+
+	if (!spec || addr_parse(spec, &a) == 0 ||
+	    cli_parse_ns_pod(spec, buf, sizeof(buf), &ns, &name) == 0)
+		return 0;
+	return cli_usage_err(reterr, "check", "%s: expected NS/POD or an IP address, got '%s'",
+			     flag, spec);
 }
 
 /*
@@ -264,12 +299,25 @@ struct check_table {
 	struct engine_ep *from_ep, *to_ep;
 };
 
+/* Width of column @j of a text table: its name, or the widest number. */
+static int col_width(const struct check_table *t, bool numbered, size_t j)
+{
+	int n = 1;
+
+	if (!numbered)
+		return (int) strlen(t->to[j].key);
+	for (size_t v = t->n_to; v >= 10; v /= 10)
+		n++;
+	return n;
+}
+
 /* Prints one probe; returns the number of denied cells. */
 static size_t check_print_probe(const struct check_table *t, const struct check_probe *p,
 				enum check_output out, FILE *f)
 {
 	size_t denied = 0, w = 0;
 	const char *pname = proto_name(p->proto);
+	bool numbered = false;
 
 	if (out == CHECK_OUTPUT_JSON) {
 		fprintf(f, "{\"port\": %u, \"protocol\": \"%s\", \"matrix\": {", p->port, pname);
@@ -304,9 +352,18 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 			w = strlen(t->from[i].key);
 	fprintf(f, "%s/%u (%s; rows: from, columns: to; . allowed, X denied)\n", pname, p->port,
 		t->family == AF_INET6 ? "IPv6" : "IPv4");
-	fprintf(f, "%-*s", (int) w, "");
+	/* Long names (real pods) would make columns unreadably wide: number
+	 * the columns then, and list the numbers under the table. */
 	for (size_t j = 0; j < t->n_to; j++)
-		fprintf(f, " %s", t->to[j].key);
+		if (strlen(t->to[j].key) > CHECK_COLUMN_NAME_MAX)
+			numbered = true;
+	fprintf(f, "%-*s", (int) w, "");
+	for (size_t j = 0; j < t->n_to; j++) {
+		if (numbered)
+			fprintf(f, " %*zu", col_width(t, true, j), j + 1);
+		else
+			fprintf(f, " %s", t->to[j].key);
+	}
 	fputc('\n', f);
 	for (size_t i = 0; i < t->n_from; i++) {
 		fprintf(f, "%-*s", (int) w, t->from[i].key);
@@ -316,11 +373,15 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 
 			denied += !ok;
 			/* Pad to the column's width, but no trailing blanks. */
-			fprintf(f, " %-*s", j + 1 < t->n_to ? (int) strlen(t->to[j].key) : 1,
+			fprintf(f, " %*s%s", numbered ? col_width(t, true, j) - 1 : 0, "",
 				ok ? "." : "X");
+			if (!numbered && j + 1 < t->n_to)
+				fprintf(f, "%*s", col_width(t, false, j) - 1, "");
 		}
 		fputc('\n', f);
 	}
+	for (size_t j = 0; numbered && j < t->n_to; j++)
+		fprintf(f, "%*zu: %s\n", col_width(t, true, 0), j + 1, t->to[j].key);
 	fputc('\n', f);
 	return denied;
 }
@@ -333,37 +394,28 @@ static const char *policy_key(const struct cluster *c, size_t idx, char *buf, si
 
 static json_t *explain_dir_json(const struct cluster *c, const struct engine_dir_result *d)
 {
-	json_t *o = json_object(), *pols = json_array(), *rules = json_array();
+	json_t *o = json_pack("{s:b, s:b, s:s, s:[], s:[]}", "allowed", (int) d->allowed,
+			      "isolated", (int) d->isolated, "reason",
+			      engine_reason_name(d->reason), "policies", "rules");
+	json_t *pols = json_object_get(o, "policies"), *rules = json_object_get(o, "rules");
 	char buf[512];
 
-	if (!o || !pols || !rules)
-		goto fail;
-	for (size_t i = 0; i < d->n_isolating; i++)
-		if (json_array_append_new(pols, json_string(policy_key(c, d->isolating[i], buf,
-								       sizeof(buf)))) < 0)
-			goto fail;
-	for (size_t i = 0; i < d->n_allowing; i++) {
-		json_t *r = json_pack("{s:s, s:I}", "policy",
-				      policy_key(c, d->allowing[i].policy, buf, sizeof(buf)),
-				      "rule", (json_int_t) d->allowing[i].rule);
-
-		if (json_array_append_new(rules, r) < 0)
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < d->n_isolating; i++) {
+		policy_key(c, d->isolating[i], buf, sizeof(buf));
+		if (json_array_append_new(pols, json_string(buf)) < 0)
 			goto fail;
 	}
-	if (json_object_set_new(o, "allowed", json_boolean(d->allowed)) < 0 ||
-	    json_object_set_new(o, "isolated", json_boolean(d->isolated)) < 0 ||
-	    json_object_set_new(o, "reason", json_string(engine_reason_name(d->reason))) < 0 ||
-	    json_object_set_new(o, "policies", pols) < 0)
-		goto fail_pols;
-	if (json_object_set_new(o, "rules", rules) < 0)
-		goto fail_rules;
+	for (size_t i = 0; i < d->n_allowing; i++) {
+		policy_key(c, d->allowing[i].policy, buf, sizeof(buf));
+		if (json_array_append_new(rules, json_pack("{s:s, s:I}", "policy", buf, "rule",
+							   (json_int_t) d->allowing[i].rule)) < 0)
+			goto fail;
+	}
 	return o;
 
 fail:
-	json_decref(pols);
-fail_pols:
-	json_decref(rules);
-fail_rules:
 	json_decref(o);
 	return NULL;
 }
@@ -452,6 +504,10 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 	r = check_parse(argc, argv, &a, reterr);
 	if (r < 0)
 		return r;
+	if (a.help) {
+		fputs(check_usage, stdout);
+		return BH_EXIT_OK;
+	}
 	if (a.output && strcmp(a.output, "json") == 0)
 		out = CHECK_OUTPUT_JSON;
 	else if (a.output && strcmp(a.output, "text") != 0)
@@ -471,6 +527,14 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "check",
 				     "--explain needs --from, --to and --port "
 				     "(--protocol defaults to TCP)");
+
+	/* Reject a malformed --from/--to before reading a large snapshot. */
+	r = check_end_syntax("--from", a.from, reterr);
+	if (r < 0)
+		return r;
+	r = check_end_syntax("--to", a.to, reterr);
+	if (r < 0)
+		return r;
 
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)

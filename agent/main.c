@@ -22,8 +22,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cli_check,
-	  "--snapshot FILE [--from NS/POD] [--to NS/POD] [--port N] "
-	  "[--protocol TCP|UDP|SCTP] [-o text|json] [--explain]" },
+	  "--snapshot FILE [--from NS/POD|IP] [--to NS/POD|IP] [--port N] "
+	  "[--protocol TCP|UDP|SCTP] [--family ipv4|ipv6] [-o text|json] [--explain]" },
 	{ "apply", cli_apply,
 	  "--snapshot FILE --node NAME --mode preview|enforce [--dry-run [-o nft]]" },
 	{ "reset", cli_reset, "" },

@@ -8,7 +8,7 @@ Prints a Kubernetes List (what `kubectl get namespaces,nodes,pods,
 networkpolicies -A -o json` prints): Namespaces with labels, Nodes with
 InternalIPs, Deployment-owned Pods (ReplicaSet owner, pod-template-hash,
 app/tier labels, named container ports, unique IPs, nodeName spread over
-node-1..node-N) and a mix of ingress and egress NetworkPolicies with
+node-1..node-N), with --hostnet also one host-network pod per node, and a mix of ingress and egress NetworkPolicies with
 podSelector, namespaceSelector, ipBlock (with except), ports and endPort.
 The same arguments always print the same bytes.  Python 3 stdlib only.
 """
@@ -200,10 +200,15 @@ def port_entry(rng, tier):
 def peer(rng, args, deps_by_ns, ns):
     kind = rng.randrange(8)
     if kind == 0:
-        net = rng.choice(["192.168.0.0/16", "172.16.0.0/12", "203.0.113.0/24", "10.64.0.0/16"])
+        nets = ["192.168.0.0/16", "172.16.0.0/12", "203.0.113.0/24", "10.64.0.0/16"]
+        if args.hostnet:
+            nets.append("10.0.0.0/16")  # the nodes, hence host-network pods
+        net = rng.choice(nets)
         p = {"ipBlock": {"cidr": net}}
         if net == "10.64.0.0/16":
             p["ipBlock"]["except"] = ["10.64.1.0/24"]
+        elif net == "10.0.0.0/16":
+            p["ipBlock"]["except"] = ["10.0.0.2/32"]
         elif net == "192.168.0.0/16":
             p["ipBlock"]["except"] = ["192.168.10.0/24", "192.168.20.0/24"]
         return p
@@ -288,6 +293,46 @@ def policies(args, rng, deps):
     return out
 
 
+def hostnet_pods(args):
+    """One host-network node-exporter per node (a DaemonSet), in kube-system."""
+    out = [{
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "kube-system", "uid": uid("ns", "kube-system"),
+                     "labels": {"kubernetes.io/metadata.name": "kube-system",
+                                "monitoring": "enabled"}},
+    }]
+    for n in range(1, args.nodes + 1):
+        ip = f"10.0.{n // 250}.{n % 250 + 1}"
+        name = f"node-exporter-{hashlib.sha1(str(n).encode()).hexdigest()[:5]}"
+        out.append({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": "kube-system",
+                "uid": uid("pod", "kube-system", name),
+                "labels": {"app": "node-exporter", "tier": "worker",
+                           "controller-revision-hash": "5d8f7c9b6"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                     "name": "node-exporter", "controller": True,
+                                     "uid": uid("ds", "node-exporter")}],
+                "creationTimestamp": rfc3339(CREATED),
+            },
+            "spec": {
+                "nodeName": f"node-{n}",
+                "hostNetwork": True,
+                "containers": [{"name": "node-exporter",
+                                "image": "registry.example/node-exporter:1.8",
+                                "ports": [{"name": "metrics", "containerPort": 9100,
+                                           "protocol": "TCP"}]}],
+            },
+            "status": {"phase": "Running", "hostIP": ip, "podIP": ip,
+                       "podIPs": [{"ip": ip}]},
+        })
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pods", type=int, default=10000)
@@ -296,6 +341,8 @@ def main():
     ap.add_argument("--nodes", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ipv6", action="store_true", help="dual-stack pods and nodes")
+    ap.add_argument("--hostnet", action="store_true",
+                    help="add a host-network pod per node (kube-system/node-exporter-*)")
     args = ap.parse_args()
     if args.namespaces < 1 or args.nodes < 1 or args.pods < 0 or args.policies < 0:
         ap.error("--namespaces and --nodes must be >= 1, counts >= 0")
@@ -306,6 +353,8 @@ def main():
     deps = deployments(args, rng)
     items = namespaces(args, rng) + nodes(args) + pods(args, rng, deps) + \
         policies(args, rng, deps)
+    if args.hostnet:
+        items += hostnet_pods(args)
     doc = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
            "items": items}
     json.dump(doc, sys.stdout, indent=None, separators=(",", ":"))

@@ -27,6 +27,13 @@ struct engine {
 	 * a node known only through its host-network pods (no Node object). */
 	size_t n_host;
 	struct host_addr *host;
+	/* Runs of pods of one namespace ([first, end) into pods[]). */
+	size_t n_runs;
+	struct ns_run *runs;
+};
+
+struct ns_run {
+	size_t first, end;
 };
 
 struct host_addr {
@@ -58,6 +65,7 @@ struct engine *engine_free(struct engine *e)
 	free(e->synth);
 	free(e->pod_ns_labels);
 	free(e->host);
+	free(e->runs);
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		free(e->sel_off[d]);
 		free(e->sel[d]);
@@ -91,6 +99,17 @@ static int engine_index_ns(struct engine *e)
 			e->pod_ns_labels[i] = &ns->labels;
 		else if (i == 0 || strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
 			n_missing++;
+	}
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (i == 0 || strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
+			e->n_runs++;
+	e->runs = calloc(e->n_runs ? e->n_runs : 1, sizeof(*e->runs));
+	if (!e->runs)
+		return -ENOMEM;
+	for (size_t i = 0, run = 0; i < c->n_pods; i++) {
+		if (i > 0 && strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0)
+			e->runs[++run].first = i;
+		e->runs[run].end = i + 1;
 	}
 	if (!n_missing)
 		return 0;
@@ -301,6 +320,31 @@ bool engine_peer_selects_pod(const struct engine *e, const struct netpol *p,
 		return false;
 	}
 	return !peer->pod_sel || selector_matches(peer->pod_sel, &pod->labels);
+}
+
+void engine_peer_for_each_pod(const struct engine *e, const struct netpol *p,
+			      const struct netpol_peer *peer, engine_pod_fn *fn, void *userdata)
+{
+	const struct cluster *c = e->c;
+
+	if (peer->kind != NETPOL_PEER_SELECTOR || (!peer->pod_sel && !peer->ns_sel))
+		return;
+	for (size_t r = 0; r < e->n_runs; r++) {
+		size_t first = e->runs[r].first;
+
+		/* The namespace is decided once per run of its pods. */
+		if (!peer->ns_sel ? strcmp(c->pods[first].ns, p->ns) != 0 :
+				    !selector_matches(peer->ns_sel, engine_pod_ns_labels(e, first)))
+			continue;
+		for (size_t i = first; i < e->runs[r].end; i++) {
+			const struct pod *pod = &c->pods[i];
+
+			if (pod->host_network ||
+			    (peer->pod_sel && !selector_matches(peer->pod_sel, &pod->labels)))
+				continue;
+			fn(i, userdata);
+		}
+	}
 }
 
 bool engine_peer_matches(const struct engine *e, const struct netpol *p,

@@ -117,6 +117,7 @@ struct engine_result {
 int engine_new(struct cluster *c, struct engine **ret) BH_MUST_CHECK;
 /* NULL-safe; returns NULL. */
 struct engine *engine_free(struct engine *e);
+/* The cluster the engine was built over (borrowed). */
 struct cluster *engine_cluster(const struct engine *e);
 
 /*
@@ -176,6 +177,16 @@ const struct labels *engine_pod_ns_labels(const struct engine *e, size_t pod_idx
  * ipBlock peer never selects a pod by identity (see engine_peer_matches). */
 bool engine_peer_selects_pod(const struct engine *e, const struct netpol *p,
 			     const struct netpol_peer *peer, size_t pod_idx);
+typedef void engine_pod_fn(size_t pod_idx, void *userdata);
+/*
+ * Calls @fn for every pod selector peer @peer of @p selects (the pods for
+ * which engine_peer_selects_pod() holds), in cluster order.  Namespace
+ * selectors are evaluated once per namespace, so the cost is the number of
+ * namespaces plus the pods of the selected ones.  Nothing for an ipBlock
+ * peer.
+ */
+void engine_peer_for_each_pod(const struct engine *e, const struct netpol *p,
+			      const struct netpol_peer *peer, engine_pod_fn *fn, void *userdata);
 /* Does @peer of @p match endpoint @ep (by identity or by address)? */
 bool engine_peer_matches(const struct engine *e, const struct netpol *p,
 			 const struct netpol_peer *peer, const struct engine_ep *ep);

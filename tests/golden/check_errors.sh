@@ -35,6 +35,7 @@ cases=(
 	"$snap --family ipv4 --to fd00:200::2"
 	"--snapshot tests/data/netpol-cases/does-not-exist.json"
 	"--port 80"
+	"--snapshot tests/data/netpol-cases/does-not-exist.json --to nope"
 )
 : >"$tmp/got"
 for args in "${cases[@]}"; do

@@ -21,6 +21,8 @@ runs=(
 	"explain-text|--from x/c --to x/a --port 80 --explain|1"
 	"explain-json|--from x/b --to x/a --port 80 --explain -o json|0"
 	"ipv6-text|--family ipv6 --to x/a --protocol UDP|1"
+	"numbered-text|--to fd00:200:0:1::1 --port 80|0"
+	"help|--help|0"
 	"node-explain|--from 10.100.0.1 --to x/a --port 80 --protocol SCTP --explain|0"
 )
 for r in "${runs[@]}"; do

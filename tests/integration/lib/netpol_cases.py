@@ -2,6 +2,10 @@
 """Comparisons of the netns tests over the netpol case corpus
 (tests/data/netpol-cases, docs/netpol-cases.md).
 
+  netpol_cases.py suspects CASE PODS PROBES.jsonl CHECK.jsonl [--preview]
+      "FROM TO ADDR PORT PROTO" for each cell the kernel dropped although
+      the reference allows it (with --preview: every dropped cell), to be
+      probed again with a longer timeout before it counts.
   netpol_cases.py enforce CASE PODS PROBES.jsonl CHECK.jsonl
       Every probed cell: the kernel's verdict (PROBES, from topo_probe_all)
       against the case's expected truth table and against
@@ -58,6 +62,7 @@ def expected(case_path, pods):
 
 
 def load_probes(path):
+    """Later lines win: re-probes are appended to the file."""
     got = {}
     for line in open(path):
         r = json.loads(line)
@@ -117,6 +122,17 @@ def cmd_enforce(case, pods_path, probes_path, check_path):
             print(f"  NOT PROBED {cell_name(k)}")
     print(f"  {compared} cells compared, {bad} disagreements")
     return 1 if bad or compared == 0 else 0
+
+
+def cmd_suspects(case, pods_path, probes_path, check_path, *opt):
+    pods = load_pods(pods_path)
+    ref = load_check(check_path)
+    if case != "-":
+        ref.update(expected(case, pods))
+    for k, r in sorted(load_probes(probes_path).items()):
+        if not r["ok"] and (opt == ("--preview",) or ref.get(k)):
+            print(k[3], k[4], r["addr"], k[2], k[1])
+    return 0
 
 
 def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
@@ -182,6 +198,8 @@ def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "suspects":
+        return cmd_suspects(*args)
     if cmd == "enforce":
         return cmd_enforce(*args)
     if cmd == "preview":

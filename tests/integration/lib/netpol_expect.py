@@ -24,7 +24,8 @@ def _match(pat, pod):
 
 
 def expand(path):
-    """{(family, probe): {(from, to): bool}}, every cell of every probe."""
+    """{(family, probe): {(from, to): bool}}, every cell of every probe,
+    for IPv4 and IPv6."""
     with open(path) as f:
         doc = json.load(f)
     out = {}
@@ -44,6 +45,10 @@ def expand(path):
     for p in PROBES:
         if ("IPv4", p) not in out:
             raise ValueError(f"{path}: IPv4 {p} not covered")
+    # Without IPv6 entries (a case without ipBlock), IPv6 is as IPv4.
+    if not any(k[0] == "IPv6" for k in out):
+        for p in PROBES:
+            out[("IPv6", p)] = out[("IPv4", p)]
     return out
 
 

@@ -19,6 +19,7 @@
 #   topo_node_exec "$BULKHEAD" apply --snapshot S --node NODE --mode enforce
 #   topo_probe_all OUT.jsonl        # every pod -> every pod, 80/81 x TCP/UDP
 #   topo_pod_exec x/a CMD...        # run in a pod's namespace
+#   topo_neigh_flush                # empty every ARP/NDP cache
 #   topo_bg CMD...                  # background process, killed at cleanup
 #   topo_on_exit 'shell code'       # extra cleanup, run before the netns go
 #
@@ -195,6 +196,18 @@ topo_pod_exec() {
 	ip netns exec "$ns" "$@"
 }
 
+# Forgets every neighbour (ARP and NDP) entry in the node and the pods, so
+# the next probes resolve addresses afresh through whatever ruleset is
+# loaded: a ruleset that drops neighbour discovery must fail now, not
+# minutes later when a cached entry expires.
+topo_neigh_flush() {
+	local ns
+	ip -n "$TOPO_NODE" neigh flush all 2> /dev/null || true
+	for ns in "${TOPO_POD_NS[@]}"; do
+		ip -n "$ns" neigh flush all 2> /dev/null || true
+	done
+}
+
 # Starts @@ in the background; its PID is killed at cleanup.  Sets TOPO_LAST_PID.
 topo_bg() {
 	"$@" &
@@ -222,6 +235,27 @@ topo_start_servers() {
 		sleep 0.05
 	done
 	topo_die "servers not ready after 5 s ($ready of $i)"
+}
+
+# Probes the cells listed in @1 ("FROM TO ADDR PORT PROTO" per line), each
+# source's targets at once, with timeout @3 ms; appends the results to @2
+# in topo_probe_all's format.  Used to re-probe suspected drops with a
+# longer timeout, so a slow moment on a loaded machine is not a verdict.
+topo_probe_list() {
+	local list=$1 out=$2 timeout=$3 probe src i=0 pids=() srcs=()
+	probe=$(topo_tool probe)
+	for src in $(cut -d' ' -f1 "$list" | sort -u); do
+		awk -v s="$src" '$1 == s { print $2, $3, $4, $5 }' "$list" > "$TOPO_DIR/retarget.$i"
+		ip netns exec "${TOPO_POD_NS[$src]}" "$probe" --timeout-ms "$timeout" \
+			< "$TOPO_DIR/retarget.$i" > "$TOPO_DIR/reprobed.$i" &
+		pids+=($!)
+		srcs+=("$src")
+		i=$((i + 1))
+	done
+	for ((i = 0; i < ${#srcs[@]}; i++)); do
+		wait "${pids[$i]}" || topo_die "probe from '${srcs[$i]}' failed"
+		sed -e "s|^{|{\"from\":\"${srcs[$i]}\",|" "$TOPO_DIR/reprobed.$i" >> "$out"
+	done
 }
 
 # Probes from every pod to every pod, all sources at once; writes one JSON

@@ -1,0 +1,61 @@
+/*
+ * The flow table: learned flows keyed by (client, server, protocol, server
+ * port), with packet, byte and connection counts, first and last seen, and
+ * which sources saw them.  Bounded: at most max_flows entries; when full,
+ * the least recently seen flow is evicted and counted.
+ *
+ * Open addressing over a dense entry array with 32-bit indices and an LRU
+ * list threaded through the entries: about 100 bytes per flow
+ * (docs/learner.md has the figures).  Single-threaded.
+ */
+#ifndef BH_FLOW_TABLE_H
+#define BH_FLOW_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+/* The largest table we agree to build (32-bit indices, with headroom). */
+#define FLOW_TABLE_MAX (1u << 30)
+
+struct flow_table;
+
+struct flow_table_stats {
+	uint64_t created; /* flows ever created */
+	uint64_t evicted; /* flows dropped to stay within max_flows */
+};
+
+/* A table of at most @max_flows (1 .. FLOW_TABLE_MAX) flows; NULL on
+ * allocation failure or a bad size.  Memory grows with use. */
+struct flow_table *flow_table_new(size_t max_flows);
+/* NULL-safe; returns NULL. */
+struct flow_table *flow_table_free(struct flow_table *t);
+
+/*
+ * Adds @packets, @bytes and @connections to the flow @key (copied; its pad
+ * byte must be zero), widens its first/last seen to @ts (unix seconds) and
+ * ORs @seen_by (enum flow_seen_by).  Creates the flow when absent, evicting
+ * the least recently seen one when the table is full.  Returns 1 when
+ * created, 0 when updated, -ENOMEM when the table could not grow.
+ */
+int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t packets,
+		   uint64_t bytes, uint32_t connections, int64_t ts, uint8_t seen_by);
+
+/* Fills @ret's key, counters, times and seen_by (peers zeroed) when @key
+ * is present: returns 1, else 0. */
+int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret);
+
+size_t flow_table_count(const struct flow_table *t);
+const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
+/* Bytes allocated by the table (entries and index). */
+size_t flow_table_mem(const struct flow_table *t);
+
+/*
+ * Copies every flow into a new array of flow_record (peers zeroed, kind
+ * FLOW_PEER_UNKNOWN), in no particular order.  The caller frees *ret with
+ * free().  -ENOMEM.
+ */
+int flow_table_export(const struct flow_table *t, struct flow_record **ret, size_t *ret_n);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * Flow table: a dense array of compact entries, an open-addressing index
+ * of 32-bit entry numbers (linear probing, load <= 1/2, backward-shift
+ * deletion, so no tombstones), and an LRU list threaded through the
+ * entries by index, ordered by the second each flow was last seen.
+ * Eviction removes the LRU tail and moves the last entry into its place,
+ * keeping the array dense.
+ *
+ * Times are kept as 32-bit unix seconds (valid until 2106) to keep an
+ * entry at 88 bytes; with the index at most 16 bytes more per flow.
+ */
+#include <errno.h>
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow_table.h"
+#include "hash.h"
+
+#define NIL UINT32_MAX
+#define SLOT_EMPTY 0 /* slots hold entry index + 1 */
+#define INITIAL_CAP 1024u
+
+struct ft_entry {
+	struct flow_key key;
+	uint32_t first_seen, last_seen;
+	uint32_t prev, next; /* LRU: prev is more recent */
+	uint32_t connections;
+	uint8_t seen_by;
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+static_assert(sizeof(struct ft_entry) <= 88, "keep flows compact (<= 128 bytes with index)");
+
+struct flow_table {
+	struct ft_entry *e;
+	uint32_t n, cap, max;
+	uint32_t *slots;
+	uint32_t mask; /* number of slots - 1 */
+	uint32_t head, tail; /* most and least recently seen */
+	uint64_t seed;
+	struct flow_table_stats stats;
+};
+
+static uint32_t ts32(int64_t ts)
+{
+	if (ts < 0)
+		return 0;
+	if (ts > (int64_t) UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t) ts;
+}
+
+static uint32_t key_slot(const struct flow_table *t, const struct flow_key *k)
+{
+	return (uint32_t) hash_bytes(k, sizeof(*k), t->seed) & t->mask;
+}
+
+/* The slot holding @key, or the empty slot where it would go. */
+static uint32_t slot_find(const struct flow_table *t, const struct flow_key *k)
+{
+	uint32_t s = key_slot(t, k);
+
+	while (t->slots[s] != SLOT_EMPTY && memcmp(&t->e[t->slots[s] - 1].key, k, sizeof(*k)) != 0)
+		s = (s + 1) & t->mask;
+	return s;
+}
+
+static int index_rebuild(struct flow_table *t, uint32_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	free(t->slots);
+	t->slots = slots;
+	t->mask = nslots - 1;
+	for (uint32_t i = 0; i < t->n; i++)
+		t->slots[slot_find(t, &t->e[i].key)] = i + 1;
+	return 0;
+}
+
+struct flow_table *flow_table_new(size_t max_flows)
+{
+	struct flow_table *t;
+	uint32_t nslots = 2;
+
+	if (max_flows == 0 || max_flows > FLOW_TABLE_MAX)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->max = (uint32_t) max_flows;
+	t->cap = t->max < INITIAL_CAP ? t->max : INITIAL_CAP;
+	t->e = malloc((size_t) t->cap * sizeof(*t->e));
+	t->head = t->tail = NIL;
+	t->seed = hash_seed_random();
+	if (!t->e)
+		return flow_table_free(t);
+	while (nslots < 2 * t->cap)
+		nslots <<= 1;
+	if (index_rebuild(t, nslots) < 0)
+		return flow_table_free(t);
+	return t;
+}
+
+struct flow_table *flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return NULL;
+	free(t->e);
+	free(t->slots);
+	free(t);
+	return NULL;
+}
+
+static void lru_unlink(struct flow_table *t, uint32_t i)
+{
+	struct ft_entry *x = &t->e[i];
+
+	if (x->prev != NIL)
+		t->e[x->prev].next = x->next;
+	else
+		t->head = x->next;
+	if (x->next != NIL)
+		t->e[x->next].prev = x->prev;
+	else
+		t->tail = x->prev;
+}
+
+static void lru_push_head(struct flow_table *t, uint32_t i)
+{
+	struct ft_entry *x = &t->e[i];
+
+	x->prev = NIL;
+	x->next = t->head;
+	if (t->head != NIL)
+		t->e[t->head].prev = i;
+	t->head = i;
+	if (t->tail == NIL)
+		t->tail = i;
+}
+
+/* Backward-shift deletion of slot @s (Knuth 6.4, algorithm R). */
+static void slot_delete(struct flow_table *t, uint32_t s)
+{
+	uint32_t j = s;
+
+	t->slots[s] = SLOT_EMPTY;
+	for (;;) {
+		uint32_t home;
+
+		j = (j + 1) & t->mask;
+		if (t->slots[j] == SLOT_EMPTY)
+			return;
+		home = key_slot(t, &t->e[t->slots[j] - 1].key);
+		/* Move j back to s unless its home lies cyclically in (s, j]. */
+		if (s <= j ? (s < home && home <= j) : (s < home || home <= j))
+			continue;
+		t->slots[s] = t->slots[j];
+		t->slots[j] = SLOT_EMPTY;
+		s = j;
+	}
+}
+
+static void evict_lru(struct flow_table *t)
+{
+	uint32_t victim = t->tail, last = t->n - 1;
+
+	lru_unlink(t, victim);
+	slot_delete(t, slot_find(t, &t->e[victim].key));
+	if (victim != last) {
+		/* Move the last entry into the hole and repoint its slot and
+		 * its LRU neighbours. */
+		t->e[victim] = t->e[last];
+		t->slots[slot_find(t, &t->e[victim].key)] = victim + 1;
+		if (t->e[victim].prev != NIL)
+			t->e[t->e[victim].prev].next = victim;
+		else
+			t->head = victim;
+		if (t->e[victim].next != NIL)
+			t->e[t->e[victim].next].prev = victim;
+		else
+			t->tail = victim;
+	}
+	t->n--;
+	t->stats.evicted++;
+}
+
+static int grow(struct flow_table *t)
+{
+	uint32_t cap = t->cap > t->max / 2 ? t->max : t->cap * 2;
+	struct ft_entry *e = realloc(t->e, (size_t) cap * sizeof(*e));
+	uint32_t nslots = t->mask + 1;
+
+	if (!e)
+		return -ENOMEM;
+	t->e = e;
+	t->cap = cap;
+	while (nslots < 2 * cap)
+		nslots <<= 1;
+	if (nslots != t->mask + 1)
+		return index_rebuild(t, nslots);
+	return 0;
+}
+
+int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t packets,
+		   uint64_t bytes, uint32_t connections, int64_t ts, uint8_t seen_by)
+{
+	uint32_t s = slot_find(t, key), i, now = ts32(ts);
+	struct ft_entry *x;
+	int created = 0, r;
+
+	if (t->slots[s] != SLOT_EMPTY) {
+		i = t->slots[s] - 1;
+		/* Recency counts in seconds, as times do: a flow already
+		 * moved to the front this second stays where it is, which
+		 * spares a busy flow three cache misses per packet. */
+		if (i != t->head && t->e[i].last_seen != now) {
+			lru_unlink(t, i);
+			lru_push_head(t, i);
+		}
+	} else {
+		if (t->n == t->max) {
+			evict_lru(t);
+		} else if (t->n == t->cap) {
+			r = grow(t);
+			if (r < 0)
+				return r;
+		}
+		/* Eviction or growth moved things: find the slot again. */
+		s = slot_find(t, key);
+		i = t->n++;
+		x = &t->e[i];
+		memset(x, 0, sizeof(*x));
+		x->key = *key;
+		x->first_seen = x->last_seen = now;
+		t->slots[s] = i + 1;
+		lru_push_head(t, i);
+		t->stats.created++;
+		created = 1;
+	}
+	x = &t->e[i];
+	x->packets += packets;
+	x->bytes += bytes;
+	x->connections = connections > UINT32_MAX - x->connections ? UINT32_MAX :
+								     x->connections + connections;
+	if (now < x->first_seen)
+		x->first_seen = now;
+	if (now > x->last_seen)
+		x->last_seen = now;
+	x->seen_by |= seen_by;
+	return created;
+}
+
+static void entry_to_record(const struct ft_entry *x, struct flow_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->key = x->key;
+	r->packets = x->packets;
+	r->bytes = x->bytes;
+	r->connections = x->connections;
+	r->first_seen = x->first_seen;
+	r->last_seen = x->last_seen;
+	r->seen_by = x->seen_by;
+	r->src_peer.kind = FLOW_PEER_UNKNOWN;
+	r->dst_peer.kind = FLOW_PEER_UNKNOWN;
+}
+
+int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret)
+{
+	uint32_t s = slot_find(t, key);
+
+	if (t->slots[s] == SLOT_EMPTY)
+		return 0;
+	if (ret)
+		entry_to_record(&t->e[t->slots[s] - 1], ret);
+	return 1;
+}
+
+size_t flow_table_count(const struct flow_table *t)
+{
+	return t->n;
+}
+
+const struct flow_table_stats *flow_table_stats(const struct flow_table *t)
+{
+	return &t->stats;
+}
+
+size_t flow_table_mem(const struct flow_table *t)
+{
+	return sizeof(*t) + (size_t) t->cap * sizeof(*t->e) +
+	       ((size_t) t->mask + 1) * sizeof(*t->slots);
+}
+
+int flow_table_export(const struct flow_table *t, struct flow_record **ret, size_t *ret_n)
+{
+	struct flow_record *r = calloc(t->n ? t->n : 1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->n; i++)
+		entry_to_record(&t->e[i], &r[i]);
+	*ret = r;
+	*ret_n = t->n;
+	return 0;
+}

@@ -1,0 +1,226 @@
+/*
+ * Address -> identity with pod lifetimes.  The index is a sorted array of
+ * (address, pod) for every pod address, so the pods that ever used an
+ * address are one binary search away; host-network pods share their
+ * node's address and are indexed separately.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity.h"
+
+struct id_ref {
+	struct addr addr;
+	const struct pod *pod;
+};
+
+struct identity {
+	const struct cluster *c;
+	size_t n, n_host;
+	struct id_ref *refs; /* pods, sorted by address */
+	struct id_ref *host; /* host-network pods, sorted by address */
+};
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return addr_cmp(&((const struct id_ref *) a)->addr, &((const struct id_ref *) b)->addr);
+}
+
+int identity_new(const struct cluster *c, struct identity **ret)
+{
+	struct identity *id = calloc(1, sizeof(*id));
+	size_t total = 0;
+
+	if (!id)
+		return -ENOMEM;
+	id->c = c;
+	for (size_t i = 0; i < c->n_pods; i++)
+		total += c->pods[i].n_ips;
+	id->refs = calloc(total ? total : 1, sizeof(*id->refs));
+	id->host = calloc(total ? total : 1, sizeof(*id->host));
+	if (!id->refs || !id->host) {
+		identity_free(id);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const struct pod *p = &c->pods[i];
+
+		for (size_t j = 0; j < p->n_ips && j < POD_IPS_MAX; j++) {
+			if (p->host_network)
+				id->host[id->n_host++] = (struct id_ref){ p->ips[j], p };
+			else
+				id->refs[id->n++] = (struct id_ref){ p->ips[j], p };
+		}
+	}
+	qsort(id->refs, id->n, sizeof(*id->refs), ref_cmp);
+	qsort(id->host, id->n_host, sizeof(*id->host), ref_cmp);
+	*ret = id;
+	return 0;
+}
+
+struct identity *identity_free(struct identity *id)
+{
+	if (!id)
+		return NULL;
+	free(id->refs);
+	free(id->host);
+	free(id);
+	return NULL;
+}
+
+/* [*first, *end) of the refs with address @a. */
+static void ref_range(const struct id_ref *v, size_t n, const struct addr *a, size_t *first,
+		      size_t *end)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&v[mid].addr, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (lo < n && addr_eq(&v[lo].addr, a))
+		lo++;
+	*end = lo;
+}
+
+static bool pod_alive(const struct pod *p, int64_t t)
+{
+	return (p->created == 0 || p->created <= t) && (p->deleted == 0 || t < p->deleted);
+}
+
+static bool all_lower_alnum(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char) s[i]) && !isdigit((unsigned char) s[i]))
+			return false;
+	return n > 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char) s[i]))
+			return false;
+	return n > 0;
+}
+
+int identity_workload(const struct pod *p, char **ret_kind, char **ret_name)
+{
+	const char *kind = p->owner.kind, *name = p->owner.name, *dash;
+	size_t len;
+	char *k, *n;
+
+	*ret_kind = *ret_name = NULL;
+	if (!kind || !name)
+		return 0;
+	len = strlen(name);
+	dash = strrchr(name, '-');
+	if (strcmp(kind, "ReplicaSet") == 0 && dash && dash != name) {
+		/* <deployment>-<pod-template-hash>: the hash is the pod's
+		 * pod-template-hash label, or failing that a short lowercase
+		 * alphanumeric suffix as the ReplicaSet controller makes. */
+		const char *hash = labels_get(&p->labels, "pod-template-hash");
+		size_t sl = len - (size_t) (dash + 1 - name);
+
+		if ((hash && strcmp(hash, dash + 1) == 0) ||
+		    (!hash && sl >= 5 && sl <= 10 && all_lower_alnum(dash + 1, sl))) {
+			kind = "Deployment";
+			len = (size_t) (dash - name);
+		}
+	} else if (strcmp(kind, "Job") == 0 && dash && dash != name) {
+		/* The CronJob controller names Jobs <cronjob>-<scheduled time
+		 * in minutes since the epoch>. */
+		size_t sl = len - (size_t) (dash + 1 - name);
+
+		if (sl >= 8 && all_digits(dash + 1, sl)) {
+			kind = "CronJob";
+			len = (size_t) (dash - name);
+		}
+	}
+	k = strdup(kind);
+	n = strndup(name, len);
+	if (!k || !n) {
+		free(k);
+		free(n);
+		return -ENOMEM;
+	}
+	*ret_kind = k;
+	*ret_name = n;
+	return 0;
+}
+
+static int peer_pod(const struct pod *p, struct flow_peer *ret)
+{
+	ret->kind = FLOW_PEER_POD;
+	ret->ns = strdup(p->ns);
+	ret->name = strdup(p->name);
+	if (!ret->ns || !ret->name)
+		return -ENOMEM;
+	if (labels_copy(&ret->labels, &p->labels) < 0)
+		return -ENOMEM;
+	return identity_workload(p, &ret->workload_kind, &ret->workload_name);
+}
+
+static int peer_node(const char *name, struct flow_peer *ret)
+{
+	ret->kind = FLOW_PEER_NODE;
+	if (!name)
+		return 0;
+	ret->name = strdup(name);
+	return ret->name ? 0 : -ENOMEM;
+}
+
+static void peer_clear(struct flow_peer *p)
+{
+	free(p->ns);
+	free(p->name);
+	free(p->workload_kind);
+	free(p->workload_name);
+	labels_done(&p->labels);
+	*p = (struct flow_peer){ 0 };
+}
+
+int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
+		     struct flow_peer *ret)
+{
+	const struct pod *best = NULL;
+	const struct node *node;
+	size_t first, end;
+	int r;
+
+	*ret = (struct flow_peer){ .kind = FLOW_PEER_EXTERNAL };
+	labels_init(&ret->labels);
+	ref_range(id->refs, id->n, a, &first, &end);
+	for (size_t i = first; i < end; i++) {
+		const struct pod *p = id->refs[i].pod;
+
+		if (!pod_alive(p, t))
+			continue;
+		if (!best || p->created > best->created)
+			best = p;
+	}
+	if (best) {
+		r = peer_pod(best, ret);
+	} else if ((node = cluster_node_by_addr(id->c, a))) {
+		r = peer_node(node->name, ret);
+	} else {
+		size_t hf, he;
+
+		ref_range(id->host, id->n_host, a, &hf, &he);
+		r = 0;
+		if (hf < he)
+			r = peer_node(id->host[hf].pod->node, ret);
+		else if (first < end)
+			ret->kind = FLOW_PEER_UNKNOWN;
+	}
+	if (r < 0)
+		peer_clear(ret);
+	return r;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# golden.check_differential: `bulkhead check -o json` against an independent
+# Python evaluator (netpol_ref.py) on random realistic snapshots from
+# bench/gen-snapshot.py (several seeds, ports the generated policies use,
+# named ports and endPort ranges among them) with a host-network pod per
+# node, every cell compared.
+set -uo pipefail
+: "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
+gen=$BH_SOURCE_DIR/bench/gen-snapshot.py
+ref=$BH_SOURCE_DIR/tests/golden/netpol_ref.py
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+probes=("TCP 8080" "TCP 9090" "TCP 5432" "TCP 8500" "UDP 53" "UDP 8125" "SCTP 3868" "TCP 6379"
+	"TCP 9100")
+for seed in 1 2 3 4 5 6; do
+	"$gen" --pods 60 --policies 40 --namespaces 5 --nodes 3 --seed "$seed" \
+		--hostnet >"$tmp/snap.json"
+	: >"$tmp/check.json"
+	for p in "${probes[@]}"; do
+		set -- $p
+		"$BULKHEAD" check --snapshot "$tmp/snap.json" -o json --protocol "$1" --port "$2" \
+			>>"$tmp/check.json" 2>"$tmp/err"
+		rc=$?
+		if [ "$rc" -gt 1 ]; then
+			echo "FAIL: seed $seed $p: exit $rc: $(cat "$tmp/err")"
+			fail=1
+		fi
+	done
+	printf 'seed %s: ' "$seed"
+	python3 "$ref" --compare "$tmp/snap.json" "$tmp/check.json" || fail=1
+done
+exit "$fail"

@@ -1,0 +1,183 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "flows_json.h"
+#include "identity.h"
+#include "testutil.h"
+
+static void put_pod(struct cluster *c, const char *ns, const char *name, const char *ip,
+		    int64_t created, int64_t deleted, const char *owner_kind,
+		    const char *owner_name, const char *labels, bool host_network)
+{
+	struct pod p = {
+		.ns = strdup(ns),
+		.name = strdup(name),
+		.created = created,
+		.deleted = deleted,
+		.host_network = host_network,
+		.node = strdup("node-1"),
+	};
+
+	labels_lit(&p.labels, labels);
+	if (ip) {
+		p.ips[0] = addr_lit(ip);
+		p.n_ips = 1;
+	}
+	if (owner_kind) {
+		p.owner.kind = strdup(owner_kind);
+		p.owner.name = strdup(owner_name);
+	}
+	assert_true(cluster_pod_put(c, &p) >= 0);
+}
+
+static void put_node(struct cluster *c, const char *name, const char *ip)
+{
+	struct node n = { .name = strdup(name), .n_addrs = 1 };
+
+	n.addrs = calloc(1, sizeof(*n.addrs));
+	n.addrs[0] = addr_lit(ip);
+	assert_true(cluster_node_put(c, &n) >= 0);
+}
+
+static struct cluster *fixture(void)
+{
+	struct cluster *c = cluster_new();
+
+	/* 10.0.0.5 was "old" until t=100, then "new" from t=150. */
+	put_pod(c, "shop", "old", "10.0.0.5", 10, 100, "ReplicaSet", "cart-7d9c5b8f6d",
+		"app=cart,pod-template-hash=7d9c5b8f6d", false);
+	put_pod(c, "shop", "new", "10.0.0.5", 150, 0, "StatefulSet", "db", "app=db", false);
+	put_pod(c, "ops", "backup-28990000-x1", "10.0.0.6", 0, 0, "Job", "backup-28990000", "",
+		false);
+	put_pod(c, "kube-system", "proxy", "192.168.1.10", 0, 0, "DaemonSet", "kube-proxy", "",
+		true);
+	put_pod(c, "ops", "bare", "10.0.0.7", 0, 0, NULL, NULL, "run=bare", false);
+	put_node(c, "node-2", "192.168.1.20");
+	return c;
+}
+
+static void pod_lifetimes(void **state)
+{
+	struct cluster *c = fixture();
+	struct addr a = addr_lit("10.0.0.5");
+	struct identity *id;
+	struct flow_peer p;
+
+	(void) state;
+	assert_int_equal(identity_new(c, &id), 0);
+	assert_int_equal(identity_resolve(id, &a, 50, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_POD);
+	assert_string_equal(p.name, "old");
+	assert_string_equal(p.ns, "shop");
+	assert_string_equal(p.workload_kind, "Deployment");
+	assert_string_equal(p.workload_name, "cart");
+	assert_string_equal(labels_get(&p.labels, "app"), "cart");
+	flow_peer_done(&p);
+
+	assert_int_equal(identity_resolve(id, &a, 200, &p), 0);
+	assert_string_equal(p.name, "new");
+	assert_string_equal(p.workload_kind, "StatefulSet");
+	assert_string_equal(p.workload_name, "db");
+	flow_peer_done(&p);
+
+	/* Between the two lifetimes (and on the old pod's deletion time),
+	 * the address belonged to nobody we know. */
+	assert_int_equal(identity_resolve(id, &a, 100, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_UNKNOWN);
+	assert_null(p.name);
+	flow_peer_done(&p);
+	assert_int_equal(identity_resolve(id, &a, 5, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_UNKNOWN);
+	flow_peer_done(&p);
+	identity_free(id);
+	cluster_free(c);
+}
+
+static void nodes_and_external(void **state)
+{
+	struct cluster *c = fixture();
+	struct addr host = addr_lit("192.168.1.10"), node = addr_lit("192.168.1.20");
+	struct addr ext = addr_lit("203.0.113.1"), bare = addr_lit("10.0.0.7");
+	struct addr job = addr_lit("10.0.0.6");
+	struct identity *id;
+	struct flow_peer p;
+
+	(void) state;
+	assert_int_equal(identity_new(c, &id), 0);
+	assert_int_equal(identity_resolve(id, &host, 1, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_NODE);
+	assert_string_equal(p.name, "node-1"); /* the host-network pod's node */
+	flow_peer_done(&p);
+	assert_int_equal(identity_resolve(id, &node, 1, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_NODE);
+	assert_string_equal(p.name, "node-2");
+	flow_peer_done(&p);
+	assert_int_equal(identity_resolve(id, &ext, 1, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_EXTERNAL);
+	flow_peer_done(&p);
+	assert_int_equal(identity_resolve(id, &bare, 1, &p), 0);
+	assert_int_equal(p.kind, FLOW_PEER_POD);
+	assert_null(p.workload_kind);
+	assert_string_equal(labels_get(&p.labels, "run"), "bare");
+	flow_peer_done(&p);
+	assert_int_equal(identity_resolve(id, &job, 1, &p), 0);
+	assert_string_equal(p.workload_kind, "CronJob");
+	assert_string_equal(p.workload_name, "backup");
+	flow_peer_done(&p);
+	identity_free(id);
+	cluster_free(c);
+}
+
+static void workload_names(void **state)
+{
+	struct pod p = { 0 };
+	char *k, *n;
+
+	(void) state;
+	labels_init(&p.labels);
+	/* No pod-template-hash label: a ReplicaSet-like suffix still goes. */
+	p.owner.kind = (char *) "ReplicaSet";
+	p.owner.name = (char *) "web-frontend-5f6d8c9b7";
+	assert_int_equal(identity_workload(&p, &k, &n), 0);
+	assert_string_equal(k, "Deployment");
+	assert_string_equal(n, "web-frontend");
+	free(k);
+	free(n);
+	/* A ReplicaSet not made by a Deployment keeps its own name. */
+	p.owner.name = (char *) "standalone";
+	assert_int_equal(identity_workload(&p, &k, &n), 0);
+	assert_string_equal(k, "ReplicaSet");
+	assert_string_equal(n, "standalone");
+	free(k);
+	free(n);
+	/* A Job not made by a CronJob. */
+	p.owner.kind = (char *) "Job";
+	p.owner.name = (char *) "migrate-v2";
+	assert_int_equal(identity_workload(&p, &k, &n), 0);
+	assert_string_equal(k, "Job");
+	assert_string_equal(n, "migrate-v2");
+	free(k);
+	free(n);
+	p.owner.kind = NULL;
+	assert_int_equal(identity_workload(&p, &k, &n), 0);
+	assert_null(k);
+	assert_null(n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pod_lifetimes),
+		cmocka_unit_test(nodes_and_external),
+		cmocka_unit_test(workload_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
