@@ -84,8 +84,7 @@ static const char *find_nft(void)
 }
 
 /* A deep copy of pod @p named @name with address @ip. */
-static int pod_clone(const struct pod *p, const char *name, const struct addr *ip,
-		     struct pod *ret)
+static int pod_clone(const struct pod *p, const char *name, const struct addr *ip, struct pod *ret)
 {
 	struct cluster tmp = { .n_pods = 1, .pods = (struct pod *) p }, *one = NULL;
 
@@ -179,8 +178,8 @@ int main(int argc, char **argv)
 	add_local = calloc(1, sizeof(*add_local));
 	rel_remote = calloc(1, sizeof(*rel_remote));
 	rel_local = calloc(1, sizeof(*rel_local));
-	if (!t_bh || !t_nft || !t_nlb || !t_nls || !t_nla || !t_load || !t_build || !t_nl || !add_remote || !add_local ||
-	    !rel_remote || !rel_local)
+	if (!t_bh || !t_nft || !t_nlb || !t_nls || !t_nla || !t_load || !t_build || !t_nl ||
+	    !add_remote || !add_local || !rel_remote || !rel_local)
 		return 3;
 	if (nftio_open(&nio, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
