@@ -33,8 +33,17 @@ struct cli_cluster_src {
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr);
-/* Loads the cluster from the snapshots, or from the API when none was
- * given; input error naming the missing flag when neither is possible. */
+/*
+ * Loads the cluster from the snapshots, or from the API when none was
+ * given: --kubeconfig FILE (s->kubeconfig) or else the in-cluster
+ * configuration, listing namespaces, pods, NetworkPolicies and nodes once
+ * (kube_cluster_list, at most 60 s).  Input error naming the missing flag
+ * when neither is possible; system error naming the API server when it
+ * cannot be read (TLS, token, timeout).
+ *
+ * A command that needs cluster state parses "--kubeconfig FILE" into
+ * s->kubeconfig next to its --snapshot option and calls this.
+ */
 int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr);
 
 /* A usage error naming the command and what was expected: -EINVAL. */

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kube_cache.h"
+#include "kube_config.h"
 #include "snapshot.h"
 
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...)
@@ -26,13 +28,26 @@ int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_e
 	return 0;
 }
 
+/* How long a command waits for the API server's complete lists. */
+#define CLI_KUBE_TIMEOUT_MS 60000
+
 int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr)
 {
+	struct kube_config *cfg = NULL;
+	int r;
+
 	if (s->n_snapshots)
 		return snapshot_load_files(s->snapshots, s->n_snapshots, ret, NULL, reterr);
-	return bh_err_set(
-		reterr, BH_ERR_INPUT, -EINVAL,
-		"--snapshot FILE is required (no Kubernetes API configuration was found)");
+	r = kube_config_find(s->kubeconfig, &cfg, reterr);
+	if (r == -ENOENT && !s->kubeconfig)
+		return bh_err_set(
+			reterr, BH_ERR_INPUT, -EINVAL,
+			"--snapshot FILE is required (no Kubernetes API configuration was found)");
+	if (r < 0)
+		return r;
+	r = kube_cluster_list(cfg, CLI_KUBE_TIMEOUT_MS, ret, reterr);
+	kube_config_free(cfg);
+	return r;
 }
 
 int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,

@@ -1,7 +1,7 @@
 /*
  * bulkhead learn (--pcap FILE | --interface GLOB | --conntrack)...
  *                [--snapshot FILE] [--duration SECONDS] [--max-flows N]
- *                [--node NAME] -o FLOWS.json
+ *                [--node NAME] [--conntrack-rcvbuf BYTES] -o FLOWS.json
  *
  * Capture files are read first, to their end.  Live sources (interfaces
  * matching the globs, followed as they come and go, and conntrack) then
@@ -256,7 +256,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 				r = ctmon_process(run->ct, reterr);
 				break;
 			case SRC_CAPTURE:
-				r = run_capture(run, (struct live_cap *) s, reterr);
+				r = run_capture(run, (struct live_cap *) (void *) s, reterr);
 				/* A closed capture may have later events in this
 				 * batch pointing to freed memory: leave the batch,
 				 * level-triggered epoll reports the rest again. */
@@ -311,7 +311,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 }
 
 static int setup_live(struct learn_run *run, const char *const *globs, size_t n_globs,
-		      bool conntrack, struct bh_err *reterr)
+		      bool conntrack, size_t rcvbuf, struct bh_err *reterr)
 {
 	sigset_t mask;
 	int r;
@@ -335,7 +335,7 @@ static int setup_live(struct learn_run *run, const char *const *globs, size_t n_
 	if (r < 0)
 		return r;
 	if (conntrack) {
-		r = ctmon_new(run->l, &run->ct, reterr);
+		r = ctmon_new(run->l, rcvbuf, &run->ct, reterr);
 		if (r < 0)
 			return r;
 		run->ct_src.type = SRC_CTMON;
@@ -448,6 +448,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "conntrack-rcvbuf", required_argument, NULL, 'r' },
 		{ 0 },
 	};
 	const char *files[CLI_FILES_MAX], *globs[CLI_FILES_MAX];
@@ -456,7 +457,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	struct learn_run run = { .epfd = -1, .sigfd = -1 };
 	struct cluster *cluster = NULL;
 	const char *out = NULL, *node = NULL;
-	uint64_t duration = 0, max_flows = LEARN_MAX_FLOWS_DEFAULT, overruns = 0;
+	uint64_t duration = 0, max_flows = LEARN_MAX_FLOWS_DEFAULT, overruns = 0, rcvbuf = 0;
 	bool conntrack = false;
 	int c, r;
 
@@ -497,6 +498,13 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		case 'n':
 			node = optarg;
 			break;
+		case 'r':
+			if (parse_u64(optarg, 4096, 1u << 30, &rcvbuf) < 0)
+				return cli_usage_err(reterr, "learn",
+						     "--conntrack-rcvbuf: expected bytes "
+						     "(4096..1073741824), got '%s'",
+						     optarg);
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -530,7 +538,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	if (r < 0)
 		goto out;
 	if (n_globs || conntrack) {
-		r = setup_live(&run, globs, n_globs, conntrack, reterr);
+		r = setup_live(&run, globs, n_globs, conntrack, (size_t) rcvbuf, reterr);
 		if (r < 0)
 			goto out;
 		r = run_live(&run, duration, reterr);

@@ -29,7 +29,7 @@ static const struct command commands[] = {
 	{ "reset", cli_reset, "" },
 	{ "learn", cli_learn,
 	  "(--pcap FILE | --interface GLOB | --conntrack)... [--snapshot FILE] "
-	  "[--duration SECONDS] -o FLOWS.json" },
+	  "[--duration SECONDS] [--max-flows N] [--node NAME] -o FLOWS.json" },
 	{ "propose", cli_propose, "--flows FILE [--flows FILE]... --snapshot FILE [-o json|yaml]" },
 };
 

@@ -55,13 +55,18 @@ struct ctmon_stats {
 
 struct ctmon;
 
+/* Event socket receive buffer asked for when the caller gives 0. */
+#define CTMON_RCVBUF_DEFAULT (16u << 20)
+
 /*
  * Opens the ctnetlink socket, subscribes to NEW and DESTROY events, and
  * requests the initial dump; learned flows go to @l (borrowed, must outlive
- * the monitor).  -errno with @reterr (BH_ERR_SYSTEM) on failure, e.g.
- * -EPERM without CAP_NET_ADMIN.
+ * the monitor).  @rcvbuf sizes the event socket's receive buffer (0: the
+ * default): what a burst of events must fit in while we are busy.  -errno
+ * with @reterr (BH_ERR_SYSTEM) on failure, e.g. -EPERM without
+ * CAP_NET_ADMIN.
  */
-int ctmon_new(struct learn *l, struct ctmon **ret, struct bh_err *reterr);
+int ctmon_new(struct learn *l, size_t rcvbuf, struct ctmon **ret, struct bh_err *reterr);
 /* NULL-safe; returns NULL. */
 struct ctmon *ctmon_free(struct ctmon *m);
 

@@ -204,7 +204,7 @@ bool capture_eof(const struct capture *c)
 
 static void packet_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
-	struct capture *c = (struct capture *) user;
+	struct capture *c = (void *) user;
 	int r;
 
 	if (c->err)

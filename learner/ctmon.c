@@ -29,9 +29,6 @@
 #define CTMON_BUDGET 32
 /* Large enough for a dump batch (the kernel fills up to 32 KiB skbs). */
 #define CTMON_BUF_SIZE 65536
-/* Event bursts (a pod opening thousands of connections) must fit while
- * we are busy elsewhere: ask for 16 MiB, the kernel may clamp it. */
-#define CTMON_RCVBUF (16 << 20)
 
 enum dump_state {
 	DUMP_IDLE,
@@ -138,7 +135,9 @@ int ctmon_msg_parse(const void *buf, size_t len, bool is_dump, struct ct_conn *r
 	struct ct_conn c = { 0 };
 	uint16_t type;
 
-	if (len < sizeof(*nlh) || len > INT32_MAX || !mnl_nlmsg_ok(nlh, (int) len))
+	/* Not mnl_nlmsg_ok(): it compares nlmsg_len as an int, so a length
+	 * above INT_MAX passes it (found by fuzz.ctnl). */
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
 		return -EBADMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
 		return -EBADMSG;
@@ -358,10 +357,10 @@ int ctmon_process(struct ctmon *m, struct bh_err *reterr)
 	return a + b;
 }
 
-static int open_sock(struct mnl_socket **ret, unsigned groups)
+static int open_sock(struct mnl_socket **ret, unsigned groups, size_t rcvbuf)
 {
 	struct mnl_socket *s = mnl_socket_open(NETLINK_NETFILTER);
-	int fd, sz = CTMON_RCVBUF, r;
+	int fd, sz = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int) rcvbuf, r;
 
 	if (!s)
 		return -errno;
@@ -384,7 +383,7 @@ static int open_sock(struct mnl_socket **ret, unsigned groups)
 	return 0;
 }
 
-int ctmon_new(struct learn *l, struct ctmon **ret, struct bh_err *reterr)
+int ctmon_new(struct learn *l, size_t rcvbuf, struct ctmon **ret, struct bh_err *reterr)
 {
 	struct ctmon *m = calloc(1, sizeof(*m));
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -394,10 +393,13 @@ int ctmon_new(struct learn *l, struct ctmon **ret, struct bh_err *reterr)
 		return bh_err_oom(reterr);
 	m->l = l;
 	m->epfd = -1;
-	r = open_sock(&m->ev, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY);
+	/* Event bursts (a pod opening thousands of connections) must fit
+	 * while we are busy elsewhere; the kernel may clamp the size. */
+	r = open_sock(&m->ev, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY,
+		      rcvbuf ? rcvbuf : CTMON_RCVBUF_DEFAULT);
 	if (r < 0)
 		return sys_fail(m, r, "event socket", reterr);
-	r = open_sock(&m->dump, 0);
+	r = open_sock(&m->dump, 0, CTMON_RCVBUF_DEFAULT);
 	if (r < 0)
 		return sys_fail(m, r, "dump socket", reterr);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -95,6 +95,21 @@ static int parse_2(const char *s, int *ret)
 	return 0;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil): timegm() per timestamp was a measurable share of
+ * reading a large file, and this needs no time zone machinery. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 /*
  * RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).  Fractions are
  * dropped; offsets are applied.  Hand-written because strptime() does not
@@ -102,10 +117,8 @@ static int parse_2(const char *s, int *ret)
  */
 static int time_parse(const char *s, int64_t *ret)
 {
-	struct tm tm = { 0 };
 	int y1, y2, mon, day, h, min, sec, oh = 0, om = 0, sign = 0;
 	const char *p;
-	time_t t;
 
 	if (strlen(s) < 20)
 		return -EINVAL;
@@ -134,14 +147,8 @@ static int time_parse(const char *s, int64_t *ret)
 	}
 	if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || h > 23 || min > 59 || sec > 60)
 		return -EINVAL;
-	tm.tm_year = y1 * 100 + y2 - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = h;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	*ret = (int64_t) t - sign * (oh * 3600 + om * 60);
+	*ret = days_from_civil(y1 * 100 + y2, mon, day) * 86400 + h * 3600 + min * 60 + sec -
+	       sign * (oh * 3600 + om * 60);
 	return 0;
 }
 
@@ -162,6 +169,7 @@ struct ctx {
 	const char *name;
 	struct bh_err *err;
 	size_t index; /* flow index, or SIZE_MAX outside the flows array */
+	const char *side; /* "src"/"dst" while decoding a peer, else NULL */
 };
 
 static int bad(struct ctx *c, const char *field, const char *fmt, ...) BH_PRINTF(3, 4);
@@ -177,8 +185,9 @@ static int bad(struct ctx *c, const char *field, const char *fmt, ...)
 	if (c->index == SIZE_MAX)
 		return bh_err_set(c->err, BH_ERR_INPUT, -EINVAL, "flows '%s': field '%s': %s",
 				  c->name, field, what);
-	return bh_err_set(c->err, BH_ERR_INPUT, -EINVAL, "flows '%s': flows[%zu].%s: %s", c->name,
-			  c->index, field, what);
+	return bh_err_set(c->err, BH_ERR_INPUT, -EINVAL, "flows '%s': flows[%zu].%s%s%s: %s",
+			  c->name, c->index, c->side ? c->side : "", c->side && *field ? "." : "",
+			  field, what);
 }
 
 static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field, uint64_t *ret)
@@ -258,67 +267,64 @@ static const char *peer_kind_name(enum flow_peer_kind k)
 	}
 }
 
+/* Field names in errors are built only on failure: formatting them for
+ * every peer was a measurable share of reading a large file. */
 static int decode_peer(struct ctx *c, json_t *obj, const char *side, struct addr *ret_addr,
 		       struct flow_peer *p)
 {
-	char field[64];
 	json_t *v, *wl, *labels;
 	const char *key;
 	int r;
 
 	*p = (struct flow_peer){ 0 };
 	labels_init(&p->labels);
-	if (!json_is_object(obj))
-		return bad(c, side, "expected an object");
+	c->side = side;
+	if (!json_is_object(obj)) {
+		r = bad(c, "", "expected an object");
+		goto fail;
+	}
 	v = json_object_get(obj, "ip");
-	(void) snprintf(field, sizeof(field), "%s.ip", side);
-	if (!json_is_string(v) || addr_parse(json_string_value(v), ret_addr) < 0)
-		return bad(c, field, "expected an IPv4 or IPv6 address");
-
+	if (!json_is_string(v) || addr_parse(json_string_value(v), ret_addr) < 0) {
+		r = bad(c, "ip", "expected an IPv4 or IPv6 address");
+		goto fail;
+	}
 	v = json_object_get(obj, "kind");
-	(void) snprintf(field, sizeof(field), "%s.kind", side);
-	if (!v)
+	if (!v) {
 		p->kind = FLOW_PEER_UNKNOWN;
-	else if (!json_is_string(v) || peer_kind_parse(json_string_value(v), &p->kind) < 0)
-		return bad(c, field, "expected 'pod', 'node', 'external' or 'unknown'");
-
-	(void) snprintf(field, sizeof(field), "%s.namespace", side);
-	r = get_str(c, obj, "namespace", field, p->kind == FLOW_PEER_POD, &p->ns);
+	} else if (!json_is_string(v) || peer_kind_parse(json_string_value(v), &p->kind) < 0) {
+		r = bad(c, "kind", "expected 'pod', 'node', 'external' or 'unknown'");
+		goto fail;
+	}
+	r = get_str(c, obj, "namespace", "namespace", p->kind == FLOW_PEER_POD, &p->ns);
 	if (r < 0)
 		goto fail;
-	(void) snprintf(field, sizeof(field), "%s.name", side);
-	r = get_str(c, obj, "name", field, p->kind == FLOW_PEER_POD, &p->name);
+	r = get_str(c, obj, "name", "name", p->kind == FLOW_PEER_POD, &p->name);
 	if (r < 0)
 		goto fail;
 
 	wl = json_object_get(obj, "workload");
 	if (wl) {
-		(void) snprintf(field, sizeof(field), "%s.workload", side);
 		if (!json_is_object(wl)) {
-			r = bad(c, field, "expected an object with 'kind' and 'name'");
+			r = bad(c, "workload", "expected an object with 'kind' and 'name'");
 			goto fail;
 		}
-		(void) snprintf(field, sizeof(field), "%s.workload.kind", side);
-		r = get_str(c, wl, "kind", field, true, &p->workload_kind);
+		r = get_str(c, wl, "kind", "workload.kind", true, &p->workload_kind);
 		if (r < 0)
 			goto fail;
-		(void) snprintf(field, sizeof(field), "%s.workload.name", side);
-		r = get_str(c, wl, "name", field, true, &p->workload_name);
+		r = get_str(c, wl, "name", "workload.name", true, &p->workload_name);
 		if (r < 0)
 			goto fail;
 	}
 
 	labels = json_object_get(obj, "labels");
 	if (labels) {
-		(void) snprintf(field, sizeof(field), "%s.labels", side);
 		if (!json_is_object(labels)) {
-			r = bad(c, field, "expected an object of strings");
+			r = bad(c, "labels", "expected an object of strings");
 			goto fail;
 		}
 		json_object_foreach(labels, key, v) {
 			if (!json_is_string(v) || !*key) {
-				(void) snprintf(field, sizeof(field), "%s.labels", side);
-				r = bad(c, field, "label '%s': expected a string value", key);
+				r = bad(c, "labels", "label '%s': expected a string value", key);
 				goto fail;
 			}
 			r = labels_set(&p->labels, key, json_string_value(v));
@@ -328,9 +334,11 @@ static int decode_peer(struct ctx *c, json_t *obj, const char *side, struct addr
 			}
 		}
 	}
+	c->side = NULL;
 	return 0;
 
 fail:
+	c->side = NULL;
 	flow_peer_done(p);
 	return r;
 }

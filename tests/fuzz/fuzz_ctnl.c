@@ -16,9 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct learn *l;
-	const struct nlmsghdr *nlh;
-	void *buf;
-	int len;
+	uint8_t *buf;
+	size_t off = 0;
 
 	if (size > 1 << 20)
 		return 0;
@@ -29,16 +28,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	len = (int) size;
-	for (nlh = buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+	/* Walk the stream by hand: libmnl's mnl_nlmsg_ok() takes an int and
+	 * lets a length above INT_MAX through. */
+	while (size - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const void *) (buf + off);
 		struct ct_conn c;
 		enum ct_msg_type type;
+		size_t step;
 
-		if (ctmon_msg_parse(nlh, nlh->nlmsg_len, size % 2, &c, &type) < 0)
-			continue;
-		(void) learn_conntrack(l, &c,
-				       type == CT_MSG_DESTROY ? LEARN_CT_DESTROY : LEARN_CT_NEW,
-				       (int64_t) c.id);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > size - off)
+			break;
+		if (ctmon_msg_parse(nlh, nlh->nlmsg_len, size % 2, &c, &type) == 0)
+			(void) learn_conntrack(
+				l, &c, type == CT_MSG_DESTROY ? LEARN_CT_DESTROY : LEARN_CT_NEW,
+				(int64_t) c.id);
+		step = MNL_ALIGN(nlh->nlmsg_len);
+		if (step > size - off)
+			break;
+		off += step;
 	}
 	free(buf);
 	return 0;

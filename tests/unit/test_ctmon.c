@@ -87,6 +87,9 @@ static void rejects_malformed(void **state)
 		assert_true(ctmon_msg_parse(copy, k, false, &c, &type) < 0);
 		free(copy);
 	}
+	/* A length above INT_MAX (libmnl's int check would let it pass). */
+	nlh->nlmsg_len = 0x84000000u;
+	assert_int_equal(ctmon_msg_parse(buf, n, false, &c, &type), -EBADMSG);
 	/* The header claiming less than it holds: the tuples are cut. */
 	nlh->nlmsg_len = 40;
 	assert_int_equal(ctmon_msg_parse(buf, n, false, &c, &type), -EBADMSG);

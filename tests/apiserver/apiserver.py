@@ -1,0 +1,944 @@
+#!/usr/bin/python3
+"""A test Kubernetes API server speaking the real wire protocol.
+
+Backed by a directory of objects (JSON files holding one object or a List;
+the state is saved back to DIR/.state.json on SIGTERM and read on start, so
+a restarted server keeps its objects and resourceVersions), over TLS with
+bearer tokens read from a file on every request (so rotation can be tested)
+or a client certificate signed by the CA.
+
+Protocol: discovery (/version, /api, /apis, /api/v1, /apis/G/V), get, list
+with limit/continue, watch with chunked transfer encoding (one JSON event per
+line), resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Gone for a
+compacted resourceVersion (an ERROR event, as the real server sends), Table
+output for kubectl, create/update/merge-patch/json-patch/delete, the status
+subresource and resourceVersion preconditions (409 Conflict).
+
+Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
+  {"op": "put", "object": {...}}            create or replace, one event
+  {"op": "delete", "resource": "pods", "group": "", "namespace": NS, "name": N,
+   "silent": bool}                          silent: no event (lost to compaction)
+  {"op": "dump"}                            {"rv": N, "objects": {"G/V/R": {"ns/name": rv}}}
+  {"op": "fault", "fault": F, ...}          F is one of
+      drop        every watch stream writes half of its next event and closes
+      gone        every watch stream sends an ERROR 410 event; history compacted
+      gone_http   the next "count" watch requests answer HTTP 410
+      malformed   every watch stream sends one malformed line
+      huge        every watch stream sends one line of "bytes" (default 100 MB)
+      stall       every watch stream sends nothing for "seconds"
+      restart     close every watch stream and forget the history (a restarted
+                  apiserver whose watch cache starts at the current revision)
+      conflict    the next "count" writes answer 409 Conflict
+  {"op": "stats"}                           counters (401s, watches, lists, faults)
+  {"op": "bench_touch", "namespace": NS, "name": N}
+                                            modifies a pod, stamping the annotation
+                                            bench/sent-ns with the time of sending
+"""
+
+import argparse
+import base64
+import bisect
+import copy
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+BUILTIN = [
+    # group, version, plural, kind, namespaced, shortnames
+    ("", "v1", "namespaces", "Namespace", False, ["ns"]),
+    ("", "v1", "pods", "Pod", True, ["po"]),
+    ("", "v1", "nodes", "Node", False, ["no"]),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
+]
+
+HISTORY_MAX = 200000
+
+
+def plural_of(kind):
+    k = kind.lower()
+    if k.endswith("y") and not k.endswith("ey"):
+        return k[:-1] + "ies"
+    if k.endswith("s"):
+        return k + "es"
+    return k + "s"
+
+
+def now_rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def status(code, reason, message, details=None):
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+         "message": message, "reason": reason, "code": code}
+    if details:
+        s["details"] = details
+    return s
+
+
+class Resource:
+    def __init__(self, group, version, plural, kind, namespaced, short=()):
+        self.group, self.version, self.plural = group, version, plural
+        self.kind, self.namespaced, self.short = kind, namespaced, list(short)
+        self.objs = {}  # (ns, name) -> dict
+        self.enc = {}  # (ns, name) -> bytes (cached JSON)
+        self.keys = []  # sorted
+        self.keys_dirty = False
+
+    @property
+    def key(self):
+        return "%s/%s/%s" % (self.group, self.version, self.plural)
+
+    @property
+    def api_version(self):
+        return "%s/%s" % (self.group, self.version) if self.group else self.version
+
+    def sorted_keys(self):
+        if self.keys_dirty:
+            self.keys = sorted(self.objs)
+            self.keys_dirty = False
+        return self.keys
+
+
+class Conflict(Exception):
+    pass
+
+
+class State:
+    def __init__(self, datadir):
+        self.lock = threading.Condition()
+        self.res = {}
+        for b in BUILTIN:
+            self.add_resource(*b)
+        self.rv = 1
+        self.compacted = 1  # watches from rv < compacted get 410
+        self.hist = []  # (rv, reskey, ns, type, bytes)
+        self.hist_rvs = []
+        self.hist_base = 0  # absolute index of hist[0]
+        self.datadir = datadir
+        self.gen = 0  # bumped by restart faults: streams of older gens close
+        self.faults = {"drop": 0, "gone": 0, "malformed": 0, "huge": 0, "stall": 0}
+        self.fault_args = {}
+        self.gone_http = 0
+        self.conflicts = 0
+        self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0,
+                      "active": 0}
+
+    def add_resource(self, group, version, plural, kind, namespaced, short=()):
+        r = Resource(group, version, plural, kind, namespaced, short)
+        self.res[(group, version, plural)] = r
+        return r
+
+    def resource_for(self, obj):
+        av = obj.get("apiVersion", "")
+        kind = obj.get("kind", "")
+        g, _, v = av.rpartition("/")
+        for r in self.res.values():
+            if r.group == g and r.version == v and r.kind == kind:
+                return r
+        ns = bool(obj.get("metadata", {}).get("namespace"))
+        return self.add_resource(g, v, plural_of(kind), kind, ns)
+
+    # --- loading and saving ---
+    def load_dir(self):
+        path = os.path.join(self.datadir, ".state.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                st = json.load(f)
+            for rdef in st.get("resources", []):
+                if (rdef[0], rdef[1], rdef[2]) not in self.res:
+                    self.add_resource(*rdef)
+            for obj in st["objects"]:
+                self.store(obj, keep_rv=True)
+            self.rv = max(self.rv, st["rv"]) + 1
+            self.compacted = self.rv
+            return
+        for name in sorted(os.listdir(self.datadir)):
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            with open(os.path.join(self.datadir, name)) as f:
+                doc = json.load(f)
+            items = doc.get("items", []) if doc.get("kind", "").endswith("List") else [doc]
+            for obj in items:
+                self.rv += 1
+                self.init_meta(obj)
+                self.store(obj)
+        self.compacted = self.rv
+
+    def save(self):
+        objs = []
+        for r in self.res.values():
+            objs.extend(r.objs.values())
+        defs = [[r.group, r.version, r.plural, r.kind, r.namespaced] for r in self.res.values()]
+        tmp = os.path.join(self.datadir, ".state.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"rv": self.rv, "resources": defs, "objects": objs}, f)
+        os.rename(tmp, os.path.join(self.datadir, ".state.json"))
+
+    def init_meta(self, obj):
+        md = obj.setdefault("metadata", {})
+        md.setdefault("uid", str(uuid.uuid4()))
+        md.setdefault("creationTimestamp", now_rfc3339())
+        md["resourceVersion"] = str(self.rv)
+
+    def store(self, obj, keep_rv=False):
+        r = self.resource_for(obj)
+        md = obj["metadata"]
+        key = (md.get("namespace", "") if r.namespaced else "", md["name"])
+        if key not in r.objs:
+            r.keys_dirty = True
+        r.objs[key] = obj
+        r.enc[key] = json.dumps(obj, separators=(",", ":")).encode()
+        return r, key
+
+    # --- mutations (lock held) ---
+    def record(self, r, ns, etype, obj):
+        data = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
+        self.hist.append((self.rv, r.key, ns, etype, data, obj))
+        self.hist_rvs.append(self.rv)
+        if len(self.hist) > HISTORY_MAX:
+            drop = len(self.hist) // 2
+            self.compacted = self.hist_rvs[drop - 1] + 1
+            del self.hist[:drop]
+            del self.hist_rvs[:drop]
+            self.hist_base += drop
+        self.lock.notify_all()
+
+    def put(self, obj, precondition=None, create_only=False):
+        r = self.resource_for(obj)
+        md = obj.setdefault("metadata", {})
+        key = (md.get("namespace", "") if r.namespaced else "", md.get("name", ""))
+        old = r.objs.get(key)
+        if create_only and old is not None:
+            raise Conflict("AlreadyExists")
+        if precondition and old is not None and old["metadata"]["resourceVersion"] != precondition:
+            raise Conflict("Conflict")
+        if precondition and old is None:
+            raise KeyError(key)
+        self.rv += 1
+        if old is not None:
+            md["uid"] = old["metadata"].get("uid", md.get("uid"))
+            md["creationTimestamp"] = old["metadata"].get("creationTimestamp")
+        self.init_meta(obj)
+        self.store(obj)
+        self.record(r, key[0], "MODIFIED" if old is not None else "ADDED", obj)
+        return obj
+
+    def delete(self, r, key, silent=False):
+        obj = r.objs.pop(key)
+        r.enc.pop(key)
+        r.keys_dirty = True
+        self.rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        if silent:
+            self.compacted = self.rv + 1
+        else:
+            self.record(r, key[0], "DELETED", obj)
+        return obj
+
+
+STATE = None
+ARGS = None
+
+
+def parse_path(path):
+    """Returns (resource, namespace, name, subresource) or raises KeyError."""
+    seg = [s for s in path.split("/") if s]
+    if seg[:2] == ["api", "v1"]:
+        g, v, rest = "", "v1", seg[2:]
+    elif len(seg) >= 3 and seg[0] == "apis":
+        g, v, rest = seg[1], seg[2], seg[3:]
+    else:
+        raise KeyError(path)
+    ns = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        ns, rest = rest[1], rest[2:]
+    if not rest:
+        raise KeyError(path)
+    r = STATE.res.get((g, v, rest[0]))
+    if r is None:
+        raise KeyError(path)
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    if len(rest) > 3:
+        raise KeyError(path)
+    return r, ns, name, sub
+
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def json_patch(doc, ops):
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        parent = doc
+        for p in parts[:-1]:
+            parent = parent[int(p)] if isinstance(parent, list) else parent.setdefault(p, {})
+        last = parts[-1]
+        o = op["op"]
+        if o == "test":
+            cur = parent[int(last)] if isinstance(parent, list) else parent.get(last)
+            if cur != op.get("value"):
+                raise Conflict("Conflict")
+        elif o in ("add", "replace"):
+            if isinstance(parent, list):
+                if last == "-":
+                    parent.append(op["value"])
+                else:
+                    parent.insert(int(last), op["value"])
+            else:
+                parent[last] = op["value"]
+        elif o == "remove":
+            if isinstance(parent, list):
+                del parent[int(last)]
+            else:
+                parent.pop(last, None)
+        else:
+            raise ValueError("unsupported op " + o)
+    return doc
+
+
+def table_for(r, objs_enc, rv, cont=None, remaining=None, include_header=True):
+    rows = []
+    for enc in objs_enc:
+        obj = json.loads(enc)
+        md = obj["metadata"]
+        cells = [md["name"]]
+        if r.plural == "pods":
+            cells += [obj.get("status", {}).get("phase", ""),
+                      obj.get("status", {}).get("podIP", ""),
+                      obj.get("spec", {}).get("nodeName", "")]
+        cells.append(md.get("creationTimestamp", ""))
+        rows.append({"cells": cells, "object": {
+            "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": md}})
+    cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+    if r.plural == "pods":
+        cols += [{"name": "Status", "type": "string", "format": "", "description": "", "priority": 0},
+                 {"name": "IP", "type": "string", "format": "", "description": "", "priority": 1},
+                 {"name": "Node", "type": "string", "format": "", "description": "", "priority": 1}]
+    cols.append({"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0})
+    meta = {"resourceVersion": str(rv)}
+    if cont:
+        meta["continue"] = cont
+    if remaining:
+        meta["remainingItemCount"] = remaining
+    t = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "rows": rows}
+    if include_header:
+        t["columnDefinitions"] = cols
+    else:
+        t["columnDefinitions"] = None
+    return t
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "bulkhead-test-apiserver/1"
+
+    def log_message(self, fmt, *a):
+        if ARGS.verbose:
+            sys.stderr.write("apiserver: %s %s\n" % (self.address_string(), fmt % a))
+
+    # --- plumbing ---
+    def send_json(self, code, obj, ctype="application/json"):
+        body = obj if isinstance(obj, bytes) else json.dumps(obj, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def fail(self, code, reason, msg):
+        self.send_json(code, status(code, reason, msg))
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def authorized(self):
+        try:
+            if self.connection.getpeercert():
+                return True
+        except (ValueError, AttributeError):
+            pass
+        auth = self.headers.get("Authorization", "")
+        try:
+            with open(ARGS.token_file) as f:
+                want = f.read().strip()
+        except OSError:
+            want = None
+        if want and auth == "Bearer " + want:
+            return True
+        with STATE.lock:
+            STATE.stats["unauthorized"] += 1
+        self.fail(401, "Unauthorized", "Unauthorized")
+        return False
+
+    def wants_table(self):
+        return "as=Table" in self.headers.get("Accept", "")
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    # --- dispatch ---
+    def do_GET(self):
+        u = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        if not self.authorized():
+            return
+        p = u.path.rstrip("/")
+        if p == "/version":
+            return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0",
+                                        "platform": "linux/amd64", "goVersion": "go1.23"})
+        if p == "/api":
+            return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
+                                        "serverAddressByClientCIDRs": [
+                                            {"clientCIDR": "0.0.0.0/0",
+                                             "serverAddress": "127.0.0.1:%d" % ARGS.port}]})
+        if p == "/apis":
+            return self.send_json(200, self.group_list())
+        if p == "/api/v1" or (p.startswith("/apis/") and p.count("/") == 3):
+            return self.resource_list(p)
+        if p.startswith("/apis/") and p.count("/") == 2:
+            g = p.split("/")[2]
+            for grp in self.group_list()["groups"]:
+                if grp["name"] == g:
+                    return self.send_json(200, dict(grp, kind="APIGroup", apiVersion="v1"))
+        try:
+            r, ns, name, sub = parse_path(p)
+        except KeyError:
+            return self.fail(404, "NotFound", "the server could not find the requested resource")
+        if name is None:
+            if q.get("watch") in ("1", "true"):
+                return self.watch(r, ns, q)
+            return self.list(r, ns, q)
+        if r.namespaced and ns is None:
+            return self.fail(404, "NotFound", "the server could not find the requested resource")
+        with STATE.lock:
+            STATE.stats["gets"] += 1
+            enc = r.enc.get((ns or "", name))
+        if enc is None:
+            return self.fail(404, "NotFound", '%s "%s" not found' % (r.plural, name))
+        if self.wants_table():
+            return self.send_json(200, table_for(r, [enc], json.loads(enc)["metadata"]["resourceVersion"]))
+        self.send_json(200, enc)
+
+    def group_list(self):
+        groups = {}
+        for r in STATE.res.values():
+            if r.group:
+                groups.setdefault(r.group, set()).add(r.version)
+        out = []
+        for g, vs in sorted(groups.items()):
+            vers = [{"groupVersion": "%s/%s" % (g, v), "version": v} for v in sorted(vs)]
+            out.append({"name": g, "versions": vers, "preferredVersion": vers[0]})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
+
+    def resource_list(self, p):
+        if p == "/api/v1":
+            g, v = "", "v1"
+        else:
+            _, _, g, v = p.split("/")
+        rl = []
+        for r in STATE.res.values():
+            if r.group != g or r.version != v:
+                continue
+            verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+            rl.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
+                       "kind": r.kind, "verbs": verbs, "shortNames": r.short})
+            rl.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
+                       "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        if not rl:
+            return self.fail(404, "NotFound", "the server could not find the requested resource")
+        self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
+                             "groupVersion": "%s/%s" % (g, v) if g else v, "resources": rl})
+
+    def list(self, r, ns, q):
+        limit = int(q.get("limit") or 0)
+        start = None
+        if q.get("continue"):
+            try:
+                tok = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
+                start = (tok["start"][0], tok["start"][1])
+                list_rv = tok["rv"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                return self.fail(400, "BadRequest", "continue key is not valid")
+        with STATE.lock:
+            STATE.stats["lists"] += 1
+            keys = r.sorted_keys()
+            i = bisect.bisect_right(keys, start) if start else 0
+            if start is None:
+                list_rv = STATE.rv
+            out = []
+            last = None
+            while i < len(keys) and (not limit or len(out) < limit):
+                k = keys[i]
+                i += 1
+                if ns is not None and k[0] != ns:
+                    continue
+                out.append(r.enc[k])
+                last = k
+            remaining = 0
+            if limit and i < len(keys):
+                remaining = sum(1 for k in keys[i:] if ns is None or k[0] == ns)
+        cont = None
+        if remaining and last is not None:
+            cont = base64.urlsafe_b64encode(json.dumps({"rv": list_rv, "start": list(last)}).encode()).decode()
+        if self.wants_table():
+            return self.send_json(200, table_for(r, out, list_rv, cont, remaining))
+        meta = '"resourceVersion":"%d"' % list_rv
+        if cont:
+            meta += ',"continue":"%s","remainingItemCount":%d' % (cont, remaining)
+        body = b'{"kind":"%s","apiVersion":"%s","metadata":{%s},"items":[' % (
+            (r.kind + "List").encode(), r.api_version.encode(), meta.encode())
+        body += b",".join(out) + b"]}"
+        self.send_json(200, body)
+
+    # --- watch ---
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def watch(self, r, ns, q):
+        with STATE.lock:
+            STATE.stats["watches"] += 1
+            if STATE.gone_http > 0:
+                STATE.gone_http -= 1
+                gone = True
+            else:
+                gone = False
+        if gone:
+            return self.fail(410, "Expired", "too old resource version (injected)")
+        table = self.wants_table()
+        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
+        timeout = min(float(q.get("timeoutSeconds") or ARGS.watch_timeout), ARGS.watch_timeout)
+        rvs = q.get("resourceVersion", "")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        deadline = time.monotonic() + timeout
+        initial = []
+        with STATE.lock:
+            gen = STATE.gen
+            seen = {k: STATE.faults[k] for k in STATE.faults}
+            if rvs in ("", "0"):
+                for k in r.sorted_keys():
+                    if ns is None or k[0] == ns:
+                        initial.append(r.objs[k])
+                cursor = STATE.hist_base + len(STATE.hist)
+                cur_rv = STATE.rv
+            else:
+                try:
+                    want = int(rvs)
+                except ValueError:
+                    want = -1
+                if want < STATE.compacted - 1:
+                    err = {"type": "ERROR", "object": status(
+                        410, "Expired", "too old resource version: %s (%d)" % (rvs, STATE.compacted - 1))}
+                    self.chunk(json.dumps(err).encode() + b"\n")
+                    self.chunk(b"")
+                    return
+                cursor = STATE.hist_base + bisect.bisect_right(STATE.hist_rvs, want)
+                cur_rv = max(want, 0)
+        with STATE.lock:
+            STATE.stats["active"] += 1
+        try:
+            return self.watch_stream(r, ns, initial, table, bookmarks, deadline, gen, seen, cursor)
+        finally:
+            with STATE.lock:
+                STATE.stats["active"] -= 1
+
+    def watch_stream(self, r, ns, initial, table, bookmarks, deadline, gen, seen, cursor):
+        try:
+            for obj in initial:
+                self.send_event("ADDED", r, obj, None, table)
+            last_bm = time.monotonic()
+            while True:
+                with STATE.lock:
+                    pending = []
+                    while not pending:
+                        now = time.monotonic()
+                        if STATE.gen != gen or now >= deadline:
+                            break
+                        if any(STATE.faults[k] != seen[k] for k in seen):
+                            break
+                        idx = cursor - STATE.hist_base
+                        if idx < 0:
+                            # Our history was compacted under us.
+                            pending = None
+                            break
+                        while idx < len(STATE.hist):
+                            e = STATE.hist[idx]
+                            idx += 1
+                            cursor += 1
+                            if e[1] == r.key and (ns is None or e[2] == ns):
+                                pending.append(e)
+                        if pending:
+                            break
+                        if bookmarks and now - last_bm >= ARGS.bookmark_interval:
+                            break
+                        STATE.lock.wait(min(deadline - now, ARGS.bookmark_interval, 0.5))
+                    fired = {k: STATE.faults[k] for k in seen if STATE.faults[k] != seen[k]}
+                    seen.update(fired)
+                    fargs = dict(STATE.fault_args)
+                    newgen = STATE.gen
+                    rv_now = STATE.rv
+                if newgen != gen or time.monotonic() >= deadline:
+                    break
+                if pending is None:
+                    err = {"type": "ERROR", "object": status(410, "Expired", "too old resource version")}
+                    self.chunk(json.dumps(err).encode() + b"\n")
+                    break
+                if fired.get("stall") is not None:
+                    time.sleep(float(fargs.get("stall_seconds", 5)))
+                if fired.get("malformed") is not None:
+                    self.chunk(b'{"type":"ADDED","object":{"kind":"Pod",,,]\n')
+                if fired.get("huge") is not None:
+                    n = int(fargs.get("huge_bytes", 100 << 20))
+                    blk = b'{"type":"ADDED","object":{"metadata":{"name":"' + b"x" * (1 << 20)
+                    sent = 0
+                    while sent < n:
+                        self.chunk(blk)
+                        sent += len(blk)
+                    self.chunk(b'"}}}\n')
+                if fired.get("gone") is not None:
+                    err = {"type": "ERROR", "object": status(410, "Expired", "too old resource version")}
+                    self.chunk(json.dumps(err).encode() + b"\n")
+                    break
+                if fired.get("drop") is not None:
+                    data = pending[0][4] if pending else self.bookmark(r, rv_now)
+                    half = data[: max(1, len(data) // 2)]
+                    self.wfile.write(b"%x\r\n" % (len(data) + 1) + half)
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                for e in pending:
+                    if table:
+                        self.send_event(e[3], r, e[5], None, True)
+                    elif e[3] == "MODIFIED" and e[5].get("metadata", {}).get("annotations", {}).get("bench/sent-ns") == "pending":
+                        obj = copy.deepcopy(e[5])
+                        obj["metadata"]["annotations"]["bench/sent-ns"] = str(time.time_ns())
+                        self.send_event("MODIFIED", r, obj, None, False)
+                    else:
+                        self.chunk(e[4] + b"\n")
+                    cur_rv = e[0]
+                if bookmarks and time.monotonic() - last_bm >= ARGS.bookmark_interval:
+                    self.chunk(self.bookmark(r, rv_now) + b"\n")
+                    last_bm = time.monotonic()
+            self.chunk(b"")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            return
+
+    def bookmark(self, r, rv):
+        return json.dumps({"type": "BOOKMARK", "object": {
+            "kind": r.kind, "apiVersion": r.api_version,
+            "metadata": {"resourceVersion": str(rv)}}}).encode()
+
+    def send_event(self, etype, r, obj, data, table):
+        if table:
+            enc = json.dumps(obj).encode()
+            t = table_for(r, [enc], obj["metadata"]["resourceVersion"], include_header=False)
+            data = json.dumps({"type": etype, "object": t}).encode()
+        else:
+            data = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
+        self.chunk(data + b"\n")
+
+    # --- writes ---
+    def write_prologue(self):
+        if not self.authorized():
+            return None
+        with STATE.lock:
+            STATE.stats["writes"] += 1
+            if STATE.conflicts > 0:
+                STATE.conflicts -= 1
+                self.body()
+                self.fail(409, "Conflict", "the object has been modified; please apply your changes "
+                          "to the latest version and try again (injected)")
+                return None
+        try:
+            return parse_path(urlsplit(self.path).path.rstrip("/"))
+        except KeyError:
+            self.body()
+            self.fail(404, "NotFound", "the server could not find the requested resource")
+            return None
+
+    def read_obj(self):
+        try:
+            return json.loads(self.body())
+        except ValueError as e:
+            self.fail(400, "BadRequest", "invalid JSON: %s" % e)
+            return None
+
+    def do_POST(self):
+        u = urlsplit(self.path)
+        if u.path == "/_control":
+            return self.control()
+        t = self.write_prologue()
+        if t is None:
+            return
+        r, ns, name, sub = t
+        obj = self.read_obj()
+        if obj is None:
+            return
+        if name is not None or not isinstance(obj, dict):
+            return self.fail(405, "MethodNotAllowed", "POST to a collection only")
+        md = obj.setdefault("metadata", {})
+        if r.namespaced:
+            md["namespace"] = ns or md.get("namespace", "default")
+        if not md.get("name"):
+            return self.fail(422, "Invalid", "metadata.name: Required value")
+        obj.setdefault("apiVersion", r.api_version)
+        obj.setdefault("kind", r.kind)
+        md.pop("resourceVersion", None)
+        with STATE.lock:
+            try:
+                out = STATE.put(obj, create_only=True)
+            except Conflict:
+                return self.fail(409, "AlreadyExists", '%s "%s" already exists' % (r.plural, md["name"]))
+            enc = json.dumps(out).encode()
+        self.send_json(201, enc)
+
+    def update(self, make):
+        t = self.write_prologue()
+        if t is None:
+            return
+        r, ns, name, sub = t
+        if name is None or sub not in (None, "status"):
+            self.body()
+            return self.fail(405, "MethodNotAllowed", "not allowed")
+        key = (ns or "" if r.namespaced else "", name)
+        raw = self.body()
+        with STATE.lock:
+            old = r.objs.get(key)
+            if old is None:
+                return self.fail(404, "NotFound", '%s "%s" not found' % (r.plural, name))
+            try:
+                new, pre = make(old, raw)
+            except Conflict:
+                return self.fail(409, "Conflict", "the object has been modified; please apply your "
+                                 "changes to the latest version and try again")
+            except (ValueError, KeyError, TypeError, IndexError) as e:
+                return self.fail(400, "BadRequest", "bad request body: %s" % e)
+            if not isinstance(new, dict):
+                return self.fail(400, "BadRequest", "not an object")
+            if sub == "status":
+                keep = copy.deepcopy(old)
+                keep["status"] = new.get("status")
+                new = keep
+            else:
+                new["status"] = new.get("status", old.get("status"))
+                if "status" in new and new["status"] is None:
+                    del new["status"]
+            new.setdefault("metadata", {})
+            new["metadata"]["name"] = name
+            if r.namespaced:
+                new["metadata"]["namespace"] = key[0]
+            new["apiVersion"], new["kind"] = r.api_version, r.kind
+            try:
+                out = STATE.put(new, precondition=pre)
+            except Conflict:
+                return self.fail(409, "Conflict", "the object has been modified; please apply your "
+                                 "changes to the latest version and try again")
+            enc = json.dumps(out).encode()
+        self.send_json(200, enc)
+
+    def do_PUT(self):
+        def make(old, raw):
+            new = json.loads(raw)
+            return new, new.get("metadata", {}).get("resourceVersion") or None
+        self.update(make)
+
+    def do_PATCH(self):
+        ctype = self.headers.get("Content-Type", "")
+
+        def make(old, raw):
+            patch = json.loads(raw)
+            if "json-patch" in ctype:
+                return json_patch(old, patch), None
+            pre = None
+            if isinstance(patch, dict):
+                pre = patch.get("metadata", {}).get("resourceVersion")
+            new = merge_patch(copy.deepcopy(old), patch)
+            if pre:
+                if old["metadata"]["resourceVersion"] != pre:
+                    raise Conflict()
+            return new, None
+        self.update(make)
+
+    def do_DELETE(self):
+        t = self.write_prologue()
+        if t is None:
+            return
+        r, ns, name, sub = t
+        self.body()
+        key = (ns or "" if r.namespaced else "", name)
+        with STATE.lock:
+            if key not in r.objs:
+                return self.fail(404, "NotFound", '%s "%s" not found' % (r.plural, name))
+            out = STATE.delete(r, key)
+        self.send_json(200, out)
+
+    # --- control ---
+    def control(self):
+        try:
+            req = json.loads(self.body())
+        except ValueError:
+            return self.fail(400, "BadRequest", "bad control request")
+        op = req.get("op")
+        with STATE.lock:
+            if op == "put":
+                obj = STATE.put(req["object"])
+                return self.send_json(200, obj)
+            if op == "delete":
+                g = req.get("group", "")
+                r = STATE.res.get((g, req.get("version", "v1"), req["resource"]))
+                key = (req.get("namespace", "") if r and r.namespaced else "", req["name"])
+                if r is None or key not in r.objs:
+                    return self.fail(404, "NotFound", "no such object")
+                return self.send_json(200, STATE.delete(r, key, silent=req.get("silent", False)))
+            if op == "dump":
+                out = {}
+                for r in STATE.res.values():
+                    out[r.key] = {"%s/%s" % k: o["metadata"]["resourceVersion"] for k, o in r.objs.items()}
+                return self.send_json(200, {"rv": STATE.rv, "objects": out})
+            if op == "stats":
+                return self.send_json(200, dict(STATE.stats, rv=STATE.rv, compacted=STATE.compacted))
+            if op == "bench_touch":
+                r = STATE.res[("", "v1", "pods")]
+                old = r.objs[(req["namespace"], req["name"])]
+                new = copy.deepcopy(old)
+                new["metadata"].setdefault("annotations", {})["bench/sent-ns"] = "pending"
+                STATE.put(new)
+                return self.send_json(200, {"rv": STATE.rv})
+            if op == "fault":
+                f = req.get("fault")
+                if f == "gone_http":
+                    STATE.gone_http += int(req.get("count", 1))
+                elif f == "conflict":
+                    STATE.conflicts += int(req.get("count", 1))
+                elif f == "restart":
+                    STATE.gen += 1
+                    STATE.hist.clear()
+                    STATE.hist_rvs.clear()
+                    STATE.hist_base = 0
+                    STATE.rv += 1
+                    STATE.compacted = STATE.rv
+                    STATE.lock.notify_all()
+                elif f in STATE.faults:
+                    if f == "gone":
+                        STATE.compacted = STATE.rv + 1
+                    STATE.faults[f] += 1
+                    STATE.fault_args["stall_seconds"] = req.get("seconds", 5)
+                    STATE.fault_args["huge_bytes"] = req.get("bytes", 100 << 20)
+                    STATE.lock.notify_all()
+                else:
+                    return self.fail(400, "BadRequest", "unknown fault %r" % f)
+                return self.send_json(200, {"ok": True})
+        self.fail(400, "BadRequest", "unknown op %r" % op)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        if ARGS.verbose:
+            super().handle_error(request, client_address)
+
+
+def gen_pods(n, ns_count=20):
+    items = []
+    for i in range(ns_count):
+        items.append({"apiVersion": "v1", "kind": "Namespace",
+                      "metadata": {"name": "ns-%d" % i, "labels": {"kubernetes.io/metadata.name": "ns-%d" % i}}})
+    for i in range(n):
+        ns = "ns-%d" % (i % ns_count)
+        items.append({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "pod-%05d" % i, "namespace": ns,
+            "labels": {"app": "app-%d" % (i % 50), "tier": "t%d" % (i % 3), "pod-template-hash": "abc%d" % (i % 7)},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "app-%d-abc" % (i % 50),
+                                 "uid": "u-%d" % i, "controller": True}]},
+            "spec": {"nodeName": "node-%d" % (i % 40), "containers": [
+                {"name": "c", "image": "nginx:1.27", "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}]}]},
+            "status": {"phase": "Running", "podIP": "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                       "podIPs": [{"ip": "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)}]}})
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def main():
+    global STATE, ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True, help="directory of objects (JSON)")
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--client-ca", help="CA accepted for client certificates")
+    ap.add_argument("--token-file", required=True, help="re-read on every request")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--watch-timeout", type=float, default=1800.0, help="longest watch, seconds")
+    ap.add_argument("--bookmark-interval", type=float, default=60.0)
+    ap.add_argument("--generate-pods", type=int, default=0, help="write N pods into DIR first")
+    ap.add_argument("--crd", action="append", default=[],
+                    help="GROUP/VERSION/PLURAL/KIND of a namespaced custom resource")
+    ap.add_argument("--verbose", action="store_true")
+    ARGS = ap.parse_args()
+    if ARGS.generate_pods and not os.path.exists(os.path.join(ARGS.dir, ".state.json")):
+        with open(os.path.join(ARGS.dir, "generated.json"), "w") as f:
+            json.dump(gen_pods(ARGS.generate_pods), f)
+    STATE = State(ARGS.dir)
+    for crd in ARGS.crd:
+        g, v, plural, kind = crd.split("/")
+        STATE.add_resource(g, v, plural, kind, True)
+    STATE.load_dir()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(ARGS.cert, ARGS.key)
+    if ARGS.client_ca:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(ARGS.client_ca)
+    srv = Server(("127.0.0.1", ARGS.port), Handler)
+    srv.ctx = ctx
+    ARGS.port = srv.server_address[1]
+
+    def term(signum, frame):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, term)
+    signal.signal(signal.SIGINT, term)
+    if ARGS.port_file:
+        tmp = ARGS.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % ARGS.port)
+        os.rename(tmp, ARGS.port_file)
+    srv.serve_forever(poll_interval=0.1)
+    with STATE.lock:
+        STATE.save()
+
+
+if __name__ == "__main__":
+    main()
