@@ -64,6 +64,10 @@ static bool naive_dir(const struct engine *e, const struct engine_ep *self,
 
 	if (!self->pod)
 		return true;
+	/* The node's own traffic into its pods (see engine.h). */
+	if (d == NETPOL_INGRESS && !peer->pod && peer->node && self->pod->node &&
+	    strcmp(peer->node, self->pod->node) == 0)
+		return true;
 	for (size_t k = 0; k < c->n_policies; k++) {
 		const struct netpol *p = &c->policies[k];
 
