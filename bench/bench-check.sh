@@ -17,7 +17,7 @@ src=$(echo "$from" | sed -n 1p) dst=$(echo "$from" | sed -n 2p)
 if command -v hyperfine >/dev/null; then
 	hyperfine --warmup 1 --runs "$reps" -N -i --export-json "$tmp/hf.json" \
 		"$bulkhead check --snapshot $snap --from $src --to $dst --port 8080 --protocol TCP"
-	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("  bulkhead check, one probe, end to end: median %.1f ms" % (r["median"]*1e3))' "$tmp/hf.json"
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("  bulkhead check, one probe, end to end: median %.1f ms wall, mean %.1f ms user + %.1f ms system" % (r["median"]*1e3, r["user"]*1e3, r["system"]*1e3))' "$tmp/hf.json"
 else
 	time "$bulkhead" check --snapshot "$snap" --from "$src" --to "$dst" --port 8080 --protocol TCP || true
 fi

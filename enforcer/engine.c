@@ -80,9 +80,10 @@ struct cluster *engine_cluster(const struct engine *e)
 }
 
 /*
- * Pods are sorted by namespace, so a namespace without a Namespace object
- * needs one synthetic label set per run of its pods: count the runs, build
- * the sets, then point every pod at its labels.
+ * Per namespace: the runs of its pods (pods are sorted by namespace), and
+ * the labels namespace selectors see.  A namespace without a Namespace
+ * object needs one synthetic label set per run of its pods: count the
+ * runs, build the sets, then point every pod at its labels.
  */
 static int engine_index_ns(struct engine *e)
 {
@@ -420,8 +421,9 @@ static void dir_ctx_init(struct dir_ctx *x, enum netpol_dir d, const struct engi
 }
 
 /*
- * The verdict for one direction before rules are looked at: sets *ret_allowed
- * and returns true when the answer does not depend on rules.
+ * The verdict for one direction before rules are looked at: returns true
+ * when the direction is allowed whatever the rules say, with the reason in
+ * *ret_reason.
  */
 static bool dir_shortcut(const struct engine *e, const struct dir_ctx *x,
 			 enum engine_reason *ret_reason)

@@ -32,9 +32,11 @@
  * must fit into the overrun area (elements are chunked well below it). */
 #define NFTIO_PAGE_SIZE (256 * 1024)
 #define NFTIO_PAGE_OVERRUN (128 * 1024)
-/* Elements per NEWSETELEM/DELSETELEM message: a vmap element with a long
- * chain name is ~300 bytes, so 128 of them stay far below the overrun. */
-#define NFTIO_ELEMS_PER_MSG 128
+/* Bytes of elements per NEWSETELEM/DELSETELEM message.  The kernel looks
+ * the set up by name for every message (a linear walk over the table's
+ * sets), so few big messages beat many small ones; nft packs about as
+ * much. */
+#define NFTIO_ELEMS_BYTES (60 * 1024)
 /* Each ACK is its own skb; the kernel queues them all before we read, so
  * the receive buffer must hold one per message. */
 #define NFTIO_ACK_TRUESIZE 1024
@@ -50,6 +52,7 @@ struct nftio {
 };
 
 struct nbatch {
+	double t0; /* when building started */
 	struct nftnl_batch *b;
 	uint32_t seq_first; /* the BEGIN message */
 	uint32_t seq_next;
@@ -109,6 +112,14 @@ const struct nftio_stats *nftio_stats(const struct nftio *n)
 	return &n->stats;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
 static void nbatch_done(struct nbatch *nb)
 {
 	if (nb->b)
@@ -121,7 +132,7 @@ static void nbatch_done(struct nbatch *nb)
 
 static int nbatch_init(struct nbatch *nb, struct nftio *n)
 {
-	*nb = (struct nbatch){ 0 };
+	*nb = (struct nbatch){ .t0 = now_ms() };
 	nb->b = nftnl_batch_alloc(NFTIO_PAGE_SIZE, NFTIO_PAGE_OVERRUN);
 	if (!nb->b)
 		return -ENOMEM;
@@ -271,12 +282,25 @@ static int nb_set(struct nbatch *nb, uint16_t type, const struct rs_set *rs)
 
 /* NEWSETELEM/DELSETELEM for @elems of @rs, chunked; n == 0 with DELSETELEM
  * and @flush set empties the set. */
+/* An upper bound of the netlink size of element @e. */
+static size_t elem_size(const struct rs_elem *e)
+{
+	size_t n = 64 + 2 * 48;
+
+	if (e->target)
+		n += strlen(e->target) + 32;
+	return n;
+}
+
 static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs,
 		    const struct rs_elem *elems, size_t n, bool flush)
 {
-	for (size_t i = 0; i < n || (flush && i == 0); i += NFTIO_ELEMS_PER_MSG) {
+	size_t i = 0;
+
+	do {
 		struct nftnl_set *s = nftnl_set_alloc();
 		struct nlmsghdr *nlh;
+		size_t bytes = 0;
 		int r = 0;
 
 		if (!s)
@@ -284,8 +308,10 @@ static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs,
 		nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
 		nftnl_set_set_str(s, NFTNL_SET_NAME, rs->name);
 		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-		for (size_t k = i; r == 0 && k < n && k < i + NFTIO_ELEMS_PER_MSG; k++)
-			r = rs_nl_elem_add(s, rs, &elems[k]);
+		for (; r == 0 && i < n && bytes < NFTIO_ELEMS_BYTES; i++) {
+			bytes += elem_size(&elems[i]);
+			r = rs_nl_elem_add(s, rs, &elems[i]);
+		}
 		nlh = r == 0 ? nb_msg(nb, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
 				      "elements of set", rs->name) :
 			       NULL;
@@ -298,9 +324,8 @@ static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs,
 		r = nb_end_msg(nb);
 		if (r < 0)
 			return r;
-		if (flush && n == 0)
-			break;
-	}
+	} while (i < n);
+	(void) flush; /* n == 0 sends one message without elements: a flush */
 	return 0;
 }
 
@@ -335,6 +360,7 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
 	char *buf = NULL;
+	double t_send;
 	ssize_t len;
 	int r = 0;
 
@@ -358,6 +384,8 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 		sock_buf(n, SO_RCVBUFFORCE, SO_RCVBUF,
 			 rcv > NFTIO_RCVBUF_MAX ? NFTIO_RCVBUF_MAX : rcv);
 	}
+	n->stats.build_ms = now_ms() - nb->t0;
+	t_send = now_ms();
 	msg.msg_name = &snl;
 	msg.msg_namelen = sizeof(snl);
 	msg.msg_iov = iov;
@@ -368,6 +396,8 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 			       total, strerror(-r));
 		goto out;
 	}
+	n->stats.send_ms = now_ms() - t_send;
+	t_send = now_ms();
 	n->stats.batches++;
 	n->stats.messages = expect;
 	n->stats.bytes = total;
@@ -399,6 +429,7 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 			}
 		}
 	}
+	n->stats.ack_ms = now_ms() - t_send;
 	if (err) {
 		const char *what = nb->what[err_seq - nb->seq_first - 1];
 

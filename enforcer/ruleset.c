@@ -123,7 +123,9 @@ int rs_elem_cmp(const struct rs_elem *a, const struct rs_elem *b)
 		return a->port < b->port ? -1 : 1;
 	if (a->port_end != b->port_end)
 		return a->port_end < b->port_end ? -1 : 1;
-	return strcmp(a->target ? a->target : "", b->target ? b->target : "");
+	if (!a->target || !b->target)
+		return a->target ? 1 : b->target ? -1 : 0;
+	return strcmp(a->target, b->target);
 }
 
 static int elem_qsort_cb(const void *a, const void *b)
@@ -296,8 +298,8 @@ bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b)
 	return a->kind == b->kind && a->family == b->family &&
 	       a->peer_is_daddr == b->peer_is_daddr && str_eq(a->peer_set, b->peer_set) &&
 	       str_eq(a->port_set, b->port_set) && str_eq(a->named_set, b->named_set) &&
-	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->verdict == b->verdict &&
-	       str_eq(a->target, b->target);
+	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->icmp_lo == b->icmp_lo &&
+	       a->icmp_hi == b->icmp_hi && a->verdict == b->verdict && str_eq(a->target, b->target);
 }
 
 static char *dup_opt(const char *s, bool *failed)
@@ -382,6 +384,13 @@ oom:
 
 void rs_desc_done(struct rs_desc *d)
 {
+	for (size_t i = 0; i < d->n_defs; i++) {
+		free(d->defs[i].name[0]);
+		free(d->defs[i].name[1]);
+		free(d->defs[i].pns);
+		free(d->defs[i].pname);
+	}
+	free(d->defs);
 	for (size_t i = 0; i < d->n_sets; i++)
 		rs_set_free(d->sets[i]);
 	for (size_t i = 0; i < d->n_chains; i++)
@@ -390,6 +399,7 @@ void rs_desc_done(struct rs_desc *d)
 	free(d->chains);
 	free(d->set_idx.slots);
 	free(d->chain_idx.slots);
+	free(d->def_idx.slots);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -596,6 +606,8 @@ struct bctx {
 	struct rs_desc *d; /* where objects go */
 	size_t n_active, cap_active;
 	struct rs_active *active;
+	bool assume_owned; /* incremental: address conflicts ruled out */
+	const struct rs_desc *existing; /* shared sets already there */
 };
 
 static void bctx_done(struct bctx *b)
@@ -610,9 +622,47 @@ static void bctx_done(struct bctx *b)
 	free(b->active);
 }
 
+static int addr_qsort_cb(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+/* True when no two known pods share an address (the usual case): then
+ * every address is its pod's and the per-address ownership lookups can be
+ * skipped. */
+static int addrs_unique(const struct cluster *c, bool *ret)
+{
+	struct addr *v = malloc((c->n_pods * POD_IPS_MAX + 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_pods; i++)
+		for (size_t k = 0; !c->pods[i].host_network && k < c->pods[i].n_ips; k++)
+			v[n++] = c->pods[i].ips[k];
+	qsort(v, n, sizeof(*v), addr_qsort_cb);
+	*ret = true;
+	for (size_t i = 1; i < n; i++)
+		if (addr_eq(&v[i - 1], &v[i]))
+			*ret = false;
+	free(v);
+	return 0;
+}
+
 static int bctx_init(struct bctx *b, struct ruleset *rs, struct cluster *c, struct rs_desc *d)
 {
-	*b = (struct bctx){ .rs = rs, .c = c, .d = d };
+	int r;
+
+	if (b->assume_owned) { /* the caller knows */
+		const struct rs_desc *ex = b->existing;
+
+		*b = (struct bctx){ .rs = rs, .c = c, .d = d, .assume_owned = true, .existing = ex };
+	} else {
+		*b = (struct bctx){ .rs = rs, .c = c, .d = d };
+		r = addrs_unique(c, &b->assume_owned);
+		if (r < 0)
+			return r;
+	}
 	b->ns = calloc(c->n_pods + 1, sizeof(*b->ns));
 	if (!b->ns)
 		return -ENOMEM;
@@ -670,9 +720,13 @@ static bool pod_known(const struct pod *p)
 
 /* Address @i of @p is really @p's (a reused address belongs to the pod
  * cluster_pod_by_addr() prefers, as in the engine). */
-static bool pod_owns_ip(struct cluster *c, const struct pod *p, size_t i)
+static bool pod_owns_ip(const struct bctx *b, const struct pod *p, size_t i)
 {
-	const struct pod *o = cluster_pod_by_addr(c, &p->ips[i]);
+	const struct pod *o;
+
+	if (b->assume_owned)
+		return true;
+	o = cluster_pod_by_addr(b->c, &p->ips[i]);
 
 	return o && strcmp(o->ns, p->ns) == 0 && strcmp(o->name, p->name) == 0;
 }
@@ -1037,7 +1091,7 @@ static int pod_contrib(const struct bctx *b, const struct netpol *pol, enum netp
 		static const char *const named[] = { "named4", "named6" };
 		bool match = selected;
 
-		if (!pod_owns_ip(b->c, p, k))
+		if (!pod_owns_ip(b, p, k))
 			continue;
 		if (selected) {
 			struct rs_elem e;
@@ -1125,6 +1179,116 @@ static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_
 	return 0;
 }
 
+static int sel_key(struct buf *o, const struct selector *s)
+{
+	int r = buf_printf(o, "{");
+
+	for (size_t i = 0; !r && i < s->match_labels.n; i++)
+		r = buf_printf(o, "%s=%s,", s->match_labels.v[i].key, s->match_labels.v[i].value);
+	for (size_t i = 0; !r && i < s->n_reqs; i++) {
+		r = buf_printf(o, ";%s %s", s->reqs[i].key, selector_op_name(s->reqs[i].op));
+		for (size_t k = 0; !r && k < s->reqs[i].n_values; k++)
+			r = buf_printf(o, " %s", s->reqs[i].values[k]);
+	}
+	return r ? r : buf_printf(o, "}");
+}
+
+/*
+ * Names of the shared pod-address sets (or, @named, egress named-port
+ * sets) of a rule: a hash of the rule's peers in its namespace (and named
+ * ports), so every rule selecting the same pods uses one set.
+ */
+static int shared_names(const struct netpol *pol, const struct netpol_rule *r, bool named,
+			char names[2][RULESET_NAME_MAX])
+{
+	struct buf k;
+	int ret;
+	unsigned long long h;
+
+	buf_init(&k, 1 << 20);
+	ret = buf_printf(&k, "%s|", named ? "named" : "pods");
+	for (size_t i = 0; !ret && i < r->n_peers; i++) {
+		const struct netpol_peer *pe = &r->peers[i];
+		char c[ADDR_STR_MAX];
+
+		if (pe->kind == NETPOL_PEER_SELECTOR) {
+			if (!pe->pod_sel && !pe->ns_sel) {
+				ret = buf_printf(&k, "S:none|");
+				continue;
+			}
+			ret = pe->ns_sel ? sel_key(&k, pe->ns_sel) :
+					   buf_printf(&k, "ns=%s", pol->ns);
+			if (!ret)
+				ret = pe->pod_sel ? sel_key(&k, pe->pod_sel) : buf_printf(&k, "*");
+			if (!ret)
+				ret = buf_printf(&k, "|");
+		} else if (named) {
+			ret = buf_printf(&k, "B:%s", cidr_format(&pe->cidr, c, sizeof(c)));
+			for (size_t x = 0; !ret && x < pe->n_except; x++)
+				ret = buf_printf(&k, "-%s",
+						 cidr_format(&pe->except[x], c, sizeof(c)));
+			if (!ret)
+				ret = buf_printf(&k, "|");
+		}
+	}
+	if (!ret && named) {
+		ret = buf_printf(&k, r->n_peers ? "#" : "ALL#");
+		for (size_t i = 0; !ret && i < r->n_ports; i++)
+			if (r->ports[i].kind == NETPOL_PORT_NAME)
+				ret = buf_printf(&k, "%s/%u,", r->ports[i].name,
+						 r->ports[i].protocol);
+	}
+	if (ret) {
+		buf_done(&k);
+		return ret;
+	}
+	h = (unsigned long long) hash_bytes(k.data, k.len, 0x73657473);
+	buf_done(&k);
+	(void) snprintf(names[0], RULESET_NAME_MAX, "s/%016llx/%s", h, named ? "named4" : "pods4");
+	(void) snprintf(names[1], RULESET_NAME_MAX, "s/%016llx/%s", h, named ? "named6" : "pods6");
+	return 0;
+}
+
+/* Counts one more rule using the shared sets @names, recording their
+ * definition the first time. */
+static int def_use(struct rs_desc *d, char names[2][RULESET_NAME_MAX], bool named,
+		   const struct netpol *pol, enum netpol_dir dir, size_t rule)
+{
+	struct name_slot *sl = name_map_slot(&d->def_idx, names[0]);
+	struct rs_setdef *def;
+
+	if (sl) {
+		d->defs[sl->idx].refs++;
+		return 0;
+	}
+	if (d->n_defs == d->cap_defs) {
+		size_t cap = d->cap_defs ? d->cap_defs * 2 : 64;
+		struct rs_setdef *v = realloc(d->defs, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->defs = v;
+		d->cap_defs = cap;
+		/* The map borrows the names, which do not move. */
+	}
+	def = &d->defs[d->n_defs];
+	*def = (struct rs_setdef){ .named = named, .dir = dir, .rule = rule, .refs = 1 };
+	def->name[0] = strdup(names[0]);
+	def->name[1] = strdup(names[1]);
+	def->pns = strdup(pol->ns);
+	def->pname = strdup(pol->name);
+	if (!def->name[0] || !def->name[1] || !def->pns || !def->pname ||
+	    name_map_put(&d->def_idx, def->name[0], d->n_defs) < 0) {
+		free(def->name[0]);
+		free(def->name[1]);
+		free(def->pns);
+		free(def->pname);
+		return -ENOMEM;
+	}
+	d->n_defs++;
+	return 0;
+}
+
 /*
  * The chain and sets of policy @pol for direction @d.  @local lists the
  * local pods it isolates (for ingress named ports).
@@ -1153,7 +1317,23 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 		bool peers_used = d == NETPOL_INGRESS || has_num || rule->n_ports == 0;
 		bool has_sel = peers_used && rule_has(rule, NETPOL_PEER_SELECTOR, 0);
 		char ports[RULESET_NAME_MAX] = "";
+		char shpods[2][RULESET_NAME_MAX], shnamed[2][RULESET_NAME_MAX];
 		struct fill_ctx f = { 0 };
+
+		if (has_sel) {
+			r = shared_names(pol, rule, false, shpods);
+			if (!r)
+				r = def_use(b->d, shpods, false, pol, d, ri);
+			if (r < 0)
+				return r;
+		}
+		if (has_named && d == NETPOL_EGRESS) {
+			r = shared_names(pol, rule, true, shnamed);
+			if (!r)
+				r = def_use(b->d, shnamed, true, pol, d, ri);
+			if (r < 0)
+				return r;
+		}
 
 		if (has_num) {
 			struct rs_set *s;
@@ -1175,7 +1355,21 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 				named[RULESET_NAME_MAX];
 			size_t n_src = 0;
 
-			if (has_named) {
+			if (has_named && d == NETPOL_EGRESS) {
+				struct rs_set *s;
+
+				memcpy(named, shnamed[fam], sizeof(named));
+				if (!rs_desc_set(b->d, named) &&
+				    !(b->existing && rs_desc_set(b->existing, named))) {
+					r = new_set(b, named,
+						    fam ? RS_KEY_ADDR6_PROTO_PORT :
+							  RS_KEY_ADDR4_PROTO_PORT,
+						    0, &s);
+					if (r < 0)
+						return r;
+					f.sets[2 + fam] = s;
+				}
+			} else if (has_named) {
 				struct rs_set *s;
 
 				r = policy_set_name(named, sizeof(named), pol, d, ri,
@@ -1193,7 +1387,7 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 
 						for (size_t j = 0; j < p->n_ips; j++) {
 							if (p->ips[j].family != family ||
-							    !pod_owns_ip(b->c, p, j))
+							    !pod_owns_ip(b, p, j))
 								continue;
 							r = named_elems(rule, p, &p->ips[j], s,
 									false);
@@ -1209,14 +1403,15 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 			if (has_sel) {
 				struct rs_set *s;
 
-				r = policy_set_name(pods, sizeof(pods), pol, d, ri,
-						    fam ? "pods6" : "pods4");
-				if (r < 0)
-					return r;
-				r = new_set(b, pods, fam ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
-				if (r < 0)
-					return r;
-				f.sets[fam] = s;
+				memcpy(pods, shpods[fam], sizeof(pods));
+				if (!rs_desc_set(b->d, pods) &&
+				    !(b->existing && rs_desc_set(b->existing, pods))) {
+					r = new_set(b, pods, fam ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0,
+						    &s);
+					if (r < 0)
+						return r;
+					f.sets[fam] = s;
+				}
 				srcs[n_src++] = pods;
 			}
 			if (peers_used && rule_has(rule, NETPOL_PEER_IPBLOCK, family)) {
@@ -1421,7 +1616,7 @@ static int build_local(struct bctx *b)
 				for (size_t j = 0; j < p->n_ips; j++) {
 					struct rs_elem e;
 
-					if (!pod_owns_ip(c, p, j))
+					if (!pod_owns_ip(b, p, j))
 						continue;
 					elem_addr(&e, &p->ips[j]);
 					e.target = cname;
@@ -1475,6 +1670,25 @@ static int build_policies(struct bctx *b)
 out:
 	free(local);
 	return r;
+}
+
+/*
+ * A pod's IPv6 neighbour discovery and multicast listener reports go to its
+ * node (input hook) whatever its egress policies say; without them an
+ * egress-isolated pod has no IPv6 at all, replies included.  ICMPv6 types
+ * 130-136 (MLD, router and neighbour discovery) and 143 (MLDv2).
+ */
+static int add_icmpv6(struct rs_chain *c, uint8_t lo, uint8_t hi)
+{
+	struct rs_rule r = {
+		.kind = RS_RULE_ICMPV6_ACCEPT,
+		.family = AF_INET6,
+		.icmp_lo = lo,
+		.icmp_hi = hi,
+		.verdict = RS_VERDICT_ACCEPT,
+	};
+
+	return chain_add_rule(c, &r);
 }
 
 static int build_base(struct bctx *b)
@@ -1535,6 +1749,7 @@ static int build_base(struct bctx *b)
 		    0 ||
 	    add_rule(in, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
+	    add_icmpv6(in, 130, 136) < 0 || add_icmpv6(in, 143, 143) < 0 ||
 	    add_rule(in, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
 	    add_rule(in, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
@@ -1552,7 +1767,7 @@ static int build_base(struct bctx *b)
 int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
 int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d)
 {
-	struct bctx b;
+	struct bctx b = { 0 };
 	int r;
 
 	r = bctx_init(&b, rs, c, d);
@@ -1594,6 +1809,9 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	r = cluster_copy(c, &rs->shadow);
 	if (r < 0)
 		goto fail;
+	r = rs_owners_build(&rs->owners, c);
+	if (r < 0)
+		goto fail;
 	*ret = rs;
 	return 0;
 fail:
@@ -1608,6 +1826,7 @@ struct ruleset *ruleset_free(struct ruleset *rs)
 		return NULL;
 	rs_desc_done(&rs->d);
 	cluster_free(rs->shadow);
+	rs_owners_done(&rs->owners);
 	free(rs->node);
 	free(rs);
 	return NULL;
@@ -1648,15 +1867,66 @@ enum bh_mode ruleset_mode(const struct ruleset *rs)
 	return rs->mode;
 }
 
+static uint64_t hash_str0(const char *s, uint64_t h)
+{
+	return s ? hash_bytes(s, strlen(s) + 1, h) : hash_bytes("", 0, h ^ 0x5a);
+}
+
+static uint64_t hash_u64(uint64_t v, uint64_t h)
+{
+	return hash_bytes(&v, sizeof(v), h);
+}
+
+/* A hash of the description in name order (not of its text: rendering a
+ * million elements costs more than hashing them). */
 uint64_t ruleset_digest(const struct ruleset *rs)
 {
-	struct buf b;
-	uint64_t h = 0;
+	const struct rs_set **sets;
+	const struct rs_chain **chains;
+	uint64_t h = 0x62756c6b68656164ULL;
 
-	buf_init(&b, (size_t) 1 << 31);
-	if (rs_desc_text_body(&rs->d, &b) == 0)
-		h = b.len ? hash_bytes(b.data, b.len, 0x62756c6b) : 0;
-	buf_done(&b);
+	if (rs_desc_sorted(&rs->d, &sets, &chains) < 0)
+		return 0;
+	h = hash_u64(rs->mode, h);
+	for (size_t i = 0; i < rs->d.n_sets; i++) {
+		const struct rs_set *s = sets[i];
+
+		h = hash_str0(s->name, h);
+		h = hash_u64((uint64_t) s->key << 32 | s->flags, h);
+		for (size_t k = 0; k < s->n_elems; k++) {
+			const struct rs_elem *e = &s->elems[k];
+
+			h = hash_bytes(&e->addr, sizeof(e->addr), h);
+			h = hash_bytes(&e->addr_end, sizeof(e->addr_end), h);
+			h = hash_u64((uint64_t) e->proto << 32 | (uint64_t) e->port << 16 |
+					     e->port_end,
+				     h);
+			if (e->target)
+				h = hash_str0(e->target, h);
+		}
+	}
+	for (size_t i = 0; i < rs->d.n_chains; i++) {
+		const struct rs_chain *c = chains[i];
+
+		h = hash_str0(c->name, h);
+		h = hash_str0(c->hook, h);
+		for (size_t k = 0; k < c->n_rules; k++) {
+			const struct rs_rule *r = &c->rules[k];
+
+			h = hash_u64((uint64_t) r->kind << 48 | (uint64_t) r->family << 40 |
+					     (uint64_t) r->peer_is_daddr << 32 |
+					     (uint64_t) r->group << 8 | r->verdict,
+				     h);
+			h = hash_u64((uint64_t) r->icmp_lo << 8 | r->icmp_hi, h);
+			h = hash_str0(r->peer_set, h);
+			h = hash_str0(r->port_set, h);
+			h = hash_str0(r->named_set, h);
+			h = hash_str0(r->prefix, h);
+			h = hash_str0(r->target, h);
+		}
+	}
+	free(sets);
+	free(chains);
 	return h;
 }
 
@@ -1684,4 +1954,777 @@ int ruleset_prefix_lookup(const struct ruleset *rs, const char *prefix, enum net
 		}
 	}
 	return -ENOENT;
+}
+
+/* --- incremental: one pod -------------------------------------------- */
+
+/*
+ * A pod event touches: the shared pod-address sets (its membership), and
+ * when the pod is on this node its own chains and map elements, which
+ * policies of its namespace are active, and their ingress named-port
+ * sets.  Nothing else depends on one pod, so the update evaluates only
+ * these and leaves every other object alone.
+ */
+
+static uint64_t owner_hash(const struct addr *a)
+{
+	return hash_bytes(a, sizeof(*a), 0x6f776e);
+}
+
+static struct owner_slot *owner_find(const struct owner_map *m, const struct addr *a)
+{
+	size_t h;
+
+	if (!m->cap)
+		return NULL;
+	h = owner_hash(a) & (m->cap - 1);
+	while (m->slots[h].pod || m->slots[h].tomb) {
+		if (m->slots[h].pod && addr_eq(&m->slots[h].a, a))
+			return &m->slots[h];
+		h = (h + 1) & (m->cap - 1);
+	}
+	return NULL;
+}
+
+static int owner_put(struct owner_map *m, const struct addr *a, const char *pod)
+{
+	struct owner_slot *sl = owner_find(m, a);
+	char *dup = strdup(pod);
+	size_t h;
+
+	if (!dup)
+		return -ENOMEM;
+	if (sl) {
+		free(sl->pod);
+		sl->pod = dup;
+		return 0;
+	}
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		struct owner_slot *v = calloc(cap, sizeof(*v));
+
+		if (!v) {
+			free(dup);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->slots[i].pod)
+				continue;
+			h = owner_hash(&m->slots[i].a) & (cap - 1);
+			while (v[h].pod)
+				h = (h + 1) & (cap - 1);
+			v[h] = m->slots[i];
+		}
+		free(m->slots);
+		m->slots = v;
+		m->cap = cap;
+		m->n = 0;
+		for (size_t i = 0; i < cap; i++)
+			m->n += v[i].pod != NULL;
+	}
+	h = owner_hash(a) & (m->cap - 1);
+	while (m->slots[h].pod)
+		h = (h + 1) & (m->cap - 1);
+	if (!m->slots[h].tomb)
+		m->n++;
+	m->slots[h] = (struct owner_slot){ .a = *a, .pod = dup };
+	return 0;
+}
+
+static void owner_del(struct owner_map *m, const struct addr *a)
+{
+	struct owner_slot *sl = owner_find(m, a);
+
+	if (!sl)
+		return;
+	free(sl->pod);
+	sl->pod = NULL;
+	sl->tomb = true;
+}
+
+void rs_owners_done(struct owner_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slots[i].pod);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+int rs_owners_build(struct owner_map *m, struct cluster *c)
+{
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const struct pod *p = &c->pods[i];
+		char key[600];
+
+		if (!pod_known(p))
+			continue;
+		(void) snprintf(key, sizeof(key), "%s/%s", p->ns, p->name);
+		for (size_t k = 0; k < p->n_ips; k++) {
+			const struct pod *o = cluster_pod_by_addr(c, &p->ips[k]);
+
+			if (o != p)
+				continue;
+			if (owner_put(m, &p->ips[k], key) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Could another pod claim one of @p's addresses (now or before)? */
+static bool owners_conflict(const struct owner_map *m, const struct pod *p, const char *key,
+			    bool was)
+{
+	for (size_t k = 0; p && pod_known(p) && k < p->n_ips; k++) {
+		const struct owner_slot *sl = owner_find(m, &p->ips[k]);
+
+		if (sl ? strcmp(sl->pod, key) != 0 : was)
+			return true;
+	}
+	return false;
+}
+
+/* Pending kernel changes of one event, in commit order. */
+enum {
+	PH_ADD_CHAIN,
+	PH_ADD_SET,
+	PH_ADD_ELEMS,
+	PH_DEL_ELEMS,
+	PH_RULES,
+	PH_DEL_CHAIN,
+	PH_DEL_SET,
+	_PH_MAX
+};
+
+struct pending {
+	struct rs_delta ph[_PH_MAX];
+};
+
+static void pending_done(struct pending *pd)
+{
+	for (int i = 0; i < _PH_MAX; i++) {
+		for (size_t k = 0; k < pd->ph[i].n_ops; k++) {
+			rs_set_free(pd->ph[i].ops[k].set);
+			rs_chain_free(pd->ph[i].ops[k].chain);
+		}
+		free(pd->ph[i].ops);
+	}
+}
+
+/* Moves the pending ops into one delta (NULL when empty). */
+static int pending_finish(struct pending *pd, struct rs_delta **ret)
+{
+	struct rs_delta *d = calloc(1, sizeof(*d));
+	size_t n = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (int i = 0; i < _PH_MAX; i++)
+		n += pd->ph[i].n_ops;
+	if (!n) {
+		free(d);
+		*ret = NULL;
+		return 0;
+	}
+	d->ops = calloc(n, sizeof(*d->ops));
+	if (!d->ops) {
+		free(d);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < _PH_MAX; i++) {
+		for (size_t k = 0; k < pd->ph[i].n_ops; k++) {
+			struct rs_op *op = &pd->ph[i].ops[k];
+
+			/* Element changes that cancelled out: an empty list
+			 * would mean "flush" to the kernel. */
+			if ((op->kind == RS_OP_ADD_ELEMS || op->kind == RS_OP_DEL_ELEMS) &&
+			    !op->set->n_elems) {
+				rs_set_free(op->set);
+				continue;
+			}
+			d->ops[d->n_ops++] = *op;
+		}
+		free(pd->ph[i].ops);
+		pd->ph[i] = (struct rs_delta){ 0 };
+	}
+	d->cap_ops = n;
+	if (!d->n_ops) {
+		free(d->ops);
+		free(d);
+		*ret = NULL;
+		return 0;
+	}
+	*ret = d;
+	return 0;
+}
+
+/* Adds or deletes one element of set @name in the description and records
+ * it for the kernel. */
+static int elem_change(struct ruleset *rs, struct pending *pd, const char *name,
+		       const struct rs_elem *e, bool add)
+{
+	struct rs_set *s = rs_desc_set(&rs->d, name);
+	struct rs_delta *ph = &pd->ph[add ? PH_ADD_ELEMS : PH_DEL_ELEMS];
+	struct rs_set *acc = NULL;
+	int r;
+
+	if (!s)
+		return 0;
+	r = add ? rs_set_elem_add(s, e) : rs_set_elem_del(s, e);
+	if (r <= 0)
+		return r;
+	/* Deleted and added back in one event (a pod that keeps an address
+	 * and a chain): the kernel keeps it, nothing to send. */
+	{
+		struct rs_delta *other = &pd->ph[add ? PH_DEL_ELEMS : PH_ADD_ELEMS];
+
+		for (size_t i = 0; i < other->n_ops; i++)
+			if (strcmp(other->ops[i].set->name, name) == 0 &&
+			    rs_set_elem_del(other->ops[i].set, e) == 1)
+				return 0;
+	}
+	for (size_t i = 0; i < ph->n_ops; i++)
+		if (strcmp(ph->ops[i].set->name, name) == 0)
+			acc = ph->ops[i].set;
+	if (!acc) {
+		r = rs_set_dup(s, false, &acc);
+		if (r < 0)
+			return r;
+		r = rs_delta_push(ph, add ? RS_OP_ADD_ELEMS : RS_OP_DEL_ELEMS, acc, NULL);
+		if (r < 0)
+			return r;
+	}
+	r = rs_set_elem_add(acc, e);
+	return r < 0 ? r : 0;
+}
+
+/* Applies the difference between two sorted element lists to set @name. */
+static int elems_apply(struct ruleset *rs, struct pending *pd, const char *name,
+		       const struct rs_set *old, const struct rs_set *new)
+{
+	size_t i = 0, j = 0;
+	int r = 0;
+
+	while (!r && (i < old->n_elems || j < new->n_elems)) {
+		int c = i == old->n_elems ? 1 :
+			j == new->n_elems ? -1 :
+					    rs_elem_cmp(&old->elems[i], &new->elems[j]);
+
+		if (c < 0)
+			r = elem_change(rs, pd, name, &old->elems[i++], false);
+		else if (c > 0)
+			r = elem_change(rs, pd, name, &new->elems[j++], true);
+		else
+			i++, j++;
+	}
+	return r;
+}
+
+static void tmpset_reset(struct rs_set *s)
+{
+	for (size_t i = 0; i < s->n_elems; i++)
+		rs_elem_done(&s->elems[i]);
+	s->n_elems = 0;
+}
+
+static void tmpset_done(struct rs_set *s)
+{
+	tmpset_reset(s);
+	free(s->elems);
+	s->elems = NULL;
+	s->cap_elems = 0;
+}
+
+struct collect {
+	struct rs_set sets[4]; /* pods4, pods6, named4, named6 */
+};
+
+static int collect_cb(void *ud, const char *kind, const struct rs_elem *e)
+{
+	struct collect *cl = ud;
+	int i = strcmp(kind, "pods4") == 0  ? 0 :
+		strcmp(kind, "pods6") == 0  ? 1 :
+		strcmp(kind, "named4") == 0 ? 2 :
+					      3;
+
+	return set_push(&cl->sets[i], e);
+}
+
+/* A context that knows only @ns (all a pod's evaluation needs). */
+static int mini_bctx(struct bctx *b, struct ns_info *ni, struct ruleset *rs, struct cluster *c,
+		     const char *ns)
+{
+	const struct k8s_ns *k = cluster_ns_find(c, ns);
+
+	*ni = (struct ns_info){ .name = ns };
+	labels_init(&ni->synth);
+	if (k) {
+		ni->labels = &k->labels;
+	} else {
+		if (labels_set(&ni->synth, "kubernetes.io/metadata.name", ns) < 0)
+			return -ENOMEM;
+		ni->labels = &ni->synth;
+	}
+	*b = (struct bctx){ .rs = rs, .c = c, .n_ns = 1, .ns = ni, .assume_owned = true };
+	return 0;
+}
+
+/* The pod chain of @p for @d, or NULL when @p is not a local isolated pod. */
+static int pod_chain_compute(struct bctx *b, const struct pod *p, enum netpol_dir d,
+			     struct rs_chain **ret)
+{
+	struct rs_chain *ch = NULL;
+	size_t pf, pe;
+	int r = 0;
+
+	*ret = NULL;
+	if (!p || !pod_is_local(b, p))
+		return 0;
+	cluster_policies_in_ns(b->c, p->ns, &pf, &pe);
+	for (size_t k = pf; k < pe; k++) {
+		const struct netpol *pol = &b->c->policies[k];
+		char pname[RULESET_NAME_MAX];
+
+		if (!policy_isolates(pol, d, p))
+			continue;
+		if (!ch) {
+			char cname[RULESET_NAME_MAX];
+
+			ch = calloc(1, sizeof(*ch));
+			r = ch ? ruleset_pod_chain_name(cname, sizeof(cname), p->ns, p->name, d) :
+				 -ENOMEM;
+			if (!r) {
+				ch->name = strdup(cname);
+				r = ch->name ? 0 : -ENOMEM;
+			}
+			if (r)
+				goto fail;
+		}
+		r = ruleset_policy_chain_name(pname, sizeof(pname), pol->ns, pol->name, d);
+		if (!r)
+			r = add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL,
+				     RS_VERDICT_JUMP, pname);
+		if (r)
+			goto fail;
+	}
+	if (ch) {
+		r = final_verdict(b, ch, p, d);
+		if (r)
+			goto fail;
+	}
+	*ret = ch;
+	return 0;
+fail:
+	rs_chain_free(ch);
+	return r;
+}
+
+static int vmap_elems(const struct pod *p, const struct rs_chain *ch, enum netpol_dir d,
+		      struct pending *pd, struct ruleset *rs, bool add)
+{
+	static const char *const maps[_NETPOL_DIR_MAX][2] = {
+		[NETPOL_INGRESS] = { "in4", "in6" },
+		[NETPOL_EGRESS] = { "eg4", "eg6" },
+	};
+
+	for (size_t j = 0; ch && j < p->n_ips; j++) {
+		struct rs_elem e;
+		int r;
+
+		elem_addr(&e, &p->ips[j]);
+		e.target = ch->name;
+		r = elem_change(rs, pd, maps[d][fam_idx(p->ips[j].family)], &e, add);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void ns_range(const struct cluster *c, const char *ns, size_t *first, size_t *end)
+{
+	size_t lo = 0, hi = c->n_pods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->pods[mid].ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (lo < c->n_pods && strcmp(c->pods[lo].ns, ns) == 0)
+		lo++;
+	*end = lo;
+}
+
+/* Drops one use of the shared sets @names; deletes them with the last. */
+static int def_release(struct ruleset *rs, struct pending *pd, char names[2][RULESET_NAME_MAX])
+{
+	struct rs_desc *d = &rs->d;
+	struct name_slot *sl = name_map_slot(&d->def_idx, names[0]);
+	size_t i;
+	int r;
+
+	if (!sl)
+		return 0;
+	i = sl->idx;
+	if (--d->defs[i].refs > 0)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		const struct rs_set *s = rs_desc_set(d, names[f]);
+
+		if (!s)
+			continue;
+		r = rs_delta_push_set(&pd->ph[PH_DEL_SET], RS_OP_DEL_SET, s, false);
+		if (r < 0)
+			return r;
+		rs_desc_del_set(d, names[f]);
+	}
+	name_map_del(&d->def_idx, names[0]);
+	free(d->defs[i].name[0]);
+	free(d->defs[i].name[1]);
+	free(d->defs[i].pns);
+	free(d->defs[i].pname);
+	d->defs[i] = d->defs[--d->n_defs];
+	if (i < d->n_defs)
+		(void) name_map_put(&d->def_idx, d->defs[i].name[0], i);
+	return 0;
+}
+
+/* Removes policy @pol's objects for @d (it isolates no local pod now). */
+static int policy_deactivate(struct ruleset *rs, struct pending *pd, const struct netpol *pol,
+			     enum netpol_dir d)
+{
+	static const char *const kinds[] = { "ports", "cidr4", "cidr6", "named4", "named6" };
+	char name[RULESET_NAME_MAX];
+	const struct rs_chain *ch;
+	int r;
+
+	r = ruleset_policy_chain_name(name, sizeof(name), pol->ns, pol->name, d);
+	if (r < 0)
+		return r;
+	ch = rs_desc_chain(&rs->d, name);
+	if (ch) {
+		r = rs_delta_push_chain(&pd->ph[PH_DEL_CHAIN], RS_OP_DEL_CHAIN, ch);
+		if (r < 0)
+			return r;
+		rs_desc_del_chain(&rs->d, name);
+	}
+	for (size_t ri = 0; ri < pol->n_rules[d]; ri++) {
+		const struct netpol_rule *rule = &pol->rules[d][ri];
+		bool has_num = rule_has_port(rule, false), has_named = rule_has_port(rule, true);
+		bool peers_used = d == NETPOL_INGRESS || has_num || rule->n_ports == 0;
+		char sh[2][RULESET_NAME_MAX];
+
+		for (size_t k = 0; k < BH_ARRAY_SIZE(kinds); k++) {
+			const struct rs_set *s;
+
+			r = policy_set_name(name, sizeof(name), pol, d, ri, kinds[k]);
+			if (r < 0)
+				return r;
+			s = rs_desc_set(&rs->d, name);
+			if (!s)
+				continue;
+			r = rs_delta_push_set(&pd->ph[PH_DEL_SET], RS_OP_DEL_SET, s, false);
+			if (r < 0)
+				return r;
+			rs_desc_del_set(&rs->d, name);
+		}
+		if (peers_used && rule_has(rule, NETPOL_PEER_SELECTOR, 0)) {
+			r = shared_names(pol, rule, false, sh);
+			if (!r)
+				r = def_release(rs, pd, sh);
+			if (r < 0)
+				return r;
+		}
+		if (has_named && d == NETPOL_EGRESS) {
+			r = shared_names(pol, rule, true, sh);
+			if (!r)
+				r = def_release(rs, pd, sh);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Builds policy @pol's objects for @d and moves them into the ruleset. */
+static int policy_activate(struct ruleset *rs, struct pending *pd, struct cluster *c,
+			   const struct netpol *pol, enum netpol_dir d, const struct pod **local,
+			   size_t n_local)
+{
+	struct rs_desc t = { 0 };
+	struct bctx b = { .assume_owned = true, .existing = &rs->d };
+	int r;
+
+	r = bctx_init(&b, rs, c, &t);
+	if (!r)
+		r = build_policy(&b, pol, d, local, n_local);
+	bctx_done(&b);
+	for (size_t i = 0; !r && i < t.n_chains; i++) {
+		r = rs_delta_push_chain(&pd->ph[PH_ADD_CHAIN], RS_OP_ADD_CHAIN, t.chains[i]);
+		if (!r && t.chains[i]->n_rules)
+			r = rs_delta_push_chain(&pd->ph[PH_RULES], RS_OP_ADD_RULES, t.chains[i]);
+		if (!r) {
+			r = rs_desc_put_chain(&rs->d, t.chains[i]);
+			t.chains[i] = NULL;
+		}
+	}
+	for (size_t i = 0; !r && i < t.n_sets; i++) {
+		r = rs_delta_push_set(&pd->ph[PH_ADD_SET], RS_OP_ADD_SET, t.sets[i], true);
+		if (!r) {
+			r = rs_desc_put_set(&rs->d, t.sets[i]);
+			t.sets[i] = NULL;
+		}
+	}
+	for (size_t i = 0; !r && i < t.n_defs; i++) {
+		struct name_slot *sl = name_map_slot(&rs->d.def_idx, t.defs[i].name[0]);
+		char names[2][RULESET_NAME_MAX];
+
+		if (sl) {
+			rs->d.defs[sl->idx].refs += t.defs[i].refs;
+			continue;
+		}
+		memcpy(names[0], t.defs[i].name[0], strlen(t.defs[i].name[0]) + 1);
+		memcpy(names[1], t.defs[i].name[1], strlen(t.defs[i].name[1]) + 1);
+		r = def_use(&rs->d, names, t.defs[i].named, pol, t.defs[i].dir, t.defs[i].rule);
+		if (!r)
+			rs->d.defs[rs->d.n_defs - 1].refs = t.defs[i].refs;
+	}
+	/* Chains and sets moved out are NULL now; rs_desc_done skips them. */
+	for (size_t i = 0; i < t.n_sets; i++)
+		rs_set_free(t.sets[i]);
+	for (size_t i = 0; i < t.n_chains; i++)
+		rs_chain_free(t.chains[i]);
+	t.n_sets = t.n_chains = 0;
+	rs_desc_done(&t);
+	return r;
+}
+
+/* Ingress named-port sets of an active policy: recomputed from the local
+ * pods it isolates. */
+static int policy_named_refresh(struct ruleset *rs, struct pending *pd, struct bctx *b,
+				const struct netpol *pol, const struct pod **local, size_t n_local)
+{
+	for (size_t ri = 0; ri < pol->n_rules[NETPOL_INGRESS]; ri++) {
+		const struct netpol_rule *rule = &pol->rules[NETPOL_INGRESS][ri];
+
+		if (!rule_has_port(rule, true))
+			continue;
+		for (int fam = 0; fam < 2; fam++) {
+			struct rs_set tmp = { .key = fam ? RS_KEY_ADDR6_PROTO_PORT :
+							   RS_KEY_ADDR4_PROTO_PORT };
+			const struct rs_set *cur;
+			char name[RULESET_NAME_MAX];
+			int r = policy_set_name(name, sizeof(name), pol, NETPOL_INGRESS, ri,
+						fam ? "named6" : "named4");
+
+			cur = r ? NULL : rs_desc_set(&rs->d, name);
+			if (!cur)
+				continue;
+			for (size_t k = 0; !r && k < n_local; k++)
+				for (size_t j = 0; !r && j < local[k]->n_ips; j++)
+					if (local[k]->ips[j].family == (fam ? AF_INET6 : AF_INET) &&
+					    pod_owns_ip(b, local[k], j))
+						r = named_elems(rule, local[k], &local[k]->ips[j],
+								&tmp, false);
+			set_finish(&tmp);
+			if (!r) {
+				struct rs_set *old;
+
+				r = rs_set_dup(cur, true, &old);
+				if (!r)
+					r = elems_apply(rs, pd, name, old, &tmp);
+				rs_set_free(old);
+			}
+			tmpset_done(&tmp);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int local_update(struct ruleset *rs, struct pending *pd, struct cluster *c,
+			const struct pod *oldp, const struct pod *newp, const char *ns)
+{
+	struct bctx b = { .rs = rs, .c = c, .assume_owned = true };
+	const struct pod **local = NULL;
+	size_t first, end, pf, pe;
+	int r = 0;
+
+	/* The pod's own chains and map elements. */
+	for (int d = 0; !r && d < _NETPOL_DIR_MAX; d++) {
+		struct rs_chain *nc = NULL;
+		const struct rs_chain *oc;
+		char cname[RULESET_NAME_MAX];
+
+		r = pod_chain_compute(&b, newp, d, &nc);
+		if (!r)
+			r = ruleset_pod_chain_name(cname, sizeof(cname), ns,
+						   newp ? newp->name : oldp->name, d);
+		if (r)
+			break;
+		oc = rs_desc_chain(&rs->d, cname);
+		if (oldp && oc)
+			r = vmap_elems(oldp, oc, d, pd, rs, false);
+		if (!r && newp && nc)
+			r = vmap_elems(newp, nc, d, pd, rs, true);
+		if (!r && nc && !oc) {
+			r = rs_delta_push_chain(&pd->ph[PH_ADD_CHAIN], RS_OP_ADD_CHAIN, nc);
+			if (!r)
+				r = rs_delta_push_chain(&pd->ph[PH_RULES], RS_OP_ADD_RULES, nc);
+			if (!r) {
+				r = rs_desc_put_chain(&rs->d, nc);
+				nc = NULL;
+			}
+		} else if (!r && nc && oc) {
+			struct rs_chain *cur = rs_desc_chain(&rs->d, cname);
+			bool same = cur->n_rules == nc->n_rules;
+
+			for (size_t i = 0; same && i < nc->n_rules; i++)
+				same = rs_rule_equal(&cur->rules[i], &nc->rules[i]);
+			if (!same) {
+				r = rs_delta_push_chain(&pd->ph[PH_RULES], RS_OP_REPLACE_RULES, nc);
+				if (!r) {
+					rs_desc_del_chain(&rs->d, cname);
+					r = rs_desc_put_chain(&rs->d, nc);
+					nc = NULL;
+				}
+			}
+		} else if (!r && !nc && oc) {
+			r = rs_delta_push_chain(&pd->ph[PH_DEL_CHAIN], RS_OP_DEL_CHAIN, oc);
+			if (!r)
+				rs_desc_del_chain(&rs->d, cname);
+		}
+		rs_chain_free(nc);
+	}
+	if (r)
+		return r;
+	/* Which policies of the namespace are active now. */
+	ns_range(c, ns, &first, &end);
+	cluster_policies_in_ns(c, ns, &pf, &pe);
+	local = calloc(end - first + 1, sizeof(*local));
+	if (!local)
+		return -ENOMEM;
+	for (size_t k = pf; !r && k < pe; k++) {
+		const struct netpol *pol = &c->policies[k];
+
+		for (int d = 0; !r && d < _NETPOL_DIR_MAX; d++) {
+			char pname[RULESET_NAME_MAX];
+			size_t n_local = 0;
+			bool was;
+
+			for (size_t i = first; i < end; i++)
+				if (pod_is_local(&b, &c->pods[i]) &&
+				    policy_isolates(pol, d, &c->pods[i]))
+					local[n_local++] = &c->pods[i];
+			r = ruleset_policy_chain_name(pname, sizeof(pname), pol->ns, pol->name, d);
+			if (r)
+				break;
+			was = rs_desc_chain(&rs->d, pname) != NULL;
+			if (n_local && !was)
+				r = policy_activate(rs, pd, c, pol, d, local, n_local);
+			else if (!n_local && was)
+				r = policy_deactivate(rs, pd, pol, d);
+			else if (n_local && d == NETPOL_INGRESS)
+				r = policy_named_refresh(rs, pd, &b, pol, local, n_local);
+		}
+	}
+	free(local);
+	return r;
+}
+
+/* Replaces pod @ns/@name of the shadow cluster with @newp (a copy). */
+static int shadow_update(struct ruleset *rs, const char *ns, const char *name,
+			 const struct pod *newp)
+{
+	struct cluster tmp = { .n_pods = 1 }, *one = NULL;
+	int r;
+
+	if (!newp) {
+		(void) cluster_pod_remove(rs->shadow, ns, name);
+		return 0;
+	}
+	tmp.pods = (struct pod *) newp;
+	r = cluster_copy(&tmp, &one);
+	if (r < 0)
+		return r;
+	r = cluster_pod_put(rs->shadow, &one->pods[0]);
+	one->n_pods = 0;
+	cluster_free(one);
+	return r < 0 ? r : 0;
+}
+
+int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+		       struct rs_delta **ret, struct bh_err *reterr)
+{
+	const struct pod *oldp = cluster_pod_find(rs->shadow, ns, name);
+	const struct pod *newp = cluster_pod_find(c, ns, name);
+	struct pending pd = { 0 };
+	struct collect co[2] = { 0 }; /* old, new */
+	struct bctx bo, bn;
+	struct ns_info nio, nin;
+	char key[600];
+	int r;
+
+	(void) snprintf(key, sizeof(key), "%s/%s", ns, name);
+	/* Shared addresses change who owns what elsewhere: recompile. */
+	if (owners_conflict(&rs->owners, oldp, key, true) ||
+	    owners_conflict(&rs->owners, newp, key, false))
+		return ruleset_update_all(rs, c, ret, reterr);
+	for (int i = 0; i < 4; i++) {
+		co[0].sets[i].key = co[1].sets[i].key = i == 0 ? RS_KEY_ADDR4 :
+							i == 1 ? RS_KEY_ADDR6 :
+							i == 2 ? RS_KEY_ADDR4_PROTO_PORT :
+								 RS_KEY_ADDR6_PROTO_PORT;
+	}
+	r = mini_bctx(&bo, &nio, rs, rs->shadow, ns);
+	if (!r)
+		r = mini_bctx(&bn, &nin, rs, c, ns);
+	for (size_t i = 0; !r && i < rs->d.n_defs; i++) {
+		const struct rs_setdef *def = &rs->d.defs[i];
+		const struct netpol *pol = cluster_policy_find(rs->shadow, def->pns, def->pname);
+
+		if (!pol)
+			continue;
+		for (int k = 0; k < 2; k++)
+			for (int s = 0; s < 4; s++)
+				tmpset_reset(&co[k].sets[s]);
+		if (oldp)
+			r = pod_contrib(&bo, pol, def->dir, def->rule, oldp, collect_cb, &co[0]);
+		if (!r && newp)
+			r = pod_contrib(&bn, pol, def->dir, def->rule, newp, collect_cb, &co[1]);
+		for (int f = 0; !r && f < 2; f++) {
+			int s = (def->named ? 2 : 0) + f;
+
+			set_finish(&co[0].sets[s]);
+			set_finish(&co[1].sets[s]);
+			r = elems_apply(rs, &pd, def->name[f], &co[0].sets[s], &co[1].sets[s]);
+		}
+	}
+	if (!r && ((oldp && pod_is_local(&bo, oldp)) || (newp && pod_is_local(&bn, newp))))
+		r = local_update(rs, &pd, c, oldp, newp, ns);
+	/* The shadow and the owners follow the cluster. */
+	if (!r && oldp)
+		for (size_t k = 0; k < oldp->n_ips; k++)
+			owner_del(&rs->owners, &oldp->ips[k]);
+	if (!r && newp && pod_known(newp))
+		for (size_t k = 0; !r && k < newp->n_ips; k++)
+			r = owner_put(&rs->owners, &newp->ips[k], key);
+	if (!r)
+		r = shadow_update(rs, ns, name, newp);
+	if (!r)
+		r = pending_finish(&pd, ret);
+	for (int k = 0; k < 2; k++)
+		for (int s = 0; s < 4; s++)
+			tmpset_done(&co[k].sets[s]);
+	labels_done(&nio.synth);
+	labels_done(&nin.synth);
+	pending_done(&pd);
+	if (r < 0)
+		return r == -ENOMEM ? bh_err_oom(reterr) :
+				      bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: pod '%s'", key);
+	return 0;
 }

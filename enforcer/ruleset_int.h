@@ -21,13 +21,30 @@ struct name_slot {
 	bool tomb;
 };
 
+/*
+ * A set of pod addresses shared by every rule with the same peers (or, for
+ * egress named ports, the same peers and named ports): its definition is
+ * that of one representative rule, which incremental updates evaluate a
+ * changed pod against.
+ */
+struct rs_setdef {
+	char *name[2]; /* owned: the IPv4 and IPv6 set */
+	bool named; /* named-port set (else pod addresses) */
+	char *pns, *pname; /* owned: the representative policy */
+	enum netpol_dir dir;
+	size_t rule;
+	size_t refs; /* rules using it */
+};
+
 /* A collection of sets and chains, indexed by name. */
 struct rs_desc {
+	size_t n_defs, cap_defs;
+	struct rs_setdef *defs; /* owned */
 	size_t n_sets, cap_sets;
 	struct rs_set **sets;
 	size_t n_chains, cap_chains;
 	struct rs_chain **chains;
-	struct name_map set_idx, chain_idx;
+	struct name_map set_idx, chain_idx, def_idx;
 };
 
 /* Which (policy, direction) pairs isolate a local pod: their chain and
@@ -45,6 +62,15 @@ struct ruleset {
 	/* The cluster as last compiled (incremental updates diff against
 	 * it). */
 	struct cluster *shadow;
+	/* Which pod owns each address, as compiled. */
+	struct owner_map {
+		size_t cap, n;
+		struct owner_slot {
+			struct addr a;
+			char *pod; /* owned "ns/name"; NULL = free */
+			bool tomb;
+		} * slots;
+	} owners;
 };
 
 enum rs_op_kind {
@@ -93,6 +119,16 @@ bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b);
 /* Sorted views (by name) for deterministic output; caller frees. */
 int rs_desc_sorted(const struct rs_desc *d, const struct rs_set ***ret_sets,
 		   const struct rs_chain ***ret_chains);
+
+/* delta helpers (ruleset_update.c); take ownership / copy as named */
+int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
+		  struct rs_chain *chain);
+int rs_delta_push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
+		      bool with_elems);
+int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch);
+int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
+int rs_owners_build(struct owner_map *m, struct cluster *c);
+void rs_owners_done(struct owner_map *m);
 
 /* text helpers (ruleset_text.c) */
 int rs_set_text(const struct rs_set *s, struct buf *out, const char *indent);

@@ -52,8 +52,8 @@ size_t rs_delta_size(const struct rs_delta *d)
 }
 
 /* Takes ownership of @set and @chain (freed on failure). */
-static int delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
-		      struct rs_chain *chain)
+int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
+		  struct rs_chain *chain)
 {
 	if (d->n_ops == d->cap_ops) {
 		size_t cap = d->cap_ops ? d->cap_ops * 2 : 16;
@@ -71,21 +71,21 @@ static int delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *s
 	return 0;
 }
 
-static int push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
-		    bool with_elems)
+int rs_delta_push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
+		      bool with_elems)
 {
 	struct rs_set *c;
 	int r = rs_set_dup(s, with_elems, &c);
 
-	return r < 0 ? r : delta_push(d, kind, c, NULL);
+	return r < 0 ? r : rs_delta_push(d, kind, c, NULL);
 }
 
-static int push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch)
+int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch)
 {
 	struct rs_chain *c;
 	int r = rs_chain_dup(ch, &c);
 
-	return r < 0 ? r : delta_push(d, kind, NULL, c);
+	return r < 0 ? r : rs_delta_push(d, kind, NULL, c);
 }
 
 static bool chain_equal(const struct rs_chain *a, const struct rs_chain *b)
@@ -144,7 +144,7 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 		const struct rs_chain *oc = rs_desc_chain(o, n->chains[i]->name);
 
 		if (!oc)
-			r = push_chain(d, RS_OP_ADD_CHAIN, n->chains[i]);
+			r = rs_delta_push_chain(d, RS_OP_ADD_CHAIN, n->chains[i]);
 		else if (!oc->hook != !n->chains[i]->hook)
 			d->full = true;
 	}
@@ -152,7 +152,7 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 		const struct rs_set *ns = n->sets[i], *os = rs_desc_set(o, ns->name);
 
 		if (!os) {
-			r = push_set(d, RS_OP_ADD_SET, ns, true);
+			r = rs_delta_push_set(d, RS_OP_ADD_SET, ns, true);
 			continue;
 		}
 		if (os->key != ns->key || os->flags != ns->flags) {
@@ -163,9 +163,9 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 			continue;
 		if (ns->flags & RS_SET_INTERVAL) {
 			/* Intervals are replaced whole: flush, then add. */
-			r = push_set(d, RS_OP_DEL_ELEMS, ns, false);
+			r = rs_delta_push_set(d, RS_OP_DEL_ELEMS, ns, false);
 			if (!r)
-				r = push_set(d, RS_OP_ADD_ELEMS, ns, true);
+				r = rs_delta_push_set(d, RS_OP_ADD_ELEMS, ns, true);
 			continue;
 		}
 		{
@@ -173,7 +173,7 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 
 			r = elems_minus(ns, os, &add);
 			if (!r && add->n_elems)
-				r = delta_push(d, RS_OP_ADD_ELEMS, add, NULL);
+				r = rs_delta_push(d, RS_OP_ADD_ELEMS, add, NULL);
 			else
 				rs_set_free(add);
 		}
@@ -187,7 +187,7 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 			continue;
 		r = elems_minus(os, ns, &del);
 		if (!r && del->n_elems)
-			r = delta_push(d, RS_OP_DEL_ELEMS, del, NULL);
+			r = rs_delta_push(d, RS_OP_DEL_ELEMS, del, NULL);
 		else
 			rs_set_free(del);
 	}
@@ -195,17 +195,18 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 		const struct rs_chain *oc = rs_desc_chain(o, n->chains[i]->name);
 
 		if (!oc)
-			r = n->chains[i]->n_rules ? push_chain(d, RS_OP_ADD_RULES, n->chains[i]) :
-						    0;
+			r = n->chains[i]->n_rules ?
+				    rs_delta_push_chain(d, RS_OP_ADD_RULES, n->chains[i]) :
+				    0;
 		else if (!chain_equal(oc, n->chains[i]))
-			r = push_chain(d, RS_OP_REPLACE_RULES, n->chains[i]);
+			r = rs_delta_push_chain(d, RS_OP_REPLACE_RULES, n->chains[i]);
 	}
 	for (size_t i = 0; !r && i < o->n_chains; i++)
 		if (!rs_desc_chain(n, o->chains[i]->name))
-			r = push_chain(d, RS_OP_DEL_CHAIN, o->chains[i]);
+			r = rs_delta_push_chain(d, RS_OP_DEL_CHAIN, o->chains[i]);
 	for (size_t i = 0; !r && i < o->n_sets; i++)
 		if (!rs_desc_set(n, o->sets[i]->name))
-			r = push_set(d, RS_OP_DEL_SET, o->sets[i], false);
+			r = rs_delta_push_set(d, RS_OP_DEL_SET, o->sets[i], false);
 	return r;
 }
 
@@ -213,6 +214,7 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 		       struct bh_err *reterr)
 {
 	struct rs_desc nd = { 0 };
+	struct owner_map owners = { 0 };
 	struct cluster *shadow = NULL;
 	struct rs_delta *d = calloc(1, sizeof(*d));
 	int r;
@@ -224,7 +226,11 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 		r = desc_diff(&rs->d, &nd, d);
 	if (!r)
 		r = cluster_copy(c, &shadow);
+	if (!r)
+		r = rs_owners_build(&owners, c);
 	if (r < 0) {
+		rs_owners_done(&owners);
+		cluster_free(shadow);
 		rs_desc_done(&nd);
 		rs_delta_free(d);
 		return r == -ENOMEM ? bh_err_oom(reterr) :
@@ -234,20 +240,14 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 	rs->d = nd;
 	cluster_free(rs->shadow);
 	rs->shadow = shadow;
+	rs_owners_done(&rs->owners);
+	rs->owners = owners;
 	if (d->full)
 		d->n_ops = 0; /* ops are moot: the table is replaced */
 	if (!d->full && d->n_ops == 0)
 		d = rs_delta_free(d);
 	*ret = d;
 	return 0;
-}
-
-int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
-		       struct rs_delta **ret, struct bh_err *reterr)
-{
-	(void) ns;
-	(void) name;
-	return ruleset_update_all(rs, c, ret, reterr);
 }
 
 int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,

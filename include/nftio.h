@@ -20,6 +20,9 @@ struct nftio_stats {
 	size_t batches; /* batches sent */
 	size_t messages; /* messages in the last batch (begin/end excluded) */
 	size_t bytes; /* bytes of the last batch */
+	double build_ms; /* last batch: building the messages */
+	double send_ms; /* sendmsg(): the kernel processes the batch inside it */
+	double ack_ms; /* reading the answers */
 };
 
 /* Opens the socket (needs CAP_NET_ADMIN for changes).  0 or -errno with

@@ -358,6 +358,16 @@ static const char *port_name(const struct ctx *x, const struct workload *w, uint
 			return NULL;
 		name = here;
 	}
+	/* A name that also means another port on some pod (a rollout that
+	 * moved it) would allow more than was seen. */
+	for (size_t i = 0; name && i < w->n_pods; i++) {
+		const struct pod *p = &x->c->pods[w->pods[i]];
+
+		for (size_t k = 0; k < p->n_ports; k++)
+			if (p->ports[k].name && strcmp(p->ports[k].name, name) == 0 &&
+			    (p->ports[k].port != port || p->ports[k].protocol != proto))
+				return NULL;
+	}
 	return name;
 }
 

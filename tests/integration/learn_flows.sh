@@ -33,6 +33,14 @@ table ip bhlearntest {
 	}
 }
 NFT
+topo_node_exec nft -f - <<'NFT'
+table ip6 bhlearntest6 {
+	chain prerouting {
+		type nat hook prerouting priority -100; policy accept;
+		ip6 daddr fd96::10 tcp dport 8080 dnat to [fd77::101]:80
+	}
+}
+NFT
 
 out=$TOPO_DIR
 topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" learn --interface 'bhv*' \
@@ -57,6 +65,10 @@ run_probe $cache 10.96.0.10 8080 TCP
 run_probe $cache 10.96.0.10 5353 UDP
 run_probe $api 10.77.0.1 81 TCP
 run_probe $api 10.77.0.1 81 TCP
+# IPv6: direct, UDP, and through the IPv6 Service address.
+run_probe $web fd77::2 80 TCP
+run_probe $web fd77::101 81 UDP
+run_probe $cache fd96::10 8080 TCP
 
 # A pod comes: its veth must be picked up by the live learner.
 topo_add_pod y/late-0 10.77.1.2
@@ -80,20 +92,24 @@ python3 - "$out" <<'PY'
 import json, sys
 d = sys.argv[1]
 expected = {
-    ("x/web-5f6d8c9b7-abcde", "x/cache-0", "TCP", 80),
-    ("x/web-5f6d8c9b7-abcde", "y/api-7c8d9f-xyz12", "UDP", 81),
-    ("x/cache-0", "y/api-7c8d9f-xyz12", "TCP", 80),   # via 10.96.0.10:8080
-    ("x/cache-0", "y/api-7c8d9f-xyz12", "UDP", 81),   # via 10.96.0.10:5353
-    ("y/api-7c8d9f-xyz12", "x/web-5f6d8c9b7-abcde", "TCP", 81),
-    ("x/web-5f6d8c9b7-abcde", "y/late-0", "TCP", 80),   # a pod that came later
-    ("x/cache-0", "x/web-5f6d8c9b7-abcde", "TCP", 80),  # after it went
+    ("x/web-5f6d8c9b7-abcde", "x/cache-0", "TCP", 80, 4),
+    ("x/web-5f6d8c9b7-abcde", "y/api-7c8d9f-xyz12", "UDP", 81, 4),
+    ("x/cache-0", "y/api-7c8d9f-xyz12", "TCP", 80, 4),   # via 10.96.0.10:8080
+    ("x/cache-0", "y/api-7c8d9f-xyz12", "UDP", 81, 4),   # via 10.96.0.10:5353
+    ("y/api-7c8d9f-xyz12", "x/web-5f6d8c9b7-abcde", "TCP", 81, 4),
+    ("x/web-5f6d8c9b7-abcde", "y/late-0", "TCP", 80, 4),   # a pod that came later
+    ("x/cache-0", "x/web-5f6d8c9b7-abcde", "TCP", 80, 4),  # after it went
+    ("x/web-5f6d8c9b7-abcde", "x/cache-0", "TCP", 80, 6),
+    ("x/web-5f6d8c9b7-abcde", "y/api-7c8d9f-xyz12", "UDP", 81, 6),
+    ("x/cache-0", "y/api-7c8d9f-xyz12", "TCP", 80, 6),   # via [fd96::10]:8080
 }
 def name(p):
     return f'{p["namespace"]}/{p["name"]}' if p["kind"] == "pod" else f'{p["kind"]}:{p["ip"]}'
 rc = 0
 for src, seen in (("live", "pcap"), ("pcap", "pcap"), ("ct", "conntrack")):
     doc = json.load(open(f"{d}/{src}.json"))
-    got = {(name(f["src"]), name(f["dst"]), f["protocol"], f["port"]) for f in doc["flows"]}
+    got = {(name(f["src"]), name(f["dst"]), f["protocol"], f["port"],
+            6 if ":" in f["src"]["ip"] else 4) for f in doc["flows"]}
     missing, invented = expected - got, got - expected
     for m in sorted(missing):
         print(f"{src}: missing {m}"); rc = 1

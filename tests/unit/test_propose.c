@@ -404,6 +404,65 @@ static void aggregation_is_opt_in(void **state)
 	cluster_free(a.c);
 }
 
+static void put_pod(struct cluster *c, const char *name, const char *ip, const char *app,
+		    uint16_t port, const char *port_name)
+{
+	struct pod p = { .ns = strdup("ns"), .name = strdup(name), .n_ips = 1 };
+
+	labels_lit(&p.labels, app);
+	p.ips[0] = addr_lit(ip);
+	if (port) {
+		p.ports = calloc(1, sizeof(*p.ports));
+		assert_non_null(p.ports);
+		p.ports[0] = (struct container_port){ .name = strdup(port_name),
+						      .protocol = IPPROTO_TCP,
+						      .port = port };
+		p.n_ports = 1;
+	}
+	assert_true(cluster_pod_put(c, &p) >= 0);
+}
+
+static void named_port_only_when_unambiguous(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	const struct netpol_port *pp;
+
+	(void) state;
+	put_pod(c, "client", "10.0.0.1", "app=client", 0, NULL);
+	put_pod(c, "api-1", "10.0.0.2", "app=api", 8080, "http");
+	put_pod(c, "api-2", "10.0.0.3", "app=api", 8080, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(1, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	fs.n = 1;
+	fs.flows[0].key = (struct flow_key){ .src = addr_lit("10.0.0.1"),
+					     .dst = addr_lit("10.0.0.2"),
+					     .proto = IPPROTO_TCP,
+					     .port = 8080 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	pp = &find(&p, "ns", "bulkhead-api-ingress")->np.rules[NETPOL_INGRESS][0].ports[0];
+	assert_int_equal(pp->kind, NETPOL_PORT_NAME);
+	assert_string_equal(pp->name, "http");
+	proposal_done(&p);
+
+	/* mid-rollout: the same name now means another port on one pod */
+	((struct pod *) cluster_pod_find(c, "ns", "api-2"))->ports[0].port = 9090;
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	pp = &find(&p, "ns", "bulkhead-api-ingress")->np.rules[NETPOL_INGRESS][0].ports[0];
+	assert_int_equal(pp->kind, NETPOL_PORT_NUMBER);
+	assert_int_equal(pp->port, 8080);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_allowed, 1);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +472,7 @@ int main(void)
 		cmocka_unit_test(one_direction),
 		cmocka_unit_test(self_check_reports_denials),
 		cmocka_unit_test(aggregation_is_opt_in),
+		cmocka_unit_test(named_port_only_when_unambiguous),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
