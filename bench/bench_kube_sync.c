@@ -139,10 +139,19 @@ int main(int argc, char **argv)
 	(void) snprintf(gen, sizeof(gen), "%s/bench/gen-snapshot.py", BH_SOURCE_DIR);
 	(void) snprintf(objs, sizeof(objs), "%s/objects.json", s.data);
 	{
-		char *gargv[] = { (char *) "/usr/bin/python3", gen, (char *) "--pods",
-				  (char *) "10000", (char *) "--policies", (char *) "1000",
-				  (char *) "--namespaces", (char *) "50", (char *) "--nodes",
-				  (char *) "20", (char *) "--seed", (char *) "1", NULL };
+		char *gargv[] = { (char *) "/usr/bin/python3",
+				  gen,
+				  (char *) "--pods",
+				  (char *) "10000",
+				  (char *) "--policies",
+				  (char *) "1000",
+				  (char *) "--namespaces",
+				  (char *) "50",
+				  (char *) "--nodes",
+				  (char *) "20",
+				  (char *) "--seed",
+				  (char *) "1",
+				  NULL };
 
 		if (spawn_wait(gargv, objs) < 0) {
 			fprintf(stderr, "bench: gen-snapshot.py failed\n");
@@ -168,7 +177,8 @@ int main(int argc, char **argv)
 		t0 = now_ms();
 		c0 = cpu_ms();
 		if (apisrv_config(&s, &cfg) < 0 || kube_client_new(cfg, &cl, &err) < 0 ||
-		    kube_cache_new(cl, &(struct kube_cache_opts){ .page_limit = 500 }, &cache) < 0 ||
+		    kube_cache_new(cl, &(struct kube_cache_opts){ .page_limit = 500 }, &cache) <
+			    0 ||
 		    kube_cache_start(cache) < 0 ||
 		    kube_cache_wait_synced(cache, cl, 60000, &err) < 0) {
 			fprintf(stderr, "bench: sync failed: %s\n", err.msg);
@@ -182,7 +192,8 @@ int main(int argc, char **argv)
 		if (i == 0)
 			rss_first = rss_kb() - rss0;
 		if (kube_cache_cluster(cache)->n_pods != 10000) {
-			fprintf(stderr, "bench: %zu pods synced\n", kube_cache_cluster(cache)->n_pods);
+			fprintf(stderr, "bench: %zu pods synced\n",
+				kube_cache_cluster(cache)->n_pods);
 			goto out;
 		}
 
@@ -193,7 +204,8 @@ int main(int argc, char **argv)
 			if (!lat.v || kube_cache_subscribe(cache, lat_cb, &lat) < 0)
 				goto out;
 			for (int e = 0; e < events; e++) {
-				const struct pod *p = &kube_cache_cluster(cache)->pods[(e * 37) % 10000];
+				const struct pod *p =
+					&kube_cache_cluster(cache)->pods[(e * 37) % 10000];
 				char body[512], ns[128], name[128];
 				struct kube_request_opts ro;
 				double deadline = now_ms() + 5000;
