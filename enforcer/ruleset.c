@@ -298,8 +298,8 @@ bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b)
 	return a->kind == b->kind && a->family == b->family &&
 	       a->peer_is_daddr == b->peer_is_daddr && str_eq(a->peer_set, b->peer_set) &&
 	       str_eq(a->port_set, b->port_set) && str_eq(a->named_set, b->named_set) &&
-	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->verdict == b->verdict &&
-	       str_eq(a->target, b->target);
+	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->icmp_lo == b->icmp_lo &&
+	       a->icmp_hi == b->icmp_hi && a->verdict == b->verdict && str_eq(a->target, b->target);
 }
 
 static char *dup_opt(const char *s, bool *failed)
@@ -1672,6 +1672,25 @@ out:
 	return r;
 }
 
+/*
+ * A pod's IPv6 neighbour discovery and multicast listener reports go to its
+ * node (input hook) whatever its egress policies say; without them an
+ * egress-isolated pod has no IPv6 at all, replies included.  ICMPv6 types
+ * 130-136 (MLD, router and neighbour discovery) and 143 (MLDv2).
+ */
+static int add_icmpv6(struct rs_chain *c, uint8_t lo, uint8_t hi)
+{
+	struct rs_rule r = {
+		.kind = RS_RULE_ICMPV6_ACCEPT,
+		.family = AF_INET6,
+		.icmp_lo = lo,
+		.icmp_hi = hi,
+		.verdict = RS_VERDICT_ACCEPT,
+	};
+
+	return chain_add_rule(c, &r);
+}
+
 static int build_base(struct bctx *b)
 {
 	const struct node *node = cluster_node_find(b->c, b->rs->node);
@@ -1730,6 +1749,7 @@ static int build_base(struct bctx *b)
 		    0 ||
 	    add_rule(in, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
+	    add_icmpv6(in, 130, 136) < 0 || add_icmpv6(in, 143, 143) < 0 ||
 	    add_rule(in, RS_RULE_VMAP, AF_INET, false, "eg4", NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
 	    add_rule(in, RS_RULE_VMAP, AF_INET6, false, "eg6", NULL, NULL, RS_VERDICT_ACCEPT,
@@ -1897,6 +1917,7 @@ uint64_t ruleset_digest(const struct ruleset *rs)
 					     (uint64_t) r->peer_is_daddr << 32 |
 					     (uint64_t) r->group << 8 | r->verdict,
 				     h);
+			h = hash_u64((uint64_t) r->icmp_lo << 8 | r->icmp_hi, h);
 			h = hash_str0(r->peer_set, h);
 			h = hash_str0(r->port_set, h);
 			h = hash_str0(r->named_set, h);

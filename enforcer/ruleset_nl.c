@@ -449,6 +449,24 @@ static int rule_exprs(struct nftnl_rule *nr, const struct rs_rule *r)
 		break;
 	case RS_RULE_VERDICT:
 		break;
+	case RS_RULE_ICMPV6_ACCEPT: {
+		uint8_t icmpv6 = IPPROTO_ICMPV6;
+
+		ret = e_nfproto(nr, AF_INET6);
+		if (!ret)
+			ret = e_meta(nr, NFT_META_L4PROTO, NFT_REG_1);
+		if (!ret)
+			ret = e_cmp(nr, NFT_CMP_EQ, &icmpv6, 1);
+		if (!ret)
+			ret = e_payload(nr, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		if (!ret && r->icmp_lo == r->icmp_hi)
+			ret = e_cmp(nr, NFT_CMP_EQ, &r->icmp_lo, 1);
+		else if (!ret)
+			ret = e_cmp(nr, NFT_CMP_GTE, &r->icmp_lo, 1);
+		if (!ret && r->icmp_lo != r->icmp_hi)
+			ret = e_cmp(nr, NFT_CMP_LTE, &r->icmp_hi, 1);
+		break;
+	}
 	case RS_RULE_SEEN_SKIP:
 		ret = e_nfproto(nr, r->family);
 		if (!ret)

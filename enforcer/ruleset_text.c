@@ -162,6 +162,10 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 		return buf_printf(out, "ct state established,related accept");
 	case RS_RULE_FIB_LOCAL_ACCEPT:
 		return buf_printf(out, "fib saddr type local accept");
+	case RS_RULE_ICMPV6_ACCEPT:
+		if (r->icmp_lo == r->icmp_hi)
+			return buf_printf(out, "icmpv6 type %u accept", r->icmp_lo);
+		return buf_printf(out, "icmpv6 type %u-%u accept", r->icmp_lo, r->icmp_hi);
 	case RS_RULE_ADDR_ACCEPT:
 		return buf_printf(out, "%s %s @%s accept", ip, dir, r->peer_set);
 	case RS_RULE_VMAP:

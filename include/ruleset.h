@@ -14,6 +14,8 @@
  *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
  *                                 goto ingress
  *   chain input    hook input:    ct state established,related accept
+ *                                 icmpv6 type 130-136 accept (MLD, ND)
+ *                                 icmpv6 type 143 accept (MLDv2)
  *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
  *   chain ingress:                ip daddr vmap @in4   (+ ip6 / @in6)
  *                                 accept
@@ -118,6 +120,7 @@ enum rs_rule_kind {
 	RS_RULE_ALLOW, /* [peer set] [port set | named set] verdict */
 	RS_RULE_SEEN_SKIP, /* ip saddr . ip daddr . l4proto . dport @seen accept */
 	RS_RULE_SEEN_LOG, /* add @seen { ... } log prefix P group G accept */
+	RS_RULE_ICMPV6_ACCEPT, /* icmpv6 type LO-HI accept (neighbour discovery) */
 	_RS_RULE_KIND_MAX,
 };
 
@@ -140,6 +143,7 @@ struct rs_rule {
 	char *named_set; /* owned; ALLOW: daddr . inet_proto . inet_service */
 	char *prefix; /* owned; SEEN_LOG */
 	uint16_t group; /* SEEN_LOG */
+	uint8_t icmp_lo, icmp_hi; /* ICMPV6_ACCEPT: type range */
 	enum rs_verdict verdict;
 	char *target; /* owned; JUMP/GOTO */
 };

@@ -160,6 +160,11 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 		}
 		case RS_RULE_SEEN_LOG:
 			return V_ACCEPT; /* preview: logged and accepted */
+		case RS_RULE_ICMPV6_ACCEPT:
+			if (p->proto == IPPROTO_ICMPV6 && p->port >= r->icmp_lo &&
+			    p->port <= r->icmp_hi)
+				return V_ACCEPT;
+			continue;
 		case RS_RULE_VERDICT:
 			break;
 		case RS_RULE_ALLOW:
@@ -485,6 +490,33 @@ static void updates_equal_fresh_build(void **state)
 	cluster_free(c2);
 }
 
+/* IPv6 neighbour discovery to the node passes an egress-isolated pod;
+ * other ICMPv6 does not. */
+static void neighbour_discovery_passes(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/02-deny-all-egress.json");
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	struct interp in;
+	struct pkt p = { .src = addr_lit("fd00:200::1"),
+			 .dst = addr_lit("fd00:100::1"),
+			 .proto = IPPROTO_ICMPV6,
+			 .port = 135 };
+
+	(void) state;
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	in = (struct interp){ .rs = rs, .node = cluster_node_find(c, NODE) };
+	assert_non_null(in.node);
+	assert_true(kernel_allows(&in, &p));
+	p.port = 143;
+	assert_true(kernel_allows(&in, &p));
+	p.port = 128; /* echo request: policy applies */
+	assert_false(kernel_allows(&in, &p));
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
 static void prefixes_round_trip(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_PREVIEW };
@@ -520,6 +552,7 @@ int main(void)
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(updates_equal_fresh_build),
 		cmocka_unit_test(prefixes_round_trip),
+		cmocka_unit_test(neighbour_discovery_passes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
