@@ -15,7 +15,7 @@
 set -euo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 PACKETS=${PACKETS:-5000000} FLOWS=${FLOWS:-1000000} STORM=${STORM:-120000} REPEAT=${REPEAT:-5}
-gen="$BH_BUILD_DIR/bench/gen_pcap" mem="$BH_BUILD_DIR/bench/bench_flow_mem"
+gen=${GEN_PCAP:-$BH_BUILD_DIR/tests/gen_pcap} mem="$BH_BUILD_DIR/bench/bench_flow_mem"
 rc=0
 
 work=$(mktemp -d /tmp/bh-bench-learn.XXXXXX)

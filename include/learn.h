@@ -62,6 +62,14 @@ struct learn;
 
 /* @max_flows bounds the flow table.  NULL on allocation failure. */
 struct learn *learn_new(size_t max_flows);
+
+/*
+ * Replaces the session cache's random hash seed, before any packet: which
+ * sessions share a bucket decides which are evicted under pressure, so a
+ * fixed seed makes the counts from a capture file the same on every run.
+ * Live sources keep the random seed (traffic could aim at one bucket).
+ */
+void learn_seed(struct learn *l, uint64_t seed);
 /* NULL-safe; returns NULL. */
 struct learn *learn_free(struct learn *l);
 

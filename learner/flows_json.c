@@ -712,25 +712,15 @@ static int ptr_record_cmp(const void *a, const void *b)
 			       *(const struct flow_record *const *) b);
 }
 
-/* Builds the whole document; NULL on allocation failure (or an invalid
- * protocol in a record, which only a caller bug produces). */
-static json_t *encode_set(const struct flow_set *s)
+/* The document without its flows: the header members, in order. */
+static json_t *encode_header(const struct flow_set *s)
 {
-	const struct flow_record **order = NULL;
-	json_t *root, *flows = NULL;
+	json_t *root;
 	char gen[32];
 
 	root = json_object();
 	if (!root)
 		return NULL;
-	if (s->n) {
-		order = malloc(s->n * sizeof(*order));
-		if (!order)
-			goto fail;
-		for (size_t i = 0; i < s->n; i++)
-			order[i] = &s->flows[i];
-		qsort(order, s->n, sizeof(*order), ptr_record_cmp);
-	}
 	if (json_object_set_new(root, "apiVersion", json_string(FLOWS_JSON_API_VERSION)) < 0 ||
 	    json_object_set_new(root, "kind", json_string(FLOWS_JSON_KIND)) < 0 ||
 	    json_object_set_new(root, "version", json_integer(FLOWS_JSON_VERSION)) < 0)
@@ -745,27 +735,114 @@ static json_t *encode_set(const struct flow_set *s)
 					  (json_int_t) s->stat_evicted, "overruns",
 					  (json_int_t) s->stat_overruns)) < 0)
 		goto fail;
-	flows = json_array();
-	if (json_object_set_new(root, "flows", flows) < 0)
-		goto fail;
-	for (size_t i = 0; i < s->n; i++) {
-		if (!proto_name(order[i]->key.proto))
-			goto fail;
-		if (json_array_append_new(flows, encode_flow(order[i])) < 0)
-			goto fail;
-	}
-	free(order);
 	return root;
 
 fail:
-	free(order);
 	json_decref(root);
 	return NULL;
 }
 
-static int dump_cb(const char *buffer, size_t size, void *data)
+/*
+ * Writes @v as json_dumpf(JSON_INDENT(2)) would inside a document at
+ * nesting @depth: every line after the first indented by 2 * @depth more.
+ * JSON strings never hold a raw newline, so every '\n' is a line break.
+ * -ENOMEM, or -EIO for a write error.
+ */
+static int dump_nested(FILE *f, const json_t *v, int depth)
 {
-	return fwrite(buffer, 1, size, data) == size ? 0 : -1;
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	int r = 0;
+
+	static const char spaces[] = "                ";
+	size_t indent = (size_t) (2 * depth);
+
+	if (!text)
+		return -ENOMEM;
+	if (indent >= sizeof(spaces))
+		indent = sizeof(spaces) - 1;
+	for (const char *p = text; *p && r == 0;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t) (nl - p) + 1 : strlen(p);
+
+		if (fwrite(p, 1, n, f) != n || (nl && fwrite(spaces, 1, indent, f) != indent))
+			r = -EIO;
+		p += n;
+	}
+	free(text);
+	return r;
+}
+
+/*
+ * Streams the document: the header members through jansson, then one flow
+ * at a time, so memory stays that of one flow's JSON whatever the number
+ * of flows (a jansson tree of the whole file costs kilobytes per flow).
+ * The bytes are those json_dumpf(JSON_INDENT(2)) gives for the whole tree.
+ */
+static int write_set(FILE *f, const struct flow_set *s)
+{
+	const struct flow_record **order = NULL;
+	json_t *header, *v;
+	const char *key;
+	int r = 0;
+
+	header = encode_header(s);
+	if (!header)
+		return -ENOMEM;
+	if (s->n) {
+		order = malloc(s->n * sizeof(*order));
+		if (!order) {
+			json_decref(header);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < s->n; i++)
+			order[i] = &s->flows[i];
+		qsort(order, s->n, sizeof(*order), ptr_record_cmp);
+	}
+	if (fputs("{", f) == EOF)
+		r = -EIO;
+	json_object_foreach(header, key, v) {
+		if (r < 0)
+			break;
+		json_t *k = json_string(key);
+
+		if (!k)
+			r = -ENOMEM;
+		else if (fputs("\n  ", f) == EOF)
+			r = -EIO;
+		else if ((r = dump_nested(f, k, 1)) == 0 && fputs(": ", f) == EOF)
+			r = -EIO;
+		json_decref(k);
+		if (r == 0)
+			r = dump_nested(f, v, 1);
+		if (r == 0 && fputs(",", f) == EOF)
+			r = -EIO;
+	}
+	if (r == 0 && fputs("\n  \"flows\": [", f) == EOF)
+		r = -EIO;
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		json_t *flow;
+
+		/* An invalid protocol only comes from a caller bug. */
+		if (!proto_name(order[i]->key.proto)) {
+			r = -EINVAL;
+			break;
+		}
+		flow = encode_flow(order[i]);
+		if (!flow) {
+			r = -ENOMEM;
+			break;
+		}
+		if (fputs(i ? ",\n    " : "\n    ", f) == EOF)
+			r = -EIO;
+		else
+			r = dump_nested(f, flow, 2);
+		json_decref(flow);
+	}
+	if (r == 0 && fputs(s->n ? "\n  ]\n}\n" : "]\n}\n", f) == EOF)
+		r = -EIO;
+	free(order);
+	json_decref(header);
+	return r;
 }
 
 int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *reterr)
@@ -773,32 +850,28 @@ int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *
 	struct atomic_file af = { 0 };
 	bool to_stdout = strcmp(path, "-") == 0;
 	FILE *f = stdout;
-	json_t *root;
 	int r;
 
-	root = encode_set(s);
-	if (!root)
-		return bh_err_oom(reterr);
 	if (!to_stdout) {
 		r = atomic_file_open(&af, path, reterr);
 		if (r < 0)
-			goto out;
+			return r;
 		f = af.f;
 	}
-	if (json_dump_callback(root, dump_cb, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "flows '%s': write error", path);
+	r = write_set(f, s);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			(void) bh_err_oom(reterr);
+		else
+			(void) bh_err_set(reterr, BH_ERR_SYSTEM, r == -EIO ? -EIO : r,
+					  "flows '%s': write error", path);
 		if (!to_stdout)
 			atomic_file_abort(&af);
-		goto out;
+		return r;
 	}
 	if (to_stdout)
-		r = fflush(stdout) == 0 ? 0 :
-					  bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
-						     "flows '-': write error on stdout");
-	else
-		r = atomic_file_commit(&af, reterr);
-
-out:
-	json_decref(root);
-	return r;
+		return fflush(stdout) == 0 ? 0 :
+					     bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
+							"flows '-': write error on stdout");
+	return atomic_file_commit(&af, reterr);
 }

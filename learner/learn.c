@@ -55,6 +55,11 @@ struct learn *learn_new(size_t max_flows)
 	return l;
 }
 
+void learn_seed(struct learn *l, uint64_t seed)
+{
+	l->seed = seed;
+}
+
 struct learn *learn_free(struct learn *l)
 {
 	if (!l)
