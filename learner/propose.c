@@ -788,7 +788,8 @@ static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, stru
 	size_t i = 0;
 	int r;
 
-	qsort(x->edges, x->n_edges, sizeof(*x->edges), in ? edge_cmp_dst : edge_cmp_src);
+	if (x->n_edges)
+		qsort(x->edges, x->n_edges, sizeof(*x->edges), in ? edge_cmp_dst : edge_cmp_src);
 	/* edges of address endpoints sort after every workload */
 	for (size_t w = 0; w < x->ws->n; w++) {
 		struct proposal_policy *v;
@@ -898,7 +899,8 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 		if (r < 0)
 			goto out;
 	}
-	qsort(p.v, p.n, sizeof(*p.v), policy_name_cmp);
+	if (p.n)
+		qsort(p.v, p.n, sizeof(*p.v), policy_name_cmp);
 	*ret = p;
 	p = (struct proposal){ 0 };
 	r = 0;

@@ -614,7 +614,8 @@ int workload_set_build(const struct cluster *c, struct workload_set *ret)
 	}
 	for (size_t i = 0; i < n; i++)
 		by_pod[info[i].pod] = info[i];
-	qsort(ws.v, ws.n, sizeof(*ws.v), ws_cmp);
+	if (ws.n)
+		qsort(ws.v, ws.n, sizeof(*ws.v), ws_cmp);
 	for (size_t w = 0; w < ws.n; w++) {
 		/* pods were added in name order of the grouping sort */
 		for (size_t p = 1; p < ws.v[w].n_pods; p++)
