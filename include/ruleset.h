@@ -234,13 +234,25 @@ struct rs_delta;
  * The cluster changed: the caller already put, replaced or removed the
  * object in @c (the ruleset then reads @c for this call only).  The
  * ruleset moves to the compiled form of @c and returns what changed for
- * the kernel in *@ret (NULL when nothing changed).  On error the ruleset
- * is unchanged.  Namespace label changes and pods sharing an address
- * fall back to a full rebuild (@full in the delta).
+ * the kernel in *@ret (NULL when nothing changed); nftio_commit_delta()
+ * sends it as one batch.
  *
- * If committing the delta to the kernel fails, the kernel keeps the old
- * ruleset while @rs describes the new one: rebuild and apply in full
- * (nftio_apply()).
+ *  - ruleset_update_pod(): evaluates only what one pod affects (its
+ *    membership in the shared address sets; on this node also its chains,
+ *    map elements, which policies of its namespace are active and their
+ *    named-port sets).  Pods sharing an address fall back to
+ *    ruleset_update_all().
+ *  - ruleset_update_policy(), ruleset_update_namespace(),
+ *    ruleset_update_all(): recompile and diff; the batch is still only the
+ *    difference (set elements, replaced chains, created and deleted
+ *    objects), the userspace cost is a full compile.
+ *
+ * The result always equals ruleset_build() of @c (unit.ruleset and
+ * netns.enforcer_apply check it).  The table comment (digest) is not
+ * rewritten by deltas, so a later nftio_apply() of the same cluster
+ * re-sends the table once.  On error (-ENOMEM), or if committing the delta
+ * fails, the ruleset and the kernel may disagree: rebuild and apply in
+ * full (ruleset_build(), nftio_apply()).
  */
 int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
 		       struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;

@@ -1,0 +1,64 @@
+/*
+ * The compiler on arbitrary snapshots, in stages as nftables' --fuzzer:
+ * parse, compile for the node of the first pod (and a node that has
+ * none), render the nft text and the libnftnl objects, then a pod update
+ * and a full update diffed against the compiled ruleset.  Never touches
+ * the kernel.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ruleset.h"
+#include "snapshot.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cluster *c = NULL;
+	struct bh_err err = { 0 };
+
+	if (snapshot_load_buf((const char *) data, size, "fuzz", &c, NULL, &err) < 0)
+		return 0;
+	for (int mode = 0; mode < _BH_MODE_MAX; mode++) {
+		struct ruleset_opts o = {
+			.node = c->n_pods && c->pods[0].node ? c->pods[0].node : "fuzz-node",
+			.mode = (enum bh_mode) mode,
+		};
+		struct ruleset *rs = NULL;
+		struct rs_delta *d = NULL;
+		struct buf b;
+
+		if (ruleset_build(c, &o, &rs, &err) < 0)
+			continue;
+		buf_init(&b, (size_t) 1 << 26);
+		/* -E2BIG past the bound is a fine outcome */
+		if (ruleset_text(rs, &b) == 0)
+			buf_reset(&b);
+		if (ruleset_payload(rs, &b) == 0)
+			buf_reset(&b);
+		buf_done(&b);
+		if (c->n_pods) {
+			/* The pod leaves, then the whole cluster is re-put. */
+			char *ns = strdup(c->pods[0].ns), *name = strdup(c->pods[0].name);
+			struct cluster *copy = NULL;
+
+			if (ns && name && cluster_copy(c, &copy) == 0 &&
+			    cluster_pod_remove(copy, ns, name) == 1 &&
+			    ruleset_update_pod(rs, copy, ns, name, &d, &err) == 0) {
+				d = rs_delta_free(d);
+				if (ruleset_update_all(rs, c, &d, &err) == 0)
+					d = rs_delta_free(d);
+			}
+			cluster_free(copy);
+			free(ns);
+			free(name);
+		}
+		ruleset_free(rs);
+	}
+	cluster_free(c);
+	return 0;
+}
