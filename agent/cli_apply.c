@@ -42,9 +42,11 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		OPT_DRY_RUN,
 		OPT_GROUP,
 		OPT_FROM,
+		OPT_KUBECONFIG,
 	};
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -69,6 +71,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->from, optarg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case OPT_KUBECONFIG:
+			a->src.kubeconfig = optarg;
 			continue;
 		case OPT_DRY_RUN:
 			a->dry_run = true;
@@ -98,7 +103,8 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	}
 	if (optind < argc)
 		return cli_usage_err(reterr, "apply", "unexpected argument '%s'", argv[optind]);
-	if (!a->src.n_snapshots)
+	/* The API (--kubeconfig, or in-cluster) replaces --snapshot. */
+	if (!a->src.n_snapshots && !a->src.kubeconfig && !getenv("KUBERNETES_SERVICE_HOST"))
 		return cli_usage_err(reterr, "apply", "--snapshot FILE is required");
 	if (!a->node)
 		return cli_usage_err(reterr, "apply", "--node NAME is required");

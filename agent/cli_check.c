@@ -79,9 +79,11 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		OPT_FAMILY,
 		OPT_EXPLAIN,
 		OPT_HELP,
+		OPT_KUBECONFIG,
 	};
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -103,6 +105,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->src, optarg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case OPT_KUBECONFIG:
+			a->src.kubeconfig = optarg;
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;

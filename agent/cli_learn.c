@@ -445,6 +445,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "conntrack", no_argument, NULL, 'c' },
 		{ "snapshot", required_argument, NULL, 's' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
@@ -482,6 +483,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			r = cli_cluster_src_add(&csrc, optarg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case 'k':
+			csrc.kubeconfig = optarg;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 1, 366u * 86400, &duration) < 0)
@@ -525,7 +529,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "learn",
 				     "--duration applies to --interface and --conntrack");
 
-	if (csrc.n_snapshots) {
+	if (csrc.n_snapshots || csrc.kubeconfig) {
 		r = cli_cluster_load(&csrc, &cluster, reterr);
 		if (r < 0)
 			return r;

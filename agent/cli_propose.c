@@ -65,10 +65,12 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 		OPT_AGG4,
 		OPT_AGG6,
 		OPT_ALLOW_UNCOVERED,
+		OPT_KUBECONFIG,
 	};
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, OPT_FLOWS },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "output", required_argument, NULL, OPT_OUTPUT_FILE },
 		{ "ingress-only", no_argument, NULL, OPT_INGRESS_ONLY },
 		{ "egress-only", no_argument, NULL, OPT_EGRESS_ONLY },
@@ -95,6 +97,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			r = cli_cluster_src_add(&a->src, optarg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case OPT_KUBECONFIG:
+			a->src.kubeconfig = optarg;
 			break;
 		case 'o':
 			if (a->output_format)

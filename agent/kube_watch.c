@@ -55,6 +55,7 @@ struct kube_watch {
 	uint64_t watch_start_ms;
 	uint64_t watch_events;
 	int stream_err; /* why the data callback stopped the stream */
+	bool stream_gone; /* ... and it was a 410 ERROR event */
 	int fatal;
 	char errmsg[BH_ERR_MSG_MAX];
 	uint64_t rng;
@@ -379,6 +380,7 @@ static int event_apply(struct kube_watch *w, const char *s, size_t n)
 
 		if (json_is_integer(code) && json_integer_value(code) == 410) {
 			w->stats.gone++;
+			w->stream_gone = true;
 		} else {
 			w->stats.err_status++;
 			(void) snprintf(w->errmsg, sizeof(w->errmsg), "watch '%s': ERROR event: %s",
@@ -490,7 +492,7 @@ static void watch_done_cb(void *ud, int r, long status, const char *msg)
 	buf_reset(&w->line);
 	if (w->stream_err < 0) {
 		/* 410 and ERROR events re-list at once, the first time. */
-		bool gone = w->stream_err == -ESTALE && w->stats.gone;
+		bool gone = w->stream_err == -ESTALE && w->stream_gone;
 
 		log_debug("kube: watch '%s' abandoned: %s", w->resource, w->errmsg);
 		w->stream_err = 0;
@@ -534,6 +536,7 @@ static void watch_begin(struct kube_watch *w)
 
 	w->state = W_WATCHING;
 	w->stream_err = 0;
+	w->stream_gone = false;
 	w->watch_events = 0;
 	w->watch_start_ms = kube_now_ms();
 	buf_reset(&w->line);

@@ -127,7 +127,7 @@ static int walk(struct pending *p, const json_t *doc, const char *where, int dep
 					  "%s: kind: expected a string naming the object's kind",
 					  where);
 		r = decode_one(p, doc, kind, reterr);
-		if (r < 0)
+		if (r < 0 && *where)
 			bh_err_prefix(reterr, "%s: ", where);
 		return r;
 	}
