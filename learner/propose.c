@@ -750,27 +750,66 @@ static int policy_name_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->np.name, y->np.name);
 }
 
+/* Object names are DNS-1123 subdomains of at most 253 characters. */
+#define POLICY_NAME_MAX 253
+
+/* Appends @s to @b as [a-z0-9-]: a bare pod's workload is named after a
+ * label value, which may hold upper case, '_' and '.'. */
+static int name_part(struct buf *b, const char *s)
+{
+	int r = 0;
+
+	for (; *s && r == 0; s++) {
+		char ch = *s;
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char) (ch - 'A' + 'a');
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+			ch = '-';
+		r = buf_append(b, &ch, 1);
+	}
+	return r;
+}
+
 /* bulkhead-NAME-DIR, or bulkhead-NAME-KIND-DIR when two workloads of the
- * namespace share a name. */
+ * namespace share a name; NAME is cut to keep the whole within
+ * POLICY_NAME_MAX. */
 static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir d, char **ret)
 {
 	const struct workload *w = &ws->v[wi];
+	const char *dir = netpol_dir_name(d);
 	bool clash = false;
-	char kind[64];
-	size_t i;
+	struct buf b, tail;
+	size_t keep;
+	int r;
 
-	for (i = 0; i < ws->n && !clash; i++)
+	for (size_t i = 0; i < ws->n && !clash; i++)
 		clash = i != wi && strcmp(ws->v[i].ns, w->ns) == 0 &&
 			strcmp(ws->v[i].name, w->name) == 0;
-	if (!clash)
-		return asprintf(ret, "bulkhead-%s-%s", w->name, netpol_dir_name(d)) < 0 ? -ENOMEM :
-											  0;
-	for (i = 0; w->kind[i] && i < sizeof(kind) - 1; i++)
-		kind[i] = (char) (w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 :
-									   w->kind[i]);
-	kind[i] = '\0';
-	return asprintf(ret, "bulkhead-%s-%s-%s", w->name, kind, netpol_dir_name(d)) < 0 ? -ENOMEM :
-											   0;
+	buf_init(&b, SIZE_MAX);
+	buf_init(&tail, SIZE_MAX);
+	r = buf_printf(&b, "bulkhead-");
+	if (r == 0)
+		r = name_part(&b, w->name);
+	if (r == 0 && clash)
+		r = buf_printf(&tail, "-");
+	if (r == 0 && clash)
+		r = name_part(&tail, w->kind);
+	if (r == 0)
+		r = buf_printf(&tail, "-%s", dir);
+	if (r == 0) {
+		keep = POLICY_NAME_MAX - tail.len;
+		if (b.len > keep)
+			b.len = keep;
+		r = buf_append(&b, tail.data, tail.len);
+	}
+	buf_done(&tail);
+	if (r < 0) {
+		buf_done(&b);
+		return -ENOMEM;
+	}
+	*ret = buf_steal(&b);
+	return 0;
 }
 
 /*

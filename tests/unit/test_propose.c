@@ -463,6 +463,45 @@ static void named_port_only_when_unambiguous(void **state)
 	cluster_free(c);
 }
 
+static void policy_names_are_dns_names(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	char long_app[300];
+
+	(void) state;
+	memset(long_app, 'x', sizeof(long_app) - 1);
+	long_app[sizeof(long_app) - 1] = '\0';
+	memcpy(long_app, "app=", 4);
+	put_pod(c, "client", "10.0.0.1", "app=My_App.v2", 0, NULL);
+	put_pod(c, "server", "10.0.0.2", long_app, 80, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(1, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	fs.n = 1;
+	fs.flows[0].key = (struct flow_key){ .src = addr_lit("10.0.0.1"),
+					     .dst = addr_lit("10.0.0.2"),
+					     .proto = IPPROTO_TCP,
+					     .port = 80 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(p.n, 4);
+	assert_non_null(find(&p, "ns", "bulkhead-my-app-v2-egress"));
+	for (size_t i = 0; i < p.n; i++) {
+		const char *n = p.v[i].np.name;
+
+		assert_true(strlen(n) <= 253);
+		assert_int_equal(strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-"), strlen(n));
+		assert_true(strstr(n, "-ingress") || strstr(n, "-egress"));
+	}
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +512,7 @@ int main(void)
 		cmocka_unit_test(self_check_reports_denials),
 		cmocka_unit_test(aggregation_is_opt_in),
 		cmocka_unit_test(named_port_only_when_unambiguous),
+		cmocka_unit_test(policy_names_are_dns_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
