@@ -28,12 +28,12 @@ command -v iperf3 > /dev/null || { echo "iperf3 missing (scripts/install-deps.sh
 
 topo_init
 snap="$TOPO_DIR/snap.json"
-python3 "$BH_SOURCE_DIR/bench/gen-snapshot.py" --pods 10000 --policies 1000 \
+"$TOPO_PY" "$BH_SOURCE_DIR/bench/gen-snapshot.py" --pods 10000 --policies 1000 \
 	--namespaces 50 --nodes 20 --seed 1 > "$snap"
 
 # The pair: the first two pods of node-1 in different namespaces, and the
 # two policies that let the client reach the server.
-python3 - "$snap" "$TOPO_DIR" <<'PY'
+"$TOPO_PY" - "$snap" "$TOPO_DIR" <<'PY'
 import json, sys
 snap, d = sys.argv[1], sys.argv[2]
 pods = [i for i in json.load(open(snap))["items"] if i["kind"] == "Pod"
@@ -67,7 +67,7 @@ topo_bg ip netns exec "$(topo_pod_ns "$srv")" iperf3 -s -p 5201 > /dev/null 2>&1
 sleep 0.3
 
 echo "generating the linear baseline (cut at $BENCH_LINEAR_RULES rules)..."
-python3 "$BH_SOURCE_DIR/bench/linear_ruleset.py" --node node-1 \
+"$TOPO_PY" "$BH_SOURCE_DIR/bench/linear_ruleset.py" --node node-1 \
 	--max-rules "$BENCH_LINEAR_RULES" --keep-prefix bench- \
 	"$snap" "$TOPO_DIR/bench-policies.json" > "$TOPO_DIR/linear.nft" 2> "$TOPO_DIR/linear.log"
 cat "$TOPO_DIR/linear.log"
@@ -104,16 +104,16 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 	for mode in $BENCH_MODES; do
 		setup "$mode"
 		bps=$(topo_pod_exec "$cli" iperf3 -c "$srv_ip" -p 5201 -t "$BENCH_SECONDS" -J |
-			python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+			"$TOPO_PY" -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
 		cps=$(topo_pod_exec "$cli" "$probe" --rate "$BENCH_RATE_SECONDS" --parallel 4 "$srv_ip" 80 |
-			python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["per_second"] if d["failures"] == 0 else -1)')
-		echo "rep $rep $mode: $(python3 -c "print(f'{$bps/1e9:.2f}')") Gbit/s, $cps conn/s"
+			"$TOPO_PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["per_second"] if d["failures"] == 0 else -1)')
+		echo "rep $rep $mode: $("$TOPO_PY" -c "print(f'{$bps/1e9:.2f}')") Gbit/s, $cps conn/s"
 		echo "$mode tput $bps" >> "$results"
 		echo "$mode rate $cps" >> "$results"
 	done
 done
 
-python3 - "$results" <<'PY'
+"$TOPO_PY" - "$results" <<'PY'
 import statistics, sys
 vals = {}
 for line in open(sys.argv[1]):

@@ -495,10 +495,25 @@ void rs_desc_del_chain(struct rs_desc *d, const char *name)
 		(void) name_map_put(&d->chain_idx, d->chains[i]->name, i);
 }
 
+/*
+ * Set order in the text and in a full batch, hence in the kernel's list:
+ * the kernel finds a set by walking that list for every element message,
+ * so the sets pod events touch (maps, shared address sets) come first.
+ */
+static int set_rank(const struct rs_set *s)
+{
+	if (s->flags & RS_SET_VMAP)
+		return 0;
+	return strncmp(s->name, "s/", 2) == 0 ? 1 : 2;
+}
+
 static int set_name_cmp_cb(const void *a, const void *b)
 {
 	const struct rs_set *const *x = a, *const *y = b;
+	int ra = set_rank(*x), rb = set_rank(*y);
 
+	if (ra != rb)
+		return ra - rb;
 	return strcmp((*x)->name, (*y)->name);
 }
 

@@ -37,8 +37,8 @@ for ((i = 0; i < rounds; i++)); do
 	fi
 	seed=$((seed0 + i))
 	set_file="$TOPO_DIR/set.$seed.json"
-	python3 "$gen" "$seed" "$model" > "$set_file"
-	echo "seed $seed: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$set_file") policies"
+	"$TOPO_PY" "$gen" "$seed" "$model" > "$set_file"
+	echo "seed $seed: $("$TOPO_PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$set_file") policies"
 	if ! matrix_run "seed$seed" - "$model" "$set_file"; then
 		failed+=("$seed")
 		echo "seed $seed FAILED; policy set:"

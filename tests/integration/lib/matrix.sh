@@ -43,7 +43,7 @@ matrix_apply() {
 matrix_reprobe() {
 	local case=$1 probes=$2 check=$3 n
 	shift 3
-	python3 "$MATRIX_LIB/netpol_cases.py" suspects "$case" "$TOPO_DIR/pods" "$probes" \
+	"$TOPO_PY" "$MATRIX_LIB/netpol_cases.py" suspects "$case" "$TOPO_DIR/pods" "$probes" \
 		"$check" "$@" > "$probes.suspects"
 	n=$(wc -l < "$probes.suspects")
 	[ "$n" -gt 0 ] || return 0
@@ -80,7 +80,7 @@ matrix_run() {
 	if matrix_apply enforce "$d/apply.out" "$@"; then
 		topo_probe_all "$d/enforce.jsonl"
 		matrix_reprobe "$case" "$d/enforce.jsonl" "$d/check.jsonl"
-		python3 "$MATRIX_LIB/netpol_cases.py" enforce "$case" "$TOPO_DIR/pods" \
+		"$TOPO_PY" "$MATRIX_LIB/netpol_cases.py" enforce "$case" "$TOPO_DIR/pods" \
 			"$d/enforce.jsonl" "$d/check.jsonl" || rc=1
 	else
 		rc=1
@@ -99,7 +99,7 @@ matrix_run() {
 		matrix_reprobe "$case" "$d/preview.jsonl" "$d/check.jsonl" --preview
 		sleep 0.15 # the kernel flushes NFLOG batches every 50 ms
 		topo_kill "$dump"
-		python3 "$MATRIX_LIB/netpol_cases.py" preview "$case" "$TOPO_DIR/pods" \
+		"$TOPO_PY" "$MATRIX_LIB/netpol_cases.py" preview "$case" "$TOPO_DIR/pods" \
 			"$d/preview.jsonl" "$d/alerts.jsonl" "$d/check.jsonl" || rc=1
 	else
 		topo_kill "$dump"
