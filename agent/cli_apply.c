@@ -398,6 +398,8 @@ int cli_reset(int argc, char **argv, struct bh_err *reterr)
 		nftio_inject_fault(nio, true);
 	r = nftio_reset(nio, reterr);
 	nftio_free(nio);
+	if (r == -EPERM)
+		(void) bh_err_prefix(reterr, "needs root (CAP_NET_ADMIN): ");
 	if (r < 0)
 		return r;
 	printf(r ? "reset: table inet %s deleted\n" : "reset: no table inet %s\n", RULESET_TABLE);

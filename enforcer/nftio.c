@@ -359,7 +359,7 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 	int iovlen, err = 0;
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
-	char *buf = NULL;
+	void *buf = NULL;
 	double t_send;
 	ssize_t len;
 	int r = 0;
@@ -412,7 +412,8 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 				       expect, strerror(-r));
 			goto out;
 		}
-		for (struct nlmsghdr *nlh = (struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) len);
+		/* buf comes from malloc(): aligned for any type */
+		for (struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, (int) len);
 		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
 			const struct nlmsgerr *e;
 
@@ -656,8 +657,10 @@ int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct r
 					     op->set->n_elems, false);
 			break;
 		case RS_OP_ADD_ELEMS:
-			r = nb_elems(&nb, NFT_MSG_NEWSETELEM, op->set, op->set->elems,
-				     op->set->n_elems, false);
+			/* (an interval set refilled empty: the flush did it) */
+			if (op->set->n_elems)
+				r = nb_elems(&nb, NFT_MSG_NEWSETELEM, op->set, op->set->elems,
+					     op->set->n_elems, false);
 			break;
 		case RS_OP_DEL_ELEMS:
 			r = nb_elems(&nb, NFT_MSG_DELSETELEM, op->set, op->set->elems,

@@ -220,13 +220,26 @@ static int set_push(struct rs_set *s, const struct rs_elem *e)
 	return 0;
 }
 
+/* Plain address elements differ only in addr; struct addr compares as
+ * bytes (family first, padding zero), as addr_cmp() orders it. */
+static int elem_addr_qsort_cb(const void *a, const void *b)
+{
+	const struct rs_elem *x = a, *y = b;
+
+	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+}
+
 static void set_finish(struct rs_set *s)
 {
 	size_t w = 0;
 
 	if (s->n_elems < 2)
 		return;
-	qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_qsort_cb);
+	if ((s->key == RS_KEY_ADDR4 || s->key == RS_KEY_ADDR6) &&
+	    !(s->flags & (RS_SET_INTERVAL | RS_SET_VMAP)))
+		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_addr_qsort_cb);
+	else
+		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_qsort_cb);
 	for (size_t i = 1; i < s->n_elems; i++) {
 		if (rs_elem_cmp(&s->elems[w], &s->elems[i]) == 0) {
 			rs_elem_done(&s->elems[i]);
@@ -495,10 +508,25 @@ void rs_desc_del_chain(struct rs_desc *d, const char *name)
 		(void) name_map_put(&d->chain_idx, d->chains[i]->name, i);
 }
 
+/*
+ * Set order in the text and in a full batch, hence in the kernel's list:
+ * the kernel finds a set by walking that list for every element message,
+ * so the sets pod events touch (maps, shared address sets) come first.
+ */
+static int set_rank(const struct rs_set *s)
+{
+	if (s->flags & RS_SET_VMAP)
+		return 0;
+	return strncmp(s->name, "s/", 2) == 0 ? 1 : 2;
+}
+
 static int set_name_cmp_cb(const void *a, const void *b)
 {
 	const struct rs_set *const *x = a, *const *y = b;
+	int ra = set_rank(*x), rb = set_rank(*y);
 
+	if (ra != rb)
+		return ra - rb;
 	return strcmp((*x)->name, (*y)->name);
 }
 
@@ -1138,6 +1166,52 @@ static int fill_cb(void *ud, const char *kind, const struct rs_elem *e)
 	return f->sets[i] ? set_push(f->sets[i], e) : 0;
 }
 
+/* The addresses of the pods of namespace @ni that a selector peer of @r
+ * selects, into f->sets[0..1]; what pod_contrib() does for "pods4/6". */
+static int fill_pods_ns(struct bctx *b, const struct netpol *pol, const struct netpol_rule *r,
+			const struct ns_info *ni, struct fill_ctx *f)
+{
+	const struct netpol_peer *peers[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_peers; i++) {
+		const struct netpol_peer *pe = &r->peers[i];
+		bool ok;
+
+		if (pe->kind != NETPOL_PEER_SELECTOR || (!pe->pod_sel && !pe->ns_sel))
+			continue;
+		ok = pe->ns_sel ? selector_matches(pe->ns_sel, ni->labels)
+				: strcmp(ni->name, pol->ns) == 0;
+		if (!ok)
+			continue;
+		if (n == BH_ARRAY_SIZE(peers))
+			return -E2BIG;
+		peers[n++] = pe;
+	}
+	for (size_t i = ni->first; n && i < ni->end; i++) {
+		const struct pod *p = &b->c->pods[i];
+		bool sel = false;
+
+		if (!pod_known(p))
+			continue;
+		for (size_t k = 0; k < n && !sel; k++)
+			sel = !peers[k]->pod_sel || selector_matches(peers[k]->pod_sel, &p->labels);
+		for (size_t k = 0; sel && k < p->n_ips; k++) {
+			struct rs_set *s = f->sets[fam_idx(p->ips[k].family)];
+			struct rs_elem e;
+			int r2;
+
+			if (!s || !pod_owns_ip(b, p, k))
+				continue;
+			elem_addr(&e, &p->ips[k]);
+			r2 = set_push(s, &e);
+			if (r2 < 0)
+				return r2;
+		}
+	}
+	return 0;
+}
+
 /* Scans the pods a rule's peers can match (per-namespace ranges when every
  * peer is a selector peer, all pods otherwise). */
 static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
@@ -1167,6 +1241,14 @@ static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_
 		}
 		if (!want)
 			continue;
+		/* Pod-address sets only (the common case): the namespace half
+		 * of each peer is decided once per namespace, not per pod. */
+		if (!f->sets[2] && !f->sets[3]) {
+			ret = fill_pods_ns(b, pol, r, ni, f);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
 		for (size_t i = ni->first; i < ni->end; i++) {
 			ret = pod_contrib(b, pol, d, ri, &b->c->pods[i], fill_cb, f);
 			if (ret < 0)

@@ -46,6 +46,10 @@ int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t pa
  * is present: returns 1, else 0. */
 int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret);
 
+/* Like flow_table_get(), and removes the flow (not counted as evicted):
+ * returns 1 when it was there, else 0. */
+int flow_table_take(struct flow_table *t, const struct flow_key *key, struct flow_record *ret);
+
 size_t flow_table_count(const struct flow_table *t);
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
 /* Bytes allocated by the table (entries and index). */

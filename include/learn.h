@@ -6,9 +6,11 @@
  *  - TCP: a SYN opens a session from its sender; a SYN-ACK answers it.
  *    SCTP: INIT and INIT-ACK likewise.  Other TCP/SCTP packets are ignored.
  *  - UDP: a packet to a client port with an open session is an answer;
+ *    otherwise a flow already learned either way round decides (conntrack
+ *    knows who spoke first, and turns packets' wrong guesses round);
  *    otherwise the well-known (< 1024), then the non-ephemeral (< 32768)
- *    port is the server; otherwise an existing reverse flow decides, and
- *    failing that the receiver of the first packet seen is the server.
+ *    port is the server, and failing that the receiver of the first
+ *    packet seen is the server.
  *  - Sessions are keyed by (client, client port, protocol) in a bounded
  *    set-associative cache.  When the answer comes from another address or
  *    port than the opener was sent to (DNAT, e.g. a Service ClusterIP), the
@@ -49,6 +51,7 @@ struct learn_stats {
 	uint64_t ct_entries; /* conntrack entries learned */
 	uint64_t ct_nat_undone; /* conntrack entries with DNAT undone */
 	uint64_t ct_ignored; /* conntrack entries of other protocols */
+	uint64_t ct_redirected; /* UDP guesses from packets turned round */
 };
 
 enum learn_ct_kind {

@@ -164,9 +164,10 @@ static void slot_delete(struct flow_table *t, uint32_t s)
 	}
 }
 
-static void evict_lru(struct flow_table *t)
+/* Removes entry @victim, moving the last entry into its place. */
+static void entry_remove(struct flow_table *t, uint32_t victim)
 {
-	uint32_t victim = t->tail, last = t->n - 1;
+	uint32_t last = t->n - 1;
 
 	lru_unlink(t, victim);
 	slot_delete(t, slot_find(t, &t->e[victim].key));
@@ -185,6 +186,11 @@ static void evict_lru(struct flow_table *t)
 			t->tail = victim;
 	}
 	t->n--;
+}
+
+static void evict_lru(struct flow_table *t)
+{
+	entry_remove(t, t->tail);
 	t->stats.evicted++;
 }
 
@@ -276,6 +282,18 @@ int flow_table_get(const struct flow_table *t, const struct flow_key *key, struc
 		return 0;
 	if (ret)
 		entry_to_record(&t->e[t->slots[s] - 1], ret);
+	return 1;
+}
+
+int flow_table_take(struct flow_table *t, const struct flow_key *key, struct flow_record *ret)
+{
+	uint32_t s = slot_find(t, key);
+
+	if (t->slots[s] == SLOT_EMPTY)
+		return 0;
+	if (ret)
+		entry_to_record(&t->e[t->slots[s] - 1], ret);
+	entry_remove(t, t->slots[s] - 1);
 	return 1;
 }
 

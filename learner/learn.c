@@ -292,7 +292,7 @@ static bool has_session(struct sess *b, const struct addr *c, uint16_t cport, ui
 static bool udp_is_request(struct learn *l, const struct pkt_info *pi, struct sess **ret_src,
 			   struct sess **ret_dst)
 {
-	struct flow_key rev;
+	struct flow_key k;
 
 	/* Sessions first: they remember who spoke first. */
 	*ret_dst = bucket(l, &pi->dst, pi->dport, pi->proto);
@@ -301,15 +301,21 @@ static bool udp_is_request(struct learn *l, const struct pkt_info *pi, struct se
 	*ret_src = bucket(l, &pi->src, pi->sport, pi->proto);
 	if (has_session(*ret_src, &pi->src, pi->sport, pi->proto))
 		return true;
-	/* Well-known ports are servers; then non-ephemeral ones. */
+	/* A flow already learned decides, whoever learned it: conntrack
+	 * knows who spoke first. */
+	key_make(&k, &pi->dst, &pi->src, pi->proto, pi->sport);
+	if (flow_table_get(l->t, &k, NULL))
+		return false;
+	key_make(&k, &pi->src, &pi->dst, pi->proto, pi->dport);
+	if (flow_table_get(l->t, &k, NULL))
+		return true;
+	/* Well-known ports are servers; then non-ephemeral ones; else the
+	 * receiver of the first packet seen is the server. */
 	if ((pi->dport < 1024) != (pi->sport < 1024))
 		return pi->dport < 1024;
 	if ((pi->dport < LEARN_EPHEMERAL_MIN) != (pi->sport < LEARN_EPHEMERAL_MIN))
 		return pi->dport < LEARN_EPHEMERAL_MIN;
-	/* A flow already learned the other way round decides; else the
-	 * receiver of the first packet seen is the server. */
-	key_make(&rev, &pi->dst, &pi->src, pi->proto, pi->sport);
-	return !flow_table_get(l->t, &rev, NULL);
+	return true;
 }
 
 int learn_pkt_info(struct learn *l, const struct pkt_info *pi, int64_t ts)
@@ -384,6 +390,49 @@ int learn_flush(struct learn *l)
 	return expire(l, true, 0);
 }
 
+/*
+ * Conntrack knows which side of a UDP conversation spoke first; packets
+ * alone may have guessed the other way (both ports high, the answer seen
+ * first).  Moves what packets learned as @ck's reverse (server -> client
+ * port @cport) into @ck, pending or learned, and forgets that session.
+ */
+static int udp_redirect(struct learn *l, const struct flow_key *ck, uint16_t cport)
+{
+	struct sess *b = bucket(l, &ck->dst, ck->port, ck->proto);
+	struct flow_record rev;
+	struct flow_key rk;
+	int r;
+
+	for (int w = 0; w < LEARN_SESS_WAYS; w++) {
+		struct sess *s = &b[w];
+
+		if (!sess_is(s, &ck->dst, ck->port, ck->proto) || s->oport != cport ||
+		    !addr_eq(&s->orig, &ck->src))
+			continue;
+		if (s->state == SESS_PENDING) {
+			r = flow_add(l, &ck->src, &ck->dst, ck->proto, ck->port, s->packets,
+				     s->bytes, 0, s->first);
+			if (r < 0)
+				return r;
+		}
+		s->state = SESS_EMPTY;
+		l->stats.ct_redirected++;
+	}
+	key_make(&rk, &ck->dst, &ck->src, ck->proto, cport);
+	if (flow_table_get(l->t, &rk, &rev) && rev.seen_by == FLOW_SEEN_PCAP) {
+		(void) flow_table_take(l->t, &rk, NULL);
+		l->stats.ct_redirected++;
+		r = flow_add(l, &ck->src, &ck->dst, ck->proto, ck->port, (uint32_t) rev.packets,
+			     rev.bytes, (uint32_t) rev.connections, rev.first_seen);
+		if (r == 0)
+			r = flow_add(l, &ck->src, &ck->dst, ck->proto, ck->port, 0, 0, 0,
+				     rev.last_seen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int learn_conntrack(struct learn *l, const struct ct_conn *c, enum learn_ct_kind kind, int64_t ts)
 {
 	const struct ct_tuple *o = &c->orig, *rp = &c->reply;
@@ -405,6 +454,11 @@ int learn_conntrack(struct learn *l, const struct ct_conn *c, enum learn_ct_kind
 		l->stats.ct_nat_undone++;
 	}
 	key_make(&k, &o->src, server, o->proto, port);
+	if (o->proto == IPPROTO_UDP) {
+		r = udp_redirect(l, &k, o->sport);
+		if (r < 0)
+			return r;
+	}
 	switch (kind) {
 	case LEARN_CT_NEW:
 	case LEARN_CT_DUMP:

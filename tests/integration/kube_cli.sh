@@ -71,6 +71,19 @@ for fl in "$src"/tests/data/propose/flows-node-1.json; do
 		fail "propose differs between --snapshot and --kubeconfig"
 	}
 done
+
+# In-cluster: the service account directory as kubelet lays it out (files
+# behind a ..data symlink), no --kubeconfig and no --snapshot.
+mkdir -p "$tmp/sa/..2026_01" && cp "$tmp/certs/ca.crt" "$tmp/certs/token" "$tmp/sa/..2026_01/"
+ln -s ..2026_01 "$tmp/sa/..data"
+ln -s ..data/token "$tmp/sa/token"
+ln -s ..data/ca.crt "$tmp/sa/ca.crt"
+for fl in "$src"/tests/data/propose/flows-node-1.json; do
+	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$(cat "$tmp/port") \
+		BULKHEAD_SERVICEACCOUNT_DIR=$tmp/sa \
+		"$bulkhead" propose --flows "$fl" -o json > "$tmp/p-incluster.out"
+	cmp -s "$tmp/p-snap.out" "$tmp/p-incluster.out" || fail "propose differs in-cluster"
+done
 stop
 
 # The API unreachable: a system error (exit 3) naming the server.

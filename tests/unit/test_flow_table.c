@@ -122,6 +122,36 @@ static void growth_and_eviction_consistency(void **state)
 	flow_table_free(t);
 }
 
+static void take_removes_one(void **state)
+{
+	struct flow_table *t = flow_table_new(4);
+	struct flow_key k[5];
+	struct flow_record r;
+
+	(void) state;
+	for (int i = 0; i < 4; i++) {
+		k[i] = key_n((uint32_t) i, 80);
+		assert_int_equal(flow_table_add(t, &k[i], (uint32_t) i + 1, 0, 1, i, 0), 1);
+	}
+	assert_int_equal(flow_table_take(t, &k[1], &r), 1);
+	assert_int_equal(r.packets, 2);
+	assert_int_equal(flow_table_take(t, &k[1], NULL), 0);
+	assert_int_equal(flow_table_count(t), 3);
+	assert_int_equal(flow_table_stats(t)->evicted, 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(flow_table_get(t, &k[i], NULL), i != 1);
+	/* The LRU list survived: two more flows evict k0, then k2. */
+	k[4] = key_n(4, 80);
+	assert_int_equal(flow_table_add(t, &k[4], 1, 0, 1, 10, 0), 1);
+	assert_int_equal(flow_table_get(t, &k[0], NULL), 1);
+	k[1] = key_n(5, 80);
+	assert_int_equal(flow_table_add(t, &k[1], 1, 0, 1, 11, 0), 1);
+	assert_int_equal(flow_table_get(t, &k[0], NULL), 0);
+	assert_int_equal(flow_table_get(t, &k[2], NULL), 1);
+	assert_int_equal(flow_table_stats(t)->evicted, 1);
+	flow_table_free(t);
+}
+
 static void times_are_clamped(void **state)
 {
 	struct flow_table *t = flow_table_new(4);
@@ -143,6 +173,7 @@ int main(void)
 		cmocka_unit_test(add_and_get),
 		cmocka_unit_test(full_table_evicts_least_recent),
 		cmocka_unit_test(growth_and_eviction_consistency),
+		cmocka_unit_test(take_removes_one),
 		cmocka_unit_test(times_are_clamped),
 	};
 

@@ -258,6 +258,53 @@ static void conntrack_mapping(void **state)
 	learn_free(l);
 }
 
+/* Both ports high and the answer seen first: packets guess wrong; the
+ * conntrack entry turns the guess round, pending or already learned, and
+ * later packets follow the corrected flow. */
+static void conntrack_turns_udp_guess(void **state)
+{
+	struct learn *l = learn_new(100);
+	struct ct_conn c = ct("10.0.0.1", "10.0.0.8", 50000, 60000, "10.0.0.8", "10.0.0.1", 60000,
+			      50000, IPPROTO_UDP);
+	struct flow_record r;
+
+	(void) state;
+	/* Pending: the first packet seen is the answer. */
+	send4(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 60000, 50000, 0, 5);
+	assert_int_equal(learn_conntrack(l, &c, LEARN_CT_NEW, 6), 0);
+	send4(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 60000, 50000, 0, 7);
+	send4(l, "10.0.0.1", "10.0.0.8", IPPROTO_UDP, 50000, 60000, 0, 7);
+	assert_int_equal(learn_flush(l), 0);
+	assert_int_equal(flow_table_count(learn_table(l)), 1);
+	assert_true(has(l, "10.0.0.1", "10.0.0.8", IPPROTO_UDP, 60000, &r));
+	assert_int_equal(r.packets, 3);
+	assert_int_equal(r.seen_by, FLOW_SEEN_PCAP | FLOW_SEEN_CONNTRACK);
+	assert_int_equal(r.first_seen, 5);
+
+	/* With that flow known, a new session's answer seen first is
+	 * recognised as an answer. */
+	send4(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 60000, 50002, 0, 8);
+	assert_int_equal(learn_flush(l), 0);
+	assert_int_equal(flow_table_count(learn_table(l)), 1);
+	assert_int_equal(learn_stats(l)->ct_redirected, 1);
+	learn_free(l);
+
+	/* Already learned the wrong way round (flushed) before conntrack. */
+	l = learn_new(100);
+	send4(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 60000, 50000, 0, 8);
+	assert_int_equal(learn_flush(l), 0);
+	assert_true(has(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 50000, NULL));
+	assert_int_equal(learn_conntrack(l, &c, LEARN_CT_DESTROY, 9), 0);
+	assert_false(has(l, "10.0.0.8", "10.0.0.1", IPPROTO_UDP, 50000, NULL));
+	assert_true(has(l, "10.0.0.1", "10.0.0.8", IPPROTO_UDP, 60000, &r));
+	assert_int_equal(r.packets, 1);
+	assert_int_equal(r.first_seen, 8);
+	assert_int_equal(r.last_seen, 9);
+	assert_int_equal(flow_table_count(learn_table(l)), 1);
+	assert_int_equal(learn_stats(l)->ct_redirected, 1); /* the flush ended the session */
+	learn_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,7 +312,7 @@ int main(void)
 		cmocka_unit_test(unanswered_openers), cmocka_unit_test(synack_alone),
 		cmocka_unit_test(sctp_init),	      cmocka_unit_test(udp_direction),
 		cmocka_unit_test(udp_dnat_undone),    cmocka_unit_test(cooked_outgoing_ignored),
-		cmocka_unit_test(conntrack_mapping),
+		cmocka_unit_test(conntrack_mapping),  cmocka_unit_test(conntrack_turns_udp_guess),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -490,6 +490,105 @@ static void updates_equal_fresh_build(void **state)
 	cluster_free(c2);
 }
 
+static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
+{
+	struct ruleset *fresh = NULL;
+	struct bh_err err = { 0 };
+	struct buf b1, b2;
+
+	buf_init(&b1, 1 << 24);
+	buf_init(&b2, 1 << 24);
+	assert_int_equal(ruleset_build(c, o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_int_equal(ruleset_digest(rs), ruleset_digest(fresh));
+	buf_done(&b1);
+	buf_done(&b2);
+	ruleset_free(fresh);
+}
+
+/* Pod events on other nodes change set elements only; an address shared
+ * with another pod falls back to a full recompile; all end where a fresh
+ * build is. */
+static void remote_pod_events(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_PREVIEW };
+	struct cluster *c = load(MODEL, CASES_DIR "/09-namespace-selector.json");
+	struct ruleset *rs = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	struct buf b;
+
+	(void) state;
+	move_ns(c, "y");
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+
+	/* Relabel a remote pod out of every selector. */
+	{
+		struct pod *p = (struct pod *) cluster_pod_find(c, "y", "a");
+
+		assert_non_null(p);
+		assert_int_equal(labels_set(&p->labels, "pod", "zz"), 0);
+	}
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "a", &d, &err), 0);
+	expect_fresh(rs, c, &o);
+	buf_init(&b, 1 << 20);
+	if (d) {
+		assert_false(rs_delta_is_full(d));
+		assert_int_equal(rs_delta_text(d, rs, &b), 0);
+		/* only element changes */
+		assert_null(strstr(b.data, "chain"));
+		assert_null(strstr(b.data, "add set"));
+	}
+	d = rs_delta_free(d);
+
+	/* A new remote pod: a copy of y/b with its own address. */
+	{
+		struct cluster tmp = { .n_pods = 1 }, *one = NULL;
+
+		tmp.pods = (struct pod *) cluster_pod_find(c, "y", "b");
+		assert_non_null(tmp.pods);
+		assert_int_equal(cluster_copy(&tmp, &one), 0);
+		free(one->pods[0].name);
+		one->pods[0].name = strdup("b2");
+		one->pods[0].n_ips = 1;
+		one->pods[0].ips[0] = addr_lit("10.200.1.99");
+		assert_int_equal(cluster_pod_put(c, &one->pods[0]), 1);
+		one->n_pods = 0;
+		cluster_free(one);
+	}
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	expect_fresh(rs, c, &o);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	buf_reset(&b);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_non_null(strstr(b.data, "add element"));
+	assert_non_null(strstr(b.data, "10.200.1.99"));
+	d = rs_delta_free(d);
+
+	/* A pod taking x/a's address: the recompile path. */
+	{
+		struct pod *p = (struct pod *) cluster_pod_find(c, "y", "b2");
+
+		p->ips[0] = addr_lit("10.200.0.1");
+		c->by_addr_stale = true;
+	}
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	expect_fresh(rs, c, &o);
+	d = rs_delta_free(d);
+
+	/* And it leaves. */
+	assert_int_equal(cluster_pod_remove(c, "y", "b2"), 1);
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	expect_fresh(rs, c, &o);
+	d = rs_delta_free(d);
+	buf_done(&b);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
 /* IPv6 neighbour discovery to the node passes an egress-isolated pod;
  * other ICMPv6 does not. */
 static void neighbour_discovery_passes(void **state)
@@ -553,6 +652,7 @@ int main(void)
 		cmocka_unit_test(updates_equal_fresh_build),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
+		cmocka_unit_test(remote_pod_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
