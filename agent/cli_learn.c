@@ -514,7 +514,8 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			out = optarg;
 			break;
 		default:
-			return cli_usage_err(reterr, "learn", "unknown option");
+			return cli_usage_err(reterr, "learn", "unknown option '%s'",
+					     argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -1180,8 +1180,8 @@ static int fill_pods_ns(struct bctx *b, const struct netpol *pol, const struct n
 
 		if (pe->kind != NETPOL_PEER_SELECTOR || (!pe->pod_sel && !pe->ns_sel))
 			continue;
-		ok = pe->ns_sel ? selector_matches(pe->ns_sel, ni->labels)
-				: strcmp(ni->name, pol->ns) == 0;
+		ok = pe->ns_sel ? selector_matches(pe->ns_sel, ni->labels) :
+				  strcmp(ni->name, pol->ns) == 0;
 		if (!ok)
 			continue;
 		if (n == BH_ARRAY_SIZE(peers))
