@@ -14,7 +14,9 @@
 #           the bench policies last
 # and measures TCP throughput (iperf3, BENCH_SECONDS each) and the rate of
 # new TCP connections (tests/tools/probe --rate, 4 in flight).  Prints the
-# medians and the ratios to "none".  Needs root; not run in CI.
+# medians, the ratios of the medians to "none", and the medians of the
+# paired ratios (each repetition against its own "none" run, which cancels
+# the slow phases of a shared machine).  Needs root; not run in CI.
 set -euo pipefail
 : "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}" "${BULKHEAD:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
@@ -115,17 +117,22 @@ done
 
 "$TOPO_PY" - "$results" <<'PY'
 import statistics, sys
-vals = {}
+vals, reps = {}, []
 for line in open(sys.argv[1]):
     mode, kind, v = line.split()
     vals.setdefault((mode, kind), []).append(float(v))
 med = {k: statistics.median(v) for k, v in vals.items()}
 print("\nmedians (n=%d each):" % len(vals.get(("none", "tput"), [])))
-print(f"{'ruleset':8} {'load s':>8} {'Gbit/s':>8} {'x none':>7} {'conn/s':>9} {'x none':>7}")
+print(f"{'ruleset':8} {'load s':>8} {'Gbit/s':>8} {'x none':>7} {'conn/s':>9} {'x none':>7}"
+      f" {'paired tput':>12} {'paired conn':>12}")
 for mode in ("none", "sets", "linear"):
     if (mode, "tput") not in med:
         continue
     t, r, l = med[(mode, "tput")], med[(mode, "rate")], med[(mode, "load")]
+    # Paired: each repetition against the "none" run next to it, so slow
+    # phases of a shared machine cancel out; the median of those ratios.
+    pt = statistics.median(a / b for a, b in zip(vals[(mode, "tput")], vals[("none", "tput")]))
+    pr = statistics.median(a / b for a, b in zip(vals[(mode, "rate")], vals[("none", "rate")]))
     print(f"{mode:8} {l:8.2f} {t/1e9:8.2f} {t/med[('none','tput')]:7.2f} {r:9.0f} "
-          f"{r/med[('none','rate')]:7.2f}")
+          f"{r/med[('none','rate')]:7.2f} {pt:12.2f} {pr:12.3f}")
 PY

@@ -212,6 +212,16 @@ static void malformed_names_file_index_field(void **state)
 		     "\"flows\":[]}",
 		     "field 'kind'");
 	expect_error("[]", "FlowList");
+	/* the document is walked member by member: positions stay exact */
+	expect_error("{\n \"version\": 1,\n \"flows\": [\n  {\"src\": }\n ]\n}",
+		     "line 4 column 11");
+	expect_error(HEAD "\"flows\":[],\n\"flows\":[]}", "line 2 column 9: duplicate object key");
+	expect_error(HEAD "\"kind\":\"FlowList\",\"flows\":[]}", "duplicate object key");
+	expect_error(HEAD "\"flows\":[]} x", "end of file expected");
+	expect_error(HEAD "\"flows\":[] \"node\":\"n\"}", "',' or '}' expected");
+	expect_error(HEAD "\"flows\":[" FLOW_A " " FLOW_A "]}", "',' or ']' expected");
+	expect_error(HEAD "\"flows\":[" FLOW_A ",]}", "line 1 column");
+	expect_error(HEAD "\"node\":\"n\"}", "field 'flows'");
 }
 
 static void version_check(void **state)
