@@ -233,20 +233,13 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 	}
 	for (size_t i = 0; i < new->n_pods; i++) {
 		const struct pod *o = cluster_pod_find(work, new->pods[i].ns, new->pods[i].name);
-		struct cluster *one = NULL;
+		struct pod p;
 
 		if (o && pod_equal(o, &new->pods[i]))
 			continue;
-		/* Deep-copy one pod through a one-pod cluster. */
-		{
-			struct cluster tmp = { .n_pods = 1, .pods = &new->pods[i] };
-
-			if (cluster_copy(&tmp, &one) < 0)
-				return bh_err_oom(reterr);
-		}
-		r = cluster_pod_put(work, &one->pods[0]);
-		one->n_pods = 0;
-		cluster_free(one);
+		if (pod_copy(&p, &new->pods[i]) < 0)
+			return bh_err_oom(reterr);
+		r = cluster_pod_put(work, &p);
 		if (r >= 0)
 			r = ruleset_update_pod(rs, work, new->pods[i].ns, new->pods[i].name, &d,
 					       reterr);
