@@ -66,18 +66,17 @@ static const char *find_nft(void)
 /* A deep copy of pod @p named @name with address @ip. */
 static int pod_clone(const struct pod *p, const char *name, const struct addr *ip, struct pod *ret)
 {
-	struct cluster tmp = { .n_pods = 1, .pods = (struct pod *) p }, *one = NULL;
-
-	if (cluster_copy(&tmp, &one) < 0)
+	if (pod_copy(ret, p) < 0)
 		return -ENOMEM;
-	*ret = one->pods[0];
-	one->n_pods = 0;
-	cluster_free(one);
 	free(ret->name);
 	ret->name = strdup(name);
+	if (!ret->name) {
+		pod_done(ret);
+		return -ENOMEM;
+	}
 	ret->n_ips = 1;
 	ret->ips[0] = *ip;
-	return ret->name ? 0 : -ENOMEM;
+	return 0;
 }
 
 struct ev_stats {
