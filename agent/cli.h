@@ -49,6 +49,13 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 /* A usage error naming the command and what was expected: -EINVAL. */
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) BH_PRINTF(3, 4);
 
+/*
+ * The usage error for what getopt_long() returned instead of an option,
+ * its optstring starting with ':' (opterr = 0): ':' names the option
+ * missing its value, anything else the unknown option.  -EINVAL.
+ */
+int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *argv);
+
 /* Parses "NS/POD" into two pointers into a copy held by the caller's
  * buffer @buf of @len bytes; -EINVAL when malformed. */
 int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,

@@ -90,12 +90,8 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		case 'o':
 			once = &a->output, name = "-o";
 			break;
-		case ':':
-			return cli_usage_err(reterr, "apply", "'%s' needs a value",
-					     argv[optind - 1]);
 		default:
-			return cli_usage_err(reterr, "apply", "unknown option '%s'",
-					     argv[optind - 1]);
+			return cli_getopt_err(reterr, "apply", c, argv);
 		}
 		if (*once)
 			return cli_usage_err(reterr, "apply", "%s given twice", name);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,13 @@ int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...)
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "%s: %s (see 'bulkhead help')", cmd, msg);
+}
+
+int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *argv)
+{
+	if (c == ':')
+		return cli_usage_err(reterr, cmd, "'%s' needs a value", argv[optind - 1]);
+	return cli_usage_err(reterr, cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr)

@@ -463,7 +463,8 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	bool conntrack = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 		case 'i':
@@ -514,8 +515,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			out = optarg;
 			break;
 		default:
-			return cli_usage_err(reterr, "learn", "unknown option '%s'",
-					     argv[optind - 1]);
+			return cli_getopt_err(reterr, "learn", c, argv);
 		}
 	}
 	if (optind < argc)

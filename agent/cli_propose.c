@@ -142,12 +142,8 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 				return r;
 			a->opts.aggregate_plen6 = (uint8_t) v;
 			break;
-		case ':':
-			return cli_usage_err(reterr, "propose", "'%s' needs a value",
-					     argv[optind - 1]);
 		default:
-			return cli_usage_err(reterr, "propose", "unknown option '%s'",
-					     argv[optind - 1]);
+			return cli_getopt_err(reterr, "propose", c, argv);
 		}
 	}
 	if (optind < argc)
