@@ -90,12 +90,8 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		case 'o':
 			once = &a->output, name = "-o";
 			break;
-		case ':':
-			return cli_usage_err(reterr, "apply", "'%s' needs a value",
-					     argv[optind - 1]);
 		default:
-			return cli_usage_err(reterr, "apply", "unknown option '%s'",
-					     argv[optind - 1]);
+			return cli_getopt_err(reterr, "apply", c, argv);
 		}
 		if (*once)
 			return cli_usage_err(reterr, "apply", "%s given twice", name);
@@ -163,6 +159,34 @@ static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d
 	return r;
 }
 
+typedef int incr_remove_fn(struct cluster *c, const char *ns, const char *name);
+typedef int incr_update_fn(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
+			   struct rs_delta **ret, struct bh_err *reterr);
+
+/*
+ * Removes one pod or policy from @work and commits what its absence
+ * changes.  @ns and @name point into the object removed: they are copied
+ * first.
+ */
+static int incr_remove(struct nftio *nio, struct ruleset *rs, struct cluster *work, const char *ns,
+		       const char *name, incr_remove_fn *remove, incr_update_fn *update,
+		       struct incr_stats *st, struct bh_err *reterr)
+{
+	char *ns_copy = strdup(ns), *name_copy = strdup(name);
+	struct rs_delta *d = NULL;
+	int r = -ENOMEM;
+
+	if (ns_copy && name_copy) {
+		(void) remove(work, ns_copy, name_copy);
+		r = update(rs, work, ns_copy, name_copy, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+	}
+	free(ns_copy);
+	free(name_copy);
+	return r == -ENOMEM ? bh_err_oom(reterr) : r;
+}
+
 /*
  * Replays the differences between @old (what the kernel holds) and @new
  * as watch events: namespaces, then policies, then pods.  @work starts as
@@ -213,40 +237,24 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 			return r;
 	}
 	for (size_t i = work->n_policies; i-- > 0;) {
-		char *ns, *name;
+		const struct netpol *p = &work->policies[i];
 
-		if (cluster_policy_find(new, work->policies[i].ns, work->policies[i].name))
+		if (cluster_policy_find(new, p->ns, p->name))
 			continue;
-		ns = strdup(work->policies[i].ns);
-		name = strdup(work->policies[i].name);
-		r = ns && name ? 0 : -ENOMEM;
-		if (!r)
-			(void) cluster_policy_remove(work, ns, name);
-		if (!r)
-			r = ruleset_update_policy(rs, work, ns, name, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		free(ns);
-		free(name);
+		r = incr_remove(nio, rs, work, p->ns, p->name, cluster_policy_remove,
+				ruleset_update_policy, st, reterr);
 		if (r < 0)
-			return r == -ENOMEM ? bh_err_oom(reterr) : r;
+			return r;
 	}
 	for (size_t i = 0; i < new->n_pods; i++) {
 		const struct pod *o = cluster_pod_find(work, new->pods[i].ns, new->pods[i].name);
-		struct cluster *one = NULL;
+		struct pod p;
 
 		if (o && pod_equal(o, &new->pods[i]))
 			continue;
-		/* Deep-copy one pod through a one-pod cluster. */
-		{
-			struct cluster tmp = { .n_pods = 1, .pods = &new->pods[i] };
-
-			if (cluster_copy(&tmp, &one) < 0)
-				return bh_err_oom(reterr);
-		}
-		r = cluster_pod_put(work, &one->pods[0]);
-		one->n_pods = 0;
-		cluster_free(one);
+		if (pod_copy(&p, &new->pods[i]) < 0)
+			return bh_err_oom(reterr);
+		r = cluster_pod_put(work, &p);
 		if (r >= 0)
 			r = ruleset_update_pod(rs, work, new->pods[i].ns, new->pods[i].name, &d,
 					       reterr);
@@ -256,23 +264,14 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 			return r;
 	}
 	for (size_t i = work->n_pods; i-- > 0;) {
-		char *ns, *name;
+		const struct pod *p = &work->pods[i];
 
-		if (cluster_pod_find(new, work->pods[i].ns, work->pods[i].name))
+		if (cluster_pod_find(new, p->ns, p->name))
 			continue;
-		ns = strdup(work->pods[i].ns);
-		name = strdup(work->pods[i].name);
-		r = ns && name ? 0 : -ENOMEM;
-		if (!r)
-			(void) cluster_pod_remove(work, ns, name);
-		if (!r)
-			r = ruleset_update_pod(rs, work, ns, name, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		free(ns);
-		free(name);
+		r = incr_remove(nio, rs, work, p->ns, p->name, cluster_pod_remove,
+				ruleset_update_pod, st, reterr);
 		if (r < 0)
-			return r == -ENOMEM ? bh_err_oom(reterr) : r;
+			return r;
 	}
 	return 0;
 }

@@ -133,12 +133,8 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		case 'o':
 			once = &a->output, name = "-o";
 			break;
-		case ':':
-			return cli_usage_err(reterr, "check", "'%s' needs a value",
-					     argv[optind - 1]);
 		default:
-			return cli_usage_err(reterr, "check", "unknown option '%s'",
-					     argv[optind - 1]);
+			return cli_getopt_err(reterr, "check", c, argv);
 		}
 		if (*once)
 			return cli_usage_err(reterr, "check", "%s given twice", name);

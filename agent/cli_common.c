@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -17,6 +19,13 @@ int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...)
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "%s: %s (see 'bulkhead help')", cmd, msg);
+}
+
+int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *argv)
+{
+	if (c == ':')
+		return cli_usage_err(reterr, cmd, "'%s' needs a value", argv[optind - 1]);
+	return cli_usage_err(reterr, cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr)
@@ -62,5 +71,20 @@ int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,
 	buf[slash - s] = '\0';
 	*ret_ns = buf;
 	*ret_pod = buf + (slash - s) + 1;
+	return 0;
+}
+
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
 	return 0;
 }

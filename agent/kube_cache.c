@@ -135,6 +135,29 @@ static void event_cb(void *ud, struct kube_watch *w, enum kube_event_type type, 
 	deliver(c, t, type, ns, name, obj);
 }
 
+/* Creates the list+watch of @t's resource with the cache's options. */
+static int typed_watch_new(struct kube_cache *c, struct typed *t, bool cluster_scoped,
+			   bool keep_objects)
+{
+	const struct kube_watch_opts wo = {
+		.group = t->group,
+		.version = t->version,
+		.resource = t->resource,
+		.cluster_scoped = cluster_scoped,
+		.keep_objects = keep_objects,
+		.list_only = c->o.list_only,
+		.page_limit = c->o.page_limit,
+		.timeout_s = c->o.timeout_s,
+		.idle_s = c->o.idle_s,
+		.backoff_min_ms = c->o.backoff_min_ms,
+		.backoff_max_ms = c->o.backoff_max_ms,
+		.event_cb = event_cb,
+		.ud = t,
+	};
+
+	return kube_watch_new(c->client, &wo, &t->w);
+}
+
 int kube_cache_new(struct kube_client *client, const struct kube_cache_opts *o,
 		   struct kube_cache **ret)
 {
@@ -161,7 +184,6 @@ int kube_cache_new(struct kube_client *client, const struct kube_cache_opts *o,
 		goto fail;
 	for (size_t i = 0; i < BH_ARRAY_SIZE(builtin); i++) {
 		struct typed *t = &c->typed[c->n_typed];
-		struct kube_watch_opts wo;
 
 		if (builtin[i].kind == KUBE_KIND_NODE && c->o.no_nodes)
 			continue;
@@ -172,21 +194,7 @@ int kube_cache_new(struct kube_client *client, const struct kube_cache_opts *o,
 			.version = "v1",
 			.resource = builtin[i].resource,
 		};
-		wo = (struct kube_watch_opts){
-			.group = t->group,
-			.version = t->version,
-			.resource = t->resource,
-			.cluster_scoped = builtin[i].cluster_scoped,
-			.list_only = c->o.list_only,
-			.page_limit = c->o.page_limit,
-			.timeout_s = c->o.timeout_s,
-			.idle_s = c->o.idle_s,
-			.backoff_min_ms = c->o.backoff_min_ms,
-			.backoff_max_ms = c->o.backoff_max_ms,
-			.event_cb = event_cb,
-			.ud = t,
-		};
-		if (kube_watch_new(client, &wo, &t->w) < 0)
+		if (typed_watch_new(c, t, builtin[i].cluster_scoped, false) < 0)
 			goto fail;
 		c->n_typed++;
 	}
@@ -213,7 +221,6 @@ struct kube_cache *kube_cache_free(struct kube_cache *c)
 int kube_cache_add_resource(struct kube_cache *c, const char *group, const char *version,
 			    const char *resource, bool cluster_scoped)
 {
-	struct kube_watch_opts wo;
 	struct typed *t;
 	size_t x;
 	int r;
@@ -239,22 +246,7 @@ int kube_cache_add_resource(struct kube_cache *c, const char *group, const char 
 		.version = c->extra_names[x + 1],
 		.resource = c->extra_names[x + 2],
 	};
-	wo = (struct kube_watch_opts){
-		.group = t->group,
-		.version = t->version,
-		.resource = t->resource,
-		.cluster_scoped = cluster_scoped,
-		.keep_objects = true,
-		.list_only = c->o.list_only,
-		.page_limit = c->o.page_limit,
-		.timeout_s = c->o.timeout_s,
-		.idle_s = c->o.idle_s,
-		.backoff_min_ms = c->o.backoff_min_ms,
-		.backoff_max_ms = c->o.backoff_max_ms,
-		.event_cb = event_cb,
-		.ud = t,
-	};
-	r = kube_watch_new(c->client, &wo, &t->w);
+	r = typed_watch_new(c, t, cluster_scoped, true);
 	if (r < 0)
 		return r;
 	c->n_typed++;

@@ -22,15 +22,20 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cli_check,
-	  "--snapshot FILE [--from NS/POD|IP] [--to NS/POD|IP] [--port N] "
-	  "[--protocol TCP|UDP|SCTP] [--family ipv4|ipv6] [-o text|json] [--explain]" },
+	  "(--snapshot FILE... | --kubeconfig FILE) [--from NS/POD|IP] [--to NS/POD|IP] "
+	  "[--port N] [--protocol TCP|UDP|SCTP] [--family ipv4|ipv6] [-o text|json] [--explain]" },
 	{ "apply", cli_apply,
-	  "--snapshot FILE --node NAME --mode preview|enforce [--dry-run [-o nft]]" },
+	  "(--snapshot FILE... | --kubeconfig FILE) --node NAME --mode preview|enforce "
+	  "[--nflog-group N] [--dry-run [-o nft|payload]] [--incremental-from FILE]" },
 	{ "reset", cli_reset, "" },
 	{ "learn", cli_learn,
-	  "(--pcap FILE | --interface GLOB | --conntrack)... [--snapshot FILE] "
-	  "[--duration SECONDS] [--max-flows N] [--node NAME] -o FLOWS.json" },
-	{ "propose", cli_propose, "--flows FILE [--flows FILE]... --snapshot FILE [-o json|yaml]" },
+	  "(--pcap FILE | --interface GLOB | --conntrack)... [--snapshot FILE... | --kubeconfig FILE] "
+	  "[--duration SECONDS] [--max-flows N] [--node NAME] [--conntrack-rcvbuf BYTES] "
+	  "-o FLOWS.json" },
+	{ "propose", cli_propose,
+	  "--flows FILE [--flows FILE]... (--snapshot FILE... | --kubeconfig FILE) "
+	  "[-o json|yaml] [--output FILE] [--ingress-only | --egress-only] [--aggregate-ips N] "
+	  "[--aggregate-prefix4 LEN] [--aggregate-prefix6 LEN] [--allow-uncovered]" },
 };
 
 static void usage(FILE *f)
@@ -83,6 +88,15 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < BH_ARRAY_SIZE(commands); c++) {
 		if (strcmp(argv[i], commands[c].name) != 0)
 			continue;
+		/* check has a longer help of its own; the others print their
+		 * usage line. */
+		if (i + 1 < argc && commands[c].fn != cli_check &&
+		    (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+			printf("usage: bulkhead %s %s\n", commands[c].name, commands[c].usage);
+			exit(BH_EXIT_OK);
+		}
+		/* Commands report bad options themselves, in one line. */
+		opterr = 0;
 		optind = 1;
 		r = commands[c].fn(argc - i, argv + i, &err);
 		if (r < 0) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "engine.h"
 #include "snapshot.h"
 
@@ -41,12 +42,7 @@ struct stamp {
 
 static struct stamp stamp_now(void)
 {
-	struct timespec w, c;
-
-	clock_gettime(CLOCK_MONOTONIC, &w);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
-	return (struct stamp){ .wall = w.tv_sec * 1e3 + w.tv_nsec / 1e6,
-			       .cpu = c.tv_sec * 1e3 + c.tv_nsec / 1e6 };
+	return (struct stamp){ .wall = bench_now_ms(), .cpu = bench_cpu_ms() };
 }
 
 enum metric {
@@ -67,19 +63,6 @@ static void record(double *wall, double *cpu, size_t reps, enum metric m, size_t
 
 	wall[m * reps + r] = (t1.wall - t0.wall) / div;
 	cpu[m * reps + r] = (t1.cpu - t0.cpu) / div;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* The baseline: one direction by scanning every policy of the cluster. */
@@ -227,8 +210,8 @@ int main(int argc, char **argv)
 	       c->n_pods, c->n_policies, c->n_ns, c->n_nodes);
 	printf("medians of %zu runs (wall ms, CPU ms; one probe in us):\n", reps);
 	for (int k = 0; k < _M_MAX; k++)
-		printf("  %-34s %10.3f %10.3f\n", names[k], median(wall + k * reps, reps),
-		       median(cpu + k * reps, reps));
+		printf("  %-34s %10.3f %10.3f\n", names[k], bench_median(wall + k * reps, reps),
+		       bench_median(cpu + k * reps, reps));
 	printf("  (%zu of %d cells of the TCP/8080 table allowed)\n", n_allowed,
 	       BENCH_PODS * BENCH_PODS);
 	ret = 0;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cluster.h"
 #include "nftio.h"
 #include "ruleset.h"
@@ -27,32 +28,11 @@
 
 extern char **environ;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Runs @argv quietly; returns its wall time in ms, or -1 on failure. */
 static double run_ms(char *const argv[])
 {
 	posix_spawn_file_actions_t fa;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	pid_t pid;
 	int st;
 
@@ -65,7 +45,7 @@ static double run_ms(char *const argv[])
 	posix_spawn_file_actions_destroy(&fa);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
-	return now_ms() - t0;
+	return bench_now_ms() - t0;
 }
 
 static const char *find_nft(void)
@@ -86,18 +66,17 @@ static const char *find_nft(void)
 /* A deep copy of pod @p named @name with address @ip. */
 static int pod_clone(const struct pod *p, const char *name, const struct addr *ip, struct pod *ret)
 {
-	struct cluster tmp = { .n_pods = 1, .pods = (struct pod *) p }, *one = NULL;
-
-	if (cluster_copy(&tmp, &one) < 0)
+	if (pod_copy(ret, p) < 0)
 		return -ENOMEM;
-	*ret = one->pods[0];
-	one->n_pods = 0;
-	cluster_free(one);
 	free(ret->name);
 	ret->name = strdup(name);
+	if (!ret->name) {
+		pod_done(ret);
+		return -ENOMEM;
+	}
 	ret->n_ips = 1;
 	ret->ips[0] = *ip;
-	return ret->name ? 0 : -ENOMEM;
+	return 0;
 }
 
 struct ev_stats {
@@ -110,14 +89,14 @@ static int one_event(struct nftio *nio, struct ruleset *rs, struct cluster *c, c
 {
 	struct rs_delta *d = NULL;
 	struct bh_err err = { 0 };
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	int r;
 
 	r = ruleset_update_pod(rs, c, ns, name, &d, &err);
-	st->upd[st->n] = now_ms() - t0;
+	st->upd[st->n] = bench_now_ms() - t0;
 	if (r >= 0)
 		r = nftio_commit_delta(nio, rs, d, &err);
-	st->ms[st->n++] = now_ms() - t0;
+	st->ms[st->n++] = bench_now_ms() - t0;
 	if (r < 0) {
 		fprintf(stderr, "event %s/%s: %s\n", ns, name, err.msg);
 		rs_delta_free(d);
@@ -138,8 +117,8 @@ static void report(const char *what, struct ev_stats *st)
 		sum += st->ms[i];
 	printf("(b) %-28s %4zu events: median %.3f ms (update %.3f ms), mean %.3f ms, full "
 	       "rebuilds %zu, %.1f kernel objects per batch\n",
-	       what, st->n, st->n ? median(st->ms, st->n) : 0, st->n ? median(st->upd, st->n) : 0,
-	       st->n ? sum / (double) st->n : 0, st->full,
+	       what, st->n, st->n ? bench_median(st->ms, st->n) : 0,
+	       st->n ? bench_median(st->upd, st->n) : 0, st->n ? sum / (double) st->n : 0, st->full,
 	       st->n ? (double) st->objects / (double) st->n : 0);
 }
 
@@ -216,24 +195,24 @@ int main(int argc, char **argv)
 		rs = NULL;
 		if (nftio_reset(nio, &err) < 0)
 			return 3;
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (snapshot_load_files(paths, 1, &c, NULL, &err) < 0)
 			goto fail;
-		t_load[i] = now_ms() - t0;
-		t0 = now_ms();
+		t_load[i] = bench_now_ms() - t0;
+		t0 = bench_now_ms();
 		if (ruleset_build(c, &o, &rs, &err) < 0)
 			goto fail;
-		t_build[i] = now_ms() - t0;
-		t0 = now_ms();
+		t_build[i] = bench_now_ms() - t0;
+		t0 = bench_now_ms();
 		if (nftio_apply(nio, rs, &err) < 0)
 			goto fail;
-		t_nl[i] = now_ms() - t0;
+		t_nl[i] = bench_now_ms() - t0;
 		t_nlb[i] = nftio_stats(nio)->build_ms;
 		t_nls[i] = nftio_stats(nio)->send_ms;
 		t_nla[i] = nftio_stats(nio)->ack_ms;
 	}
 	if (runs) {
-		double bh = median(t_bh, runs), nf = median(t_nft, runs);
+		double bh = bench_median(t_bh, runs), nf = bench_median(t_nft, runs);
 
 		printf("(a) full apply, %zu runs, medians: bulkhead apply %.0f ms, nft -f %.0f ms: "
 		       "%.2fx faster\n",
@@ -241,9 +220,10 @@ int main(int argc, char **argv)
 		printf("(a) bulkhead phases: snapshot load %.0f ms, compile %.0f ms, netlink batch "
 		       "%.0f ms (%zu messages, %zu bytes: build %.0f ms, kernel %.0f ms, acks %.0f "
 		       "ms)\n",
-		       median(t_load, runs), median(t_build, runs), median(t_nl, runs),
-		       nftio_stats(nio)->messages, nftio_stats(nio)->bytes, median(t_nlb, runs),
-		       median(t_nls, runs), median(t_nla, runs));
+		       bench_median(t_load, runs), bench_median(t_build, runs),
+		       bench_median(t_nl, runs), nftio_stats(nio)->messages,
+		       nftio_stats(nio)->bytes, bench_median(t_nlb, runs),
+		       bench_median(t_nls, runs), bench_median(t_nla, runs));
 	}
 
 	/* (b) pod events against the applied ruleset. */

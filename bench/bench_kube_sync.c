@@ -19,27 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "harness.h"
 #include "kube_cache.h"
 #include "snapshot.h"
 
 extern char **environ;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
-static double cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
 
 static long rss_kb(void)
 {
@@ -54,19 +39,6 @@ static long rss_kb(void)
 			kb = strtol(line + 6, NULL, 10);
 	fclose(f);
 	return kb;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), dbl_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int spawn_wait(char *const argv[], const char *out)
@@ -174,8 +146,8 @@ int main(int argc, char **argv)
 
 		malloc_trim(0);
 		m0 = mallinfo2();
-		t0 = now_ms();
-		c0 = cpu_ms();
+		t0 = bench_now_ms();
+		c0 = bench_cpu_ms();
 		if (apisrv_config(&s, &cfg) < 0 || kube_client_new(cfg, &cl, &err) < 0 ||
 		    kube_cache_new(cl, &(struct kube_cache_opts){ .page_limit = 500 }, &cache) <
 			    0 ||
@@ -184,8 +156,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: sync failed: %s\n", err.msg);
 			goto out;
 		}
-		t1 = now_ms();
-		sync_cpu[i] = cpu_ms() - c0;
+		t1 = bench_now_ms();
+		sync_cpu[i] = bench_cpu_ms() - c0;
 		m1 = mallinfo2();
 		sync_ms[i] = t1 - t0;
 		heap_mb[i] = (double) (m1.uordblks - m0.uordblks) / (1 << 20);
@@ -208,7 +180,7 @@ int main(int argc, char **argv)
 					&kube_cache_cluster(cache)->pods[(e * 37) % 10000];
 				char body[512], ns[128], name[128];
 				struct kube_request_opts ro;
-				double deadline = now_ms() + 5000;
+				double deadline = bench_now_ms() + 5000;
 
 				(void) snprintf(ns, sizeof(ns), "%s", p->ns);
 				(void) snprintf(name, sizeof(name), "%s", p->name);
@@ -227,7 +199,7 @@ int main(int argc, char **argv)
 				lat.got = false;
 				if (kube_request_start(cl, &ro, NULL) < 0)
 					goto out;
-				while (!lat.got && now_ms() < deadline)
+				while (!lat.got && bench_now_ms() < deadline)
 					(void) kube_client_run(cl, 5);
 				lat.want = NULL;
 			}
@@ -239,14 +211,14 @@ int main(int argc, char **argv)
 		/* Baseline 1: the snapshot reader on the same objects. */
 		malloc_trim(0);
 		m0 = mallinfo2();
-		t0 = now_ms();
-		c0 = cpu_ms();
+		t0 = bench_now_ms();
+		c0 = bench_cpu_ms();
 		if (snapshot_load_files(paths, 1, &snap, NULL, &err) < 0) {
 			fprintf(stderr, "bench: snapshot: %s\n", err.msg);
 			goto out;
 		}
-		snap_ms[i] = now_ms() - t0;
-		snap_cpu[i] = cpu_ms() - c0;
+		snap_ms[i] = bench_now_ms() - t0;
+		snap_cpu[i] = bench_cpu_ms() - c0;
 		m1 = mallinfo2();
 		snap_mb[i] = (double) (m1.uordblks - m0.uordblks) / (1 << 20);
 		cluster_free(snap);
@@ -277,9 +249,9 @@ int main(int argc, char **argv)
 				"- name: b\n  context: {cluster: b, user: b}\n",
 				s.url, s.ca, s.client_token);
 			fclose(f);
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			if (spawn_wait(kargv, kout) == 0)
-				kubectl_ms[n_kubectl++] = now_ms() - t0;
+				kubectl_ms[n_kubectl++] = bench_now_ms() - t0;
 		}
 	}
 
@@ -288,25 +260,25 @@ int main(int argc, char **argv)
 	       runs);
 	printf("  cache initial sync (TLS, pages of 500): %8.1f ms wall, %7.1f ms CPU   heap held "
 	       "%6.1f MB   (first run RSS +%.1f MB)\n",
-	       median(sync_ms, (size_t) runs), median(sync_cpu, (size_t) runs),
-	       median(heap_mb, (size_t) runs), (double) rss_first / 1024);
+	       bench_median(sync_ms, (size_t) runs), bench_median(sync_cpu, (size_t) runs),
+	       bench_median(heap_mb, (size_t) runs), (double) rss_first / 1024);
 	printf("  baseline snapshot reader, same objects:  %8.1f ms wall, %7.1f ms CPU   heap held "
 	       "%6.1f MB\n",
-	       median(snap_ms, (size_t) runs), median(snap_cpu, (size_t) runs),
-	       median(snap_mb, (size_t) runs));
+	       bench_median(snap_ms, (size_t) runs), bench_median(snap_cpu, (size_t) runs),
+	       bench_median(snap_mb, (size_t) runs));
 	if (n_kubectl)
 		printf("  baseline kubectl get -A -o json --chunk-size=500: %8.1f ms\n",
-		       median(kubectl_ms, (size_t) n_kubectl));
+		       bench_median(kubectl_ms, (size_t) n_kubectl));
 	else
 		printf("  baseline kubectl: not installed, not measured\n");
 	if (lat.n) {
 		double p99;
 
-		qsort(lat.v, lat.n, sizeof(*lat.v), dbl_cmp);
+		qsort(lat.v, lat.n, sizeof(*lat.v), bench_double_cmp);
 		p99 = lat.v[(lat.n * 99) / 100 >= lat.n ? lat.n - 1 : (lat.n * 99) / 100];
 		printf("  event latency, server write -> subscriber (%zu events): median %.3f ms, "
 		       "p99 %.3f ms, max %.3f ms\n",
-		       lat.n, median(lat.v, lat.n), p99, lat.v[lat.n - 1]);
+		       lat.n, bench_median(lat.v, lat.n), p99, lat.v[lat.n - 1]);
 	}
 	r = lat.n == (size_t) events ? 0 : 1;
 out:

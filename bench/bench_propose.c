@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "flows_json.h"
 #include "netpol_emit.h"
 #include "propose.h"
@@ -32,13 +33,6 @@ static double now(void)
 
 	clock_gettime(BENCH_CLOCK, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -115,10 +109,10 @@ int main(int argc, char **argv)
 	       n_flows, n_pol, n_allowed, n_checked, reps,
 	       BENCH_CLOCK == CLOCK_MONOTONIC ? "wall time" : "CPU time");
 	for (int k = 0; k < PHASES; k++) {
-		qsort(t[k], (size_t) reps, sizeof(double), dbl_cmp);
+		qsort(t[k], (size_t) reps, sizeof(double), bench_double_cmp);
 		printf("  %-28s %8.1f ms\n", names[k], t[k][reps / 2] * 1e3);
 	}
-	qsort(total, (size_t) reps, sizeof(double), dbl_cmp);
+	qsort(total, (size_t) reps, sizeof(double), bench_double_cmp);
 	printf("  %-28s %8.1f ms\n", "total, JSON output", total[reps / 2] * 1e3);
 	return 0;
 }

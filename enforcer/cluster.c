@@ -403,7 +403,7 @@ static char *dup_or(const char *s, bool *failed)
 	return d;
 }
 
-static int pod_copy(struct pod *dst, const struct pod *src)
+int pod_copy(struct pod *dst, const struct pod *src)
 {
 	bool failed = false;
 

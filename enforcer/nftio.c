@@ -576,6 +576,24 @@ static int nb_full(struct nbatch *nb, const struct ruleset *rs, const char *comm
 	return r;
 }
 
+/*
+ * Ends the batch @nb that building left in state @r (0, or -ENOMEM): adds
+ * the injected fault when asked, sends it as @cmd and frees it.
+ */
+static int nb_commit(struct nftio *n, struct nbatch *nb, int r, const char *cmd,
+		     struct bh_err *reterr)
+{
+	if (!r && n->fault)
+		r = nb_fault(nb);
+	if (r < 0) {
+		nbatch_done(nb);
+		return bh_err_oom(reterr);
+	}
+	r = nb_send(n, nb, cmd, reterr);
+	nbatch_done(nb);
+	return r;
+}
+
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
 {
 	char comment[64], cur[256];
@@ -593,14 +611,7 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 	r = nbatch_init(&nb, n);
 	if (!r)
 		r = nb_full(&nb, rs, comment);
-	if (!r && n->fault)
-		r = nb_fault(&nb);
-	if (r < 0) {
-		nbatch_done(&nb);
-		return bh_err_oom(reterr);
-	}
-	r = nb_send(n, &nb, "apply", reterr);
-	nbatch_done(&nb);
+	r = nb_commit(n, &nb, r, "apply", reterr);
 	return r < 0 ? r : 1;
 }
 
@@ -616,14 +627,7 @@ int nftio_reset(struct nftio *n, struct bh_err *reterr)
 	r = nbatch_init(&nb, n);
 	if (!r)
 		r = nb_table(&nb, NFT_MSG_DELTABLE, 0, NULL);
-	if (!r && n->fault)
-		r = nb_fault(&nb);
-	if (r < 0) {
-		nbatch_done(&nb);
-		return bh_err_oom(reterr);
-	}
-	r = nb_send(n, &nb, "reset", reterr);
-	nbatch_done(&nb);
+	r = nb_commit(n, &nb, r, "reset", reterr);
 	return r < 0 ? r : 1;
 }
 
@@ -684,13 +688,5 @@ int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct r
 			break;
 		}
 	}
-	if (!r && n->fault)
-		r = nb_fault(&nb);
-	if (r < 0) {
-		nbatch_done(&nb);
-		return bh_err_oom(reterr);
-	}
-	r = nb_send(n, &nb, "update", reterr);
-	nbatch_done(&nb);
-	return r;
+	return nb_commit(n, &nb, r, "update", reterr);
 }

@@ -1167,7 +1167,9 @@ static int fill_cb(void *ud, const char *kind, const struct rs_elem *e)
 }
 
 /* The addresses of the pods of namespace @ni that a selector peer of @r
- * selects, into f->sets[0..1]; what pod_contrib() does for "pods4/6". */
+ * selects, into f->sets[0..1]; what pod_contrib() does for "pods4/6".
+ * 0, 1 when the rule has too many peers for this path (nothing added), or
+ * -ENOMEM. */
 static int fill_pods_ns(struct bctx *b, const struct netpol *pol, const struct netpol_rule *r,
 			const struct ns_info *ni, struct fill_ctx *f)
 {
@@ -1180,12 +1182,12 @@ static int fill_pods_ns(struct bctx *b, const struct netpol *pol, const struct n
 
 		if (pe->kind != NETPOL_PEER_SELECTOR || (!pe->pod_sel && !pe->ns_sel))
 			continue;
-		ok = pe->ns_sel ? selector_matches(pe->ns_sel, ni->labels)
-				: strcmp(ni->name, pol->ns) == 0;
+		ok = pe->ns_sel ? selector_matches(pe->ns_sel, ni->labels) :
+				  strcmp(ni->name, pol->ns) == 0;
 		if (!ok)
 			continue;
 		if (n == BH_ARRAY_SIZE(peers))
-			return -E2BIG;
+			return 1; /* that many peers: the per-pod path below */
 		peers[n++] = pe;
 	}
 	for (size_t i = ni->first; n && i < ni->end; i++) {
@@ -1247,7 +1249,8 @@ static int rule_fill_pods(struct bctx *b, const struct netpol *pol, enum netpol_
 			ret = fill_pods_ns(b, pol, r, ni, f);
 			if (ret < 0)
 				return ret;
-			continue;
+			if (ret == 0)
+				continue;
 		}
 		for (size_t i = ni->first; i < ni->end; i++) {
 			ret = pod_contrib(b, pol, d, ri, &b->c->pods[i], fill_cb, f);

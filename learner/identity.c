@@ -54,8 +54,11 @@ int identity_new(const struct cluster *c, struct identity **ret)
 				id->refs[id->n++] = (struct id_ref){ p->ips[j], p };
 		}
 	}
-	qsort(id->refs, id->n, sizeof(*id->refs), ref_cmp);
-	qsort(id->host, id->n_host, sizeof(*id->host), ref_cmp);
+	/* qsort() with a NULL base is undefined even for zero elements. */
+	if (id->n)
+		qsort(id->refs, id->n, sizeof(*id->refs), ref_cmp);
+	if (id->n_host)
+		qsort(id->host, id->n_host, sizeof(*id->host), ref_cmp);
 	*ret = id;
 	return 0;
 }

@@ -38,6 +38,8 @@ expect 2 "--max-flows" --pcap "$good" --max-flows 12x -o "$out"
 expect 2 "--duration" --pcap "$good" --duration 5 -o "$out"
 expect 2 "--duration" --conntrack --duration -1 -o "$out"
 expect 2 "unexpected argument" --pcap "$good" extra -o "$out"
+expect 2 "unknown option '--bogus'" --pcap "$good" --bogus -o "$out"
+expect 2 "'--node' needs a value" --pcap "$good" -o "$out" --node
 expect 2 "missing.pcap" --pcap "$tmp/missing.pcap" -o "$out"
 expect 2 "junk.pcap" --pcap "$tmp/junk.pcap" -o "$out"
 expect 2 "cut.pcap" --pcap "$tmp/cut.pcap" -o "$out"
