@@ -9,6 +9,7 @@
 #define BH_AGENT_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster.h"
 #include "err.h"
@@ -55,6 +56,10 @@ int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) 
  * missing its value, anything else the unknown option.  -EINVAL.
  */
 int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *argv);
+
+/* Parses a decimal integer in [@min, @max]: no sign, no trailing text;
+ * -EINVAL otherwise. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
 /* Parses "NS/POD" into two pointers into a copy held by the caller's
  * buffer @buf of @len bytes; -EINVAL when malformed. */

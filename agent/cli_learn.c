@@ -68,21 +68,6 @@ struct learn_run {
 	struct bh_err *reterr;
 };
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static void cap_close(struct learn_run *run, size_t i)
 {
 	struct live_cap *lc = run->caps[i];
@@ -489,14 +474,14 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			csrc.kubeconfig = optarg;
 			break;
 		case 'd':
-			if (parse_u64(optarg, 1, 366u * 86400, &duration) < 0)
+			if (cli_parse_u64(optarg, 1, 366u * 86400, &duration) < 0)
 				return cli_usage_err(reterr, "learn",
 						     "--duration: expected seconds (1..31622400), "
 						     "got '%s'",
 						     optarg);
 			break;
 		case 'm':
-			if (parse_u64(optarg, 1, FLOW_TABLE_MAX, &max_flows) < 0)
+			if (cli_parse_u64(optarg, 1, FLOW_TABLE_MAX, &max_flows) < 0)
 				return cli_usage_err(reterr, "learn",
 						     "--max-flows: expected 1..%u, got '%s'",
 						     FLOW_TABLE_MAX, optarg);
@@ -505,7 +490,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			node = optarg;
 			break;
 		case 'r':
-			if (parse_u64(optarg, 4096, 1u << 30, &rcvbuf) < 0)
+			if (cli_parse_u64(optarg, 4096, 1u << 30, &rcvbuf) < 0)
 				return cli_usage_err(reterr, "learn",
 						     "--conntrack-rcvbuf: expected bytes "
 						     "(4096..1073741824), got '%s'",

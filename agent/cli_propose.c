@@ -41,15 +41,12 @@ struct propose_args {
 static int parse_uint(const char *cmd, const char *flag, const char *s, unsigned long max,
 		      unsigned long *ret, struct bh_err *reterr)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || *s == '-')
+	if (cli_parse_u64(s, 0, max, &v) < 0)
 		return cli_usage_err(reterr, cmd, "%s: expected an integer 0..%lu, got '%s'", flag,
 				     max, s);
-	*ret = v;
+	*ret = (unsigned long) v;
 	return 0;
 }
 
@@ -80,7 +77,7 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 		{ "allow-uncovered", no_argument, NULL, OPT_ALLOW_UNCOVERED },
 		{ 0 },
 	};
-	unsigned long v;
+	unsigned long v = 0;
 	int c, r;
 
 	opterr = 0;
