@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +527,56 @@ static int rd_syntax(struct ctx *c, struct rd *rd, const char *what)
 			  c->name, rd->line, rd->pos - rd->line_start + 1, what);
 }
 
+/*
+ * Jansson allocates every object, string, hash bucket and lexer buffer of
+ * a flow separately, and frees them all again once the flow is decoded:
+ * at 200,000 flows that was a large share of reading a file.  While a flow
+ * is parsed, allocations come from a per-thread arena that is reset when
+ * the flow's tree has been released; anything larger than what is left
+ * falls back to malloc().  Outside that window (and in other threads) the
+ * functions are plain malloc()/free(), so installing them process-wide
+ * changes nothing for other jansson users, and memory jansson allocated
+ * before they were installed is still freed correctly.
+ */
+#define FLOW_ARENA_SIZE (64u * 1024)
+
+struct flow_arena {
+	bool active;
+	size_t used;
+	_Alignas(max_align_t) unsigned char mem[FLOW_ARENA_SIZE];
+};
+
+static _Thread_local struct flow_arena *flow_arena;
+
+static void *arena_malloc(size_t n)
+{
+	struct flow_arena *a = flow_arena;
+	size_t need = (n + _Alignof(max_align_t) - 1) & ~(size_t) (_Alignof(max_align_t) - 1);
+	void *p;
+
+	if (!a || !a->active || need < n || need > FLOW_ARENA_SIZE - a->used)
+		return malloc(n);
+	p = a->mem + a->used;
+	a->used += need;
+	return p;
+}
+
+static void arena_free(void *p)
+{
+	struct flow_arena *a = flow_arena;
+
+	if (a && (unsigned char *) p >= a->mem && (unsigned char *) p < a->mem + FLOW_ARENA_SIZE)
+		return;
+	free(p);
+}
+
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_install(void)
+{
+	json_set_alloc_funcs(arena_malloc, arena_free);
+}
+
 /* The value at rd->pos: a new reference, or NULL with the error set. */
 static json_t *rd_value(struct ctx *c, struct rd *rd)
 {
@@ -561,24 +614,29 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 	}
 	for (;;) {
 		rd_ws(rd);
-		item = rd_value(c, rd);
-		if (!item)
-			return -EBADMSG;
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 1024;
 			struct flow_record *nv = realloc(*v, nc * sizeof(*nv));
 
-			if (!nv) {
-				json_decref(item);
+			if (!nv)
 				return bh_err_oom(c->err);
-			}
 			*v = nv;
 			*cap = nc;
 		}
+		if (flow_arena)
+			flow_arena->active = true;
+		item = rd_value(c, rd);
+		if (flow_arena)
+			flow_arena->active = false;
+		if (!item)
+			goto arena_reset_fail;
 		c->index = *n;
 		r = decode_flow(c, item, &(*v)[*n]);
 		c->index = SIZE_MAX;
 		json_decref(item);
+		/* The tree is gone: everything in the arena is free. */
+		if (flow_arena)
+			flow_arena->used = 0;
 		if (r < 0)
 			return r;
 		(*n)++;
@@ -593,6 +651,12 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 		}
 		return rd_syntax(c, rd, "',' or ']' expected");
 	}
+
+arena_reset_fail:
+	/* A failed parse has released what it allocated. */
+	if (flow_arena)
+		flow_arena->used = 0;
+	return -EBADMSG;
 }
 
 /*
@@ -699,6 +763,7 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	struct ctx c = { .name = name, .err = reterr, .index = SIZE_MAX };
 	struct rd rd = { .data = data, .len = len, .line = 1 };
 	struct flow_record *v = NULL, *merged;
+	struct flow_arena *arena;
 	uint64_t packets = 0, evicted = 0, overruns = 0;
 	json_t *root = NULL, *flows, *stats, *item;
 	int64_t generated = 0;
@@ -708,7 +773,17 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	size_t n = 0, cap = 0;
 	int r;
 
+	/* Without an arena (no memory for it) jansson simply mallocs. */
+	(void) pthread_once(&arena_once, arena_install);
+	arena = malloc(sizeof(*arena));
+	if (arena) {
+		arena->active = false;
+		arena->used = 0;
+	}
+	flow_arena = arena;
 	r = rd_document(&c, &rd, &root, &v, &n, &cap);
+	flow_arena = NULL;
+	free(arena);
 	if (r < 0)
 		goto out;
 	if (r > 0) {
