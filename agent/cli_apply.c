@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "nftio.h"
 #include "ruleset.h"
+#include "str.h"
 
 struct apply_args {
 	struct cli_cluster_src src;
@@ -118,14 +119,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	return 0;
 }
 
-static bool strs_equal(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 static bool pod_equal(const struct pod *a, const struct pod *b)
 {
-	if (!strs_equal(a->node, b->node) || a->host_network != b->host_network ||
+	if (!str_eq_opt(a->node, b->node) || a->host_network != b->host_network ||
 	    a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
 	    !labels_equal(&a->labels, &b->labels))
 		return false;
@@ -133,7 +129,7 @@ static bool pod_equal(const struct pod *a, const struct pod *b)
 		if (!addr_eq(&a->ips[i], &b->ips[i]))
 			return false;
 	for (size_t i = 0; i < a->n_ports; i++)
-		if (!strs_equal(a->ports[i].name, b->ports[i].name) ||
+		if (!str_eq_opt(a->ports[i].name, b->ports[i].name) ||
 		    a->ports[i].port != b->ports[i].port ||
 		    a->ports[i].protocol != b->ports[i].protocol)
 			return false;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "str.h"
 
 struct name_key {
 	const char *ns; /* NULL for cluster-scoped objects */
@@ -391,30 +392,18 @@ void cluster_policies_in_ns(const struct cluster *c, const char *ns, size_t *ret
 	*ret_end = lo;
 }
 
-static char *dup_or(const char *s, bool *failed)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*failed = true;
-	return d;
-}
-
 int pod_copy(struct pod *dst, const struct pod *src)
 {
 	bool failed = false;
 
 	*dst = *src;
-	dst->ns = dup_or(src->ns, &failed);
-	dst->name = dup_or(src->name, &failed);
-	dst->uid = dup_or(src->uid, &failed);
-	dst->node = dup_or(src->node, &failed);
-	dst->phase = dup_or(src->phase, &failed);
-	dst->owner.kind = dup_or(src->owner.kind, &failed);
-	dst->owner.name = dup_or(src->owner.name, &failed);
+	dst->ns = str_dup_opt(src->ns, &failed);
+	dst->name = str_dup_opt(src->name, &failed);
+	dst->uid = str_dup_opt(src->uid, &failed);
+	dst->node = str_dup_opt(src->node, &failed);
+	dst->phase = str_dup_opt(src->phase, &failed);
+	dst->owner.kind = str_dup_opt(src->owner.kind, &failed);
+	dst->owner.name = str_dup_opt(src->owner.name, &failed);
 	dst->ports = NULL;
 	dst->n_ports = 0;
 	labels_init(&dst->labels);
@@ -426,7 +415,7 @@ int pod_copy(struct pod *dst, const struct pod *src)
 			goto oom;
 		for (size_t i = 0; i < src->n_ports; i++) {
 			dst->ports[i] = src->ports[i];
-			dst->ports[i].name = dup_or(src->ports[i].name, &failed);
+			dst->ports[i].name = str_dup_opt(src->ports[i].name, &failed);
 			dst->n_ports = i + 1;
 			if (failed)
 				goto oom;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "netpol.h"
+#include "str.h"
 
 void netpol_init(struct netpol *p)
 {
@@ -125,26 +126,14 @@ oom:
 	return -ENOMEM;
 }
 
-static char *strdup_null(const char *s, bool *failed)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*failed = true;
-	return d;
-}
-
 int netpol_copy(struct netpol *dst, const struct netpol *src)
 {
 	bool failed = false;
 
 	netpol_init(dst);
-	dst->ns = strdup_null(src->ns, &failed);
-	dst->name = strdup_null(src->name, &failed);
-	dst->uid = strdup_null(src->uid, &failed);
+	dst->ns = str_dup_opt(src->ns, &failed);
+	dst->name = str_dup_opt(src->name, &failed);
+	dst->uid = str_dup_opt(src->uid, &failed);
 	if (failed || selector_copy(&dst->pod_sel, &src->pod_sel) < 0)
 		goto oom;
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {

@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "proto.h"
 #include "ruleset_int.h"
+#include "str.h"
 
 /* --- name map ---------------------------------------------------------- */
 
@@ -299,32 +300,14 @@ static void rule_done(struct rs_rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static bool str_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b)
 {
 	return a->kind == b->kind && a->family == b->family &&
-	       a->peer_is_daddr == b->peer_is_daddr && str_eq(a->peer_set, b->peer_set) &&
-	       str_eq(a->port_set, b->port_set) && str_eq(a->named_set, b->named_set) &&
-	       str_eq(a->prefix, b->prefix) && a->group == b->group && a->icmp_lo == b->icmp_lo &&
-	       a->icmp_hi == b->icmp_hi && a->verdict == b->verdict && str_eq(a->target, b->target);
-}
-
-static char *dup_opt(const char *s, bool *failed)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*failed = true;
-	return d;
+	       a->peer_is_daddr == b->peer_is_daddr && str_eq_opt(a->peer_set, b->peer_set) &&
+	       str_eq_opt(a->port_set, b->port_set) && str_eq_opt(a->named_set, b->named_set) &&
+	       str_eq_opt(a->prefix, b->prefix) && a->group == b->group &&
+	       a->icmp_lo == b->icmp_lo && a->icmp_hi == b->icmp_hi && a->verdict == b->verdict &&
+	       str_eq_opt(a->target, b->target);
 }
 
 static int rule_copy(struct rs_rule *dst, const struct rs_rule *src)
@@ -332,11 +315,11 @@ static int rule_copy(struct rs_rule *dst, const struct rs_rule *src)
 	bool failed = false;
 
 	*dst = *src;
-	dst->peer_set = dup_opt(src->peer_set, &failed);
-	dst->port_set = dup_opt(src->port_set, &failed);
-	dst->named_set = dup_opt(src->named_set, &failed);
-	dst->prefix = dup_opt(src->prefix, &failed);
-	dst->target = dup_opt(src->target, &failed);
+	dst->peer_set = str_dup_opt(src->peer_set, &failed);
+	dst->port_set = str_dup_opt(src->port_set, &failed);
+	dst->named_set = str_dup_opt(src->named_set, &failed);
+	dst->prefix = str_dup_opt(src->prefix, &failed);
+	dst->target = str_dup_opt(src->target, &failed);
 	if (failed) {
 		rule_done(dst);
 		return -ENOMEM;

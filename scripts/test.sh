@@ -34,7 +34,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	echo "== libFuzzer, ${FUZZ_SECONDS}s per target =="
 	CC=clang cmake -S . -B build-fuzz -DBH_FUZZ=ON -DBH_SANITIZE=address,undefined \
 		-DBH_BENCH=OFF -DBH_WERROR=ON >/dev/null
-	cmake --build build-fuzz -j"$jobs"
+	cmake --build build-fuzz -j"$jobs" --target fuzzers
 	"$top/scripts/fuzz.sh" build-fuzz "$FUZZ_SECONDS"
 fi
 echo "== all tests passed =="

@@ -131,8 +131,11 @@ static void truncated_datagrams_never_overread(void **state)
 {
 	size_t len;
 	char *data = test_read_file(recorded, &len);
+	uint32_t first_len; /* nlmsg_len of the datagram's first message */
 
 	(void) state;
+	assert_true(len >= sizeof(struct nlmsghdr));
+	memcpy(&first_len, data + offsetof(struct nlmsghdr, nlmsg_len), sizeof(first_len));
 	/* Each prefix in its own exact-size allocation, so ASan sees any
 	 * read past the end. */
 	for (size_t n = 0; n < len; n++) {
@@ -147,7 +150,7 @@ static void truncated_datagrams_never_overread(void **state)
 		/* Only whole messages count (the last one's alignment
 		 * padding may be cut without loss). */
 		assert_true(r >= 0 && r <= 4);
-		if (n < ((const struct nlmsghdr *) data)->nlmsg_len)
+		if (n < first_len)
 			assert_int_equal(r, 0);
 		/* The datagram ends with a 20-byte NLMSG_DONE (the kernel
 		 * sends batches as multipart). */
@@ -232,7 +235,14 @@ static void hand_built_messages(void **state)
 
 	/* An attribute claiming more than the message holds. */
 	n = build_msg(buf, v4_udp, sizeof(v4_udp), NULL);
-	((struct nlattr *) (buf + n - MNL_ALIGN(sizeof(v4_udp)) - MNL_ATTR_HDRLEN))->nla_len = 200;
+	{
+		/* memcpy: the attribute header sits at a byte offset of buf */
+		uint16_t bad_len = 200;
+
+		memcpy(buf + n - MNL_ALIGN(sizeof(v4_udp)) - MNL_ATTR_HDRLEN +
+			       offsetof(struct nlattr, nla_len),
+		       &bad_len, sizeof(bad_len));
+	}
 	assert_int_equal(nflog_msg_parse(buf, n, &pkt), -EBADMSG);
 
 	/* An ACK in the stream is skipped silently. */
