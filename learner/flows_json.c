@@ -720,7 +720,7 @@ static json_t *rd_value(struct ctx *c, struct rd *rd)
 struct peer_ent {
 	const char *text; /* into the document being read */
 	size_t len;
-	uint64_t h; /* of the first min(len, PEER_PREFIX) bytes */
+	uint64_t h; /* prefix_hash() */
 	struct addr addr;
 	struct flow_peer peer;
 };
@@ -742,9 +742,24 @@ static void peer_cache_done(struct peer_cache *pc)
 	*pc = (struct peer_cache){ 0 };
 }
 
+/*
+ * Candidates are hashed on their first bytes up to the first ',', '}' or
+ * ']' (at most @max): that prefix lies within the value itself for short
+ * values too, so a value hashes alike whatever follows it.
+ */
+static uint64_t prefix_hash(const char *p, size_t avail, size_t max, uint64_t seed)
+{
+	size_t n = avail < max ? avail : max;
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == ',' || p[i] == '}' || p[i] == ']')
+			return hash_bytes(p, i, seed);
+	return hash_bytes(p, n, seed);
+}
+
 static uint64_t peer_hash(const struct peer_cache *pc, const char *p, size_t avail)
 {
-	return hash_bytes(p, avail < PEER_PREFIX ? avail : PEER_PREFIX, pc->seed);
+	return prefix_hash(p, avail, PEER_PREFIX, pc->seed);
 }
 
 /* The entry whose text starts the object at rd->pos, or SIZE_MAX. */
@@ -822,6 +837,120 @@ static int peer_ent_get(struct ctx *c, const struct peer_ent *e, struct addr *re
 	return 0;
 }
 
+/*
+ * The other member values repeat as well (protocols, ports, counters,
+ * times, seen_by): parsed values are kept by their text in the same way,
+ * allocated outside the arena, and shared by reference.  A number (or
+ * true/false/null) ends where the next byte is not part of it, so those are
+ * stored and matched only when a delimiter follows their text.
+ */
+#define VAL_PREFIX 32
+#define VAL_CACHE_MAX (1u << 16)
+
+struct val_ent {
+	const char *text;
+	size_t len;
+	uint64_t h;
+	json_t *v;
+};
+
+struct val_cache {
+	struct val_ent *v;
+	size_t n, cap;
+	uint32_t *slots;
+	size_t n_slots;
+	uint64_t seed;
+};
+
+static void val_cache_done(struct val_cache *vc)
+{
+	for (size_t i = 0; i < vc->n; i++)
+		json_decref(vc->v[i].v);
+	free(vc->v);
+	free(vc->slots);
+	*vc = (struct val_cache){ 0 };
+}
+
+static bool val_delim_after(const struct rd *rd, size_t end)
+{
+	return end < rd->len && strchr(",}] \t\r\n", rd->data[end]) && rd->data[end];
+}
+
+static bool val_self_delimited(char first)
+{
+	return first == '"' || first == '{' || first == '[';
+}
+
+/* The cached value at rd->pos (a borrowed reference) with rd->pos moved
+ * past it, or NULL. */
+static json_t *val_cache_find(const struct val_cache *vc, struct rd *rd, uint64_t h)
+{
+	const char *p = rd->data + rd->pos;
+	size_t avail = rd->len - rd->pos, mask = vc->n_slots - 1;
+
+	if (!vc->n_slots)
+		return NULL;
+	for (size_t i = h & mask; vc->slots[i]; i = (i + 1) & mask) {
+		const struct val_ent *e = &vc->v[vc->slots[i] - 1];
+
+		if (e->h == h && e->len <= avail && memcmp(e->text, p, e->len) == 0 &&
+		    (val_self_delimited(*p) || val_delim_after(rd, rd->pos + e->len))) {
+			rd->pos += e->len;
+			return e->v;
+		}
+	}
+	return NULL;
+}
+
+/* Takes a reference to @v when it is remembered. */
+static void val_cache_add(struct val_cache *vc, const struct rd *rd, size_t start, uint64_t h,
+			  json_t *v)
+{
+	struct val_ent *e;
+
+	if (vc->n >= VAL_CACHE_MAX)
+		return;
+	if (!val_self_delimited(rd->data[start]) && !val_delim_after(rd, rd->pos))
+		return;
+	if ((vc->n + 1) * 2 > vc->n_slots) {
+		size_t ns = vc->n_slots ? vc->n_slots * 2 : 256;
+		uint32_t *slots = calloc(ns, sizeof(*slots));
+
+		if (!slots)
+			return;
+		for (size_t k = 0; k < vc->n; k++) {
+			size_t i = vc->v[k].h & (ns - 1);
+
+			while (slots[i])
+				i = (i + 1) & (ns - 1);
+			slots[i] = (uint32_t) k + 1;
+		}
+		free(vc->slots);
+		vc->slots = slots;
+		vc->n_slots = ns;
+	}
+	if (vc->n == vc->cap) {
+		size_t nc = vc->cap ? vc->cap * 2 : 256;
+		struct val_ent *nv = realloc(vc->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return;
+		vc->v = nv;
+		vc->cap = nc;
+	}
+	e = &vc->v[vc->n];
+	e->text = rd->data + start;
+	e->len = rd->pos - start;
+	e->h = h;
+	e->v = json_incref(v);
+	for (size_t i = h & (vc->n_slots - 1);; i = (i + 1) & (vc->n_slots - 1))
+		if (!vc->slots[i]) {
+			vc->slots[i] = (uint32_t) vc->n + 1;
+			break;
+		}
+	vc->n++;
+}
+
 /* Like rd_value() without an error message. */
 static json_t *rd_try_value(struct rd *rd)
 {
@@ -843,8 +972,29 @@ static json_t *rd_try_value(struct rd *rd)
  * caller then parses the flow whole as before, which also gives the same
  * error messages.
  */
+/* The member name at rd->pos when it is one of the format's, spelled
+ * plainly, with rd->pos moved past it; else NULL. */
+static const char *known_key(struct rd *rd)
+{
+	static const char *const keys[] = { "src",	 "dst",	   "protocol",	  "port",
+					    "packets",	 "bytes",  "connections", "first_seen",
+					    "last_seen", "seen_by" };
+	const char *p = rd->data + rd->pos;
+	size_t avail = rd->len - rd->pos;
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(keys); i++) {
+		size_t l = strlen(keys[i]);
+
+		if (avail >= l + 2 && p[l + 1] == '"' && memcmp(p + 1, keys[i], l) == 0) {
+			rd->pos += l + 2;
+			return keys[i];
+		}
+	}
+	return NULL;
+}
+
 static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *pc,
-			struct flow_record *f)
+			struct val_cache *vc, struct flow_record *f)
 {
 	size_t start = rd->pos, side_start[2] = { 0 }, side_len[2] = { 0 };
 	size_t ent[2] = { SIZE_MAX, SIZE_MAX };
@@ -874,12 +1024,15 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 		rd_ws(rd);
 		if (!rd_is(rd, '"'))
 			goto out;
-		key = rd_try_value(rd);
-		if (!key)
-			goto out;
-		k = json_string_value(key);
-		if (strlen(k) != json_string_length(key))
-			goto out;
+		k = known_key(rd);
+		if (!k) {
+			key = rd_try_value(rd);
+			if (!key)
+				goto out;
+			k = json_string_value(key);
+			if (strlen(k) != json_string_length(key))
+				goto out;
+		}
 		rd_ws(rd);
 		if (!rd_is(rd, ':'))
 			goto out;
@@ -904,11 +1057,31 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 		} else if (json_object_get(obj, k)) {
 			goto out;
 		}
-		val = rd_try_value(rd);
-		if (!val)
-			goto out;
-		if (side >= 0)
+		if (side >= 0) {
+			val = rd_try_value(rd);
+			if (!val)
+				goto out;
 			side_len[side] = rd->pos - side_start[side];
+		} else {
+			size_t vstart = rd->pos;
+			uint64_t h = prefix_hash(rd->data + vstart, rd->len - vstart, VAL_PREFIX,
+						 vc->seed);
+
+			val = val_cache_find(vc, rd, h);
+			if (val) {
+				json_incref(val);
+			} else {
+				/* Kept beyond this flow: not from the arena. */
+				if (flow_arena)
+					flow_arena->active = false;
+				val = rd_try_value(rd);
+				if (flow_arena)
+					flow_arena->active = true;
+				if (!val)
+					goto out;
+				val_cache_add(vc, rd, vstart, h, val);
+			}
+		}
 		if (json_object_set_new(obj, k, val) < 0)
 			goto out;
 		json_decref(key);
@@ -949,6 +1122,7 @@ out:
 static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t *n, size_t *cap)
 {
 	struct peer_cache pc = { .seed = hash_seed_random() };
+	struct val_cache vc = { .seed = pc.seed };
 	json_t *item;
 	int r;
 
@@ -974,7 +1148,7 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 		c->index = *n;
 		if (flow_arena)
 			flow_arena->active = true;
-		r = rd_flow_fast(c, rd, &pc, &(*v)[*n]);
+		r = rd_flow_fast(c, rd, &pc, &vc, &(*v)[*n]);
 		if (r == 0) {
 			if (flow_arena) {
 				flow_arena->active = false;
@@ -1022,6 +1196,7 @@ arena_reset_fail:
 	r = -EBADMSG;
 out:
 	peer_cache_done(&pc);
+	val_cache_done(&vc);
 	return r;
 }
 
