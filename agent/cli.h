@@ -52,8 +52,8 @@ int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) 
 
 /*
  * The usage error for what getopt_long() returned instead of an option,
- * its optstring starting with ':' (opterr = 0): ':' names the option
- * missing its value, anything else the unknown option.  -EINVAL.
+ * its optstring starting with ':' (main() sets opterr = 0): ':' names the
+ * option missing its value, anything else the unknown option.  -EINVAL.
  */
 int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *argv);
 

@@ -60,7 +60,6 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	const char *name = NULL;
 	int c, r;
 
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SNAPSHOT:

@@ -448,7 +448,6 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	bool conntrack = false;
 	int c, r;
 
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

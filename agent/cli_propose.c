@@ -80,7 +80,6 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 	unsigned long v = 0;
 	int c, r;
 
-	opterr = 0;
 	propose_opts_init(&a->opts);
 	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (c) {

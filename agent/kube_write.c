@@ -194,13 +194,10 @@ int kube_write_update(struct kube_client *c, const struct kube_ref *ref, const c
 		}
 		sleep_ms(10u << i);
 	}
-	if (r < 0)
-		goto out;
-	if (ret)
+	if (r >= 0 && ret) {
 		*ret = out;
-	else
-		json_decref(out);
-	out = NULL;
+		out = NULL;
+	}
 out:
 	json_decref(out);
 	json_decref(cur);
@@ -258,13 +255,10 @@ int kube_write_patch(struct kube_client *c, const struct kube_ref *ref, const ch
 			break;
 		sleep_ms(10u << i);
 	}
-	if (r < 0)
-		goto out;
-	if (ret)
+	if (r >= 0 && ret) {
 		*ret = out;
-	else
-		json_decref(out);
-	out = NULL;
+		out = NULL;
+	}
 out:
 	json_decref(out);
 	json_decref(body);
