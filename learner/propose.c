@@ -126,6 +126,21 @@ static const struct hostnet_ref *hostnet_find(const struct ctx *x, const struct 
 	return NULL;
 }
 
+/* Whether two flow ends describe the same address and peer: flows come
+ * sorted by source, so consecutive flows mostly share one. */
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool end_same(const struct addr *a, const struct flow_peer *p, const struct addr *b,
+		     const struct flow_peer *q)
+{
+	return addr_eq(a, b) && p->kind == q->kind && str_same(p->ns, q->ns) &&
+	       str_same(p->name, q->name) && str_same(p->workload_kind, q->workload_kind) &&
+	       str_same(p->workload_name, q->workload_name);
+}
+
 static void resolve(struct ctx *x, const struct addr *a, const struct flow_peer *fp, struct ep *ret)
 {
 	const struct pod *p = NULL;
@@ -871,6 +886,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 {
 	struct proposal p = { 0 };
 	struct ctx x = { .c = c, .o = o };
+	struct ep prev_src = { 0 };
 	bool *seen = NULL;
 	int r = -ENOMEM;
 
@@ -909,7 +925,13 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 			.last = f->last_seen,
 		};
 
-		resolve(&x, &f->key.src, &f->src_peer, &e.src);
+		/* resolve() depends only on the address and the peer. */
+		if (i > 0 && end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
+				      &flows->flows[i - 1].src_peer))
+			e.src = prev_src;
+		else
+			resolve(&x, &f->key.src, &f->src_peer, &e.src);
+		prev_src = e.src;
 		resolve(&x, &f->key.dst, &f->dst_peer, &e.dst);
 		p.n_flows++;
 		if (e.src.kind != EP_WL && e.dst.kind != EP_WL) {
@@ -1036,6 +1058,8 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 {
 	struct cluster *cc = NULL;
 	struct engine *e = NULL;
+	const struct pod *sp = NULL;
+	struct engine_ep src = { 0 };
 	int r;
 
 	p->n_checked = p->n_allowed = 0;
@@ -1076,15 +1100,19 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 
 	for (size_t i = 0; i < flows->n; i++) {
 		const struct flow_record *f = &flows->flows[i];
-		const struct pod *sp = check_pod(cc, &p->ws, &f->key.src, &f->src_peer);
 		const struct pod *dp = check_pod(cc, &p->ws, &f->key.dst, &f->dst_peer);
-		struct engine_ep src, dst;
+		struct engine_ep dst;
 		struct proposal_denial d = { .proto = f->key.proto, .port = f->key.port };
 
-		if (sp)
-			engine_ep_pod(e, sp, f->key.src.family, &src);
-		else
-			engine_ep_addr(e, &f->key.src, &src);
+		/* The source end depends only on its address and peer. */
+		if (i == 0 || !end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
+					&flows->flows[i - 1].src_peer)) {
+			sp = check_pod(cc, &p->ws, &f->key.src, &f->src_peer);
+			if (sp)
+				engine_ep_pod(e, sp, f->key.src.family, &src);
+			else
+				engine_ep_addr(e, &f->key.src, &src);
+		}
 		if (dp)
 			engine_ep_pod(e, dp, f->key.dst.family, &dst);
 		else
