@@ -352,6 +352,11 @@ def table_for(r, objs_enc, rv, cont=None, remaining=None, include_header=True):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as the real API server (Go's net/http) has by default:
+    # http.server writes the headers and the body separately, and with
+    # Nagle the body waits for the client's delayed ACK of the headers,
+    # about 40 ms per response.
+    disable_nagle_algorithm = True
     server_version = "bulkhead-test-apiserver/1"
 
     def log_message(self, fmt, *a):
