@@ -664,6 +664,10 @@ const struct workload *workload_set_find(const struct workload_set *ws, const ch
 {
 	struct workload key = { .ns = (char *) ns, .kind = (char *) kind, .name = (char *) name };
 
+	/* bsearch() with a NULL base is undefined even for zero elements
+	 * (an empty snapshot has no workloads; fuzz.propose found it). */
+	if (ws->n == 0)
+		return NULL;
 	return bsearch(&key, ws->v, ws->n, sizeof(*ws->v), ws_cmp);
 }
 
