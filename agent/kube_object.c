@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kube_object.h"
 #include "proto.h"
+#include "rfc3339.h"
 
 /* Decoding context: the object's name for error messages. */
 struct dec {
@@ -184,43 +184,7 @@ static int labels_from_json(struct dec *d, const json_t *o, const char *path, st
 
 int kube_time_parse(const char *s, int64_t *ret)
 {
-	struct tm tm = { 0 };
-	const char *p;
-	long off = 0;
-	time_t t;
-
-	if (!s)
-		return -EINVAL;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -EINVAL;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int hh = (p[1] - '0') * 10 + (p[2] - '0');
-		int mm = (p[4] - '0') * 10 + (p[5] - '0');
-
-		if (hh > 23 || mm > 59)
-			return -EINVAL;
-		off = (hh * 60L + mm) * 60L * (*p == '+' ? 1 : -1);
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p)
-		return -EINVAL;
-	t = timegm(&tm);
-	if (t == (time_t) -1)
-		return -EINVAL;
-	*ret = (int64_t) t - off;
-	return 0;
+	return s ? rfc3339_parse(s, ret) : -EINVAL;
 }
 
 enum kube_kind kube_object_kind(const json_t *obj)

@@ -25,6 +25,7 @@
 #include "atomic_file.h"
 #include "buf.h"
 #include "flows_json.h"
+#include "rfc3339.h"
 #include "hash.h"
 #include "proto.h"
 
@@ -93,81 +94,6 @@ static int flow_record_cmp(const void *a, const void *b)
 
 /* ---- times ---- */
 
-static int parse_2(const char *s, int *ret)
-{
-	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
-		return -EINVAL;
-	*ret = (s[0] - '0') * 10 + (s[1] - '0');
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): timegm() per timestamp was a measurable share of
- * reading a large file, and this needs no time zone machinery. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/*
- * RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).  Fractions are
- * dropped; offsets are applied.  Hand-written because strptime() does not
- * handle the offset forms portably.
- */
-static int time_parse(const char *s, int64_t *ret)
-{
-	int y1, y2, mon, day, h, min, sec, oh = 0, om = 0, sign = 0;
-	const char *p;
-
-	if (strlen(s) < 20)
-		return -EINVAL;
-	if (parse_2(s, &y1) || parse_2(s + 2, &y2) || s[4] != '-' || parse_2(s + 5, &mon) ||
-	    s[7] != '-' || parse_2(s + 8, &day) || (s[10] != 'T' && s[10] != 't') ||
-	    parse_2(s + 11, &h) || s[13] != ':' || parse_2(s + 14, &min) || s[16] != ':' ||
-	    parse_2(s + 17, &sec))
-		return -EINVAL;
-	p = s + 19;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '+' ? 1 : -1;
-		if (parse_2(p + 1, &oh) || p[3] != ':' || parse_2(p + 4, &om) || oh > 23 || om > 59)
-			return -EINVAL;
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || h > 23 || min > 59 || sec > 60)
-		return -EINVAL;
-	*ret = days_from_civil(y1 * 100 + y2, mon, day) * 86400 + h * 3600 + min * 60 + sec -
-	       sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
-static const char *time_format(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t) t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void) snprintf(buf, len, "1970-01-01T00:00:00Z");
-	return buf;
-}
-
 /* ---- reading ---- */
 
 /* Error context while decoding one file. */
@@ -216,7 +142,7 @@ static int get_time(struct ctx *c, json_t *obj, const char *key, int64_t *ret)
 
 	if (!v)
 		return bad(c, key, "missing (expected an RFC 3339 UTC time)");
-	if (!json_is_string(v) || time_parse(json_string_value(v), ret) < 0)
+	if (!json_is_string(v) || rfc3339_parse(json_string_value(v), ret) < 0)
 		return bad(c, key, "expected an RFC 3339 time such as '2026-11-22T06:30:00Z'");
 	return 0;
 }
@@ -1528,9 +1454,9 @@ static json_t *encode_flow(const struct flow_record *f)
 	    json_object_set_new(o, "bytes", json_integer((json_int_t) f->bytes)) < 0 ||
 	    json_object_set_new(o, "connections", json_integer((json_int_t) f->connections)) < 0 ||
 	    json_object_set_new(o, "first_seen",
-				json_string(time_format(f->first_seen, t1, sizeof(t1)))) < 0 ||
+				json_string(rfc3339_format(f->first_seen, t1, sizeof(t1)))) < 0 ||
 	    json_object_set_new(o, "last_seen",
-				json_string(time_format(f->last_seen, t2, sizeof(t2)))) < 0 ||
+				json_string(rfc3339_format(f->last_seen, t2, sizeof(t2)))) < 0 ||
 	    json_object_set_new(o, "seen_by", seen) < 0)
 		goto fail;
 	if ((f->seen_by & FLOW_SEEN_PCAP) && json_array_append_new(seen, json_string("pcap")) < 0)
@@ -1567,7 +1493,7 @@ static json_t *encode_header(const struct flow_set *s)
 	if (s->node && json_object_set_new(root, "node", json_string(s->node)) < 0)
 		goto fail;
 	if (json_object_set_new(root, "generated",
-				json_string(time_format(s->generated, gen, sizeof(gen)))) < 0 ||
+				json_string(rfc3339_format(s->generated, gen, sizeof(gen)))) < 0 ||
 	    json_object_set_new(root, "stats",
 				json_pack("{s:I, s:I, s:I}", "packets",
 					  (json_int_t) s->stat_packets, "evicted",

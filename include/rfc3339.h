@@ -1,0 +1,16 @@
+/* RFC 3339 timestamps, as Kubernetes and flows.json write them. */
+#ifndef BH_RFC3339_H
+#define BH_RFC3339_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RFC3339_STR_MAX 32
+
+/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) to unix seconds (fractions
+ * dropped, offsets applied); -EINVAL for anything else. */
+int rfc3339_parse(const char *s, int64_t *ret);
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC) into @buf; returns @buf. */
+const char *rfc3339_format(int64_t t, char *buf, size_t len);
+
+#endif
