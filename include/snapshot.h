@@ -30,6 +30,15 @@ int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret
 int snapshot_load_buf(const char *data, size_t len, const char *name, struct cluster **ret,
 		      struct snapshot_stats *ret_stats, struct bh_err *reterr);
 
+/*
+ * The same as snapshot_load_buf(), reading each document into one jansson
+ * tree: the reader the fast one must agree with, result and error message
+ * alike.  For differential tests and fuzzing; slower and larger.
+ */
+int snapshot_load_buf_reference(const char *data, size_t len, const char *name,
+				struct cluster **ret, struct snapshot_stats *ret_stats,
+				struct bh_err *reterr);
+
 /* Adds the objects of one buffer to an existing cluster; on failure the
  * cluster is unchanged. */
 int snapshot_merge_buf(struct cluster *c, const char *data, size_t len, const char *name,

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "kube_object.h"
+#include "netpol_emit.h"
 #include "snapshot.h"
 #include "testutil.h"
 
@@ -286,6 +288,199 @@ static void malformed_inputs(void **state)
 	}
 }
 
+/*
+ * The fast reader against the reference reader (snapshot.c): the same
+ * cluster, or the same error message, for every input below and for
+ * every one-byte deletion, replacement and insertion in them.
+ */
+static void dump_labels(struct buf *b, const struct labels *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		assert_int_equal(buf_printf(b, " %s=%s", l->v[i].key, l->v[i].value), 0);
+}
+
+static void dump_cluster(struct buf *b, const struct cluster *c)
+{
+	char a[64];
+
+	for (size_t i = 0; i < c->n_ns; i++) {
+		assert_int_equal(buf_printf(b, "ns %s", c->ns[i].name), 0);
+		dump_labels(b, &c->ns[i].labels);
+		assert_int_equal(buf_append(b, "\n", 1), 0);
+	}
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const struct pod *p = &c->pods[i];
+
+		assert_int_equal(buf_printf(b,
+					    "pod %s/%s uid=%s node=%s hn=%d phase=%s owner=%s/%s "
+					    "created=%lld deleted=%lld",
+					    p->ns, p->name, p->uid ? p->uid : "-",
+					    p->node ? p->node : "-", p->host_network,
+					    p->phase ? p->phase : "-",
+					    p->owner.kind ? p->owner.kind : "-",
+					    p->owner.name ? p->owner.name : "-",
+					    (long long) p->created, (long long) p->deleted),
+				 0);
+		for (size_t j = 0; j < p->n_ips; j++) {
+			addr_format(&p->ips[j], a, sizeof(a));
+			assert_int_equal(buf_printf(b, " ip=%s", a), 0);
+		}
+		for (size_t j = 0; j < p->n_ports; j++)
+			assert_int_equal(buf_printf(b, " port=%s/%u/%u",
+						    p->ports[j].name ? p->ports[j].name : "-",
+						    p->ports[j].protocol, p->ports[j].port),
+					 0);
+		dump_labels(b, &p->labels);
+		assert_int_equal(buf_append(b, "\n", 1), 0);
+	}
+	for (size_t i = 0; i < c->n_policies; i++) {
+		json_t *j = netpol_emit_json(&c->policies[i], NULL, NULL);
+		char *text;
+
+		assert_non_null(j);
+		text = json_dumps(j, JSON_COMPACT);
+		assert_non_null(text);
+		assert_int_equal(buf_printf(b, "policy uid=%s %s\n",
+					    c->policies[i].uid ? c->policies[i].uid : "-", text),
+				 0);
+		free(text);
+		json_decref(j);
+	}
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		assert_int_equal(buf_printf(b, "node %s", c->nodes[i].name), 0);
+		for (size_t j = 0; j < c->nodes[i].n_addrs; j++) {
+			addr_format(&c->nodes[i].addrs[j], a, sizeof(a));
+			assert_int_equal(buf_printf(b, " %s", a), 0);
+		}
+		assert_int_equal(buf_append(b, "\n", 1), 0);
+	}
+}
+
+/* Returns false (with a message) when the two readers disagree. */
+static bool readers_agree(const char *data, size_t len, char *why, size_t why_len)
+{
+	struct snapshot_stats st[2] = { { 0 } };
+	struct bh_err err[2] = { { 0 } };
+	struct cluster *c[2] = { NULL };
+	struct buf d[2];
+	int r[2];
+	bool same;
+
+	r[0] = snapshot_load_buf(data, len, "t.json", &c[0], &st[0], &err[0]);
+	r[1] = snapshot_load_buf_reference(data, len, "t.json", &c[1], &st[1], &err[1]);
+	if (r[0] != r[1] ||
+	    (r[0] < 0 && (strcmp(err[0].msg, err[1].msg) != 0 || err[0].kind != err[1].kind))) {
+		snprintf(why, why_len, "fast r=%d '%s', reference r=%d '%s'", r[0], err[0].msg,
+			 r[1], err[1].msg);
+		cluster_free(c[0]);
+		cluster_free(c[1]);
+		return false;
+	}
+	if (r[0] < 0) {
+		assert_null(c[0]);
+		assert_null(c[1]);
+		return true;
+	}
+	for (int k = 0; k < 2; k++) {
+		buf_init(&d[k], 1 << 24);
+		dump_cluster(&d[k], c[k]);
+		cluster_free(c[k]);
+	}
+	same = st[0].skipped == st[1].skipped && d[0].len == d[1].len &&
+	       (d[0].len == 0 || memcmp(d[0].data, d[1].data, d[0].len) == 0);
+	if (!same)
+		snprintf(why, why_len, "clusters differ: fast\n%s\nreference\n%s",
+			 d[0].data ? d[0].data : "", d[1].data ? d[1].data : "");
+	buf_done(&d[0]);
+	buf_done(&d[1]);
+	return same;
+}
+
+static const char diff_doc[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},\"items\":[\n"
+	"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\",\"labels\":{\"t\":\"a\\\"b\\\\c\\u00e9\"}}},\n"
+	" {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\",\"uid\":\"u1\","
+	"\"labels\":{\"app\":\"web\",\"v\":\"1\"},\"creationTimestamp\":\"2026-11-20T09:00:00Z\","
+	"\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web-1\",\"controller\":true}]},"
+	"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
+	"\"containerPort\":8080,\"protocol\":\"TCP\"},{\"containerPort\":53,\"protocol\":\"UDP\"}]}]},"
+	"\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\",\"podIPs\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"fd00::1\"}]}} ,\n"
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\","
+	"\"namespace\":\"x\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}},\"ingress\":[{"
+	"\"ports\":[{\"port\":80,\"endPort\":90},{\"port\":\"http\"}],\"from\":[{\"podSelector\":{"
+	"\"matchExpressions\":[{\"key\":\"v\",\"operator\":\"In\",\"values\":[\"1\",\"2\"]}]}},"
+	"{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"10.1.0.0/16\"]}}]}],\"policyTypes\":[\"Ingress\",\"Egress\"]}},\n"
+	"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\"},\"data\":{\"k\":[1,2.5,true,null]}},\n"
+	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\","
+	"\"metadata\":{\"name\":\"n1\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.168.0.1\"}]}}]}\n"
+	"]}\n"
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"},\"status\":{\"podIP\":\"10.0.0.2\"}}"
+	"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[],\"metadata\":{}}\n";
+
+static void fast_reader_matches_reference(void **state)
+{
+	static const char extra[] = "\"\\{}[],: x0\x80";
+	const char *inputs[BH_ARRAY_SIZE(bad_cases) + 12];
+	size_t n_inputs = 0, len = sizeof(diff_doc) - 1, checked = 0;
+	char *m = malloc(len + 2);
+	char why[4096];
+
+	(void) state;
+	assert_non_null(m);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(bad_cases); i++)
+		inputs[n_inputs++] = bad_cases[i].json;
+	inputs[n_inputs++] = diff_doc;
+	inputs[n_inputs++] = "{\"items\":[{\"kind\":\"Pod\"}],\"kind\":\"List\",\"items\":[]}";
+	inputs[n_inputs++] = "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"items\":[1],"
+			     "\"metadata\":{\"name\":\"q\"}}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"it\\u0065ms\":[{\"kind\":\"Pod\",\"apiVersion\":"
+			     "\"v1\",\"metadata\":{\"name\":\"e\"}}]}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"items\":[[],{}]}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"items\":[\"a\\\\\",\"]\"]}";
+	inputs[n_inputs++] =
+		"{\"kind\":\"List\",\"items\":[{\"kind\":\"List\",\"items\":[{\"kind\":"
+		"\"List\",\"items\":[{\"kind\":\"List\",\"items\":[{\"kind\":\"List\","
+		"\"items\":[]}]}]}]}]}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"items\":[{\"a\":1,\"a\":2}]}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"items\":[{\"s\":\"\\u0000\"}]}";
+	inputs[n_inputs++] = "{\"kind\":\"List\",\"items\":[1 2]}";
+	inputs[n_inputs++] = "  \n{\"kind\":\"List\",\"items\":[]} \n {} ";
+	inputs[n_inputs++] =
+		"{\"kind\":\"List\",\"items\":[{\"kind\":\"Namespace\",\"apiVersion\":\"v1\","
+		"\"metadata\":{\"name\":\"\xff\"}}]}";
+	assert_true(n_inputs <= BH_ARRAY_SIZE(inputs));
+	for (size_t i = 0; i < n_inputs; i++)
+		if (!readers_agree(inputs[i], strlen(inputs[i]), why, sizeof(why)))
+			fail_msg("input %zu '%s': %s", i, inputs[i], why);
+
+	for (size_t i = 0; i < len; i++) {
+		/* Deleted. */
+		memcpy(m, diff_doc, i);
+		memcpy(m + i, diff_doc + i + 1, len - i - 1);
+		if (!readers_agree(m, len - 1, why, sizeof(why)))
+			fail_msg("byte %zu deleted: %s", i, why);
+		for (size_t k = 0; k < sizeof(extra) - 1; k++) {
+			/* Replaced. */
+			memcpy(m, diff_doc, len);
+			m[i] = extra[k];
+			if (!readers_agree(m, len, why, sizeof(why)))
+				fail_msg("byte %zu replaced by 0x%02x: %s", i,
+					 (unsigned char) extra[k], why);
+			/* Inserted. */
+			memcpy(m, diff_doc, i);
+			m[i] = extra[k];
+			memcpy(m + i + 1, diff_doc + i, len - i);
+			if (!readers_agree(m, len + 1, why, sizeof(why)))
+				fail_msg("0x%02x inserted at %zu: %s", (unsigned char) extra[k], i,
+					 why);
+			checked += 2;
+		}
+		checked++;
+	}
+	assert_true(checked > 20000);
+	free(m);
+}
+
 static void files_errors(void **state)
 {
 	const char *missing[] = { "/nonexistent/snap.json" };
@@ -323,6 +518,7 @@ int main(void)
 		cmocka_unit_test(dual_stack_host_network_and_kinds),
 		cmocka_unit_test(later_files_win_and_merge_is_atomic),
 		cmocka_unit_test(malformed_inputs),
+		cmocka_unit_test(fast_reader_matches_reference),
 		cmocka_unit_test(files_errors),
 		cmocka_unit_test(times),
 	};
