@@ -363,13 +363,13 @@ static json_t *fast_parse(struct fast *f, const char *s, size_t len, size_t flag
 /*
  * Reads the document at @s the fast way into @p and sets *ret_end past
  * it; < 0 when it cannot (the caller undoes what was added and reads the
- * document the reference way).
+ * document the reference way).  Decoders run without an error to fill,
+ * so they build no field paths or messages: the reference way does.
  */
 static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len, size_t *ret_end)
 {
 	struct scan sc = { .s = s, .len = len };
 	size_t items_start = 0, items_end = 0;
-	struct bh_err scratch = { 0 };
 	bool have_items = false;
 	json_t *doc, *item;
 	const char *text = s;
@@ -427,7 +427,7 @@ static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len
 		goto out;
 	}
 	if (!have_items) {
-		r = walk(p, doc, "", 0, &scratch);
+		r = walk(p, doc, "", 0, NULL);
 		goto out;
 	}
 	/* What walk() does for a List at the top, one element at a time. */
@@ -443,7 +443,7 @@ static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len
 			r = -EBADMSG;
 			goto out;
 		}
-		r = walk(p, item, "", 1, &scratch);
+		r = walk(p, item, "", 1, NULL);
 		json_decref(item);
 		/* The element's tree is released: its memory is free. */
 		arena_reset(f->arena);
@@ -500,7 +500,7 @@ static int parse_buf(struct pending *p, struct fast *f, const char *data, size_t
 		prev = arena_json_bind(f->arena);
 	for (;;) {
 		struct pending_mark m = pending_mark(p);
-		size_t end;
+		size_t end = 0;
 
 		while (off < len && is_ws(data[off]))
 			off++;

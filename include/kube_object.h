@@ -30,7 +30,9 @@ enum kube_kind {
 enum kube_kind kube_object_kind(const json_t *obj);
 
 /* Decoders of one object; @obj is borrowed, the result owns copies.  An
- * object of a List from the API has no "kind"; these do not look at it. */
+ * object of a List from the API has no "kind"; these do not look at it.
+ * @reterr may be NULL when only success or failure matters: no field path
+ * or message is formatted then, which makes decoding cheaper. */
 int kube_ns_decode(const json_t *obj, struct k8s_ns *ret, struct bh_err *reterr);
 int kube_pod_decode(const json_t *obj, struct pod *ret, struct bh_err *reterr);
 int kube_netpol_decode(const json_t *obj, struct netpol *ret, struct bh_err *reterr);
