@@ -164,11 +164,13 @@ static json_t *jp_integer(struct jp *p)
 	if (neg)
 		p->pos++;
 	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
+		/* Past 18 digits the value is jansson's: stop before overflowing. */
+		if (++digits > 18)
+			return jp_fail(p, -EDOM);
 		n = n * 10 + (p->s[p->pos] - '0');
 		p->pos++;
-		digits++;
 	}
-	if (digits == 0 || digits > 18 || (digits > 1 && p->s[start + neg] == '0') ||
+	if (digits == 0 || (digits > 1 && p->s[start + neg] == '0') ||
 	    !jp_delim(p))
 		return jp_fail(p, -EDOM);
 	v = json_integer(neg ? -n : n);
