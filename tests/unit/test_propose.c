@@ -50,14 +50,29 @@ static void app_done(struct app *a)
 	cluster_free(a->c);
 }
 
+/* The List as JSON text; the text written without a tree (JSON and YAML)
+ * must be the tree's, byte for byte. */
 static char *emit_json(const struct proposal *p)
 {
 	json_t *doc = netpol_emit_list(p);
-	struct buf b;
+	struct buf b, s;
 
 	assert_non_null(doc);
 	buf_init(&b, SIZE_MAX);
+	buf_init(&s, SIZE_MAX);
 	assert_int_equal(netpol_emit_json_text(doc, &b), 0);
+	assert_int_equal(netpol_emit_list_json(p, &s), 0);
+	assert_int_equal(s.len, b.len);
+	assert_memory_equal(s.data, b.data, b.len);
+	buf_reset(&b);
+	buf_reset(&s);
+	assert_int_equal(netpol_emit_yaml(doc, &b), 0);
+	assert_int_equal(netpol_emit_list_yaml(p, &s), 0);
+	assert_int_equal(s.len, b.len);
+	assert_memory_equal(s.data, b.data, b.len);
+	buf_reset(&b);
+	assert_int_equal(netpol_emit_json_text(doc, &b), 0);
+	buf_done(&s);
 	json_decref(doc);
 	return buf_steal(&b);
 }
