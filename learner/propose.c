@@ -1141,25 +1141,24 @@ static int ipblocks_collect(const struct cluster *cc, struct cidr **ret, size_t 
 	return 0;
 }
 
-/* Is @a inside one of @v (sorted by cidr_group_cmp)? */
-static bool ipblocks_contain(const struct cidr *v, size_t n, const struct addr *a)
+/* Is @a inside one of @v (sorted by cidr_group_cmp; @groups holds the
+ * start of each run of one family and length, and @n)? */
+static bool ipblocks_contain(const struct cidr *v, const size_t *groups, size_t n_groups,
+			     const struct addr *a)
 {
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		struct cidr key = { .addr = { .family = v[i].addr.family }, .plen = v[i].plen };
+	for (size_t g = 0; g < n_groups; g++) {
+		const struct cidr *first = &v[groups[g]];
+		struct cidr key = { .addr = { .family = first->addr.family }, .plen = first->plen };
 
-		while (j < n && v[j].addr.family == v[i].addr.family && v[j].plen == v[i].plen)
-			j++;
-		if (v[i].addr.family == a->family) {
-			for (unsigned b = 0; b < v[i].plen && b < 128; b += 8) {
-				unsigned bits = v[i].plen - b < 8 ? v[i].plen - b : 8;
+		if (first->addr.family != a->family)
+			continue;
+		for (unsigned b = 0; b < first->plen && b < 128; b += 8) {
+			unsigned bits = first->plen - b < 8 ? first->plen - b : 8;
 
-				key.addr.b[b / 8] = (uint8_t) (a->b[b / 8] & (0xff00u >> bits));
-			}
-			if (bsearch(&key, v + i, j - i, sizeof(*v), cidr_group_cmp))
-				return true;
+			key.addr.b[b / 8] = (uint8_t) (a->b[b / 8] & (0xff00u >> bits));
 		}
-		i = j;
+		if (bsearch(&key, first, groups[g + 1] - groups[g], sizeof(*v), cidr_group_cmp))
+			return true;
 	}
 	return false;
 }
@@ -1263,7 +1262,7 @@ static int check_memo_init(struct check_memo *m, const struct cluster *cc)
 {
 	struct cidr *blocks = NULL;
 	struct class_keys ck = { 0 };
-	size_t n_blocks = 0, n_tab = 16;
+	size_t n_blocks = 0, n_tab = 16, *groups = NULL, n_groups = 0;
 	uint32_t *tab = NULL, n_cls = 0; /* class representatives: pod index + 1 */
 	int r;
 
@@ -1278,17 +1277,23 @@ static int check_memo_init(struct check_memo *m, const struct cluster *cc)
 		n_tab *= 2;
 	m->cls = calloc(cc->n_pods ? cc->n_pods : 1, sizeof(*m->cls));
 	tab = calloc(n_tab, sizeof(*tab));
-	if (!m->cls || !tab) {
+	groups = calloc(n_blocks + 1, sizeof(*groups));
+	if (!m->cls || !tab || !groups) {
 		r = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < n_blocks; i++)
+		if (!i || blocks[i].addr.family != blocks[i - 1].addr.family ||
+		    blocks[i].plen != blocks[i - 1].plen)
+			groups[n_groups++] = i;
+	groups[n_groups] = n_blocks;
 	for (size_t i = 0; i < cc->n_pods; i++) {
 		const struct pod *p = &cc->pods[i];
 		bool covered = false;
 		size_t k;
 
 		for (size_t a = 0; a < p->n_ips && !covered; a++)
-			covered = ipblocks_contain(blocks, n_blocks, &p->ips[a]);
+			covered = ipblocks_contain(blocks, groups, n_groups, &p->ips[a]);
 		if (p->host_network || covered)
 			continue;
 		for (k = pod_class_hash(&ck, p) & (n_tab - 1); tab[k]; k = (k + 1) & (n_tab - 1))
@@ -1304,6 +1309,7 @@ static int check_memo_init(struct check_memo *m, const struct cluster *cc)
 	r = 0;
 out:
 	free(ck.v);
+	free(groups);
 	free(tab);
 	free(blocks);
 	return r;
