@@ -60,7 +60,7 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, yaml_scalar_style_t st
  * One walk over the model writes every form of the output: a jansson tree
  * (netpol_emit_json(), netpol_emit_list()), JSON text and YAML events.  The
  * text forms are written as the walk goes: building a tree of a proposal
- * (about a million small objects at 200,000 flows), dumping it and freeing
+ * (hundreds of thousands of small objects at 200,000 flows), dumping it and freeing
  * it again was most of the cost of printing one.  The JSON text is what
  * json_dumps(JSON_INDENT(2)) makes of the tree, byte for byte, and the YAML
  * what netpol_emit_yaml() makes of it (tests/fuzz/fuzz_propose.c checks
