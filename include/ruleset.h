@@ -114,7 +114,7 @@ struct rs_set {
 enum rs_rule_kind {
 	RS_RULE_CT_ACCEPT, /* ct state established,related accept */
 	RS_RULE_FIB_LOCAL_ACCEPT, /* fib saddr type local accept */
-	RS_RULE_ADDR_ACCEPT, /* ip saddr @set accept */
+	RS_RULE_ADDR, /* ip saddr|daddr @set verdict */
 	RS_RULE_VMAP, /* ip saddr|daddr vmap @set */
 	RS_RULE_VERDICT, /* the verdict alone */
 	RS_RULE_ALLOW, /* [peer set] [port set | named set] verdict */
@@ -208,16 +208,32 @@ int ruleset_text_table(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 int ruleset_payload(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 
 /* NFLOG prefix of pod NS/POD for direction @dir into @buf (at least
- * RULESET_PREFIX_MAX bytes). */
+ * RULESET_PREFIX_MAX bytes): "bh:D:NS/POD", or "bh:D:#" + 16 hex digits
+ * when too long.  This is how alerts name the deciding pod once
+ * ruleset_alert_pod() has resolved the kernel's class prefix. */
 const char *ruleset_pod_prefix(const char *ns, const char *pod, enum netpol_dir dir, char *buf,
 			       size_t len);
 /*
- * Maps an NFLOG prefix back: direction and the local pod's namespace and
- * name (borrowed from @rs, valid until its next update).  0, or -ENOENT
- * when the prefix is not ours or names no pod of this ruleset.
+ * Resolves an NFLOG prefix logged by this ruleset (a class prefix, see
+ * the file comment) and the logged packet's addresses to the local pod
+ * whose policies decided: the destination's (i) or the source's (e) pod,
+ * checked to be a member of the logged class.  Namespace and name are
+ * borrowed from @rs, valid until its next update.  0, or -ENOENT when the
+ * prefix is not ours or the address is no member of that class.
  */
-int ruleset_prefix_lookup(const struct ruleset *rs, const char *prefix, enum netpol_dir *ret_dir,
-			  const char **ret_ns, const char **ret_pod);
+int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct addr *src,
+		      const struct addr *dst, enum netpol_dir *ret_dir, const char **ret_ns,
+		      const char **ret_pod);
+
+/*
+ * The description in nft syntax with the class numbering abstracted
+ * away: bit sets and trie chains are left out, the dispatch rules print
+ * "goto <dispatch>", and every address of an isolation set is listed with
+ * the class chain the trie leads it to.  Two rulesets that enforce the
+ * same thing with differently numbered classes (an incrementally updated
+ * one and a fresh build) print the same text.  For tests and benchmarks.
+ */
+int ruleset_text_canonical(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 
 /* --- incremental updates ---------------------------------------------- */
 
