@@ -523,10 +523,10 @@ static int set_rank(const struct rs_set *s)
 	return 4;
 }
 
-bool rs_set_is_bits(const char *name)
+bool rs_set_is_digits(const char *name)
 {
 	return (strncmp(name, "in", 2) == 0 || strncmp(name, "eg", 2) == 0) &&
-	       (name[2] == '4' || name[2] == '6') && strncmp(name + 3, "/b", 2) == 0;
+	       (name[2] == '4' || name[2] == '6') && strncmp(name + 3, "/d", 2) == 0;
 }
 
 bool rs_chain_is_trie(const char *name)
@@ -541,7 +541,7 @@ bool rs_chain_is_class(const char *name)
 
 int rs_chain_del_rank(const char *name)
 {
-	/* Trie chains test bit B and jump to chains testing lower bits. */
+	/* Trie chains test digit J and jump to chains testing lower ones. */
 	if (rs_chain_is_trie(name))
 		return 63 - (int) strtoul(name + 3, NULL, 10);
 	return rs_chain_is_class(name) ? 100 : 200;
@@ -1652,32 +1652,50 @@ static int active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir
  * Local isolated pods are grouped into classes (include/ruleset.h): one
  * chain per class instead of one per pod.  The address of a pod leads to
  * its class chain without a verdict map: "in4"/"eg4" (and IPv6) hold the
- * addresses of the isolated pods, and bit set "in4/bK" those whose class
- * id has bit K set.  A binary trie of chains over the ids in use tests
- * one bit per level, only where ids differ (a path compressed trie: n
- * classes, n - 1 trie chains), and its leaves are the class chains.  A pod
- * joining a class that exists is then set elements only: verdict map
- * elements and new rules make the kernel validate the whole table graph
- * at commit (about 1.5 ms here), plain elements do not.
+ * addresses of the isolated pods, and digit set "in4/dJ.V" those whose
+ * class id has octal digit J equal to V (V = 1..7).  A trie of chains over
+ * the ids in use tests one digit per level, only where ids differ (path
+ * compressed), and its leaves are the class chains.  A pod joining a class
+ * that exists is then set elements only: verdict map elements and new
+ * rules make the kernel validate the whole table graph at commit (about
+ * 1.5 ms here), plain elements do not.
+ *
+ * Why octal: the kernel refuses a chain graph deeper than 16 levels
+ * (NFT_JUMP_STACK_SIZE; goto counts like jump when it validates), and a
+ * local-to-local packet walks forward, the egress trie, ce/, pe/, ingress,
+ * the ingress trie, ci/, pi/: both tries together get 10 levels.  Five
+ * octal digits (32768 classes per direction) fit; binary digits would not
+ * go past 32 classes.
  */
+#define RS_DIGIT_BITS 3
+#define RS_DIGIT_VALUES (1u << RS_DIGIT_BITS)
+#define RS_DIGITS_MAX 5
+#define RS_CLASSES_MAX (1u << (RS_DIGIT_BITS * RS_DIGITS_MAX))
+
 static const char *const iso_sets[_NETPOL_DIR_MAX][2] = {
 	[NETPOL_INGRESS] = { "in4", "in6" },
 	[NETPOL_EGRESS] = { "eg4", "eg6" },
 };
 
-static void bits_name(char *buf, size_t len, enum netpol_dir d, int fam, unsigned bit)
+static void digit_set_name(char *buf, size_t len, enum netpol_dir d, int fam, unsigned digit,
+			   unsigned v)
 {
-	(void) snprintf(buf, len, "%s/b%u", iso_sets[d][fam], bit);
+	(void) snprintf(buf, len, "%s/d%u.%u", iso_sets[d][fam], digit, v);
 }
 
-/* Bits needed for ids up to @max_id. */
-static unsigned id_bits(uint32_t max_id)
+static unsigned id_digit(uint32_t id, unsigned j)
+{
+	return (id >> (RS_DIGIT_BITS * j)) & (RS_DIGIT_VALUES - 1);
+}
+
+/* Digits needed for ids up to @max_id. */
+static unsigned id_digits(uint32_t max_id)
 {
 	unsigned n = 0;
 
 	while (max_id) {
 		n++;
-		max_id >>= 1;
+		max_id >>= RS_DIGIT_BITS;
 	}
 	return n;
 }
@@ -1843,44 +1861,55 @@ static int class_id_cmp_cb(const void *a, const void *b)
 	return (*x)->id < (*y)->id ? -1 : (*x)->id > (*y)->id;
 }
 
-/* The trie over @cl[lo, hi) (sorted by id, all sharing the bits above the
- * ones that differ) into b->d; its entry chain's name into @ret. */
+/* The trie over @cl[lo, hi) (sorted by id, all sharing the digits above
+ * the ones that differ) into b->d; its entry chain's name into @ret. */
 static int trie_build(struct bctx *b, enum netpol_dir d, const struct rs_class *const *cl,
 		      size_t lo, size_t hi, char ret[RULESET_NAME_MAX])
 {
-	char one[RULESET_NAME_MAX], zero[RULESET_NAME_MAX];
+	char child[RS_DIGIT_VALUES][RULESET_NAME_MAX];
+	bool has[RS_DIGIT_VALUES] = { false };
 	struct rs_chain *ch;
-	uint32_t x;
-	unsigned bit;
-	size_t m = lo;
-	int r;
+	unsigned j, dflt = 0;
+	int r = 0;
 
 	if (hi - lo == 1) {
 		(void) snprintf(ret, RULESET_NAME_MAX, "%s", cl[lo]->chain);
 		return 0;
 	}
-	x = cl[lo]->id ^ cl[hi - 1]->id;
-	bit = id_bits(x) - 1;
-	while (m < hi && !((cl[m]->id >> bit) & 1))
-		m++;
-	r = trie_build(b, d, cl, lo, m, zero);
-	if (!r)
-		r = trie_build(b, d, cl, m, hi, one);
+	j = (id_digits(cl[lo]->id ^ cl[hi - 1]->id) - 1);
+	for (size_t i = lo; !r && i < hi;) {
+		unsigned v = id_digit(cl[i]->id, j);
+		size_t e = i;
+
+		while (e < hi && id_digit(cl[e]->id, j) == v)
+			e++;
+		r = trie_build(b, d, cl, i, e, child[v]);
+		has[v] = true;
+		i = e;
+	}
 	if (r)
 		return r;
-	(void) snprintf(ret, RULESET_NAME_MAX, "t%s/%u.%x", dir_letter(d), bit,
-			(unsigned) ((uint64_t) cl[lo]->id >> (bit + 1)));
+	/* The unconditional goto: digit 0, else the largest digit present. */
+	for (unsigned v = 0; v < RS_DIGIT_VALUES; v++)
+		if (has[v] && (v == 0 || !has[0]))
+			dflt = v;
+	(void) snprintf(ret, RULESET_NAME_MAX, "t%s/%u.%x", dir_letter(d), j,
+			(unsigned) ((uint64_t) cl[lo]->id >> (RS_DIGIT_BITS * (j + 1))));
 	r = new_chain(b, ret, NULL, &ch);
-	for (int f = 0; !r && f < 2; f++) {
-		char set[RULESET_NAME_MAX];
+	for (unsigned v = 1; !r && v < RS_DIGIT_VALUES; v++) {
+		if (!has[v] || v == dflt)
+			continue;
+		for (int f = 0; !r && f < 2; f++) {
+			char set[RULESET_NAME_MAX];
 
-		bits_name(set, sizeof(set), d, f, bit);
-		r = add_rule(ch, RS_RULE_ADDR, f ? AF_INET6 : AF_INET, d == NETPOL_INGRESS, set,
-			     NULL, NULL, RS_VERDICT_GOTO, one);
+			digit_set_name(set, sizeof(set), d, f, j, v);
+			r = add_rule(ch, RS_RULE_ADDR, f ? AF_INET6 : AF_INET, d == NETPOL_INGRESS,
+				     set, NULL, NULL, RS_VERDICT_GOTO, child[v]);
+		}
 	}
 	if (!r)
 		r = add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_GOTO,
-			     zero);
+			     child[dflt]);
 	return r;
 }
 
@@ -1922,12 +1951,12 @@ static int member_elems(const struct bctx *b, const struct pod *p, enum netpol_d
 			continue;
 		elem_addr(&e, &p->ips[j]);
 		r = emit(ud, iso_sets[d][f], &e);
-		for (unsigned k = 0; !r && k < 32; k++) {
+		for (unsigned k = 0; !r && k < RS_DIGITS_MAX; k++) {
 			char set[RULESET_NAME_MAX];
 
-			if (!((id >> k) & 1))
+			if (!id_digit(id, k))
 				continue;
-			bits_name(set, sizeof(set), d, f, k);
+			digit_set_name(set, sizeof(set), d, f, k, id_digit(id, k));
 			r = emit(ud, set, &e);
 		}
 		if (r)
@@ -2049,16 +2078,22 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_clas
 			i += cnt - 1;
 		}
 	}
-	cs->bits = id_bits(max_id);
+	if (max_id >= RS_CLASSES_MAX) {
+		r = -E2BIG;
+		goto out;
+	}
+	cs->digits = id_digits(max_id);
 	for (int f = 0; f < 2; f++) {
 		struct rs_set *s;
 
 		r = new_set(b, iso_sets[d][f], f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
-		for (unsigned bit = 0; !r && bit < cs->bits; bit++) {
-			char name[RULESET_NAME_MAX];
+		for (unsigned j = 0; !r && j < cs->digits; j++) {
+			for (unsigned v = 1; !r && v < RS_DIGIT_VALUES; v++) {
+				char name[RULESET_NAME_MAX];
 
-			bits_name(name, sizeof(name), d, f, bit);
-			r = new_set(b, name, f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
+				digit_set_name(name, sizeof(name), d, f, j, v);
+				r = new_set(b, name, f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
+			}
 		}
 		if (r)
 			goto out;
@@ -2083,11 +2118,13 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_clas
 	}
 	for (int f = 0; f < 2; f++) {
 		set_finish(rs_desc_set(b->d, iso_sets[d][f]));
-		for (unsigned bit = 0; bit < cs->bits; bit++) {
-			char name[RULESET_NAME_MAX];
+		for (unsigned j = 0; j < cs->digits; j++) {
+			for (unsigned v = 1; v < RS_DIGIT_VALUES; v++) {
+				char name[RULESET_NAME_MAX];
 
-			bits_name(name, sizeof(name), d, f, bit);
-			set_finish(rs_desc_set(b->d, name));
+				digit_set_name(name, sizeof(name), d, f, j, v);
+				set_finish(rs_desc_set(b->d, name));
+			}
 		}
 	}
 out:
@@ -3005,24 +3042,27 @@ static int member_change(struct ruleset *rs, struct pending *pd, const struct bc
 	return member_elems(b, p, d, id, member_change_cb, &x);
 }
 
-/* Bit sets for ids of @bits bits (a new class may need one more). */
-static int bits_grow(struct ruleset *rs, struct pending *pd, enum netpol_dir d, unsigned bits)
+/* Digit sets for ids of @digits digits (a new class may need one more). */
+static int digits_grow(struct ruleset *rs, struct pending *pd, enum netpol_dir d, unsigned digits)
 {
 	struct rs_classes *cs = &rs->d.cls[d];
 	struct bctx b = { .rs = rs, .d = &rs->d };
 
-	for (; cs->bits < bits; cs->bits++) {
+	for (; cs->digits < digits; cs->digits++) {
 		for (int f = 0; f < 2; f++) {
-			char name[RULESET_NAME_MAX];
-			struct rs_set *s;
-			int r;
+			for (unsigned v = 1; v < RS_DIGIT_VALUES; v++) {
+				char name[RULESET_NAME_MAX];
+				struct rs_set *s;
+				int r;
 
-			bits_name(name, sizeof(name), d, f, cs->bits);
-			r = new_set(&b, name, f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
-			if (!r)
-				r = rs_delta_push_set(&pd->ph[PH_ADD_SET], RS_OP_ADD_SET, s, false);
-			if (r)
-				return r;
+				digit_set_name(name, sizeof(name), d, f, cs->digits, v);
+				r = new_set(&b, name, f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
+				if (!r)
+					r = rs_delta_push_set(&pd->ph[PH_ADD_SET], RS_OP_ADD_SET, s,
+							      false);
+				if (r)
+					return r;
+			}
 		}
 	}
 	return 0;
@@ -3050,6 +3090,8 @@ static int class_join(struct ruleset *rs, struct pending *pd, const struct bctx 
 		while (used[id])
 			id++;
 		free(used);
+		if (id >= RS_CLASSES_MAX)
+			return -E2BIG;
 		r = class_chain_build(rs, d, key, &ch);
 		if (!r && rs_desc_chain(&rs->d, ch->name))
 			r = -EEXIST;
@@ -3065,7 +3107,7 @@ static int class_join(struct ruleset *rs, struct pending *pd, const struct bctx 
 		}
 		rs_chain_free(ch);
 		if (!r)
-			r = bits_grow(rs, pd, d, id_bits(id));
+			r = digits_grow(rs, pd, d, id_digits(id));
 		if (r)
 			return r;
 		*dirty = true;
@@ -3135,6 +3177,15 @@ static int dispatch_refresh(struct ruleset *rs, struct pending *pd)
 		r = trie_build_all(&b, d, &rs->d.cls[d], roots[d]);
 	if (!r)
 		r = build_base_chains(&b, roots);
+	/* Trie chains that go (before the new ones move out of @t). */
+	if (!r) {
+		gone = calloc(rs->d.n_chains + 1, sizeof(*gone));
+		r = gone ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; !r && i < rs->d.n_chains; i++)
+		if (rs_chain_is_trie(rs->d.chains[i]->name) &&
+		    !rs_desc_chain(&t, rs->d.chains[i]->name))
+			gone[n_gone++] = rs->d.chains[i];
 	for (size_t i = 0; !r && i < t.n_chains; i++) {
 		struct rs_chain *nc = t.chains[i];
 		const struct rs_chain *oc = rs_desc_chain(&rs->d, nc->name);
@@ -3155,14 +3206,6 @@ static int dispatch_refresh(struct ruleset *rs, struct pending *pd)
 			t.chains[i] = NULL;
 		}
 	}
-	if (!r) {
-		gone = calloc(rs->d.n_chains + 1, sizeof(*gone));
-		r = gone ? 0 : -ENOMEM;
-	}
-	for (size_t i = 0; !r && i < rs->d.n_chains; i++)
-		if (rs_chain_is_trie(rs->d.chains[i]->name) &&
-		    !rs_desc_chain(&t, rs->d.chains[i]->name))
-			gone[n_gone++] = rs->d.chains[i];
 	if (!r && n_gone)
 		qsort(gone, n_gone, sizeof(*gone), chain_del_rank_cb);
 	for (size_t i = 0; !r && i < n_gone; i++) {

@@ -54,7 +54,7 @@ struct rs_class {
 struct rs_classes {
 	size_t n, cap;
 	struct rs_class *v; /* owned, unordered */
-	unsigned bits; /* bit sets that exist: in4/b0 .. in4/b<bits-1> */
+	unsigned digits; /* digit sets that exist: in4/dJ.V for J < digits */
 	struct name_map idx; /* key -> index */
 };
 
@@ -158,7 +158,7 @@ int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc 
 int rs_chain_del_rank(const char *name);
 bool rs_chain_is_trie(const char *name);
 bool rs_chain_is_class(const char *name);
-bool rs_set_is_bits(const char *name);
+bool rs_set_is_digits(const char *name);
 int rs_owners_build(struct owner_map *m, struct cluster *c);
 void rs_owners_done(struct owner_map *m);
 

@@ -339,7 +339,7 @@ int ruleset_text_canonical(const struct ruleset *rs, struct buf *out)
 		return r;
 	r = buf_printf(out, "table inet %s {\n", RULESET_TABLE);
 	for (size_t i = 0; r == 0 && i < d->n_sets; i++)
-		if (!rs_set_is_bits(sets[i]->name))
+		if (!rs_set_is_digits(sets[i]->name))
 			r = rs_set_text(sets[i], out, "\t");
 	for (size_t i = 0; r == 0 && i < d->n_chains; i++) {
 		const struct rs_chain *c = chains[i];

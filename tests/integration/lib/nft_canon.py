@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """nft_canon.py: the kernel listing of table inet bulkhead with the class
 numbering abstracted away, as ruleset_text_canonical() does for the
-description (include/ruleset.h): the dispatch bit sets (in4/bK ...) and
+description (include/ruleset.h): the dispatch digit sets (in4/dJ.V ...) and
 trie chains (ti/..., te/...) are left out, dispatch rules print
 "goto <dispatch>", and every address of an isolation set (in4, in6, eg4,
 eg6) is listed with the class chain the kernel's trie leads it to.  An
@@ -17,7 +17,7 @@ import re
 import sys
 
 ISO = re.compile(r"^(in|eg)[46]$")
-BITS = re.compile(r"^(in|eg)[46]/b\d+$")
+BITS = re.compile(r"^(in|eg)[46]/d\d+\.\d+$")
 TRIE = re.compile(r"^t[ie]/")
 BLOCK = re.compile(r"^\t(set|map|chain) (\S+) \{$")
 DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
