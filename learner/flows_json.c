@@ -9,8 +9,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdalign.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "arena.h"
 #include "atomic_file.h"
 #include "buf.h"
 #include "flows_json.h"
@@ -560,51 +559,11 @@ static int rd_syntax(struct ctx *c, struct rd *rd, const char *what)
  * Jansson allocates every object, string, hash bucket and lexer buffer of
  * a flow separately, and frees them all again once the flow is decoded:
  * at 200,000 flows that was a large share of reading a file.  While a flow
- * is parsed, allocations come from a per-thread arena that is reset when
- * the flow's tree has been released; anything larger than what is left
- * falls back to malloc().  Outside that window (and in other threads) the
- * functions are plain malloc()/free(), so installing them process-wide
- * changes nothing for other jansson users, and memory jansson allocated
- * before they were installed is still freed correctly.
+ * is parsed, allocations come from an arena (include/arena.h) bound to the
+ * thread, reset when the flow's tree has been released; anything larger
+ * than what is left falls back to malloc().
  */
 #define FLOW_ARENA_SIZE (64u * 1024)
-
-struct flow_arena {
-	bool active;
-	size_t used;
-	_Alignas(max_align_t) unsigned char mem[FLOW_ARENA_SIZE];
-};
-
-static _Thread_local struct flow_arena *flow_arena;
-
-static void *arena_malloc(size_t n)
-{
-	struct flow_arena *a = flow_arena;
-	size_t need = (n + _Alignof(max_align_t) - 1) & ~(size_t) (_Alignof(max_align_t) - 1);
-	void *p;
-
-	if (!a || !a->active || need < n || need > FLOW_ARENA_SIZE - a->used)
-		return malloc(n);
-	p = a->mem + a->used;
-	a->used += need;
-	return p;
-}
-
-static void arena_free(void *p)
-{
-	struct flow_arena *a = flow_arena;
-
-	if (a && (unsigned char *) p >= a->mem && (unsigned char *) p < a->mem + FLOW_ARENA_SIZE)
-		return;
-	free(p);
-}
-
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
-
-static void arena_install(void)
-{
-	json_set_alloc_funcs(arena_malloc, arena_free);
-}
 
 /* The value at rd->pos: a new reference, or NULL with the error set. */
 static json_t *rd_value(struct ctx *c, struct rd *rd)
@@ -998,11 +957,9 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 				json_incref(val);
 			} else {
 				/* Kept beyond this flow: not from the arena. */
-				if (flow_arena)
-					flow_arena->active = false;
+				(void) arena_set_active(arena_json_current(), false);
 				val = rd_try_value(rd);
-				if (flow_arena)
-					flow_arena->active = true;
+				(void) arena_set_active(arena_json_current(), true);
 				if (!val)
 					goto out;
 				val_cache_add(vc, rd, vstart, h, val);
@@ -1072,19 +1029,15 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 			*cap = nc;
 		}
 		c->index = *n;
-		if (flow_arena)
-			flow_arena->active = true;
+		(void) arena_set_active(arena_json_current(), true);
 		r = rd_flow_fast(c, rd, &pc, &vc, &(*v)[*n]);
 		if (r == 0) {
-			if (flow_arena) {
-				flow_arena->active = false;
-				flow_arena->used = 0;
-			}
+			(void) arena_set_active(arena_json_current(), false);
+			arena_reset(arena_json_current());
 			goto decoded;
 		}
 		item = rd_value(c, rd);
-		if (flow_arena)
-			flow_arena->active = false;
+		(void) arena_set_active(arena_json_current(), false);
 		if (!item) {
 			c->index = SIZE_MAX;
 			goto arena_reset_fail;
@@ -1092,8 +1045,7 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 		r = decode_flow(c, item, &(*v)[*n]);
 		json_decref(item);
 		/* The tree is gone: everything in the arena is free. */
-		if (flow_arena)
-			flow_arena->used = 0;
+		arena_reset(arena_json_current());
 		if (r < 0) {
 			c->index = SIZE_MAX;
 			goto out;
@@ -1117,8 +1069,7 @@ decoded:
 
 arena_reset_fail:
 	/* A failed parse has released what it allocated. */
-	if (flow_arena)
-		flow_arena->used = 0;
+	arena_reset(arena_json_current());
 	r = -EBADMSG;
 out:
 	peer_cache_done(&pc);
@@ -1230,7 +1181,7 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	struct ctx c = { .name = name, .err = reterr, .index = SIZE_MAX };
 	struct rd rd = { .data = data, .len = len, .line = 1 };
 	struct flow_record *v = NULL, *merged;
-	struct flow_arena *arena;
+	struct arena *arena, *prev;
 	uint64_t packets = 0, evicted = 0, overruns = 0;
 	json_t *root = NULL, *flows, *stats, *item;
 	int64_t generated = 0;
@@ -1241,16 +1192,11 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	int r;
 
 	/* Without an arena (no memory for it) jansson simply mallocs. */
-	(void) pthread_once(&arena_once, arena_install);
-	arena = malloc(sizeof(*arena));
-	if (arena) {
-		arena->active = false;
-		arena->used = 0;
-	}
-	flow_arena = arena;
+	arena = arena_new(FLOW_ARENA_SIZE);
+	prev = arena_json_bind(arena);
 	r = rd_document(&c, &rd, &root, &v, &n, &cap);
-	flow_arena = NULL;
-	free(arena);
+	(void) arena_json_bind(prev);
+	arena = arena_free(arena);
 	if (r < 0)
 		goto out;
 	if (r > 0) {
