@@ -788,20 +788,17 @@ static int name_part(struct buf *b, const char *s)
 }
 
 /* bulkhead-NAME-DIR, or bulkhead-NAME-KIND-DIR when two workloads of the
- * namespace share a name; NAME is cut to keep the whole within
+ * namespace share a name (@clash); NAME is cut to keep the whole within
  * POLICY_NAME_MAX. */
-static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir d, char **ret)
+static int policy_name(const struct workload_set *ws, size_t wi, bool clash, enum netpol_dir d,
+		       char **ret)
 {
 	const struct workload *w = &ws->v[wi];
 	const char *dir = netpol_dir_name(d);
-	bool clash = false;
 	struct buf b, tail;
 	size_t keep;
 	int r;
 
-	for (size_t i = 0; i < ws->n && !clash; i++)
-		clash = i != wi && strcmp(ws->v[i].ns, w->ns) == 0 &&
-			strcmp(ws->v[i].name, w->name) == 0;
 	buf_init(&b, SIZE_MAX);
 	buf_init(&tail, SIZE_MAX);
 	r = buf_printf(&b, "bulkhead-");
@@ -828,6 +825,32 @@ static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir
 	return 0;
 }
 
+static int wl_ns_name_cmp(const void *a, const void *b, void *ud)
+{
+	const struct workload_set *ws = ud;
+	const struct workload *x = &ws->v[*(const size_t *) a], *y = &ws->v[*(const size_t *) b];
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Per workload: does another workload of its namespace have its name? */
+static int name_clashes(const struct workload_set *ws, bool *ret)
+{
+	size_t *idx = calloc(ws->n ? ws->n : 1, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < ws->n; i++)
+		idx[i] = i;
+	qsort_r(idx, ws->n, sizeof(*idx), wl_ns_name_cmp, (void *) ws);
+	for (size_t i = 0; i + 1 < ws->n; i++)
+		if (wl_ns_name_cmp(&idx[i], &idx[i + 1], (void *) ws) == 0)
+			ret[idx[i]] = ret[idx[i + 1]] = true;
+	free(idx);
+	return 0;
+}
+
 /*
  * Policies of direction @d: one per workload seen at either end of a flow,
  * so a workload seen only as a client is isolated for ingress too (nothing
@@ -837,7 +860,8 @@ static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir
  * asked while learning, and a DNS server that cannot resolve breaks the
  * cluster).
  */
-static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, struct proposal *p)
+static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, const bool *clash,
+			struct proposal *p)
 {
 	const bool in = d == NETPOL_INGRESS;
 	size_t i = 0;
@@ -873,7 +897,7 @@ static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, stru
 		p->v = v;
 		r = policy_build(x, w, d, &x->edges[i], j - i, &p->v[p->n]);
 		if (r == 0)
-			r = policy_name(x->ws, w, d, &p->v[p->n].np.name);
+			r = policy_name(x->ws, w, clash[w], d, &p->v[p->n].np.name);
 		p->n++;
 		if (r < 0)
 			return r;
@@ -888,7 +912,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	struct proposal p = { 0 };
 	struct ctx x = { .c = c, .o = o };
 	struct ep prev_src = { 0 };
-	bool *seen = NULL;
+	bool *seen = NULL, *clash = NULL;
 	int r = -ENOMEM;
 
 	*ret = (struct proposal){ 0 };
@@ -899,7 +923,8 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	r = -ENOMEM;
 	x.dns_wl = calloc(p.ws.n ? p.ws.n : 1, sizeof(*x.dns_wl));
 	seen = calloc(p.ws.n ? p.ws.n : 1, sizeof(*seen));
-	if (!x.dns_wl || !seen)
+	clash = calloc(p.ws.n ? p.ws.n : 1, sizeof(*clash));
+	if (!x.dns_wl || !seen || !clash || name_clashes(&p.ws, clash) < 0)
 		goto out;
 
 	for (size_t i = 0; i < c->n_pods; i++)
@@ -957,7 +982,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		if (!o->dir[d])
 			continue;
-		r = policies_for(&x, (enum netpol_dir) d, seen, &p);
+		r = policies_for(&x, (enum netpol_dir) d, seen, clash, &p);
 		if (r < 0)
 			goto out;
 	}
@@ -975,6 +1000,7 @@ out:
 	free(x.hostnet);
 	free(x.dns_wl);
 	free(seen);
+	free(clash);
 	return r;
 }
 

@@ -630,6 +630,44 @@ static void self_check_memo_respects_selectors(void **state)
 	cluster_free(c);
 }
 
+/* Two workloads of a namespace with one name: both names carry the kind. */
+static void policy_names_tell_clashing_workloads_apart(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct pod dep = { .ns = strdup("ns"), .name = strdup("web-5d9f8b7c6d-abcde"), .n_ips = 1 };
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+
+	(void) state;
+	put_pod(c, "web", "10.0.0.1", "app=web", 0, NULL); /* bare: Pod/web */
+	labels_lit(&dep.labels, "app=web,tier=front,pod-template-hash=5d9f8b7c6d");
+	dep.ips[0] = addr_lit("10.0.0.2");
+	dep.owner = (struct owner_ref){ .kind = strdup("ReplicaSet"),
+					.name = strdup("web-5d9f8b7c6d") };
+	assert_true(cluster_pod_put(c, &dep) >= 0); /* Deployment/web */
+	put_pod(c, "other", "10.0.0.3", "app=other", 80, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(2, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 2; i++)
+		fs.flows[fs.n++].key =
+			(struct flow_key){ .src = addr_lit(i ? "10.0.0.2" : "10.0.0.1"),
+					   .dst = addr_lit("10.0.0.3"),
+					   .proto = IPPROTO_TCP,
+					   .port = 80 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(p.n, 6);
+	assert_non_null(find(&p, "ns", "bulkhead-web-pod-egress"));
+	assert_non_null(find(&p, "ns", "bulkhead-web-deployment-egress"));
+	assert_non_null(find(&p, "ns", "bulkhead-other-ingress"));
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +681,7 @@ int main(void)
 		cmocka_unit_test(aggregation_is_opt_in),
 		cmocka_unit_test(named_port_only_when_unambiguous),
 		cmocka_unit_test(policy_names_are_dns_names),
+		cmocka_unit_test(policy_names_tell_clashing_workloads_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
