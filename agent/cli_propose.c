@@ -192,7 +192,6 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 	struct flow_set flows;
 	struct cluster *c = NULL;
 	struct proposal p = { 0 };
-	json_t *doc = NULL;
 	struct buf out;
 	int r;
 
@@ -223,13 +222,12 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 			       p.n_checked - p.n_allowed, p.n_checked);
 		goto out;
 	}
-	doc = netpol_emit_list(&p);
-	if (!doc) {
+	r = strcmp(a.output_format, "json") == 0 ? netpol_emit_list_json(&p, &out) :
+						   netpol_emit_list_yaml(&p, &out);
+	if (r == -ENOMEM) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
-	r = strcmp(a.output_format, "json") == 0 ? netpol_emit_json_text(doc, &out) :
-						   netpol_emit_yaml(doc, &out);
 	if (r < 0) {
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "propose: cannot format the output: %s",
 			       strerror(-r));
@@ -240,7 +238,6 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 		r = BH_EXIT_OK;
 
 out:
-	json_decref(doc);
 	buf_done(&out);
 	proposal_done(&p);
 	cluster_free(c);

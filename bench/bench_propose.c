@@ -63,7 +63,6 @@ int main(int argc, char **argv)
 		struct propose_opts o;
 		const char *snap = argv[1];
 		struct buf b;
-		json_t *doc;
 		double t0 = now(), t1;
 
 		flow_set_init(&fs);
@@ -84,14 +83,13 @@ int main(int argc, char **argv)
 			return 1;
 		t[3][r] = now() - t1;
 		t1 = now();
-		doc = netpol_emit_list(&p);
 		buf_init(&b, SIZE_MAX);
-		if (!doc || netpol_emit_json_text(doc, &b) < 0)
+		if (netpol_emit_list_json(&p, &b) < 0)
 			return 1;
 		t[4][r] = now() - t1;
 		buf_reset(&b);
 		t1 = now();
-		if (netpol_emit_yaml(doc, &b) < 0)
+		if (netpol_emit_list_yaml(&p, &b) < 0)
 			return 1;
 		t[5][r] = now() - t1;
 		total[r] = t[0][r] + t[1][r] + t[2][r] + t[3][r] + t[4][r];
@@ -100,7 +98,6 @@ int main(int argc, char **argv)
 		n_checked = p.n_checked;
 		n_allowed = p.n_allowed;
 		buf_done(&b);
-		json_decref(doc);
 		proposal_done(&p);
 		cluster_free(c);
 		flow_set_done(&fs);

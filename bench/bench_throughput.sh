@@ -9,6 +9,9 @@
 #   none    no ruleset at all
 #   sets    bulkhead apply --mode enforce of the whole snapshot (sets and
 #           verdict maps)
+#   base    (when BULKHEAD_BASE names another bulkhead binary, e.g. the
+#           previous release) the same as sets with that binary, to
+#           compare two rulesets side by side
 #   linear  the same policies as one nft rule per (local pod, peer, port)
 #           (bench/linear_ruleset.py), cut at BENCH_LINEAR_RULES rules with
 #           the bench policies last
@@ -25,7 +28,7 @@ BENCH_REPS=${BENCH_REPS:-5}
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 BENCH_RATE_SECONDS=${BENCH_RATE_SECONDS:-3}
 BENCH_LINEAR_RULES=${BENCH_LINEAR_RULES:-200000}
-BENCH_MODES=${BENCH_MODES:-"none sets linear"}
+BENCH_MODES=${BENCH_MODES:-"none sets ${BULKHEAD_BASE:+base }linear"}
 command -v iperf3 > /dev/null || { echo "iperf3 missing (scripts/install-deps.sh)"; exit 1; }
 
 topo_init
@@ -68,11 +71,13 @@ TOPO_PORTS="80 81" topo_start_servers
 topo_bg ip netns exec "$(topo_pod_ns "$srv")" iperf3 -s -p 5201 > /dev/null 2>&1
 sleep 0.3
 
-echo "generating the linear baseline (cut at $BENCH_LINEAR_RULES rules)..."
-"$TOPO_PY" "$BH_SOURCE_DIR/bench/linear_ruleset.py" --node node-1 \
-	--max-rules "$BENCH_LINEAR_RULES" --keep-prefix bench- \
-	"$snap" "$TOPO_DIR/bench-policies.json" > "$TOPO_DIR/linear.nft" 2> "$TOPO_DIR/linear.log"
-cat "$TOPO_DIR/linear.log"
+if [[ " $BENCH_MODES " == *" linear "* ]]; then
+	echo "generating the linear baseline (cut at $BENCH_LINEAR_RULES rules)..."
+	"$TOPO_PY" "$BH_SOURCE_DIR/bench/linear_ruleset.py" --node node-1 \
+		--max-rules "$BENCH_LINEAR_RULES" --keep-prefix bench- \
+		"$snap" "$TOPO_DIR/bench-policies.json" > "$TOPO_DIR/linear.nft" 2> "$TOPO_DIR/linear.log"
+	cat "$TOPO_DIR/linear.log"
+fi
 
 probe=$(topo_tool probe)
 results="$TOPO_DIR/results"
@@ -86,6 +91,8 @@ setup() {
 	case $1 in
 	none) ;;
 	sets) topo_node_exec "$BULKHEAD" apply --snapshot "$snap" \
+		--snapshot "$TOPO_DIR/bench-policies.json" --node node-1 --mode enforce > /dev/null ;;
+	base) topo_node_exec "$BULKHEAD_BASE" apply --snapshot "$snap" \
 		--snapshot "$TOPO_DIR/bench-policies.json" --node node-1 --mode enforce > /dev/null ;;
 	linear) topo_node_exec nft -f "$TOPO_DIR/linear.nft" ;;
 	esac
@@ -125,7 +132,7 @@ med = {k: statistics.median(v) for k, v in vals.items()}
 print("\nmedians (n=%d each):" % len(vals.get(("none", "tput"), [])))
 print(f"{'ruleset':8} {'load s':>8} {'Gbit/s':>8} {'x none':>7} {'conn/s':>9} {'x none':>7}"
       f" {'paired tput':>12} {'paired conn':>12}")
-for mode in ("none", "sets", "linear"):
+for mode in ("none", "sets", "base", "linear"):
     if (mode, "tput") not in med:
         continue
     t, r, l = med[(mode, "tput")], med[(mode, "rate")], med[(mode, "load")]

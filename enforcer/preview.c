@@ -51,6 +51,8 @@ struct preview {
 	struct alert_node **buckets;
 	struct alert_node *lru_head, *lru_tail;
 	uint64_t seed;
+	preview_resolve_fn *resolve;
+	void *resolve_ud;
 	struct preview_stats stats;
 	uint8_t buf[PREVIEW_RECV_BUF];
 };
@@ -80,6 +82,12 @@ struct preview *preview_new(size_t max_alerts)
 	 * steering every alert into one chain. */
 	p->seed = hash_seed_random();
 	return p;
+}
+
+void preview_set_resolver(struct preview *p, preview_resolve_fn *fn, void *userdata)
+{
+	p->resolve = fn;
+	p->resolve_ud = userdata;
 }
 
 struct preview *preview_free(struct preview *p)
@@ -481,6 +489,15 @@ int preview_feed(struct preview *p, const void *buf, size_t len, int64_t now_ns)
 			continue;
 		}
 		p->stats.messages++;
+		if (p->resolve) {
+			char name[PREVIEW_PREFIX_MAX];
+
+			if (p->resolve(pkt.prefix, &pkt.src, &pkt.dst, name, sizeof(name),
+				       p->resolve_ud) == 0)
+				memcpy(pkt.prefix, name, sizeof(pkt.prefix));
+			else
+				p->stats.unresolved++;
+		}
 		alert_observe(p, &pkt, now_ns);
 		count++;
 	}

@@ -36,8 +36,31 @@ struct rs_setdef {
 	size_t refs; /* rules using it */
 };
 
+/*
+ * A class: the local pods isolated for one direction by the same ordered
+ * list of policies of one namespace (the pods of one workload, usually).
+ * Its chain holds what a pod chain would: one jump per policy chain, then
+ * the final verdict.  Pods reach it through the dispatch trie (ruleset.c)
+ * keyed by the class id, so a pod joining an existing class changes set
+ * elements only.
+ */
+struct rs_class {
+	char *key; /* owned: "NS" then "\n" + each policy name, policy order */
+	char *chain; /* owned: "ci/NS/H" or "ce/NS/H" (H: hash of the key) */
+	uint32_t id; /* stable across incremental updates */
+	size_t n_pods; /* local pods in it; the class goes with the last */
+};
+
+struct rs_classes {
+	size_t n, cap;
+	struct rs_class *v; /* owned, unordered */
+	unsigned digits; /* digit sets that exist: in4/dJ.V for J < digits */
+	struct name_map idx; /* key -> index */
+};
+
 /* A collection of sets and chains, indexed by name. */
 struct rs_desc {
+	struct rs_classes cls[_NETPOL_DIR_MAX];
 	size_t n_defs, cap_defs;
 	struct rs_setdef *defs; /* owned */
 	size_t n_sets, cap_sets;
@@ -126,7 +149,16 @@ int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
 int rs_delta_push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
 		      bool with_elems);
 int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch);
-int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
+/* Builds the whole description of @c into @d; class ids of @prev (may be
+ * NULL) are kept for the classes that still exist. */
+int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc *prev,
+		    struct rs_desc *d);
+/* Chain deletion order within one batch: referrers before the chains
+ * they jump to (dispatch trie top down, classes, then the rest). */
+int rs_chain_del_rank(const char *name);
+bool rs_chain_is_trie(const char *name);
+bool rs_chain_is_class(const char *name);
+bool rs_set_is_digits(const char *name);
 int rs_owners_build(struct owner_map *m, struct cluster *c);
 void rs_owners_done(struct owner_map *m);
 

@@ -437,7 +437,7 @@ static int rule_exprs(struct nftnl_rule *nr, const struct rs_rule *r)
 			ret = e_cmp(nr, NFT_CMP_EQ, &local, 4);
 		break;
 	}
-	case RS_RULE_ADDR_ACCEPT:
+	case RS_RULE_ADDR:
 	case RS_RULE_VMAP:
 		ret = e_nfproto(nr, r->family);
 		if (!ret)

@@ -166,8 +166,9 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 		if (r->icmp_lo == r->icmp_hi)
 			return buf_printf(out, "icmpv6 type %u accept", r->icmp_lo);
 		return buf_printf(out, "icmpv6 type %u-%u accept", r->icmp_lo, r->icmp_hi);
-	case RS_RULE_ADDR_ACCEPT:
-		return buf_printf(out, "%s %s @%s accept", ip, dir, r->peer_set);
+	case RS_RULE_ADDR:
+		ret = buf_printf(out, "%s %s @%s ", ip, dir, r->peer_set);
+		return ret ? ret : verdict_text(r, out);
 	case RS_RULE_VMAP:
 		return buf_printf(out, "%s %s vmap @%s", ip, dir, r->peer_set);
 	case RS_RULE_VERDICT:
@@ -227,6 +228,150 @@ int rs_desc_text_body(const struct rs_desc *d, struct buf *out)
 		if (r == 0)
 			r = buf_printf(out, "\t}\n");
 	}
+	free(sets);
+	free(chains);
+	return r;
+}
+
+/* --- canonical text --------------------------------------------------- */
+
+static bool set_has_addr(const struct rs_set *s, const struct addr *a)
+{
+	size_t lo = 0, hi = s ? s->n_elems : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = addr_cmp(&s->elems[mid].addr, a);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Dispatch rules: a base chain's `ip saddr|daddr @in4 goto ...`. */
+static bool rule_is_dispatch(const struct rs_rule *r)
+{
+	static const char *const iso[] = { "in4", "in6", "eg4", "eg6" };
+
+	if (r->kind != RS_RULE_ADDR || r->verdict != RS_VERDICT_GOTO)
+		return false;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(iso); i++)
+		if (strcmp(r->peer_set, iso[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Follows address @a of isolation set @iso from @entry through the trie
+ * as the kernel would (first matching rule of the packet's family, or
+ * the unconditional goto) to the chain that is no trie chain.
+ */
+static const char *trie_walk(const struct rs_desc *d, const char *entry, const struct addr *a)
+{
+	const char *cur = entry;
+
+	for (int depth = 0; cur && rs_chain_is_trie(cur) && depth < 40; depth++) {
+		const struct rs_chain *c = rs_desc_chain(d, cur);
+		const char *next = NULL;
+
+		for (size_t i = 0; c && !next && i < c->n_rules; i++) {
+			const struct rs_rule *r = &c->rules[i];
+
+			if (r->verdict != RS_VERDICT_GOTO)
+				continue;
+			if (r->kind == RS_RULE_VERDICT)
+				next = r->target;
+			else if (r->kind == RS_RULE_ADDR && r->family == a->family &&
+				 set_has_addr(rs_desc_set(d, r->peer_set), a))
+				next = r->target;
+		}
+		cur = next;
+	}
+	return cur && !rs_chain_is_trie(cur) ? cur : "(lost in the trie)";
+}
+
+static int dispatch_text(const struct rs_desc *d, const struct rs_chain *const *chains,
+			 size_t n_chains, struct buf *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < n_chains; i++) {
+		const struct rs_chain *c = chains[i];
+
+		if (!c->hook && strcmp(c->name, "ingress") != 0)
+			continue;
+		for (size_t k = 0; !r && k < c->n_rules; k++) {
+			const struct rs_rule *rr = &c->rules[k];
+			const struct rs_set *s;
+
+			if (!rule_is_dispatch(rr))
+				continue;
+			s = rs_desc_set(d, rr->peer_set);
+			for (size_t e = 0; !r && s && e < s->n_elems; e++) {
+				char a[ADDR_STR_MAX];
+
+				if (s->elems[e].addr.family != rr->family)
+					continue;
+				r = buf_printf(out, "\t# %s %s @%s -> %s\n", c->name,
+					       addr_format(&s->elems[e].addr, a, sizeof(a)),
+					       rr->peer_set,
+					       trie_walk(d, rr->target, &s->elems[e].addr));
+			}
+		}
+	}
+	return r;
+}
+
+int ruleset_text_canonical(const struct ruleset *rs, struct buf *out)
+{
+	const struct rs_desc *d = &rs->d;
+	const struct rs_set **sets;
+	const struct rs_chain **chains;
+	int r;
+
+	r = rs_desc_sorted(d, &sets, &chains);
+	if (r < 0)
+		return r;
+	r = buf_printf(out, "table inet %s {\n", RULESET_TABLE);
+	for (size_t i = 0; r == 0 && i < d->n_sets; i++)
+		if (!rs_set_is_digits(sets[i]->name))
+			r = rs_set_text(sets[i], out, "\t");
+	for (size_t i = 0; r == 0 && i < d->n_chains; i++) {
+		const struct rs_chain *c = chains[i];
+
+		if (rs_chain_is_trie(c->name))
+			continue;
+		r = buf_printf(out, "\tchain %s {\n", c->name);
+		if (r == 0 && c->hook)
+			r = buf_printf(out,
+				       "\t\ttype filter hook %s priority filter; policy accept;\n",
+				       c->hook);
+		for (size_t k = 0; r == 0 && k < c->n_rules; k++) {
+			const struct rs_rule *rr = &c->rules[k];
+
+			if (rule_is_dispatch(rr))
+				r = buf_printf(out, "\t\t%s %s @%s goto <dispatch>\n",
+					       ip_kw(rr->family),
+					       rr->peer_is_daddr ? "daddr" : "saddr", rr->peer_set);
+			else
+				r = buf_printf(out, "\t\t");
+			if (r == 0 && !rule_is_dispatch(rr))
+				r = rs_rule_text(rr, out);
+			if (r == 0 && !rule_is_dispatch(rr))
+				r = buf_printf(out, "\n");
+		}
+		if (r == 0)
+			r = buf_printf(out, "\t}\n");
+	}
+	if (r == 0)
+		r = dispatch_text(d, chains, d->n_chains, out);
+	if (r == 0)
+		r = buf_printf(out, "}\n");
 	free(sets);
 	free(chains);
 	return r;

@@ -10,8 +10,6 @@
 
 #include "ruleset_int.h"
 
-int ruleset_compile(struct ruleset *rs, struct cluster *c, struct rs_desc *d);
-
 struct rs_delta *rs_delta_free(struct rs_delta *d)
 {
 	if (!d)
@@ -135,6 +133,34 @@ static bool elems_equal(const struct rs_set *a, const struct rs_set *b)
 	return true;
 }
 
+static int del_rank_cb(const void *a, const void *b)
+{
+	const struct rs_chain *const *x = a, *const *y = b;
+	int r = rs_chain_del_rank((*x)->name) - rs_chain_del_rank((*y)->name);
+
+	return r ? r : strcmp((*x)->name, (*y)->name);
+}
+
+/* Chains of @o missing from @n, referrers first (a chain still jumped to
+ * cannot be deleted, even later in the same batch). */
+static int chains_del(const struct rs_desc *o, const struct rs_desc *n, struct rs_delta *d)
+{
+	const struct rs_chain **v = calloc(o->n_chains + 1, sizeof(*v));
+	size_t k = 0;
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->n_chains; i++)
+		if (!rs_desc_chain(n, o->chains[i]->name))
+			v[k++] = o->chains[i];
+	qsort(v, k, sizeof(*v), del_rank_cb);
+	for (size_t i = 0; !r && i < k; i++)
+		r = rs_delta_push_chain(d, RS_OP_DEL_CHAIN, v[i]);
+	free(v);
+	return r;
+}
+
 /* The ops that turn @o into @n (see the order in the file comment). */
 static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs_delta *d)
 {
@@ -201,9 +227,7 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 		else if (!chain_equal(oc, n->chains[i]))
 			r = rs_delta_push_chain(d, RS_OP_REPLACE_RULES, n->chains[i]);
 	}
-	for (size_t i = 0; !r && i < o->n_chains; i++)
-		if (!rs_desc_chain(n, o->chains[i]->name))
-			r = rs_delta_push_chain(d, RS_OP_DEL_CHAIN, o->chains[i]);
+	r = r ? r : chains_del(o, n, d);
 	for (size_t i = 0; !r && i < o->n_sets; i++)
 		if (!rs_desc_set(n, o->sets[i]->name))
 			r = rs_delta_push_set(d, RS_OP_DEL_SET, o->sets[i], false);
@@ -221,7 +245,7 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 
 	if (!d)
 		return bh_err_oom(reterr);
-	r = ruleset_compile(rs, c, &nd);
+	r = ruleset_compile(rs, c, &rs->d, &nd);
 	if (!r)
 		r = desc_diff(&rs->d, &nd, d);
 	if (!r)

@@ -28,10 +28,23 @@ json_t *netpol_emit_list(const struct proposal *p);
 int netpol_emit_json_text(const json_t *doc, struct buf *out) BH_MUST_CHECK;
 
 /*
+ * Appends the List of @p as JSON text: the same bytes as
+ * netpol_emit_json_text(netpol_emit_list(@p)), dumped by jansson one
+ * policy at a time instead of as one tree.  0 or -ENOMEM (also for a
+ * string jansson refuses, as netpol_emit_list() returns NULL then); on
+ * failure @out is as it was.
+ */
+int netpol_emit_list_json(const struct proposal *p, struct buf *out) BH_MUST_CHECK;
+
+/*
  * Appends @doc as one YAML document (block style; strings that YAML 1.1
  * would read as something else are quoted; multi-line strings literal).
  * 0, -ENOMEM, or -EIO when libyaml refuses an event.
  */
 int netpol_emit_yaml(const json_t *doc, struct buf *out) BH_MUST_CHECK;
+
+/* The same bytes as netpol_emit_yaml(netpol_emit_list(@p)), without the
+ * tree.  0, -ENOMEM or -EIO; on failure @out is as it was. */
+int netpol_emit_list_yaml(const struct proposal *p, struct buf *out) BH_MUST_CHECK;
 
 #endif

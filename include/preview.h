@@ -60,6 +60,7 @@ struct preview_stats {
 	uint64_t alerts; /* distinct alerts created */
 	uint64_t evicted; /* alerts dropped because the table was full */
 	uint64_t overruns; /* ENOBUFS: the kernel dropped messages for us */
+	uint64_t unresolved; /* prefixes the resolver could not map (kept) */
 };
 
 struct preview;
@@ -79,6 +80,19 @@ struct preview *preview_new(size_t max_alerts);
 /* Unbinds the group, closes the socket, frees every alert.  NULL-safe;
  * returns NULL. */
 struct preview *preview_free(struct preview *p);
+
+/*
+ * The ruleset logs a class prefix (include/ruleset.h); alerts name the
+ * pod that decided.  When set, @fn maps each logged packet's prefix and
+ * addresses to the prefix its alert carries, into @out (@len bytes), and
+ * returns 0; anything else keeps the logged prefix (counted in
+ * stats.unresolved).  Called once per logged packet, loop thread; @fn
+ * must not keep the pointers.  Used with ruleset_alert_pod() and
+ * ruleset_pod_prefix(); NULL turns it off.
+ */
+typedef int preview_resolve_fn(const char *prefix, const struct addr *src, const struct addr *dst,
+			       char *out, size_t len, void *userdata);
+void preview_set_resolver(struct preview *p, preview_resolve_fn *fn, void *userdata);
 
 /* The netlink socket to poll for input (EPOLLIN); -1 for preview_new(). */
 int preview_fd(const struct preview *p);

@@ -11,44 +11,55 @@
  *   chain forward  hook forward:  ct state established,related accept
  *                                 fib saddr type local accept
  *                                 ip saddr @node4 accept (Node addresses)
- *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
+ *                                 ip saddr @eg4 goto ROOT  (+ ip6 / @eg6)
  *                                 goto ingress
  *   chain input    hook input:    ct state established,related accept
  *                                 icmpv6 type 130-136 accept (MLD, ND)
  *                                 icmpv6 type 143 accept (MLDv2)
- *                                 ip saddr vmap @eg4   (+ ip6 / @eg6)
- *   chain ingress:                ip daddr vmap @in4   (+ ip6 / @in6)
+ *                                 ip saddr @eg4 goto ROOT  (+ ip6 / @eg6)
+ *   chain ingress:                ip daddr @in4 goto ROOT  (+ ip6 / @in6)
  *                                 accept
- *   map eg4/in4 (eg6/in6):        local isolated pod address : jump the
- *                                 pod chain "eg/NS/POD" or "in/NS/POD"
- *   chain in/NS/POD:              jump pi/PNS/POLICY for each policy that
- *                                 isolates the pod, then the final verdict
+ *   set in4/eg4 (in6/eg6):        local pods isolated for ingress/egress
+ *   set in4/bK ... (eg4/bK ...):  those whose class id has bit K set
+ *   chain ti/B.V (te/B.V):        the dispatch trie: ip daddr @in4/bB goto
+ *                                 ONE (+ ip6), goto ZERO; one chain where
+ *                                 the ids in use differ at bit B (V: the
+ *                                 bits above B), leaves are class chains
+ *   chain ci/NS/H (ce/NS/H):      a class: the local pods of namespace NS
+ *                                 isolated for ingress (egress) by the same
+ *                                 ordered list of policies (H: 16 hex of a
+ *                                 hash of it): jump pi/NS/POLICY for each,
+ *                                 then the final verdict
  *   chain pi/PNS/POLICY:          one rule per rule, peer family and port
  *                                 kind: set lookups, then accept (ingress)
  *                                 or goto ingress (egress, so that a local
  *                                 destination's ingress is checked too)
  *
- * Final verdict of a pod chain:
+ * A pod that joins a class that exists (another replica of a workload)
+ * changes set elements only; the first pod of a class and the last one
+ * leaving add or delete its chain and change the trie.
+ *
+ * Final verdict of a class chain:
  *   enforce: drop (no TCP reset: see docs/enforcer.md).
  *   preview: ip saddr . ip daddr . meta l4proto . th dport @seen4 accept
  *            add @seen4 { ... } log prefix "PREFIX" group G accept
  *            (and the same for IPv6 with @seen6); @seen4/@seen6 have a
  *            timeout, so one flow is logged at most once per interval.
  *
- * NFLOG prefix (the contract with the NFLOG reader): "bh:D:NS/POD" where D
- * is 'i' (the destination pod's ingress denied it) or 'e' (the source
- * pod's egress denied it) and NS/POD names the local pod whose policies
- * decided.  When that string would exceed RULESET_PREFIX_MAX - 1
- * characters it is "bh:D:#" followed by 16 lowercase hex digits
- * (ruleset_pod_prefix_hash()), which ruleset_prefix_lookup() maps back
- * to the pod.  The deciding pod is also the packet's source address (e)
- * or destination address (i).
+ * NFLOG prefix (the contract with the NFLOG reader): "bh:D:NS:H" where D
+ * is 'i' (the destination's ingress denied it) or 'e' (the source's
+ * egress denied it) and NS:H names the class whose policies decided (as
+ * its chain does); "bh:D:#" + 16 lowercase hex digits (FNV-1a 64 of
+ * "NS:H") when longer than RULESET_PREFIX_MAX - 1.  The deciding pod is
+ * the packet's destination (i) or source (e): ruleset_alert_pod() maps
+ * prefix and addresses to it, and alerts name it "bh:D:NS/POD"
+ * (ruleset_pod_prefix()).
  *
- * Object names: pod chains "eg/NS/POD", "in/NS/POD"; policy chains
- * "pe/NS/NAME", "pi/NS/NAME"; policy sets "p/NS/NAME/eR/KIND" and
- * "p/NS/NAME/iR/KIND" (R the rule index, KIND pods4, pods6, cidr4, cidr6,
- * ports, named4, named6).  Names longer than RULESET_NAME_MAX - 1 are
- * replaced by "h/" and 16 hex digits of their hash.
+ * Object names: policy chains "pe/NS/NAME", "pi/NS/NAME"; policy sets
+ * "p/NS/NAME/eR/KIND" and "p/NS/NAME/iR/KIND" (R the rule index, KIND
+ * ports, cidr4, cidr6, named4, named6); shared peer sets "s/H/pods4" ...
+ * Names longer than RULESET_NAME_MAX - 1 are replaced by "h/" and 16 hex
+ * digits of their hash.
  */
 #ifndef BH_RULESET_H
 #define BH_RULESET_H
@@ -114,7 +125,7 @@ struct rs_set {
 enum rs_rule_kind {
 	RS_RULE_CT_ACCEPT, /* ct state established,related accept */
 	RS_RULE_FIB_LOCAL_ACCEPT, /* fib saddr type local accept */
-	RS_RULE_ADDR_ACCEPT, /* ip saddr @set accept */
+	RS_RULE_ADDR, /* ip saddr|daddr @set verdict */
 	RS_RULE_VMAP, /* ip saddr|daddr vmap @set */
 	RS_RULE_VERDICT, /* the verdict alone */
 	RS_RULE_ALLOW, /* [peer set] [port set | named set] verdict */
@@ -208,16 +219,32 @@ int ruleset_text_table(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 int ruleset_payload(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 
 /* NFLOG prefix of pod NS/POD for direction @dir into @buf (at least
- * RULESET_PREFIX_MAX bytes). */
+ * RULESET_PREFIX_MAX bytes): "bh:D:NS/POD", or "bh:D:#" + 16 hex digits
+ * when too long.  This is how alerts name the deciding pod once
+ * ruleset_alert_pod() has resolved the kernel's class prefix. */
 const char *ruleset_pod_prefix(const char *ns, const char *pod, enum netpol_dir dir, char *buf,
 			       size_t len);
 /*
- * Maps an NFLOG prefix back: direction and the local pod's namespace and
- * name (borrowed from @rs, valid until its next update).  0, or -ENOENT
- * when the prefix is not ours or names no pod of this ruleset.
+ * Resolves an NFLOG prefix logged by this ruleset (a class prefix, see
+ * the file comment) and the logged packet's addresses to the local pod
+ * whose policies decided: the destination's (i) or the source's (e) pod,
+ * checked to be a member of the logged class.  Namespace and name are
+ * borrowed from @rs, valid until its next update.  0, or -ENOENT when the
+ * prefix is not ours or the address is no member of that class.
  */
-int ruleset_prefix_lookup(const struct ruleset *rs, const char *prefix, enum netpol_dir *ret_dir,
-			  const char **ret_ns, const char **ret_pod);
+int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct addr *src,
+		      const struct addr *dst, enum netpol_dir *ret_dir, const char **ret_ns,
+		      const char **ret_pod);
+
+/*
+ * The description in nft syntax with the class numbering abstracted
+ * away: bit sets and trie chains are left out, the dispatch rules print
+ * "goto <dispatch>", and every address of an isolation set is listed with
+ * the class chain the trie leads it to.  Two rulesets that enforce the
+ * same thing with differently numbered classes (an incrementally updated
+ * one and a fresh build) print the same text.  For tests and benchmarks.
+ */
+int ruleset_text_canonical(const struct ruleset *rs, struct buf *out) BH_MUST_CHECK;
 
 /* --- incremental updates ---------------------------------------------- */
 
@@ -238,17 +265,20 @@ struct rs_delta;
  * sends it as one batch.
  *
  *  - ruleset_update_pod(): evaluates only what one pod affects (its
- *    membership in the shared address sets; on this node also its chains,
- *    map elements, which policies of its namespace are active and their
- *    named-port sets).  Pods sharing an address fall back to
+ *    membership in the shared address sets; on this node also its
+ *    classes, which policies of its namespace are active and their
+ *    named-port sets).  Class ids stay stable: a new class takes the
+ *    lowest free id, a class goes with its last pod.  Pods sharing an address fall back to
  *    ruleset_update_all().
  *  - ruleset_update_policy(), ruleset_update_namespace(),
  *    ruleset_update_all(): recompile and diff; the batch is still only the
  *    difference (set elements, replaced chains, created and deleted
  *    objects), the userspace cost is a full compile.
  *
- * The result always equals ruleset_build() of @c (unit.ruleset and
- * netns.enforcer_apply check it).  The table comment (digest) is not
+ * The result always enforces what ruleset_build() of @c does, and is
+ * equal to it but for the class numbering (ruleset_text_canonical();
+ * unit.ruleset and netns.enforcer_apply check it).  ruleset_update_all()
+ * keeps the ids of the classes that remain.  The table comment (digest) is not
  * rewritten by deltas, so a later nftio_apply() of the same cluster
  * re-sends the table once.  On error (-ENOMEM), or if committing the delta
  * fails, the ruleset and the kernel may disagree: rebuild and apply in

@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "hash.h"
 #include "propose.h"
 #include "proto.h"
 
@@ -787,20 +788,17 @@ static int name_part(struct buf *b, const char *s)
 }
 
 /* bulkhead-NAME-DIR, or bulkhead-NAME-KIND-DIR when two workloads of the
- * namespace share a name; NAME is cut to keep the whole within
+ * namespace share a name (@clash); NAME is cut to keep the whole within
  * POLICY_NAME_MAX. */
-static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir d, char **ret)
+static int policy_name(const struct workload_set *ws, size_t wi, bool clash, enum netpol_dir d,
+		       char **ret)
 {
 	const struct workload *w = &ws->v[wi];
 	const char *dir = netpol_dir_name(d);
-	bool clash = false;
 	struct buf b, tail;
 	size_t keep;
 	int r;
 
-	for (size_t i = 0; i < ws->n && !clash; i++)
-		clash = i != wi && strcmp(ws->v[i].ns, w->ns) == 0 &&
-			strcmp(ws->v[i].name, w->name) == 0;
 	buf_init(&b, SIZE_MAX);
 	buf_init(&tail, SIZE_MAX);
 	r = buf_printf(&b, "bulkhead-");
@@ -827,6 +825,32 @@ static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir
 	return 0;
 }
 
+static int wl_ns_name_cmp(const void *a, const void *b, void *ud)
+{
+	const struct workload_set *ws = ud;
+	const struct workload *x = &ws->v[*(const size_t *) a], *y = &ws->v[*(const size_t *) b];
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Per workload: does another workload of its namespace have its name? */
+static int name_clashes(const struct workload_set *ws, bool *ret)
+{
+	size_t *idx = calloc(ws->n ? ws->n : 1, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < ws->n; i++)
+		idx[i] = i;
+	qsort_r(idx, ws->n, sizeof(*idx), wl_ns_name_cmp, (void *) ws);
+	for (size_t i = 0; i + 1 < ws->n; i++)
+		if (wl_ns_name_cmp(&idx[i], &idx[i + 1], (void *) ws) == 0)
+			ret[idx[i]] = ret[idx[i + 1]] = true;
+	free(idx);
+	return 0;
+}
+
 /*
  * Policies of direction @d: one per workload seen at either end of a flow,
  * so a workload seen only as a client is isolated for ingress too (nothing
@@ -836,7 +860,8 @@ static int policy_name(const struct workload_set *ws, size_t wi, enum netpol_dir
  * asked while learning, and a DNS server that cannot resolve breaks the
  * cluster).
  */
-static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, struct proposal *p)
+static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, const bool *clash,
+			struct proposal *p)
 {
 	const bool in = d == NETPOL_INGRESS;
 	size_t i = 0;
@@ -872,7 +897,7 @@ static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, stru
 		p->v = v;
 		r = policy_build(x, w, d, &x->edges[i], j - i, &p->v[p->n]);
 		if (r == 0)
-			r = policy_name(x->ws, w, d, &p->v[p->n].np.name);
+			r = policy_name(x->ws, w, clash[w], d, &p->v[p->n].np.name);
 		p->n++;
 		if (r < 0)
 			return r;
@@ -887,7 +912,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	struct proposal p = { 0 };
 	struct ctx x = { .c = c, .o = o };
 	struct ep prev_src = { 0 };
-	bool *seen = NULL;
+	bool *seen = NULL, *clash = NULL;
 	int r = -ENOMEM;
 
 	*ret = (struct proposal){ 0 };
@@ -898,7 +923,8 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	r = -ENOMEM;
 	x.dns_wl = calloc(p.ws.n ? p.ws.n : 1, sizeof(*x.dns_wl));
 	seen = calloc(p.ws.n ? p.ws.n : 1, sizeof(*seen));
-	if (!x.dns_wl || !seen)
+	clash = calloc(p.ws.n ? p.ws.n : 1, sizeof(*clash));
+	if (!x.dns_wl || !seen || !clash || name_clashes(&p.ws, clash) < 0)
 		goto out;
 
 	for (size_t i = 0; i < c->n_pods; i++)
@@ -956,7 +982,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		if (!o->dir[d])
 			continue;
-		r = policies_for(&x, (enum netpol_dir) d, seen, &p);
+		r = policies_for(&x, (enum netpol_dir) d, seen, clash, &p);
 		if (r < 0)
 			goto out;
 	}
@@ -974,6 +1000,7 @@ out:
 	free(x.hostnet);
 	free(x.dns_wl);
 	free(seen);
+	free(clash);
 	return r;
 }
 
@@ -1053,6 +1080,314 @@ static int denial_add(struct proposal *p, struct proposal_denial *d)
 	return 0;
 }
 
+/*
+ * Verdicts between pods, remembered per class of pods.  200,000 flows
+ * over 5,000 pods are mostly the same few thousand workload pairs on the
+ * same ports, and asking the engine again for each was most of the
+ * self-check.  What the engine looks at for a pod (include/engine.h) is
+ * its namespace (and that namespace's labels), its labels, its container
+ * ports (named ports), whether it uses the host network, its node (only
+ * for traffic from a node address, which is not a pod) and its address
+ * (only through ipBlocks); of its labels, selectors see only the keys they
+ * name.  So two pods are in one class when their namespace, ports and
+ * values for every key a selector of the checked policies names are
+ * equal (pods of a Deployment mid-rollout differ only in
+ * pod-template-hash, which no selector names); a pod on the host network, or
+ * with an address inside any ipBlock of the checked policies (excepts
+ * ignored), is in none, and its flows go to the engine every time.
+ * Verdicts are remembered per (source class, destination class, family,
+ * protocol, port); counting stays per flow.
+ */
+struct memo_slot {
+	uint32_t src, dst; /* class + 1; 0: empty slot */
+	uint16_t port;
+	uint8_t proto, family;
+	bool allowed;
+};
+
+struct check_memo {
+	uint32_t *cls; /* per pod of the checked cluster: class + 1, 0 none */
+	struct memo_slot *slots;
+	size_t n, n_slots; /* a power of two */
+	uint64_t seed;
+};
+
+static void check_memo_done(struct check_memo *m)
+{
+	free(m->cls);
+	free(m->slots);
+	*m = (struct check_memo){ 0 };
+}
+
+static int cidr_group_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
+}
+
+/* Every ipBlock cidr of @cc's policies, sorted by (family, length, prefix). */
+static int ipblocks_collect(const struct cluster *cc, struct cidr **ret, size_t *ret_n)
+{
+	struct cidr *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < cc->n_policies; i++) {
+		const struct netpol *np = &cc->policies[i];
+
+		for (int d = 0; d < _NETPOL_DIR_MAX; d++)
+			for (size_t k = 0; k < np->n_rules[d]; k++)
+				for (size_t j = 0; j < np->rules[d][k].n_peers; j++) {
+					const struct netpol_peer *pe = &np->rules[d][k].peers[j];
+
+					if (pe->kind != NETPOL_PEER_IPBLOCK)
+						continue;
+					if (n == cap) {
+						size_t nc = cap ? 2 * cap : 64;
+						struct cidr *nv = realloc(v, nc * sizeof(*nv));
+
+						if (!nv) {
+							free(v);
+							return -ENOMEM;
+						}
+						v = nv;
+						cap = nc;
+					}
+					v[n++] = pe->cidr;
+				}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cidr_group_cmp);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Is @a inside one of @v (sorted by cidr_group_cmp; @groups holds the
+ * start of each run of one family and length, and @n)? */
+static bool ipblocks_contain(const struct cidr *v, const size_t *groups, size_t n_groups,
+			     const struct addr *a)
+{
+	for (size_t g = 0; g < n_groups; g++) {
+		const struct cidr *first = &v[groups[g]];
+		struct cidr key = { .addr = { .family = first->addr.family }, .plen = first->plen };
+
+		if (first->addr.family != a->family)
+			continue;
+		for (unsigned b = 0; b < first->plen && b < 128; b += 8) {
+			unsigned bits = first->plen - b < 8 ? first->plen - b : 8;
+
+			key.addr.b[b / 8] = (uint8_t) (a->b[b / 8] & (0xff00u >> bits));
+		}
+		if (bsearch(&key, first, groups[g + 1] - groups[g], sizeof(*v), cidr_group_cmp))
+			return true;
+	}
+	return false;
+}
+
+/* The label keys any selector of @cc's policies looks at: no selector can
+ * tell apart two pods whose labels agree on these. */
+static int selector_keys_add(const struct selector *sel, const char ***v, size_t *n, size_t *cap)
+{
+	size_t want = sel ? sel->match_labels.n + sel->n_reqs : 0;
+
+	if (!want)
+		return 0;
+	if (*n + want > *cap) {
+		size_t nc = 2 * (*n + want);
+		const char **nv = realloc(*v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	for (size_t i = 0; i < sel->match_labels.n; i++)
+		(*v)[(*n)++] = sel->match_labels.v[i].key;
+	for (size_t i = 0; i < sel->n_reqs; i++)
+		(*v)[(*n)++] = sel->reqs[i].key;
+	return 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static int selector_keys_collect(const struct cluster *cc, const char ***ret, size_t *ret_n)
+{
+	const char **v = NULL;
+	size_t n = 0, cap = 0, out = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < cc->n_policies && r == 0; i++) {
+		const struct netpol *np = &cc->policies[i];
+
+		r = selector_keys_add(&np->pod_sel, &v, &n, &cap);
+		for (int d = 0; d < _NETPOL_DIR_MAX; d++)
+			for (size_t k = 0; k < np->n_rules[d]; k++)
+				for (size_t j = 0; j < np->rules[d][k].n_peers && r == 0; j++)
+					r = selector_keys_add(np->rules[d][k].peers[j].pod_sel, &v,
+							      &n, &cap);
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), str_ptr_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!out || strcmp(v[out - 1], v[i]) != 0)
+			v[out++] = v[i];
+	*ret = v;
+	*ret_n = out;
+	return 0;
+}
+
+struct class_keys {
+	const char **v; /* borrowed from the policies */
+	size_t n;
+	uint64_t seed;
+};
+
+static uint64_t pod_class_hash(const struct class_keys *ck, const struct pod *p)
+{
+	uint64_t h = hash_str(p->ns, ck->seed);
+
+	for (size_t i = 0; i < ck->n; i++) {
+		const char *v = labels_get(&p->labels, ck->v[i]);
+
+		h = v ? hash_str(v, h + 1) : h + 2;
+	}
+	for (size_t i = 0; i < p->n_ports; i++)
+		h = hash_bytes(&p->ports[i].port, sizeof(p->ports[i].port),
+			       h + p->ports[i].protocol);
+	return h;
+}
+
+static bool pod_class_eq(const struct class_keys *ck, const struct pod *a, const struct pod *b)
+{
+	if (strcmp(a->ns, b->ns) != 0 || a->n_ports != b->n_ports)
+		return false;
+	for (size_t i = 0; i < ck->n; i++)
+		if (!str_same(labels_get(&a->labels, ck->v[i]), labels_get(&b->labels, ck->v[i])))
+			return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (a->ports[i].port != b->ports[i].port ||
+		    a->ports[i].protocol != b->ports[i].protocol ||
+		    !str_same(a->ports[i].name, b->ports[i].name))
+			return false;
+	return true;
+}
+
+static int check_memo_init(struct check_memo *m, const struct cluster *cc)
+{
+	struct cidr *blocks = NULL;
+	struct class_keys ck = { 0 };
+	size_t n_blocks = 0, n_tab = 16, *groups = NULL, n_groups = 0;
+	uint32_t *tab = NULL, n_cls = 0; /* class representatives: pod index + 1 */
+	int r;
+
+	*m = (struct check_memo){ .seed = hash_seed_random() };
+	ck.seed = m->seed;
+	r = ipblocks_collect(cc, &blocks, &n_blocks);
+	if (r == 0)
+		r = selector_keys_collect(cc, &ck.v, &ck.n);
+	if (r < 0)
+		goto out;
+	while (n_tab < 2 * cc->n_pods)
+		n_tab *= 2;
+	m->cls = calloc(cc->n_pods ? cc->n_pods : 1, sizeof(*m->cls));
+	tab = calloc(n_tab, sizeof(*tab));
+	groups = calloc(n_blocks + 1, sizeof(*groups));
+	if (!m->cls || !tab || !groups) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_blocks; i++)
+		if (!i || blocks[i].addr.family != blocks[i - 1].addr.family ||
+		    blocks[i].plen != blocks[i - 1].plen)
+			groups[n_groups++] = i;
+	groups[n_groups] = n_blocks;
+	for (size_t i = 0; i < cc->n_pods; i++) {
+		const struct pod *p = &cc->pods[i];
+		bool covered = false;
+		size_t k;
+
+		for (size_t a = 0; a < p->n_ips && !covered; a++)
+			covered = ipblocks_contain(blocks, groups, n_groups, &p->ips[a]);
+		if (p->host_network || covered)
+			continue;
+		for (k = pod_class_hash(&ck, p) & (n_tab - 1); tab[k]; k = (k + 1) & (n_tab - 1))
+			if (pod_class_eq(&ck, p, &cc->pods[tab[k] - 1])) {
+				m->cls[i] = m->cls[tab[k] - 1];
+				break;
+			}
+		if (!tab[k]) {
+			tab[k] = (uint32_t) i + 1;
+			m->cls[i] = ++n_cls;
+		}
+	}
+	r = 0;
+out:
+	free(ck.v);
+	free(groups);
+	free(tab);
+	free(blocks);
+	return r;
+}
+
+static uint64_t memo_hash(const struct check_memo *m, const struct memo_slot *k)
+{
+	uint64_t w[2] = { (uint64_t) k->src << 32 | k->dst,
+			  (uint64_t) k->port << 16 | (uint64_t) k->proto << 8 | k->family };
+
+	return hash_bytes(w, sizeof(w), m->seed);
+}
+
+static bool memo_key_eq(const struct memo_slot *a, const struct memo_slot *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->port == b->port && a->proto == b->proto &&
+	       a->family == b->family;
+}
+
+/* The slot of @k: the one remembering it, or the empty one to fill. */
+static struct memo_slot *memo_slot_of(const struct check_memo *m, const struct memo_slot *k)
+{
+	size_t i = memo_hash(m, k) & (m->n_slots - 1);
+
+	while (m->slots[i].src && !memo_key_eq(&m->slots[i], k))
+		i = (i + 1) & (m->n_slots - 1);
+	return &m->slots[i];
+}
+
+/* Remembers a verdict; without memory it is simply not remembered. */
+static void memo_put(struct check_memo *m, const struct memo_slot *k)
+{
+	if ((m->n + 1) * 2 > m->n_slots) {
+		size_t ns = m->n_slots ? 2 * m->n_slots : 1024;
+		struct memo_slot *old = m->slots;
+		size_t n_old = m->n_slots;
+
+		m->slots = calloc(ns, sizeof(*m->slots));
+		if (!m->slots) {
+			m->slots = old;
+			return;
+		}
+		m->n_slots = ns;
+		for (size_t i = 0; i < n_old; i++)
+			if (old[i].src)
+				*memo_slot_of(m, &old[i]) = old[i];
+		free(old);
+	}
+	*memo_slot_of(m, k) = *k;
+	m->n++;
+}
+
 int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
 		       struct bh_err *reterr)
 {
@@ -1060,6 +1395,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 	struct engine *e = NULL;
 	const struct pod *sp = NULL;
 	struct engine_ep src = { 0 };
+	struct check_memo memo = { 0 };
 	int r;
 
 	p->n_checked = p->n_allowed = 0;
@@ -1097,12 +1433,20 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 	r = engine_new(cc, &e);
 	if (r < 0)
 		goto out;
+	r = check_memo_init(&memo, cc);
+	if (r < 0)
+		goto out;
 
 	for (size_t i = 0; i < flows->n; i++) {
 		const struct flow_record *f = &flows->flows[i];
 		const struct pod *dp = check_pod(cc, &p->ws, &f->key.dst, &f->dst_peer);
 		struct engine_ep dst;
 		struct proposal_denial d = { .proto = f->key.proto, .port = f->key.port };
+		struct memo_slot key = { .port = f->key.port,
+					 .proto = f->key.proto,
+					 .family = f->key.src.family };
+		struct memo_slot *slot = NULL;
+		bool allowed;
 
 		/* The source end depends only on its address and peer. */
 		if (i == 0 || !end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
@@ -1113,12 +1457,30 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 			else
 				engine_ep_addr(e, &f->key.src, &src);
 		}
-		if (dp)
-			engine_ep_pod(e, dp, f->key.dst.family, &dst);
-		else
-			engine_ep_addr(e, &f->key.dst, &dst);
+		if (sp && dp) {
+			key.src = memo.cls[sp - cc->pods];
+			key.dst = memo.cls[dp - cc->pods];
+		}
+		if (key.src && key.dst && memo.n_slots) {
+			slot = memo_slot_of(&memo, &key);
+			if (!slot->src)
+				slot = NULL;
+		}
+		if (slot) {
+			allowed = slot->allowed;
+		} else {
+			if (dp)
+				engine_ep_pod(e, dp, f->key.dst.family, &dst);
+			else
+				engine_ep_addr(e, &f->key.dst, &dst);
+			allowed = engine_allowed(e, &src, &dst, f->key.proto, f->key.port);
+			if (key.src && key.dst) {
+				key.allowed = allowed;
+				memo_put(&memo, &key);
+			}
+		}
 		p->n_checked++;
-		if (engine_allowed(e, &src, &dst, f->key.proto, f->key.port)) {
+		if (allowed) {
 			p->n_allowed++;
 			continue;
 		}
@@ -1141,6 +1503,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 out:
 	if (r < 0)
 		bh_err_oom(reterr);
+	check_memo_done(&memo);
 	engine_free(e);
 	cluster_free(cc);
 	return r;

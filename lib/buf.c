@@ -62,14 +62,30 @@ int buf_append(struct buf *b, const void *p, size_t n)
 
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
+	size_t avail = b->data ? b->cap - b->len : 0;
 	va_list ap;
 	int n, r;
 
+	/* Formatted straight into the spare room when it fits: measuring
+	 * first and formatting again doubled the cost of short appends. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(avail ? b->data + b->len : NULL, avail, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		if (avail)
+			b->data[b->len] = '\0';
 		return -EINVAL;
+	}
+	if ((size_t) n < avail) {
+		if ((size_t) n > b->max || b->len > b->max - (size_t) n) {
+			b->data[b->len] = '\0';
+			return -E2BIG;
+		}
+		b->len += (size_t) n;
+		return 0;
+	}
+	if (avail)
+		b->data[b->len] = '\0';
 	r = buf_reserve(b, (size_t) n);
 	if (r < 0)
 		return r;

@@ -3,8 +3,9 @@
  * input is a snapshot, a NUL byte, then a flows.json.  When both parse,
  * the proposal is built, self-checked by the engine and emitted as JSON and
  * YAML.  Property: the self-check allows every learned flow (a proposal
- * that denies what it learned is a bug, and traps), and the emitted JSON
- * parses back.
+ * that denies what it learned is a bug, and traps), the emitted JSON
+ * parses back, and the text written without a jansson tree is the tree's
+ * text byte for byte (JSON and YAML).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct propose_opts o;
 	struct bh_err err = { 0 };
 	json_t *doc = NULL, *back;
-	struct buf b;
+	struct buf b, s;
 	size_t n;
 
 	if (!nul)
@@ -51,10 +52,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!back || !json_equal(back, doc))
 			__builtin_trap();
 		json_decref(back);
+		/* Written without the tree: the same bytes. */
+		buf_init(&s, 64u << 20);
+		if (netpol_emit_list_json(&p, &s) != 0 || s.len != b.len ||
+		    memcmp(s.data, b.data, b.len) != 0)
+			__builtin_trap();
+		buf_done(&s);
 	}
 	buf_reset(&b);
 	if (netpol_emit_yaml(doc, &b) < 0)
 		goto out;
+	buf_init(&s, 64u << 20);
+	if (netpol_emit_list_yaml(&p, &s) != 0 || s.len != b.len ||
+	    memcmp(s.data, b.data, b.len) != 0)
+		__builtin_trap();
+	buf_done(&s);
 out:
 	json_decref(doc);
 	buf_done(&b);

@@ -3,13 +3,17 @@
  * the node namespace:
  *
  *   nflog_dump --group N [--duration S] [--ready FILE] [--record DIR]
+ *              [--snapshot FILE... --node NAME]
  *
  * Binds NFLOG group N through enforcer/preview.c, the same code the agent
  * uses, until S seconds pass or SIGTERM/SIGINT arrives, then prints every
  * aggregated alert as one JSON line (alert_format_json) on stdout and the
  * counters as one JSON line on stderr.  --ready writes FILE once the group
  * is bound; --record writes every datagram received to DIR/NNNN.nlmsg
- * (recorded nlmsg bytes for unit tests and the fuzz corpus).
+ * (recorded nlmsg bytes for unit tests and the fuzz corpus).  With
+ * --snapshot and --node, the ruleset of those files for that node resolves
+ * the logged class prefixes to the deciding pod ("bh:D:NS/POD"), as the
+ * agent does (ruleset_alert_pod()).
  * Exit status 0, 2 bad usage, 3 system error.
  */
 #include <errno.h>
@@ -25,8 +29,43 @@
 
 #include "buf.h"
 #include "preview.h"
+#include "ruleset.h"
+#include "snapshot.h"
 
 #define DUMP_MAX_ALERTS 65536
+#define DUMP_MAX_SNAPSHOTS 16
+
+static int resolve_cb(const char *prefix, const struct addr *src, const struct addr *dst, char *out,
+		      size_t len, void *userdata)
+{
+	const struct ruleset *rs = userdata;
+	enum netpol_dir d;
+	const char *ns, *pod;
+	int r = ruleset_alert_pod(rs, prefix, src, dst, &d, &ns, &pod);
+
+	if (r < 0)
+		return r;
+	ruleset_pod_prefix(ns, pod, d, out, len);
+	return 0;
+}
+
+/* The ruleset whose prefixes the kernel logs (mode does not matter). */
+static int load_ruleset(const char *const *paths, size_t n, const char *node,
+			struct cluster **ret_c, struct ruleset **ret_rs)
+{
+	struct ruleset_opts o = { .node = node, .mode = BH_MODE_PREVIEW };
+	struct bh_err err = { .kind = BH_ERR_NONE };
+	struct cluster *c = NULL;
+
+	if (snapshot_load_files(paths, n, &c, NULL, &err) < 0 ||
+	    ruleset_build(c, &o, ret_rs, &err) < 0) {
+		fprintf(stderr, "nflog_dump: %s\n", err.msg);
+		cluster_free(c);
+		return -1;
+	}
+	*ret_c = c;
+	return 0;
+}
 
 static int print_cb(const struct alert *a, void *userdata)
 {
@@ -70,7 +109,11 @@ static void record_one(int fd, const char *dir, unsigned *seq)
 
 int main(int argc, char **argv)
 {
-	const char *ready = NULL, *record = NULL;
+	const char *ready = NULL, *record = NULL, *node = NULL;
+	const char *snaps[DUMP_MAX_SNAPSHOTS];
+	size_t n_snaps = 0;
+	struct cluster *c = NULL;
+	struct ruleset *rs = NULL;
 	long group = -1;
 	double duration = 0;
 	struct preview *p = NULL;
@@ -96,16 +139,23 @@ int main(int argc, char **argv)
 			ready = argv[++i];
 		} else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
 			record = argv[++i];
+		} else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc &&
+			   n_snaps < DUMP_MAX_SNAPSHOTS) {
+			snaps[n_snaps++] = argv[++i];
+		} else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+			node = argv[++i];
 		} else {
 			group = -2;
 			break;
 		}
 	}
-	if (group < 0) {
+	if (group < 0 || !n_snaps != !node) {
 		fprintf(stderr, "usage: nflog_dump --group 0..65535 [--duration SECONDS] "
-				"[--ready FILE] [--record DIR]\n");
+				"[--ready FILE] [--record DIR] [--snapshot FILE... --node NAME]\n");
 		return 2;
 	}
+	if (n_snaps && load_ruleset(snaps, n_snaps, node, &c, &rs) < 0)
+		return 2;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -121,6 +171,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nflog_dump: %s\n", err.msg);
 		return 3;
 	}
+	if (rs)
+		preview_set_resolver(p, resolve_cb, rs);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
 
@@ -178,11 +230,14 @@ int main(int argc, char **argv)
 
 		fprintf(stderr,
 			"{\"messages\":%llu,\"malformed\":%llu,\"non_ip\":%llu,\"alerts\":%llu,"
-			"\"evicted\":%llu,\"overruns\":%llu}\n",
+			"\"evicted\":%llu,\"overruns\":%llu,\"unresolved\":%llu}\n",
 			(unsigned long long) s->messages, (unsigned long long) s->malformed,
 			(unsigned long long) s->non_ip, (unsigned long long) s->alerts,
-			(unsigned long long) s->evicted, (unsigned long long) s->overruns);
+			(unsigned long long) s->evicted, (unsigned long long) s->overruns,
+			(unsigned long long) s->unresolved);
 	}
 	preview_free(p);
+	ruleset_free(rs);
+	cluster_free(c);
 	return r < 0 || fflush(stdout) != 0 ? 3 : 0;
 }

@@ -50,14 +50,29 @@ static void app_done(struct app *a)
 	cluster_free(a->c);
 }
 
+/* The List as JSON text; the text written without a tree (JSON and YAML)
+ * must be the tree's, byte for byte. */
 static char *emit_json(const struct proposal *p)
 {
 	json_t *doc = netpol_emit_list(p);
-	struct buf b;
+	struct buf b, s;
 
 	assert_non_null(doc);
 	buf_init(&b, SIZE_MAX);
+	buf_init(&s, SIZE_MAX);
 	assert_int_equal(netpol_emit_json_text(doc, &b), 0);
+	assert_int_equal(netpol_emit_list_json(p, &s), 0);
+	assert_int_equal(s.len, b.len);
+	assert_memory_equal(s.data, b.data, b.len);
+	buf_reset(&b);
+	buf_reset(&s);
+	assert_int_equal(netpol_emit_yaml(doc, &b), 0);
+	assert_int_equal(netpol_emit_list_yaml(p, &s), 0);
+	assert_int_equal(s.len, b.len);
+	assert_memory_equal(s.data, b.data, b.len);
+	buf_reset(&b);
+	assert_int_equal(netpol_emit_json_text(doc, &b), 0);
+	buf_done(&s);
 	json_decref(doc);
 	return buf_steal(&b);
 }
@@ -502,6 +517,157 @@ static void policy_names_are_dns_names(void **state)
 	cluster_free(c);
 }
 
+/* The self-check remembers verdicts per class of equal pods; a pod whose
+ * address an ipBlock names must not share its neighbours' verdicts. */
+static void self_check_memo_respects_addresses(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct proposal_policy *pp;
+	struct netpol_rule *rule;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	struct addr a2 = addr_lit("10.0.0.2");
+
+	(void) state;
+	put_pod(c, "client", "10.0.0.1", "app=client", 0, NULL);
+	put_pod(c, "api-1", "10.0.0.2", "app=api", 8080, "http");
+	put_pod(c, "api-2", "10.0.0.3", "app=api", 8080, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(2, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 2; i++)
+		fs.flows[fs.n++].key =
+			(struct flow_key){ .src = addr_lit("10.0.0.1"),
+					   .dst = addr_lit(i ? "10.0.0.3" : "10.0.0.2"),
+					   .proto = IPPROTO_TCP,
+					   .port = 8080 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_allowed, 2);
+
+	/* client's egress now reaches api-1 by address only */
+	pp = NULL;
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(p.v[i].np.name, "bulkhead-client-egress") == 0)
+			pp = &p.v[i];
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 1);
+	rule = &pp->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(rule->n_peers, 1);
+	netpol_peer_done(&rule->peers[0]);
+	rule->peers[0] = (struct netpol_peer){ .kind = NETPOL_PEER_IPBLOCK };
+	cidr_from_addr(&rule->peers[0].cidr, &a2);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_checked, 2);
+	assert_int_equal(p.n_allowed, 1);
+	assert_int_equal(p.n_denials, 1);
+	assert_string_equal(p.denials[0].dst, "ns/Pod/api");
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
+/* Pods in one class agree on every label key a selector names, those of
+ * expressions included. */
+static void self_check_memo_respects_selectors(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct proposal_policy *pp = NULL;
+	struct netpol_rule *rule;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+
+	(void) state;
+	put_pod(c, "client", "10.0.0.1", "app=client", 0, NULL);
+	/* one workload: its selector names 'app' only */
+	put_pod(c, "b-1", "10.0.0.2", "app=b,pod-template-hash=abc", 80, "http");
+	put_pod(c, "b-2", "10.0.0.3", "app=b", 80, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(2, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 2; i++)
+		fs.flows[fs.n++].key =
+			(struct flow_key){ .src = addr_lit("10.0.0.1"),
+					   .dst = addr_lit(i ? "10.0.0.3" : "10.0.0.2"),
+					   .proto = IPPROTO_TCP,
+					   .port = 80 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_allowed, 2);
+
+	/* client's egress now reaches pods with a 'pod-template-hash' label
+	 * only, a key no other selector names */
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(p.v[i].np.name, "bulkhead-client-egress") == 0)
+			pp = &p.v[i];
+	assert_non_null(pp);
+	for (size_t i = 0; i < pp->np.n_rules[NETPOL_EGRESS]; i++)
+		netpol_rule_done(&pp->np.rules[NETPOL_EGRESS][i]);
+	pp->np.n_rules[NETPOL_EGRESS] = 1;
+	rule = &pp->np.rules[NETPOL_EGRESS][0];
+	*rule = (struct netpol_rule){ .n_peers = 1 };
+	rule->peers = calloc(1, sizeof(*rule->peers));
+	assert_non_null(rule->peers);
+	rule->peers[0].pod_sel = calloc(1, sizeof(*rule->peers[0].pod_sel));
+	assert_non_null(rule->peers[0].pod_sel);
+	selector_init(rule->peers[0].pod_sel);
+	assert_int_equal(selector_req_add(rule->peers[0].pod_sel, "pod-template-hash",
+					  SELECTOR_OP_EXISTS, NULL, 0),
+			 0);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_checked, 2);
+	assert_int_equal(p.n_allowed, 1);
+	assert_int_equal(p.n_denials, 1);
+	assert_int_equal(p.denials[0].flows, 1);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
+/* Two workloads of a namespace with one name: both names carry the kind. */
+static void policy_names_tell_clashing_workloads_apart(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct pod dep = { .ns = strdup("ns"), .name = strdup("web-5d9f8b7c6d-abcde"), .n_ips = 1 };
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+
+	(void) state;
+	put_pod(c, "web", "10.0.0.1", "app=web", 0, NULL); /* bare: Pod/web */
+	labels_lit(&dep.labels, "app=web,tier=front,pod-template-hash=5d9f8b7c6d");
+	dep.ips[0] = addr_lit("10.0.0.2");
+	dep.owner = (struct owner_ref){ .kind = strdup("ReplicaSet"),
+					.name = strdup("web-5d9f8b7c6d") };
+	assert_true(cluster_pod_put(c, &dep) >= 0); /* Deployment/web */
+	put_pod(c, "other", "10.0.0.3", "app=other", 80, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(2, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 2; i++)
+		fs.flows[fs.n++].key =
+			(struct flow_key){ .src = addr_lit(i ? "10.0.0.2" : "10.0.0.1"),
+					   .dst = addr_lit("10.0.0.3"),
+					   .proto = IPPROTO_TCP,
+					   .port = 80 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(p.n, 6);
+	assert_non_null(find(&p, "ns", "bulkhead-web-pod-egress"));
+	assert_non_null(find(&p, "ns", "bulkhead-web-deployment-egress"));
+	assert_non_null(find(&p, "ns", "bulkhead-other-ingress"));
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,9 +676,12 @@ int main(void)
 		cmocka_unit_test(shape_of_rules),
 		cmocka_unit_test(one_direction),
 		cmocka_unit_test(self_check_reports_denials),
+		cmocka_unit_test(self_check_memo_respects_addresses),
+		cmocka_unit_test(self_check_memo_respects_selectors),
 		cmocka_unit_test(aggregation_is_opt_in),
 		cmocka_unit_test(named_port_only_when_unambiguous),
 		cmocka_unit_test(policy_names_are_dns_names),
+		cmocka_unit_test(policy_names_tell_clashing_workloads_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,10 +142,10 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 			if (node_local(in, &p->src))
 				return V_ACCEPT;
 			continue;
-		case RS_RULE_ADDR_ACCEPT:
-			if (elem_has(set_of(in, r->peer_set), p, &p->src))
-				return V_ACCEPT;
-			continue;
+		case RS_RULE_ADDR:
+			if (!elem_has(set_of(in, r->peer_set), p, peer))
+				continue;
+			break;
 		case RS_RULE_VMAP: {
 			const struct rs_set *s = set_of(in, r->peer_set);
 
@@ -414,10 +414,13 @@ static void cidrs_and_ports_merge(void **state)
 	cluster_free(c);
 }
 
+/* Class ids (bit sets, trie chains) may be numbered differently by
+ * incremental updates than by a fresh build: compare the canonical text,
+ * which follows every isolated address through the trie instead. */
 static void text_of(const struct ruleset *rs, struct buf *b)
 {
 	buf_reset(b);
-	assert_int_equal(ruleset_text(rs, b), 0);
+	assert_int_equal(ruleset_text_canonical(rs, b), 0);
 }
 
 /* Incremental updates end where a fresh build of the same cluster is. */
@@ -479,7 +482,6 @@ static void updates_equal_fresh_build(void **state)
 	assert_string_equal(b1.data, b2.data);
 	assert_non_null(d);
 	assert_false(rs_delta_is_full(d));
-	assert_int_equal(ruleset_digest(rs), ruleset_digest(fresh));
 	d = rs_delta_free(d);
 
 	buf_done(&b1);
@@ -502,7 +504,6 @@ static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct rul
 	text_of(rs, &b1);
 	text_of(fresh, &b2);
 	assert_string_equal(b1.data, b2.data);
-	assert_int_equal(ruleset_digest(rs), ruleset_digest(fresh));
 	buf_done(&b1);
 	buf_done(&b2);
 	ruleset_free(fresh);
@@ -616,25 +617,54 @@ static void neighbour_discovery_passes(void **state)
 	cluster_free(c);
 }
 
+/* The NFLOG prefix of the class chain that logs for @ns's pods, @d. */
+static const char *class_log_prefix(const struct ruleset *rs, const char *chain_prefix)
+{
+	for (size_t i = 0; i < ruleset_n_chains(rs); i++) {
+		const struct rs_chain *c = ruleset_chain(rs, i);
+
+		if (strncmp(c->name, chain_prefix, strlen(chain_prefix)) != 0)
+			continue;
+		for (size_t k = 0; k < c->n_rules; k++)
+			if (c->rules[k].kind == RS_RULE_SEEN_LOG)
+				return c->rules[k].prefix;
+	}
+	return NULL;
+}
+
+/* Class prefixes resolve to the deciding pod through the packet's
+ * addresses, and only to a member of that class. */
 static void prefixes_round_trip(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_PREVIEW };
 	struct cluster *c = load(MODEL, CASES_DIR "/01-deny-all-ingress.json");
 	struct ruleset *rs = NULL;
 	struct bh_err err = { 0 };
-	char buf[RULESET_PREFIX_MAX], longname[200];
+	char buf[RULESET_PREFIX_MAX], longname[200], wrong[RULESET_PREFIX_MAX];
+	struct addr xa = addr_lit("10.200.0.1"), xb6 = addr_lit("fd00:200::2"),
+		    ya = addr_lit("10.200.1.1"), ext = addr_lit("192.168.1.1");
+	const char *ns, *pod, *pfx;
 	enum netpol_dir d;
-	const char *ns, *pod;
 
 	(void) state;
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 	assert_string_equal(ruleset_pod_prefix("x", "a", NETPOL_INGRESS, buf, sizeof(buf)),
 			    "bh:i:x/a");
-	assert_int_equal(ruleset_prefix_lookup(rs, "bh:e:y/c", &d, &ns, &pod), 0);
-	assert_int_equal(d, NETPOL_EGRESS);
-	assert_string_equal(ns, "y");
-	assert_string_equal(pod, "c");
-	assert_int_equal(ruleset_prefix_lookup(rs, "bh:i:q/q", &d, &ns, &pod), -ENOENT);
+	pfx = class_log_prefix(rs, "ci/x/");
+	assert_non_null(pfx);
+	assert_int_equal(strncmp(pfx, "bh:i:x:", 7), 0);
+	assert_int_equal(ruleset_alert_pod(rs, pfx, &ya, &xa, &d, &ns, &pod), 0);
+	assert_int_equal(d, NETPOL_INGRESS);
+	assert_string_equal(ns, "x");
+	assert_string_equal(pod, "a");
+	assert_int_equal(ruleset_alert_pod(rs, pfx, &ext, &xb6, &d, &ns, &pod), 0);
+	assert_string_equal(pod, "b");
+	/* y/a is in no ingress class; e: the source's egress class. */
+	assert_int_equal(ruleset_alert_pod(rs, pfx, &xa, &ya, &d, &ns, &pod), -ENOENT);
+	(void) snprintf(wrong, sizeof(wrong), "bh:e:%s", pfx + 5);
+	assert_int_equal(ruleset_alert_pod(rs, wrong, &xa, &ya, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, "bh:i:x/a", &ya, &xa, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, "other", &ya, &xa, &d, &ns, &pod), -ENOENT);
 	memset(longname, 'p', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	ruleset_pod_prefix("x", longname, NETPOL_INGRESS, buf, sizeof(buf));

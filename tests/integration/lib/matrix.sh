@@ -89,7 +89,10 @@ matrix_run() {
 
 	echo " preview:"
 	rm -f "$d/nflog.ready"
+	# nflog_dump resolves the logged class prefixes to the deciding pod
+	# through the same snapshot, as the agent does.
 	topo_bg ip netns exec "$TOPO_NODE" "$(topo_tool nflog_dump)" --group "$MATRIX_GROUP" \
+		"${args[@]}" --node "$MATRIX_NODE" \
 		--ready "$d/nflog.ready" > "$d/alerts.jsonl" 2> "$d/nflog.err"
 	dump=$TOPO_LAST_PID
 	for _ in $(seq 100); do [ -e "$d/nflog.ready" ] && break; sleep 0.02; done

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""nft_canon.py: the kernel listing of table inet bulkhead with the class
+numbering abstracted away, as ruleset_text_canonical() does for the
+description (include/ruleset.h): the dispatch digit sets (in4/dJ.V ...) and
+trie chains (ti/..., te/...) are left out, dispatch rules print
+"goto <dispatch>", and every address of an isolation set (in4, in6, eg4,
+eg6) is listed with the class chain the kernel's trie leads it to.  An
+incrementally updated table and a fresh one that enforce the same thing
+print the same lines, whatever their class ids.
+
+    nft_canon.py LISTING.txt LISTING.json
+LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
+"""
+import ipaddress
+import json
+import re
+import sys
+
+ISO = re.compile(r"^(in|eg)[46]$")
+BITS = re.compile(r"^(in|eg)[46]/d\d+\.\d+$")
+TRIE = re.compile(r"^t[ie]/")
+BLOCK = re.compile(r"^\t(set|map|chain) (\S+) \{$")
+DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
+
+
+def text_lines(path):
+    out, skip = [], False
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            m = BLOCK.match(line)
+            if m:
+                skip = bool(BITS.match(m.group(2)) or TRIE.match(m.group(2)))
+            if not skip and line.strip():
+                m = DISPATCH.match(line)
+                out.append(f"{m.group(1)} goto <dispatch>" if m else line)
+            if line == "\t}":
+                skip = False
+    return out
+
+
+def set_match(expr):
+    """(set name, family) of `ip[6] saddr|daddr @set`, else None."""
+    m = expr.get("match")
+    if not m or m.get("op") != "==" or not isinstance(m.get("right"), str):
+        return None
+    pl = m.get("left", {}).get("payload", {})
+    if pl.get("field") not in ("saddr", "daddr") or not m["right"].startswith("@"):
+        return None
+    return m["right"][1:], 6 if pl.get("protocol") == "ip6" else 4
+
+
+def dispatch_lines(path):
+    with open(path) as f:
+        objs = json.load(f)["nftables"]
+    sets, rules = {}, {}
+    for o in objs:
+        if "set" in o:
+            elems = set()
+            for e in o["set"].get("elem", []):
+                if isinstance(e, str):
+                    elems.add(ipaddress.ip_address(e))
+            sets[o["set"]["name"]] = elems
+        elif "rule" in o:
+            rules.setdefault(o["rule"]["chain"], []).append(o["rule"]["expr"])
+
+    def target(exprs):
+        for e in exprs:
+            if "goto" in e:
+                return e["goto"]["target"]
+        return None
+
+    def walk(chain, addr, fam):
+        for _ in range(40):
+            if not TRIE.match(chain):
+                return chain
+            nxt = None
+            for exprs in rules.get(chain, []):
+                sm = [set_match(e) for e in exprs]
+                sm = [s for s in sm if s]
+                if not sm:
+                    nxt = target(exprs)
+                elif sm[0][1] == fam and addr in sets.get(sm[0][0], ()):
+                    nxt = target(exprs)
+                if nxt:
+                    break
+            if not nxt:
+                return "(lost in the trie)"
+            chain = nxt
+        return "(trie too deep)"
+
+    out = []
+    for chain in ("forward", "input", "ingress"):
+        for exprs in rules.get(chain, []):
+            sm = [s for s in (set_match(e) for e in exprs) if s]
+            t = target(exprs)
+            if not sm or not t or not ISO.match(sm[0][0]):
+                continue
+            name, fam = sm[0]
+            for a in sorted(sets.get(name, ()), key=lambda x: (x.version, x)):
+                if a.version == fam:
+                    out.append(f"\t# {chain} {a} @{name} -> {walk(t, a, fam)}")
+    return out
+
+
+def main():
+    for line in text_lines(sys.argv[1]) + dispatch_lines(sys.argv[2]):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
