@@ -170,8 +170,7 @@ static json_t *jp_integer(struct jp *p)
 		n = n * 10 + (p->s[p->pos] - '0');
 		p->pos++;
 	}
-	if (digits == 0 || (digits > 1 && p->s[start + neg] == '0') ||
-	    !jp_delim(p))
+	if (digits == 0 || (digits > 1 && p->s[start + neg] == '0') || !jp_delim(p))
 		return jp_fail(p, -EDOM);
 	v = json_integer(neg ? -n : n);
 	return v ? v : jp_fail(p, -ENOMEM);
