@@ -29,8 +29,9 @@ int netpol_emit_json_text(const json_t *doc, struct buf *out) BH_MUST_CHECK;
 
 /*
  * Appends the List of @p as JSON text: the same bytes as
- * netpol_emit_json_text(netpol_emit_list(@p)), written without building
- * the tree.  0, -ENOMEM, or -EINVAL for a string that is not UTF-8; on
+ * netpol_emit_json_text(netpol_emit_list(@p)), dumped by jansson one
+ * policy at a time instead of as one tree.  0 or -ENOMEM (also for a
+ * string jansson refuses, as netpol_emit_list() returns NULL then); on
  * failure @out is as it was.
  */
 int netpol_emit_list_json(const struct proposal *p, struct buf *out) BH_MUST_CHECK;

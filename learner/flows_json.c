@@ -121,10 +121,8 @@ static int bad(struct ctx *c, const char *field, const char *fmt, ...)
 			  field, what);
 }
 
-static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field, uint64_t *ret)
+static int count_of(struct ctx *c, json_t *v, const char *field, uint64_t *ret)
 {
-	json_t *v = json_object_get(obj, key);
-
 	if (!v) {
 		*ret = 0;
 		return 0;
@@ -135,15 +133,23 @@ static int get_count(struct ctx *c, json_t *obj, const char *key, const char *fi
 	return 0;
 }
 
-static int get_time(struct ctx *c, json_t *obj, const char *key, int64_t *ret)
+static int get_count(struct ctx *c, json_t *obj, const char *key, const char *field, uint64_t *ret)
 {
-	json_t *v = json_object_get(obj, key);
+	return count_of(c, json_object_get(obj, key), field, ret);
+}
 
+static int time_of(struct ctx *c, json_t *v, const char *key, int64_t *ret)
+{
 	if (!v)
 		return bad(c, key, "missing (expected an RFC 3339 UTC time)");
 	if (!json_is_string(v) || rfc3339_parse(json_string_value(v), ret) < 0)
 		return bad(c, key, "expected an RFC 3339 time such as '2026-11-22T06:30:00Z'");
 	return 0;
+}
+
+static int get_time(struct ctx *c, json_t *obj, const char *key, int64_t *ret)
+{
+	return time_of(c, json_object_get(obj, key), key, ret);
 }
 
 /* Copies an optional string member; *ret stays NULL when absent. */
@@ -294,27 +300,56 @@ struct peer_ent;
 static int peer_ent_get(struct ctx *c, const struct peer_ent *e, struct addr *ret_addr,
 			struct flow_peer *p);
 
-/* @src_ent and @dst_ent, when set, replace the object's "src"/"dst". */
-static int decode_flow_with(struct ctx *c, json_t *obj, const struct peer_ent *src_ent,
-			    const struct peer_ent *dst_ent, struct flow_record *f)
+/* The members of a flow object the format defines. */
+enum flow_member {
+	FM_SRC,
+	FM_DST,
+	FM_PROTOCOL,
+	FM_PORT,
+	FM_PACKETS,
+	FM_BYTES,
+	FM_CONNECTIONS,
+	FM_FIRST_SEEN,
+	FM_LAST_SEEN,
+	FM_SEEN_BY,
+	_FM_MAX,
+};
+
+static const char *const flow_member_names[_FM_MAX] = {
+	[FM_SRC] = "src",
+	[FM_DST] = "dst",
+	[FM_PROTOCOL] = "protocol",
+	[FM_PORT] = "port",
+	[FM_PACKETS] = "packets",
+	[FM_BYTES] = "bytes",
+	[FM_CONNECTIONS] = "connections",
+	[FM_FIRST_SEEN] = "first_seen",
+	[FM_LAST_SEEN] = "last_seen",
+	[FM_SEEN_BY] = "seen_by",
+};
+
+/*
+ * A flow from its member values (borrowed, NULL when absent); @src_ent
+ * and @dst_ent, when set, replace "src"/"dst".
+ */
+static int decode_flow_members(struct ctx *c, json_t *const *m, const struct peer_ent *src_ent,
+			       const struct peer_ent *dst_ent, struct flow_record *f)
 {
-	json_t *v;
+	json_t *v, *item;
 	size_t i;
 	int r;
 
 	*f = (struct flow_record){ 0 };
-	if (!json_is_object(obj))
-		return bad(c, "", "expected an object");
 	if (src_ent)
 		r = peer_ent_get(c, src_ent, &f->key.src, &f->src_peer);
 	else
-		r = decode_peer(c, json_object_get(obj, "src"), "src", &f->key.src, &f->src_peer);
+		r = decode_peer(c, m[FM_SRC], "src", &f->key.src, &f->src_peer);
 	if (r < 0)
 		return r;
 	if (dst_ent)
 		r = peer_ent_get(c, dst_ent, &f->key.dst, &f->dst_peer);
 	else
-		r = decode_peer(c, json_object_get(obj, "dst"), "dst", &f->key.dst, &f->dst_peer);
+		r = decode_peer(c, m[FM_DST], "dst", &f->key.dst, &f->dst_peer);
 	if (r < 0)
 		goto fail;
 	if (f->key.src.family != f->key.dst.family) {
@@ -322,36 +357,36 @@ static int decode_flow_with(struct ctx *c, json_t *obj, const struct peer_ent *s
 		goto fail;
 	}
 
-	v = json_object_get(obj, "protocol");
+	v = m[FM_PROTOCOL];
 	if (!json_is_string(v) || proto_parse(json_string_value(v), &f->key.proto) < 0) {
 		r = bad(c, "protocol", "expected 'TCP', 'UDP' or 'SCTP'");
 		goto fail;
 	}
-	v = json_object_get(obj, "port");
+	v = m[FM_PORT];
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
 		r = bad(c, "port", "expected an integer 0..65535");
 		goto fail;
 	}
 	f->key.port = (uint16_t) json_integer_value(v);
 
-	if ((r = get_count(c, obj, "packets", "packets", &f->packets)) < 0 ||
-	    (r = get_count(c, obj, "bytes", "bytes", &f->bytes)) < 0 ||
-	    (r = get_count(c, obj, "connections", "connections", &f->connections)) < 0 ||
-	    (r = get_time(c, obj, "first_seen", &f->first_seen)) < 0 ||
-	    (r = get_time(c, obj, "last_seen", &f->last_seen)) < 0)
+	if ((r = count_of(c, m[FM_PACKETS], "packets", &f->packets)) < 0 ||
+	    (r = count_of(c, m[FM_BYTES], "bytes", &f->bytes)) < 0 ||
+	    (r = count_of(c, m[FM_CONNECTIONS], "connections", &f->connections)) < 0 ||
+	    (r = time_of(c, m[FM_FIRST_SEEN], "first_seen", &f->first_seen)) < 0 ||
+	    (r = time_of(c, m[FM_LAST_SEEN], "last_seen", &f->last_seen)) < 0)
 		goto fail;
 	if (f->last_seen < f->first_seen) {
 		r = bad(c, "last_seen", "earlier than first_seen");
 		goto fail;
 	}
 
-	v = json_object_get(obj, "seen_by");
+	v = m[FM_SEEN_BY];
 	if (v && !json_is_array(v)) {
 		r = bad(c, "seen_by", "expected an array of 'pcap' and 'conntrack'");
 		goto fail;
 	}
-	json_array_foreach(v, i, obj) {
-		const char *s = json_string_value(obj);
+	json_array_foreach(v, i, item) {
+		const char *s = json_string_value(item);
 
 		if (s && strcmp(s, "pcap") == 0) {
 			f->seen_by |= FLOW_SEEN_PCAP;
@@ -371,7 +406,14 @@ fail:
 
 static int decode_flow(struct ctx *c, json_t *obj, struct flow_record *f)
 {
-	return decode_flow_with(c, obj, NULL, NULL, f);
+	json_t *m[_FM_MAX];
+
+	*f = (struct flow_record){ 0 };
+	if (!json_is_object(obj))
+		return bad(c, "", "expected an object");
+	for (size_t i = 0; i < _FM_MAX; i++)
+		m[i] = json_object_get(obj, flow_member_names[i]);
+	return decode_flow_members(c, m, NULL, NULL, f);
 }
 
 /* Order of preference between two descriptions of the same address, so
@@ -857,25 +899,23 @@ static json_t *rd_try_value(struct rd *rd)
  * caller then parses the flow whole as before, which also gives the same
  * error messages.
  */
-/* The member name at rd->pos when it is one of the format's, spelled
- * plainly, with rd->pos moved past it; else NULL. */
-static const char *known_key(struct rd *rd)
+/* The member at rd->pos when it is one of the format's, its name spelled
+ * plainly, with rd->pos moved past the name; else -1. */
+static int known_key(struct rd *rd)
 {
-	static const char *const keys[] = { "src",	 "dst",	   "protocol",	  "port",
-					    "packets",	 "bytes",  "connections", "first_seen",
-					    "last_seen", "seen_by" };
 	const char *p = rd->data + rd->pos;
 	size_t avail = rd->len - rd->pos;
 
-	for (size_t i = 0; i < BH_ARRAY_SIZE(keys); i++) {
-		size_t l = strlen(keys[i]);
+	for (int i = 0; i < _FM_MAX; i++) {
+		size_t l = strlen(flow_member_names[i]);
 
-		if (avail >= l + 2 && p[l + 1] == '"' && memcmp(p + 1, keys[i], l) == 0) {
+		if (avail >= l + 2 && p[l + 1] == '"' &&
+		    memcmp(p + 1, flow_member_names[i], l) == 0) {
 			rd->pos += l + 2;
-			return keys[i];
+			return i;
 		}
 	}
-	return NULL;
+	return -1;
 }
 
 static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *pc,
@@ -884,17 +924,14 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 	size_t start = rd->pos, side_start[2] = { 0 }, side_len[2] = { 0 };
 	size_t ent[2] = { SIZE_MAX, SIZE_MAX };
 	uint64_t side_h[2] = { 0 };
-	bool seen[2] = { false, false };
+	bool seen[_FM_MAX] = { false };
 	struct bh_err scratch = { 0 };
 	struct ctx qc = *c;
-	json_t *obj = NULL, *key = NULL, *val;
+	json_t *m[_FM_MAX] = { NULL }, *val;
 	int r = 1;
 
 	qc.err = &scratch;
 	if (!rd_is(rd, '{'))
-		return 1;
-	obj = json_object();
-	if (!obj)
 		return 1;
 	rd->pos++;
 	rd_ws(rd);
@@ -903,46 +940,34 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 		goto decode;
 	}
 	for (;;) {
-		const char *k;
-		int side;
+		int k;
 
 		rd_ws(rd);
 		if (!rd_is(rd, '"'))
 			goto out;
+		/* Another member, or a name spelled with escapes: the slow
+		 * path (which ignores unknown members) decides. */
 		k = known_key(rd);
-		if (!k) {
-			key = rd_try_value(rd);
-			if (!key)
-				goto out;
-			k = json_string_value(key);
-			if (strlen(k) != json_string_length(key))
-				goto out;
-		}
+		if (k < 0 || seen[k])
+			goto out;
+		seen[k] = true;
 		rd_ws(rd);
 		if (!rd_is(rd, ':'))
 			goto out;
 		rd->pos++;
 		rd_ws(rd);
-		side = strcmp(k, "src") == 0 ? 0 : strcmp(k, "dst") == 0 ? 1 : -1;
-		if (side >= 0) {
-			if (seen[side])
-				goto out;
-			seen[side] = true;
+		if (k == FM_SRC || k == FM_DST) {
+			int side = k == FM_SRC ? 0 : 1;
+
 			if (rd_is(rd, '{')) {
 				side_h[side] = peer_hash(pc, rd->data + rd->pos, rd->len - rd->pos);
 				ent[side] = peer_cache_find(pc, rd, side_h[side]);
 			}
 			if (ent[side] != SIZE_MAX) {
 				rd->pos += pc->v[ent[side]].len;
-				json_decref(key);
-				key = NULL;
 				goto next;
 			}
 			side_start[side] = rd->pos;
-		} else if (json_object_get(obj, k)) {
-			goto out;
-		}
-		if (side >= 0) {
 			val = rd_try_value(rd);
 			if (!val)
 				goto out;
@@ -965,10 +990,7 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 				val_cache_add(vc, rd, vstart, h, val);
 			}
 		}
-		if (json_object_set_new(obj, k, val) < 0)
-			goto out;
-		json_decref(key);
-		key = NULL;
+		m[k] = val;
 next:
 		rd_ws(rd);
 		if (rd_is(rd, ',')) {
@@ -982,8 +1004,8 @@ next:
 		goto out;
 	}
 decode:
-	if (decode_flow_with(&qc, obj, ent[0] != SIZE_MAX ? &pc->v[ent[0]] : NULL,
-			     ent[1] != SIZE_MAX ? &pc->v[ent[1]] : NULL, f) < 0)
+	if (decode_flow_members(&qc, m, ent[0] != SIZE_MAX ? &pc->v[ent[0]] : NULL,
+				ent[1] != SIZE_MAX ? &pc->v[ent[1]] : NULL, f) < 0)
 		goto out;
 	/* Entries are added only now: adding may move pc->v. */
 	if (side_len[0] && rd->data[side_start[0]] == '{')
@@ -994,8 +1016,8 @@ decode:
 			       &f->dst_peer);
 	r = 0;
 out:
-	json_decref(key);
-	json_decref(obj);
+	for (size_t i = 0; i < _FM_MAX; i++)
+		json_decref(m[i]);
 	if (r)
 		rd->pos = start;
 	return r;

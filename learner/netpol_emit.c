@@ -9,11 +9,13 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <yaml.h>
 
+#include "arena.h"
 #include "netpol_emit.h"
 #include "proto.h"
 
@@ -57,18 +59,13 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, yaml_scalar_style_t st
 }
 
 /*
- * One walk over the model writes every form of the output: a jansson tree
- * (netpol_emit_json(), netpol_emit_list()), JSON text and YAML events.  The
- * text forms are written as the walk goes: building a tree of a proposal
- * (about a million small objects at 200,000 flows), dumping it and freeing
- * it again was most of the cost of printing one.  The JSON text is what
- * json_dumps(JSON_INDENT(2)) makes of the tree, byte for byte, and the YAML
- * what netpol_emit_yaml() makes of it (tests/fuzz/fuzz_propose.c checks
- * both).
+ * One walk over the model writes either form of the output: a jansson tree
+ * (netpol_emit_json(), netpol_emit_list()) or YAML events, written as the
+ * walk goes (netpol_emit_list_yaml()).  JSON text is always jansson's dump
+ * of a tree; netpol_emit_list_json() dumps one policy's tree at a time.
  */
 enum wr_mode {
 	WR_TREE,
-	WR_JSON,
 	WR_YAML,
 };
 
@@ -79,14 +76,11 @@ struct wr {
 	enum wr_mode mode;
 	int err; /* first failure; every call after it does nothing */
 	size_t depth;
-	size_t count[WR_DEPTH_MAX]; /* members written per open container */
 	bool after_key; /* a key was written, its value comes next */
 	/* WR_TREE */
 	json_t *stack[WR_DEPTH_MAX];
 	json_t *root;
 	const char *key; /* borrowed until the member's value is added */
-	/* WR_JSON */
-	struct buf *out;
 	/* WR_YAML */
 	yaml_emitter_t *em;
 };
@@ -95,129 +89,6 @@ static void wr_fail(struct wr *w, int r)
 {
 	if (r < 0 && !w->err)
 		w->err = r;
-}
-
-static void wr_raw(struct wr *w, const char *s, size_t n)
-{
-	if (!w->err)
-		wr_fail(w, buf_append(w->out, s, n));
-}
-
-/* jansson's JSON_INDENT(2): a new line, two spaces per level. */
-static void wr_newline(struct wr *w, size_t depth)
-{
-	static const char spaces[] =
-		"\n                                                                ";
-	size_t n = 2 * depth;
-
-	wr_raw(w, spaces, 1);
-	while (n) {
-		size_t k = n < sizeof(spaces) - 2 ? n : sizeof(spaces) - 2;
-
-		wr_raw(w, spaces + 1, k);
-		n -= k;
-	}
-}
-
-/* Length of the UTF-8 sequence at @s (jansson's rules: no overlong form,
- * no surrogate, nothing past U+10FFFF), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string as jansson dumps it: '"', '\\' and control characters
- * escaped, everything else (UTF-8 included) as it is.  A string jansson
- * would refuse (invalid UTF-8) fails with -EINVAL. */
-static void wr_json_string(struct wr *w, const char *str)
-{
-	const unsigned char *s = (const unsigned char *) str, *run = s;
-	char esc[8];
-
-	wr_raw(w, "\"", 1);
-	while (*s) {
-		size_t n = 1;
-		const char *e = NULL;
-
-		if (*s >= 0x80) {
-			n = utf8_len(s);
-			if (!n) {
-				wr_fail(w, -EINVAL);
-				return;
-			}
-			s += n;
-			continue;
-		}
-		if (*s >= 0x20 && *s != '"' && *s != '\\') {
-			s++;
-			continue;
-		}
-		switch (*s) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		default:
-			(void) snprintf(esc, sizeof(esc), "\\u%04X", (unsigned) *s);
-			e = esc;
-			break;
-		}
-		wr_raw(w, (const char *) run, (size_t) (s - run));
-		wr_raw(w, e, strlen(e));
-		s++;
-		run = s;
-	}
-	wr_raw(w, (const char *) run, (size_t) (s - run));
-	wr_raw(w, "\"", 1);
-}
-
-/* Before a member value or array element (JSON text): the separator and
- * line break of its container. */
-static void wr_json_sep(struct wr *w, bool is_value_of_key)
-{
-	if (!w->depth || is_value_of_key)
-		return;
-	if (w->count[w->depth - 1]++)
-		wr_raw(w, ",", 1);
-	wr_newline(w, w->depth);
 }
 
 /* Adds a new node to the tree: to the open array, or as the value of the
@@ -265,11 +136,6 @@ static void wr_key(struct wr *w, const char *key)
 	case WR_TREE:
 		w->key = key;
 		break;
-	case WR_JSON:
-		wr_json_sep(w, false);
-		wr_json_string(w, key);
-		wr_raw(w, ": ", 2);
-		break;
 	case WR_YAML:
 		wr_fail(w, emit_scalar(w->em, key,
 				       needs_quotes(key) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
@@ -299,10 +165,6 @@ static void wr_open(struct wr *w, bool object)
 			return;
 		w->stack[w->depth] = v;
 		break;
-	case WR_JSON:
-		wr_json_sep(w, wr_pending_key(w));
-		wr_raw(w, object ? "{" : "[", 1);
-		break;
 	case WR_YAML:
 		(void) wr_pending_key(w);
 		if (object)
@@ -315,24 +177,18 @@ static void wr_open(struct wr *w, bool object)
 						&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE)));
 		break;
 	}
-	w->count[w->depth++] = 0;
+	w->depth++;
 }
 
 static void wr_close(struct wr *w, bool object)
 {
 	yaml_event_t ev;
-	size_t n;
 
 	if (w->err)
 		return;
-	n = w->count[--w->depth];
+	w->depth--;
 	switch (w->mode) {
 	case WR_TREE:
-		break;
-	case WR_JSON:
-		if (n)
-			wr_newline(w, w->depth);
-		wr_raw(w, object ? "}" : "]", 1);
 		break;
 	case WR_YAML:
 		wr_fail(w, emit(w->em, &ev,
@@ -353,10 +209,6 @@ static void wr_str(struct wr *w, const char *s)
 	switch (w->mode) {
 	case WR_TREE:
 		wr_tree_add(w, json_string(s));
-		break;
-	case WR_JSON:
-		wr_json_sep(w, wr_pending_key(w));
-		wr_json_string(w, s);
 		break;
 	case WR_YAML:
 		(void) wr_pending_key(w);
@@ -379,11 +231,6 @@ static void wr_int(struct wr *w, json_int_t v)
 	switch (w->mode) {
 	case WR_TREE:
 		wr_tree_add(w, json_integer(v));
-		break;
-	case WR_JSON:
-		wr_json_sep(w, wr_pending_key(w));
-		(void) snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, v);
-		wr_raw(w, num, strlen(num));
 		break;
 	case WR_YAML:
 		(void) wr_pending_key(w);
@@ -609,16 +456,112 @@ int netpol_emit_json_text(const json_t *doc, struct buf *out)
 	return buf_append(out, "\n", 1);
 }
 
+/* Scratch space for one item's dump, kept between items. */
+struct scratch {
+	char *p;
+	size_t cap;
+};
+
+/* Appends jansson's dump of one item of the List, shifted right to the
+ * item's depth: after every line break (strings never hold a raw one,
+ * jansson escapes it) the indentation JSON_INDENT(2) gives depth 2. */
+#define ITEM_INDENT "\n    "
+
+static int item_append(const json_t *item, struct scratch *t, struct buf *out)
+{
+	size_t n = json_dumpb(item, t->p, t->cap, JSON_INDENT(2));
+	const char *s, *end, *nl;
+	int r = 0;
+
+	if (!n)
+		return -ENOMEM;
+	if (n > t->cap) {
+		char *p = realloc(t->p, n);
+
+		if (!p)
+			return -ENOMEM;
+		t->p = p, t->cap = n;
+		if (json_dumpb(item, t->p, t->cap, JSON_INDENT(2)) != n)
+			return -ENOMEM;
+	}
+	for (s = t->p, end = s + n; r == 0 && (nl = memchr(s, '\n', (size_t) (end - s)));
+	     s = nl + 1) {
+		r = buf_append(out, s, (size_t) (nl - s));
+		if (r == 0)
+			r = buf_append(out, ITEM_INDENT, sizeof(ITEM_INDENT) - 1);
+	}
+	if (r == 0)
+		r = buf_append(out, s, (size_t) (end - s));
+	return r;
+}
+
+/* Per-item trees are small: allocating them from an arena makes building
+ * and freeing them almost free.  Larger items fall back to malloc(). */
+#define ITEM_ARENA_SIZE (256u * 1024)
+
+/*
+ * The List as json_dumps(netpol_emit_list(@p), JSON_INDENT(2)) would print
+ * it, without holding the whole tree: jansson dumps the envelope (with
+ * an empty "items") and then each policy's own tree in turn, indented to
+ * its place inside "items".  Every byte of JSON is jansson's; only the
+ * separators between items and their indentation are added here.
+ */
 int netpol_emit_list_json(const struct proposal *p, struct buf *out)
 {
-	struct wr w = { .mode = WR_JSON, .out = out };
+	struct wr env = { .mode = WR_TREE };
+	struct scratch tmp = { 0 };
+	struct arena *arena, *prev;
+	struct proposal none = { 0 };
 	size_t len = out->len;
+	char *head = NULL;
+	const char *hole;
+	int r = 0;
 
-	list_write(&w, p);
-	wr_raw(&w, "\n", 1);
-	if (w.err)
+	list_write(&env, &none);
+	if (env.err || !env.root)
+		return env.err ? env.err : -ENOMEM;
+	head = json_dumps(env.root, JSON_INDENT(2));
+	json_decref(env.root);
+	if (!head)
+		return -ENOMEM;
+	/* The envelope's only array is "items": split it at "[]". */
+	hole = strstr(head, "[]");
+	if (!hole) {
+		free(head);
+		return -EINVAL;
+	}
+	arena = arena_new(ITEM_ARENA_SIZE);
+	prev = arena_json_bind(arena);
+	(void) arena_set_active(arena, true);
+	r = buf_append(out, head, (size_t) (hole - head) + 1);
+	for (size_t i = 0; r == 0 && i < p->n; i++) {
+		json_t *item = netpol_emit_json(&p->v[i].np, &p->v[i].labels, &p->v[i].annotations);
+
+		if (!item) {
+			r = -ENOMEM;
+			break;
+		}
+		r = buf_append(out, i ? "," ITEM_INDENT : ITEM_INDENT,
+			       i ? sizeof(ITEM_INDENT) : sizeof(ITEM_INDENT) - 1);
+		if (r == 0)
+			r = item_append(item, &tmp, out);
+		json_decref(item);
+		arena_reset(arena);
+	}
+	if (r == 0 && p->n)
+		r = buf_append(out, "\n  ", 3);
+	if (r == 0)
+		r = buf_append(out, hole + 1, strlen(hole + 1));
+	if (r == 0)
+		r = buf_append(out, "\n", 1);
+	(void) arena_set_active(arena, false);
+	(void) arena_json_bind(prev);
+	arena_free(arena);
+	free(tmp.p);
+	free(head);
+	if (r < 0)
 		out->len = len;
-	return w.err;
+	return r;
 }
 
 /* ---- YAML ---- */
