@@ -184,6 +184,25 @@ static void report(const char *what, struct ev_stats *st)
 	       st->n ? (double) st->objects / (double) st->n : 0, st->empty);
 }
 
+/* @a and @b reported as one (all local events of one kind). */
+static void report_both(const char *what, const struct ev_stats *a, const struct ev_stats *b)
+{
+	struct ev_stats *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return;
+	memcpy(m->ms, a->ms, a->n * sizeof(double));
+	memcpy(m->upd, a->upd, a->n * sizeof(double));
+	memcpy(m->ms + a->n, b->ms, b->n * sizeof(double));
+	memcpy(m->upd + a->n, b->upd, b->n * sizeof(double));
+	m->n = a->n + b->n;
+	m->full = a->full + b->full;
+	m->objects = a->objects + b->objects;
+	m->empty = a->empty + b->empty;
+	report(what, m);
+	free(m);
+}
+
 int main(int argc, char **argv)
 {
 	const char *bulkhead, *snap, *text, *node, *nft = find_nft();
@@ -360,6 +379,8 @@ int main(int argc, char **argv)
 	report("pod relabelled, other node", rel_remote);
 	report("pod relabelled, this node, elements only", rel_local);
 	report("pod relabelled, this node, class made/gone", rel_local_ch);
+	report_both("pod added, this node, all", add_local, add_local_ch);
+	report_both("pod relabelled, this node, all", rel_local, rel_local_ch);
 	{
 		/* The description the incremental path built must enforce what
 		 * a fresh build does: equal canonical text (class ids may be

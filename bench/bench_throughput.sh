@@ -8,7 +8,7 @@
 # Three rulesets in the node namespace, interleaved, BENCH_REPS times:
 #   none    no ruleset at all
 #   sets    bulkhead apply --mode enforce of the whole snapshot (sets and
-#           verdict maps)
+#           the class dispatch trie, docs/enforcer.md)
 #   base    (when BULKHEAD_BASE names another bulkhead binary, e.g. the
 #           previous release) the same as sets with that binary, to
 #           compare two rulesets side by side

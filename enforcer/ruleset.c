@@ -1936,7 +1936,7 @@ static int trie_build_all(struct bctx *b, enum netpol_dir d, const struct rs_cla
 }
 
 /* Elements of local pod @p as a member of class @id into @sets (iso set
- * then bit sets, per family) through @emit. */
+ * then digit sets, per family) through @emit. */
 typedef int member_fn(void *ud, const char *set, const struct rs_elem *e);
 
 static int member_elems(const struct bctx *b, const struct pod *p, enum netpol_dir d, uint32_t id,
@@ -1989,7 +1989,7 @@ static int member_cmp_cb(const void *a, const void *b)
  * The classes of direction @d: every local pod isolated for @d, grouped
  * by class key.  Ids: those of @prev for the classes it has, the lowest
  * free ones for the others in key order (so a fresh build numbers them
- * in key order, deterministically).  Creates the isolation and bit sets,
+ * in key order, deterministically).  Creates the isolation and digit sets,
  * the class chains, and marks the policies they jump to as active.
  */
 static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_classes *prev)
@@ -3030,7 +3030,7 @@ static int member_change_cb(void *ud, const char *set, const struct rs_elem *e)
 	struct member_change *x = ud;
 
 	if (!rs_desc_set(&x->rs->d, set))
-		return -EINVAL; /* a bit set that should exist */
+		return -EINVAL; /* a digit set that should exist */
 	return elem_change(x->rs, x->pd, set, e, x->add);
 }
 

@@ -20,11 +20,14 @@
  *   chain ingress:                ip daddr @in4 goto ROOT  (+ ip6 / @in6)
  *                                 accept
  *   set in4/eg4 (in6/eg6):        local pods isolated for ingress/egress
- *   set in4/bK ... (eg4/bK ...):  those whose class id has bit K set
- *   chain ti/B.V (te/B.V):        the dispatch trie: ip daddr @in4/bB goto
- *                                 ONE (+ ip6), goto ZERO; one chain where
- *                                 the ids in use differ at bit B (V: the
- *                                 bits above B), leaves are class chains
+ *   set in4/dJ.V (eg4/dJ.V):      those whose class id has octal digit J
+ *                                 equal to V (1-7)
+ *   chain ti/J.P (te/J.P):        the dispatch trie: ip daddr @in4/dJ.V
+ *                                 goto CHILD (+ ip6) per digit present,
+ *                                 goto the digit-0 child last; one chain
+ *                                 where the ids in use differ at digit J
+ *                                 (P: the digits above), leaves are class
+ *                                 chains
  *   chain ci/NS/H (ce/NS/H):      a class: the local pods of namespace NS
  *                                 isolated for ingress (egress) by the same
  *                                 ordered list of policies (H: 16 hex of a
@@ -238,7 +241,7 @@ int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct
 
 /*
  * The description in nft syntax with the class numbering abstracted
- * away: bit sets and trie chains are left out, the dispatch rules print
+ * away: digit sets and trie chains are left out, the dispatch rules print
  * "goto <dispatch>", and every address of an isolation set is listed with
  * the class chain the trie leads it to.  Two rulesets that enforce the
  * same thing with differently numbered classes (an incrementally updated

@@ -339,10 +339,56 @@ static void payloads(void **state)
 	assert_int_equal(nflog_payload_parse(b, 0, &pkt), -EBADMSG);
 }
 
+/* Resolves only the IPv4 packets: the deciding address becomes the name. */
+static int resolve_v4_cb(const char *prefix, const struct addr *src, const struct addr *dst,
+			 char *out, size_t len, void *userdata)
+{
+	char a[ADDR_STR_MAX];
+
+	(*(int *) userdata)++;
+	(void) src;
+	if (dst->family != AF_INET || strncmp(prefix, "bh-test", 7) != 0)
+		return -ENOENT;
+	(void) snprintf(out, len, "resolved %s", addr_format(dst, a, sizeof(a)));
+	return 0;
+}
+
+/* A resolver rewrites each logged packet's prefix before aggregation;
+ * what it cannot resolve keeps the logged prefix and is counted. */
+static void resolver_names_alerts(void **state)
+{
+	size_t len;
+	char *data = test_read_file(recorded, &len);
+	struct preview *p = preview_new(16);
+	struct collect c = { .n = 0 };
+	const struct alert *a;
+	int calls = 0;
+
+	(void) state;
+	assert_non_null(p);
+	preview_set_resolver(p, resolve_v4_cb, &calls);
+	assert_int_equal(preview_feed(p, data, len, NOW_NS), 4);
+	assert_int_equal(calls, 4);
+	assert_int_equal(preview_stats(p)->unresolved, 2);
+	assert_int_equal(preview_alert_foreach(p, collect_cb, &c), 0);
+	a = find(&c, "10.77.0.2", IPPROTO_TCP, 80);
+	assert_non_null(a);
+	assert_string_equal(a->prefix, "resolved 10.77.0.2");
+	a = find(&c, "fd77::2", IPPROTO_TCP, 80);
+	assert_non_null(a);
+	assert_string_equal(a->prefix, "bh-test ingress x/b v6");
+	/* Resolved packets of the same flow still aggregate. */
+	assert_int_equal(preview_feed(p, data, len, NOW_NS), 4);
+	assert_int_equal(preview_alert_count(p), 4);
+	preview_free(p);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(recorded_datagram),
+		cmocka_unit_test(resolver_names_alerts),
 		cmocka_unit_test(full_table_evicts_least_recently_seen),
 		cmocka_unit_test(truncated_datagrams_never_overread),
 		cmocka_unit_test(hand_built_messages),

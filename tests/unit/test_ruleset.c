@@ -414,7 +414,7 @@ static void cidrs_and_ports_merge(void **state)
 	cluster_free(c);
 }
 
-/* Class ids (bit sets, trie chains) may be numbered differently by
+/* Class ids (digit sets, trie chains) may be numbered differently by
  * incremental updates than by a fresh build: compare the canonical text,
  * which follows every isolated address through the trie instead. */
 static void text_of(const struct ruleset *rs, struct buf *b)
