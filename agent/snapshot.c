@@ -11,10 +11,8 @@
  * element of "items" and parses the elements one at a time into a small
  * arena that is reset after each (include/arena.h): no tree of the whole
  * document (about 60 MB for 10,000 pods), no malloc()/free() per JSON
- * value, and memory that stays in the cache.  Each element is parsed by
- * jsubset_parse() (include/jsubset.h), which builds the tree jansson
- * would, several times faster, for the plain JSON kubectl prints, or by
- * jansson when it declines.  The rest of the document is parsed with
+ * value, and memory that stays in the cache.  The rest of the document is
+ * parsed with
  * "items" replaced by [].  Whenever the fast way fails or meets something it
  * does not expect, what it added for that document is undone and the
  * document is read the reference way, which produces the error message:
@@ -29,7 +27,6 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "jsubset.h"
 #include "kube_object.h"
 #include "snapshot.h"
 
@@ -351,23 +348,16 @@ static bool scan_items(struct fast *f, struct scan *sc)
 	}
 }
 
-/*
- * The value filling @s parsed into the arena, or NULL.  jsubset_parse()
- * builds the tree jansson would for the plain JSON kubectl prints, much
- * faster; jansson parses whatever it leaves.
- */
+/* The value filling @s parsed by jansson into the arena, or NULL. */
 static json_t *fast_parse(struct fast *f, const char *s, size_t len)
 {
 	json_error_t jerr;
-	json_t *v = NULL;
-	int r;
+	json_t *v;
 
 	(void) arena_set_active(f->arena, true);
-	r = jsubset_parse(s, len, &v);
-	if (r == -EDOM)
-		v = json_loadb(s, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	v = json_loadb(s, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	(void) arena_set_active(f->arena, false);
-	return r == 0 || r == -EDOM ? v : NULL;
+	return v;
 }
 
 /*
