@@ -161,8 +161,9 @@ struct nftnl_set *rs_nl_set(const struct rs_set *rs, uint32_t id)
 	if (rs->flags & RS_SET_DYNAMIC) {
 		flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, RULESET_SEEN_TIMEOUT_MS);
-		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, RULESET_SEEN_SIZE);
 	}
+	if (rs->size)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, rs->size);
 	/* Interval concatenations are pipapo sets: the kernel needs the
 	 * field lengths (inet_proto 1 byte, inet_service 2). */
 	if ((rs->flags & RS_SET_INTERVAL) && key_is_concat(rs->key)) {
