@@ -32,10 +32,10 @@
  * must fit into the overrun area (elements are chunked well below it). */
 #define NFTIO_PAGE_SIZE (256 * 1024)
 #define NFTIO_PAGE_OVERRUN (128 * 1024)
-/* Bytes of elements per NEWSETELEM/DELSETELEM message.  The kernel looks
- * the set up by name for every message (a linear walk over the table's
- * sets), so few big messages beat many small ones; nft packs about as
- * much. */
+/* Bytes of elements per NEWSETELEM/DELSETELEM message (an upper bound
+ * per element, rs_nl_elem_size()): the elements nest's length is 16 bits.
+ * Every message costs the kernel a parse, a table and set lookup and an
+ * answer, so few big messages beat many small ones. */
 #define NFTIO_ELEMS_BYTES (60 * 1024)
 /* Each ACK is its own skb; the kernel queues them all before we read, so
  * the receive buffer must hold one per message. */
@@ -286,15 +286,6 @@ static int nb_set(struct nbatch *nb, uint16_t type, const struct rs_set *rs, uin
 
 /* NEWSETELEM/DELSETELEM for @elems of @rs, chunked; n == 0 with DELSETELEM
  * and @flush set empties the set. */
-/* An upper bound of the netlink size of element @e. */
-static size_t elem_size(const struct rs_elem *e)
-{
-	size_t n = 64 + 2 * 48;
-
-	if (e->target)
-		n += strlen(e->target) + 32;
-	return n;
-}
 
 /*
  * @set_id: a set created earlier in this batch is named by its id, not by
@@ -324,7 +315,7 @@ static int nb_elems(struct nbatch *nb, uint16_t type, const struct rs_set *rs, u
 			nftnl_set_set_str(s, NFTNL_SET_NAME, rs->name);
 		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 		for (; r == 0 && i < n && bytes < NFTIO_ELEMS_BYTES; i++) {
-			bytes += elem_size(&elems[i]);
+			bytes += rs_nl_elem_size(rs, &elems[i]);
 			r = rs_nl_elem_add(s, rs, &elems[i]);
 		}
 		nlh = r == 0 ? nb_msg(nb, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
