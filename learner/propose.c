@@ -916,6 +916,9 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	int r = -ENOMEM;
 
 	*ret = (struct proposal){ 0 };
+	/* Every flow end names its pod: look them up by hash, not by binary
+	 * search (without memory for the index, by binary search). */
+	(void) cluster_pod_index(c);
 	r = workload_set_build(c, &p.ws);
 	if (r < 0)
 		goto out;
