@@ -497,39 +497,43 @@ static int sort_key_cmp(const void *a, const void *b)
 }
 
 /*
- * Sorts @v by key.  Records are large: sorting small precomputed keys and
- * moving each record once was several times cheaper than qsort() on the
- * records.  Without memory for that, qsort() on the records.
+ * Sorts *@v by key.  Records are large: sorting small precomputed keys and
+ * moving each record once into a new array (which replaces *@v) was several
+ * times cheaper than qsort() on the records.  Without memory for that,
+ * qsort() on the records.
  */
-static void flow_records_sort(struct flow_record *v, size_t n)
+static void flow_records_sort(struct flow_record **v, size_t n)
 {
 	struct sort_key *keys = malloc(n * sizeof(*keys));
-	struct flow_record *tmp = malloc(n * sizeof(*tmp));
+	struct flow_record *tmp = malloc(n * sizeof(*tmp)), *old = *v;
 
 	if (!keys || !tmp) {
 		free(keys);
 		free(tmp);
-		qsort(v, n, sizeof(*v), flow_record_cmp);
+		qsort(old, n, sizeof(*old), flow_record_cmp);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		sort_key_make(&v[i].key, i, &keys[i]);
+		sort_key_make(&old[i].key, i, &keys[i]);
 	qsort(keys, n, sizeof(*keys), sort_key_cmp);
 	for (size_t i = 0; i < n; i++)
-		tmp[i] = v[keys[i].i];
-	memcpy(v, tmp, n * sizeof(*v));
-	free(tmp);
+		tmp[i] = old[keys[i].i];
 	free(keys);
+	free(old);
+	*v = tmp;
 }
 
-/* Sorts @v and merges equal keys in place; returns the new count. */
-static size_t sort_and_merge(struct flow_record *v, size_t n)
+/* Sorts *@v (which may be replaced) and merges equal keys in place;
+ * returns the new count. */
+static size_t sort_and_merge(struct flow_record **pv, size_t n)
 {
+	struct flow_record *v;
 	size_t out = 0;
 
 	if (n == 0)
 		return 0;
-	flow_records_sort(v, n);
+	flow_records_sort(pv, n);
+	v = *pv;
 	for (size_t i = 1; i < n; i++) {
 		if (flow_key_cmp(&v[out].key, &v[i].key) == 0)
 			flow_record_merge(&v[out], &v[i]);
@@ -1286,19 +1290,26 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 		goto out;
 	}
 	s->peers = peers;
-	merged = realloc(s->flows, (s->n + n + 1) * sizeof(*merged));
-	if (!merged) {
-		r = bh_err_oom(reterr);
-		goto out;
+	if (s->n == 0 && v) {
+		/* The first file's records become the set's (no copy). */
+		free(s->flows);
+		s->flows = v;
+		v = NULL;
+	} else {
+		merged = realloc(s->flows, (s->n + n + 1) * sizeof(*merged));
+		if (!merged) {
+			r = bh_err_oom(reterr);
+			goto out;
+		}
+		s->flows = merged;
+		if (n)
+			memcpy(s->flows + s->n, v, n * sizeof(*v));
 	}
-	s->flows = merged;
 	/* The records borrow their peers from the cache's entries. */
 	for (size_t k = 0; k < pc.n; k++)
 		s->peers[s->n_peers++] = pc.v[k].peer;
 	pc.n = 0;
-	if (n)
-		memcpy(s->flows + s->n, v, n * sizeof(*v));
-	s->n = sort_and_merge(s->flows, s->n + n);
+	s->n = sort_and_merge(&s->flows, s->n + n);
 	n = 0; /* moved */
 
 	/* The node name is kept while every file agrees on it. */
