@@ -689,31 +689,35 @@ out:
 	return r;
 }
 
+/* Hands what @p decoded over as a new cluster in *@ret. */
+static int pending_finish(struct pending *p, struct cluster **ret, struct snapshot_stats *ret_stats,
+			  struct bh_err *reterr)
+{
+	struct cluster *c = cluster_new();
+
+	if (ret_stats)
+		ret_stats->skipped = p->skipped; /* before pending_commit() empties @p */
+	if (!c || pending_commit(p, c) < 0) {
+		cluster_free(c);
+		return bh_err_oom(reterr);
+	}
+	*ret = c;
+	return 0;
+}
+
 static int load_buf(const char *data, size_t len, const char *name, bool fast, struct cluster **ret,
 		    struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
 	struct pending p = { 0 };
-	struct cluster *c = NULL;
 	struct fast f;
 	int r;
 
 	fast_init(&f);
 	r = parse_buf(&p, fast ? &f : NULL, data, len, name, reterr);
-	if (r < 0)
-		goto out;
-	if (ret_stats)
-		ret_stats->skipped = p.skipped;
-	c = cluster_new();
-	if (!c || pending_commit(&p, c) < 0) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	*ret = c;
-	c = NULL;
-out:
+	if (r == 0)
+		r = pending_finish(&p, ret, ret_stats, reterr);
 	fast_done(&f);
 	pending_done(&p);
-	cluster_free(c);
 	return r;
 }
 
@@ -734,7 +738,6 @@ int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret
 			struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
 	struct pending p = { 0 };
-	struct cluster *c = NULL;
 	struct fast f;
 	struct buf b;
 	int r = 0;
@@ -752,24 +755,10 @@ int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret
 		if (r < 0)
 			goto out;
 	}
-	c = cluster_new();
-	if (!c) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	if (ret_stats)
-		ret_stats->skipped = p.skipped;
-	r = pending_commit(&p, c);
-	if (r < 0) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	*ret = c;
-	c = NULL;
+	r = pending_finish(&p, ret, ret_stats, reterr);
 out:
 	fast_done(&f);
 	pending_done(&p);
-	cluster_free(c);
 	buf_done(&b);
 	return r;
 }

@@ -2,7 +2,8 @@
  * bench_propose: phases of `bulkhead propose` on generated inputs, with the
  * baseline side by side: reading the inputs alone (flows.json + snapshot),
  * which every implementation pays, against building the proposal, the
- * engine self-check and emitting JSON and YAML.  Medians of REPEATS runs.
+ * engine self-check, emitting JSON and YAML, and freeing it all (what
+ * `bulkhead propose` does before it exits).  Medians of REPEATS runs.
  *   bench_propose SNAPSHOT FLOWS [REPEATS]
  */
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include "propose.h"
 #include "snapshot.h"
 
-#define PHASES 6
+#define PHASES 7
 
 /* CPU time of the process by default: the benchmark machines are shared,
  * and wall time there measures the neighbours.  BENCH_WALL=1 at build
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 		"self-check (engine)",
 		"emit JSON",
 		"emit YAML",
+		"free everything",
 	};
 	double t[PHASES][32], total[32];
 	int reps = argc > 3 ? (int) strtol(argv[3], NULL, 10) : 5;
@@ -97,10 +99,13 @@ int main(int argc, char **argv)
 		n_flows = fs.n;
 		n_checked = p.n_checked;
 		n_allowed = p.n_allowed;
+		t1 = now();
 		buf_done(&b);
 		proposal_done(&p);
 		cluster_free(c);
 		flow_set_done(&fs);
+		t[6][r] = now() - t1;
+		total[r] += t[6][r];
 	}
 	printf("bench_propose: %zu flows, %zu policies, self-check %zu/%zu, %d runs, median %s\n",
 	       n_flows, n_pol, n_allowed, n_checked, reps,

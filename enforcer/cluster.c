@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "hash.h"
 #include "str.h"
 
 struct name_key {
@@ -178,6 +179,7 @@ struct cluster *cluster_free(struct cluster *c)
 	free(c->policies);
 	free(c->nodes);
 	free(c->by_addr);
+	free(c->by_name);
 	free(c);
 	return NULL;
 }
@@ -194,6 +196,7 @@ int cluster_pod_put(struct cluster *c, struct pod *p)
 	struct name_key k = { .ns = p->ns, .name = p->name };
 
 	c->by_addr_stale = true;
+	c->by_name_valid = false;
 	return sorted_put((void **) &c->pods, &c->n_pods, sizeof(*p), p, &k, cmp_pod, pod_done_cb);
 }
 
@@ -225,6 +228,7 @@ int cluster_pod_remove(struct cluster *c, const char *ns, const char *name)
 	struct name_key k = { .ns = ns, .name = name };
 
 	c->by_addr_stale = true;
+	c->by_name_valid = false;
 	return sorted_remove(c->pods, &c->n_pods, sizeof(*c->pods), &k, cmp_pod, pod_done_cb);
 }
 
@@ -252,12 +256,61 @@ const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name)
 	return found ? &c->ns[i] : NULL;
 }
 
+static uint64_t pod_name_hash(uint64_t seed, const char *ns, const char *name)
+{
+	return hash_str(name, hash_str(ns, seed));
+}
+
+int cluster_pod_index(struct cluster *c)
+{
+	size_t n_slots = 16;
+	uint32_t *v;
+
+	c->by_name_valid = false;
+	if (c->n_pods >= UINT32_MAX / 2)
+		return -ENOMEM;
+	/* At most half full: probes stay short. */
+	while (n_slots < 2 * c->n_pods)
+		n_slots *= 2;
+	v = calloc(n_slots, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	free(c->by_name);
+	c->by_name = v;
+	c->by_name_mask = n_slots - 1;
+	/* Names come from outside: a random seed keeps collisions from
+	 * being chosen. */
+	c->by_name_seed = hash_seed_random();
+	for (size_t i = 0; i < c->n_pods; i++) {
+		size_t k = pod_name_hash(c->by_name_seed, c->pods[i].ns, c->pods[i].name) &
+			   c->by_name_mask;
+
+		while (v[k])
+			k = (k + 1) & c->by_name_mask;
+		v[k] = (uint32_t) i + 1;
+	}
+	c->by_name_pods = c->n_pods;
+	c->by_name_valid = true;
+	return 0;
+}
+
 const struct pod *cluster_pod_find(const struct cluster *c, const char *ns, const char *name)
 {
 	struct name_key k = { .ns = ns, .name = name };
 	bool found;
-	size_t i = sorted_find(c->pods, c->n_pods, sizeof(*c->pods), &k, cmp_pod, &found);
+	size_t i;
 
+	if (c->by_name_valid && c->by_name_pods == c->n_pods) {
+		for (i = pod_name_hash(c->by_name_seed, ns, name) & c->by_name_mask; c->by_name[i];
+		     i = (i + 1) & c->by_name_mask) {
+			const struct pod *p = &c->pods[c->by_name[i] - 1];
+
+			if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0)
+				return p;
+		}
+		return NULL;
+	}
+	i = sorted_find(c->pods, c->n_pods, sizeof(*c->pods), &k, cmp_pod, &found);
 	return found ? &c->pods[i] : NULL;
 }
 
@@ -475,6 +528,8 @@ int cluster_copy(const struct cluster *src, struct cluster **ret)
 		if (cluster_node_put(c, &n) < 0)
 			goto fail;
 	}
+	/* Without memory for it the copy still works, by binary search. */
+	(void) cluster_pod_index(c);
 	*ret = c;
 	return 0;
 fail:

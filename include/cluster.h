@@ -70,6 +70,14 @@ struct cluster {
 	size_t n_by_addr;
 	struct cluster_addr_ref *by_addr;
 	bool by_addr_stale;
+	/* Name index: pods by (namespace, name), open addressing, pod index
+	 * + 1 per slot (0 empty); used by cluster_pod_find() while valid
+	 * (built by cluster_pod_index(), dropped by every pod mutation). */
+	uint32_t *by_name;
+	size_t by_name_mask; /* slots - 1, a power of two minus one */
+	size_t by_name_pods; /* n_pods when built */
+	uint64_t by_name_seed;
+	bool by_name_valid;
 };
 
 struct cluster_addr_ref {
@@ -119,6 +127,15 @@ const struct node *cluster_node_by_addr(const struct cluster *c, const struct ad
  * the address index on first use after a mutation, hence not const.
  */
 const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a);
+
+/*
+ * Builds the name index cluster_pod_find() then uses instead of a binary
+ * search (one hash and one comparison instead of about 2 log2(n_pods)
+ * string comparisons), until the next pod put or remove.  Optional: without
+ * it, or after -ENOMEM, lookups stay binary searches.  cluster_copy()
+ * builds it for the copy.  Returns 0 or -ENOMEM.
+ */
+int cluster_pod_index(struct cluster *c);
 
 /* Index range [*ret_first, *ret_end) of the policies in @ns. */
 void cluster_policies_in_ns(const struct cluster *c, const char *ns, size_t *ret_first,

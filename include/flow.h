@@ -43,6 +43,10 @@ struct flow_peer {
 	char *workload_kind; /* owned; pods, e.g. "Deployment", may be NULL */
 	char *workload_name; /* owned */
 	struct labels labels; /* pods */
+	/* The strings and labels above belong to someone else (a struct
+	 * flow_set's peer pool, include/flows_json.h) and outlive this peer:
+	 * flow_peer_done() only clears it. */
+	bool borrowed;
 };
 
 struct flow_record {

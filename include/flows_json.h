@@ -19,11 +19,16 @@ struct flow_set {
 	uint64_t stat_packets, stat_evicted, stat_overruns;
 	size_t n;
 	struct flow_record *flows; /* owned */
+	/* Owned: the distinct peers read from files, which records share
+	 * (their peers are borrowed from here: flow_peer.borrowed). */
+	size_t n_peers;
+	struct flow_peer *peers;
 };
 
 void flow_set_init(struct flow_set *s);
 void flow_set_done(struct flow_set *s);
-/* Frees the owned strings and labels of one peer. */
+/* Frees the owned strings and labels of one peer (a borrowed peer is only
+ * cleared). */
 void flow_peer_done(struct flow_peer *p);
 
 /*

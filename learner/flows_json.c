@@ -44,6 +44,10 @@ void flow_peer_done(struct flow_peer *p)
 {
 	if (!p)
 		return;
+	if (p->borrowed) {
+		*p = (struct flow_peer){ 0 };
+		return;
+	}
 	free(p->ns);
 	free(p->name);
 	free(p->workload_kind);
@@ -65,6 +69,9 @@ void flow_set_done(struct flow_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		flow_record_done(&s->flows[i]);
 	free(s->flows);
+	for (size_t i = 0; i < s->n_peers; i++)
+		flow_peer_done(&s->peers[i]);
+	free(s->peers);
 	free(s->node);
 	flow_set_init(s);
 }
@@ -280,21 +287,6 @@ fail:
 	return r;
 }
 
-static int flow_peer_copy(struct flow_peer *dst, const struct flow_peer *src)
-{
-	*dst = (struct flow_peer){ .kind = src->kind };
-	labels_init(&dst->labels);
-	if ((src->ns && !(dst->ns = strdup(src->ns))) ||
-	    (src->name && !(dst->name = strdup(src->name))) ||
-	    (src->workload_kind && !(dst->workload_kind = strdup(src->workload_kind))) ||
-	    (src->workload_name && !(dst->workload_name = strdup(src->workload_name))) ||
-	    labels_copy(&dst->labels, &src->labels) < 0) {
-		flow_peer_done(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* A peer already decoded (struct peer_ent, below), or NULL. */
 struct peer_ent;
 static int peer_ent_get(struct ctx *c, const struct peer_ent *e, struct addr *ret_addr,
@@ -505,39 +497,43 @@ static int sort_key_cmp(const void *a, const void *b)
 }
 
 /*
- * Sorts @v by key.  Records are large: sorting small precomputed keys and
- * moving each record once was several times cheaper than qsort() on the
- * records.  Without memory for that, qsort() on the records.
+ * Sorts *@v by key.  Records are large: sorting small precomputed keys and
+ * moving each record once into a new array (which replaces *@v) was several
+ * times cheaper than qsort() on the records.  Without memory for that,
+ * qsort() on the records.
  */
-static void flow_records_sort(struct flow_record *v, size_t n)
+static void flow_records_sort(struct flow_record **v, size_t n)
 {
 	struct sort_key *keys = malloc(n * sizeof(*keys));
-	struct flow_record *tmp = malloc(n * sizeof(*tmp));
+	struct flow_record *tmp = malloc(n * sizeof(*tmp)), *old = *v;
 
 	if (!keys || !tmp) {
 		free(keys);
 		free(tmp);
-		qsort(v, n, sizeof(*v), flow_record_cmp);
+		qsort(old, n, sizeof(*old), flow_record_cmp);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		sort_key_make(&v[i].key, i, &keys[i]);
+		sort_key_make(&old[i].key, i, &keys[i]);
 	qsort(keys, n, sizeof(*keys), sort_key_cmp);
 	for (size_t i = 0; i < n; i++)
-		tmp[i] = v[keys[i].i];
-	memcpy(v, tmp, n * sizeof(*v));
-	free(tmp);
+		tmp[i] = old[keys[i].i];
 	free(keys);
+	free(old);
+	*v = tmp;
 }
 
-/* Sorts @v and merges equal keys in place; returns the new count. */
-static size_t sort_and_merge(struct flow_record *v, size_t n)
+/* Sorts *@v (which may be replaced) and merges equal keys in place;
+ * returns the new count. */
+static size_t sort_and_merge(struct flow_record **pv, size_t n)
 {
+	struct flow_record *v;
 	size_t out = 0;
 
 	if (n == 0)
 		return 0;
-	flow_records_sort(v, n);
+	flow_records_sort(pv, n);
+	v = *pv;
 	for (size_t i = 1; i < n; i++) {
 		if (flow_key_cmp(&v[out].key, &v[i].key) == 0)
 			flow_record_merge(&v[out], &v[i]);
@@ -706,9 +702,13 @@ static size_t peer_cache_find(const struct peer_cache *pc, const struct rd *rd, 
 	return SIZE_MAX;
 }
 
-/* Remembers a decoded peer; without memory it is simply not remembered. */
+/*
+ * Remembers a decoded peer: the entry takes over @peer's strings and labels
+ * and @peer borrows them from it.  Without memory it is simply not
+ * remembered and @peer keeps what it owns.
+ */
 static void peer_cache_add(struct peer_cache *pc, const char *text, size_t len, uint64_t h,
-			   const struct addr *a, const struct flow_peer *peer)
+			   const struct addr *a, struct flow_peer *peer)
 {
 	struct peer_ent *e;
 
@@ -741,8 +741,8 @@ static void peer_cache_add(struct peer_cache *pc, const char *text, size_t len, 
 		pc->cap = nc;
 	}
 	e = &pc->v[pc->n];
-	if (flow_peer_copy(&e->peer, peer) < 0)
-		return;
+	e->peer = *peer;
+	peer->borrowed = true;
 	e->text = text;
 	e->len = len;
 	e->h = h;
@@ -758,9 +758,10 @@ static void peer_cache_add(struct peer_cache *pc, const char *text, size_t len, 
 static int peer_ent_get(struct ctx *c, const struct peer_ent *e, struct addr *ret_addr,
 			struct flow_peer *p)
 {
+	(void) c;
 	*ret_addr = e->addr;
-	if (flow_peer_copy(p, &e->peer) < 0)
-		return bh_err_oom(c->err);
+	*p = e->peer;
+	p->borrowed = true;
 	return 0;
 }
 
@@ -1024,10 +1025,10 @@ out:
 }
 
 /* The elements of the "flows" array, decoded one at a time. */
-static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t *n, size_t *cap)
+static int rd_flows(struct ctx *c, struct rd *rd, struct peer_cache *pc, struct flow_record **v,
+		    size_t *n, size_t *cap)
 {
-	struct peer_cache pc = { .seed = hash_seed_random() };
-	struct val_cache vc = { .seed = pc.seed };
+	struct val_cache vc = { .seed = pc->seed };
 	json_t *item;
 	int r;
 
@@ -1052,7 +1053,7 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct flow_record **v, size_t
 		}
 		c->index = *n;
 		(void) arena_set_active(arena_json_current(), true);
-		r = rd_flow_fast(c, rd, &pc, &vc, &(*v)[*n]);
+		r = rd_flow_fast(c, rd, pc, &vc, &(*v)[*n]);
 		if (r == 0) {
 			(void) arena_set_active(arena_json_current(), false);
 			arena_reset(arena_json_current());
@@ -1094,7 +1095,6 @@ arena_reset_fail:
 	arena_reset(arena_json_current());
 	r = -EBADMSG;
 out:
-	peer_cache_done(&pc);
 	val_cache_done(&vc);
 	return r;
 }
@@ -1105,8 +1105,8 @@ out:
  * anything when the document does not start with '{' (the caller then
  * lets jansson describe what it is).
  */
-static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct flow_record **v,
-		       size_t *n, size_t *cap)
+static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct peer_cache *pc,
+		       struct flow_record **v, size_t *n, size_t *cap)
 {
 	json_t *hdr, *key = NULL, *val;
 	bool have_flows = false;
@@ -1149,7 +1149,7 @@ static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct fl
 		}
 		if (strcmp(json_string_value(key), "flows") == 0 && rd_is(rd, '[')) {
 			have_flows = true;
-			r = rd_flows(c, rd, v, n, cap);
+			r = rd_flows(c, rd, pc, v, n, cap);
 			if (r < 0)
 				goto fail;
 		} else {
@@ -1203,6 +1203,8 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	struct ctx c = { .name = name, .err = reterr, .index = SIZE_MAX };
 	struct rd rd = { .data = data, .len = len, .line = 1 };
 	struct flow_record *v = NULL, *merged;
+	struct flow_peer *peers;
+	struct peer_cache pc = { .seed = hash_seed_random() };
 	struct arena *arena, *prev;
 	uint64_t packets = 0, evicted = 0, overruns = 0;
 	json_t *root = NULL, *flows, *stats, *item;
@@ -1216,7 +1218,7 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 	/* Without an arena (no memory for it) jansson simply mallocs. */
 	arena = arena_new(FLOW_ARENA_SIZE);
 	prev = arena_json_bind(arena);
-	r = rd_document(&c, &rd, &root, &v, &n, &cap);
+	r = rd_document(&c, &rd, &root, &pc, &v, &n, &cap);
 	(void) arena_json_bind(prev);
 	arena = arena_free(arena);
 	if (r < 0)
@@ -1282,15 +1284,32 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 
 	/* Everything decoded: from here on only allocation can fail. */
 	fresh = s->n == 0 && !s->node && s->generated == 0 && s->stat_packets == 0;
-	merged = realloc(s->flows, (s->n + n + 1) * sizeof(*merged));
-	if (!merged) {
+	peers = realloc(s->peers, (s->n_peers + pc.n + 1) * sizeof(*peers));
+	if (!peers) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
-	s->flows = merged;
-	if (n)
-		memcpy(s->flows + s->n, v, n * sizeof(*v));
-	s->n = sort_and_merge(s->flows, s->n + n);
+	s->peers = peers;
+	if (s->n == 0 && v) {
+		/* The first file's records become the set's (no copy). */
+		free(s->flows);
+		s->flows = v;
+		v = NULL;
+	} else {
+		merged = realloc(s->flows, (s->n + n + 1) * sizeof(*merged));
+		if (!merged) {
+			r = bh_err_oom(reterr);
+			goto out;
+		}
+		s->flows = merged;
+		if (n)
+			memcpy(s->flows + s->n, v, n * sizeof(*v));
+	}
+	/* The records borrow their peers from the cache's entries. */
+	for (size_t k = 0; k < pc.n; k++)
+		s->peers[s->n_peers++] = pc.v[k].peer;
+	pc.n = 0;
+	s->n = sort_and_merge(&s->flows, s->n + n);
 	n = 0; /* moved */
 
 	/* The node name is kept while every file agrees on it. */
@@ -1312,6 +1331,7 @@ out:
 	for (size_t k = 0; k < n; k++)
 		flow_record_done(&v[k]);
 	free(v);
+	peer_cache_done(&pc);
 	free(node);
 	json_decref(root);
 	return r;

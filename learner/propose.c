@@ -66,6 +66,7 @@ struct ctx {
 	struct edge *edges;
 	size_t n_edges, cap_edges;
 	bool *dns_wl; /* per workload: a cluster DNS server */
+	struct pod_memo_slot *pod_memo; /* NULL without memory for it */
 };
 
 void propose_opts_init(struct propose_opts *o)
@@ -89,6 +90,37 @@ static const char *time_format(int64_t t, char *buf, size_t len)
 }
 
 /* ---- endpoints ---- */
+
+/*
+ * cluster_pod_find() remembered by the addresses of the names asked for.
+ * Records read from flows.json share their peers' strings
+ * (flow_peer.borrowed), so the same pod is asked for with the same
+ * pointers, flow after flow; equal pointers mean equal names, and a
+ * lookup depends on nothing else.  Direct-mapped: a clash only costs a
+ * lookup.
+ */
+#define POD_MEMO_BITS 12
+#define POD_MEMO_SLOTS (1u << POD_MEMO_BITS)
+
+struct pod_memo_slot {
+	const char *ns, *name;
+	const struct pod *pod;
+};
+
+static const struct pod *pod_find_memo(struct pod_memo_slot *memo, const struct cluster *c,
+				       const char *ns, const char *name)
+{
+	struct pod_memo_slot *m;
+
+	if (!memo)
+		return cluster_pod_find(c, ns, name);
+	m = &memo[(((uintptr_t) name >> 3) * 0x9e3779b97f4a7c15ULL) >> (64 - POD_MEMO_BITS)];
+	if (m->name != name || m->ns != ns)
+		*m = (struct pod_memo_slot){ .ns = ns,
+					     .name = name,
+					     .pod = cluster_pod_find(c, ns, name) };
+	return m->pod;
+}
 
 static int ep_cmp(const struct ep *a, const struct ep *b)
 {
@@ -149,7 +181,7 @@ static void resolve(struct ctx *x, const struct addr *a, const struct flow_peer 
 
 	*ret = (struct ep){ .kind = EP_EXT, .addr = *a };
 	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
-		p = cluster_pod_find(x->c, fp->ns, fp->name);
+		p = pod_find_memo(x->pod_memo, x->c, fp->ns, fp->name);
 	if (!p)
 		p = cluster_pod_by_addr(x->c, a);
 	if (p && !p->host_network) {
@@ -916,6 +948,10 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	int r = -ENOMEM;
 
 	*ret = (struct proposal){ 0 };
+	/* Every flow end names its pod: look them up by hash, not by binary
+	 * search (without memory for the index, by binary search). */
+	(void) cluster_pod_index(c);
+	x.pod_memo = calloc(POD_MEMO_SLOTS, sizeof(*x.pod_memo));
 	r = workload_set_build(c, &p.ws);
 	if (r < 0)
 		goto out;
@@ -999,6 +1035,7 @@ out:
 	free(x.edges);
 	free(x.hostnet);
 	free(x.dns_wl);
+	free(x.pod_memo);
 	free(seen);
 	free(clash);
 	return r;
@@ -1012,13 +1049,14 @@ out:
  * represented by its first pod.  NULL for an address.
  */
 static const struct pod *check_pod(struct cluster *cc, const struct workload_set *ws,
-				   const struct addr *a, const struct flow_peer *fp)
+				   struct pod_memo_slot *memo, const struct addr *a,
+				   const struct flow_peer *fp)
 {
 	const struct pod *p = NULL;
 	const struct workload *w;
 
 	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
-		p = cluster_pod_find(cc, fp->ns, fp->name);
+		p = pod_find_memo(memo, cc, fp->ns, fp->name);
 	if (!p)
 		p = cluster_pod_by_addr(cc, a);
 	if (p)
@@ -1396,6 +1434,8 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 	const struct pod *sp = NULL;
 	struct engine_ep src = { 0 };
 	struct check_memo memo = { 0 };
+	/* Without memory for it, lookups are simply not remembered. */
+	struct pod_memo_slot *pod_memo = calloc(POD_MEMO_SLOTS, sizeof(*pod_memo));
 	int r;
 
 	p->n_checked = p->n_allowed = 0;
@@ -1439,7 +1479,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 
 	for (size_t i = 0; i < flows->n; i++) {
 		const struct flow_record *f = &flows->flows[i];
-		const struct pod *dp = check_pod(cc, &p->ws, &f->key.dst, &f->dst_peer);
+		const struct pod *dp = check_pod(cc, &p->ws, pod_memo, &f->key.dst, &f->dst_peer);
 		struct engine_ep dst;
 		struct proposal_denial d = { .proto = f->key.proto, .port = f->key.port };
 		struct memo_slot key = { .port = f->key.port,
@@ -1451,7 +1491,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 		/* The source end depends only on its address and peer. */
 		if (i == 0 || !end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
 					&flows->flows[i - 1].src_peer)) {
-			sp = check_pod(cc, &p->ws, &f->key.src, &f->src_peer);
+			sp = check_pod(cc, &p->ws, pod_memo, &f->key.src, &f->src_peer);
 			if (sp)
 				engine_ep_pod(e, sp, f->key.src.family, &src);
 			else
@@ -1504,6 +1544,7 @@ out:
 	if (r < 0)
 		bh_err_oom(reterr);
 	check_memo_done(&memo);
+	free(pod_memo);
 	engine_free(e);
 	cluster_free(cc);
 	return r;

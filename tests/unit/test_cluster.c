@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -57,6 +58,56 @@ static void sorted_put_find_remove(void **state)
 	cluster_free(c);
 }
 
+/* The name index answers like the binary search, and a pod put or removed
+ * after it was built is seen at once. */
+static void pod_name_index(void **state)
+{
+	struct cluster *c = cluster_new(), *copy = NULL;
+	char ns[16], name[16];
+
+	(void) state;
+	assert_non_null(c);
+	for (int i = 0; i < 300; i++) {
+		(void) snprintf(ns, sizeof(ns), "ns-%d", i % 7);
+		(void) snprintf(name, sizeof(name), "pod-%d", i);
+		put_pod(c, ns, name, NULL, 1, 0);
+	}
+	assert_int_equal(cluster_pod_index(c), 0);
+	assert_true(c->by_name_valid);
+	for (int i = 0; i < 300; i++) {
+		const struct pod *p;
+
+		(void) snprintf(ns, sizeof(ns), "ns-%d", i % 7);
+		(void) snprintf(name, sizeof(name), "pod-%d", i);
+		p = cluster_pod_find(c, ns, name);
+		assert_non_null(p);
+		assert_string_equal(p->ns, ns);
+		assert_string_equal(p->name, name);
+		/* the same name in another namespace is another pod */
+		(void) snprintf(ns, sizeof(ns), "ns-%d", (i + 1) % 7);
+		assert_null(cluster_pod_find(c, ns, name));
+	}
+	assert_null(cluster_pod_find(c, "ns-0", "pod-300"));
+
+	put_pod(c, "ns-0", "pod-300", NULL, 1, 0);
+	assert_false(c->by_name_valid);
+	assert_string_equal(cluster_pod_find(c, "ns-0", "pod-300")->name, "pod-300");
+	assert_int_equal(cluster_pod_remove(c, "ns-1", "pod-1"), 1);
+	assert_null(cluster_pod_find(c, "ns-1", "pod-1"));
+	assert_string_equal(cluster_pod_find(c, "ns-2", "pod-2")->name, "pod-2");
+
+	/* a copy comes indexed */
+	assert_int_equal(cluster_copy(c, &copy), 0);
+	assert_true(copy->by_name_valid);
+	assert_non_null(cluster_pod_find(copy, "ns-0", "pod-300"));
+	assert_null(cluster_pod_find(copy, "ns-1", "pod-1"));
+	/* found in the copy, not in the original */
+	assert_true(cluster_pod_find(copy, "ns-3", "pod-3") >= copy->pods &&
+		    cluster_pod_find(copy, "ns-3", "pod-3") < copy->pods + copy->n_pods);
+	cluster_free(copy);
+	cluster_free(c);
+}
+
 static void reused_address_prefers_live_newest(void **state)
 {
 	struct cluster *c = cluster_new();
@@ -107,6 +158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sorted_put_find_remove),
+		cmocka_unit_test(pod_name_index),
 		cmocka_unit_test(reused_address_prefers_live_newest),
 		cmocka_unit_test(policies_by_namespace),
 	};

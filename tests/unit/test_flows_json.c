@@ -26,6 +26,16 @@
 	"\"connections\":2,\"first_seen\":\"2026-11-22T06:30:00Z\","                            \
 	"\"last_seen\":\"2026-11-22T06:33:00Z\",\"seen_by\":[\"pcap\"]}"
 
+/* The same two peers as FLOW_A, to port 9090. */
+#define FLOW_A_OTHER_PORT                                                                       \
+	"{\"src\":{\"ip\":\"10.0.1.5\",\"kind\":\"pod\",\"namespace\":\"shop\","                \
+	"\"name\":\"frontend-a\",\"workload\":{\"kind\":\"Deployment\",\"name\":\"frontend\"}," \
+	"\"labels\":{\"app\":\"frontend\",\"pod-template-hash\":\"7d9c\"}},"                    \
+	"\"dst\":{\"ip\":\"10.0.2.7\",\"kind\":\"pod\",\"namespace\":\"shop\","                 \
+	"\"name\":\"api-x\"},"                                                                  \
+	"\"protocol\":\"TCP\",\"port\":9090,\"first_seen\":\"2026-11-22T06:30:00Z\","           \
+	"\"last_seen\":\"2026-11-22T06:33:00Z\"}"
+
 static int load(struct flow_set *s, const char *json, struct bh_err *err)
 {
 	return flows_json_load_buf(s, json, strlen(json), "f.json", err);
@@ -308,6 +318,41 @@ static void merge_equal_keys(void **state)
 	flow_set_done(&s);
 }
 
+/* Flows with the same peer text share one decoded peer (the set owns it),
+ * from every file read; a failing file leaves the set as it was. */
+static void records_share_peers(void **state)
+{
+	struct flow_set s;
+	struct bh_err err = { 0 };
+	const struct flow_record *a, *b;
+	size_t n_peers;
+
+	(void) state;
+	flow_set_init(&s);
+	assert_int_equal(load(&s, HEAD "\"flows\":[" FLOW_A "," FLOW_A_OTHER_PORT "]}", &err), 0);
+	assert_int_equal(load(&s, HEAD "\"flows\":[" FLOW_B "]}", &err), 0);
+	assert_int_equal(s.n, 3);
+	/* sorted by key: A (8080/TCP), A on 9090/TCP, then B (8080/UDP) */
+	a = &s.flows[0];
+	b = &s.flows[1];
+	assert_int_equal(b->key.port, 9090);
+	assert_string_equal(a->src_peer.name, "frontend-a");
+	assert_string_equal(b->src_peer.name, "frontend-a");
+	assert_string_equal(labels_get(&b->src_peer.labels, "app"), "frontend");
+	assert_true(a->src_peer.borrowed);
+	assert_ptr_equal(a->src_peer.name, b->src_peer.name);
+	assert_ptr_equal(a->dst_peer.ns, b->dst_peer.ns);
+	assert_true(s.n_peers >= 3);
+	n_peers = s.n_peers;
+
+	assert_int_not_equal(load(&s, HEAD "\"flows\":[" FLOW_A ",{\"src\":1}]}", &err), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.n_peers, n_peers);
+	assert_string_equal(s.flows[0].src_peer.name, "frontend-a");
+	flow_set_done(&s);
+	assert_int_equal(s.n_peers, 0);
+}
+
 static void missing_file_and_stdout_path(void **state)
 {
 	struct flow_set s;
@@ -332,6 +377,7 @@ int main(void)
 		cmocka_unit_test(malformed_names_file_index_field),
 		cmocka_unit_test(version_check),
 		cmocka_unit_test(merge_equal_keys),
+		cmocka_unit_test(records_share_peers),
 		cmocka_unit_test(missing_file_and_stdout_path),
 	};
 
