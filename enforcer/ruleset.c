@@ -230,6 +230,77 @@ static int elem_addr_qsort_cb(const void *a, const void *b)
 	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
 }
 
+struct addr_key {
+	uint64_t hi, lo; /* the address bytes, big-endian: numeric order */
+	size_t idx;
+};
+
+static unsigned key_byte(const struct addr_key *k, unsigned byte)
+{
+	return (unsigned) ((byte < 8 ? k->lo >> (8 * byte) : k->hi >> (8 * (byte - 8))) & 0xff);
+}
+
+/*
+ * Sorts the elements of a plain address set (one family: the order of
+ * elem_addr_qsort_cb()) by a stable LSD radix sort of their address
+ * bytes, skipping the bytes every element shares (an IPv4 set sorts in at
+ * most 4 passes, an IPv6 set of one prefix in a few).  qsort() of the
+ * 56-byte elements with a memcmp() callback was a third of compiling the
+ * benchmark's million elements.  -ENOMEM leaves the set as it was.
+ */
+static int addr_elems_sort(struct rs_set *s)
+{
+	size_t n = s->n_elems;
+	struct addr_key *v = malloc(n * sizeof(*v)), *t = malloc(n * sizeof(*t));
+	struct rs_elem *e = malloc(n * sizeof(*e));
+	uint64_t or_hi = 0, or_lo = 0, and_hi = UINT64_MAX, and_lo = UINT64_MAX;
+	int r = -ENOMEM;
+
+	if (!v || !t || !e)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b[16];
+
+		memcpy(b, s->elems[i].addr.b, sizeof(b));
+		v[i] = (struct addr_key){ .idx = i };
+		for (unsigned k = 0; k < 8; k++) {
+			v[i].hi = v[i].hi << 8 | b[k];
+			v[i].lo = v[i].lo << 8 | b[8 + k];
+		}
+		or_hi |= v[i].hi, and_hi &= v[i].hi;
+		or_lo |= v[i].lo, and_lo &= v[i].lo;
+	}
+	for (unsigned byte = 0; byte < 16; byte++) {
+		uint64_t diff = byte < 8 ? (or_lo ^ and_lo) >> (8 * byte) :
+					   (or_hi ^ and_hi) >> (8 * (byte - 8));
+		size_t cnt[256] = { 0 }, sum = 0;
+		struct addr_key *x;
+
+		if (!(diff & 0xff))
+			continue; /* every element has this byte */
+		for (size_t i = 0; i < n; i++)
+			cnt[key_byte(&v[i], byte)]++;
+		for (unsigned d = 0; d < 256; d++) {
+			size_t c = cnt[d];
+
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			t[cnt[key_byte(&v[i], byte)]++] = v[i];
+		x = v, v = t, t = x;
+	}
+	for (size_t i = 0; i < n; i++)
+		e[i] = s->elems[v[i].idx];
+	memcpy(s->elems, e, n * sizeof(*e));
+	r = 0;
+out:
+	free(v);
+	free(t);
+	free(e);
+	return r;
+}
+
 static void set_finish(struct rs_set *s)
 {
 	size_t w = 0;
@@ -237,9 +308,10 @@ static void set_finish(struct rs_set *s)
 	if (s->n_elems < 2)
 		return;
 	if ((s->key == RS_KEY_ADDR4 || s->key == RS_KEY_ADDR6) &&
-	    !(s->flags & (RS_SET_INTERVAL | RS_SET_VMAP)))
-		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_addr_qsort_cb);
-	else
+	    !(s->flags & (RS_SET_INTERVAL | RS_SET_VMAP))) {
+		if (s->n_elems < 32 || addr_elems_sort(s) < 0)
+			qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_addr_qsort_cb);
+	} else
 		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_qsort_cb);
 	for (size_t i = 1; i < s->n_elems; i++) {
 		if (rs_elem_cmp(&s->elems[w], &s->elems[i]) == 0) {
@@ -574,8 +646,10 @@ void rs_desc_del_chain(struct rs_desc *d, const char *name)
 
 /*
  * Set order in the text and in a full batch, hence in the kernel's list:
- * the kernel finds a set by walking that list for every element message,
- * so the sets pod events touch come first (the dispatch sets of local
+ * the kernel finds a set by walking that list for every element message
+ * that names it (pod events: the set exists already; a full batch names
+ * its new sets by id) and every rule's lookup, so the sets pod events
+ * touch come first (the dispatch sets of local
  * pods, then the shared address and named-port sets), IPv4 before IPv6:
  * an IPv4 pod's batch then never walks past an IPv6 set.
  */
