@@ -137,6 +137,7 @@ static bool pod_equal(const struct pod *a, const struct pod *b)
 
 struct incr_stats {
 	size_t events, batches, objects;
+	size_t full; /* full deltas: a set would outgrow its size, ... */
 };
 
 static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
@@ -149,6 +150,7 @@ static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d
 		return 0;
 	st->batches++;
 	st->objects += rs_delta_size(d);
+	st->full += rs_delta_is_full(d);
 	r = nftio_commit_delta(nio, rs, d, reterr);
 	rs_delta_free(d);
 	return r;
@@ -346,8 +348,10 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		r = apply_incremental(nio, rs, old, c, &st, reterr);
 		if (r < 0)
 			goto out;
-		printf("updated: %zu events, %zu batches, %zu objects\n", st.events, st.batches,
-		       st.objects);
+		printf("updated: %zu events, %zu batches, %zu objects; table replaced: %zu "
+		       "planned, %zu after the kernel found a set full\n",
+		       st.events, st.batches, st.objects, st.full,
+		       nftio_stats(nio)->full_fallbacks);
 		r = 0;
 		goto out;
 	}

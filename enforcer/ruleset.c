@@ -271,6 +271,7 @@ int rs_set_dup(const struct rs_set *s, bool with_elems, struct rs_set **ret)
 		return -ENOMEM;
 	n->key = s->key;
 	n->flags = s->flags;
+	n->size = s->size;
 	n->name = strdup(s->name);
 	if (!n->name)
 		goto oom;
@@ -288,6 +289,73 @@ int rs_set_dup(const struct rs_set *s, bool with_elems, struct rs_set **ret)
 oom:
 	rs_set_free(n);
 	return -ENOMEM;
+}
+
+uint32_t rs_set_size_fit(const struct rs_set *s)
+{
+	size_t n = s->n_elems;
+
+	if (s->flags & RS_SET_DYNAMIC)
+		return RULESET_SEEN_SIZE;
+	/* Interval sets are rbtree or pipapo sets, which a size does not
+	 * make cheaper to fill: no cap. */
+	if (s->flags & (RS_SET_INTERVAL | RS_SET_VMAP))
+		return 0;
+	n = n < RULESET_SET_HEADROOM ? n + RULESET_SET_HEADROOM : 2 * n;
+	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t) n;
+}
+
+void rs_desc_fit_sizes(struct rs_desc *d)
+{
+	for (size_t i = 0; i < d->n_sets; i++)
+		d->sets[i]->size = rs_set_size_fit(d->sets[i]);
+}
+
+/*
+ * Within one batch the kernel counts an added element at once and a
+ * deleted one only at commit (and deletions come after additions), so
+ * the peak of a set is its count after the change plus what the batch
+ * deletes from it.
+ */
+bool rs_delta_overflows(const struct rs_desc *d, const struct rs_delta *delta)
+{
+	size_t *del = NULL;
+	bool over = false;
+
+	if (!delta || delta->full)
+		return false;
+	for (size_t i = 0; i < delta->n_ops; i++) {
+		const struct rs_op *op = &delta->ops[i];
+		struct name_slot *sl;
+
+		if (op->kind != RS_OP_DEL_ELEMS)
+			continue;
+		sl = name_map_slot(&d->set_idx, op->set->name);
+		if (!sl)
+			continue;
+		if (!del) {
+			del = calloc(d->n_sets + 1, sizeof(*del));
+			if (!del)
+				return true; /* a full replace needs no count */
+		}
+		del[sl->idx] += op->set->n_elems;
+	}
+	for (size_t i = 0; !over && i < delta->n_ops; i++) {
+		const struct rs_op *op = &delta->ops[i];
+		const struct rs_set *s;
+		struct name_slot *sl;
+
+		if (op->kind != RS_OP_ADD_ELEMS && op->kind != RS_OP_ADD_SET)
+			continue;
+		sl = name_map_slot(&d->set_idx, op->set->name);
+		if (!sl)
+			continue;
+		s = d->sets[sl->idx];
+		if (s->size && s->n_elems + (del ? del[sl->idx] : 0) > s->size)
+			over = true;
+	}
+	free(del);
+	return over;
 }
 
 static void rule_done(struct rs_rule *r)
@@ -2315,6 +2383,8 @@ int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc 
 	if (r < 0)
 		goto out;
 	r = build_policies(&b);
+	if (r == 0)
+		rs_desc_fit_sizes(d);
 out:
 	bctx_done(&b);
 	return r;
@@ -2412,6 +2482,45 @@ static uint64_t hash_u64(uint64_t v, uint64_t h)
 	return hash_bytes(&v, sizeof(v), h);
 }
 
+/*
+ * The elements of @s, packed (family, address bytes, the end address,
+ * protocol, ports) into a buffer hashed a few kilobytes at a time: one
+ * hash_bytes() call per field and element cost 50 ms for a million
+ * elements, most of it finalising short keys.
+ */
+static uint64_t digest_elems(const struct rs_set *s, uint64_t h)
+{
+	uint8_t buf[4096];
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->n_elems; k++) {
+		const struct rs_elem *e = &s->elems[k];
+		size_t la = addr_len(&e->addr), le = addr_len(&e->addr_end);
+
+		if (n + 2 * (1 + 16) + 5 > sizeof(buf)) {
+			h = hash_bytes(buf, n, h);
+			n = 0;
+		}
+		buf[n++] = e->addr.family;
+		memcpy(&buf[n], e->addr.b, la);
+		n += la;
+		buf[n++] = e->addr_end.family;
+		memcpy(&buf[n], e->addr_end.b, le);
+		n += le;
+		buf[n++] = e->proto;
+		buf[n++] = (uint8_t) (e->port >> 8);
+		buf[n++] = (uint8_t) e->port;
+		buf[n++] = (uint8_t) (e->port_end >> 8);
+		buf[n++] = (uint8_t) e->port_end;
+		if (e->target) {
+			h = hash_bytes(buf, n, h);
+			n = 0;
+			h = hash_str0(e->target, h);
+		}
+	}
+	return n ? hash_bytes(buf, n, h) : h;
+}
+
 /* A hash of the description in name order (not of its text: rendering a
  * million elements costs more than hashing them). */
 uint64_t ruleset_digest(const struct ruleset *rs)
@@ -2428,17 +2537,8 @@ uint64_t ruleset_digest(const struct ruleset *rs)
 
 		h = hash_str0(s->name, h);
 		h = hash_u64((uint64_t) s->key << 32 | s->flags, h);
-		for (size_t k = 0; k < s->n_elems; k++) {
-			const struct rs_elem *e = &s->elems[k];
-
-			h = hash_bytes(&e->addr, sizeof(e->addr), h);
-			h = hash_bytes(&e->addr_end, sizeof(e->addr_end), h);
-			h = hash_u64((uint64_t) e->proto << 32 | (uint64_t) e->port << 16 |
-					     e->port_end,
-				     h);
-			if (e->target)
-				h = hash_str0(e->target, h);
-		}
+		h = hash_u64(s->size, h);
+		h = digest_elems(s, h);
 	}
 	for (size_t i = 0; i < rs->d.n_chains; i++) {
 		const struct rs_chain *c = chains[i];
@@ -3382,6 +3482,8 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 		r = shadow_update(rs, ns, name, newp);
 	if (!r)
 		r = pending_finish(&pd, ret);
+	if (!r)
+		(void) rs_delta_fit(&rs->d, *ret);
 	for (int k = 0; k < 2; k++)
 		for (int s = 0; s < 4; s++)
 			tmpset_done(&co[k].sets[s]);

@@ -139,6 +139,13 @@ void rs_elem_done(struct rs_elem *e);
 int rs_set_elem_add(struct rs_set *s, const struct rs_elem *e); /* 1 added, 0 present */
 int rs_set_elem_del(struct rs_set *s, const struct rs_elem *e); /* 1 removed, 0 absent */
 bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b);
+/* The size a set of @s's kind and element count is created with (0: none,
+ * interval sets); rs_desc_fit_sizes() sets it on every set of @d. */
+uint32_t rs_set_size_fit(const struct rs_set *s);
+void rs_desc_fit_sizes(struct rs_desc *d);
+/* Whether committing @delta would pass the size of a set of @d (@d is
+ * the description after the change): the kernel would refuse it. */
+bool rs_delta_overflows(const struct rs_desc *d, const struct rs_delta *delta);
 /* Sorted views (by name) for deterministic output; caller frees. */
 int rs_desc_sorted(const struct rs_desc *d, const struct rs_set ***ret_sets,
 		   const struct rs_chain ***ret_chains);
@@ -149,6 +156,10 @@ int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
 int rs_delta_push_set(struct rs_delta *d, enum rs_op_kind kind, const struct rs_set *s,
 		      bool with_elems);
 int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct rs_chain *ch);
+/* Sizes for the sets @delta creates; if it would overflow a set, or is
+ * full anyway, @delta becomes a full replace (ops dropped) and every set
+ * of @d is fitted again.  1 when @delta is full, else 0. */
+int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta);
 /* Builds the whole description of @c into @d; class ids of @prev (may be
  * NULL) are kept for the classes that still exist. */
 int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc *prev,

@@ -9,6 +9,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +162,9 @@ struct nftnl_set *rs_nl_set(const struct rs_set *rs, uint32_t id)
 	if (rs->flags & RS_SET_DYNAMIC) {
 		flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, RULESET_SEEN_TIMEOUT_MS);
-		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, RULESET_SEEN_SIZE);
 	}
+	if (rs->size)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, rs->size);
 	/* Interval concatenations are pipapo sets: the kernel needs the
 	 * field lengths (inet_proto 1 byte, inet_service 2). */
 	if ((rs->flags & RS_SET_INTERVAL) && key_is_concat(rs->key)) {
@@ -254,6 +256,21 @@ int rs_nl_elem_add(struct nftnl_set *s, const struct rs_set *rs, const struct rs
 		nftnl_set_elem_add(s, el);
 	}
 	return 0;
+}
+
+size_t rs_nl_elem_size(const struct rs_set *rs, const struct rs_elem *e)
+{
+	/* The list element nest, the key nest and its value attribute. */
+	size_t key = 4 + 4 + 4 + NLA_ALIGN(key_len(rs->key));
+	size_t n = key;
+
+	if ((rs->flags & RS_SET_VMAP) && e->target) /* data, verdict, code, chain */
+		n += 4 + 4 + 8 + 4 + NLA_ALIGN(strlen(e->target) + 1);
+	if ((rs->flags & RS_SET_INTERVAL) && key_is_concat(rs->key))
+		n += 4 + 4 + NLA_ALIGN(key_len(rs->key)); /* KEY_END */
+	else if (rs->flags & RS_SET_INTERVAL)
+		n += key + 8; /* the end element and its flags */
+	return n + 16; /* slack: an upper bound, not an estimate */
 }
 
 /* --- expressions ------------------------------------------------------- */

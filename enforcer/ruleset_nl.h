@@ -17,6 +17,8 @@ struct nftnl_chain *rs_nl_chain(const struct rs_chain *c);
 /* The set without elements; @id is the batch-local set id. */
 struct nftnl_set *rs_nl_set(const struct rs_set *rs, uint32_t id);
 struct nftnl_rule *rs_nl_rule(const char *chain, const struct rs_rule *r);
+/* An upper bound of the netlink bytes rs_nl_elem_add() appends for @e. */
+size_t rs_nl_elem_size(const struct rs_set *rs, const struct rs_elem *e);
 /* Appends the kernel element(s) of @e to @s: 0 or -ENOMEM. */
 int rs_nl_elem_add(struct nftnl_set *s, const struct rs_set *rs, const struct rs_elem *e);
 

@@ -100,16 +100,20 @@ int rs_elem_text(const struct rs_set *s, const struct rs_elem *e, struct buf *ou
 	}
 }
 
-int rs_set_text(const struct rs_set *s, struct buf *out, const char *in)
+/* @sizes: print a hash set's size (the canonical form leaves it out: it
+ * depends on the count a set was created with, not on what it enforces). */
+static int set_text(const struct rs_set *s, struct buf *out, const char *in, bool sizes)
 {
 	int r;
 
 	r = buf_printf(out, "%s%s %s {\n%s\ttype %s%s\n", in,
 		       (s->flags & RS_SET_VMAP) ? "map" : "set", s->name, in, key_type[s->key],
 		       (s->flags & RS_SET_VMAP) ? " : verdict" : "");
+	if (r == 0 && s->size && (sizes || (s->flags & RS_SET_DYNAMIC)))
+		r = buf_printf(out, "%s\tsize %u\n", in, s->size);
 	if (r == 0 && (s->flags & RS_SET_DYNAMIC))
-		r = buf_printf(out, "%s\tsize %u\n%s\tflags dynamic,timeout\n%s\ttimeout %us\n", in,
-			       RULESET_SEEN_SIZE, in, in, RULESET_SEEN_TIMEOUT_MS / 1000);
+		r = buf_printf(out, "%s\tflags dynamic,timeout\n%s\ttimeout %us\n", in, in,
+			       RULESET_SEEN_TIMEOUT_MS / 1000);
 	if (r == 0 && (s->flags & RS_SET_INTERVAL))
 		r = buf_printf(out, "%s\tflags interval\n", in);
 	if (r == 0 && s->n_elems) {
@@ -126,6 +130,11 @@ int rs_set_text(const struct rs_set *s, struct buf *out, const char *in)
 	if (r == 0)
 		r = buf_printf(out, "%s}\n", in);
 	return r;
+}
+
+int rs_set_text(const struct rs_set *s, struct buf *out, const char *in)
+{
+	return set_text(s, out, in, true);
 }
 
 static const char *ip_kw(uint8_t family)
@@ -340,7 +349,7 @@ int ruleset_text_canonical(const struct ruleset *rs, struct buf *out)
 	r = buf_printf(out, "table inet %s {\n", RULESET_TABLE);
 	for (size_t i = 0; r == 0 && i < d->n_sets; i++)
 		if (!rs_set_is_digits(sets[i]->name))
-			r = rs_set_text(sets[i], out, "\t");
+			r = set_text(sets[i], out, "\t", false);
 	for (size_t i = 0; r == 0 && i < d->n_chains; i++) {
 		const struct rs_chain *c = chains[i];
 

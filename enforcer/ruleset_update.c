@@ -234,6 +234,37 @@ static int desc_diff(const struct rs_desc *o, const struct rs_desc *n, struct rs
 	return r;
 }
 
+int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta)
+{
+	if (!delta)
+		return 0;
+	/* Sets an update created (their size was not known while it ran). */
+	for (size_t i = 0; !delta->full && i < delta->n_ops; i++) {
+		struct rs_op *op = &delta->ops[i];
+		struct rs_set *s;
+
+		if (op->kind != RS_OP_ADD_SET)
+			continue;
+		s = rs_desc_set(d, op->set->name);
+		if (s && !s->size)
+			s->size = rs_set_size_fit(s);
+		op->set->size = s ? s->size : rs_set_size_fit(op->set);
+	}
+	if (!delta->full && rs_delta_overflows(d, delta))
+		delta->full = true;
+	if (!delta->full)
+		return 0;
+	/* The table is replaced: every set is created again, fitted to what
+	 * it holds now, and the ops are moot. */
+	for (size_t i = 0; i < delta->n_ops; i++) {
+		rs_set_free(delta->ops[i].set);
+		rs_chain_free(delta->ops[i].chain);
+	}
+	delta->n_ops = 0;
+	rs_desc_fit_sizes(d);
+	return 1;
+}
+
 int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
 		       struct bh_err *reterr)
 {
@@ -246,8 +277,17 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 	if (!d)
 		return bh_err_oom(reterr);
 	r = ruleset_compile(rs, c, &rs->d, &nd);
+	/* The sets the kernel keeps keep the size they were created with. */
+	for (size_t i = 0; !r && i < nd.n_sets; i++) {
+		const struct rs_set *os = rs_desc_set(&rs->d, nd.sets[i]->name);
+
+		if (os && os->key == nd.sets[i]->key && os->flags == nd.sets[i]->flags)
+			nd.sets[i]->size = os->size;
+	}
 	if (!r)
 		r = desc_diff(&rs->d, &nd, d);
+	if (!r)
+		(void) rs_delta_fit(&nd, d);
 	if (!r)
 		r = cluster_copy(c, &shadow);
 	if (!r)
@@ -266,8 +306,6 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 	rs->shadow = shadow;
 	rs_owners_done(&rs->owners);
 	rs->owners = owners;
-	if (d->full)
-		d->n_ops = 0; /* ops are moot: the table is replaced */
 	if (!d->full && d->n_ops == 0)
 		d = rs_delta_free(d);
 	*ret = d;

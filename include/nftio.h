@@ -23,6 +23,7 @@ struct nftio_stats {
 	double build_ms; /* last batch: building the messages */
 	double send_ms; /* sendmsg(): the kernel processes the batch inside it */
 	double ack_ms; /* reading the answers */
+	size_t full_fallbacks; /* deltas refused for a full set, sent as full */
 };
 
 /* Opens the socket (needs CAP_NET_ADMIN for changes).  0 or -errno with
@@ -46,9 +47,15 @@ void nftio_inject_fault(struct nftio *n, bool on);
  */
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
 
-/* Sends @d (from a ruleset_update_* call on @rs) as one batch; a full
- * delta replaces the table as nftio_apply() does.  0 or -errno. */
-int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct rs_delta *d,
+/*
+ * Sends @d (from a ruleset_update_* call on @rs) as one batch; a full
+ * delta replaces the table as nftio_apply() does.  If the kernel refuses
+ * the delta because a set is full (ENFILE: it holds a set smaller than
+ * @rs says, e.g. loaded by another writer), the sizes of @rs are fitted
+ * to its contents again and the table is replaced in full, also one
+ * batch (counted in nftio_stats()->full_fallbacks).  0 or -errno.
+ */
+int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delta *d,
 		       struct bh_err *reterr) BH_MUST_CHECK;
 
 /* Deletes the table in one batch.  1 deleted, 0 there was none, -errno. */

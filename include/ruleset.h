@@ -83,6 +83,17 @@
 #define RULESET_NFLOG_GROUP 0x4248 /* default NFLOG group ("BH") */
 #define RULESET_SEEN_TIMEOUT_MS 60000 /* preview: one log per flow per minute */
 #define RULESET_SEEN_SIZE 65535 /* preview: flows remembered per family */
+/*
+ * Address and named-port sets (hash sets) are created with a size: the
+ * kernel then allocates their hash table once (nft_hash) instead of
+ * growing and rehashing an rhashtable while a million elements arrive,
+ * which was a third of a full apply's kernel time.  The size is also the
+ * most elements the set may hold (more fail with ENFILE), so it leaves
+ * headroom: twice the elements, and at least RULESET_SET_HEADROOM more.
+ * An incremental update that would pass it replaces the table in full
+ * with sizes fitted again (rs_delta_is_full()).
+ */
+#define RULESET_SET_HEADROOM 256
 
 /* --- the intermediate description ------------------------------------ */
 
@@ -121,6 +132,9 @@ struct rs_set {
 	char *name; /* owned */
 	enum rs_key key;
 	unsigned flags; /* enum rs_set_flags */
+	/* The kernel's maximum number of elements (NFTA_SET_DESC_SIZE, nft
+	 * `size N`), 0 for none: see RULESET_SET_HEADROOM. */
+	uint32_t size;
 	size_t n_elems, cap_elems;
 	struct rs_elem *elems; /* owned; sorted by rs_elem_cmp(), unique */
 };

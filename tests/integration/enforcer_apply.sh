@@ -8,6 +8,8 @@
 #    `nft list table inet bulkhead` byte-identical;
 #  - a changed input moves to exactly what a fresh apply gives, both as one
 #    full batch and through the incremental update API;
+#  - a set outgrowing its size replaces the table in full, whether found
+#    in userspace or refused by the kernel (ENFILE);
 #  - reset deletes the table.
 # Exit 77 without root.
 set -uo pipefail
@@ -124,6 +126,69 @@ for step in "B C" "A D" "D A"; do
 	fi
 	unset -n F T
 done
+
+# 8. Set sizes (hash sets are created with room, include/ruleset.h).
+# a) 300 pods join namespace x (on another node): the peer set of y's
+# "from namespace x" rule outgrows its size during the incremental
+# updates; that update replaces the table in full (planned in userspace)
+# and the result equals a fresh apply.
+python3 - "$tmp/more-x.json" <<'PY'
+import json, sys
+items = [{"apiVersion": "v1", "kind": "Pod",
+          "metadata": {"name": f"more-{i}", "namespace": "x", "labels": {"pod": "a"}},
+          "spec": {"nodeName": "node-2", "containers": [{"name": "c"}]},
+          "status": {"phase": "Running", "podIP": f"10.201.{i // 250}.{1 + i % 250}",
+                     "podIPs": [{"ip": f"10.201.{i // 250}.{1 + i % 250}"}]}}
+         for i in range(300)]
+json.dump({"apiVersion": "v1", "kind": "List", "items": items}, open(sys.argv[1], "w"))
+PY
+E=("${B[@]}" --snapshot "$tmp/more-x.json")
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >/dev/null || bad "apply B"
+in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce --incremental-from "$cases/model.json" \
+	--incremental-from "$cases/41-default-deny-everywhere-allow-x-to-y.json" >"$tmp/out" 2>"$tmp/err" ||
+	bad "incremental B -> B + 300 pods: $(cat "$tmp/err")"
+canon | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce >/dev/null
+canon | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+if grep -q 'table replaced: 1 planned, 0 after' "$tmp/out" && cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
+	ok "a set outgrowing its size: one full replace, equals a fresh apply: $(cat "$tmp/out")"
+else
+	bad "set outgrowing its size: $(cat "$tmp/out")"
+	diff -u "$tmp/full.txt" "$tmp/incr.txt" | head -20
+fi
+# b) The kernel holds A with every set exactly full (loaded by nft -f with
+# sizes cut to the element counts); moving to D adds elements: the kernel
+# refuses the batch (ENFILE), nftio replaces the table in full instead,
+# and the result equals a fresh apply of D.
+"$BULKHEAD" apply "${A[@]}" --mode enforce --dry-run -o nft >"$tmp/a.nft"
+python3 - "$tmp/a.nft" "$tmp/a-full.nft" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def cut(m):
+    body = m.group(0)
+    elems = re.search(r"elements = \{(.*?)\}", body, re.S)
+    n = len(elems.group(1).split(",")) if elems else 0
+    return re.sub(r"size \d+", f"size {max(n, 1)}", body)
+text = re.sub(r"\tset \S+ \{\n\t\ttype [^\n]*\n\t\tsize \d+\n.*?\n\t\}", cut, text, flags=re.S)
+open(sys.argv[2], "w").write(text)
+PY
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns nft -f "$tmp/a-full.nft" || bad "nft -f A with full sets"
+in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json \
+	>"$tmp/out" 2>"$tmp/err" || bad "incremental A (full sets) -> D: $(cat "$tmp/err")"
+canon | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce >/dev/null
+canon | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+if grep -q 'table replaced: 0 planned, [1-9][0-9]* after the kernel found a set full' "$tmp/out" &&
+	cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
+	ok "kernel refused a full set (ENFILE): table replaced, equals a fresh apply: $(cat "$tmp/out")"
+else
+	bad "ENFILE fallback: $(cat "$tmp/out") $(cat "$tmp/err")"
+	diff -u "$tmp/full.txt" "$tmp/incr.txt" | head -20
+fi
 
 # 7. reset deletes the table; a second reset finds none.
 in_ns "$BULKHEAD" reset | grep -q deleted && ! list >/dev/null 2>&1 && ok "reset deletes the table" ||

@@ -590,6 +590,107 @@ static void remote_pod_events(void **state)
 	cluster_free(c);
 }
 
+/* Adds a copy of pod @ns/@from named @name, on another node, with the
+ * one address @ip. */
+static void add_remote_clone(struct cluster *c, const char *ns, const char *from, const char *name,
+			     const char *ip)
+{
+	struct cluster tmp = { .n_pods = 1 }, *one = NULL;
+
+	tmp.pods = (struct pod *) cluster_pod_find(c, ns, from);
+	assert_non_null(tmp.pods);
+	assert_int_equal(cluster_copy(&tmp, &one), 0);
+	free(one->pods[0].name);
+	one->pods[0].name = strdup(name);
+	assert_non_null(one->pods[0].name);
+	free(one->pods[0].node);
+	one->pods[0].node = strdup("n-other");
+	assert_non_null(one->pods[0].node);
+	one->pods[0].n_ips = 1;
+	one->pods[0].ips[0] = addr_lit(ip);
+	assert_int_equal(cluster_pod_put(c, &one->pods[0]), 1);
+	one->n_pods = 0;
+	cluster_free(one);
+}
+
+/* A hash set is created with room (RULESET_SET_HEADROOM); pods added one
+ * by one keep its size until one more would pass it: that update
+ * replaces the table in full, with every set fitted again, and ends
+ * exactly where a fresh build is (sizes included). */
+static void set_outgrows_size(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/41-default-deny-everywhere-allow-x-to-y.json");
+	struct addr xa = addr_lit("10.200.0.1");
+	struct ruleset *rs = NULL, *fresh = NULL;
+	const struct rs_set *peers = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	char name[64], ip[64], *set_name = NULL;
+	size_t n0, size0, full = 0, i;
+	struct buf b1, b2;
+
+	(void) state;
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	/* The shared peer set of "namespace x" (x/a is in it). */
+	for (i = 0; i < ruleset_n_sets(rs); i++) {
+		const struct rs_set *s = ruleset_set(rs, i);
+
+		if (strncmp(s->name, "s/", 2) == 0 && s->key == RS_KEY_ADDR4)
+			for (size_t k = 0; k < s->n_elems; k++)
+				if (addr_eq(&s->elems[k].addr, &xa))
+					peers = s;
+	}
+	assert_non_null(peers);
+	set_name = strdup(peers->name);
+	assert_non_null(set_name);
+	n0 = peers->n_elems;
+	size0 = peers->size;
+	assert_int_equal(size0, n0 + RULESET_SET_HEADROOM);
+	for (i = 0; i <= size0 - n0; i++) {
+		(void) snprintf(name, sizeof(name), "grow-%zu", i);
+		(void) snprintf(ip, sizeof(ip), "10.201.%zu.%zu", i / 250, 1 + i % 250);
+		add_remote_clone(c, "x", "a", name, ip);
+		assert_int_equal(ruleset_update_pod(rs, c, "x", name, &d, &err), 0);
+		assert_non_null(d);
+		peers = ruleset_set_find(rs, set_name);
+		assert_non_null(peers);
+		assert_int_equal(peers->n_elems, n0 + i + 1);
+		if (rs_delta_is_full(d)) {
+			full++;
+			/* exactly when the set would pass its size */
+			assert_int_equal(peers->n_elems, size0 + 1);
+			assert_int_equal(peers->size, 2 * peers->n_elems);
+			assert_int_equal(rs_delta_size(d), 0);
+		} else {
+			assert_int_equal(peers->size, size0);
+		}
+		d = rs_delta_free(d);
+	}
+	assert_int_equal(full, 1);
+	/* After the full replace: equal to a fresh build, sizes and all. */
+	buf_init(&b1, 1 << 24);
+	buf_init(&b2, 1 << 24);
+	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
+	assert_int_equal(ruleset_text(rs, &b1), 0);
+	assert_int_equal(ruleset_text(fresh, &b2), 0);
+	assert_string_equal(b1.data, b2.data);
+	assert_non_null(strstr(b1.data, "\t\tsize "));
+	/* One more pod: elements only again. */
+	add_remote_clone(c, "x", "a", "grow-last", "10.202.0.1");
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "grow-last", &d, &err), 0);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	expect_fresh(rs, c, &o);
+	d = rs_delta_free(d);
+	buf_done(&b1);
+	buf_done(&b2);
+	free(set_name);
+	ruleset_free(fresh);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
 /* IPv6 neighbour discovery to the node passes an egress-isolated pod;
  * other ICMPv6 does not. */
 static void neighbour_discovery_passes(void **state)
@@ -683,6 +784,7 @@ int main(void)
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
 		cmocka_unit_test(remote_pod_events),
+		cmocka_unit_test(set_outgrows_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,8 @@ trie chains (ti/..., te/...) are left out, dispatch rules print
 "goto <dispatch>", and every address of an isolation set (in4, in6, eg4,
 eg6) is listed with the class chain the kernel's trie leads it to.  An
 incrementally updated table and a fresh one that enforce the same thing
-print the same lines, whatever their class ids.
+print the same lines, whatever their class ids.  Set sizes are left out
+too (they depend on the element count a set was created with).
 
     nft_canon.py LISTING.txt LISTING.json
 LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
@@ -21,6 +22,10 @@ BITS = re.compile(r"^(in|eg)[46]/d\d+\.\d+$")
 TRIE = re.compile(r"^t[ie]/")
 BLOCK = re.compile(r"^\t(set|map|chain) (\S+) \{$")
 DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
+# A set's size is what it was created with (a fresh apply fits it to the
+# elements, an incrementally updated set keeps its size until it outgrows
+# it), not what it enforces: left out, as ruleset_text_canonical() does.
+SIZE = re.compile(r"^\t\tsize \d+$")
 
 
 def text_lines(path):
@@ -31,7 +36,7 @@ def text_lines(path):
             m = BLOCK.match(line)
             if m:
                 skip = bool(BITS.match(m.group(2)) or TRIE.match(m.group(2)))
-            if not skip and line.strip():
+            if not skip and line.strip() and not SIZE.match(line):
                 m = DISPATCH.match(line)
                 out.append(f"{m.group(1)} goto <dispatch>" if m else line)
             if line == "\t}":
