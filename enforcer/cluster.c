@@ -65,25 +65,32 @@ static size_t sorted_find(const void *base, size_t n, size_t size, const struct 
 typedef void done_fn(void *elem);
 
 /*
- * Inserts or replaces *elem in a sorted array.  Takes ownership of @elem's
- * contents, freeing them with @done on failure.
+ * Inserts or replaces *elem in a sorted array of *@cap allocated elements.
+ * Takes ownership of @elem's contents, freeing them with @done on failure.
+ * The array grows geometrically: adding thousands of policies one by one
+ * (the self-check of propose) reallocated and often copied it each time.
  */
-static int sorted_put(void **base, size_t *n, size_t size, void *elem, const struct name_key *k,
-		      key_cmp_fn *cmp, done_fn *done)
+static int sorted_put(void **base, size_t *n, size_t *cap, size_t size, void *elem,
+		      const struct name_key *k, key_cmp_fn *cmp, done_fn *done)
 {
 	bool found;
 	size_t i = sorted_find(*base, *n, size, k, cmp, &found);
-	char *arr;
+	char *arr = *base;
 
 	if (found) {
 		done((char *) *base + i * size);
 		memcpy((char *) *base + i * size, elem, size);
 		return 0;
 	}
-	arr = realloc(*base, (*n + 1) * size);
-	if (!arr) {
-		done(elem);
-		return -ENOMEM;
+	if (*cap < *n + 1) {
+		size_t nc = *n < 8 ? 8 : 2 * *n;
+
+		arr = realloc(*base, nc * size);
+		if (!arr) {
+			done(elem);
+			return -ENOMEM;
+		}
+		*cap = nc;
 	}
 	memmove(arr + (i + 1) * size, arr + i * size, (*n - i) * size);
 	memcpy(arr + i * size, elem, size);
@@ -188,7 +195,8 @@ int cluster_ns_put(struct cluster *c, struct k8s_ns *ns)
 {
 	struct name_key k = { .name = ns->name };
 
-	return sorted_put((void **) &c->ns, &c->n_ns, sizeof(*ns), ns, &k, cmp_ns, ns_done_cb);
+	return sorted_put((void **) &c->ns, &c->n_ns, &c->cap_ns, sizeof(*ns), ns, &k, cmp_ns,
+			  ns_done_cb);
 }
 
 int cluster_pod_put(struct cluster *c, struct pod *p)
@@ -197,23 +205,24 @@ int cluster_pod_put(struct cluster *c, struct pod *p)
 
 	c->by_addr_stale = true;
 	c->by_name_valid = false;
-	return sorted_put((void **) &c->pods, &c->n_pods, sizeof(*p), p, &k, cmp_pod, pod_done_cb);
+	return sorted_put((void **) &c->pods, &c->n_pods, &c->cap_pods, sizeof(*p), p, &k, cmp_pod,
+			  pod_done_cb);
 }
 
 int cluster_policy_put(struct cluster *c, struct netpol *p)
 {
 	struct name_key k = { .ns = p->ns, .name = p->name };
 
-	return sorted_put((void **) &c->policies, &c->n_policies, sizeof(*p), p, &k, cmp_policy,
-			  policy_done_cb);
+	return sorted_put((void **) &c->policies, &c->n_policies, &c->cap_policies, sizeof(*p), p,
+			  &k, cmp_policy, policy_done_cb);
 }
 
 int cluster_node_put(struct cluster *c, struct node *n)
 {
 	struct name_key k = { .name = n->name };
 
-	return sorted_put((void **) &c->nodes, &c->n_nodes, sizeof(*n), n, &k, cmp_node,
-			  node_done_cb);
+	return sorted_put((void **) &c->nodes, &c->n_nodes, &c->cap_nodes, sizeof(*n), n, &k,
+			  cmp_node, node_done_cb);
 }
 
 int cluster_ns_remove(struct cluster *c, const char *name)

