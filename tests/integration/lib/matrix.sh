@@ -21,11 +21,28 @@ MATRIX_GROUP=${MATRIX_GROUP:-16968}
 MATRIX_PREVIEW=${MATRIX_PREVIEW:-1}
 MATRIX_LIB=$(dirname "${BASH_SOURCE[0]}")
 
+# Waits (at most 2 s) until the previous round's TCP connections have
+# finished closing.  A teardown packet (a FIN or the last ACK) that arrives
+# after the conntrack flush below is picked up by conntrack as a new
+# connection from the server to the client's port: enforce drops it
+# harmlessly, but preview reports it as a would-deny alert for a cell that
+# was never probed.
+matrix_settle() {
+	local open
+	for _ in $(seq 100); do
+		open=$(topo_node_exec conntrack -L -p tcp 2> /dev/null |
+			grep -cE ' (SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK) ' || true)
+		[ "$open" = 0 ] && return 0
+		sleep 0.02
+	done
+}
+
 matrix_apply() {
 	local mode=$1 out=$2
 	shift 2
 	local args=() s
 	for s in "$@"; do args+=(--snapshot "$s"); done
+	matrix_settle
 	if ! topo_node_exec "$BULKHEAD" apply "${args[@]}" --node "$MATRIX_NODE" \
 		--mode "$mode" > "$out" 2>&1; then
 		echo "  apply --mode $mode failed: $(cat "$out")"
