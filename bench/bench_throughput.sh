@@ -9,6 +9,11 @@
 #   none    no ruleset at all
 #   sets    bulkhead apply --mode enforce of the whole snapshot (sets and
 #           the class dispatch trie, docs/enforcer.md)
+#   ct      conntrack only: one table whose forward chain accepts
+#           established and related packets, nothing else.  No ruleset at
+#           all ("none") leaves conntrack off in the node namespace; a
+#           Kubernetes node always has it on (kube-proxy, the CNI), so
+#           this is what a node pays before any NetworkPolicy
 #   base    (when BULKHEAD_BASE names another bulkhead binary, e.g. the
 #           previous release) the same as sets with that binary, to
 #           compare two rulesets side by side
@@ -28,7 +33,7 @@ BENCH_REPS=${BENCH_REPS:-5}
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 BENCH_RATE_SECONDS=${BENCH_RATE_SECONDS:-3}
 BENCH_LINEAR_RULES=${BENCH_LINEAR_RULES:-200000}
-BENCH_MODES=${BENCH_MODES:-"none sets ${BULKHEAD_BASE:+base }linear"}
+BENCH_MODES=${BENCH_MODES:-"none ct sets ${BULKHEAD_BASE:+base }linear"}
 command -v iperf3 > /dev/null || { echo "iperf3 missing (scripts/install-deps.sh)"; exit 1; }
 
 topo_init
@@ -87,9 +92,12 @@ setup() {
 	local t0 t1
 	topo_node_exec nft delete table inet bulkhead 2> /dev/null || true
 	topo_node_exec nft delete table inet bhlinear 2> /dev/null || true
+	topo_node_exec nft delete table inet bhct 2> /dev/null || true
 	t0=$(date +%s%N)
 	case $1 in
 	none) ;;
+	ct) echo 'table inet bhct { chain forward { type filter hook forward priority filter;
+		ct state established,related accept; }; }' | topo_node_exec nft -f - ;;
 	sets) topo_node_exec "$BULKHEAD" apply --snapshot "$snap" \
 		--snapshot "$TOPO_DIR/bench-policies.json" --node node-1 --mode enforce > /dev/null ;;
 	base) topo_node_exec "$BULKHEAD_BASE" apply --snapshot "$snap" \
@@ -99,11 +107,13 @@ setup() {
 	t1=$(date +%s%N)
 	echo "$1 load $(((t1 - t0) / 1000000))e-3" >> "$results"
 	topo_node_exec conntrack -F > /dev/null 2>&1 || true
-	# The ruleset is live: 5201 and 80 pass, 81 only without one.
+	# The ruleset is live: 5201 and 80 pass, 81 only without policies.
 	local v
 	v=$(printf '%s %s 80 TCP\n%s %s 81 TCP\n' "$srv" "$srv_ip" "$srv" "$srv_ip" |
 		topo_pod_exec "$cli" "$probe" --timeout-ms 500 | grep -c '"ok":true' || true)
-	if { [ "$1" = none ] && [ "$v" != 2 ]; } || { [ "$1" != none ] && [ "$v" != 1 ]; }; then
+	local open=1
+	case $1 in none | ct) open=2 ;; esac
+	if [ "$v" != "$open" ]; then
 		echo "mode $1: unexpected verdicts (open probes: $v)"
 		exit 1
 	fi
@@ -132,7 +142,8 @@ med = {k: statistics.median(v) for k, v in vals.items()}
 print("\nmedians (n=%d each):" % len(vals.get(("none", "tput"), [])))
 print(f"{'ruleset':8} {'load s':>8} {'Gbit/s':>8} {'x none':>7} {'conn/s':>9} {'x none':>7}"
       f" {'paired tput':>12} {'paired conn':>12}")
-for mode in ("none", "sets", "base", "linear"):
+modes = ("none", "ct", "sets", "base", "linear")
+for mode in modes:
     if (mode, "tput") not in med:
         continue
     t, r, l = med[(mode, "tput")], med[(mode, "rate")], med[(mode, "load")]
@@ -142,4 +153,13 @@ for mode in ("none", "sets", "base", "linear"):
     pr = statistics.median(a / b for a, b in zip(vals[(mode, "rate")], vals[("none", "rate")]))
     print(f"{mode:8} {l:8.2f} {t/1e9:8.2f} {t/med[('none','tput')]:7.2f} {r:9.0f} "
           f"{r/med[('none','rate')]:7.2f} {pt:12.2f} {pr:12.3f}")
+if ("ct", "tput") in med:
+    # Against conntrack alone: what the policies themselves cost.
+    print("\nagainst ct (conntrack on, no policy), paired medians:")
+    for mode in modes[2:]:
+        if (mode, "tput") not in med:
+            continue
+        pt = statistics.median(a / b for a, b in zip(vals[(mode, "tput")], vals[("ct", "tput")]))
+        pr = statistics.median(a / b for a, b in zip(vals[(mode, "rate")], vals[("ct", "rate")]))
+        print(f"{mode:8} tput {pt:5.2f}x  conn {pr:6.3f}x")
 PY
