@@ -681,11 +681,69 @@ struct peer_ent {
 	struct flow_peer peer;
 };
 
+/*
+ * The open-addressing index of a cache: slots hold an entry's index + 1 (0
+ * is empty), at most half full, a power of two in size.  Entries live in
+ * the cache's own array, each with its 64-bit hash at @h_off.
+ */
+struct slot_index {
+	uint32_t *slots;
+	size_t n_slots;
+};
+
+static uint64_t entry_hash(const void *v, size_t stride, size_t h_off, size_t k)
+{
+	uint64_t h;
+
+	memcpy(&h, (const char *) v + k * stride + h_off, sizeof(h));
+	return h;
+}
+
+static void slot_index_put(struct slot_index *x, uint64_t h, size_t k)
+{
+	size_t i = h & (x->n_slots - 1);
+
+	while (x->slots[i])
+		i = (i + 1) & (x->n_slots - 1);
+	x->slots[i] = (uint32_t) k + 1;
+}
+
+/*
+ * Makes room in @x and in the entry array *@v (capacity *@cap) for entry
+ * @n, the index growing from @first slots and re-filled from the @n
+ * entries there are.  False without memory: nothing changed, and the
+ * entry is simply not remembered.
+ */
+static bool cache_reserve(struct slot_index *x, void **v, size_t *cap, size_t n, size_t first,
+			  size_t stride, size_t h_off)
+{
+	if ((n + 1) * 2 > x->n_slots) {
+		struct slot_index nx = { .n_slots = x->n_slots ? x->n_slots * 2 : first };
+
+		nx.slots = calloc(nx.n_slots, sizeof(*nx.slots));
+		if (!nx.slots)
+			return false;
+		for (size_t k = 0; k < n; k++)
+			slot_index_put(&nx, entry_hash(*v, stride, h_off, k), k);
+		free(x->slots);
+		*x = nx;
+	}
+	if (n == *cap) {
+		size_t nc = *cap ? *cap * 2 : first;
+		void *nv = realloc(*v, nc * stride);
+
+		if (!nv)
+			return false;
+		*v = nv;
+		*cap = nc;
+	}
+	return true;
+}
+
 struct peer_cache {
 	struct peer_ent *v;
 	size_t n, cap;
-	uint32_t *slots; /* index + 1, 0 empty; size a power of two */
-	size_t n_slots;
+	struct slot_index idx;
 	uint64_t seed;
 };
 
@@ -694,7 +752,7 @@ static void peer_cache_done(struct peer_cache *pc)
 	for (size_t i = 0; i < pc->n; i++)
 		flow_peer_done(&pc->v[i].peer);
 	free(pc->v);
-	free(pc->slots);
+	free(pc->idx.slots);
 	*pc = (struct peer_cache){ 0 };
 }
 
@@ -722,15 +780,15 @@ static uint64_t peer_hash(const struct peer_cache *pc, const char *p, size_t ava
 static size_t peer_cache_find(const struct peer_cache *pc, const struct rd *rd, uint64_t h)
 {
 	const char *p = rd->data + rd->pos;
-	size_t avail = rd->len - rd->pos, mask = pc->n_slots - 1;
+	size_t avail = rd->len - rd->pos, mask = pc->idx.n_slots - 1;
 
-	if (!pc->n_slots)
+	if (!pc->idx.n_slots)
 		return SIZE_MAX;
-	for (size_t i = h & mask; pc->slots[i]; i = (i + 1) & mask) {
-		const struct peer_ent *e = &pc->v[pc->slots[i] - 1];
+	for (size_t i = h & mask; pc->idx.slots[i]; i = (i + 1) & mask) {
+		const struct peer_ent *e = &pc->v[pc->idx.slots[i] - 1];
 
 		if (e->h == h && e->len <= avail && memcmp(e->text, p, e->len) == 0)
-			return pc->slots[i] - 1;
+			return pc->idx.slots[i] - 1;
 	}
 	return SIZE_MAX;
 }
@@ -747,32 +805,9 @@ static void peer_cache_add(struct peer_cache *pc, const char *text, size_t len, 
 
 	if (pc->n >= PEER_CACHE_MAX)
 		return;
-	if ((pc->n + 1) * 2 > pc->n_slots) {
-		size_t ns = pc->n_slots ? pc->n_slots * 2 : 1024;
-		uint32_t *slots = calloc(ns, sizeof(*slots));
-
-		if (!slots)
-			return;
-		for (size_t k = 0; k < pc->n; k++) {
-			size_t i = pc->v[k].h & (ns - 1);
-
-			while (slots[i])
-				i = (i + 1) & (ns - 1);
-			slots[i] = (uint32_t) k + 1;
-		}
-		free(pc->slots);
-		pc->slots = slots;
-		pc->n_slots = ns;
-	}
-	if (pc->n == pc->cap) {
-		size_t nc = pc->cap ? pc->cap * 2 : 1024;
-		struct peer_ent *nv = realloc(pc->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return;
-		pc->v = nv;
-		pc->cap = nc;
-	}
+	if (!cache_reserve(&pc->idx, (void **) &pc->v, &pc->cap, pc->n, 1024, sizeof(*pc->v),
+			   offsetof(struct peer_ent, h)))
+		return;
 	e = &pc->v[pc->n];
 	e->peer = *peer;
 	peer->borrowed = true;
@@ -780,12 +815,7 @@ static void peer_cache_add(struct peer_cache *pc, const char *text, size_t len, 
 	e->len = len;
 	e->h = h;
 	e->addr = *a;
-	for (size_t i = h & (pc->n_slots - 1);; i = (i + 1) & (pc->n_slots - 1))
-		if (!pc->slots[i]) {
-			pc->slots[i] = (uint32_t) pc->n + 1;
-			break;
-		}
-	pc->n++;
+	slot_index_put(&pc->idx, h, pc->n++);
 }
 
 static int peer_ent_get(struct ctx *c, const struct peer_ent *e, struct addr *ret_addr,
@@ -818,8 +848,7 @@ struct val_ent {
 struct val_cache {
 	struct val_ent *v;
 	size_t n, cap;
-	uint32_t *slots;
-	size_t n_slots;
+	struct slot_index idx;
 	uint64_t seed;
 };
 
@@ -828,7 +857,7 @@ static void val_cache_done(struct val_cache *vc)
 	for (size_t i = 0; i < vc->n; i++)
 		json_decref(vc->v[i].v);
 	free(vc->v);
-	free(vc->slots);
+	free(vc->idx.slots);
 	*vc = (struct val_cache){ 0 };
 }
 
@@ -847,12 +876,12 @@ static bool val_self_delimited(char first)
 static json_t *val_cache_find(const struct val_cache *vc, struct rd *rd, uint64_t h)
 {
 	const char *p = rd->data + rd->pos;
-	size_t avail = rd->len - rd->pos, mask = vc->n_slots - 1;
+	size_t avail = rd->len - rd->pos, mask = vc->idx.n_slots - 1;
 
-	if (!vc->n_slots)
+	if (!vc->idx.n_slots)
 		return NULL;
-	for (size_t i = h & mask; vc->slots[i]; i = (i + 1) & mask) {
-		const struct val_ent *e = &vc->v[vc->slots[i] - 1];
+	for (size_t i = h & mask; vc->idx.slots[i]; i = (i + 1) & mask) {
+		const struct val_ent *e = &vc->v[vc->idx.slots[i] - 1];
 
 		if (e->h == h && e->len <= avail && memcmp(e->text, p, e->len) == 0 &&
 		    (val_self_delimited(*p) || val_delim_after(rd, rd->pos + e->len))) {
@@ -873,43 +902,15 @@ static void val_cache_add(struct val_cache *vc, const struct rd *rd, size_t star
 		return;
 	if (!val_self_delimited(rd->data[start]) && !val_delim_after(rd, rd->pos))
 		return;
-	if ((vc->n + 1) * 2 > vc->n_slots) {
-		size_t ns = vc->n_slots ? vc->n_slots * 2 : 256;
-		uint32_t *slots = calloc(ns, sizeof(*slots));
-
-		if (!slots)
-			return;
-		for (size_t k = 0; k < vc->n; k++) {
-			size_t i = vc->v[k].h & (ns - 1);
-
-			while (slots[i])
-				i = (i + 1) & (ns - 1);
-			slots[i] = (uint32_t) k + 1;
-		}
-		free(vc->slots);
-		vc->slots = slots;
-		vc->n_slots = ns;
-	}
-	if (vc->n == vc->cap) {
-		size_t nc = vc->cap ? vc->cap * 2 : 256;
-		struct val_ent *nv = realloc(vc->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return;
-		vc->v = nv;
-		vc->cap = nc;
-	}
+	if (!cache_reserve(&vc->idx, (void **) &vc->v, &vc->cap, vc->n, 256, sizeof(*vc->v),
+			   offsetof(struct val_ent, h)))
+		return;
 	e = &vc->v[vc->n];
 	e->text = rd->data + start;
 	e->len = rd->pos - start;
 	e->h = h;
 	e->v = json_incref(v);
-	for (size_t i = h & (vc->n_slots - 1);; i = (i + 1) & (vc->n_slots - 1))
-		if (!vc->slots[i]) {
-			vc->slots[i] = (uint32_t) vc->n + 1;
-			break;
-		}
-	vc->n++;
+	slot_index_put(&vc->idx, h, vc->n++);
 }
 
 /* Like rd_value() without an error message. */
