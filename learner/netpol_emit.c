@@ -59,30 +59,23 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, yaml_scalar_style_t st
 }
 
 /*
- * One walk over the model writes either form of the output: a jansson tree
- * (netpol_emit_json(), netpol_emit_list()) or YAML events, written as the
- * walk goes (netpol_emit_list_yaml()).  JSON text is always jansson's dump
- * of a tree; netpol_emit_list_json() dumps one policy's tree at a time.
+ * The model is walked into jansson trees (netpol_emit_json(),
+ * netpol_emit_list()).  The List's JSON and YAML text are made from one
+ * policy's tree at a time (netpol_emit_list_json/yaml()), each built in an
+ * arena and dropped after it is written: a tree of the whole List
+ * (hundreds of thousands of nodes at 200,000 flows) was most of the cost
+ * of printing it.
  */
-enum wr_mode {
-	WR_TREE,
-	WR_YAML,
-};
 
 /* Deeper than any NetworkPolicy List nests. */
 #define WR_DEPTH_MAX 32
 
 struct wr {
-	enum wr_mode mode;
 	int err; /* first failure; every call after it does nothing */
 	size_t depth;
-	bool after_key; /* a key was written, its value comes next */
-	/* WR_TREE */
 	json_t *stack[WR_DEPTH_MAX];
 	json_t *root;
 	const char *key; /* borrowed until the member's value is added */
-	/* WR_YAML */
-	yaml_emitter_t *em;
 };
 
 static void wr_fail(struct wr *w, int r)
@@ -119,35 +112,14 @@ static void wr_tree_add(struct wr *w, json_t *v)
 		wr_fail(w, -ENOMEM);
 }
 
-/* Whether the value written next is a member's (after wr_key()). */
-static bool wr_pending_key(struct wr *w)
-{
-	bool k = w->after_key;
-
-	w->after_key = false;
-	return k;
-}
-
 static void wr_key(struct wr *w, const char *key)
 {
-	if (w->err)
-		return;
-	switch (w->mode) {
-	case WR_TREE:
+	if (!w->err)
 		w->key = key;
-		break;
-	case WR_YAML:
-		wr_fail(w, emit_scalar(w->em, key,
-				       needs_quotes(key) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
-							   YAML_PLAIN_SCALAR_STYLE));
-		break;
-	}
-	w->after_key = true;
 }
 
 static void wr_open(struct wr *w, bool object)
 {
-	yaml_event_t ev;
 	json_t *v;
 
 	if (w->err)
@@ -156,46 +128,19 @@ static void wr_open(struct wr *w, bool object)
 		wr_fail(w, -E2BIG);
 		return;
 	}
-	switch (w->mode) {
-	case WR_TREE:
-		v = object ? json_object() : json_array();
-		wr_tree_add(w, json_incref(v));
-		json_decref(v);
-		if (w->err)
-			return;
-		w->stack[w->depth] = v;
-		break;
-	case WR_YAML:
-		(void) wr_pending_key(w);
-		if (object)
-			wr_fail(w, emit(w->em, &ev,
-					yaml_mapping_start_event_initialize(
-						&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE)));
-		else
-			wr_fail(w, emit(w->em, &ev,
-					yaml_sequence_start_event_initialize(
-						&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE)));
-		break;
-	}
-	w->depth++;
+	v = object ? json_object() : json_array();
+	wr_tree_add(w, json_incref(v));
+	json_decref(v);
+	if (w->err)
+		return;
+	w->stack[w->depth++] = v;
 }
 
 static void wr_close(struct wr *w, bool object)
 {
-	yaml_event_t ev;
-
-	if (w->err)
-		return;
-	w->depth--;
-	switch (w->mode) {
-	case WR_TREE:
-		break;
-	case WR_YAML:
-		wr_fail(w, emit(w->em, &ev,
-				object ? yaml_mapping_end_event_initialize(&ev) :
-					 yaml_sequence_end_event_initialize(&ev)));
-		break;
-	}
+	(void) object; /* the walk reads as the document nests */
+	if (!w->err)
+		w->depth--;
 }
 
 static void wr_str(struct wr *w, const char *s)
@@ -206,38 +151,13 @@ static void wr_str(struct wr *w, const char *s)
 		wr_fail(w, -EINVAL);
 		return;
 	}
-	switch (w->mode) {
-	case WR_TREE:
-		wr_tree_add(w, json_string(s));
-		break;
-	case WR_YAML:
-		(void) wr_pending_key(w);
-		if (strchr(s, '\n'))
-			wr_fail(w, emit_scalar(w->em, s, YAML_LITERAL_SCALAR_STYLE));
-		else
-			wr_fail(w, emit_scalar(w->em, s,
-					       needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
-								 YAML_PLAIN_SCALAR_STYLE));
-		break;
-	}
+	wr_tree_add(w, json_string(s));
 }
 
 static void wr_int(struct wr *w, json_int_t v)
 {
-	char num[32];
-
-	if (w->err)
-		return;
-	switch (w->mode) {
-	case WR_TREE:
+	if (!w->err)
 		wr_tree_add(w, json_integer(v));
-		break;
-	case WR_YAML:
-		(void) wr_pending_key(w);
-		(void) snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, v);
-		wr_fail(w, emit_scalar(w->em, num, YAML_PLAIN_SCALAR_STYLE));
-		break;
-	}
 }
 
 static void wr_key_str(struct wr *w, const char *key, const char *s)
@@ -430,7 +350,7 @@ static json_t *wr_tree_done(struct wr *w)
 json_t *netpol_emit_json(const struct netpol *np, const struct labels *labels,
 			 const struct labels *annotations)
 {
-	struct wr w = { .mode = WR_TREE };
+	struct wr w = { 0 };
 
 	netpol_write(&w, np, labels, annotations);
 	return wr_tree_done(&w);
@@ -438,7 +358,7 @@ json_t *netpol_emit_json(const struct netpol *np, const struct labels *labels,
 
 json_t *netpol_emit_list(const struct proposal *p)
 {
-	struct wr w = { .mode = WR_TREE };
+	struct wr w = { 0 };
 
 	list_write(&w, p);
 	return wr_tree_done(&w);
@@ -508,7 +428,7 @@ static int item_append(const json_t *item, struct scratch *t, struct buf *out)
  */
 int netpol_emit_list_json(const struct proposal *p, struct buf *out)
 {
-	struct wr env = { .mode = WR_TREE };
+	struct wr env = { 0 };
 	struct scratch tmp = { 0 };
 	struct arena *arena, *prev;
 	struct proposal none = { 0 };
@@ -669,21 +589,70 @@ int netpol_emit_yaml(const json_t *doc, struct buf *out)
 	return yaml_end(&em, r);
 }
 
-int netpol_emit_list_yaml(const struct proposal *p, struct buf *out)
+/* The policies of @p as a YAML sequence, one tree at a time (see
+ * netpol_emit_list_json()). */
+static int emit_items(yaml_emitter_t *em, const struct proposal *p)
 {
-	yaml_emitter_t em;
-	struct wr w = { .mode = WR_YAML, .em = &em };
-	size_t len = out->len;
+	struct arena *arena = arena_new(ITEM_ARENA_SIZE), *prev = arena_json_bind(arena);
+	yaml_event_t ev;
 	int r;
 
-	if (!yaml_emitter_initialize(&em))
-		return -ENOMEM;
-	r = yaml_begin(&em, out);
-	if (r == 0) {
-		list_write(&w, p);
-		r = w.err;
+	(void) arena_set_active(arena, true);
+	r = emit(em, &ev,
+		 yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+						      YAML_BLOCK_SEQUENCE_STYLE));
+	for (size_t i = 0; r == 0 && i < p->n; i++) {
+		json_t *item = netpol_emit_json(&p->v[i].np, &p->v[i].labels, &p->v[i].annotations);
+
+		r = item ? emit_node(em, item) : -ENOMEM;
+		json_decref(item);
+		arena_reset(arena);
 	}
+	if (r == 0)
+		r = emit(em, &ev, yaml_sequence_end_event_initialize(&ev));
+	(void) arena_set_active(arena, false);
+	(void) arena_json_bind(prev);
+	arena_free(arena);
+	return r;
+}
+
+/* The same bytes as netpol_emit_yaml(netpol_emit_list(@p)): the envelope's
+ * members in its own order, "items" filled one policy at a time. */
+int netpol_emit_list_yaml(const struct proposal *p, struct buf *out)
+{
+	struct wr env = { 0 };
+	struct proposal none = { 0 };
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	size_t len = out->len;
+	const char *key;
+	json_t *v;
+	int r;
+
+	list_write(&env, &none);
+	if (env.err || !env.root)
+		return env.err ? env.err : -ENOMEM;
+	if (!yaml_emitter_initialize(&em)) {
+		json_decref(env.root);
+		return -ENOMEM;
+	}
+	r = yaml_begin(&em, out);
+	if (r == 0)
+		r = emit(&em, &ev,
+			 yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							     YAML_BLOCK_MAPPING_STYLE));
+	json_object_foreach(env.root, key, v) {
+		if (r == 0)
+			r = emit_scalar(&em, key,
+					needs_quotes(key) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
+							    YAML_PLAIN_SCALAR_STYLE);
+		if (r == 0)
+			r = strcmp(key, "items") == 0 ? emit_items(&em, p) : emit_node(&em, v);
+	}
+	if (r == 0)
+		r = emit(&em, &ev, yaml_mapping_end_event_initialize(&ev));
 	r = yaml_end(&em, r);
+	json_decref(env.root);
 	if (r < 0)
 		out->len = len;
 	return r;
