@@ -242,6 +242,9 @@ static int metadata_read(struct dec *d, const json_t *obj, const char *kind, boo
 	const char *name = NULL, *ns = NULL;
 	int r;
 
+	*ret_md = NULL;
+	*ret_ns = NULL;
+	*ret_name = NULL;
 	if (d->err)
 		snprintf(d->what, sizeof(d->what), "%s", kind);
 	if (!json_is_object(obj))

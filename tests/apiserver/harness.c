@@ -41,7 +41,8 @@ static int write_file(const char *path, const char *data)
 	char tmp[PATH_MAX + 8];
 	FILE *f;
 
-	(void) snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+		return -ENAMETOOLONG;
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
