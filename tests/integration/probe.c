@@ -12,10 +12,15 @@
  *	our datagram comes back (sent again every quarter of the timeout).  A
  *	dropped packet shows as a timeout, so the timeout is short (400 ms).
  *
- *   probe --rate SECONDS [--parallel N] ADDR PORT
+ *   probe --rate SECONDS [--parallel N] ADDR PORT[-LAST]
  *	New-connection rate: TCP connect + reset-close in a loop with N in
  *	flight, for SECONDS; prints {"connections":..,"failures":..,
- *	"seconds":..,"per_second":..}.
+ *	"seconds":..,"per_second":..}.  With a range, connection k goes to
+ *	port PORT + k mod (LAST - PORT + 1): more distinct 4-tuples, so the
+ *	kernel's ephemeral ports do not bring back a tuple that conntrack
+ *	still holds in CLOSE state (10 s after a reset), which would measure
+ *	conntrack's reopen path (kill the old entry, look up again) on every
+ *	connection instead of a new one.
  *
  * Exit status 0 when it ran (whatever the verdicts), 2 bad input, 3 system.
  */
@@ -308,16 +313,33 @@ static int rate_open(int ep, const struct sockaddr_storage *sa, socklen_t len)
 	return fd;
 }
 
+/* The next destination of the connection loop: the ports of the range in
+ * turn. */
+static void rate_next_port(struct sockaddr_storage *sa, uint16_t first, uint16_t last, uint64_t k)
+{
+	uint16_t port = htons((uint16_t) (first + k % ((uint64_t) (last - first) + 1)));
+
+	if (sa->ss_family == AF_INET)
+		((struct sockaddr_in *) sa)->sin_port = port;
+	else
+		((struct sockaddr_in6 *) sa)->sin6_port = port;
+}
+
 static int run_rate(double seconds, int parallel, const char *addr, const char *port_s)
 {
 	struct sockaddr_storage sa;
 	socklen_t len;
-	uint16_t port;
-	uint64_t ok = 0, failed = 0;
+	uint16_t port, last;
+	uint64_t ok = 0, failed = 0, started = 0;
 	int64_t start, end;
 	int ep, open = 0;
+	char first_s[8] = "", *dash = strchr(port_s, '-');
 
-	if (parse_port(port_s, &port) < 0 || parse_addr(addr, port, &sa, &len) < 0) {
+	if (dash && (size_t) (dash - port_s) < sizeof(first_s))
+		memcpy(first_s, port_s, (size_t) (dash - port_s));
+	if (parse_port(dash ? first_s : port_s, &port) < 0 ||
+	    parse_port(dash ? dash + 1 : port_s, &last) < 0 || last < port ||
+	    parse_addr(addr, port, &sa, &len) < 0) {
 		fprintf(stderr, "probe: --rate: bad address '%s' or port '%s'\n", addr, port_s);
 		return 2;
 	}
@@ -327,6 +349,7 @@ static int run_rate(double seconds, int parallel, const char *addr, const char *
 	start = now_ms();
 	end = start + (int64_t) (seconds * 1000);
 	for (int i = 0; i < parallel; i++) {
+		rate_next_port(&sa, port, last, started++);
 		if (rate_open(ep, &sa, len) < 0) {
 			perror("probe: --rate: socket");
 			return 3;
@@ -355,6 +378,7 @@ static int run_rate(double seconds, int parallel, const char *addr, const char *
 			close(fd);
 			open--;
 			if (now_ms() < end) {
+				rate_next_port(&sa, port, last, started++);
 				if (rate_open(ep, &sa, len) < 0) {
 					failed++;
 					continue;
@@ -408,7 +432,8 @@ int main(int argc, char **argv)
 	}
 	if (rate > 0) {
 		if (argc - i != 2) {
-			fprintf(stderr, "usage: probe --rate SECONDS [--parallel N] ADDR PORT\n");
+			fprintf(stderr,
+				"usage: probe --rate SECONDS [--parallel N] ADDR PORT[-LAST]\n");
 			return 2;
 		}
 		return run_rate(rate, parallel, argv[i], argv[i + 1]);

@@ -3,8 +3,10 @@
  * for TCP (accept, echo what arrives, close on EOF) and UDP (echo every
  * datagram to its sender), dual stack on [::], until SIGTERM or SIGINT.
  *
- *   serve [--ready FILE] PORT...
+ *   serve [--ready FILE] PORT[-LAST]...
  *
+ * A range listens on every port from PORT to LAST (bench.throughput spreads
+ * its connection loop over 32 ports).
  * --ready writes FILE once every socket is bound, so a test can wait for it
  * instead of sleeping.  One epoll loop, no threads, no dependencies: nine of
  * these start in a few milliseconds, which socat or ncat would not.
@@ -23,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SERVE_PORTS_MAX 16
+#define SERVE_PORTS_MAX 64
 #define SERVE_EVENTS 64
 /* Accepted connections held open at once; beyond this new ones are closed at
  * once (the handshake already succeeded, which is all a probe needs). */
@@ -127,23 +129,27 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		char *end;
-		long p;
+		long p, last;
 
 		if (strcmp(argv[i], "--ready") == 0 && i + 1 < argc) {
 			ready = argv[++i];
 			continue;
 		}
 		p = strtol(argv[i], &end, 10);
-		if (*argv[i] == '\0' || *end != '\0' || p < 1 || p > 65535 ||
-		    n_ports == SERVE_PORTS_MAX) {
+		last = p;
+		if (*end == '-' && end[1] != '\0')
+			last = strtol(end + 1, &end, 10);
+		if (*argv[i] == '\0' || *end != '\0' || p < 1 || last < p || last > 65535 ||
+		    last - p >= (long) (SERVE_PORTS_MAX - n_ports)) {
 			fprintf(stderr, "serve: bad port '%s' (1..65535, at most %d)\n", argv[i],
 				SERVE_PORTS_MAX);
 			return 2;
 		}
-		ports[n_ports++] = (uint16_t) p;
+		for (; p <= last; p++)
+			ports[n_ports++] = (uint16_t) p;
 	}
 	if (n_ports == 0) {
-		fprintf(stderr, "usage: serve [--ready FILE] PORT...\n");
+		fprintf(stderr, "usage: serve [--ready FILE] PORT[-LAST]...\n");
 		return 2;
 	}
 
