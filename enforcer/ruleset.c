@@ -1201,6 +1201,55 @@ static int port_intervals(const struct netpol_rule *rule, struct rs_set *s)
 	return 0;
 }
 
+/*
+ * The numeric ports of a rule as one set, named into @name: a hash set of
+ * single proto . port elements ("ports") when they number at most
+ * RULESET_PORTS_EXPAND_MAX with ranges expanded, else an interval set of
+ * the merged ranges ("ranges").  An interval concatenation is a pipapo set
+ * in the kernel, whose lookup costs a first packet far more than a hash
+ * lookup (docs/enforcer.md, "Port sets").  The two kinds have different
+ * names, so a policy edit that moves a rule from one to the other is a new
+ * set, new rules and the old set deleted, not a table replace.
+ */
+static int port_set(struct bctx *b, const struct netpol *pol, enum netpol_dir d, size_t ri,
+		    const struct netpol_rule *rule, char *name, size_t name_len)
+{
+	struct rs_set *ranges = calloc(1, sizeof(*ranges)), *s;
+	uint32_t n_ports = 0;
+	bool expand;
+	int r;
+
+	if (!ranges)
+		return -ENOMEM;
+	ranges->key = RS_KEY_PROTO_PORT;
+	ranges->flags = RS_SET_INTERVAL;
+	r = port_intervals(rule, ranges);
+	for (size_t i = 0; !r && i < ranges->n_elems; i++)
+		n_ports += (uint32_t) (ranges->elems[i].port_end - ranges->elems[i].port) + 1;
+	expand = n_ports <= RULESET_PORTS_EXPAND_MAX;
+	if (!r)
+		r = policy_set_name(name, name_len, pol, d, ri, expand ? "ports" : "ranges");
+	if (!r)
+		r = new_set(b, name, RS_KEY_PROTO_PORT, expand ? 0 : RS_SET_INTERVAL, &s);
+	for (size_t i = 0; !r && i < ranges->n_elems; i++) {
+		struct rs_elem e = ranges->elems[i];
+		const uint32_t first = e.port, last = e.port_end;
+
+		if (!expand) {
+			r = set_push(s, &e);
+			continue;
+		}
+		for (uint32_t p = first; !r && p <= last; p++) {
+			e.port = e.port_end = (uint16_t) p;
+			r = set_push(s, &e);
+		}
+	}
+	if (!r)
+		set_finish(s);
+	rs_set_free(ranges);
+	return r;
+}
+
 static bool rule_has(const struct netpol_rule *r, enum netpol_peer_kind pk, int family)
 {
 	for (size_t i = 0; i < r->n_peers; i++) {
@@ -1582,15 +1631,7 @@ static int build_policy(struct bctx *b, const struct netpol *pol, enum netpol_di
 		}
 
 		if (has_num) {
-			struct rs_set *s;
-
-			r = policy_set_name(ports, sizeof(ports), pol, d, ri, "ports");
-			if (r < 0)
-				return r;
-			r = new_set(b, ports, RS_KEY_PROTO_PORT, RS_SET_INTERVAL, &s);
-			if (r < 0)
-				return r;
-			r = port_intervals(rule, s);
+			r = port_set(b, pol, d, ri, rule, ports, sizeof(ports));
 			if (r < 0)
 				return r;
 		}

@@ -95,6 +95,13 @@
  */
 #define RULESET_SET_HEADROOM 256
 
+/*
+ * A rule's numeric ports (ranges expanded) up to this many are a hash set
+ * of single ports; more stay an interval set of ranges (see port_set() in
+ * enforcer/ruleset.c and docs/enforcer.md, "Port sets").
+ */
+#define RULESET_PORTS_EXPAND_MAX 64
+
 /* --- the intermediate description ------------------------------------ */
 
 enum rs_key {

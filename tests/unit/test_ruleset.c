@@ -396,8 +396,11 @@ static void cidrs_and_ports_merge(void **state)
 	assert_string_equal(b.data, "10.0.0.0-10.0.255.255;10.1.2.0-10.1.2.255;"
 				    "10.2.0.0-11.255.255.255;128.0.0.0-255.255.255.255;");
 	buf_reset(&b);
-	s = ruleset_set_find(rs, "p/x/p1/i0/ports");
+	/* UDP on every port: past RULESET_PORTS_EXPAND_MAX, so ranges. */
+	assert_null(ruleset_set_find(rs, "p/x/p1/i0/ports"));
+	s = ruleset_set_find(rs, "p/x/p1/i0/ranges");
 	assert_non_null(s);
+	assert_true(s->flags & RS_SET_INTERVAL);
 	assert_int_equal(s->n_elems, 2);
 	assert_int_equal(s->elems[0].proto, IPPROTO_TCP);
 	assert_int_equal(s->elems[0].port, 70);
@@ -424,6 +427,96 @@ static void text_of(const struct ruleset *rs, struct buf *b)
 }
 
 /* Incremental updates end where a fresh build of the same cluster is. */
+/* One pod in x and policy p1 whose ingress rule allows PORTS (JSON). */
+#define SNAP_PORTS(PORTS)                                                                           \
+	"{\"kind\":\"List\",\"items\":["                                                            \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"," \
+	"\"labels\":{\"app\":\"a\"}},\"spec\":{\"nodeName\":\"node-1\"},\"status\":{"               \
+	"\"podIPs\":[{\"ip\":\"10.0.0.2\"}]}},"                                                     \
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{"        \
+	"\"name\":\"p1\",\"namespace\":\"x\"},\"spec\":{\"podSelector\":{},\"ingress\":[{"          \
+	"\"from\":[{\"podSelector\":{}}],\"ports\":" PORTS "}]}}]}"
+
+static const struct rs_set *port_set_of(const struct ruleset *rs, bool *ranges)
+{
+	const struct rs_set *s = ruleset_set_find(rs, "p/x/p1/i0/ports");
+
+	*ranges = s == NULL;
+	if (!s)
+		s = ruleset_set_find(rs, "p/x/p1/i0/ranges");
+	assert_non_null(s);
+	assert_int_equal(!!(s->flags & RS_SET_INTERVAL), *ranges);
+	return s;
+}
+
+/* Numeric ports up to RULESET_PORTS_EXPAND_MAX (ranges expanded) are a hash
+ * set of single ports; more are an interval set; an edit across the bound
+ * swaps the sets without a table replace. */
+static void port_sets_hash_or_ranges(void **state)
+{
+	static const char few[] = SNAP_PORTS("[{\"port\":80},{\"port\":70,\"endPort\":90},"
+					     "{\"port\":91},{\"protocol\":\"UDP\",\"port\":53}]");
+	static const char at_max[] = SNAP_PORTS("[{\"port\":1000,\"endPort\":1063}]");
+	static const char past_max[] = SNAP_PORTS("[{\"port\":1000,\"endPort\":1064}]");
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = NULL, *c2 = NULL;
+	struct ruleset *rs = NULL, *fresh = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	const struct rs_set *s;
+	struct buf b1, b2;
+	bool ranges;
+
+	(void) state;
+	assert_int_equal(RULESET_PORTS_EXPAND_MAX, 64);
+	assert_int_equal(snapshot_load_buf(few, sizeof(few) - 1, "few", &c, NULL, &err), 0);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	s = port_set_of(rs, &ranges);
+	assert_false(ranges);
+	assert_int_equal(s->n_elems, 23); /* TCP 70-91, UDP 53 */
+	for (size_t i = 0; i < s->n_elems; i++) {
+		assert_int_equal(s->elems[i].port, s->elems[i].port_end);
+		assert_int_equal(s->elems[i].proto, i < 22 ? IPPROTO_TCP : IPPROTO_UDP);
+		assert_int_equal(s->elems[i].port, i < 22 ? 70 + i : 53);
+	}
+	assert_true(s->size >= s->n_elems);
+	rs = ruleset_free(rs);
+	cluster_free(c);
+
+	assert_int_equal(snapshot_load_buf(at_max, sizeof(at_max) - 1, "at", &c, NULL, &err), 0);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	s = port_set_of(rs, &ranges);
+	assert_false(ranges);
+	assert_int_equal(s->n_elems, 64);
+
+	/* 65 ports: an edit of p1 becomes a new interval set and new rules. */
+	assert_int_equal(snapshot_load_buf(past_max, sizeof(past_max) - 1, "past", &c2, NULL, &err),
+			 0);
+	assert_int_equal(ruleset_update_all(rs, c2, &d, &err), 0);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	s = port_set_of(rs, &ranges);
+	assert_true(ranges);
+	assert_int_equal(s->n_elems, 1);
+	assert_int_equal(s->elems[0].port, 1000);
+	assert_int_equal(s->elems[0].port_end, 1064);
+	assert_int_equal(ruleset_build(c2, &o, &fresh, &err), 0);
+	buf_init(&b1, 1 << 20);
+	buf_init(&b2, 1 << 20);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_non_null(strstr(b1.data, "@p/x/p1/i0/ranges accept"));
+	assert_null(strstr(b1.data, "p/x/p1/i0/ports"));
+	buf_done(&b1);
+	buf_done(&b2);
+	d = rs_delta_free(d);
+	fresh = ruleset_free(fresh);
+	rs = ruleset_free(rs);
+	cluster_free(c2);
+	cluster_free(c);
+}
+
 static void updates_equal_fresh_build(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
@@ -780,6 +873,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cases_agree_with_engine),
 		cmocka_unit_test(cidrs_and_ports_merge),
+		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
