@@ -3082,7 +3082,9 @@ static int def_release(struct ruleset *rs, struct pending *pd, char names[2][RUL
 static int policy_deactivate(struct ruleset *rs, struct pending *pd, const struct netpol *pol,
 			     enum netpol_dir d)
 {
-	static const char *const kinds[] = { "ports", "cidr4", "cidr6", "named4", "named6" };
+	static const char *const kinds[] = {
+		"ports", "ranges", "cidr4", "cidr6", "named4", "named6"
+	};
 	char name[RULESET_NAME_MAX];
 	const struct rs_chain *ch;
 	int r;

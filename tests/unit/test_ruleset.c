@@ -508,6 +508,20 @@ static void port_sets_hash_or_ranges(void **state)
 	assert_string_equal(b1.data, b2.data);
 	assert_non_null(strstr(b1.data, "@p/x/p1/i0/ranges accept"));
 	assert_null(strstr(b1.data, "p/x/p1/i0/ports"));
+	d = rs_delta_free(d);
+	fresh = ruleset_free(fresh);
+
+	/* The pod goes: p1 isolates nothing here, its sets go too. */
+	assert_int_equal(cluster_pod_remove(c2, "x", "a"), 1);
+	assert_int_equal(ruleset_update_pod(rs, c2, "x", "a", &d, &err), 0);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	assert_null(ruleset_set_find(rs, "p/x/p1/i0/ranges"));
+	assert_int_equal(ruleset_build(c2, &o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	assert_null(strstr(b1.data, "p/x/p1/"));
 	buf_done(&b1);
 	buf_done(&b2);
 	d = rs_delta_free(d);
