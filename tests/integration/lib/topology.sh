@@ -21,6 +21,7 @@
 #   topo_pod_exec x/a CMD...        # run in a pod's namespace
 #   topo_neigh_flush                # empty every ARP/NDP cache
 #   topo_bg CMD...                  # background process, killed at cleanup
+#   topo_node_add NAME              # another node namespace, now the current one
 #   topo_on_exit 'shell code'       # extra cleanup, run before the netns go
 #
 # Hairpin (TOPO_HAIRPIN=1, the default): a pod's traffic to its own address
@@ -100,6 +101,19 @@ topo_init() {
 	fi
 	TOPO_NETNS+=("$TOPO_NODE")
 	ip -n "$TOPO_NODE" link set lo up
+	topo_node_setup
+}
+
+# Another node namespace @1 (a "$TOPO_ID-" name), set up as topo_init's and
+# made the current one: pods added from now on hang off it.  Benchmarks
+# keep one node per ruleset, each loaded once, and alternate between them.
+topo_node_add() {
+	TOPO_NODE=$1
+	topo_netns_add "$TOPO_NODE"
+	topo_node_setup
+}
+
+topo_node_setup() {
 	ip netns exec "$TOPO_NODE" sh -c '
 		echo 1 > /proc/sys/net/ipv4/ip_forward
 		echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects
