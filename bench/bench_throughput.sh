@@ -114,7 +114,7 @@ results="$TOPO_DIR/results"
 declare -A NODE_OF CLI_NS
 node_n=0
 setup() {
-	local t0 t1 v open=1 serve
+	local t0 t1 t v open=1 serve
 	[ "$node_n" -gt 0 ] && topo_node_add "$TOPO_ID-node$node_n"
 	node_n=$((node_n + 1))
 	NODE_OF[$1]=$TOPO_NODE
