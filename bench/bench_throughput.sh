@@ -23,6 +23,9 @@
 #   linear  the same policies as one nft rule per (local pod, peer, port)
 #           (bench/linear_ruleset.py), cut at BENCH_LINEAR_RULES rules with
 #           the bench policies last
+#   NAME    any other name: the nft file in $BENCH_NFT_NAME (e.g. a
+#           hand-edited `apply --dry-run` text, to try a layout before
+#           building it; the bench policies must be in it)
 # and measures TCP throughput (iperf3, BENCH_SECONDS each, BENCH_REPS
 # rounds) and the rate of new TCP connections (tests/tools/probe --rate, 4
 # in flight, connect and reset; BENCH_RATE_SECONDS windows, BENCH_RATE_REPS
@@ -136,7 +139,11 @@ setup() {
 	base) topo_node_exec "$BULKHEAD_BASE" apply --snapshot "$snap" \
 		--snapshot "$TOPO_DIR/bench-policies.json" --node node-1 --mode enforce > /dev/null ;;
 	linear) topo_node_exec nft -f "$TOPO_DIR/linear.nft" ;;
-	*) topo_die "unknown mode '$1'" ;;
+	*)
+		local file_var="BENCH_NFT_$1"
+		[ -n "${!file_var:-}" ] || topo_die "unknown mode '$1' (no BENCH_NFT_$1 file)"
+		topo_node_exec nft -f "${!file_var}"
+		;;
 	esac
 	t1=$(date +%s%N)
 	echo "$1 load $(((t1 - t0) / 1000000))e-3" >> "$results"
@@ -190,7 +197,7 @@ for ((rep = 1; rep <= BENCH_RATE_REPS; rep++)); do
 	echo "$line"
 done
 
-"$TOPO_PY" - "$results" <<'PY'
+"$TOPO_PY" - "$results" $BENCH_MODES <<'PY'
 import statistics, sys
 vals = {}
 for line in open(sys.argv[1]):
@@ -205,7 +212,7 @@ print("\nmedians (throughput n=%d, connection rates n=%d each):"
       % (len(vals[("none", "tput")]), len(vals[("none", "rate")])))
 print(f"{'ruleset':8} {'load s':>7} {'Gbit/s':>7} {'x none':>7} {'conn/s':>7} {'x none':>7}"
       f" {'1 port':>7} {'x none':>7}   paired x none: {'tput':>5} {'conn':>5} {'1 port':>6}")
-modes = ("none", "ct", "sets", "base", "linear")
+modes = ["none", "ct"] + [m for m in sys.argv[2:] if m not in ("none", "ct")]
 for mode in modes:
     if (mode, "tput") not in med:
         continue
