@@ -371,7 +371,7 @@ uint32_t rs_set_size_fit(const struct rs_set *s)
 		return RULESET_SEEN_SIZE;
 	/* Interval sets are rbtree or pipapo sets, which a size does not
 	 * make cheaper to fill: no cap. */
-	if (s->flags & (RS_SET_INTERVAL | RS_SET_VMAP))
+	if (s->flags & RS_SET_INTERVAL)
 		return 0;
 	n = n < RULESET_SET_HEADROOM ? n + RULESET_SET_HEADROOM : 2 * n;
 	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t) n;
@@ -1860,6 +1860,31 @@ static const char *const iso_sets[_NETPOL_DIR_MAX][2] = {
 	[NETPOL_EGRESS] = { "eg4", "eg6" },
 };
 
+/*
+ * In front of each trie, a verdict map: address -> goto class chain, one
+ * lookup instead of up to 7 per trie level.  It holds the isolated local
+ * pods of a fresh build (ruleset_build(), a full apply pays the table
+ * validation once).  Pod events never add to it (that would make every
+ * one of them pay the validation): a pod that joins a class after the
+ * build is dispatched by the trie; a pod that leaves its class, changes
+ * address or goes loses its element first.  ruleset_update_all() keeps
+ * only the elements that are still right.  So every element always leads
+ * where the trie would, and the map only shortcuts it.
+ */
+static const char *const vmap_sets[_NETPOL_DIR_MAX][2] = {
+	[NETPOL_INGRESS] = { "in4/vmap", "in6/vmap" },
+	[NETPOL_EGRESS] = { "eg4/vmap", "eg6/vmap" },
+};
+
+bool rs_set_is_vmap(const char *name)
+{
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++)
+		for (int f = 0; f < 2; f++)
+			if (strcmp(name, vmap_sets[d][f]) == 0)
+				return true;
+	return false;
+}
+
 static void digit_set_name(char *buf, size_t len, enum netpol_dir d, int fam, unsigned digit,
 			   unsigned v)
 {
@@ -2156,6 +2181,36 @@ static int push_member_cb(void *ud, const char *set, const struct rs_elem *e)
 	return s ? set_push(s, e) : -EINVAL;
 }
 
+/* Local pod @p's verdict map elements (goto @chain, its class) into
+ * b->d; with @prev (ruleset_update_all()), only those @prev has. */
+static int vmap_push(const struct bctx *b, const struct pod *p, enum netpol_dir d,
+		     const char *chain, const struct rs_desc *prev)
+{
+	for (size_t j = 0; j < p->n_ips; j++) {
+		int f = fam_idx(p->ips[j].family);
+		struct rs_elem e;
+		bool found = !prev;
+		int r;
+
+		if (!pod_owns_ip(b, p, j))
+			continue;
+		elem_addr(&e, &p->ips[j]);
+		e.target = (char *) chain;
+		if (prev) {
+			const struct rs_set *ps = rs_desc_set(prev, vmap_sets[d][f]);
+
+			if (ps)
+				(void) set_elem_search(ps, &e, &found);
+		}
+		if (!found)
+			continue;
+		r = set_push(rs_desc_set(b->d, vmap_sets[d][f]), &e);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 struct member {
 	char *key; /* owned */
 	const struct pod *p;
@@ -2175,8 +2230,9 @@ static int member_cmp_cb(const void *a, const void *b)
  * in key order, deterministically).  Creates the isolation and digit sets,
  * the class chains, and marks the policies they jump to as active.
  */
-static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_classes *prev)
+static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_desc *prev_desc)
 {
+	const struct rs_classes *prev = prev_desc ? &prev_desc->cls[d] : NULL;
 	struct rs_classes *cs = &b->d->cls[d];
 	struct member *m = NULL;
 	size_t n = 0, cap = 0;
@@ -2270,6 +2326,9 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_clas
 		struct rs_set *s;
 
 		r = new_set(b, iso_sets[d][f], f ? RS_KEY_ADDR6 : RS_KEY_ADDR4, 0, &s);
+		if (!r)
+			r = new_set(b, vmap_sets[d][f], f ? RS_KEY_ADDR6 : RS_KEY_ADDR4,
+				    RS_SET_VMAP, &s);
 		for (unsigned j = 0; !r && j < cs->digits; j++) {
 			for (unsigned v = 1; !r && v < RS_DIGIT_VALUES; v++) {
 				char name[RULESET_NAME_MAX];
@@ -2295,12 +2354,17 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_clas
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = member_elems(b, m[i].p, d, class_find(cs, m[i].key)->id, push_member_cb, b->d);
+		const struct rs_class *cl = class_find(cs, m[i].key);
+
+		r = member_elems(b, m[i].p, d, cl->id, push_member_cb, b->d);
+		if (!r)
+			r = vmap_push(b, m[i].p, d, cl->chain, prev_desc);
 		if (r)
 			goto out;
 	}
 	for (int f = 0; f < 2; f++) {
 		set_finish(rs_desc_set(b->d, iso_sets[d][f]));
+		set_finish(rs_desc_set(b->d, vmap_sets[d][f]));
 		for (unsigned j = 0; j < cs->digits; j++) {
 			for (unsigned v = 1; v < RS_DIGIT_VALUES; v++) {
 				char name[RULESET_NAME_MAX];
@@ -2328,7 +2392,7 @@ static int build_local(struct bctx *b, const struct rs_desc *prev,
 		       char roots[_NETPOL_DIR_MAX][RULESET_NAME_MAX])
 {
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
-		int r = build_classes(b, d, prev ? &prev->cls[d] : NULL);
+		int r = build_classes(b, d, prev);
 
 		if (!r)
 			r = trie_build_all(b, d, &b->d->cls[d], roots[d]);
@@ -2431,11 +2495,15 @@ static int build_base_sets(struct bctx *b)
 	return 0;
 }
 
-/* `ip saddr @eg4 goto ROOT` (+ IPv6), or nothing without a class. */
+/* `ip saddr vmap @eg4/vmap` then `ip saddr @eg4 goto ROOT` (+ IPv6), or
+ * nothing without a class. */
 static int add_dispatch(struct rs_chain *ch, enum netpol_dir d, const char *root)
 {
 	int r = 0;
 
+	for (int f = 0; !r && *root && f < 2; f++)
+		r = add_rule(ch, RS_RULE_VMAP, f ? AF_INET6 : AF_INET, d == NETPOL_INGRESS,
+			     vmap_sets[d][f], NULL, NULL, RS_VERDICT_GOTO, NULL);
 	for (int f = 0; !r && *root && f < 2; f++)
 		r = add_rule(ch, RS_RULE_ADDR, f ? AF_INET6 : AF_INET, d == NETPOL_INGRESS,
 			     iso_sets[d][f], NULL, NULL, RS_VERDICT_GOTO, root);
@@ -2457,15 +2525,18 @@ static int build_base_chains(struct bctx *b, char roots[_NETPOL_DIR_MAX][RULESET
 	r = new_chain(b, "ingress", NULL, &ing);
 	if (r < 0)
 		return r;
+	/* The egress dispatch before the node's own traffic: a local pod's
+	 * address is never the node's, and a pod's first packet then skips
+	 * the fib lookup. */
 	if (add_rule(fw, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
+	    add_dispatch(fw, NETPOL_EGRESS, roots[NETPOL_EGRESS]) < 0 ||
 	    add_rule(fw, RS_RULE_FIB_LOCAL_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
 	    add_rule(fw, RS_RULE_ADDR, AF_INET, false, "node4", NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
 	    add_rule(fw, RS_RULE_ADDR, AF_INET6, false, "node6", NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
-	    add_dispatch(fw, NETPOL_EGRESS, roots[NETPOL_EGRESS]) < 0 ||
 	    add_rule(fw, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_GOTO, "ingress") <
 		    0 ||
 	    add_rule(in, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
@@ -3259,6 +3330,49 @@ static int member_change(struct ruleset *rs, struct pending *pd, const struct bc
 	return member_elems(b, p, d, id, member_change_cb, &x);
 }
 
+/* Whether this event's pending deletions hold element @e of set @name. */
+static bool pending_del_has(const struct pending *pd, const char *name, const struct rs_elem *e)
+{
+	const struct rs_delta *ph = &pd->ph[PH_DEL_ELEMS];
+
+	for (size_t i = 0; i < ph->n_ops; i++) {
+		bool found = false;
+
+		if (strcmp(ph->ops[i].set->name, name) == 0)
+			(void) set_elem_search(ph->ops[i].set, e, &found);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Local pod @p's verdict map elements (goto @chain) for @d: deleted when
+ * it leaves the class; with @restore, put back only what this event
+ * deleted (the pod stays in its class and keeps the address), never
+ * added: a pod that joins a class is dispatched by the trie.
+ */
+static int vmap_change(struct ruleset *rs, struct pending *pd, const struct bctx *b,
+		       const struct pod *p, enum netpol_dir d, const char *chain, bool restore)
+{
+	for (size_t j = 0; j < p->n_ips; j++) {
+		const char *name = vmap_sets[d][fam_idx(p->ips[j].family)];
+		struct rs_elem e;
+		int r;
+
+		if (!pod_owns_ip(b, p, j))
+			continue;
+		elem_addr(&e, &p->ips[j]);
+		e.target = (char *) chain;
+		if (restore && !pending_del_has(pd, name, &e))
+			continue;
+		r = elem_change(rs, pd, name, &e, restore);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* Digit sets for ids of @digits digits (a new class may need one more). */
 static int digits_grow(struct ruleset *rs, struct pending *pd, enum netpol_dir d, unsigned digits)
 {
@@ -3347,6 +3461,8 @@ static int class_leave(struct ruleset *rs, struct pending *pd, const struct bctx
 	if (!cl)
 		return -EINVAL; /* the description lost track of a member */
 	r = member_change(rs, pd, b, p, d, cl->id, false);
+	if (!r)
+		r = vmap_change(rs, pd, b, p, d, cl->chain, false);
 	if (r || --cl->n_pods > 0)
 		return r;
 	ch = rs_desc_chain(&rs->d, cl->chain);
@@ -3470,7 +3586,11 @@ static int local_update(struct ruleset *rs, struct pending *pd, struct cluster *
 			/* Same class: only its addresses may differ. */
 			r = member_change(rs, pd, &b, oldp, d, cl->id, false);
 			if (!r)
+				r = vmap_change(rs, pd, &b, oldp, d, cl->chain, false);
+			if (!r)
 				r = member_change(rs, pd, &b, newp, d, cl->id, true);
+			if (!r)
+				r = vmap_change(rs, pd, &b, newp, d, cl->chain, true);
 			continue;
 		}
 		if (ko.len)

@@ -170,6 +170,8 @@ int rs_chain_del_rank(const char *name);
 bool rs_chain_is_trie(const char *name);
 bool rs_chain_is_class(const char *name);
 bool rs_set_is_digits(const char *name);
+/* in4/vmap ...: the verdict maps in front of the tries. */
+bool rs_set_is_vmap(const char *name);
 int rs_owners_build(struct owner_map *m, struct cluster *c);
 void rs_owners_done(struct owner_map *m);
 

@@ -233,7 +233,7 @@ int rs_nl_elem_add(struct nftnl_set *s, const struct rs_set *rs, const struct rs
 		return -ENOMEM;
 	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, k, (uint32_t) n);
 	if (rs->flags & RS_SET_VMAP) {
-		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) NFT_JUMP);
+		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) NFT_GOTO);
 		nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e->target);
 	}
 	if ((rs->flags & RS_SET_INTERVAL) && key_is_concat(rs->key)) {

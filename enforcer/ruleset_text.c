@@ -77,7 +77,7 @@ int rs_elem_text(const struct rs_set *s, const struct rs_elem *e, struct buf *ou
 			}
 		}
 		if (r == 0 && (s->flags & RS_SET_VMAP))
-			r = buf_printf(out, " : jump %s", e->target);
+			r = buf_printf(out, " : goto %s", e->target);
 		return r;
 	case RS_KEY_PROTO_PORT:
 		r = proto_text(e->proto, out);
@@ -304,6 +304,44 @@ static const char *trie_walk(const struct rs_desc *d, const char *entry, const s
 	return cur && !rs_chain_is_trie(cur) ? cur : "(lost in the trie)";
 }
 
+/* The dispatch rule of @c for @vm's family and direction: its trie entry. */
+static const struct rs_rule *dispatch_of(const struct rs_chain *c, const struct rs_rule *vm)
+{
+	for (size_t k = 0; k < c->n_rules; k++)
+		if (rule_is_dispatch(&c->rules[k]) && c->rules[k].family == vm->family &&
+		    c->rules[k].peer_is_daddr == vm->peer_is_daddr)
+			return &c->rules[k];
+	return NULL;
+}
+
+/*
+ * The verdict map elements of vmap rule @vm (in base chain @c) that do
+ * not lead where the trie does: printed, as they would misdirect packets.
+ * Which pods have an element is left out (a fresh build has them all, an
+ * updated ruleset those not changed since).
+ */
+static int vmap_check_text(const struct rs_desc *d, const struct rs_chain *c,
+			   const struct rs_rule *vm, struct buf *out)
+{
+	const struct rs_rule *dr = dispatch_of(c, vm);
+	const struct rs_set *s = rs_desc_set(d, vm->peer_set);
+	int r = 0;
+
+	for (size_t e = 0; !r && s && e < s->n_elems; e++) {
+		const struct addr *a = &s->elems[e].addr;
+		const char *want = "(not isolated)";
+		char as[ADDR_STR_MAX];
+
+		if (dr && set_has_addr(rs_desc_set(d, dr->peer_set), a))
+			want = trie_walk(d, dr->target, a);
+		if (strcmp(want, s->elems[e].target) != 0)
+			r = buf_printf(out, "	# %s %s @%s -> %s, the trie says %s\n", c->name,
+				       addr_format(a, as, sizeof(as)), vm->peer_set,
+				       s->elems[e].target, want);
+	}
+	return r;
+}
+
 static int dispatch_text(const struct rs_desc *d, const struct rs_chain *const *chains,
 			 size_t n_chains, struct buf *out)
 {
@@ -318,7 +356,9 @@ static int dispatch_text(const struct rs_desc *d, const struct rs_chain *const *
 			const struct rs_rule *rr = &c->rules[k];
 			const struct rs_set *s;
 
-			if (!rule_is_dispatch(rr))
+			if (rr->kind == RS_RULE_VMAP)
+				r = vmap_check_text(d, c, rr, out);
+			if (r || !rule_is_dispatch(rr))
 				continue;
 			s = rs_desc_set(d, rr->peer_set);
 			for (size_t e = 0; !r && s && e < s->n_elems; e++) {
@@ -348,7 +388,7 @@ int ruleset_text_canonical(const struct ruleset *rs, struct buf *out)
 		return r;
 	r = buf_printf(out, "table inet %s {\n", RULESET_TABLE);
 	for (size_t i = 0; r == 0 && i < d->n_sets; i++)
-		if (!rs_set_is_digits(sets[i]->name))
+		if (!rs_set_is_digits(sets[i]->name) && !rs_set_is_vmap(sets[i]->name))
 			r = set_text(sets[i], out, "\t", false);
 	for (size_t i = 0; r == 0 && i < d->n_chains; i++) {
 		const struct rs_chain *c = chains[i];

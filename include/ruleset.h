@@ -117,7 +117,7 @@ enum rs_key {
 
 enum rs_set_flags {
 	RS_SET_INTERVAL = 1 << 0, /* elements are ranges */
-	RS_SET_VMAP = 1 << 1, /* verdict map: element -> jump chain */
+	RS_SET_VMAP = 1 << 1, /* verdict map: element -> goto chain */
 	RS_SET_DYNAMIC = 1 << 2, /* filled by the packet path, with timeout */
 };
 
@@ -132,7 +132,7 @@ struct rs_elem {
 	uint8_t proto;
 	uint16_t port;
 	uint16_t port_end;
-	char *target; /* owned; RS_SET_VMAP only */
+	char *target; /* owned; RS_SET_VMAP only: goto this chain */
 };
 
 struct rs_set {
@@ -262,9 +262,10 @@ int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct
 
 /*
  * The description in nft syntax with the class numbering abstracted
- * away: digit sets and trie chains are left out, the dispatch rules print
- * "goto <dispatch>", and every address of an isolation set is listed with
- * the class chain the trie leads it to.  Two rulesets that enforce the
+ * away: digit sets, trie chains and the verdict maps' elements are left
+ * out, the dispatch rules print "goto <dispatch>", every address of an
+ * isolation set is listed with the class chain the trie leads it to, and
+ * every verdict map element that leads elsewhere is listed as an error.  Two rulesets that enforce the
  * same thing with differently numbered classes (an incrementally updated
  * one and a fresh build) print the same text.  For tests and benchmarks.
  */

@@ -149,13 +149,10 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 		case RS_RULE_VMAP: {
 			const struct rs_set *s = set_of(in, r->peer_set);
 
-			for (size_t k = 0; k < s->n_elems; k++) {
-				if (!addr_eq(&s->elems[k].addr, peer))
-					continue;
-				v = run_chain(in, s->elems[k].target, p, depth + 1);
-				if (v != V_CONT)
-					return v;
-			}
+			/* Elements goto their chain. */
+			for (size_t k = 0; k < s->n_elems; k++)
+				if (addr_eq(&s->elems[k].addr, peer))
+					return run_chain(in, s->elems[k].target, p, depth + 1);
 			continue;
 		}
 		case RS_RULE_SEEN_LOG:
@@ -241,17 +238,15 @@ static void eps_build(struct engine *e, struct cluster *c, int family, struct ep
 }
 
 /* Compares kernel and engine over every cell; returns the cells checked. */
-static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode)
+/* Compares ruleset @rs of cluster @c with the engine over every cell;
+ * returns the cells checked. */
+static size_t compare_rs(const char *what, struct cluster *c, const struct ruleset *rs,
+			 enum bh_mode mode)
 {
-	struct ruleset_opts o = { .node = NODE, .mode = mode };
-	struct ruleset *rs = NULL;
 	struct engine *e = NULL;
-	struct bh_err err = { 0 };
 	size_t cells = 0;
 	struct interp in;
 
-	if (ruleset_build(c, &o, &rs, &err) < 0)
-		fail_msg("%s: ruleset_build: %s", what, err.msg);
 	assert_int_equal(engine_new(c, &e), 0);
 	in = (struct interp){ .rs = rs, .node = cluster_node_find(c, NODE) };
 	for (int f = 0; f < 2; f++) {
@@ -294,6 +289,20 @@ static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode
 			}
 	}
 	engine_free(e);
+	return cells;
+}
+
+/* The same for a fresh build of @c. */
+static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = mode };
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	size_t cells;
+
+	if (ruleset_build(c, &o, &rs, &err) < 0)
+		fail_msg("%s: ruleset_build: %s", what, err.msg);
+	cells = compare_rs(what, c, rs, mode);
 	ruleset_free(rs);
 	return cells;
 }
@@ -599,6 +608,111 @@ static void updates_equal_fresh_build(void **state)
 	cluster_free(c2);
 }
 
+static void relabel(struct cluster *c, const char *ns, const char *name, const char *pod)
+{
+	struct pod *p = (struct pod *) cluster_pod_find(c, ns, name);
+
+	assert_non_null(p);
+	assert_int_equal(labels_set(&p->labels, "pod", pod), 0);
+	c->by_addr_stale = true;
+}
+
+static size_t vmap_elems(const struct ruleset *rs, const char *name)
+{
+	const struct rs_set *s = ruleset_set_find(rs, name);
+
+	assert_non_null(s);
+	return s->n_elems;
+}
+
+/* Pod events only ever delete verdict map elements. */
+static void expect_no_vmap_add(const struct ruleset *rs, const struct rs_delta *d)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_null(strstr(b.data, "add element in4/vmap"));
+	assert_null(strstr(b.data, "add element in6/vmap"));
+	buf_done(&b);
+}
+
+static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o);
+
+/*
+ * The verdict maps in front of the tries hold the pods of the last full
+ * build.  Pod events delete the element of a pod that leaves its class
+ * and never add one (a joining pod goes through the trie), so the maps
+ * shrink; every cell still agrees with the engine, the canonical text
+ * with a fresh build, and ruleset_update_all() does not refill them.
+ */
+static void vmap_only_shrinks(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/08-pod-selector-same-namespace.json");
+	struct ruleset *rs = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	struct buf b;
+
+	(void) state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	/* x/a is the one isolated pod: in the maps of both families. */
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 1);
+	assert_int_equal(vmap_elems(rs, "in6/vmap"), 1);
+
+	/* x/b joins x/a's class: trie only. */
+	relabel(c, "x", "b", "a");
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	assert_non_null(d);
+	expect_no_vmap_add(rs, d);
+	d = rs_delta_free(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 1);
+	assert_int_equal(vmap_elems(rs, "in4"), 2);
+	expect_fresh(rs, c, &o);
+	assert_true(compare_rs("x/b joined", c, rs, BH_MODE_ENFORCE) > 0);
+
+	/* x/a leaves: its elements go (the class stays, x/b is in it). */
+	relabel(c, "x", "a", "c");
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_non_null(d);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_non_null(strstr(b.data, "delete element in4/vmap { 10."));
+	assert_non_null(strstr(b.data, "delete element in6/vmap { "));
+	d = rs_delta_free(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 0);
+	assert_int_equal(vmap_elems(rs, "in6/vmap"), 0);
+	expect_fresh(rs, c, &o);
+	assert_true(compare_rs("x/a left", c, rs, BH_MODE_ENFORCE) > 0);
+
+	/* ... and comes back: through the trie, the maps stay empty. */
+	relabel(c, "x", "a", "a");
+	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_non_null(d);
+	expect_no_vmap_add(rs, d);
+	d = rs_delta_free(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 0);
+	expect_fresh(rs, c, &o);
+	assert_true(compare_rs("x/a back", c, rs, BH_MODE_ENFORCE) > 0);
+
+	/* A recompile keeps only elements that are still right: none added. */
+	assert_int_equal(ruleset_update_all(rs, c, &d, &err), 0);
+	assert_null(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 0);
+
+	/* A fresh build has both pods in the maps again. */
+	rs = ruleset_free(rs);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 2);
+	assert_int_equal(vmap_elems(rs, "in6/vmap"), 2);
+	assert_true(compare_rs("fresh", c, rs, BH_MODE_ENFORCE) > 0);
+
+	buf_done(&b);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
 static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
 {
 	struct ruleset *fresh = NULL;
@@ -889,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),
+		cmocka_unit_test(vmap_only_shrinks),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
 		cmocka_unit_test(remote_pod_events),

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """nft_canon.py: the kernel listing of table inet bulkhead with the class
 numbering abstracted away, as ruleset_text_canonical() does for the
-description (include/ruleset.h): the dispatch digit sets (in4/dJ.V ...) and
-trie chains (ti/..., te/...) are left out, dispatch rules print
-"goto <dispatch>", and every address of an isolation set (in4, in6, eg4,
-eg6) is listed with the class chain the kernel's trie leads it to.  An
-incrementally updated table and a fresh one that enforce the same thing
-print the same lines, whatever their class ids.  Set sizes are left out
+description (include/ruleset.h): the dispatch digit sets (in4/dJ.V ...),
+trie chains (ti/..., te/...) and the verdict maps in front of the tries
+(in4/vmap ...) are left out, dispatch rules print "goto <dispatch>", every
+address of an isolation set (in4, in6, eg4, eg6) is listed with the class
+chain the kernel's trie leads it to, and every verdict map element that
+leads elsewhere is listed as an error.  An incrementally updated table and
+a fresh one that enforce the same thing print the same lines, whatever
+their class ids and whichever pods their verdict maps hold.  Set sizes are left out
 too (they depend on the element count a set was created with).
 
     nft_canon.py LISTING.txt LISTING.json
@@ -19,6 +21,7 @@ import sys
 
 ISO = re.compile(r"^(in|eg)[46]$")
 BITS = re.compile(r"^(in|eg)[46]/d\d+\.\d+$")
+VMAP = re.compile(r"^(in|eg)[46]/vmap$")
 TRIE = re.compile(r"^t[ie]/")
 BLOCK = re.compile(r"^\t(set|map|chain) (\S+) \{$")
 DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
@@ -35,7 +38,8 @@ def text_lines(path):
             line = line.rstrip("\n")
             m = BLOCK.match(line)
             if m:
-                skip = bool(BITS.match(m.group(2)) or TRIE.match(m.group(2)))
+                name = m.group(2)
+                skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name))
             if not skip and line.strip() and not SIZE.match(line):
                 m = DISPATCH.match(line)
                 out.append(f"{m.group(1)} goto <dispatch>" if m else line)
@@ -58,7 +62,7 @@ def set_match(expr):
 def dispatch_lines(path):
     with open(path) as f:
         objs = json.load(f)["nftables"]
-    sets, rules = {}, {}
+    sets, rules, vmaps = {}, {}, {}
     for o in objs:
         if "set" in o:
             elems = set()
@@ -66,6 +70,11 @@ def dispatch_lines(path):
                 if isinstance(e, str):
                     elems.add(ipaddress.ip_address(e))
             sets[o["set"]["name"]] = elems
+        elif "map" in o:
+            # [address, {"goto": {"target": chain}}] per element
+            vmaps[o["map"]["name"]] = {
+                ipaddress.ip_address(k): next(iter(v.values()))["target"]
+                for k, v in o["map"].get("elem", [])}
         elif "rule" in o:
             rules.setdefault(o["rule"]["chain"], []).append(o["rule"]["expr"])
 
@@ -96,15 +105,32 @@ def dispatch_lines(path):
 
     out = []
     for chain in ("forward", "input", "ingress"):
+        entries = {}
         for exprs in rules.get(chain, []):
             sm = [s for s in (set_match(e) for e in exprs) if s]
             t = target(exprs)
             if not sm or not t or not ISO.match(sm[0][0]):
                 continue
             name, fam = sm[0]
+            entries[name] = t
             for a in sorted(sets.get(name, ()), key=lambda x: (x.version, x)):
                 if a.version == fam:
                     out.append(f"\t# {chain} {a} @{name} -> {walk(t, a, fam)}")
+        # The verdict maps of this chain: an element must lead where the
+        # trie does (the one of its isolation set, same family).
+        for exprs in rules.get(chain, []):
+            vm = [e["vmap"]["data"] for e in exprs if "vmap" in e]
+            if not vm or not isinstance(vm[0], str):
+                continue
+            mname = vm[0][1:]
+            iso = mname.split("/")[0]
+            for a, tgt in sorted(vmaps.get(mname, {}).items(),
+                                 key=lambda x: (x[0].version, x[0])):
+                want = "(not isolated)"
+                if iso in entries and a in sets.get(iso, ()):
+                    want = walk(entries[iso], a, a.version)
+                if want != tgt:
+                    out.append(f"\t# {chain} {a} @{mname} -> {tgt}, the trie says {want}")
     return out
 
 
