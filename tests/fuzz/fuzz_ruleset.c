@@ -2,8 +2,10 @@
  * The compiler on arbitrary snapshots, in stages as nftables' --fuzzer:
  * parse, compile for the node of the first pod (and a node that has
  * none), render the nft text and the libnftnl objects, then a pod update
- * and a full update diffed against the compiled ruleset.  Never touches
- * the kernel.
+ * and a full update diffed against the compiled ruleset.  After each
+ * update the ruleset must equal a fresh build of the same cluster
+ * (ruleset_text_canonical(), include/ruleset.h): a difference aborts.
+ * Never touches the kernel.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,26 @@
 #include "snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Updated ruleset @rs against a fresh build of @c: equal canonical texts.
+ * A build or rendering that fails (a bound, no memory) proves nothing. */
+static void expect_fresh(const struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
+{
+	struct ruleset *fresh = NULL;
+	struct bh_err err = { 0 };
+	struct buf a, b;
+
+	if (ruleset_build(c, o, &fresh, &err) < 0)
+		return;
+	buf_init(&a, (size_t) 1 << 26);
+	buf_init(&b, (size_t) 1 << 26);
+	if (ruleset_text_canonical(rs, &a) == 0 && ruleset_text_canonical(fresh, &b) == 0 &&
+	    (a.len != b.len || memcmp(a.data, b.data, a.len) != 0))
+		abort();
+	buf_done(&a);
+	buf_done(&b);
+	ruleset_free(fresh);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,8 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    cluster_pod_remove(copy, ns, name) == 1 &&
 			    ruleset_update_pod(rs, copy, ns, name, &d, &err) == 0) {
 				d = rs_delta_free(d);
-				if (ruleset_update_all(rs, c, &d, &err) == 0)
+				expect_fresh(rs, copy, &o);
+				if (ruleset_update_all(rs, c, &d, &err) == 0) {
 					d = rs_delta_free(d);
+					expect_fresh(rs, c, &o);
+				}
 			}
 			cluster_free(copy);
 			free(ns);
