@@ -2895,6 +2895,17 @@ int rs_owners_build(struct owner_map *m, struct cluster *c)
 				return -ENOMEM;
 		}
 	}
+	/* Addresses that other pods claim as well. */
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const struct pod *p = &c->pods[i];
+
+		for (size_t k = 0; pod_known(p) && k < p->n_ips; k++) {
+			struct owner_slot *sl = owner_find(m, &p->ips[k]);
+
+			if (sl && cluster_pod_by_addr(c, &p->ips[k]) != p)
+				sl->shared = true;
+		}
+	}
 	return 0;
 }
 
@@ -2905,7 +2916,7 @@ static bool owners_conflict(const struct owner_map *m, const struct pod *p, cons
 	for (size_t k = 0; p && pod_known(p) && k < p->n_ips; k++) {
 		const struct owner_slot *sl = owner_find(m, &p->ips[k]);
 
-		if (sl ? strcmp(sl->pod, key) != 0 : was)
+		if (sl ? sl->shared || strcmp(sl->pod, key) != 0 : was)
 			return true;
 	}
 	return false;

@@ -92,6 +92,9 @@ struct ruleset {
 			struct addr a;
 			char *pod; /* owned "ns/name"; NULL = free */
 			bool tomb;
+			/* Another pod claims the address too: who owns it
+			 * depends on the others, updates recompile. */
+			bool shared;
 		} * slots;
 	} owners;
 };

@@ -790,18 +790,22 @@ static void remote_pod_events(void **state)
 	assert_non_null(strstr(b.data, "10.200.1.99"));
 	d = rs_delta_free(d);
 
-	/* A pod taking x/a's address: the recompile path. */
+	/* A pod taking x/a's address, created after it (so the address is
+	 * y/b2's now): the recompile path. */
 	{
 		struct pod *p = (struct pod *) cluster_pod_find(c, "y", "b2");
 
 		p->ips[0] = addr_lit("10.200.0.1");
+		p->created = cluster_pod_find(c, "x", "a")->created + 1;
 		c->by_addr_stale = true;
 	}
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	d = rs_delta_free(d);
 
-	/* And it leaves. */
+	/* And it leaves: the address is x/a's again (its isolation and
+	 * peer-set elements come back).  The owner of a shared address
+	 * leaving must recompile too. */
 	assert_int_equal(cluster_pod_remove(c, "y", "b2"), 1);
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
 	expect_fresh(rs, c, &o);
