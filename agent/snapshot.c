@@ -496,6 +496,21 @@ static int parse_buf(struct pending *p, struct fast *f, const char *data, size_t
 	unsigned docs = 0;
 	int r = 0;
 
+	/* JSON has no raw NUL (a string says \u0000); jansson would skip it
+	 * and miscount the document's end, the fast scanner stop at it. */
+	{
+		const char *nul = memchr(data, '\0', len);
+
+		if (nul) {
+			size_t pos = (size_t) (nul - data), col = pos;
+
+			while (col > 0 && data[col - 1] != '\n')
+				col--;
+			return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
+					  "snapshot '%s': line %u, column %zu: NUL byte", name,
+					  line_of(data, pos), pos - col + 1);
+		}
+	}
 	if (f)
 		prev = arena_json_bind(f->arena);
 	for (;;) {
