@@ -2143,22 +2143,29 @@ static int trie_build_all(struct bctx *b, enum netpol_dir d, const struct rs_cla
 	return r;
 }
 
-/* Elements of local pod @p as a member of class @id into @sets (iso set
- * then digit sets, per family) through @emit. */
+/* Elements of local pod @p as a member of class @cl through @emit, per
+ * family: the iso set, the verdict map (goto the class chain; @emit
+ * decides whether it goes in, see vmap_sets), the digit sets. */
 typedef int member_fn(void *ud, const char *set, const struct rs_elem *e);
 
-static int member_elems(const struct bctx *b, const struct pod *p, enum netpol_dir d, uint32_t id,
-			member_fn *emit, void *ud)
+static int member_elems(const struct bctx *b, const struct pod *p, enum netpol_dir d,
+			const struct rs_class *cl, member_fn *emit, void *ud)
 {
+	const uint32_t id = cl->id;
+
 	for (size_t j = 0; j < p->n_ips; j++) {
 		int f = fam_idx(p->ips[j].family);
-		struct rs_elem e;
+		struct rs_elem e, ve;
 		int r;
 
 		if (!pod_owns_ip(b, p, j))
 			continue;
 		elem_addr(&e, &p->ips[j]);
+		ve = e;
+		ve.target = cl->chain;
 		r = emit(ud, iso_sets[d][f], &e);
+		if (!r)
+			r = emit(ud, vmap_sets[d][f], &ve);
 		for (unsigned k = 0; !r && k < RS_DIGITS_MAX; k++) {
 			char set[RULESET_NAME_MAX];
 
@@ -2173,42 +2180,28 @@ static int member_elems(const struct bctx *b, const struct pod *p, enum netpol_d
 	return 0;
 }
 
+struct member_push {
+	struct rs_desc *d;
+	const struct rs_desc *prev; /* ruleset_update_all(): the description before */
+};
+
+/* A build: every element; verdict map elements only if @prev has them
+ * (when there is a @prev). */
 static int push_member_cb(void *ud, const char *set, const struct rs_elem *e)
 {
-	struct rs_desc *d = ud;
-	struct rs_set *s = rs_desc_set(d, set);
+	struct member_push *x = ud;
+	struct rs_set *s = rs_desc_set(x->d, set);
 
-	return s ? set_push(s, e) : -EINVAL;
-}
+	if (x->prev && rs_set_is_vmap(set)) {
+		const struct rs_set *ps = rs_desc_set(x->prev, set);
+		bool found = false;
 
-/* Local pod @p's verdict map elements (goto @chain, its class) into
- * b->d; with @prev (ruleset_update_all()), only those @prev has. */
-static int vmap_push(const struct bctx *b, const struct pod *p, enum netpol_dir d,
-		     const char *chain, const struct rs_desc *prev)
-{
-	for (size_t j = 0; j < p->n_ips; j++) {
-		int f = fam_idx(p->ips[j].family);
-		struct rs_elem e;
-		bool found = !prev;
-		int r;
-
-		if (!pod_owns_ip(b, p, j))
-			continue;
-		elem_addr(&e, &p->ips[j]);
-		e.target = (char *) chain;
-		if (prev) {
-			const struct rs_set *ps = rs_desc_set(prev, vmap_sets[d][f]);
-
-			if (ps)
-				(void) set_elem_search(ps, &e, &found);
-		}
+		if (ps)
+			(void) set_elem_search(ps, e, &found);
 		if (!found)
-			continue;
-		r = set_push(rs_desc_set(b->d, vmap_sets[d][f]), &e);
-		if (r)
-			return r;
+			return 0;
 	}
-	return 0;
+	return s ? set_push(s, e) : -EINVAL;
 }
 
 struct member {
@@ -2354,11 +2347,9 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_desc
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct rs_class *cl = class_find(cs, m[i].key);
+		struct member_push x = { .d = b->d, .prev = prev_desc };
 
-		r = member_elems(b, m[i].p, d, cl->id, push_member_cb, b->d);
-		if (!r)
-			r = vmap_push(b, m[i].p, d, cl->chain, prev_desc);
+		r = member_elems(b, m[i].p, d, class_find(cs, m[i].key), push_member_cb, &x);
 		if (r)
 			goto out;
 	}
@@ -3324,23 +3315,6 @@ struct member_change {
 	bool add;
 };
 
-static int member_change_cb(void *ud, const char *set, const struct rs_elem *e)
-{
-	struct member_change *x = ud;
-
-	if (!rs_desc_set(&x->rs->d, set))
-		return -EINVAL; /* a digit set that should exist */
-	return elem_change(x->rs, x->pd, set, e, x->add);
-}
-
-static int member_change(struct ruleset *rs, struct pending *pd, const struct bctx *b,
-			 const struct pod *p, enum netpol_dir d, uint32_t id, bool add)
-{
-	struct member_change x = { .rs = rs, .pd = pd, .add = add };
-
-	return member_elems(b, p, d, id, member_change_cb, &x);
-}
-
 /* Whether this event's pending deletions hold element @e of set @name. */
 static bool pending_del_has(const struct pending *pd, const char *name, const struct rs_elem *e)
 {
@@ -3358,30 +3332,29 @@ static bool pending_del_has(const struct pending *pd, const char *name, const st
 }
 
 /*
- * Local pod @p's verdict map elements (goto @chain) for @d: deleted when
- * it leaves the class; with @restore, put back only what this event
- * deleted (the pod stays in its class and keeps the address), never
- * added: a pod that joins a class is dispatched by the trie.
+ * A pod event: element additions and deletions.  Verdict map elements
+ * are deleted with the pod leaving its class, and added only back where
+ * this event deleted them (the pod stays in its class and keeps the
+ * address): a pod that joins a class is dispatched by the trie.
  */
-static int vmap_change(struct ruleset *rs, struct pending *pd, const struct bctx *b,
-		       const struct pod *p, enum netpol_dir d, const char *chain, bool restore)
+static int member_change_cb(void *ud, const char *set, const struct rs_elem *e)
 {
-	for (size_t j = 0; j < p->n_ips; j++) {
-		const char *name = vmap_sets[d][fam_idx(p->ips[j].family)];
-		struct rs_elem e;
-		int r;
+	struct member_change *x = ud;
 
-		if (!pod_owns_ip(b, p, j))
-			continue;
-		elem_addr(&e, &p->ips[j]);
-		e.target = (char *) chain;
-		if (restore && !pending_del_has(pd, name, &e))
-			continue;
-		r = elem_change(rs, pd, name, &e, restore);
-		if (r)
-			return r;
-	}
-	return 0;
+	if (!rs_desc_set(&x->rs->d, set))
+		return -EINVAL; /* a digit set that should exist */
+	if (x->add && rs_set_is_vmap(set) && !pending_del_has(x->pd, set, e))
+		return 0;
+	return elem_change(x->rs, x->pd, set, e, x->add);
+}
+
+static int member_change(struct ruleset *rs, struct pending *pd, const struct bctx *b,
+			 const struct pod *p, enum netpol_dir d, const struct rs_class *cl,
+			 bool add)
+{
+	struct member_change x = { .rs = rs, .pd = pd, .add = add };
+
+	return member_elems(b, p, d, cl, member_change_cb, &x);
 }
 
 /* Digit sets for ids of @digits digits (a new class may need one more). */
@@ -3456,7 +3429,7 @@ static int class_join(struct ruleset *rs, struct pending *pd, const struct bctx 
 		cl = class_find(cs, key);
 	}
 	cl->n_pods++;
-	return member_change(rs, pd, b, p, d, cl->id, true);
+	return member_change(rs, pd, b, p, d, cl, true);
 }
 
 /* Local pod @p leaves class @key of @d; the last one takes the class and
@@ -3471,9 +3444,7 @@ static int class_leave(struct ruleset *rs, struct pending *pd, const struct bctx
 
 	if (!cl)
 		return -EINVAL; /* the description lost track of a member */
-	r = member_change(rs, pd, b, p, d, cl->id, false);
-	if (!r)
-		r = vmap_change(rs, pd, b, p, d, cl->chain, false);
+	r = member_change(rs, pd, b, p, d, cl, false);
 	if (r || --cl->n_pods > 0)
 		return r;
 	ch = rs_desc_chain(&rs->d, cl->chain);
@@ -3595,13 +3566,9 @@ static int local_update(struct ruleset *rs, struct pending *pd, struct cluster *
 				break;
 			}
 			/* Same class: only its addresses may differ. */
-			r = member_change(rs, pd, &b, oldp, d, cl->id, false);
+			r = member_change(rs, pd, &b, oldp, d, cl, false);
 			if (!r)
-				r = vmap_change(rs, pd, &b, oldp, d, cl->chain, false);
-			if (!r)
-				r = member_change(rs, pd, &b, newp, d, cl->id, true);
-			if (!r)
-				r = vmap_change(rs, pd, &b, newp, d, cl->chain, true);
+				r = member_change(rs, pd, &b, newp, d, cl, true);
 			continue;
 		}
 		if (ko.len)

@@ -435,7 +435,6 @@ static void text_of(const struct ruleset *rs, struct buf *b)
 	assert_int_equal(ruleset_text_canonical(rs, b), 0);
 }
 
-/* Incremental updates end where a fresh build of the same cluster is. */
 /* One pod in x and policy p1 whose ingress rule allows PORTS (JSON). */
 #define SNAP_PORTS(PORTS)                                                                           \
 	"{\"kind\":\"List\",\"items\":["                                                            \
@@ -540,6 +539,53 @@ static void port_sets_hash_or_ranges(void **state)
 	cluster_free(c);
 }
 
+static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
+{
+	struct ruleset *fresh = NULL;
+	struct bh_err err = { 0 };
+	struct buf b1, b2;
+
+	buf_init(&b1, 1 << 24);
+	buf_init(&b2, 1 << 24);
+	assert_int_equal(ruleset_build(c, o, &fresh, &err), 0);
+	text_of(rs, &b1);
+	text_of(fresh, &b2);
+	assert_string_equal(b1.data, b2.data);
+	buf_done(&b1);
+	buf_done(&b2);
+	ruleset_free(fresh);
+}
+
+static void relabel(struct cluster *c, const char *ns, const char *name, const char *pod)
+{
+	struct pod *p = (struct pod *) cluster_pod_find(c, ns, name);
+
+	assert_non_null(p);
+	assert_int_equal(labels_set(&p->labels, "pod", pod), 0);
+	c->by_addr_stale = true;
+}
+
+static size_t vmap_elems(const struct ruleset *rs, const char *name)
+{
+	const struct rs_set *s = ruleset_set_find(rs, name);
+
+	assert_non_null(s);
+	return s->n_elems;
+}
+
+/* Pod events only ever delete verdict map elements. */
+static void expect_no_vmap_add(const struct ruleset *rs, const struct rs_delta *d)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_null(strstr(b.data, "add element in4/vmap"));
+	assert_null(strstr(b.data, "add element in6/vmap"));
+	buf_done(&b);
+}
+
+/* Incremental updates end where a fresh build of the same cluster is. */
 static void updates_equal_fresh_build(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
@@ -556,13 +602,7 @@ static void updates_equal_fresh_build(void **state)
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 
 	/* Relabel x/b: its membership in peer sets changes, nothing else. */
-	{
-		struct pod *p = (struct pod *) cluster_pod_find(c, "x", "b");
-
-		assert_non_null(p);
-		assert_int_equal(labels_set(&p->labels, "pod", "a"), 0);
-		c->by_addr_stale = true;
-	}
+	relabel(c, "x", "b", "a");
 	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
 	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
 	text_of(rs, &b1);
@@ -607,37 +647,6 @@ static void updates_equal_fresh_build(void **state)
 	cluster_free(c);
 	cluster_free(c2);
 }
-
-static void relabel(struct cluster *c, const char *ns, const char *name, const char *pod)
-{
-	struct pod *p = (struct pod *) cluster_pod_find(c, ns, name);
-
-	assert_non_null(p);
-	assert_int_equal(labels_set(&p->labels, "pod", pod), 0);
-	c->by_addr_stale = true;
-}
-
-static size_t vmap_elems(const struct ruleset *rs, const char *name)
-{
-	const struct rs_set *s = ruleset_set_find(rs, name);
-
-	assert_non_null(s);
-	return s->n_elems;
-}
-
-/* Pod events only ever delete verdict map elements. */
-static void expect_no_vmap_add(const struct ruleset *rs, const struct rs_delta *d)
-{
-	struct buf b;
-
-	buf_init(&b, 1 << 20);
-	assert_int_equal(rs_delta_text(d, rs, &b), 0);
-	assert_null(strstr(b.data, "add element in4/vmap"));
-	assert_null(strstr(b.data, "add element in6/vmap"));
-	buf_done(&b);
-}
-
-static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o);
 
 /*
  * The verdict maps in front of the tries hold the pods of the last full
@@ -713,23 +722,6 @@ static void vmap_only_shrinks(void **state)
 	cluster_free(c);
 }
 
-static void expect_fresh(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
-{
-	struct ruleset *fresh = NULL;
-	struct bh_err err = { 0 };
-	struct buf b1, b2;
-
-	buf_init(&b1, 1 << 24);
-	buf_init(&b2, 1 << 24);
-	assert_int_equal(ruleset_build(c, o, &fresh, &err), 0);
-	text_of(rs, &b1);
-	text_of(fresh, &b2);
-	assert_string_equal(b1.data, b2.data);
-	buf_done(&b1);
-	buf_done(&b2);
-	ruleset_free(fresh);
-}
-
 /* Pod events on other nodes change set elements only; an address shared
  * with another pod falls back to a full recompile; all end where a fresh
  * build is. */
@@ -747,12 +739,7 @@ static void remote_pod_events(void **state)
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 
 	/* Relabel a remote pod out of every selector. */
-	{
-		struct pod *p = (struct pod *) cluster_pod_find(c, "y", "a");
-
-		assert_non_null(p);
-		assert_int_equal(labels_set(&p->labels, "pod", "zz"), 0);
-	}
+	relabel(c, "y", "a", "zz");
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "a", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	buf_init(&b, 1 << 20);
