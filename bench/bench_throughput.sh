@@ -27,9 +27,9 @@
 #           hand-edited `apply --dry-run` text, to try a layout before
 #           building it; the bench policies must be in it)
 # and measures TCP throughput (iperf3, BENCH_SECONDS each, BENCH_REPS
-# rounds) and the rate of new TCP connections (tests/tools/probe --rate, 4
-# in flight, connect and reset; BENCH_RATE_SECONDS windows, BENCH_RATE_REPS
-# rounds) twice:
+# rounds) and the rate of new TCP connections (tests/integration/probe.c
+# --rate, BENCH_PARALLEL in flight (4), connect and reset;
+# BENCH_RATE_SECONDS windows, BENCH_RATE_REPS rounds) twice:
 #   conn/s  over the 32 server ports 8000-8031 in turn (BENCH_RATE_PORTS):
 #           every connection a 4-tuple conntrack has not seen in the last
 #           10 s, as with many clients
@@ -54,6 +54,7 @@ BENCH_RATE_SECONDS=${BENCH_RATE_SECONDS:-0.5}
 BENCH_LINEAR_RULES=${BENCH_LINEAR_RULES:-200000}
 BENCH_RATE_PORTS=${BENCH_RATE_PORTS:-8000-8031}
 BENCH_PIN=${BENCH_PIN:-1}
+BENCH_PARALLEL=${BENCH_PARALLEL:-4}
 BENCH_MODES=${BENCH_MODES:-"none ct sets ${BULKHEAD_BASE:+base }linear"}
 command -v iperf3 > /dev/null || { echo "iperf3 missing (scripts/install-deps.sh)"; exit 1; }
 
@@ -167,7 +168,7 @@ setup() {
 rate() {
 	ip netns exec "${NODE_OF[$1]}" conntrack -F > /dev/null 2>&1 || true
 	ip netns exec "${CLI_NS[$1]}" "${pin_client[@]}" "$probe" --rate "$BENCH_RATE_SECONDS" \
-		--parallel 4 "$srv_ip" "$2" |
+		--parallel "$BENCH_PARALLEL" "$srv_ip" "$2" |
 		"$TOPO_PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["per_second"] if d["failures"] == 0 else -1)'
 }
 
