@@ -654,8 +654,9 @@ static void updates_equal_fresh_build(void **state)
  * and never add one (a joining pod goes through the trie), so the maps
  * shrink; every cell still agrees with the engine, the canonical text
  * with a fresh build, and ruleset_update_all() does not refill them.
+ * ruleset_update_maps() does, with map elements only.
  */
-static void vmap_only_shrinks(void **state)
+static void vmap_shrinks_until_refill(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
 	struct cluster *c = load(MODEL, CASES_DIR "/08-pod-selector-same-namespace.json");
@@ -679,6 +680,7 @@ static void vmap_only_shrinks(void **state)
 	d = rs_delta_free(d);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 1);
 	assert_int_equal(vmap_elems(rs, "in4"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 2); /* x/b, IPv4 and IPv6 */
 	expect_fresh(rs, c, &o);
 	assert_true(compare_rs("x/b joined", c, rs, BH_MODE_ENFORCE) > 0);
 
@@ -709,12 +711,33 @@ static void vmap_only_shrinks(void **state)
 	assert_int_equal(ruleset_update_all(rs, c, &d, &err), 0);
 	assert_null(d);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 0);
+	assert_int_equal(ruleset_maps_missing(rs), 4);
 
-	/* A fresh build has both pods in the maps again. */
+	/* The refill puts both pods back, and adds nothing else. */
+	assert_int_equal(ruleset_update_maps(rs, c, &d, &err), 0);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	assert_int_equal(rs_delta_size(d), 4);
+	buf_reset(&b);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_non_null(strstr(b.data, "add element in4/vmap { 10."));
+	assert_non_null(strstr(b.data, "add element in6/vmap { "));
+	d = rs_delta_free(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 2);
+	assert_int_equal(vmap_elems(rs, "in6/vmap"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 0);
+	expect_fresh(rs, c, &o);
+	assert_true(compare_rs("maps refilled", c, rs, BH_MODE_ENFORCE) > 0);
+	/* Full maps: a second refill has nothing to do. */
+	assert_int_equal(ruleset_update_maps(rs, c, &d, &err), 0);
+	assert_null(d);
+
+	/* A fresh build has both pods in the maps too. */
 	rs = ruleset_free(rs);
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 2);
 	assert_int_equal(vmap_elems(rs, "in6/vmap"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 0);
 	assert_true(compare_rs("fresh", c, rs, BH_MODE_ENFORCE) > 0);
 
 	buf_done(&b);
@@ -994,7 +1017,7 @@ int main(void)
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),
-		cmocka_unit_test(vmap_only_shrinks),
+		cmocka_unit_test(vmap_shrinks_until_refill),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
 		cmocka_unit_test(remote_pod_events),

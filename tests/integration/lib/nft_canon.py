@@ -11,8 +11,11 @@ a fresh one that enforce the same thing print the same lines, whatever
 their class ids and whichever pods their verdict maps hold.  Set sizes are left out
 too (they depend on the element count a set was created with).
 
-    nft_canon.py LISTING.txt LISTING.json
+    nft_canon.py [--maps] LISTING.txt LISTING.json
 LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
+--maps also lists the addresses each verdict map holds (not where they
+lead), for tables that should hold the same pods in their maps: a fresh
+apply and `apply --incremental-from`, which refills the maps at the end.
 """
 import ipaddress
 import json
@@ -134,8 +137,29 @@ def dispatch_lines(path):
     return out
 
 
+def map_lines(json_path):
+    out = []
+    with open(json_path) as f:
+        objs = json.load(f)["nftables"]
+    for o in objs:
+        m = o.get("map")
+        if not m or not VMAP.match(m["name"]):
+            continue
+        addrs = sorted((ipaddress.ip_address(e[0]) for e in m.get("elem", [])),
+                       key=lambda a: (a.version, a))
+        out += [f"\t# map {m['name']} holds {a}" for a in addrs]
+    return out
+
+
 def main():
-    for line in text_lines(sys.argv[1]) + dispatch_lines(sys.argv[2]):
+    args = sys.argv[1:]
+    maps = args[:1] == ["--maps"]
+    if maps:
+        args = args[1:]
+    lines = text_lines(args[0]) + dispatch_lines(args[1])
+    if maps:
+        lines += map_lines(args[1])
+    for line in lines:
         print(line)
 
 
