@@ -38,9 +38,17 @@ struct pkt {
 	uint16_t port;
 };
 
+/* The NFLOG action of one packet: every `log` statement it hit. */
+struct nflog_rec {
+	size_t n; /* log statements hit */
+	const char *prefix; /* of the last one, borrowed from the ruleset */
+	uint16_t group;
+};
+
 struct interp {
 	const struct ruleset *rs;
 	const struct node *node; /* local addresses (fib saddr type local) */
+	struct nflog_rec *log; /* where kernel_run() records the logging */
 };
 
 static bool elem_has(const struct rs_set *s, const struct pkt *p, const struct addr *a)
@@ -156,7 +164,18 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 			continue;
 		}
 		case RS_RULE_SEEN_LOG:
-			return V_ACCEPT; /* preview: logged and accepted */
+			/* preview: add @seen, log, then the verdict (accept).
+			 * The SEEN_SKIP before it never matched: each cell's
+			 * packet is the first of its flow. */
+			if (!r->prefix)
+				fail_msg("log rule without a prefix in '%s'", name);
+			(void) set_of(in, r->peer_set); /* the dedupe set exists */
+			if (in->log) {
+				in->log->n++;
+				in->log->prefix = r->prefix;
+				in->log->group = r->group;
+			}
+			break;
 		case RS_RULE_ICMPV6_ACCEPT:
 			if (p->proto == IPPROTO_ICMPV6 && p->port >= r->icmp_lo &&
 			    p->port <= r->icmp_hi)
@@ -183,12 +202,24 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 }
 
 /* The kernel's verdict on a first packet: input hook when the node itself
- * is the destination, forward otherwise; base chains accept. */
+ * is the destination, forward otherwise; base chains accept.  @log gets
+ * the packet's NFLOG action (zeroed first). */
+static bool kernel_run(const struct interp *in, const struct pkt *p, struct nflog_rec *log)
+{
+	struct interp x = *in;
+	enum verdict v;
+
+	*log = (struct nflog_rec){ 0 };
+	x.log = log;
+	v = run_chain(&x, node_local(in, &p->dst) ? "input" : "forward", p, 0);
+	return v != V_DROP;
+}
+
 static bool kernel_allows(const struct interp *in, const struct pkt *p)
 {
-	enum verdict v = run_chain(in, node_local(in, &p->dst) ? "input" : "forward", p, 0);
+	struct nflog_rec log;
 
-	return v != V_DROP;
+	return kernel_run(in, p, &log);
 }
 
 static const struct {
@@ -237,11 +268,62 @@ static void eps_build(struct engine *e, struct cluster *c, int family, struct ep
 		}
 }
 
-/* Compares kernel and engine over every cell; returns the cells checked. */
-/* Compares ruleset @rs of cluster @c with the engine over every cell;
- * returns the cells checked. */
-static size_t compare_rs(const char *what, struct cluster *c, const struct ruleset *rs,
-			 enum bh_mode mode)
+/*
+ * The NFLOG action of cell @p, whose egress (@eg_deny) and ingress
+ * (@in_deny) verdicts on this node are the engine's (a side that is not
+ * local counts as allowing).  Enforce: nothing is logged.  Preview: a cell
+ * that enforce would drop is logged exactly once, naming the side the
+ * forward chain decides on first (the source's egress, then the
+ * destination's ingress): "bh:e:NS:H" of the source's egress class or
+ * "bh:i:NS:H" of the destination's ingress class, in the default group,
+ * and ruleset_alert_pod() resolves it to that pod; any other cell is not
+ * logged.  Returns whether the cell was logged.
+ */
+static bool check_log(const char *what, const struct ruleset *rs, enum bh_mode mode,
+		      const struct pkt *p, const struct engine_ep *src, const struct engine_ep *dst,
+		      bool eg_deny, bool in_deny, const struct nflog_rec *log)
+{
+	const bool denied = eg_deny || in_deny;
+	const enum netpol_dir want_dir = eg_deny ? NETPOL_EGRESS : NETPOL_INGRESS;
+	const struct pod *want_pod = eg_deny ? src->pod : dst->pod;
+	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], head[RULESET_PREFIX_MAX + 8];
+	const char *ns = NULL, *pod = NULL;
+	enum netpol_dir dir;
+	size_t want_n = mode == BH_MODE_PREVIEW && denied ? 1 : 0;
+
+	(void) addr_format(&p->src, a, sizeof(a));
+	(void) addr_format(&p->dst, b, sizeof(b));
+	if (log->n != want_n)
+		fail_msg("%s: %s -> %s %s/%u: logged %zu times (%s), want %zu", what, a, b,
+			 proto_name(p->proto), p->port, log->n, log->prefix ? log->prefix : "-",
+			 want_n);
+	if (!want_n)
+		return false;
+	if (!want_pod)
+		fail_msg("%s: %s -> %s: denied by a side that is no pod", what, a, b);
+	if (log->group != RULESET_NFLOG_GROUP)
+		fail_msg("%s: %s -> %s: logged to group %u", what, a, b, log->group);
+	/* "bh:D:NS:H" of the deciding pod's class, or its hashed form. */
+	(void) snprintf(head, sizeof(head), "bh:%c:%s:", want_dir == NETPOL_EGRESS ? 'e' : 'i',
+			want_pod->ns);
+	if (strncmp(log->prefix, head, strlen(head)) != 0 &&
+	    !(strncmp(log->prefix, head, 5) == 0 && log->prefix[5] == '#'))
+		fail_msg("%s: %s -> %s %s/%u: logged '%s', want '%s...' (%s of %s/%s)", what, a, b,
+			 proto_name(p->proto), p->port, log->prefix, head,
+			 eg_deny ? "egress" : "ingress", want_pod->ns, want_pod->name);
+	if (ruleset_alert_pod(rs, log->prefix, &p->src, &p->dst, &dir, &ns, &pod) < 0 ||
+	    dir != want_dir || strcmp(ns, want_pod->ns) != 0 || strcmp(pod, want_pod->name) != 0)
+		fail_msg("%s: %s -> %s %s/%u: '%s' names %s/%s, want %s of %s/%s", what, a, b,
+			 proto_name(p->proto), p->port, log->prefix, ns ? ns : "-", pod ? pod : "-",
+			 eg_deny ? "egress" : "ingress", want_pod->ns, want_pod->name);
+	return true;
+}
+
+/* Compares ruleset @rs of cluster @c with the engine over every cell
+ * (verdict and NFLOG action); returns the cells checked and adds the
+ * cells logged to @logged (when not NULL). */
+static size_t compare_rs_logged(const char *what, struct cluster *c, const struct ruleset *rs,
+				enum bh_mode mode, size_t *logged)
 {
 	struct engine *e = NULL;
 	size_t cells = 0;
@@ -264,18 +346,23 @@ static size_t compare_rs(const char *what, struct cluster *c, const struct rules
 							 .dst = l.ep[d].addr,
 							 .proto = probes[k].proto,
 							 .port = probes[k].port };
-					bool want, got;
+					bool want, got, eg_deny, in_deny;
 					char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
+					struct nflog_rec log;
 
 					assert_int_equal(engine_explain(e, &l.ep[s], &l.ep[d],
 									p.proto, p.port, &res),
 							 0);
-					want = (!l.local[s] || res.dir[NETPOL_EGRESS].allowed) &&
-					       (!l.local[d] || res.dir[NETPOL_INGRESS].allowed);
+					eg_deny = l.local[s] && !res.dir[NETPOL_EGRESS].allowed;
+					in_deny = l.local[d] && !res.dir[NETPOL_INGRESS].allowed;
 					engine_result_done(&res);
-					got = kernel_allows(&in, &p);
-					if (mode == BH_MODE_PREVIEW)
-						want = true;
+					got = kernel_run(&in, &p, &log);
+					if (check_log(what, rs, mode, &p, &l.ep[s], &l.ep[d],
+						      eg_deny, in_deny, &log) &&
+					    logged)
+						(*logged)++;
+					/* Preview drops nothing. */
+					want = mode == BH_MODE_PREVIEW || (!eg_deny && !in_deny);
 					if (want != got)
 						fail_msg(
 							"%s: %s -> %s %s/%u: ruleset %s, engine %s",
@@ -292,8 +379,14 @@ static size_t compare_rs(const char *what, struct cluster *c, const struct rules
 	return cells;
 }
 
+static size_t compare_rs(const char *what, struct cluster *c, const struct ruleset *rs,
+			 enum bh_mode mode)
+{
+	return compare_rs_logged(what, c, rs, mode, NULL);
+}
+
 /* The same for a fresh build of @c. */
-static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode)
+static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode, size_t *logged)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = mode };
 	struct ruleset *rs = NULL;
@@ -302,7 +395,7 @@ static size_t compare_all(const char *what, struct cluster *c, enum bh_mode mode
 
 	if (ruleset_build(c, &o, &rs, &err) < 0)
 		fail_msg("%s: ruleset_build: %s", what, err.msg);
-	cells = compare_rs(what, c, rs, mode);
+	cells = compare_rs_logged(what, c, rs, mode, logged);
 	ruleset_free(rs);
 	return cells;
 }
@@ -335,7 +428,7 @@ static void cases_agree_with_engine(void **state)
 {
 	DIR *dir = opendir(CASES_DIR);
 	struct dirent *de;
-	size_t files = 0, cells = 0;
+	size_t files = 0, cells = 0, logged = 0;
 
 	(void) state;
 	assert_non_null(dir);
@@ -347,16 +440,21 @@ static void cases_agree_with_engine(void **state)
 			continue;
 		(void) snprintf(path, sizeof(path), "%s/%s", CASES_DIR, de->d_name);
 		c = load(MODEL, path);
-		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE);
-		cells += compare_all(de->d_name, c, BH_MODE_PREVIEW);
+		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE, NULL);
+		cells += compare_all(de->d_name, c, BH_MODE_PREVIEW, &logged);
 		move_ns(c, "y");
-		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE);
+		cells += compare_all(de->d_name, c, BH_MODE_ENFORCE, NULL);
+		cells += compare_all(de->d_name, c, BH_MODE_PREVIEW, &logged);
 		cluster_free(c);
 		files++;
 	}
 	closedir(dir);
 	assert_true(files >= 50);
-	print_message("%zu cases, %zu cells agree\n", files, cells);
+	/* Preview must have logged something: the cases deny plenty. */
+	assert_true(logged > 0);
+	print_message("%zu cases, %zu cells agree (verdict and NFLOG action; %zu would-deny "
+		      "cells logged in preview)\n",
+		      files, cells, logged);
 }
 
 static const char snap_cidr[] =
