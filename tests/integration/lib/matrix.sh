@@ -10,8 +10,10 @@
 #	on 80/81 x TCP/UDP over IPv4 and IPv6, compare with the truth table
 #	(where it has the cell) and `bulkhead check --family ipv4|ipv6`.
 #	Preview: apply --mode preview, read NFLOG back with nflog_dump while
-#	probing again: nothing dropped, one alert per would-deny cell naming
-#	the deciding pod, none for allowed cells.
+#	probing again: nothing dropped, one alert per would-deny cell with the
+#	exact prefix of the deciding direction and pod (bh:e:SRC when the
+#	source's egress denies, else bh:i:DST; from `check --explain`), none
+#	for allowed cells.
 #	Returns 0 when every cell agrees; prints each disagreement.
 #
 # Needs: BULKHEAD, MATRIX_NODE (the snapshot's node name), TOPO_* from
@@ -120,7 +122,8 @@ matrix_run() {
 		sleep 0.15 # the kernel flushes NFLOG batches every 50 ms
 		topo_kill "$dump"
 		"$TOPO_PY" "$MATRIX_LIB/netpol_cases.py" preview "$case" "$TOPO_DIR/pods" \
-			"$d/preview.jsonl" "$d/alerts.jsonl" "$d/check.jsonl" || rc=1
+			"$d/preview.jsonl" "$d/alerts.jsonl" "$d/check.jsonl" \
+			"$MATRIX_NODE" "$BULKHEAD" "$@" || rc=1
 	else
 		topo_kill "$dump"
 		rc=1

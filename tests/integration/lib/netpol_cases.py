@@ -12,16 +12,23 @@
       `bulkhead check -o json` (CHECK).  Prints every disagreeing cell and
       exits 1 if there is one.  CASE may be "-" (no truth table: kernel
       against check only, as the differential test does).
-  netpol_cases.py preview CASE PODS PROBES.jsonl ALERTS.jsonl CHECK.jsonl
+  netpol_cases.py preview CASE PODS PROBES.jsonl ALERTS.jsonl CHECK.jsonl \
+          NODE BULKHEAD SNAPSHOT...
       Preview mode: every probe got through; every cell the policy set
       denies (the truth table where it has the cell, else check) produced exactly
-      one alert naming the deciding pod; and no allowed cell did.
+      one alert, with the exact prefix of the deciding direction and pod; and
+      no allowed cell did.  Which direction decides comes from
+      `BULKHEAD check --explain` on the SNAPSHOTs (the engine's verdict per
+      direction) and from which pods are on NODE: the forward chain checks
+      the source's egress first (`bh:e:SRC`), then the destination's
+      ingress (`bh:i:DST`); a side on another node is not checked here.
 
 PODS is topology.sh's "ns/pod IPv4 IPv6" file.  Cells are keyed
 (family, proto, port, from, to).
 """
 import ipaddress
 import json
+import subprocess
 import sys
 
 PROBES = [("TCP", 80), ("TCP", 81), ("UDP", 80), ("UDP", 81), ("SCTP", 80), ("SCTP", 81)]
@@ -135,8 +142,74 @@ def cmd_suspects(case, pods_path, probes_path, check_path, *opt):
     return 0
 
 
-def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
+def local_pods(snapshots, node):
+    """The pods the enforcer on @node checks: spec.nodeName is @node and
+    not host-network (docs/enforcer.md)."""
+    local = set()
+    for path in snapshots:
+        for o in json.load(open(path)).get("items") or []:
+            if o.get("kind") != "Pod":
+                continue
+            spec, md = o.get("spec") or {}, o.get("metadata") or {}
+            if spec.get("nodeName") == node and not spec.get("hostNetwork"):
+                local.add(f'{md.get("namespace", "default")}/{md["name"]}')
+    return local
+
+
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def pod_prefix(d, pod):
+    """An alert's prefix once resolved to pod NS/POD (enforcer/preview.c,
+    ruleset_pod_prefix()): bh:D:NS/POD, hashed past 63 characters."""
+    p = f"bh:{d}:{pod}"
+    return p if len(p) <= 63 else f"bh:{d}:#{fnv1a64(pod):016x}"
+
+
+class Explainer:
+    """The engine's verdict per direction of one cell, from
+    `bulkhead check --explain -o json`."""
+
+    def __init__(self, bulkhead, snapshots):
+        self.cmd = [bulkhead, "check"]
+        for s in snapshots:
+            self.cmd += ["--snapshot", s]
+
+    def __call__(self, k):
+        fam, proto, port, src, dst = k
+        r = subprocess.run(self.cmd + ["--from", src, "--to", dst, "--port", str(port),
+                                       "--protocol", proto, "--family", f"ipv{fam}",
+                                       "--explain", "-o", "json"],
+                           capture_output=True, text=True)
+        if r.returncode not in (0, 1):
+            sys.exit(f"netpol_cases.py: check --explain {cell_name(k)} failed "
+                     f"({r.returncode}): {r.stderr.strip()}")
+        o = json.loads(r.stdout)
+        return o["egress"]["allowed"], o["ingress"]["allowed"], o["allowed"]
+
+
+def deciding_prefix(k, egress_ok, ingress_ok, local):
+    """The prefix of the alert for cell @k, or None when this node would
+    let it through: the forward chain checks the egress of a local source
+    first (denied: logged as e and accepted at once), then the ingress of
+    a local destination."""
+    _, _, _, src, dst = k
+    if src in local and not egress_ok:
+        return pod_prefix("e", src)
+    if dst in local and not ingress_ok:
+        return pod_prefix("i", dst)
+    return None
+
+
+def cmd_preview(case, pods_path, probes_path, alerts_path, check_path, node, bulkhead,
+                *snapshots):
     pods = load_pods(pods_path)
+    local = local_pods(snapshots, node)
+    explain = Explainer(bulkhead, snapshots)
     # What would be denied: the truth table where it has the cell, check
     # elsewhere (the kernel's agreement with both is the enforce half).
     want = load_check(check_path)
@@ -150,6 +223,7 @@ def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
                 by_ip[str(ipaddress.ip_address(ips[fam]))] = name
     alerts = {}
     bad = 0
+    alerted = 0
     for line in open(alerts_path):
         a = json.loads(line)
         src, dst = by_ip.get(a["src"]), by_ip.get(a["dst"])
@@ -173,18 +247,30 @@ def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
             if a:
                 print(f"  (alert for a cell without expectation {cell_name(k)})")
             continue
-        if exp and a:
-            bad += 1
-            print(f"  FALSE ALERT {cell_name(k)}: allowed, alerted {a['prefix']}")
-        elif not exp and not a:
-            bad += 1
-            print(f"  NO ALERT {cell_name(k)}: denied, nothing logged")
-        elif a:
-            _, _, _, src, dst = k
-            if a["prefix"] not in (f"bh:i:{dst}", f"bh:e:{src}"):
+        prefix = None
+        if not exp:
+            # Which direction denies: the engine's explanation of the cell,
+            # which must agree with the expectation it is held to.
+            egress_ok, ingress_ok, allowed = explain(k)
+            if allowed:
                 bad += 1
-                print(f"  WRONG PREFIX {cell_name(k)}: '{a['prefix']}' "
-                      f"(want bh:i:{dst} or bh:e:{src})")
+                print(f"  EXPLAIN DISAGREES {cell_name(k)}: expected deny, "
+                      f"check --explain allows")
+                continue
+            prefix = deciding_prefix(k, egress_ok, ingress_ok, local)
+        if prefix is None and a:
+            bad += 1
+            print(f"  FALSE ALERT {cell_name(k)}: {'allowed' if exp else 'denied elsewhere'}"
+                  f", alerted {a['prefix']}")
+        elif prefix is not None and not a:
+            bad += 1
+            print(f"  NO ALERT {cell_name(k)}: denied, nothing logged (want {prefix})")
+        elif a:
+            alerted += 1
+            if a["prefix"] != prefix:
+                bad += 1
+                print(f"  WRONG PREFIX {cell_name(k)}: '{a['prefix']}' (want {prefix}: "
+                      f"egress {yn(egress_ok)}, ingress {yn(ingress_ok)})")
             if a["packets"] != 1:
                 bad += 1
                 print(f"  LOGGED {a['packets']} TIMES {cell_name(k)} (want once per flow)")
@@ -192,7 +278,8 @@ def cmd_preview(case, pods_path, probes_path, alerts_path, check_path):
         bad += 1
         print(f"  ALERT FOR AN UNPROBED CELL {cell_name(k)}: {a}")
     denied = sum(1 for k, r in got.items() if want.get(k) is False)
-    print(f"  {len(got)} probes, {denied} would-deny cells, {bad} problems")
+    print(f"  {len(got)} probes, {denied} would-deny cells, {alerted} alerts with "
+          f"their exact prefix checked, {bad} problems")
     return 1 if bad else 0
 
 
