@@ -901,7 +901,7 @@ static void finished_pods_have_no_identity(void **state)
 	assert_false(text_has_addr(b.data, "fd00:200:0:1::2"));
 	assert_true(text_has_addr(b.data, "10.200.1.1")); /* y/a still there */
 	assert_true(compare_rs("y/b finished", c, rs, BH_MODE_ENFORCE) > 0);
-	assert_true(compare_all("y/b finished, preview", c, BH_MODE_PREVIEW) > 0);
+	assert_true(compare_all("y/b finished, preview", c, BH_MODE_PREVIEW, NULL) > 0);
 
 	/* Failed is finished too; back to Running, it is a pod again. */
 	free(p->phase);
