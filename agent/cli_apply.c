@@ -320,6 +320,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 			goto out;
 		}
 		o.nflog_group = (uint16_t) g;
+		o.nflog_group_set = true;
 	}
 	o.node = a.node;
 	/* Everything that can fail on bad input happens before the kernel

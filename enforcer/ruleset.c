@@ -2599,7 +2599,7 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	if (!rs)
 		return bh_err_oom(reterr);
 	rs->mode = o->mode;
-	rs->group = o->nflog_group ? o->nflog_group : RULESET_NFLOG_GROUP;
+	rs->group = o->nflog_group_set ? o->nflog_group : RULESET_NFLOG_GROUP;
 	rs->node = strdup(o->node);
 	if (!rs->node) {
 		r = -ENOMEM;

@@ -193,7 +193,10 @@ struct rs_chain {
 struct ruleset_opts {
 	const char *node; /* borrowed; spec.nodeName of the local pods */
 	enum bh_mode mode;
-	uint16_t nflog_group; /* 0 means RULESET_NFLOG_GROUP */
+	/* NFLOG group of preview's log rules: @nflog_group when
+	 * @nflog_group_set (0 is a valid group), else RULESET_NFLOG_GROUP. */
+	bool nflog_group_set;
+	uint16_t nflog_group;
 };
 
 struct ruleset; /* opaque: description + the state incremental updates need */

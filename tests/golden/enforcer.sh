@@ -50,6 +50,25 @@ for r in "${runs[@]}"; do
 		"$BULKHEAD" apply "${args[@]}" --node "$node" --mode enforce --dry-run -o payload
 done
 
+# --nflog-group N puts N in every log rule, 0 included (a valid group, not
+# "unset"); without it the default 16968.
+for g in 0 7 ""; do
+	want=${g:-16968}
+	gargs=()
+	[ -n "$g" ] && gargs=(--nflog-group "$g")
+	"$BULKHEAD" apply --snapshot "$dir/constructs.json" --node n1 --mode preview --dry-run \
+		"${gargs[@]}" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	logs=$(grep -c ' log prefix ' "$tmp/out")
+	with=$(grep -Ec " log prefix \"[^\"]*\" group $want accept\$" "$tmp/out")
+	if [ "$rc" = 0 ] && [ "$logs" -gt 0 ] && [ "$with" = "$logs" ]; then
+		echo "ok: --nflog-group '${g}': $with log rules, all group $want"
+	else
+		echo "FAIL: --nflog-group '${g}': exit $rc, $with of $logs log rules in group $want: $(cat "$tmp/err")"
+		fail=1
+	fi
+done
+
 # Bad input: exit 2, one line naming the flag or file, nothing on stdout.
 for bad in "--node n1 --mode enforce --dry-run" \
 	"--snapshot $dir/constructs.json --node n1 --mode block --dry-run" \
