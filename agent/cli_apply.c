@@ -135,6 +135,21 @@ static bool pod_equal(const struct pod *a, const struct pod *b)
 	return true;
 }
 
+/*
+ * Whether the cluster knows node @name: a Node object, or a pod scheduled
+ * there (snapshots often carry pods but no Node objects).  A mistyped
+ * --node would otherwise compile an empty ruleset and apply it.
+ */
+static bool node_known(const struct cluster *c, const char *name)
+{
+	if (cluster_node_find(c, name))
+		return true;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, name))
+			return true;
+	return false;
+}
+
 struct incr_stats {
 	size_t events, batches, objects;
 	size_t full; /* full deltas: a set would outgrow its size, ... */
@@ -328,6 +343,13 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		goto out;
+	if (!node_known(c, a.node)) {
+		r = bh_err_set(reterr, BH_ERR_INPUT, -ENOENT,
+			       "apply: --node '%s': no Node object of that name and no pod "
+			       "with that spec.nodeName in the cluster",
+			       a.node);
+		goto out;
+	}
 	if (a.from.n_snapshots) {
 		r = cli_cluster_load(&a.from, &old, reterr);
 		if (r < 0)

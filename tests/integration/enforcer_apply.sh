@@ -95,6 +95,17 @@ if [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && cmp -s "$tmp/before.txt" <(l
 else
 	bad "bad snapshot: exit $rc, $(cat "$tmp/err")"
 fi
+# So does a --node the cluster does not know (a typo would otherwise apply
+# an empty ruleset): exit 2, one line naming it.
+in_ns "$BULKHEAD" apply --snapshot tests/golden/enforcer/constructs.json --node n1-typo \
+	--mode enforce >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "'n1-typo'" "$tmp/err" &&
+	[ ! -s "$tmp/out" ] && cmp -s "$tmp/before.txt" <(list); then
+	ok "unknown --node (exit 2): ruleset byte-identical; $(cat "$tmp/err")"
+else
+	bad "unknown --node: exit $rc, $(cat "$tmp/out") $(cat "$tmp/err")"
+fi
 
 # 5. A changed input, one full batch: equal to loading its text afresh.
 in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >"$tmp/out" || bad "apply B: $(cat "$tmp/out")"
