@@ -392,6 +392,18 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 	return r < 0 ? r : incr_send(nio, rs, d, st, reterr);
 }
 
+/* Tests: BULKHEAD_FAULT_INJECT=commit|batch makes the kernel refuse every
+ * batch (include/nftio.h). */
+static void fault_inject(struct nftio *nio)
+{
+	const char *f = getenv("BULKHEAD_FAULT_INJECT");
+
+	if (f && strcmp(f, "commit") == 0)
+		nftio_inject_fault(nio, NFTIO_FAULT_MESSAGE);
+	else if (f && strcmp(f, "batch") == 0)
+		nftio_inject_fault(nio, NFTIO_FAULT_BATCH);
+}
+
 int cli_apply(int argc, char **argv, struct bh_err *reterr)
 {
 	struct apply_args a = { 0 };
@@ -466,9 +478,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	r = nftio_open(&nio, reterr);
 	if (r < 0)
 		goto out;
-	if (getenv("BULKHEAD_FAULT_INJECT") &&
-	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
-		nftio_inject_fault(nio, true);
+	fault_inject(nio);
 	if (old) {
 		struct incr_stats st = { 0 };
 
@@ -519,9 +529,7 @@ int cli_reset(int argc, char **argv, struct bh_err *reterr)
 	r = nftio_open(&nio, reterr);
 	if (r < 0)
 		return r;
-	if (getenv("BULKHEAD_FAULT_INJECT") &&
-	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
-		nftio_inject_fault(nio, true);
+	fault_inject(nio);
 	r = nftio_reset(nio, reterr);
 	nftio_free(nio);
 	if (r == -EPERM)

@@ -47,7 +47,7 @@ struct nftio {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
-	bool fault;
+	enum nftio_fault fault;
 	struct nftio_stats stats;
 };
 
@@ -102,9 +102,9 @@ struct nftio *nftio_free(struct nftio *n)
 	return NULL;
 }
 
-void nftio_inject_fault(struct nftio *n, bool on)
+void nftio_inject_fault(struct nftio *n, enum nftio_fault f)
 {
-	n->fault = on;
+	n->fault = f;
 }
 
 const struct nftio_stats *nftio_stats(const struct nftio *n)
@@ -132,12 +132,21 @@ static void nbatch_done(struct nbatch *nb)
 
 static int nbatch_init(struct nbatch *nb, struct nftio *n)
 {
+	struct nlmsghdr *begin;
+
 	*nb = (struct nbatch){ .t0 = now_ms() };
 	nb->b = nftnl_batch_alloc(NFTIO_PAGE_SIZE, NFTIO_PAGE_OVERRUN);
 	if (!nb->b)
 		return -ENOMEM;
 	nb->seq_first = n->seq++;
-	nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq_first);
+	begin = nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq_first);
+	if (n->fault == NFTIO_FAULT_BATCH) {
+		/* A subsystem id past the last: nfnetlink refuses the batch
+		 * by answering its BEGIN message (EINVAL). */
+		struct nfgenmsg *g = mnl_nlmsg_get_payload(begin);
+
+		g->res_id = htons(0xffff);
+	}
 	if (nftnl_batch_update(nb->b) < 0)
 		return -ENOMEM;
 	nb->seq_next = n->seq;
@@ -355,14 +364,17 @@ static void sock_buf(struct nftio *n, int opt_force, int opt, size_t want)
 /*
  * Sends the batch and reads one answer per message.  nfnetlink handles
  * the whole batch inside sendmsg(), so all answers are queued when it
- * returns.  The first error (lowest sequence number) is reported.
+ * returns.  The first error (lowest sequence number) is reported; an
+ * error answered for the BEGIN message fails the batch as a whole (the
+ * kernel sends it before any message's answer when the commit fails,
+ * and instead of them when it could not start the batch).
  */
 static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct bh_err *reterr)
 {
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	size_t expect = nb->n_what, answered = 0, total = 0;
 	uint32_t err_seq = 0;
-	int iovlen, err = 0;
+	int iovlen, err = 0, batch_err = 0;
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
 	void *buf = NULL;
@@ -423,21 +435,39 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
 			const struct nlmsgerr *e;
 
-			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq <= nb->seq_first ||
+			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq < nb->seq_first ||
 			    nlh->nlmsg_seq > nb->seq_first + expect)
 				continue; /* not ours: sequence checking */
 			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
 			e = mnl_nlmsg_get_payload(nlh);
+			if (nlh->nlmsg_seq == nb->seq_first) {
+				/* The batch as a whole: the kernel could not start
+				 * it (no memory, a subsystem without transactions)
+				 * or its commit failed and it was aborted.  Either
+				 * way nothing changed, whatever the messages' own
+				 * answers say, and none may follow. */
+				if (e->error < 0) {
+					batch_err = e->error;
+					break;
+				}
+				continue;
+			}
 			answered++;
 			if (e->error < 0 && (!err || nlh->nlmsg_seq < err_seq)) {
 				err = e->error;
 				err_seq = nlh->nlmsg_seq;
 			}
 		}
+		if (batch_err)
+			break;
 	}
 	n->stats.ack_ms = now_ms() - t_send;
-	if (err) {
+	if (batch_err) {
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, batch_err,
+			       "%s: the kernel rejected the batch as a whole: %s (nothing changed)",
+			       cmd, strerror(-batch_err));
+	} else if (err) {
 		const char *what = nb->what[err_seq - nb->seq_first - 1];
 
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, err,
@@ -591,7 +621,7 @@ static int nb_full(struct nbatch *nb, const struct ruleset *rs, const char *comm
 static int nb_commit(struct nftio *n, struct nbatch *nb, int r, const char *cmd,
 		     struct bh_err *reterr)
 {
-	if (!r && n->fault)
+	if (!r && n->fault == NFTIO_FAULT_MESSAGE)
 		r = nb_fault(nb);
 	if (r < 0) {
 		nbatch_done(nb);
@@ -614,7 +644,7 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 	r = nftio_table_comment(n, cur, sizeof(cur), reterr);
 	if (r < 0)
 		return r;
-	if (r == 1 && strcmp(cur, comment) == 0 && !n->fault)
+	if (r == 1 && strcmp(cur, comment) == 0 && n->fault == NFTIO_FAULT_NONE)
 		return 0;
 	r = nbatch_init(&nb, n);
 	if (!r)

@@ -4,7 +4,8 @@
 #  - the --dry-run text loads with `nft -f`, and the netlink apply of the
 #    same snapshot lists byte-identically;
 #  - applying twice changes nothing the second time;
-#  - a failed batch (BULKHEAD_FAULT_INJECT=commit) and a bad snapshot leave
+#  - a failed batch (BULKHEAD_FAULT_INJECT=commit: one message refused;
+#    =batch: the batch refused as a whole) and a bad snapshot leave
 #    `nft list table inet bulkhead` byte-identical;
 #  - a changed input moves to exactly what a fresh apply gives, both as one
 #    full batch and through the incremental update API;
@@ -85,6 +86,21 @@ fi
 BULKHEAD_FAULT_INJECT=commit in_ns "$BULKHEAD" reset >/dev/null 2>&1
 [ $? = 3 ] && cmp -s "$tmp/before.txt" <(list) && ok "failed reset: ruleset byte-identical" ||
 	bad "failed reset changed the ruleset"
+# The batch refused as a whole (the answer to its BEGIN message, as for a
+# failed commit): reported at once, not after the receive timeout, and
+# not taken for success by the other answers.
+t0=$(date +%s)
+BULKHEAD_FAULT_INJECT=batch in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >"$tmp/out" 2>"$tmp/err"
+rc=$? t1=$(date +%s)
+if [ $rc = 3 ] && grep -q 'rejected the batch as a whole: Invalid argument' "$tmp/err" &&
+	[ $((t1 - t0)) -lt 10 ] && [ ! -s "$tmp/out" ] && cmp -s "$tmp/before.txt" <(list); then
+	ok "batch refused whole (exit $rc, $((t1 - t0)) s): ruleset byte-identical; $(cat "$tmp/err")"
+else
+	bad "batch refused whole: exit $rc after $((t1 - t0)) s, $(cat "$tmp/out" "$tmp/err")"
+fi
+BULKHEAD_FAULT_INJECT=batch in_ns "$BULKHEAD" reset >/dev/null 2>&1
+[ $? = 3 ] && cmp -s "$tmp/before.txt" <(list) && ok "reset refused whole: ruleset byte-identical" ||
+	bad "reset refused whole changed the ruleset"
 
 # 4. A bad snapshot leaves it exactly as it was too (exit 2).
 printf '{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":' >"$tmp/bad.json"
