@@ -51,8 +51,10 @@ void nftio_inject_fault(struct nftio *n, enum nftio_fault f);
 /*
  * Replaces the table with @rs in one batch (add table, delete table, the
  * new table).  Returns 1 when the kernel changed, 0 when the table's
- * digest comment already matched (nothing sent), -errno with @reterr
- * filled otherwise; on error the kernel keeps what it had.
+ * digest comment already matched and no delta was committed since (the
+ * empty set `incremental` that nftio_commit_delta() creates is absent):
+ * nothing sent; -errno with @reterr filled otherwise; on error the kernel
+ * keeps what it had.
  */
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
 

@@ -307,8 +307,8 @@ struct rs_delta;
  * equal to it but for the class numbering (ruleset_text_canonical();
  * unit.ruleset and netns.enforcer_apply check it).  ruleset_update_all()
  * keeps the ids of the classes that remain.  The table comment (digest) is not
- * rewritten by deltas, so a later nftio_apply() of the same cluster
- * re-sends the table once.  On error (-ENOMEM), or if committing the delta
+ * rewritten by deltas, so the next nftio_apply() re-sends the table once
+ * (nftio_commit_delta() leaves a marker that says so).  On error (-ENOMEM), or if committing the delta
  * fails, the ruleset and the kernel may disagree: rebuild and apply in
  * full (ruleset_build(), nftio_apply()).
  */

@@ -9,7 +9,8 @@ chain the kernel's trie leads it to, and every verdict map element that
 leads elsewhere is listed as an error.  An incrementally updated table and
 a fresh one that enforce the same thing print the same lines, whatever
 their class ids and whichever pods their verdict maps hold.  Set sizes are left out
-too (they depend on the element count a set was created with).
+too (they depend on the element count a set was created with), and so is
+the empty set `incremental` that incremental batches leave.
 
     nft_canon.py [--maps] LISTING.txt LISTING.json
 LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
@@ -32,6 +33,10 @@ DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
 # elements, an incrementally updated set keeps its size until it outgrows
 # it), not what it enforces: left out, as ruleset_text_canonical() does.
 SIZE = re.compile(r"^\t\tsize \d+$")
+# The empty set every incremental batch creates (enforcer/nftio.c): it
+# records that the table comment's digest is out of date, and enforces
+# nothing.
+MARKER = "incremental"
 
 
 def text_lines(path):
@@ -42,7 +47,8 @@ def text_lines(path):
             m = BLOCK.match(line)
             if m:
                 name = m.group(2)
-                skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name))
+                skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name) or
+                            name == MARKER)
             if not skip and line.strip() and not SIZE.match(line):
                 m = DISPATCH.match(line)
                 out.append(f"{m.group(1)} goto <dispatch>" if m else line)
