@@ -825,6 +825,13 @@ static int addr_qsort_cb(const void *a, const void *b)
 	return addr_cmp(a, b);
 }
 
+/* A pod that owns addresses: not host-network, with an address, not
+ * finished (cluster.h). */
+static bool pod_known(const struct pod *p)
+{
+	return !p->host_network && p->n_ips > 0 && !pod_finished(p);
+}
+
 /* True when no two known pods share an address (the usual case): then
  * every address is its pod's and the per-address ownership lookups can be
  * skipped. */
@@ -836,7 +843,7 @@ static int addrs_unique(const struct cluster *c, bool *ret)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_pods; i++)
-		for (size_t k = 0; !c->pods[i].host_network && k < c->pods[i].n_ips; k++)
+		for (size_t k = 0; pod_known(&c->pods[i]) && k < c->pods[i].n_ips; k++)
 			v[n++] = c->pods[i].ips[k];
 	qsort(v, n, sizeof(*v), addr_qsort_cb);
 	*ret = true;
@@ -908,12 +915,6 @@ static const struct ns_info *bctx_ns(const struct bctx *b, const char *name)
 			hi = mid;
 	}
 	return NULL;
-}
-
-/* A pod that owns addresses: not host-network, with an address. */
-static bool pod_known(const struct pod *p)
-{
-	return !p->host_network && p->n_ips > 0;
 }
 
 /* Address @i of @p is really @p's (a reused address belongs to the pod
