@@ -120,9 +120,10 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 }
 
 /*
- * Equal in every field the compiler reads: phase, deletion and creation
- * time decide which pod owns an address several pods claim
- * (cluster_pod_by_addr()), the rest what a pod selects and is selected by.
+ * Equal in every field the compiler reads: the phase decides whether a
+ * pod has an identity at all (pod_finished()); phase, deletion and
+ * creation time which pod owns an address several pods claim
+ * (cluster_pod_by_addr()); the rest what a pod selects and is selected by.
  */
 static bool pod_equal(const struct pod *a, const struct pod *b)
 {
