@@ -138,14 +138,15 @@ static bool pod_equal(const struct pod *a, const struct pod *b)
 struct incr_stats {
 	size_t events, batches, objects;
 	size_t full; /* full deltas: a set would outgrow its size, ... */
+	size_t refilled; /* addresses put back in the verdict maps */
 };
 
-static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
-		       struct incr_stats *st, struct bh_err *reterr)
+/* Sends @d (NULL: nothing changed) as one batch and frees it. */
+static int incr_send(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
+		     struct incr_stats *st, struct bh_err *reterr)
 {
 	int r;
 
-	st->events++;
 	if (!d)
 		return 0;
 	st->batches++;
@@ -154,6 +155,14 @@ static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d
 	r = nftio_commit_delta(nio, rs, d, reterr);
 	rs_delta_free(d);
 	return r;
+}
+
+/* One watch event's delta. */
+static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
+		       struct incr_stats *st, struct bh_err *reterr)
+{
+	st->events++;
+	return incr_send(nio, rs, d, st, reterr);
 }
 
 typedef int incr_remove_fn(struct cluster *c, const char *ns, const char *name);
@@ -270,7 +279,25 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* The burst is over: the pods that joined a class go back in the
+	 * verdict maps, one batch (include/ruleset.h). */
+	st->refilled = ruleset_maps_missing(rs);
+	if (!st->refilled)
+		return 0;
+	r = ruleset_update_maps(rs, work, &d, reterr);
+	return r < 0 ? r : incr_send(nio, rs, d, st, reterr);
+}
+
+/* Tests: BULKHEAD_FAULT_INJECT=commit|batch makes the kernel refuse every
+ * batch (include/nftio.h). */
+static void fault_inject(struct nftio *nio)
+{
+	const char *f = getenv("BULKHEAD_FAULT_INJECT");
+
+	if (f && strcmp(f, "commit") == 0)
+		nftio_inject_fault(nio, NFTIO_FAULT_MESSAGE);
+	else if (f && strcmp(f, "batch") == 0)
+		nftio_inject_fault(nio, NFTIO_FAULT_BATCH);
 }
 
 int cli_apply(int argc, char **argv, struct bh_err *reterr)
@@ -339,9 +366,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	r = nftio_open(&nio, reterr);
 	if (r < 0)
 		goto out;
-	if (getenv("BULKHEAD_FAULT_INJECT") &&
-	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
-		nftio_inject_fault(nio, true);
+	fault_inject(nio);
 	if (old) {
 		struct incr_stats st = { 0 };
 
@@ -349,9 +374,10 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		if (r < 0)
 			goto out;
 		printf("updated: %zu events, %zu batches, %zu objects; table replaced: %zu "
-		       "planned, %zu after the kernel found a set full\n",
-		       st.events, st.batches, st.objects, st.full,
-		       nftio_stats(nio)->full_fallbacks);
+		       "planned, %zu after the kernel found a set full; verdict maps refilled: "
+		       "%zu addresses\n",
+		       st.events, st.batches, st.objects, st.full, nftio_stats(nio)->full_fallbacks,
+		       st.refilled);
 		r = 0;
 		goto out;
 	}
@@ -391,9 +417,7 @@ int cli_reset(int argc, char **argv, struct bh_err *reterr)
 	r = nftio_open(&nio, reterr);
 	if (r < 0)
 		return r;
-	if (getenv("BULKHEAD_FAULT_INJECT") &&
-	    strcmp(getenv("BULKHEAD_FAULT_INJECT"), "commit") == 0)
-		nftio_inject_fault(nio, true);
+	fault_inject(nio);
 	r = nftio_reset(nio, reterr);
 	nftio_free(nio);
 	if (r == -EPERM)

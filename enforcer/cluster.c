@@ -361,17 +361,20 @@ static int addr_ref_cmp(const void *a, const void *b)
 	return x->pod < y->pod ? -1 : x->pod > y->pod;
 }
 
-/* True when pod @a should own a shared address rather than pod @b. */
-static bool pod_gone(const struct pod *p)
+bool pod_finished(const struct pod *p)
 {
-	return p->deleted != 0 || (p->phase && (strcmp(p->phase, "Succeeded") == 0 ||
-						strcmp(p->phase, "Failed") == 0));
+	return p->phase && (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0);
 }
 
+/* True when pod @a should own a shared address rather than pod @b: a
+ * running pod before a finished one, then one not being deleted, then the
+ * newer. */
 static bool pod_preferred(const struct pod *a, const struct pod *b)
 {
-	if (pod_gone(a) != pod_gone(b))
-		return !pod_gone(a);
+	if (pod_finished(a) != pod_finished(b))
+		return !pod_finished(a);
+	if ((a->deleted != 0) != (b->deleted != 0))
+		return a->deleted == 0;
 	return a->created > b->created;
 }
 

@@ -277,6 +277,8 @@ void engine_ep_addr(struct engine *e, const struct addr *a, struct engine_ep *re
 	const struct pod *p = cluster_pod_by_addr(e->c, a);
 	const struct node *n;
 
+	if (p && pod_finished(p))
+		p = NULL; /* no identity (cluster.h) */
 	*ret = (struct engine_ep){ .pod = p, .addr = *a };
 	if (p)
 		return;

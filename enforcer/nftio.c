@@ -47,7 +47,7 @@ struct nftio {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
-	bool fault;
+	enum nftio_fault fault;
 	struct nftio_stats stats;
 };
 
@@ -102,9 +102,9 @@ struct nftio *nftio_free(struct nftio *n)
 	return NULL;
 }
 
-void nftio_inject_fault(struct nftio *n, bool on)
+void nftio_inject_fault(struct nftio *n, enum nftio_fault f)
 {
-	n->fault = on;
+	n->fault = f;
 }
 
 const struct nftio_stats *nftio_stats(const struct nftio *n)
@@ -132,12 +132,21 @@ static void nbatch_done(struct nbatch *nb)
 
 static int nbatch_init(struct nbatch *nb, struct nftio *n)
 {
+	struct nlmsghdr *begin;
+
 	*nb = (struct nbatch){ .t0 = now_ms() };
 	nb->b = nftnl_batch_alloc(NFTIO_PAGE_SIZE, NFTIO_PAGE_OVERRUN);
 	if (!nb->b)
 		return -ENOMEM;
 	nb->seq_first = n->seq++;
-	nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq_first);
+	begin = nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq_first);
+	if (n->fault == NFTIO_FAULT_BATCH) {
+		/* A subsystem id past the last: nfnetlink refuses the batch
+		 * by answering its BEGIN message (EINVAL). */
+		struct nfgenmsg *g = mnl_nlmsg_get_payload(begin);
+
+		g->res_id = htons(0xffff);
+	}
 	if (nftnl_batch_update(nb->b) < 0)
 		return -ENOMEM;
 	nb->seq_next = n->seq;
@@ -355,14 +364,17 @@ static void sock_buf(struct nftio *n, int opt_force, int opt, size_t want)
 /*
  * Sends the batch and reads one answer per message.  nfnetlink handles
  * the whole batch inside sendmsg(), so all answers are queued when it
- * returns.  The first error (lowest sequence number) is reported.
+ * returns.  The first error (lowest sequence number) is reported; an
+ * error answered for the BEGIN message fails the batch as a whole (the
+ * kernel sends it before any message's answer when the commit fails,
+ * and instead of them when it could not start the batch).
  */
 static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct bh_err *reterr)
 {
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	size_t expect = nb->n_what, answered = 0, total = 0;
 	uint32_t err_seq = 0;
-	int iovlen, err = 0;
+	int iovlen, err = 0, batch_err = 0;
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
 	void *buf = NULL;
@@ -423,21 +435,39 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
 			const struct nlmsgerr *e;
 
-			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq <= nb->seq_first ||
+			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq < nb->seq_first ||
 			    nlh->nlmsg_seq > nb->seq_first + expect)
 				continue; /* not ours: sequence checking */
 			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
 			e = mnl_nlmsg_get_payload(nlh);
+			if (nlh->nlmsg_seq == nb->seq_first) {
+				/* The batch as a whole: the kernel could not start
+				 * it (no memory, a subsystem without transactions)
+				 * or its commit failed and it was aborted.  Either
+				 * way nothing changed, whatever the messages' own
+				 * answers say, and none may follow. */
+				if (e->error < 0) {
+					batch_err = e->error;
+					break;
+				}
+				continue;
+			}
 			answered++;
 			if (e->error < 0 && (!err || nlh->nlmsg_seq < err_seq)) {
 				err = e->error;
 				err_seq = nlh->nlmsg_seq;
 			}
 		}
+		if (batch_err)
+			break;
 	}
 	n->stats.ack_ms = now_ms() - t_send;
-	if (err) {
+	if (batch_err) {
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, batch_err,
+			       "%s: the kernel rejected the batch as a whole: %s (nothing changed)",
+			       cmd, strerror(-batch_err));
+	} else if (err) {
 		const char *what = nb->what[err_seq - nb->seq_first - 1];
 
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, err,
@@ -475,26 +505,30 @@ static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
 	return 0;
 }
 
-int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err *reterr)
+/*
+ * One GET request of @type (NFT_MSG_GETTABLE, NFT_MSG_GETSET) whose
+ * payload @payload puts in the message; @cb sees the answer.  1 when the
+ * object exists, 0 when the kernel says ENOENT, else -errno.
+ */
+typedef void nl_payload_fn(struct nlmsghdr *nlh, const char *name);
+
+static int nl_get(struct nftio *n, uint16_t type, nl_payload_fn *payload, const char *name,
+		  mnl_cb_t cb, void *data)
 {
 	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	struct nftnl_table *t = NULL, *q = nftnl_table_alloc();
 	uint32_t seq = n->seq++;
 	struct nlmsghdr *nlh;
-	int r = 0;
 	ssize_t len;
+	int r;
 
-	if (!buf || !q) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
-	nftnl_table_set_str(q, NFTNL_TABLE_NAME, RULESET_TABLE);
-	nftnl_table_nlmsg_build_payload(nlh, q);
+	if (!buf)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, seq);
+	payload(nlh, name);
 	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0) {
 		r = -errno;
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get table: %s", strerror(-r));
-		goto out;
+		free(buf);
+		return r;
 	}
 	for (;;) {
 		len = mnl_socket_recvfrom(n->nl, buf, MNL_SOCKET_BUFFER_SIZE);
@@ -502,25 +536,62 @@ int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err
 			r = -errno;
 			break;
 		}
-		r = mnl_cb_run(buf, (size_t) len, seq, n->portid, table_cb, &t);
+		r = mnl_cb_run(buf, (size_t) len, seq, n->portid, cb, data);
 		if (r <= MNL_CB_STOP) {
-			r = r < 0 ? -errno : 0;
+			r = r < 0 ? -errno : 1;
 			break;
 		}
 	}
-	if (r == -ENOENT) {
-		r = 0;
-		goto out;
-	}
+	free(buf);
+	return r == -ENOENT ? 0 : r;
+}
+
+static void table_payload(struct nlmsghdr *nlh, const char *name)
+{
+	struct nftnl_table *q = nftnl_table_alloc();
+
+	if (!q)
+		return; /* the kernel then answers EINVAL */
+	nftnl_table_set_str(q, NFTNL_TABLE_NAME, name);
+	nftnl_table_nlmsg_build_payload(nlh, q);
+	nftnl_table_free(q);
+}
+
+static void set_payload(struct nlmsghdr *nlh, const char *name)
+{
+	struct nftnl_set *q = nftnl_set_alloc();
+
+	if (!q)
+		return;
+	nftnl_set_set_str(q, NFTNL_SET_TABLE, RULESET_TABLE);
+	nftnl_set_set_str(q, NFTNL_SET_NAME, name);
+	nftnl_set_nlmsg_build_payload(nlh, q);
+	nftnl_set_free(q);
+}
+
+static int nothing_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void) nlh;
+	(void) data;
+	return MNL_CB_OK;
+}
+
+int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err *reterr)
+{
+	struct nftnl_table *t = NULL;
+	int r;
+
+	r = nl_get(n, NFT_MSG_GETTABLE, table_payload, RULESET_TABLE, table_cb, &t);
 	if (r < 0) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get table 'inet %s': %s",
-			       RULESET_TABLE, strerror(-r));
-		goto out;
+		if (t)
+			nftnl_table_free(t);
+		return r == -ENOMEM ? bh_err_oom(reterr) :
+				      bh_err_set(reterr, BH_ERR_SYSTEM, r,
+						 "netlink: get table 'inet %s': %s", RULESET_TABLE,
+						 strerror(-r));
 	}
-	if (!t) {
-		r = 0;
-		goto out;
-	}
+	if (!t)
+		return 0;
 	{
 		uint32_t ulen = 0;
 		const void *u = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA) ?
@@ -532,14 +603,26 @@ int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err
 			(void) nftnl_udata_parse(u, ulen, udata_comment_cb, &c);
 		(void) snprintf(out, outlen, "%s", c ? c : "");
 	}
-	r = 1;
-out:
-	if (t)
-		nftnl_table_free(t);
-	if (q)
-		nftnl_table_free(q);
-	free(buf);
-	return r;
+	nftnl_table_free(t);
+	return 1;
+}
+
+/*
+ * The table comment holds the digest of the ruleset a full apply put in;
+ * incremental batches cannot rewrite it (the kernel keeps a table's
+ * comment), so each of them also creates this empty set, which a full
+ * apply's new table lacks.  While it exists the digest speaks for an
+ * older ruleset: nftio_apply() sends the table again.
+ */
+#define NFTIO_MARKER_SET "incremental"
+
+static int nb_marker(struct nbatch *nb)
+{
+	const struct rs_set m = { .name = (char *) NFTIO_MARKER_SET,
+				  .key = RS_KEY_ADDR4,
+				  .size = 1 };
+
+	return nb_set(nb, NFT_MSG_NEWSET, &m, NULL);
 }
 
 /*
@@ -591,7 +674,7 @@ static int nb_full(struct nbatch *nb, const struct ruleset *rs, const char *comm
 static int nb_commit(struct nftio *n, struct nbatch *nb, int r, const char *cmd,
 		     struct bh_err *reterr)
 {
-	if (!r && n->fault)
+	if (!r && n->fault == NFTIO_FAULT_MESSAGE)
 		r = nb_fault(nb);
 	if (r < 0) {
 		nbatch_done(nb);
@@ -614,8 +697,14 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 	r = nftio_table_comment(n, cur, sizeof(cur), reterr);
 	if (r < 0)
 		return r;
-	if (r == 1 && strcmp(cur, comment) == 0 && !n->fault)
-		return 0;
+	if (r == 1 && strcmp(cur, comment) == 0 && n->fault == NFTIO_FAULT_NONE) {
+		r = nl_get(n, NFT_MSG_GETSET, set_payload, NFTIO_MARKER_SET, nothing_cb, NULL);
+		if (r < 0)
+			return bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get set '%s': %s",
+					  NFTIO_MARKER_SET, strerror(-r));
+		if (r == 0)
+			return 0; /* no incremental batch since: unchanged */
+	}
 	r = nbatch_init(&nb, n);
 	if (!r)
 		r = nb_full(&nb, rs, comment);
@@ -667,6 +756,8 @@ int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delt
 	if (d->full)
 		return commit_full(n, rs, "update", reterr);
 	r = nbatch_init(&nb, n);
+	if (!r)
+		r = nb_marker(&nb);
 	for (size_t i = 0; !r && i < d->n_ops; i++) {
 		const struct rs_op *op = &d->ops[i];
 

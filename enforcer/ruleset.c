@@ -805,6 +805,7 @@ struct bctx {
 	struct rs_active *active;
 	bool assume_owned; /* incremental: address conflicts ruled out */
 	const struct rs_desc *existing; /* shared sets already there */
+	bool fill_maps; /* verdict maps get every member, as in a fresh build */
 };
 
 static void bctx_done(struct bctx *b)
@@ -824,6 +825,13 @@ static int addr_qsort_cb(const void *a, const void *b)
 	return addr_cmp(a, b);
 }
 
+/* A pod that owns addresses: not host-network, with an address, not
+ * finished (cluster.h). */
+static bool pod_known(const struct pod *p)
+{
+	return !p->host_network && p->n_ips > 0 && !pod_finished(p);
+}
+
 /* True when no two known pods share an address (the usual case): then
  * every address is its pod's and the per-address ownership lookups can be
  * skipped. */
@@ -835,7 +843,7 @@ static int addrs_unique(const struct cluster *c, bool *ret)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_pods; i++)
-		for (size_t k = 0; !c->pods[i].host_network && k < c->pods[i].n_ips; k++)
+		for (size_t k = 0; pod_known(&c->pods[i]) && k < c->pods[i].n_ips; k++)
 			v[n++] = c->pods[i].ips[k];
 	qsort(v, n, sizeof(*v), addr_qsort_cb);
 	*ret = true;
@@ -907,12 +915,6 @@ static const struct ns_info *bctx_ns(const struct bctx *b, const char *name)
 			hi = mid;
 	}
 	return NULL;
-}
-
-/* A pod that owns addresses: not host-network, with an address. */
-static bool pod_known(const struct pod *p)
-{
-	return !p->host_network && p->n_ips > 0;
 }
 
 /* Address @i of @p is really @p's (a reused address belongs to the pod
@@ -1885,6 +1887,24 @@ bool rs_set_is_vmap(const char *name)
 	return false;
 }
 
+size_t ruleset_maps_missing(const struct ruleset *rs)
+{
+	size_t n = 0;
+
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+		for (int f = 0; f < 2; f++) {
+			const struct rs_set *iso = rs_desc_set(&rs->d, iso_sets[d][f]);
+			const struct rs_set *map = rs_desc_set(&rs->d, vmap_sets[d][f]);
+			size_t in_map = map ? map->n_elems : 0;
+
+			/* Every map element has its address in the iso set. */
+			if (iso && iso->n_elems > in_map)
+				n += iso->n_elems - in_map;
+		}
+	}
+	return n;
+}
+
 static void digit_set_name(char *buf, size_t len, enum netpol_dir d, int fam, unsigned digit,
 			   unsigned v)
 {
@@ -2347,7 +2367,7 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_desc
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct member_push x = { .d = b->d, .prev = prev_desc };
+		struct member_push x = { .d = b->d, .prev = b->fill_maps ? NULL : prev_desc };
 
 		r = member_elems(b, m[i].p, d, class_find(cs, m[i].key), push_member_cb, &x);
 		if (r)
@@ -2541,7 +2561,7 @@ static int build_base_chains(struct bctx *b, char roots[_NETPOL_DIR_MAX][RULESET
 }
 
 int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc *prev,
-		    struct rs_desc *d)
+		    bool fill_maps, struct rs_desc *d)
 {
 	char roots[_NETPOL_DIR_MAX][RULESET_NAME_MAX];
 	struct bctx b = { 0 };
@@ -2550,6 +2570,7 @@ int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc 
 	r = bctx_init(&b, rs, c, d);
 	if (r < 0)
 		goto out;
+	b.fill_maps = fill_maps || !prev;
 	r = build_base_sets(&b);
 	if (r < 0)
 		goto out;
@@ -2585,7 +2606,7 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = ruleset_compile(rs, c, NULL, &rs->d);
+	r = ruleset_compile(rs, c, NULL, true, &rs->d);
 	if (r < 0)
 		goto fail;
 	r = cluster_copy(c, &rs->shadow);

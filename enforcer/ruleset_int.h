@@ -164,9 +164,11 @@ int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct r
  * of @d is fitted again.  1 when @delta is full, else 0. */
 int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta);
 /* Builds the whole description of @c into @d; class ids of @prev (may be
- * NULL) are kept for the classes that still exist. */
+ * NULL) are kept for the classes that still exist.  The verdict maps get
+ * every isolated local pod when @fill_maps is set or there is no @prev,
+ * else only the elements @prev has that are still right. */
 int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc *prev,
-		    struct rs_desc *d);
+		    bool fill_maps, struct rs_desc *d);
 /* Chain deletion order within one batch: referrers before the chains
  * they jump to (dispatch trie top down, classes, then the rest). */
 int rs_chain_del_rank(const char *name);

@@ -265,8 +265,8 @@ int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta)
 	return 1;
 }
 
-int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
-		       struct bh_err *reterr)
+static int update_all(struct ruleset *rs, struct cluster *c, bool fill_maps, struct rs_delta **ret,
+		      struct bh_err *reterr)
 {
 	struct rs_desc nd = { 0 };
 	struct owner_map owners = { 0 };
@@ -276,7 +276,7 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 
 	if (!d)
 		return bh_err_oom(reterr);
-	r = ruleset_compile(rs, c, &rs->d, &nd);
+	r = ruleset_compile(rs, c, &rs->d, fill_maps, &nd);
 	/* The sets the kernel keeps keep the size they were created with. */
 	for (size_t i = 0; !r && i < nd.n_sets; i++) {
 		const struct rs_set *os = rs_desc_set(&rs->d, nd.sets[i]->name);
@@ -310,6 +310,18 @@ int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **
 		d = rs_delta_free(d);
 	*ret = d;
 	return 0;
+}
+
+int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
+		       struct bh_err *reterr)
+{
+	return update_all(rs, c, false, ret, reterr);
+}
+
+int ruleset_update_maps(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
+			struct bh_err *reterr)
+{
+	return update_all(rs, c, true, ret, reterr);
 }
 
 int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,

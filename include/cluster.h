@@ -125,10 +125,21 @@ const struct node *cluster_node_find(const struct cluster *c, const char *name);
 const struct node *cluster_node_by_addr(const struct cluster *c, const struct addr *a);
 
 /*
+ * A pod in phase Succeeded or Failed: its containers have stopped and its
+ * address went back to the node's pool, where another pod may get it.
+ * The compiler and engine_ep_addr() give it no identity: its address is
+ * an address like any outside the cluster (matched by ipBlock rules,
+ * never by a selector), and it is not isolated.  A pod being deleted still runs
+ * (graceful shutdown) and keeps its identity.
+ */
+bool pod_finished(const struct pod *p);
+
+/*
  * The pod using @a, or NULL.  Host-network pods share their node's address
  * and are never returned.  When several pods claim an address (a reused IP
- * in a snapshot), the one not being deleted (nor finished) and created last wins.  Builds
- * the address index on first use after a mutation, hence not const.
+ * in a snapshot), a pod not finished wins over a finished one, then one
+ * not being deleted, then the one created last.  Builds the address index
+ * on first use after a mutation, hence not const.
  */
 const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a);
 

@@ -123,11 +123,14 @@ struct cluster *engine_cluster(const struct engine *e);
 /*
  * The endpoint of pod @p (a pod of the engine's cluster) using its address
  * of @family (AF_INET or AF_INET6).  A host-network pod becomes an address
- * endpoint on its node.
+ * endpoint on its node.  A finished pod (pod_finished()) stays a pod here:
+ * the caller named it (propose's self-check of flows learned while it ran);
+ * a packet from its address is engine_ep_addr()'s.
  */
 void engine_ep_pod(const struct engine *e, const struct pod *p, int family, struct engine_ep *ret);
 /*
- * The endpoint of address @a: the pod using it if any, else a node owning it
+ * The endpoint of address @a: the pod using it if any (not a finished
+ * one), else a node owning it
  * (a Node object's address, or the address of a host-network pod, whose
  * spec.nodeName names the node), else an external address.
  */

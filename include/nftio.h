@@ -33,17 +33,28 @@ int nftio_open(struct nftio **ret, struct bh_err *reterr) BH_MUST_CHECK;
 struct nftio *nftio_free(struct nftio *n);
 
 /*
- * Test hook: the next batch gets an extra rule for a chain that does not
- * exist, so the kernel rejects the batch as a whole (ENOENT).  `bulkhead
- * apply` sets it when BULKHEAD_FAULT_INJECT=commit.
+ * Test hook: every batch from now on fails in the kernel, which must
+ * then keep what it had.  NFTIO_FAULT_MESSAGE: an extra rule for a chain
+ * that does not exist, so one message is refused (ENOENT) and the batch
+ * aborted.  NFTIO_FAULT_BATCH: a BEGIN message naming no subsystem, so
+ * the batch is refused as a whole (EINVAL, answered for BEGIN, the way
+ * the kernel also reports a failed commit).  `bulkhead apply` and `reset`
+ * set them when BULKHEAD_FAULT_INJECT is `commit` or `batch`.
  */
-void nftio_inject_fault(struct nftio *n, bool on);
+enum nftio_fault {
+	NFTIO_FAULT_NONE,
+	NFTIO_FAULT_MESSAGE,
+	NFTIO_FAULT_BATCH,
+};
+void nftio_inject_fault(struct nftio *n, enum nftio_fault f);
 
 /*
  * Replaces the table with @rs in one batch (add table, delete table, the
  * new table).  Returns 1 when the kernel changed, 0 when the table's
- * digest comment already matched (nothing sent), -errno with @reterr
- * filled otherwise; on error the kernel keeps what it had.
+ * digest comment already matched and no delta was committed since (the
+ * empty set `incremental` that nftio_commit_delta() creates is absent):
+ * nothing sent; -errno with @reterr filled otherwise; on error the kernel
+ * keeps what it had.
  */
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
 

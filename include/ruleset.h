@@ -304,8 +304,8 @@ struct rs_delta;
  * equal to it but for the class numbering (ruleset_text_canonical();
  * unit.ruleset and netns.enforcer_apply check it).  ruleset_update_all()
  * keeps the ids of the classes that remain.  The table comment (digest) is not
- * rewritten by deltas, so a later nftio_apply() of the same cluster
- * re-sends the table once.  On error (-ENOMEM), or if committing the delta
+ * rewritten by deltas, so the next nftio_apply() re-sends the table once
+ * (nftio_commit_delta() leaves a marker that says so).  On error (-ENOMEM), or if committing the delta
  * fails, the ruleset and the kernel may disagree: rebuild and apply in
  * full (ruleset_build(), nftio_apply()).
  */
@@ -319,6 +319,21 @@ int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *
  * description.  The generic path, slower than the three above. */
 int ruleset_update_all(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
 		       struct bh_err *reterr) BH_MUST_CHECK;
+
+/*
+ * The verdict maps in front of the dispatch tries only shrink between
+ * full builds: pod events never add to them (an added `goto` element
+ * makes the kernel validate the whole table: milliseconds at 500 local pods),
+ * so a pod that joined a class since is dispatched by the trie.
+ * ruleset_maps_missing() counts those pods' addresses;
+ * ruleset_update_maps() is ruleset_update_all() that also puts every one
+ * of them back in the maps, one batch that pays the validation once; its
+ * userspace cost is a full compile.  For an agent to call when a burst of
+ * events is over (`apply --incremental-from` does, after the last event).
+ */
+size_t ruleset_maps_missing(const struct ruleset *rs);
+int ruleset_update_maps(struct ruleset *rs, struct cluster *c, struct rs_delta **ret,
+			struct bh_err *reterr) BH_MUST_CHECK;
 
 /* NULL-safe; returns NULL. */
 struct rs_delta *rs_delta_free(struct rs_delta *d);

@@ -2,7 +2,8 @@
  * The compiler on arbitrary snapshots, in stages as nftables' --fuzzer:
  * parse, compile for the node of the first pod (and a node that has
  * none), render the nft text and the libnftnl objects, then a pod update
- * and a full update diffed against the compiled ruleset.  After each
+ * and a full update diffed against the compiled ruleset, then the refill
+ * of the verdict maps (no pod left out after it).  After each
  * update the ruleset must equal a fresh build of the same cluster
  * (ruleset_text_canonical(), include/ruleset.h): a difference aborts.
  * Never touches the kernel.
@@ -75,6 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				expect_fresh(rs, copy, &o);
 				if (ruleset_update_all(rs, c, &d, &err) == 0) {
 					d = rs_delta_free(d);
+					expect_fresh(rs, c, &o);
+				}
+				/* The refill leaves no pod out of the maps. */
+				if (ruleset_update_maps(rs, c, &d, &err) == 0) {
+					d = rs_delta_free(d);
+					if (ruleset_maps_missing(rs))
+						abort();
 					expect_fresh(rs, c, &o);
 				}
 			}

@@ -4,7 +4,8 @@
 #  - the --dry-run text loads with `nft -f`, and the netlink apply of the
 #    same snapshot lists byte-identically;
 #  - applying twice changes nothing the second time;
-#  - a failed batch (BULKHEAD_FAULT_INJECT=commit) and a bad snapshot leave
+#  - a failed batch (BULKHEAD_FAULT_INJECT=commit: one message refused;
+#    =batch: the batch refused as a whole) and a bad snapshot leave
 #    `nft list table inet bulkhead` byte-identical;
 #  - a changed input moves to exactly what a fresh apply gives, both as one
 #    full batch and through the incremental update API;
@@ -31,9 +32,12 @@ list() { in_ns nft list table inet bulkhead; }
 # The listing with class numbering abstracted (bit sets and trie chains
 # replaced by where each isolated address leads): incremental updates
 # number new classes differently from a fresh build.
+# `canon --maps` also lists the addresses the verdict maps hold: an
+# incremental apply refills them at the end, so they hold what a fresh
+# apply's do.
 canon() {
 	list >"$tmp/canon.txt" && in_ns nft -j list table inet bulkhead >"$tmp/canon.json" &&
-		python3 tests/integration/lib/nft_canon.py "$tmp/canon.txt" "$tmp/canon.json"
+		python3 tests/integration/lib/nft_canon.py "$@" "$tmp/canon.txt" "$tmp/canon.json"
 }
 fail=0
 ok() { echo "ok: $*"; }
@@ -82,6 +86,21 @@ fi
 BULKHEAD_FAULT_INJECT=commit in_ns "$BULKHEAD" reset >/dev/null 2>&1
 [ $? = 3 ] && cmp -s "$tmp/before.txt" <(list) && ok "failed reset: ruleset byte-identical" ||
 	bad "failed reset changed the ruleset"
+# The batch refused as a whole (the answer to its BEGIN message, as for a
+# failed commit): reported at once, not after the receive timeout, and
+# not taken for success by the other answers.
+t0=$(date +%s)
+BULKHEAD_FAULT_INJECT=batch in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >"$tmp/out" 2>"$tmp/err"
+rc=$? t1=$(date +%s)
+if [ $rc = 3 ] && grep -q 'rejected the batch as a whole: Invalid argument' "$tmp/err" &&
+	[ $((t1 - t0)) -lt 10 ] && [ ! -s "$tmp/out" ] && cmp -s "$tmp/before.txt" <(list); then
+	ok "batch refused whole (exit $rc, $((t1 - t0)) s): ruleset byte-identical; $(cat "$tmp/err")"
+else
+	bad "batch refused whole: exit $rc after $((t1 - t0)) s, $(cat "$tmp/out" "$tmp/err")"
+fi
+BULKHEAD_FAULT_INJECT=batch in_ns "$BULKHEAD" reset >/dev/null 2>&1
+[ $? = 3 ] && cmp -s "$tmp/before.txt" <(list) && ok "reset refused whole: ruleset byte-identical" ||
+	bad "reset refused whole changed the ruleset"
 
 # 4. A bad snapshot leaves it exactly as it was too (exit 2).
 printf '{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":' >"$tmp/bad.json"
@@ -114,10 +133,10 @@ for step in "B C" "A D" "D A"; do
 	done
 	in_ns "$BULKHEAD" apply "${T[@]}" --mode enforce "${from_snap[@]}" >"$tmp/out" 2>"$tmp/err" ||
 		bad "incremental $from -> $to: $(cat "$tmp/err")"
-	canon | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+	canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
 	in_ns "$BULKHEAD" reset >/dev/null
 	in_ns "$BULKHEAD" apply "${T[@]}" --mode enforce >/dev/null
-	canon | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+	canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
 	if cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 		ok "incremental $from -> $to equals a fresh apply: $(cat "$tmp/out")"
 	else
@@ -126,6 +145,25 @@ for step in "B C" "A D" "D A"; do
 	fi
 	unset -n F T
 done
+# A full apply after incremental batches sends the table again, even of
+# the snapshot whose digest the table comment still holds (a rollback):
+# the batches leave the empty set `incremental`, which says the comment is
+# out of date.  The result is byte-identical to a fresh apply, and the
+# next apply of it is unchanged.
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns "$BULKHEAD" apply "${A[@]}" --mode enforce >/dev/null || bad "apply A"
+list >"$tmp/a_nl.txt"
+in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json \
+	>/dev/null 2>"$tmp/err" || bad "incremental A -> D: $(cat "$tmp/err")"
+in_ns nft list set inet bulkhead incremental >/dev/null 2>&1 || bad "no marker set after incremental batches"
+in_ns "$BULKHEAD" apply "${A[@]}" --mode enforce >"$tmp/out" 2>"$tmp/err"
+in_ns "$BULKHEAD" apply "${A[@]}" --mode enforce >"$tmp/out2" 2>>"$tmp/err"
+if grep -q '^applied:' "$tmp/out" && cmp -s "$tmp/a_nl.txt" <(list) && grep -q '^unchanged:' "$tmp/out2"; then
+	ok "A -> D incrementally, then apply A: sent again, byte-identical to a fresh A, then unchanged"
+else
+	bad "rollback after incremental batches: $(cat "$tmp/out" "$tmp/out2" "$tmp/err")"
+	diff -u "$tmp/a_nl.txt" <(list) | head -20
+fi
 
 # 8. Set sizes (hash sets are created with room, include/ruleset.h).
 # a) 300 pods join namespace x (on another node): the peer set of y's
@@ -148,10 +186,10 @@ in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >/dev/null || bad "apply B"
 in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce --incremental-from "$cases/model.json" \
 	--incremental-from "$cases/41-default-deny-everywhere-allow-x-to-y.json" >"$tmp/out" 2>"$tmp/err" ||
 	bad "incremental B -> B + 300 pods: $(cat "$tmp/err")"
-canon | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
 in_ns "$BULKHEAD" reset >/dev/null
 in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce >/dev/null
-canon | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
 if grep -q 'table replaced: 1 planned, 0 after' "$tmp/out" && cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 	ok "a set outgrowing its size: one full replace, equals a fresh apply: $(cat "$tmp/out")"
 else
@@ -178,10 +216,10 @@ in_ns "$BULKHEAD" reset >/dev/null
 in_ns nft -f "$tmp/a-full.nft" || bad "nft -f A with full sets"
 in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json \
 	>"$tmp/out" 2>"$tmp/err" || bad "incremental A (full sets) -> D: $(cat "$tmp/err")"
-canon | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
 in_ns "$BULKHEAD" reset >/dev/null
 in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce >/dev/null
-canon | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
 if grep -q 'table replaced: 0 planned, [1-9][0-9]* after the kernel found a set full' "$tmp/out" &&
 	cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 	ok "kernel refused a full set (ENFILE): table replaced, equals a fresh apply: $(cat "$tmp/out")"

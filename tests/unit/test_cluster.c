@@ -122,6 +122,35 @@ static void reused_address_prefers_live_newest(void **state)
 	cluster_free(c);
 }
 
+/* A finished pod loses a shared address to a terminating one (which still
+ * runs); alone, it is still found (the learner names it), but
+ * pod_finished() tells the engine and the compiler to give it no
+ * identity. */
+static void finished_pod_yields_address(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct addr a = addr_lit("10.0.0.5");
+	struct pod *p;
+
+	(void) state;
+	put_pod(c, "x", "job", "10.0.0.5", 200, 0);
+	p = (struct pod *) cluster_pod_find(c, "x", "job");
+	assert_false(pod_finished(p));
+	p->phase = strdup("Succeeded");
+	assert_true(pod_finished(p));
+	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "job");
+	put_pod(c, "x", "old", "10.0.0.5", 100, 300); /* older, terminating */
+	assert_string_equal(cluster_pod_by_addr(c, &a)->name, "old");
+	p = (struct pod *) cluster_pod_find(c, "x", "job");
+	free(p->phase);
+	p->phase = strdup("Failed");
+	assert_true(pod_finished(p));
+	free(p->phase);
+	p->phase = strdup("Running");
+	assert_false(pod_finished(p));
+	cluster_free(c);
+}
+
 static void policies_by_namespace(void **state)
 {
 	struct cluster *c = cluster_new();
@@ -160,6 +189,7 @@ int main(void)
 		cmocka_unit_test(sorted_put_find_remove),
 		cmocka_unit_test(pod_name_index),
 		cmocka_unit_test(reused_address_prefers_live_newest),
+		cmocka_unit_test(finished_pod_yields_address),
 		cmocka_unit_test(policies_by_namespace),
 	};
 

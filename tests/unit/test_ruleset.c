@@ -8,6 +8,7 @@
  * Also: interval merging, port ranges, and incremental updates that end
  * equal to a fresh build.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -218,6 +219,13 @@ static void eps_build(struct engine *e, struct cluster *c, int family, struct ep
 			continue;
 		l->local[l->n] = !c->pods[i].host_network && c->pods[i].node &&
 				 strcmp(c->pods[i].node, NODE) == 0;
+		if (pod_finished(&c->pods[i])) {
+			/* What the kernel sees: an address, nobody's. */
+			struct addr a = l->ep[l->n].addr;
+
+			engine_ep_addr(e, &a, &l->ep[l->n]);
+			l->local[l->n] = false;
+		}
 		l->n++;
 	}
 	for (size_t i = 0; i < BH_ARRAY_SIZE(externals); i++) {
@@ -654,8 +662,9 @@ static void updates_equal_fresh_build(void **state)
  * and never add one (a joining pod goes through the trie), so the maps
  * shrink; every cell still agrees with the engine, the canonical text
  * with a fresh build, and ruleset_update_all() does not refill them.
+ * ruleset_update_maps() does, with map elements only.
  */
-static void vmap_only_shrinks(void **state)
+static void vmap_shrinks_until_refill(void **state)
 {
 	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
 	struct cluster *c = load(MODEL, CASES_DIR "/08-pod-selector-same-namespace.json");
@@ -679,6 +688,7 @@ static void vmap_only_shrinks(void **state)
 	d = rs_delta_free(d);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 1);
 	assert_int_equal(vmap_elems(rs, "in4"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 2); /* x/b, IPv4 and IPv6 */
 	expect_fresh(rs, c, &o);
 	assert_true(compare_rs("x/b joined", c, rs, BH_MODE_ENFORCE) > 0);
 
@@ -709,13 +719,105 @@ static void vmap_only_shrinks(void **state)
 	assert_int_equal(ruleset_update_all(rs, c, &d, &err), 0);
 	assert_null(d);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 0);
+	assert_int_equal(ruleset_maps_missing(rs), 4);
 
-	/* A fresh build has both pods in the maps again. */
+	/* The refill puts both pods back, and adds nothing else. */
+	assert_int_equal(ruleset_update_maps(rs, c, &d, &err), 0);
+	assert_non_null(d);
+	assert_false(rs_delta_is_full(d));
+	assert_int_equal(rs_delta_size(d), 4);
+	buf_reset(&b);
+	assert_int_equal(rs_delta_text(d, rs, &b), 0);
+	assert_non_null(strstr(b.data, "add element in4/vmap { 10."));
+	assert_non_null(strstr(b.data, "add element in6/vmap { "));
+	d = rs_delta_free(d);
+	assert_int_equal(vmap_elems(rs, "in4/vmap"), 2);
+	assert_int_equal(vmap_elems(rs, "in6/vmap"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 0);
+	expect_fresh(rs, c, &o);
+	assert_true(compare_rs("maps refilled", c, rs, BH_MODE_ENFORCE) > 0);
+	/* Full maps: a second refill has nothing to do. */
+	assert_int_equal(ruleset_update_maps(rs, c, &d, &err), 0);
+	assert_null(d);
+
+	/* A fresh build has both pods in the maps too. */
 	rs = ruleset_free(rs);
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 	assert_int_equal(vmap_elems(rs, "in4/vmap"), 2);
 	assert_int_equal(vmap_elems(rs, "in6/vmap"), 2);
+	assert_int_equal(ruleset_maps_missing(rs), 0);
 	assert_true(compare_rs("fresh", c, rs, BH_MODE_ENFORCE) > 0);
+
+	buf_done(&b);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
+/* Contains @ip as an address (not as the prefix of a longer one)? */
+static bool text_has_addr(const char *text, const char *ip)
+{
+	size_t n = strlen(ip);
+
+	for (const char *s = strstr(text, ip); s; s = strstr(s + 1, ip))
+		if ((s == text || !isalnum((unsigned char) s[-1])) &&
+		    !isalnum((unsigned char) s[n]) && s[n] != '.' && s[n] != ':')
+			return true;
+	return false;
+}
+
+/*
+ * A finished pod (Succeeded, Failed) has no identity: its address leaves
+ * every selector set and isolation set, so the next pod to get it is
+ * judged as an unknown address until the agent hears of it; the engine
+ * agrees on every cell.  A pod event that finishes a pod ends where a
+ * fresh build does.
+ */
+static void finished_pods_have_no_identity(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/09-namespace-selector.json");
+	struct ruleset *rs = NULL;
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	struct pod *p;
+	struct buf b;
+
+	(void) state;
+	buf_init(&b, 1 << 22);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	assert_int_equal(ruleset_text(rs, &b), 0);
+	assert_true(text_has_addr(b.data, "10.200.1.2")); /* y/b, running */
+	assert_true(text_has_addr(b.data, "fd00:200:0:1::2"));
+
+	p = (struct pod *) cluster_pod_find(c, "y", "b");
+	assert_non_null(p);
+	free(p->phase);
+	p->phase = strdup("Succeeded");
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	assert_non_null(d);
+	d = rs_delta_free(d);
+	expect_fresh(rs, c, &o);
+	buf_reset(&b);
+	assert_int_equal(ruleset_text(rs, &b), 0);
+	assert_false(text_has_addr(b.data, "10.200.1.2"));
+	assert_false(text_has_addr(b.data, "fd00:200:0:1::2"));
+	assert_true(text_has_addr(b.data, "10.200.1.1")); /* y/a still there */
+	assert_true(compare_rs("y/b finished", c, rs, BH_MODE_ENFORCE) > 0);
+	assert_true(compare_all("y/b finished, preview", c, BH_MODE_PREVIEW) > 0);
+
+	/* Failed is finished too; back to Running, it is a pod again. */
+	free(p->phase);
+	p->phase = strdup("Failed");
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	assert_null(d); /* nothing changed for the kernel */
+	free(p->phase);
+	p->phase = strdup("Running");
+	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	d = rs_delta_free(d);
+	expect_fresh(rs, c, &o);
+	buf_reset(&b);
+	assert_int_equal(ruleset_text(rs, &b), 0);
+	assert_true(text_has_addr(b.data, "10.200.1.2"));
 
 	buf_done(&b);
 	ruleset_free(rs);
@@ -994,10 +1096,11 @@ int main(void)
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),
-		cmocka_unit_test(vmap_only_shrinks),
+		cmocka_unit_test(vmap_shrinks_until_refill),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(neighbour_discovery_passes),
 		cmocka_unit_test(remote_pod_events),
+		cmocka_unit_test(finished_pods_have_no_identity),
 		cmocka_unit_test(set_outgrows_size),
 	};
 

@@ -9,10 +9,14 @@ chain the kernel's trie leads it to, and every verdict map element that
 leads elsewhere is listed as an error.  An incrementally updated table and
 a fresh one that enforce the same thing print the same lines, whatever
 their class ids and whichever pods their verdict maps hold.  Set sizes are left out
-too (they depend on the element count a set was created with).
+too (they depend on the element count a set was created with), and so is
+the empty set `incremental` that incremental batches leave.
 
-    nft_canon.py LISTING.txt LISTING.json
+    nft_canon.py [--maps] LISTING.txt LISTING.json
 LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
+--maps also lists the addresses each verdict map holds (not where they
+lead), for tables that should hold the same pods in their maps: a fresh
+apply and `apply --incremental-from`, which refills the maps at the end.
 """
 import ipaddress
 import json
@@ -29,6 +33,10 @@ DISPATCH = re.compile(r"^(\t\tip6? [sd]addr @(?:in|eg)[46]) goto \S+$")
 # elements, an incrementally updated set keeps its size until it outgrows
 # it), not what it enforces: left out, as ruleset_text_canonical() does.
 SIZE = re.compile(r"^\t\tsize \d+$")
+# The empty set every incremental batch creates (enforcer/nftio.c): it
+# records that the table comment's digest is out of date, and enforces
+# nothing.
+MARKER = "incremental"
 
 
 def text_lines(path):
@@ -39,7 +47,8 @@ def text_lines(path):
             m = BLOCK.match(line)
             if m:
                 name = m.group(2)
-                skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name))
+                skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name) or
+                            name == MARKER)
             if not skip and line.strip() and not SIZE.match(line):
                 m = DISPATCH.match(line)
                 out.append(f"{m.group(1)} goto <dispatch>" if m else line)
@@ -134,8 +143,29 @@ def dispatch_lines(path):
     return out
 
 
+def map_lines(json_path):
+    out = []
+    with open(json_path) as f:
+        objs = json.load(f)["nftables"]
+    for o in objs:
+        m = o.get("map")
+        if not m or not VMAP.match(m["name"]):
+            continue
+        addrs = sorted((ipaddress.ip_address(e[0]) for e in m.get("elem", [])),
+                       key=lambda a: (a.version, a))
+        out += [f"\t# map {m['name']} holds {a}" for a in addrs]
+    return out
+
+
 def main():
-    for line in text_lines(sys.argv[1]) + dispatch_lines(sys.argv[2]):
+    args = sys.argv[1:]
+    maps = args[:1] == ["--maps"]
+    if maps:
+        args = args[1:]
+    lines = text_lines(args[0]) + dispatch_lines(args[1])
+    if maps:
+        lines += map_lines(args[1])
+    for line in lines:
         print(line)
 
 
