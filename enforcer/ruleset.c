@@ -1798,7 +1798,19 @@ static int final_verdict(const struct ruleset *rs, struct rs_chain *ch, const ch
 		if (r < 0)
 			return r;
 	}
-	return add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL);
+	{
+		/* A full seen set makes the `add` above fail, which ends
+		 * its rule before the log: without this rule a scan that
+		 * fills it would blind preview for a minute. */
+		struct rs_rule rr = {
+			.kind = RS_RULE_LOG_LIMIT,
+			.prefix = (char *) prefix,
+			.group = rs->group,
+			.verdict = RS_VERDICT_ACCEPT,
+		};
+
+		return chain_add_rule(ch, &rr);
+	}
 }
 
 static int active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d)
