@@ -11,8 +11,9 @@
  * libnftnl objects with -o payload) and needs no privileges.
  * --incremental-from OLD: the kernel holds the ruleset of OLD (applied
  * before); move it to --snapshot through the incremental update API, one
- * batch per changed pod, policy or namespace, as the agent does on watch
- * events.
+ * batch per changed pod, policy, namespace or node, as the agent does on
+ * watch events (not one transaction: an error leaves the kernel at the
+ * last event committed).
  * BULKHEAD_FAULT_INJECT=commit appends an object the kernel rejects to
  * every batch (tests: a failed batch must change nothing).
  */
@@ -118,10 +119,17 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	return 0;
 }
 
+/*
+ * Equal in every field the compiler reads: the phase decides whether a
+ * pod has an identity at all (pod_finished()); phase, deletion and
+ * creation time which pod owns an address several pods claim
+ * (cluster_pod_by_addr()); the rest what a pod selects and is selected by.
+ */
 static bool pod_equal(const struct pod *a, const struct pod *b)
 {
 	if (!str_eq_opt(a->node, b->node) || a->host_network != b->host_network ||
-	    a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
+	    !str_eq_opt(a->phase, b->phase) || a->deleted != b->deleted ||
+	    a->created != b->created || a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
 	    !labels_equal(&a->labels, &b->labels))
 		return false;
 	for (size_t i = 0; i < a->n_ips; i++)
@@ -131,6 +139,31 @@ static bool pod_equal(const struct pod *a, const struct pod *b)
 		if (!str_eq_opt(a->ports[i].name, b->ports[i].name) ||
 		    a->ports[i].port != b->ports[i].port ||
 		    a->ports[i].protocol != b->ports[i].protocol)
+			return false;
+	return true;
+}
+
+/*
+ * Whether the cluster knows node @name: a Node object, or a pod scheduled
+ * there (snapshots often carry pods but no Node objects).  A mistyped
+ * --node would otherwise compile an empty ruleset and apply it.
+ */
+static bool node_known(const struct cluster *c, const char *name)
+{
+	if (cluster_node_find(c, name))
+		return true;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, name))
+			return true;
+	return false;
+}
+
+static bool node_equal(const struct node *a, const struct node *b)
+{
+	if (a->n_addrs != b->n_addrs)
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++)
+		if (!addr_eq(&a->addrs[i], &b->addrs[i]))
 			return false;
 	return true;
 }
@@ -194,9 +227,75 @@ static int incr_remove(struct nftio *nio, struct ruleset *rs, struct cluster *wo
 }
 
 /*
+ * Node objects added, changed (addresses) or removed: one event each.  The
+ * ruleset has no node-specific update, so each takes the generic path
+ * (ruleset_update_all()).
+ */
+static int incr_nodes(struct nftio *nio, struct ruleset *rs, struct cluster *work,
+		      const struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
+{
+	struct rs_delta *d = NULL;
+	int r;
+
+	for (size_t i = 0; i < new->n_nodes; i++) {
+		const struct node *o = cluster_node_find(work, new->nodes[i].name);
+		struct node n;
+
+		if (o && node_equal(o, &new->nodes[i]))
+			continue;
+		if (node_copy(&n, &new->nodes[i]) < 0 || cluster_node_put(work, &n) < 0)
+			return bh_err_oom(reterr);
+		r = ruleset_update_all(rs, work, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = work->n_nodes; i-- > 0;) {
+		if (cluster_node_find(new, work->nodes[i].name))
+			continue;
+		(void) cluster_node_remove(work, work->nodes[i].name);
+		r = ruleset_update_all(rs, work, &d, reterr);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Namespace objects that are gone from @new: one event each. */
+static int incr_ns_removed(struct nftio *nio, struct ruleset *rs, struct cluster *work,
+			   const struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
+{
+	struct rs_delta *d = NULL;
+	int r;
+
+	for (size_t i = work->n_ns; i-- > 0;) {
+		char *name;
+
+		if (cluster_ns_find(new, work->ns[i].name))
+			continue;
+		/* The update names the namespace after it left @work. */
+		name = strdup(work->ns[i].name);
+		if (!name)
+			return bh_err_oom(reterr);
+		(void) cluster_ns_remove(work, name);
+		r = ruleset_update_namespace(rs, work, name, &d, reterr);
+		free(name);
+		if (r >= 0)
+			r = incr_commit(nio, rs, d, st, reterr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
  * Replays the differences between @old (what the kernel holds) and @new
- * as watch events: namespaces, then policies, then pods.  @work starts as
- * a copy of @old and ends equal to @new.
+ * as watch events: namespaces added or changed, nodes, policies, pods,
+ * then namespaces removed.  @work starts as a copy of @old and ends equal
+ * to @new.
  */
 static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct cluster *work,
 			     struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
@@ -223,6 +322,9 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 		if (r < 0)
 			return r;
 	}
+	r = incr_nodes(nio, rs, work, new, st, reterr);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < new->n_policies; i++) {
 		const struct netpol *np = &new->policies[i];
 		struct netpol p;
@@ -279,6 +381,9 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 		if (r < 0)
 			return r;
 	}
+	r = incr_ns_removed(nio, rs, work, new, st, reterr);
+	if (r < 0)
+		return r;
 	/* The burst is over: the pods that joined a class go back in the
 	 * verdict maps, one batch (include/ruleset.h). */
 	st->refilled = ruleset_maps_missing(rs);
@@ -332,6 +437,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 			goto out;
 		}
 		o.nflog_group = (uint16_t) g;
+		o.nflog_group_set = true;
 	}
 	o.node = a.node;
 	/* Everything that can fail on bad input happens before the kernel
@@ -339,6 +445,13 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		goto out;
+	if (!node_known(c, a.node)) {
+		r = bh_err_set(reterr, BH_ERR_INPUT, -ENOENT,
+			       "apply: --node '%s': no Node object of that name and no pod "
+			       "with that spec.nodeName in the cluster",
+			       a.node);
+		goto out;
+	}
 	if (a.from.n_snapshots) {
 		r = cli_cluster_load(&a.from, &old, reterr);
 		if (r < 0)

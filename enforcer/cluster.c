@@ -492,6 +492,23 @@ oom:
 	return -ENOMEM;
 }
 
+int node_copy(struct node *dst, const struct node *src)
+{
+	*dst = (struct node){ .name = strdup(src->name) };
+	if (!dst->name)
+		return -ENOMEM;
+	if (src->n_addrs) {
+		dst->addrs = malloc(src->n_addrs * sizeof(*dst->addrs));
+		if (!dst->addrs) {
+			node_done(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->addrs, src->addrs, src->n_addrs * sizeof(*dst->addrs));
+		dst->n_addrs = src->n_addrs;
+	}
+	return 0;
+}
+
 int cluster_copy(const struct cluster *src, struct cluster **ret)
 {
 	struct cluster *c = cluster_new();
@@ -523,21 +540,9 @@ int cluster_copy(const struct cluster *src, struct cluster **ret)
 			goto fail;
 	}
 	for (size_t i = 0; i < src->n_nodes; i++) {
-		struct node n = { .name = strdup(src->nodes[i].name) };
+		struct node n;
 
-		if (!n.name)
-			goto fail;
-		if (src->nodes[i].n_addrs) {
-			n.addrs = malloc(src->nodes[i].n_addrs * sizeof(*n.addrs));
-			if (!n.addrs) {
-				node_done(&n);
-				goto fail;
-			}
-			memcpy(n.addrs, src->nodes[i].addrs,
-			       src->nodes[i].n_addrs * sizeof(*n.addrs));
-			n.n_addrs = src->nodes[i].n_addrs;
-		}
-		if (cluster_node_put(c, &n) < 0)
+		if (node_copy(&n, &src->nodes[i]) < 0 || cluster_node_put(c, &n) < 0)
 			goto fail;
 	}
 	/* Without memory for it the copy still works, by binary search. */

@@ -1798,7 +1798,19 @@ static int final_verdict(const struct ruleset *rs, struct rs_chain *ch, const ch
 		if (r < 0)
 			return r;
 	}
-	return add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL);
+	{
+		/* A full seen set makes the `add` above fail, which ends
+		 * its rule before the log: without this rule a scan that
+		 * fills it would blind preview for a minute. */
+		struct rs_rule rr = {
+			.kind = RS_RULE_LOG_LIMIT,
+			.prefix = (char *) prefix,
+			.group = rs->group,
+			.verdict = RS_VERDICT_ACCEPT,
+		};
+
+		return chain_add_rule(ch, &rr);
+	}
 }
 
 static int active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d)
@@ -2600,7 +2612,7 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	if (!rs)
 		return bh_err_oom(reterr);
 	rs->mode = o->mode;
-	rs->group = o->nflog_group ? o->nflog_group : RULESET_NFLOG_GROUP;
+	rs->group = o->nflog_group_set ? o->nflog_group : RULESET_NFLOG_GROUP;
 	rs->node = strdup(o->node);
 	if (!rs->node) {
 		r = -ENOMEM;

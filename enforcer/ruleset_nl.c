@@ -392,6 +392,18 @@ static int e_flow(struct nftnl_rule *r, uint8_t family)
 	return ret ? ret : e_proto_port(r, 2 * w, false);
 }
 
+/* log prefix P group G (NFLOG) */
+static int e_log(struct nftnl_rule *nr, const struct rs_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+
+	if (e) {
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, r->prefix);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, r->group);
+	}
+	return add_expr(nr, e);
+}
+
 static int e_verdict(struct nftnl_rule *r, enum rs_verdict v, const char *target)
 {
 	static const int code[_RS_VERDICT_MAX] = {
@@ -506,14 +518,23 @@ static int rule_exprs(struct nftnl_rule *nr, const struct rs_rule *r)
 			nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, r->peer_set);
 		}
 		ret = add_expr(nr, e);
-		if (ret)
-			return ret;
-		e = nftnl_expr_alloc("log");
+		if (!ret)
+			ret = e_log(nr, r);
+		break;
+	}
+	case RS_RULE_LOG_LIMIT: {
+		struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
 		if (e) {
-			nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, r->prefix);
-			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, r->group);
+			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, RULESET_ALERT_LIMIT);
+			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1); /* per second */
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, RULESET_ALERT_LIMIT);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 		}
 		ret = add_expr(nr, e);
+		if (!ret)
+			ret = e_log(nr, r);
 		break;
 	}
 	case RS_RULE_ALLOW:

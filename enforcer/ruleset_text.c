@@ -191,6 +191,12 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 				  "th dport } log prefix \"%s\" group %u accept",
 				  r->family == AF_INET6 ? "ipv6" : "ipv4", r->peer_set, ip, ip,
 				  r->prefix, r->group);
+	case RS_RULE_LOG_LIMIT:
+		return buf_printf(
+			out,
+			"limit rate %u/second burst %u packets log prefix \"%s\" group %u "
+			"accept",
+			RULESET_ALERT_LIMIT, RULESET_ALERT_LIMIT, r->prefix, r->group);
 	case RS_RULE_ALLOW:
 		if (r->family && !r->peer_set && !r->named_set)
 			ret = buf_printf(out, "meta nfproto %s ",

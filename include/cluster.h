@@ -97,8 +97,9 @@ void k8s_ns_done(struct k8s_ns *ns);
 void pod_done(struct pod *p);
 void node_done(struct node *n);
 /* Deep copy of @src into @dst (overwritten); on -ENOMEM @dst is left
- * empty (pod_done'd).  @src is borrowed. */
+ * empty (pod_done'd, node_done'd).  @src is borrowed. */
 int pod_copy(struct pod *dst, const struct pod *src) BH_MUST_CHECK;
+int node_copy(struct node *dst, const struct node *src) BH_MUST_CHECK;
 
 /*
  * Insert or replace by name.  Takes ownership of the object's contents

@@ -9,16 +9,21 @@
  * Layout (docs/enforcer.md has the full picture):
  *
  *   chain forward  hook forward:  ct state established,related accept
+ *                                 ip saddr vmap @eg4/vmap  (+ ip6 / @eg6/vmap)
+ *                                 ip saddr @eg4 goto ROOT  (+ ip6 / @eg6)
  *                                 fib saddr type local accept
  *                                 ip saddr @node4 accept (Node addresses)
- *                                 ip saddr @eg4 goto ROOT  (+ ip6 / @eg6)
  *                                 goto ingress
  *   chain input    hook input:    ct state established,related accept
  *                                 icmpv6 type 130-136 accept (MLD, ND)
  *                                 icmpv6 type 143 accept (MLDv2)
+ *                                 ip saddr vmap @eg4/vmap  (+ ip6)
  *                                 ip saddr @eg4 goto ROOT  (+ ip6 / @eg6)
- *   chain ingress:                ip daddr @in4 goto ROOT  (+ ip6 / @in6)
+ *   chain ingress:                ip daddr vmap @in4/vmap  (+ ip6 / @in6/vmap)
+ *                                 ip daddr @in4 goto ROOT  (+ ip6 / @in6)
  *                                 accept
+ *   map in4/vmap (eg4/vmap, ...): local pod address : goto its class chain
+ *                                 (ruleset_update_maps())
  *   set in4/eg4 (in6/eg6):        local pods isolated for ingress/egress
  *   set in4/dJ.V (eg4/dJ.V):      those whose class id has octal digit J
  *                                 equal to V (1-7)
@@ -83,6 +88,9 @@
 #define RULESET_NFLOG_GROUP 0x4248 /* default NFLOG group ("BH") */
 #define RULESET_SEEN_TIMEOUT_MS 60000 /* preview: one log per flow per minute */
 #define RULESET_SEEN_SIZE 65535 /* preview: flows remembered per family */
+/* preview: alerts a second (and burst) per class chain once the seen set
+ * is full (the flows then are logged per packet, not per flow) */
+#define RULESET_ALERT_LIMIT 100
 /*
  * Address and named-port sets (hash sets) are created with a size: the
  * kernel then allocates their hash table once (nft_hash) instead of
@@ -156,6 +164,9 @@ enum rs_rule_kind {
 	RS_RULE_SEEN_SKIP, /* ip saddr . ip daddr . l4proto . dport @seen accept */
 	RS_RULE_SEEN_LOG, /* add @seen { ... } log prefix P group G accept */
 	RS_RULE_ICMPV6_ACCEPT, /* icmpv6 type LO-HI accept (neighbour discovery) */
+	/* limit rate N/second burst N packets log prefix P group G accept:
+	 * what the SEEN_LOG rules could not add to a full seen set */
+	RS_RULE_LOG_LIMIT,
 	_RS_RULE_KIND_MAX,
 };
 
@@ -193,7 +204,10 @@ struct rs_chain {
 struct ruleset_opts {
 	const char *node; /* borrowed; spec.nodeName of the local pods */
 	enum bh_mode mode;
-	uint16_t nflog_group; /* 0 means RULESET_NFLOG_GROUP */
+	/* NFLOG group of preview's log rules: @nflog_group when
+	 * @nflog_group_set (0 is a valid group), else RULESET_NFLOG_GROUP. */
+	bool nflog_group_set;
+	uint16_t nflog_group;
 };
 
 struct ruleset; /* opaque: description + the state incremental updates need */

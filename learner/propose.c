@@ -819,11 +819,37 @@ static int name_part(struct buf *b, const char *s)
 	return r;
 }
 
-/* bulkhead-NAME-DIR, or bulkhead-NAME-KIND-DIR when two workloads of the
- * namespace share a name (@clash); NAME is cut to keep the whole within
- * POLICY_NAME_MAX. */
-static int policy_name(const struct workload_set *ws, size_t wi, bool clash, enum netpol_dir d,
-		       char **ret)
+/*
+ * How much a workload's policy names carry besides its name: its kind when
+ * another workload of the namespace would get the same name without it,
+ * then a hash of its kind and name when even that is not enough (names
+ * and kinds that read alike once mapped to [a-z0-9-] or cut).
+ */
+enum name_level {
+	NAME_PLAIN,
+	NAME_KIND,
+	NAME_HASH,
+	_NAME_LEVEL_MAX,
+};
+
+/* FNV-1a of "KIND/NAME": fixed, so a workload's policy names are the same
+ * on every run. */
+static uint32_t name_hash(const struct workload *w)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *s = w->kind; *s; s++)
+		h = (h ^ (uint8_t) *s) * 16777619u;
+	h = (h ^ (uint8_t) '/') * 16777619u;
+	for (const char *s = w->name; *s; s++)
+		h = (h ^ (uint8_t) *s) * 16777619u;
+	return h;
+}
+
+/* bulkhead-NAME-DIR, bulkhead-NAME-KIND-DIR or bulkhead-NAME-KIND-HASH-DIR
+ * by @level; NAME is cut to keep the whole within POLICY_NAME_MAX. */
+static int policy_name(const struct workload_set *ws, size_t wi, enum name_level level,
+		       enum netpol_dir d, char **ret)
 {
 	const struct workload *w = &ws->v[wi];
 	const char *dir = netpol_dir_name(d);
@@ -836,10 +862,12 @@ static int policy_name(const struct workload_set *ws, size_t wi, bool clash, enu
 	r = buf_printf(&b, "bulkhead-");
 	if (r == 0)
 		r = name_part(&b, w->name);
-	if (r == 0 && clash)
+	if (r == 0 && level >= NAME_KIND)
 		r = buf_printf(&tail, "-");
-	if (r == 0 && clash)
+	if (r == 0 && level >= NAME_KIND)
 		r = name_part(&tail, w->kind);
+	if (r == 0 && level >= NAME_HASH)
+		r = buf_printf(&tail, "-%08" PRIx32, name_hash(w));
 	if (r == 0)
 		r = buf_printf(&tail, "-%s", dir);
 	if (r == 0) {
@@ -857,30 +885,82 @@ static int policy_name(const struct workload_set *ws, size_t wi, bool clash, enu
 	return 0;
 }
 
-static int wl_ns_name_cmp(const void *a, const void *b, void *ud)
+struct name_ref {
+	const char *ns;
+	char *name; /* owned */
+	size_t wl;
+};
+
+static int name_ref_cmp(const void *a, const void *b)
 {
-	const struct workload_set *ws = ud;
-	const struct workload *x = &ws->v[*(const size_t *) a], *y = &ws->v[*(const size_t *) b];
+	const struct name_ref *x = a, *y = b;
 	int c = strcmp(x->ns, y->ns);
 
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* Per workload: does another workload of its namespace have its name? */
-static int name_clashes(const struct workload_set *ws, bool *ret)
+/*
+ * Per workload the least name level that gives every workload of a
+ * namespace policy names of its own, in both directions.  Raising one
+ * workload's level can make its names meet another's, so this repeats
+ * until no two meet; (ns, kind, name) is unique, so only a hash collision
+ * on top of names and kinds that read alike leaves two the same: an error.
+ */
+static int name_levels(const struct workload_set *ws, uint8_t *level, struct bh_err *reterr)
 {
-	size_t *idx = calloc(ws->n ? ws->n : 1, sizeof(*idx));
+	struct name_ref *v = calloc(ws->n ? ws->n : 1, sizeof(*v));
+	bool again = true;
+	int r = 0;
 
-	if (!idx)
-		return -ENOMEM;
+	if (!v)
+		return bh_err_oom(reterr);
+	while (again && r == 0) {
+		again = false;
+		for (int d = 0; d < _NETPOL_DIR_MAX && r == 0; d++) {
+			for (size_t i = 0; i < ws->n && r == 0; i++) {
+				free(v[i].name);
+				v[i] = (struct name_ref){ .ns = ws->v[i].ns, .wl = i };
+				r = policy_name(ws, i, (enum name_level) level[i],
+						(enum netpol_dir) d, &v[i].name);
+			}
+			if (r < 0) {
+				r = bh_err_oom(reterr);
+				break;
+			}
+			qsort(v, ws->n, sizeof(*v), name_ref_cmp);
+			for (size_t i = 0, j; i < ws->n; i = j) {
+				bool raised = false;
+
+				for (j = i + 1; j < ws->n && name_ref_cmp(&v[i], &v[j]) == 0; j++)
+					;
+				if (j - i == 1)
+					continue;
+				for (size_t k = i; k < j; k++) {
+					if (level[v[k].wl] + 1 < _NAME_LEVEL_MAX) {
+						level[v[k].wl]++;
+						raised = again = true;
+					}
+				}
+				if (!raised) {
+					const struct workload *a = &ws->v[v[i].wl],
+							      *b = &ws->v[v[i + 1].wl];
+
+					r = bh_err_set(reterr, BH_ERR_INPUT, -EEXIST,
+						       "propose: workloads %s/%s/%s and %s/%s/%s "
+						       "get the same policy name '%s'",
+						       a->ns, a->kind, a->name, b->ns, b->kind,
+						       b->name, v[i].name);
+					break;
+				}
+			}
+			if (again)
+				break;
+		}
+	}
 	for (size_t i = 0; i < ws->n; i++)
-		idx[i] = i;
-	qsort_r(idx, ws->n, sizeof(*idx), wl_ns_name_cmp, (void *) ws);
-	for (size_t i = 0; i + 1 < ws->n; i++)
-		if (wl_ns_name_cmp(&idx[i], &idx[i + 1], (void *) ws) == 0)
-			ret[idx[i]] = ret[idx[i + 1]] = true;
-	free(idx);
-	return 0;
+		free(v[i].name);
+	free(v);
+	return r;
 }
 
 /*
@@ -892,7 +972,7 @@ static int name_clashes(const struct workload_set *ws, bool *ret)
  * asked while learning, and a DNS server that cannot resolve breaks the
  * cluster).
  */
-static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, const bool *clash,
+static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, const uint8_t *level,
 			struct proposal *p)
 {
 	const bool in = d == NETPOL_INGRESS;
@@ -929,7 +1009,8 @@ static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, cons
 		p->v = v;
 		r = policy_build(x, w, d, &x->edges[i], j - i, &p->v[p->n]);
 		if (r == 0)
-			r = policy_name(x->ws, w, clash[w], d, &p->v[p->n].np.name);
+			r = policy_name(x->ws, w, (enum name_level) level[w], d,
+					&p->v[p->n].np.name);
 		p->n++;
 		if (r < 0)
 			return r;
@@ -944,7 +1025,8 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	struct proposal p = { 0 };
 	struct ctx x = { .c = c, .o = o };
 	struct ep prev_src = { 0 };
-	bool *seen = NULL, *clash = NULL;
+	bool *seen = NULL;
+	uint8_t *level = NULL;
 	int r = -ENOMEM;
 
 	*ret = (struct proposal){ 0 };
@@ -959,9 +1041,13 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	r = -ENOMEM;
 	x.dns_wl = calloc(p.ws.n ? p.ws.n : 1, sizeof(*x.dns_wl));
 	seen = calloc(p.ws.n ? p.ws.n : 1, sizeof(*seen));
-	clash = calloc(p.ws.n ? p.ws.n : 1, sizeof(*clash));
-	if (!x.dns_wl || !seen || !clash || name_clashes(&p.ws, clash) < 0)
+	level = calloc(p.ws.n ? p.ws.n : 1, sizeof(*level));
+	if (!x.dns_wl || !seen || !level)
 		goto out;
+	r = name_levels(&p.ws, level, reterr);
+	if (r < 0)
+		goto out_err;
+	r = -ENOMEM;
 
 	for (size_t i = 0; i < c->n_pods; i++)
 		if (c->pods[i].host_network)
@@ -1018,7 +1104,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		if (!o->dir[d])
 			continue;
-		r = policies_for(&x, (enum netpol_dir) d, seen, clash, &p);
+		r = policies_for(&x, (enum netpol_dir) d, seen, level, &p);
 		if (r < 0)
 			goto out;
 	}
@@ -1031,13 +1117,14 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 out:
 	if (r < 0)
 		bh_err_oom(reterr);
+out_err:
 	proposal_done(&p);
 	free(x.edges);
 	free(x.hostnet);
 	free(x.dns_wl);
 	free(x.pod_memo);
 	free(seen);
-	free(clash);
+	free(level);
 	return r;
 }
 

@@ -3,17 +3,20 @@
  * parse, compile for the node of the first pod (and a node that has
  * none), render the nft text and the libnftnl objects, then a pod update
  * and a full update diffed against the compiled ruleset, then the refill
- * of the verdict maps (no pod left out after it).  After each
+ * of the verdict maps (no pod left out after it), then a pod that takes
+ * another's labels and then finishes, through the pod event path.  After each
  * update the ruleset must equal a fresh build of the same cluster
  * (ruleset_text_canonical(), include/ruleset.h): a difference aborts.
  * Never touches the kernel.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "labels.h"
 #include "ruleset.h"
 #include "snapshot.h"
 
@@ -37,6 +40,66 @@ static void expect_fresh(const struct ruleset *rs, struct cluster *c, const stru
 	buf_done(&a);
 	buf_done(&b);
 	ruleset_free(fresh);
+}
+
+/*
+ * The last pod takes the labels of the first (joining its selectors and
+ * classes, leaving its own), through the pod event path, then finishes
+ * (phase Succeeded: no identity any more); each step must equal a fresh
+ * build.
+ */
+static int put_changed(struct cluster *c, const struct pod *p, const struct labels *labels,
+		       const char *phase)
+{
+	struct pod np;
+	int r = pod_copy(&np, p);
+
+	if (r < 0)
+		return r;
+	if (labels) {
+		struct labels nl;
+
+		r = labels_copy(&nl, labels);
+		if (r < 0) {
+			pod_done(&np);
+			return r;
+		}
+		labels_done(&np.labels);
+		np.labels = nl;
+	}
+	if (phase) {
+		free(np.phase);
+		np.phase = strdup(phase);
+		if (!np.phase) {
+			pod_done(&np);
+			return -ENOMEM;
+		}
+	}
+	return cluster_pod_put(c, &np); /* takes @np */
+}
+
+static void relabel_last(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
+{
+	struct rs_delta *d = NULL;
+	struct bh_err err = { 0 };
+	char *ns, *name;
+
+	if (c->n_pods < 2)
+		return;
+	ns = strdup(c->pods[c->n_pods - 1].ns);
+	name = strdup(c->pods[c->n_pods - 1].name);
+	if (ns && name && put_changed(c, &c->pods[c->n_pods - 1], &c->pods[0].labels, NULL) >= 0 &&
+	    ruleset_update_pod(rs, c, ns, name, &d, &err) == 0) {
+		d = rs_delta_free(d);
+		expect_fresh(rs, c, o);
+		if (put_changed(c, cluster_pod_find(c, ns, name), NULL, "Succeeded") >= 0 &&
+		    ruleset_update_pod(rs, c, ns, name, &d, &err) == 0) {
+			d = rs_delta_free(d);
+			expect_fresh(rs, c, o);
+		}
+	}
+	free(ns);
+	free(name);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						abort();
 					expect_fresh(rs, c, &o);
 				}
+				relabel_last(rs, c, &o);
 			}
 			cluster_free(copy);
 			free(ns);

@@ -50,11 +50,31 @@ for r in "${runs[@]}"; do
 		"$BULKHEAD" apply "${args[@]}" --node "$node" --mode enforce --dry-run -o payload
 done
 
+# --nflog-group N puts N in every log rule, 0 included (a valid group, not
+# "unset"); without it the default 16968.
+for g in 0 7 ""; do
+	want=${g:-16968}
+	gargs=()
+	[ -n "$g" ] && gargs=(--nflog-group "$g")
+	"$BULKHEAD" apply --snapshot "$dir/constructs.json" --node n1 --mode preview --dry-run \
+		"${gargs[@]}" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	logs=$(grep -c ' log prefix ' "$tmp/out")
+	with=$(grep -Ec " log prefix \"[^\"]*\" group $want accept\$" "$tmp/out")
+	if [ "$rc" = 0 ] && [ "$logs" -gt 0 ] && [ "$with" = "$logs" ]; then
+		echo "ok: --nflog-group '${g}': $with log rules, all group $want"
+	else
+		echo "FAIL: --nflog-group '${g}': exit $rc, $with of $logs log rules in group $want: $(cat "$tmp/err")"
+		fail=1
+	fi
+done
+
 # Bad input: exit 2, one line naming the flag or file, nothing on stdout.
 for bad in "--node n1 --mode enforce --dry-run" \
 	"--snapshot $dir/constructs.json --node n1 --mode block --dry-run" \
 	"--snapshot $dir/nonexistent.json --node n1 --mode enforce --dry-run" \
-	"--snapshot $dir/constructs.json --mode enforce --dry-run"; do
+	"--snapshot $dir/constructs.json --mode enforce --dry-run" \
+	"--snapshot $dir/constructs.json --node n9 --mode enforce --dry-run"; do
 	# shellcheck disable=SC2086
 	"$BULKHEAD" apply $bad >"$tmp/out" 2>"$tmp/err"
 	rc=$?
@@ -63,6 +83,29 @@ for bad in "--node n1 --mode enforce --dry-run" \
 		fail=1
 	else
 		echo "ok: apply $bad -> $(cat "$tmp/err")"
+	fi
+done
+# An unknown --node is that error too (above), and names the node; a node
+# known only by its pods (n2) or only by its Node object (n4) is not.
+"$BULKHEAD" apply --snapshot "$dir/constructs.json" --node n9 --mode enforce --dry-run \
+	>/dev/null 2>"$tmp/err"
+grep -q "'n9'" "$tmp/err" && echo "ok: unknown --node named: $(cat "$tmp/err")" ||
+	{ echo "FAIL: unknown --node not named: $(cat "$tmp/err")"; fail=1; }
+cat >"$tmp/node-only.json" <<'EOF'
+{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Node",
+ "metadata": {"name": "n4"},
+ "status": {"addresses": [{"type": "InternalIP", "address": "10.100.0.4"}]}}]}
+EOF
+for known in "n2|--snapshot $dir/constructs.json" \
+	"n4|--snapshot $dir/constructs.json --snapshot $tmp/node-only.json"; do
+	IFS='|' read -r node files <<<"$known"
+	# shellcheck disable=SC2086
+	if "$BULKHEAD" apply $files --node "$node" --mode enforce --dry-run >"$tmp/out" 2>"$tmp/err" &&
+		grep -q '^table inet bulkhead' "$tmp/out" && [ ! -s "$tmp/err" ]; then
+		echo "ok: --node $node (known by ${files##* })"
+	else
+		echo "FAIL: --node $node: $(cat "$tmp/err")"
+		fail=1
 	fi
 done
 exit $fail

@@ -111,6 +111,17 @@ if [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && cmp -s "$tmp/before.txt" <(l
 else
 	bad "bad snapshot: exit $rc, $(cat "$tmp/err")"
 fi
+# So does a --node the cluster does not know (a typo would otherwise apply
+# an empty ruleset): exit 2, one line naming it.
+in_ns "$BULKHEAD" apply --snapshot tests/golden/enforcer/constructs.json --node n1-typo \
+	--mode enforce >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "'n1-typo'" "$tmp/err" &&
+	[ ! -s "$tmp/out" ] && cmp -s "$tmp/before.txt" <(list); then
+	ok "unknown --node (exit 2): ruleset byte-identical; $(cat "$tmp/err")"
+else
+	bad "unknown --node: exit $rc, $(cat "$tmp/out") $(cat "$tmp/err")"
+fi
 
 # 5. A changed input, one full batch: equal to loading its text afresh.
 in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >"$tmp/out" || bad "apply B: $(cat "$tmp/out")"
@@ -121,10 +132,54 @@ cmp -s "$tmp/b_nl.txt" <(list) && ok "A -> B in one batch: $(cat "$tmp/out")" ||
 
 # 6. Incremental: B -> C, A -> D and D -> A through the update API (one
 # batch per event) end where a fresh apply does (same lines; order may
-# differ; class ids may too, see canon).
-for step in "B C" "A D" "D A"; do
+# differ; class ids may too, see canon).  Variants of model.json, each
+# changing B's fresh ruleset: NONS, Namespace x removed (its pods stay,
+# no namespace selector matches them any more); NODE, node-1's addresses
+# changed and a Node node-2 added (NODE -> B removes it); OLD, a pod of
+# z on node-2 created last, claiming x/a's address (it owns it), and DONE,
+# the same pod Succeeded (x/a owns the address again).
+python3 - "$cases/model.json" "$tmp" <<'PY'
+import copy, json, sys
+model = json.load(open(sys.argv[1]))
+def variant(name, edit):
+    m = copy.deepcopy(model)
+    edit(m["items"])
+    json.dump(m, open(f"{sys.argv[2]}/model-{name}.json", "w"))
+def no_ns_x(items):
+    items[:] = [i for i in items if not (i["kind"] == "Namespace" and i["metadata"]["name"] == "x")]
+def node_moved(items):
+    for i in items:
+        if i["kind"] == "Node":
+            i["status"]["addresses"] = [{"type": "InternalIP", "address": "10.100.0.9"},
+                                        {"type": "InternalIP", "address": "fd00:100::9"}]
+    items.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"},
+                  "status": {"addresses": [{"type": "InternalIP", "address": "10.100.0.2"}]}})
+def reused(phase):
+    def edit(items):
+        items.append({"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": "old", "namespace": "z", "labels": {"pod": "old"},
+                                   "creationTimestamp": "2024-01-01T00:00:00Z"},
+                      "spec": {"nodeName": "node-2", "containers": [{"name": "c"}]},
+                      "status": {"phase": phase, "podIP": "10.200.0.1",
+                                 "podIPs": [{"ip": "10.200.0.1"}]}})
+    return edit
+variant("nons", no_ns_x)
+variant("node", node_moved)
+variant("old", reused("Running"))
+variant("done", reused("Succeeded"))
+PY
+for v in NONS:nons NODE:node OLD:old DONE:done; do
+	declare -n V=${v%%:*}
+	V=(--snapshot "$tmp/model-${v#*:}.json" --snapshot "$cases/41-default-deny-everywhere-allow-x-to-y.json"
+		--node node-1)
+	unset -n V
+done
+for step in "B C" "A D" "D A" "B NONS" "B NODE" "NODE B" "OLD DONE"; do
 	read -r from to <<<"$step"
 	declare -n F=$from T=$to
+	# A step whose two ends compile alike would prove nothing.
+	cmp -s <("$BULKHEAD" apply "${F[@]}" --mode enforce --dry-run) \
+		<("$BULKHEAD" apply "${T[@]}" --mode enforce --dry-run) && bad "$from -> $to changes nothing"
 	in_ns "$BULKHEAD" reset >/dev/null
 	in_ns "$BULKHEAD" apply "${F[@]}" --mode enforce >/dev/null || bad "apply $from"
 	from_snap=()
@@ -133,10 +188,10 @@ for step in "B C" "A D" "D A"; do
 	done
 	in_ns "$BULKHEAD" apply "${T[@]}" --mode enforce "${from_snap[@]}" >"$tmp/out" 2>"$tmp/err" ||
 		bad "incremental $from -> $to: $(cat "$tmp/err")"
-	canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+	canon --maps | grep -v 'comment "bulkhead:' >"$tmp/incr.txt"
 	in_ns "$BULKHEAD" reset >/dev/null
 	in_ns "$BULKHEAD" apply "${T[@]}" --mode enforce >/dev/null
-	canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+	canon --maps | grep -v 'comment "bulkhead:' >"$tmp/full.txt"
 	if cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 		ok "incremental $from -> $to equals a fresh apply: $(cat "$tmp/out")"
 	else
@@ -186,10 +241,10 @@ in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >/dev/null || bad "apply B"
 in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce --incremental-from "$cases/model.json" \
 	--incremental-from "$cases/41-default-deny-everywhere-allow-x-to-y.json" >"$tmp/out" 2>"$tmp/err" ||
 	bad "incremental B -> B + 300 pods: $(cat "$tmp/err")"
-canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+canon --maps | grep -v 'comment "bulkhead:' >"$tmp/incr.txt"
 in_ns "$BULKHEAD" reset >/dev/null
 in_ns "$BULKHEAD" apply "${E[@]}" --mode enforce >/dev/null
-canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+canon --maps | grep -v 'comment "bulkhead:' >"$tmp/full.txt"
 if grep -q 'table replaced: 1 planned, 0 after' "$tmp/out" && cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 	ok "a set outgrowing its size: one full replace, equals a fresh apply: $(cat "$tmp/out")"
 else
@@ -216,10 +271,10 @@ in_ns "$BULKHEAD" reset >/dev/null
 in_ns nft -f "$tmp/a-full.nft" || bad "nft -f A with full sets"
 in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json \
 	>"$tmp/out" 2>"$tmp/err" || bad "incremental A (full sets) -> D: $(cat "$tmp/err")"
-canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/incr.txt"
+canon --maps | grep -v 'comment "bulkhead:' >"$tmp/incr.txt"
 in_ns "$BULKHEAD" reset >/dev/null
 in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce >/dev/null
-canon --maps | grep -v 'comment "bulkhead:' | sort >"$tmp/full.txt"
+canon --maps | grep -v 'comment "bulkhead:' >"$tmp/full.txt"
 if grep -q 'table replaced: 0 planned, [1-9][0-9]* after the kernel found a set full' "$tmp/out" &&
 	cmp -s "$tmp/incr.txt" "$tmp/full.txt"; then
 	ok "kernel refused a full set (ENFILE): table replaced, equals a fresh apply: $(cat "$tmp/out")"

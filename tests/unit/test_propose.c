@@ -668,6 +668,65 @@ static void policy_names_tell_clashing_workloads_apart(void **state)
 	cluster_free(c);
 }
 
+/* Workload names that read alike once mapped to [a-z0-9-] (bare pods
+ * app=a.b and app=a_b), and one that reads like their names with the kind
+ * (app=a-b-pod): every policy name is its own, and the self-check allows
+ * every flow.  (Two with one name used to replace each other: found by
+ * fuzz.propose with owner kinds ReplicaSet and RepLicaSet.) */
+static void policy_names_never_collide(void **state)
+{
+	static const char *const apps[] = { "app=a.b", "app=a_b", "app=a-b-pod" };
+	struct cluster *c = cluster_new();
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	size_t hashed = 0;
+
+	(void) state;
+	put_pod(c, "p1", "10.0.0.1", apps[0], 0, NULL);
+	put_pod(c, "p2", "10.0.0.2", apps[1], 0, NULL);
+	put_pod(c, "p3", "10.0.0.3", apps[2], 0, NULL);
+	put_pod(c, "srv", "10.0.0.4", "app=srv", 80, "http");
+	flow_set_init(&fs);
+	fs.flows = calloc(3, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 3; i++) {
+		char src[16];
+
+		snprintf(src, sizeof(src), "10.0.0.%d", i + 1);
+		fs.flows[fs.n++].key = (struct flow_key){ .src = addr_lit(src),
+							  .dst = addr_lit("10.0.0.4"),
+							  .proto = IPPROTO_TCP,
+							  .port = 80 };
+	}
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(p.n, 8);
+	for (size_t i = 1; i < p.n; i++)
+		assert_true(strcmp(p.v[i - 1].np.name, p.v[i].np.name) < 0);
+	assert_non_null(find(&p, "ns", "bulkhead-a-b-pod-pod-egress"));
+	assert_non_null(find(&p, "ns", "bulkhead-srv-ingress"));
+	/* a.b and a_b: bulkhead-a-b-pod-HASH-DIR, HASH 8 hex digits */
+	for (size_t i = 0; i < p.n; i++) {
+		const char *n = p.v[i].np.name, *h = n + strlen("bulkhead-a-b-pod-");
+
+		if (strncmp(n, "bulkhead-a-b-pod-", strlen("bulkhead-a-b-pod-")) != 0 ||
+		    strncmp(h, "pod-", 4) == 0)
+			continue;
+		assert_int_equal(strspn(h, "0123456789abcdef"), 8);
+		assert_true(strcmp(h + 8, "-ingress") == 0 || strcmp(h + 8, "-egress") == 0);
+		hashed++;
+	}
+	assert_int_equal(hashed, 4);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_checked, 3);
+	assert_int_equal(p.n_allowed, 3);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +741,7 @@ int main(void)
 		cmocka_unit_test(named_port_only_when_unambiguous),
 		cmocka_unit_test(policy_names_are_dns_names),
 		cmocka_unit_test(policy_names_tell_clashing_workloads_apart),
+		cmocka_unit_test(policy_names_never_collide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

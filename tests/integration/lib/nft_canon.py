@@ -13,6 +13,8 @@ too (they depend on the element count a set was created with), and so is
 the empty set `incremental` that incremental batches leave.
 
     nft_canon.py [--maps] LISTING.txt LISTING.json
+The text comes out in a fixed order (blocks by name, rules in their
+order, elements sorted), so two listings compare line by line.
 LISTING.txt: `nft list table inet bulkhead`; LISTING.json: `nft -j list ...`.
 --maps also lists the addresses each verdict map holds (not where they
 lead), for tables that should hold the same pods in their maps: a fresh
@@ -40,7 +42,12 @@ MARKER = "incremental"
 
 
 def text_lines(path):
-    out, skip = [], False
+    """The listing as blocks (sets, maps, chains) in name order, each with
+    its lines in listing order (a chain's rules keep theirs) and a set's
+    elements one a line, sorted (the kernel lists a hash set in bucket
+    order, which differs between two sets of the same elements)."""
+    head, tail, blocks = [], [], {}
+    cur, skip, elems = None, False, None
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
@@ -49,12 +56,29 @@ def text_lines(path):
                 name = m.group(2)
                 skip = bool(BITS.match(name) or TRIE.match(name) or VMAP.match(name) or
                             name == MARKER)
-            if not skip and line.strip() and not SIZE.match(line):
+                cur = blocks.setdefault((m.group(1), name), [])
+            if cur is None:
+                (tail if blocks else head).append(line)
+                continue
+            if skip:
+                pass
+            elif elems is not None or line.strip().startswith("elements = {"):
+                elems = (elems or "") + line.strip()
+                if elems.endswith("}"):
+                    items = elems[len("elements = {"):-1].split(",")
+                    cur.append("\t\telements = {")
+                    cur += sorted(f"\t\t\t{e.strip()}" for e in items if e.strip())
+                    cur.append("\t\t}")
+                    elems = None
+            elif line.strip() and not SIZE.match(line):
                 m = DISPATCH.match(line)
-                out.append(f"{m.group(1)} goto <dispatch>" if m else line)
+                cur.append(f"{m.group(1)} goto <dispatch>" if m else line)
             if line == "\t}":
-                skip = False
-    return out
+                cur, skip = None, False
+    out = [x for x in head if x.strip()]
+    for key in sorted(blocks):
+        out += blocks[key]
+    return out + [x for x in tail if x.strip()]
 
 
 def set_match(expr):
