@@ -164,13 +164,15 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 					return run_chain(in, s->elems[k].target, p, depth + 1);
 			continue;
 		}
+		case RS_RULE_LOG_LIMIT: /* reached only when @seen is full */
 		case RS_RULE_SEEN_LOG:
 			/* preview: add @seen, log, then the verdict (accept).
 			 * The SEEN_SKIP before it never matched: each cell's
 			 * packet is the first of its flow. */
 			if (!r->prefix)
 				fail_msg("log rule without a prefix in '%s'", name);
-			(void) set_of(in, r->peer_set); /* the dedupe set exists */
+			if (r->kind == RS_RULE_SEEN_LOG)
+				(void) set_of(in, r->peer_set); /* the dedupe set exists */
 			if (in->log) {
 				in->log->n++;
 				in->log->prefix = r->prefix;
