@@ -361,11 +361,6 @@ static int addr_ref_cmp(const void *a, const void *b)
 	return x->pod < y->pod ? -1 : x->pod > y->pod;
 }
 
-bool pod_finished(const struct pod *p)
-{
-	return p->phase && (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0);
-}
-
 /* True when pod @a should own a shared address rather than pod @b: a
  * running pod before a finished one, then one not being deleted, then the
  * newer. */

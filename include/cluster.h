@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "addr.h"
 #include "labels.h"
@@ -131,9 +132,16 @@ const struct node *cluster_node_by_addr(const struct cluster *c, const struct ad
  * The compiler and engine_ep_addr() give it no identity: its address is
  * an address like any outside the cluster (matched by ipBlock rules,
  * never by a selector), and it is not isolated.  A pod being deleted still runs
- * (graceful shutdown) and keeps its identity.
+ * (graceful shutdown) and keeps its identity.  Inline: the compiler asks
+ * it for every pod in its loops.
  */
-bool pod_finished(const struct pod *p);
+static inline bool pod_finished(const struct pod *p)
+{
+	const char *s = p->phase;
+
+	return s && ((s[0] == 'S' && strcmp(s, "Succeeded") == 0) ||
+		     (s[0] == 'F' && strcmp(s, "Failed") == 0));
+}
 
 /*
  * The pod using @a, or NULL.  Host-network pods share their node's address
