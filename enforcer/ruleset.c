@@ -2582,7 +2582,7 @@ int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc 
 	r = bctx_init(&b, rs, c, d);
 	if (r < 0)
 		goto out;
-	b.fill_maps = fill_maps || !prev;
+	b.fill_maps = fill_maps; /* (without @prev every element goes in anyway) */
 	r = build_base_sets(&b);
 	if (r < 0)
 		goto out;

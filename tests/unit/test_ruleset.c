@@ -853,6 +853,19 @@ static void vmap_shrinks_until_refill(void **state)
 	cluster_free(c);
 }
 
+/* Pod @ns/@name of @c moves to @phase (put again: the address index
+ * depends on the phase). */
+static void set_phase(struct cluster *c, const char *ns, const char *name, const char *phase)
+{
+	struct pod p;
+
+	assert_int_equal(pod_copy(&p, cluster_pod_find(c, ns, name)), 0);
+	free(p.phase);
+	p.phase = strdup(phase);
+	assert_non_null(p.phase);
+	assert_true(cluster_pod_put(c, &p) >= 0);
+}
+
 /* Contains @ip as an address (not as the prefix of a longer one)? */
 static bool text_has_addr(const char *text, const char *ip)
 {
@@ -879,7 +892,6 @@ static void finished_pods_have_no_identity(void **state)
 	struct ruleset *rs = NULL;
 	struct rs_delta *d = NULL;
 	struct bh_err err = { 0 };
-	struct pod *p;
 	struct buf b;
 
 	(void) state;
@@ -889,10 +901,7 @@ static void finished_pods_have_no_identity(void **state)
 	assert_true(text_has_addr(b.data, "10.200.1.2")); /* y/b, running */
 	assert_true(text_has_addr(b.data, "fd00:200:0:1::2"));
 
-	p = (struct pod *) cluster_pod_find(c, "y", "b");
-	assert_non_null(p);
-	free(p->phase);
-	p->phase = strdup("Succeeded");
+	set_phase(c, "y", "b", "Succeeded");
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
 	assert_non_null(d);
 	d = rs_delta_free(d);
@@ -906,12 +915,10 @@ static void finished_pods_have_no_identity(void **state)
 	assert_true(compare_all("y/b finished, preview", c, BH_MODE_PREVIEW, NULL) > 0);
 
 	/* Failed is finished too; back to Running, it is a pod again. */
-	free(p->phase);
-	p->phase = strdup("Failed");
+	set_phase(c, "y", "b", "Failed");
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
 	assert_null(d); /* nothing changed for the kernel */
-	free(p->phase);
-	p->phase = strdup("Running");
+	set_phase(c, "y", "b", "Running");
 	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
 	d = rs_delta_free(d);
 	expect_fresh(rs, c, &o);
