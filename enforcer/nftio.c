@@ -513,7 +513,7 @@ static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
  * payload @payload puts in the message; @cb sees the answer.  1 when the
  * object exists, 0 when the kernel says ENOENT, else -errno.
  */
-typedef void nl_payload_fn(struct nlmsghdr *nlh, const char *name);
+typedef int nl_payload_fn(struct nlmsghdr *nlh, const char *name);
 
 static int nl_get(struct nftio *n, uint16_t type, nl_payload_fn *payload, const char *name,
 		  mnl_cb_t cb, void *data)
@@ -527,9 +527,10 @@ static int nl_get(struct nftio *n, uint16_t type, nl_payload_fn *payload, const 
 	if (!buf)
 		return -ENOMEM;
 	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, seq);
-	payload(nlh, name);
-	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0) {
+	r = payload(nlh, name);
+	if (r == 0 && mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
 		r = -errno;
+	if (r < 0) {
 		free(buf);
 		return r;
 	}
@@ -549,27 +550,29 @@ static int nl_get(struct nftio *n, uint16_t type, nl_payload_fn *payload, const 
 	return r == -ENOENT ? 0 : r;
 }
 
-static void table_payload(struct nlmsghdr *nlh, const char *name)
+static int table_payload(struct nlmsghdr *nlh, const char *name)
 {
 	struct nftnl_table *q = nftnl_table_alloc();
 
 	if (!q)
-		return; /* the kernel then answers EINVAL */
+		return -ENOMEM;
 	nftnl_table_set_str(q, NFTNL_TABLE_NAME, name);
 	nftnl_table_nlmsg_build_payload(nlh, q);
 	nftnl_table_free(q);
+	return 0;
 }
 
-static void set_payload(struct nlmsghdr *nlh, const char *name)
+static int set_payload(struct nlmsghdr *nlh, const char *name)
 {
 	struct nftnl_set *q = nftnl_set_alloc();
 
 	if (!q)
-		return;
+		return -ENOMEM;
 	nftnl_set_set_str(q, NFTNL_SET_TABLE, RULESET_TABLE);
 	nftnl_set_set_str(q, NFTNL_SET_NAME, name);
 	nftnl_set_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
+	return 0;
 }
 
 static int nothing_cb(const struct nlmsghdr *nlh, void *data)
