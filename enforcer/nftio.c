@@ -621,7 +621,10 @@ int nftio_table_comment(struct nftio *n, char *out, size_t outlen, struct bh_err
  * older ruleset: nftio_apply() sends the table again.  Only the first
  * delta of a handle after a full table sends it (the kernel finds a set
  * by name with a walk over all the table's sets, and the marker, created
- * last, is at the end: 0.1-0.2 ms a batch at 1,900 sets).
+ * last, is at the end: 0.1-0.2 ms a batch at 1,900 sets).  So a writer
+ * that replaces the table between two deltas of one handle (another
+ * process's full apply) leaves the later deltas unmarked; the agent is
+ * the table's only writer, and its ruleset would be stale then anyway.
  */
 #define NFTIO_MARKER_SET "incremental"
 
