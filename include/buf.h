@@ -24,6 +24,10 @@ void buf_done(struct buf *b);
 void buf_reset(struct buf *b);
 /* Appends @n bytes: 0, -E2BIG past the bound (nothing appended), -ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n) BH_MUST_CHECK;
+/* Room for @extra more bytes (and the terminating NUL) past b->len, so a
+ * caller may write into b->data + b->len and then advance b->len itself
+ * (keeping the NUL after it).  -E2BIG past the bound, -ENOMEM. */
+int buf_reserve(struct buf *b, size_t extra) BH_MUST_CHECK;
 int buf_printf(struct buf *b, const char *fmt, ...) BH_PRINTF(2, 3) BH_MUST_CHECK;
 /* Removes the first @n bytes (a consumed line of a stream). */
 void buf_consume(struct buf *b, size_t n);

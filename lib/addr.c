@@ -36,6 +36,25 @@ void addr_from_v6(struct addr *a, const void *sixteen_bytes)
 
 const char *addr_format(const struct addr *a, char *buf, size_t len)
 {
+	if (a->family == AF_INET && len >= 16) {
+		/* By hand: inet_ntop() goes through snprintf(), a third of the
+		 * cost of writing a flow between two addresses. */
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a->b[i];
+
+			if (i)
+				*p++ = '.';
+			if (v >= 100)
+				*p++ = (char) ('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char) ('0' + v / 10 % 10);
+			*p++ = (char) ('0' + v % 10);
+		}
+		*p = '\0';
+		return buf;
+	}
 	if (!a->family || !inet_ntop(a->family, a->b, buf, (socklen_t) len))
 		(void) snprintf(buf, len, "?");
 	return buf;
