@@ -30,6 +30,7 @@
 #include "flows_json.h"
 #include "identity.h"
 #include "learn.h"
+#include "learn_export.h"
 #include "linkmon.h"
 #include "log.h"
 
@@ -357,70 +358,25 @@ static void run_done(struct learn_run *run)
 		close(run->epfd);
 }
 
-/* Resolves at the last time the flow was seen, or failing a pod then, at
- * the first (a pod may have left during the capture). */
-static int resolve(const struct identity *id, const struct addr *a, const struct flow_record *f,
-		   struct flow_peer *ret)
-{
-	struct flow_peer p;
-	int r = identity_resolve(id, a, f->last_seen, ret);
-
-	if (r < 0 || ret->kind == FLOW_PEER_POD || f->first_seen == f->last_seen)
-		return r;
-	r = identity_resolve(id, a, f->first_seen, &p);
-	if (r < 0)
-		return r;
-	if (p.kind == FLOW_PEER_POD) {
-		flow_peer_done(ret);
-		*ret = p;
-	} else {
-		flow_peer_done(&p);
-	}
-	return 0;
-}
-
 static int write_flows(struct learn *l, struct cluster *cluster, const char *node,
 		       uint64_t overruns, const char *out, struct bh_err *reterr)
 {
 	struct flow_table *t = learn_table(l);
+	const struct flows_header h = {
+		.node = node,
+		.generated = time(NULL),
+		.packets = learn_stats(l)->packets,
+		.evicted = flow_table_stats(t)->evicted,
+		.overruns = overruns,
+	};
 	struct identity *id = NULL;
-	struct flow_set set;
 	int r;
 
-	flow_set_init(&set);
-	r = flow_table_export(t, &set.flows, &set.n);
-	if (r < 0)
+	if (cluster && identity_new(cluster, &id) < 0)
 		return bh_err_oom(reterr);
-	if (cluster) {
-		r = identity_new(cluster, &id);
-		if (r < 0)
-			goto oom;
-		for (size_t i = 0; i < set.n; i++) {
-			struct flow_record *f = &set.flows[i];
-
-			if (resolve(id, &f->key.src, f, &f->src_peer) < 0 ||
-			    resolve(id, &f->key.dst, f, &f->dst_peer) < 0)
-				goto oom;
-		}
-	}
-	if (node) {
-		set.node = strdup(node);
-		if (!set.node)
-			goto oom;
-	}
-	set.generated = time(NULL);
-	set.stat_packets = learn_stats(l)->packets;
-	set.stat_evicted = flow_table_stats(t)->evicted;
-	set.stat_overruns = overruns;
-	r = flows_json_write(&set, out, reterr);
+	r = learn_export_write(t, id, &h, out, reterr);
 	identity_free(id);
-	flow_set_done(&set);
 	return r;
-
-oom:
-	identity_free(id);
-	flow_set_done(&set);
-	return bh_err_oom(reterr);
 }
 
 int cli_learn(int argc, char **argv, struct bh_err *reterr)

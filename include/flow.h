@@ -28,6 +28,23 @@ struct flow_key {
 
 _Static_assert(sizeof(struct flow_key) == 44, "flow_key is hashed as bytes");
 
+/* The order of flows in a flows file: source, destination, protocol, port. */
+static inline int flow_key_cmp(const struct flow_key *a, const struct flow_key *b)
+{
+	int c = addr_cmp(&a->src, &b->src);
+
+	if (c)
+		return c;
+	c = addr_cmp(&a->dst, &b->dst);
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return 0;
+}
+
 enum flow_peer_kind {
 	FLOW_PEER_UNKNOWN, /* not resolved (no cluster state given) */
 	FLOW_PEER_POD,

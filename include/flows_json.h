@@ -1,6 +1,7 @@
 /*
  * flows.json v1 (docs/flows-format.md): the learner writes it, propose and
- * the report read it.  Implemented in learner/flows_json.c.
+ * the report read it.  The reader is learner/flows_json.c, the writer
+ * learner/flows_write.c.
  */
 #ifndef BH_FLOWS_JSON_H
 #define BH_FLOWS_JSON_H
@@ -12,6 +13,8 @@
 #include "flow.h"
 
 #define FLOWS_JSON_VERSION 1
+#define FLOWS_JSON_API_VERSION "bulkhead.io/v1"
+#define FLOWS_JSON_KIND "FlowList"
 
 struct flow_set {
 	char *node; /* owned, may be NULL */
@@ -44,5 +47,33 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 /* Writes @s sorted by key, atomically (temporary file + rename); "-" writes
  * to stdout. */
 int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *reterr);
+
+/* The document's members other than its flows. */
+struct flows_header {
+	const char *node; /* borrowed, may be NULL */
+	int64_t generated; /* unix seconds */
+	uint64_t packets, evicted, overruns;
+};
+
+struct flows_writer;
+
+/*
+ * Streams a flows document to @path ("-": stdout), one flow at a time, so
+ * memory stays that of one flow whatever their number: the temporary file
+ * of an atomic write is created at once (so a path that cannot be written
+ * fails here, before any work), flows are added in the order given, and
+ * nothing appears at @path until flows_writer_commit().  The layout is
+ * compact JSON with one flow per line.  @h is copied.
+ */
+int flows_writer_open(const char *path, const struct flows_header *h, struct flows_writer **ret,
+		      struct bh_err *reterr);
+/* Adds @f with its peers f->src_peer and f->dst_peer (borrowed).  -ENOMEM,
+ * -EIO (write error), -EINVAL (a protocol with no name: a caller bug). */
+int flows_writer_add(struct flows_writer *w, const struct flow_record *f);
+/* Ends the document and puts it in place (fsync + rename); frees @w
+ * whatever the outcome.  On failure @path is untouched. */
+int flows_writer_commit(struct flows_writer *w, struct bh_err *reterr);
+/* Discards the document; NULL-safe; always returns NULL. */
+struct flows_writer *flows_writer_abort(struct flows_writer *w);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * flows.json v1 reader and writer (docs/flows-format.md).
+ * flows.json v1 reader (docs/flows-format.md); the writer is
+ * learner/flows_write.c.
  *
  * The reader parses a whole file into a temporary array first and merges it
  * into the caller's set only when every flow was valid, so a bad file leaves
@@ -21,7 +22,6 @@
 #include <jansson.h>
 
 #include "arena.h"
-#include "atomic_file.h"
 #include "buf.h"
 #include "flows_json.h"
 #include "rfc3339.h"
@@ -31,9 +31,6 @@
 /* A flows file larger than this is refused rather than read into memory:
  * 1 GiB is several million flows, far past what one node learns. */
 #define FLOWS_JSON_FILE_MAX (1024u * 1024 * 1024)
-
-#define FLOWS_JSON_API_VERSION "bulkhead.io/v1"
-#define FLOWS_JSON_KIND "FlowList"
 
 void flow_set_init(struct flow_set *s)
 {
@@ -74,22 +71,6 @@ void flow_set_done(struct flow_set *s)
 	free(s->peers);
 	free(s->node);
 	flow_set_init(s);
-}
-
-static int flow_key_cmp(const struct flow_key *a, const struct flow_key *b)
-{
-	int c = addr_cmp(&a->src, &b->src);
-
-	if (c)
-		return c;
-	c = addr_cmp(&a->dst, &b->dst);
-	if (c)
-		return c;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
-	return 0;
 }
 
 static int flow_record_cmp(const void *a, const void *b)
@@ -195,20 +176,6 @@ static int peer_kind_parse(const char *s, enum flow_peer_kind *ret)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-static const char *peer_kind_name(enum flow_peer_kind k)
-{
-	switch (k) {
-	case FLOW_PEER_POD:
-		return "pod";
-	case FLOW_PEER_NODE:
-		return "node";
-	case FLOW_PEER_EXTERNAL:
-		return "external";
-	default:
-		return "unknown";
-	}
 }
 
 /* Field names in errors are built only on failure: formatting them for
@@ -1420,245 +1387,4 @@ int flows_json_load(struct flow_set *s, const char *path, struct bh_err *reterr)
 		r = flows_json_load_buf(s, b.data ? b.data : "", b.len, path, reterr);
 	buf_done(&b);
 	return r;
-}
-
-/* ---- writing ---- */
-
-static json_t *encode_peer(const struct addr *a, const struct flow_peer *p)
-{
-	char ip[ADDR_STR_MAX];
-	json_t *o = json_object(), *l;
-
-	if (!o)
-		return NULL;
-	if (json_object_set_new(o, "ip", json_string(addr_format(a, ip, sizeof(ip)))) < 0 ||
-	    json_object_set_new(o, "kind", json_string(peer_kind_name(p->kind))) < 0)
-		goto fail;
-	if (p->ns && json_object_set_new(o, "namespace", json_string(p->ns)) < 0)
-		goto fail;
-	if (p->name && json_object_set_new(o, "name", json_string(p->name)) < 0)
-		goto fail;
-	if (p->workload_kind && p->workload_name &&
-	    json_object_set_new(o, "workload",
-				json_pack("{s:s, s:s}", "kind", p->workload_kind, "name",
-					  p->workload_name)) < 0)
-		goto fail;
-	if (p->labels.n) {
-		l = json_object();
-		if (json_object_set_new(o, "labels", l) < 0)
-			goto fail;
-		for (size_t i = 0; i < p->labels.n; i++)
-			if (json_object_set_new(l, p->labels.v[i].key,
-						json_string(p->labels.v[i].value)) < 0)
-				goto fail;
-	}
-	return o;
-
-fail:
-	json_decref(o);
-	return NULL;
-}
-
-static json_t *encode_flow(const struct flow_record *f)
-{
-	char t1[32], t2[32];
-	json_t *o, *seen;
-
-	o = json_object();
-	if (!o)
-		return NULL;
-	seen = json_array();
-	if (json_object_set_new(o, "src", encode_peer(&f->key.src, &f->src_peer)) < 0 ||
-	    json_object_set_new(o, "dst", encode_peer(&f->key.dst, &f->dst_peer)) < 0 ||
-	    json_object_set_new(o, "protocol", json_string(proto_name(f->key.proto))) < 0 ||
-	    json_object_set_new(o, "port", json_integer(f->key.port)) < 0 ||
-	    json_object_set_new(o, "packets", json_integer((json_int_t) f->packets)) < 0 ||
-	    json_object_set_new(o, "bytes", json_integer((json_int_t) f->bytes)) < 0 ||
-	    json_object_set_new(o, "connections", json_integer((json_int_t) f->connections)) < 0 ||
-	    json_object_set_new(o, "first_seen",
-				json_string(rfc3339_format(f->first_seen, t1, sizeof(t1)))) < 0 ||
-	    json_object_set_new(o, "last_seen",
-				json_string(rfc3339_format(f->last_seen, t2, sizeof(t2)))) < 0 ||
-	    json_object_set_new(o, "seen_by", seen) < 0)
-		goto fail;
-	if ((f->seen_by & FLOW_SEEN_PCAP) && json_array_append_new(seen, json_string("pcap")) < 0)
-		goto fail;
-	if ((f->seen_by & FLOW_SEEN_CONNTRACK) &&
-	    json_array_append_new(seen, json_string("conntrack")) < 0)
-		goto fail;
-	return o;
-
-fail:
-	json_decref(o);
-	return NULL;
-}
-
-static int ptr_record_cmp(const void *a, const void *b)
-{
-	return flow_record_cmp(*(const struct flow_record *const *) a,
-			       *(const struct flow_record *const *) b);
-}
-
-/* The document without its flows: the header members, in order. */
-static json_t *encode_header(const struct flow_set *s)
-{
-	json_t *root;
-	char gen[32];
-
-	root = json_object();
-	if (!root)
-		return NULL;
-	if (json_object_set_new(root, "apiVersion", json_string(FLOWS_JSON_API_VERSION)) < 0 ||
-	    json_object_set_new(root, "kind", json_string(FLOWS_JSON_KIND)) < 0 ||
-	    json_object_set_new(root, "version", json_integer(FLOWS_JSON_VERSION)) < 0)
-		goto fail;
-	if (s->node && json_object_set_new(root, "node", json_string(s->node)) < 0)
-		goto fail;
-	if (json_object_set_new(root, "generated",
-				json_string(rfc3339_format(s->generated, gen, sizeof(gen)))) < 0 ||
-	    json_object_set_new(root, "stats",
-				json_pack("{s:I, s:I, s:I}", "packets",
-					  (json_int_t) s->stat_packets, "evicted",
-					  (json_int_t) s->stat_evicted, "overruns",
-					  (json_int_t) s->stat_overruns)) < 0)
-		goto fail;
-	return root;
-
-fail:
-	json_decref(root);
-	return NULL;
-}
-
-/*
- * Writes @v as json_dumpf(JSON_INDENT(2)) would inside a document at
- * nesting @depth: every line after the first indented by 2 * @depth more.
- * JSON strings never hold a raw newline, so every '\n' is a line break.
- * -ENOMEM, or -EIO for a write error.
- */
-static int dump_nested(FILE *f, const json_t *v, int depth)
-{
-	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	int r = 0;
-
-	static const char spaces[] = "                ";
-	size_t indent = (size_t) (2 * depth);
-
-	if (!text)
-		return -ENOMEM;
-	if (indent >= sizeof(spaces))
-		indent = sizeof(spaces) - 1;
-	for (const char *p = text; *p && r == 0;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t) (nl - p) + 1 : strlen(p);
-
-		if (fwrite(p, 1, n, f) != n || (nl && fwrite(spaces, 1, indent, f) != indent))
-			r = -EIO;
-		p += n;
-	}
-	free(text);
-	return r;
-}
-
-/*
- * Streams the document: the header members through jansson, then one flow
- * at a time, so memory stays that of one flow's JSON whatever the number
- * of flows (a jansson tree of the whole file costs kilobytes per flow).
- * The bytes are those json_dumpf(JSON_INDENT(2)) gives for the whole tree.
- */
-static int write_set(FILE *f, const struct flow_set *s)
-{
-	const struct flow_record **order = NULL;
-	json_t *header, *v;
-	const char *key;
-	int r = 0;
-
-	header = encode_header(s);
-	if (!header)
-		return -ENOMEM;
-	if (s->n) {
-		order = malloc(s->n * sizeof(*order));
-		if (!order) {
-			json_decref(header);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < s->n; i++)
-			order[i] = &s->flows[i];
-		qsort(order, s->n, sizeof(*order), ptr_record_cmp);
-	}
-	if (fputs("{", f) == EOF)
-		r = -EIO;
-	json_object_foreach(header, key, v) {
-		if (r < 0)
-			break;
-		json_t *k = json_string(key);
-
-		if (!k)
-			r = -ENOMEM;
-		else if (fputs("\n  ", f) == EOF)
-			r = -EIO;
-		else if ((r = dump_nested(f, k, 1)) == 0 && fputs(": ", f) == EOF)
-			r = -EIO;
-		json_decref(k);
-		if (r == 0)
-			r = dump_nested(f, v, 1);
-		if (r == 0 && fputs(",", f) == EOF)
-			r = -EIO;
-	}
-	if (r == 0 && fputs("\n  \"flows\": [", f) == EOF)
-		r = -EIO;
-	for (size_t i = 0; i < s->n && r == 0; i++) {
-		json_t *flow;
-
-		/* An invalid protocol only comes from a caller bug. */
-		if (!proto_name(order[i]->key.proto)) {
-			r = -EINVAL;
-			break;
-		}
-		flow = encode_flow(order[i]);
-		if (!flow) {
-			r = -ENOMEM;
-			break;
-		}
-		if (fputs(i ? ",\n    " : "\n    ", f) == EOF)
-			r = -EIO;
-		else
-			r = dump_nested(f, flow, 2);
-		json_decref(flow);
-	}
-	if (r == 0 && fputs(s->n ? "\n  ]\n}\n" : "]\n}\n", f) == EOF)
-		r = -EIO;
-	free(order);
-	json_decref(header);
-	return r;
-}
-
-int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *reterr)
-{
-	struct atomic_file af = { 0 };
-	bool to_stdout = strcmp(path, "-") == 0;
-	FILE *f = stdout;
-	int r;
-
-	if (!to_stdout) {
-		r = atomic_file_open(&af, path, reterr);
-		if (r < 0)
-			return r;
-		f = af.f;
-	}
-	r = write_set(f, s);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			(void) bh_err_oom(reterr);
-		else
-			(void) bh_err_set(reterr, BH_ERR_SYSTEM, r == -EIO ? -EIO : r,
-					  "flows '%s': write error", path);
-		if (!to_stdout)
-			atomic_file_abort(&af);
-		return r;
-	}
-	if (to_stdout)
-		return fflush(stdout) == 0 ? 0 :
-					     bh_err_set(reterr, BH_ERR_SYSTEM, -EIO,
-							"flows '-': write error on stdout");
-	return atomic_file_commit(&af, reterr);
 }

@@ -49,7 +49,7 @@ expect 2 "snapshot" --pcap "$good" --snapshot "$tmp/missing.json" -o "$out"
 
 # A good run replaces the file, and leaves no temporary file behind.
 expect 0 "" --pcap "$good" --max-flows 10 -o "$out"
-grep -q '"kind": "FlowList"' "$out" || { echo "FAIL: output not written"; fail=1; }
+grep -Eq '"kind": ?"FlowList"' "$out" || { echo "FAIL: output not written"; fail=1; }
 [ "$(ls "$tmp" | grep -c flows)" = 1 ] || { echo "FAIL: temporary files left"; ls "$tmp"; fail=1; }
 # An output directory that does not exist: a system error, not a crash.
 "$BULKHEAD" learn --pcap "$good" -o "$tmp/nodir/flows.json" 2> "$tmp/stderr"
@@ -63,7 +63,8 @@ gen=${GEN_PCAP:?}
 	"$BULKHEAD" learn --pcap "$tmp/mix.pcap" -o "$tmp/a.json" &&
 		"$BULKHEAD" learn --pcap "$tmp/mix.pcap" -o "$tmp/b.json" ||
 		{ echo "FAIL: learn on generated capture"; fail=1; }
-	if ! diff <(grep -v '"generated"' "$tmp/a.json") <(grep -v '"generated"' "$tmp/b.json") >/dev/null; then
+	nogen() { sed -E 's/"generated": ?"[^"]*"//' "$1"; }
+	if ! diff <(nogen "$tmp/a.json") <(nogen "$tmp/b.json") >/dev/null; then
 		echo "FAIL: two runs over the same capture differ"; fail=1
 	fi
 }
