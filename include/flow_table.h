@@ -56,6 +56,14 @@ const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
 size_t flow_table_mem(const struct flow_table *t);
 
 /*
+ * The flow at position @i (< flow_table_count()) of the table's own order:
+ * the order flows were created in, except that evicting a flow moves the
+ * last one into its place.  Peers are left unresolved.  Walking 0..count
+ * reads every flow without copying the table (flow_table_export() does).
+ */
+void flow_table_record_at(const struct flow_table *t, size_t i, struct flow_record *ret);
+
+/*
  * Copies every flow into a new array of flow_record (peers zeroed, kind
  * FLOW_PEER_UNKNOWN), in no particular order.  The caller frees *ret with
  * free().  -ENOMEM.
