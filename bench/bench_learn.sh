@@ -7,6 +7,11 @@
 #      Fails when the median CPU ratio exceeds 1.5.
 #   2. memory per distinct flow at 1M flows (bench/bench_flow_mem.c).
 #      Fails above 128 bytes.
+#   2b. a high-cardinality capture: an ingress pod facing the internet
+#      (gen_pcap ingress: PACKETS packets, about 700,000 distinct flows at
+#      5M), against tcpdump as in 1, with the resident memory per flow
+#      (getrusage of the child: maximum RSS / flows).  Fails above 1.5x CPU
+#      or 128 bytes a flow.
 #   3. (root) a conntrack event storm: STORM new UDP connections (distinct
 #      flows) made as fast as python can send them, in a netns topology,
 #      learned by `bulkhead learn --conntrack`; every flow must be present
@@ -63,6 +68,34 @@ ok = d["table_bytes_per_flow"] <= 128 and d["rss_bytes_per_flow"] <= 128 and d["
 print("memory per flow:", "ok" if ok else "FAIL (limit 128 bytes)")
 sys.exit(0 if ok else 1)
 PY
+
+echo "== 2b. high-cardinality capture (ingress), $PACKETS packets =="
+"$gen" ingress "$PACKETS" "$work/ingress.pcap"
+cat "$work/ingress.pcap" > /dev/null
+rm -f "$work"/td.* "$work"/bh.* "$work/rss"
+for ((i = 0; i < REPEAT; i++)); do
+	timed td tcpdump -r "$work/ingress.pcap" -w /dev/null
+	timed bh "$BULKHEAD" learn --pcap "$work/ingress.pcap" -o "$work/flows.json"
+	python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)' \
+		"$BULKHEAD" learn --pcap "$work/ingress.pcap" -o "$work/flows.json" >> "$work/rss"
+done
+tdw=$(median < "$work/td.wall") tdc=$(median < "$work/td.cpu")
+bhw=$(median < "$work/bh.wall") bhc=$(median < "$work/bh.cpu")
+flows=$(grep -c '"protocol"' "$work/flows.json")
+size=$(stat -c %s "$work/flows.json")
+rss=$(median < "$work/rss")
+echo "tcpdump -r FILE -w /dev/null:      wall $tdw s, cpu $tdc s (median of $REPEAT)"
+echo "bulkhead learn --pcap FILE -o ...: wall $bhw s, cpu $bhc s ($flows flows)"
+wr=$(awk -v a="$bhw" -v b="$tdw" 'BEGIN { printf "%.2f", a / b }')
+cr=$(awk -v a="$bhc" -v b="$tdc" 'BEGIN { printf "%.2f", a / b }')
+bpf=$(awk -v a="$rss" -v n="$flows" 'BEGIN { printf "%.1f", a / n }')
+fpf=$(awk -v a="$size" -v n="$flows" 'BEGIN { printf "%.1f", a / n }')
+echo "ratio: wall ${wr}x, cpu ${cr}x (limit 1.5x); resident $bpf bytes a flow (limit 128); file $fpf bytes a flow"
+if awk -v r="$cr" 'BEGIN { exit !(r > 1.5) }'; then echo "FAIL: high-cardinality capture too slow"; rc=1; fi
+if awk -v r="$bpf" 'BEGIN { exit !(r > 128) }'; then echo "FAIL: too much memory per flow"; rc=1; fi
+rm -f "$work/ingress.pcap"
 
 echo "== 3. conntrack event storm, $STORM new connections =="
 if [ "$(id -u)" != 0 ]; then

@@ -10,6 +10,12 @@
  *   gen_pcap distinct FLOWS OUT.pcap
  *	FLOWS SYN packets, each a distinct flow (client address and server
  *	port vary): the flow table's memory at scale.
+ *   gen_pcap ingress PACKETS OUT.pcap
+ *	An ingress pod facing the internet: short TCP connections (SYN,
+ *	SYN-ACK, request, response, ACK, FIN, ACK: 7 packets) to ports 80 and
+ *	443 of one of 4 pods, 16 in flight, from clients spread over
+ *	100.64.0.0/10 so that nearly every connection is a new (client,
+ *	server, port) flow: about 700,000 flows in 5,000,000 packets.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -158,6 +164,56 @@ static int gen_distinct(FILE *f, uint64_t flows)
 	return 0;
 }
 
+static int gen_ingress(FILE *f, uint64_t packets)
+{
+	struct conn cs[16];
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < 16; i++)
+		cs[i].left = -1;
+	while (n < packets) {
+		struct conn *c = &cs[rnd() % 16];
+		int r = 0;
+
+		if (c->left < 0) {
+			c->cli = 0x64400000 | (rnd() & 0x3fffff); /* 100.64.0.0/10 */
+			c->srv = 0x0a010000 | (rnd() % 4);
+			c->cport = (uint16_t) (32768 + rnd() % 28000);
+			c->sport = rnd() % 2 ? 443 : 80;
+			c->step = 0;
+			c->left = 0;
+		}
+		switch (c->step++) {
+		case 0:
+			r = frame(f, c->cli, c->srv, 6, c->cport, c->sport, 0x02, 0);
+			break;
+		case 1:
+			r = frame(f, c->srv, c->cli, 6, c->sport, c->cport, 0x12, 0);
+			break;
+		case 2:
+			r = frame(f, c->cli, c->srv, 6, c->cport, c->sport, 0x18, 300);
+			break;
+		case 3:
+			r = frame(f, c->srv, c->cli, 6, c->sport, c->cport, 0x18, 1400);
+			break;
+		case 4:
+			r = frame(f, c->cli, c->srv, 6, c->cport, c->sport, 0x10, 0);
+			break;
+		case 5:
+			r = frame(f, c->cli, c->srv, 6, c->cport, c->sport, 0x11, 0);
+			break;
+		default:
+			r = frame(f, c->srv, c->cli, 6, c->sport, c->cport, 0x11, 0);
+			c->left = -1;
+			break;
+		}
+		if (r < 0)
+			return r;
+		n++;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* pcap file header: magic, v2.4, no zone, snaplen, Ethernet. */
@@ -167,8 +223,9 @@ int main(int argc, char **argv)
 	FILE *f;
 	int r;
 
-	if (argc != 4 || (strcmp(argv[1], "mix") && strcmp(argv[1], "distinct"))) {
-		fprintf(stderr, "usage: gen_pcap mix|distinct COUNT OUT.pcap\n");
+	if (argc != 4 ||
+	    (strcmp(argv[1], "mix") && strcmp(argv[1], "distinct") && strcmp(argv[1], "ingress"))) {
+		fprintf(stderr, "usage: gen_pcap mix|distinct|ingress COUNT OUT.pcap\n");
 		return 2;
 	}
 	n = strtoull(argv[2], &end, 10);
@@ -186,6 +243,8 @@ int main(int argc, char **argv)
 		r = -EIO;
 	else if (strcmp(argv[1], "mix") == 0)
 		r = gen_mix(f, n);
+	else if (strcmp(argv[1], "ingress") == 0)
+		r = gen_ingress(f, n);
 	else
 		r = gen_distinct(f, n);
 	if (fclose(f) != 0 || r < 0) {
