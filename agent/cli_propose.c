@@ -141,11 +141,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			break;
 		case OPT_OUTPUT:
 			cli_getopt_spelling(&g, spelling, sizeof(spelling));
-			if (a->output_format)
-				return cli_usage_err(reterr, "propose", "%s given twice", spelling);
-			/* --output used to name the file: never write a file
-			 * named after what was meant as one (kubectl's habit,
-			 * --output json, read the other way round). */
+			/* --output named the file before (so 'propose --output
+			 * json' wrote ./json): a value that is no format is
+			 * refused, naming the flag that writes a file now. */
 			if (strcmp(g.arg, "json") != 0 && strcmp(g.arg, "yaml") != 0 && g.long_form)
 				return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 						  "propose: --output is the format now ('json' or "
@@ -155,6 +153,8 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 				return cli_usage_err(reterr, "propose",
 						     "%s: expected 'json' or 'yaml', got '%s'",
 						     spelling, g.arg);
+			if (a->output_format)
+				return cli_usage_err(reterr, "propose", "%s given twice", spelling);
 			a->output_format = g.arg;
 			break;
 		case OPT_OUT_FILE:
