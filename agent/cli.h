@@ -2,8 +2,10 @@
  * The subcommands of the `bulkhead` binary (agent-private).  Each returns an
  * exit status (enum bh_exit, >= 0) when it ran to a verdict, or a negative
  * errno with @reterr filled; main() prints the error and maps its kind to
- * exit status 2 (input) or 3 (system).  getopt state is reset by main()
- * before each call; argv[0] is the subcommand name.
+ * exit status 2 (input) or 3 (system).  argv[0] is the subcommand name;
+ * a command reads its flags with cli_getopt_init()/cli_getopt_next() over
+ * the table of its struct cli_command, and main() has already answered
+ * -h/--help from that table.
  */
 #ifndef BH_AGENT_CLI_H
 #define BH_AGENT_CLI_H
