@@ -2,14 +2,19 @@
  * The subcommands of the `bulkhead` binary (agent-private).  Each returns an
  * exit status (enum bh_exit, >= 0) when it ran to a verdict, or a negative
  * errno with @reterr filled; main() prints the error and maps its kind to
- * exit status 2 (input) or 3 (system).  getopt state is reset by main()
- * before each call; argv[0] is the subcommand name.
+ * exit status 2 (input) or 3 (system).  argv[0] is the subcommand name;
+ * a command reads its flags with cli_getopt_init()/cli_getopt_next() over
+ * the table of its struct cli_command, and main() has already answered
+ * -h/--help from that table.
  */
 #ifndef BH_AGENT_CLI_H
 #define BH_AGENT_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cluster.h"
 #include "err.h"
@@ -21,6 +26,114 @@ cli_main_fn cli_apply;
 cli_main_fn cli_reset;
 cli_main_fn cli_learn;
 cli_main_fn cli_propose;
+
+/*
+ * One flag of a command: the single source of truth for getopt_long()'s
+ * option array, the --help text, and (through --help) the README's command
+ * summaries, which golden.cli_readme_flags compares with --help.
+ *
+ * @id is what cli_getopt_next() returns for the flag, whichever spelling was
+ * used: a command's own ids start at CLI_OPT_BASE; the shared ones are below.
+ * @short_name (0 for none) is a one-letter synonym of the long name, so "-o"
+ * and "--output" are one flag.  @arg is the value's metavariable as --help
+ * shows it ("FILE", "json|yaml"), NULL for a switch.
+ */
+struct cli_flag {
+	const char *name;
+	char short_name;
+	const char *arg;
+	int id;
+	const char *help; /* one line */
+};
+
+enum {
+	CLI_OPT_HELP = 1,
+	CLI_OPT_SNAPSHOT,
+	CLI_OPT_KUBECONFIG,
+	CLI_OPT_BASE = 0x100,
+};
+
+/* Every command takes -h/--help; main() prints the help before the command
+ * runs, so commands never see CLI_OPT_HELP. */
+#define CLI_FLAG_HELP                                                  \
+	{                                                              \
+		.name = "help", .short_name = 'h', .id = CLI_OPT_HELP, \
+		.help = "print this help and exit"                     \
+	}
+/* Cluster state, for the commands that read it (cli_cluster_src). */
+#define CLI_FLAG_SNAPSHOT                                                              \
+	{                                                                              \
+		.name = "snapshot", .arg = "FILE", .id = CLI_OPT_SNAPSHOT,             \
+		.help = "cluster state, as kubectl get -o json prints it (repeatable)" \
+	}
+#define CLI_FLAG_KUBECONFIG                                                             \
+	{                                                                               \
+		.name = "kubeconfig", .arg = "FILE", .id = CLI_OPT_KUBECONFIG,          \
+		.help = "read the cluster state from the API server of this kubeconfig" \
+	}
+
+/* At most this many flags in one command's table. */
+#define CLI_FLAGS_MAX 40
+
+/*
+ * A command: what main() dispatches to and what --help prints.  @usage is
+ * the shape of a call after "bulkhead NAME" (its required flags; "[FLAG]..."
+ * is appended); @about a few lines on what it does; @exit_status one line.
+ */
+struct cli_command {
+	const char *name;
+	cli_main_fn *fn;
+	const char *usage;
+	const char *summary; /* one line for 'bulkhead help' */
+	const char *about;
+	const char *exit_status;
+	const struct cli_flag *flags;
+	size_t n_flags;
+};
+
+extern const struct cli_command cli_check_cmd;
+extern const struct cli_command cli_apply_cmd;
+extern const struct cli_command cli_reset_cmd;
+extern const struct cli_command cli_learn_cmd;
+extern const struct cli_command cli_propose_cmd;
+
+/* Prints the help of @cmd: usage, about, one line per flag, exit status. */
+void cli_help_print(const struct cli_command *cmd, FILE *f);
+
+/* Whether argv holds -h or --help as an option of @cmd (not as the value
+ * of another flag).  Resets getopt's state; prints nothing. */
+bool cli_help_asked(const struct cli_command *cmd, int argc, char **argv);
+
+/* Iterates over the flags of argv (argv[0] is the command name) with the
+ * table of @cmd, through getopt_long(). */
+struct cli_getopt {
+	const struct cli_command *cmd;
+	int argc;
+	char **argv;
+	const struct cli_flag *flag; /* the flag just returned */
+	const char *arg; /* its value, NULL for a switch */
+	bool long_form; /* it was spelled --NAME, not -X */
+	struct option longopts[CLI_FLAGS_MAX + 1];
+	char shortopts[3 * CLI_FLAGS_MAX + 2];
+};
+
+/* Resets getopt's global state (optind) for a new scan of @argv. */
+void cli_getopt_init(struct cli_getopt *g, const struct cli_command *cmd, int argc, char **argv);
+
+/*
+ * The id of the next flag (> 0; g->flag, g->arg and g->long_form describe
+ * it), 0 when all of argv was read, or a usage error (-EINVAL, @reterr
+ * naming the command and the unknown flag, the flag missing its value, or
+ * the argument that is not a flag).  -h/--help are skipped.
+ */
+int cli_getopt_next(struct cli_getopt *g, struct bh_err *reterr);
+
+/* The error for a flag of the table that the command's switch misses: a
+ * bug, reported as a system error (-ENOSYS) naming the flag. */
+int cli_flag_unhandled(struct bh_err *reterr, const struct cli_getopt *g);
+
+/* How the flag just returned was spelled: "--output" or "-o". */
+const char *cli_getopt_spelling(const struct cli_getopt *g, char *buf, size_t len);
 
 #define CLI_FILES_MAX 64
 
@@ -60,6 +173,20 @@ int cli_getopt_err(struct bh_err *reterr, const char *cmd, int c, char *const *a
 /* Parses a decimal integer in [@min, @max]: no sign, no trailing text;
  * -EINVAL otherwise. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/*
+ * Parses a duration for @flag of command @cmd into seconds: plain seconds
+ * ("90") or numbers with units d, h, m, s, summed ("90s", "10m", "24h",
+ * "1h30m").  Within [@min, @max] seconds.  A usage error (-EINVAL) naming
+ * the flag otherwise: no sign, no fraction, no number without a unit after
+ * a unit, no overflow.
+ */
+int cli_parse_duration(const char *cmd, const char *flag, const char *s, uint64_t min, uint64_t max,
+		       uint64_t *ret, struct bh_err *reterr);
+
+/* Parses an L4 protocol given on the command line, in any case ("tcp",
+ * "TCP", "Udp", "sctp"); -EINVAL for anything else. */
+int cli_parse_protocol(const char *s, uint8_t *ret);
 
 /* Parses "NS/POD" into two pointers into a copy held by the caller's
  * buffer @buf of @len bytes; -EINVAL when malformed. */

@@ -7,6 +7,8 @@
  *                  [--incremental-from FILE...]
  *   bulkhead reset
  *
+ * The flags are apply_flags[] below (bulkhead apply --help).
+ *
  * --dry-run prints the ruleset (nft syntax, loadable by `nft -f`; or the
  * libnftnl objects with -o payload) and needs no privileges.
  * --incremental-from OLD: the kernel holds the ruleset of OLD (applied
@@ -18,7 +20,6 @@
  * every batch (tests: a failed batch must change nothing).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,46 +36,97 @@ struct apply_args {
 	bool dry_run;
 };
 
+enum {
+	OPT_NODE = CLI_OPT_BASE,
+	OPT_MODE,
+	OPT_DRY_RUN,
+	OPT_GROUP,
+	OPT_FROM,
+	OPT_OUTPUT,
+};
+
+static const struct cli_flag apply_flags[] = {
+	CLI_FLAG_SNAPSHOT,
+	CLI_FLAG_KUBECONFIG,
+	{ .name = "node",
+	  .arg = "NAME",
+	  .id = OPT_NODE,
+	  .help = "compile the policies of the pods on this node (required)" },
+	{ .name = "mode",
+	  .arg = "preview|enforce",
+	  .id = OPT_MODE,
+	  .help = "log what would be dropped and accept it, or drop it (required)" },
+	{ .name = "nflog-group",
+	  .arg = "N",
+	  .id = OPT_GROUP,
+	  .help = "NFLOG group of preview's logs (default: 16968)" },
+	{ .name = "dry-run",
+	  .id = OPT_DRY_RUN,
+	  .help = "print the ruleset instead of loading it (no privileges needed)" },
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "nft|payload",
+	  .id = OPT_OUTPUT,
+	  .help = "format of --dry-run: nft, or libnftnl objects (default: nft)" },
+	{ .name = "incremental-from",
+	  .arg = "FILE",
+	  .id = OPT_FROM,
+	  .help = "the kernel holds this snapshot's rules: update them per event" },
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_apply_cmd = {
+	.name = "apply",
+	.fn = cli_apply,
+	.usage = "--snapshot FILE... --node NAME --mode preview|enforce",
+	.summary = "enforce the NetworkPolicies of one node with nftables",
+	.about = "Compiles the policies for the pods of --node into the nftables table\n"
+		 "'inet bulkhead' and loads it in one atomic netlink batch (needs\n"
+		 "CAP_NET_ADMIN).  preview logs to NFLOG what enforce would drop, and\n"
+		 "accepts it.  Applying the same input twice changes nothing.\n",
+	.exit_status = "0 applied, 2 bad usage or input, 3 system error (netlink, permission)",
+	.flags = apply_flags,
+	.n_flags = BH_ARRAY_SIZE(apply_flags),
+};
+
+static const struct cli_flag reset_flags[] = {
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_reset_cmd = {
+	.name = "reset",
+	.fn = cli_reset,
+	.usage = "",
+	.summary = "delete the nftables table of bulkhead",
+	.about = "Deletes the table 'inet bulkhead' (needs CAP_NET_ADMIN); nothing else in\n"
+		 "the ruleset is touched.  No table is not an error.\n",
+	.exit_status = "0 deleted or absent, 2 bad usage, 3 system error (netlink, permission)",
+	.flags = reset_flags,
+	.n_flags = BH_ARRAY_SIZE(reset_flags),
+};
+
 static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_err *reterr)
 {
-	enum {
-		OPT_SNAPSHOT = 0x100,
-		OPT_NODE,
-		OPT_MODE,
-		OPT_DRY_RUN,
-		OPT_GROUP,
-		OPT_FROM,
-		OPT_KUBECONFIG,
-	};
-	static const struct option opts[] = {
-		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
-		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
-		{ "node", required_argument, NULL, OPT_NODE },
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "nflog-group", required_argument, NULL, OPT_GROUP },
-		{ "incremental-from", required_argument, NULL, OPT_FROM },
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
-	};
+	struct cli_getopt g;
 	const char **once = NULL;
 	const char *name = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+	cli_getopt_init(&g, &cli_apply_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, optarg, reterr);
+		case CLI_OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&a->src, g.arg, reterr);
 			if (r < 0)
 				return r;
 			continue;
 		case OPT_FROM:
-			r = cli_cluster_src_add(&a->from, optarg, reterr);
+			r = cli_cluster_src_add(&a->from, g.arg, reterr);
 			if (r < 0)
 				return r;
 			continue;
-		case OPT_KUBECONFIG:
-			a->src.kubeconfig = optarg;
+		case CLI_OPT_KUBECONFIG:
+			a->src.kubeconfig = g.arg;
 			continue;
 		case OPT_DRY_RUN:
 			a->dry_run = true;
@@ -88,18 +140,18 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		case OPT_GROUP:
 			once = &a->group, name = "--nflog-group";
 			break;
-		case 'o':
+		case OPT_OUTPUT:
 			once = &a->output, name = "-o";
 			break;
 		default:
-			return cli_getopt_err(reterr, "apply", c, argv);
+			return cli_flag_unhandled(reterr, &g);
 		}
 		if (*once)
 			return cli_usage_err(reterr, "apply", "%s given twice", name);
-		*once = optarg;
+		*once = g.arg;
 	}
-	if (optind < argc)
-		return cli_usage_err(reterr, "apply", "unexpected argument '%s'", argv[optind]);
+	if (c < 0)
+		return c;
 	/* The API (--kubeconfig, or in-cluster) replaces --snapshot. */
 	if (!a->src.n_snapshots && !a->src.kubeconfig && !getenv("KUBERNETES_SERVICE_HOST"))
 		return cli_usage_err(reterr, "apply", "--snapshot FILE is required");
@@ -522,11 +574,16 @@ out:
 
 int cli_reset(int argc, char **argv, struct bh_err *reterr)
 {
+	struct cli_getopt g;
 	struct nftio *nio = NULL;
 	int r;
 
-	if (argc > 1)
-		return cli_usage_err(reterr, "reset", "unexpected argument '%s'", argv[1]);
+	cli_getopt_init(&g, &cli_reset_cmd, argc, argv);
+	r = cli_getopt_next(&g, reterr); /* only -h/--help, which main() handles */
+	if (r > 0)
+		r = cli_flag_unhandled(reterr, &g);
+	if (r < 0)
+		return r;
 	r = nftio_open(&nio, reterr);
 	if (r < 0)
 		return r;

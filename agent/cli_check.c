@@ -1,9 +1,9 @@
 /*
  * bulkhead check: truth tables of the policy engine over a snapshot.
  *
- *   bulkhead check --snapshot FILE [--snapshot FILE]... [--from NS/POD|IP]
- *                  [--to NS/POD|IP] [--port N] [--protocol TCP|UDP|SCTP]
- *                  [--family ipv4|ipv6] [-o text|json] [--explain]
+ *   bulkhead check (--snapshot FILE... | --kubeconfig FILE) [FLAG]...
+ *
+ * The flags are check_flags[] below (bulkhead check --help).
  *
  * Probes: --port and --protocol give one; --port alone means TCP (the
  * Kubernetes default); --protocol alone means ports 80 and 81; neither
@@ -15,7 +15,6 @@
  * denied, 2 for bad usage or input.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,22 +46,67 @@ struct check_args {
 	const char *from, *to;
 	const char *port, *protocol, *family, *output;
 	bool explain;
-	bool help;
 };
 
-static const char check_usage[] =
-	"usage: bulkhead check --snapshot FILE [--snapshot FILE]... [--from NS/POD|IP]\n"
-	"                      [--to NS/POD|IP] [--port N] [--protocol TCP|UDP|SCTP]\n"
-	"                      [--family ipv4|ipv6] [-o text|json] [--explain]\n"
-	"\n"
-	"Which connections do the NetworkPolicies of the snapshot allow?  Rows and\n"
-	"columns are every pod unless --from/--to name one pod or address.  Probes:\n"
-	"--port and --protocol give one (--protocol defaults to TCP); --protocol\n"
-	"alone means ports 80 and 81; neither means ports 80 and 81 over TCP, UDP\n"
-	"and SCTP.  --explain (needs --from, --to and --port) names the policies\n"
-	"isolating each side and the rules allowing each direction.\n"
-	"\n"
-	"exit status: 0 all allowed, 1 some denied, 2 bad usage or input\n";
+enum {
+	OPT_FROM = CLI_OPT_BASE,
+	OPT_TO,
+	OPT_PORT,
+	OPT_PROTOCOL,
+	OPT_FAMILY,
+	OPT_OUTPUT,
+	OPT_EXPLAIN,
+};
+
+static const struct cli_flag check_flags[] = {
+	CLI_FLAG_SNAPSHOT,
+	CLI_FLAG_KUBECONFIG,
+	{ .name = "from",
+	  .arg = "NS/POD|IP",
+	  .id = OPT_FROM,
+	  .help = "rows: this pod or address only (default: every pod)" },
+	{ .name = "to",
+	  .arg = "NS/POD|IP",
+	  .id = OPT_TO,
+	  .help = "columns: this pod or address only (default: every pod)" },
+	{ .name = "port",
+	  .arg = "N",
+	  .id = OPT_PORT,
+	  .help = "probe this port only (default: 80 and 81)" },
+	{ .name = "protocol",
+	  .arg = "TCP|UDP|SCTP",
+	  .id = OPT_PROTOCOL,
+	  .help = "probe this protocol only, any case (default: TCP if --port)" },
+	{ .name = "family",
+	  .arg = "ipv4|ipv6",
+	  .id = OPT_FAMILY,
+	  .help = "the pods' address family (default: ipv4, or that of --from/--to)" },
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "text|json",
+	  .id = OPT_OUTPUT,
+	  .help = "output format (default: text)" },
+	{ .name = "explain",
+	  .id = OPT_EXPLAIN,
+	  .help = "say which policies isolate each side and which rules allow it" },
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_check_cmd = {
+	.name = "check",
+	.fn = cli_check,
+	.usage = "(--snapshot FILE... | --kubeconfig FILE)",
+	.summary = "which connections the NetworkPolicies of the cluster allow",
+	.about = "Which connections do the NetworkPolicies of the snapshot allow?  Rows and\n"
+		 "columns are every pod unless --from/--to name one pod or address.  Probes:\n"
+		 "--port and --protocol give one (--protocol defaults to TCP); --protocol\n"
+		 "alone means ports 80 and 81; neither means ports 80 and 81 over TCP, UDP\n"
+		 "and SCTP.  --explain (needs --from, --to and --port) names the policies\n"
+		 "isolating each side and the rules allowing each direction.\n",
+	.exit_status = "0 all allowed, 1 some denied, 2 bad usage or input, 3 system error",
+	.flags = check_flags,
+	.n_flags = BH_ARRAY_SIZE(check_flags),
+};
 
 #define CHECK_PROBES_MAX 6
 /* Text tables name their columns up to this length, else number them. */
@@ -70,49 +114,24 @@ static const char check_usage[] =
 
 static int check_parse(int argc, char **argv, struct check_args *a, struct bh_err *reterr)
 {
-	enum {
-		OPT_SNAPSHOT = 0x100,
-		OPT_FROM,
-		OPT_TO,
-		OPT_PORT,
-		OPT_PROTOCOL,
-		OPT_FAMILY,
-		OPT_EXPLAIN,
-		OPT_HELP,
-		OPT_KUBECONFIG,
-	};
-	static const struct option opts[] = {
-		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
-		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
-		{ "from", required_argument, NULL, OPT_FROM },
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "port", required_argument, NULL, OPT_PORT },
-		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
-		{ "family", required_argument, NULL, OPT_FAMILY },
-		{ "output", required_argument, NULL, 'o' },
-		{ "explain", no_argument, NULL, OPT_EXPLAIN },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ 0 },
-	};
+	struct cli_getopt g;
 	const char **once = NULL;
 	const char *name = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+	cli_getopt_init(&g, &cli_check_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, optarg, reterr);
+		case CLI_OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&a->src, g.arg, reterr);
 			if (r < 0)
 				return r;
 			continue;
-		case OPT_KUBECONFIG:
-			a->src.kubeconfig = optarg;
+		case CLI_OPT_KUBECONFIG:
+			a->src.kubeconfig = g.arg;
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;
-			continue;
-		case OPT_HELP:
-			a->help = true;
 			continue;
 		case OPT_FROM:
 			once = &a->from, name = "--from";
@@ -129,19 +148,17 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 		case OPT_FAMILY:
 			once = &a->family, name = "--family";
 			break;
-		case 'o':
+		case OPT_OUTPUT:
 			once = &a->output, name = "-o";
 			break;
 		default:
-			return cli_getopt_err(reterr, "check", c, argv);
+			return cli_flag_unhandled(reterr, &g);
 		}
 		if (*once)
 			return cli_usage_err(reterr, "check", "%s given twice", name);
-		*once = optarg;
+		*once = g.arg;
 	}
-	if (optind < argc)
-		return cli_usage_err(reterr, "check", "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return c;
 }
 
 static int check_probes(const struct check_args *a, struct check_probe *ret, size_t *ret_n,
@@ -156,7 +173,7 @@ static int check_probes(const struct check_args *a, struct check_probe *ret, siz
 	if (a->port && port_parse(a->port, &port) < 0)
 		return cli_usage_err(reterr, "check", "--port: expected 1..65535, got '%s'",
 				     a->port);
-	if (a->protocol && proto_parse(a->protocol, &proto) < 0)
+	if (a->protocol && cli_parse_protocol(a->protocol, &proto) < 0)
 		return cli_usage_err(reterr, "check",
 				     "--protocol: expected TCP, UDP or SCTP, got '%s'",
 				     a->protocol);
@@ -504,10 +521,6 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 	r = check_parse(argc, argv, &a, reterr);
 	if (r < 0)
 		return r;
-	if (a.help) {
-		fputs(check_usage, stdout);
-		return BH_EXIT_OK;
-	}
 	if (a.output && strcmp(a.output, "json") == 0)
 		out = CHECK_OUTPUT_JSON;
 	else if (a.output && strcmp(a.output, "text") != 0)

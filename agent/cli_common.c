@@ -1,13 +1,17 @@
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "kube_cache.h"
 #include "kube_config.h"
+#include "proto.h"
 #include "snapshot.h"
 
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...)
@@ -87,4 +91,232 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 		return -EINVAL;
 	*ret = v;
 	return 0;
+}
+
+/* getopt_long() returns this plus the flag's index for a long option. */
+#define CLI_VAL_LONG 0x1000
+
+void cli_getopt_init(struct cli_getopt *g, const struct cli_command *cmd, int argc, char **argv)
+{
+	size_t n = cmd->n_flags < CLI_FLAGS_MAX ? cmd->n_flags : CLI_FLAGS_MAX;
+	char *p;
+
+	*g = (struct cli_getopt){ .cmd = cmd, .argc = argc, .argv = argv };
+	p = g->shortopts;
+	/* ':' first: a missing value is reported as ':', not printed. */
+	*p++ = ':';
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_flag *f = &cmd->flags[i];
+
+		g->longopts[i] =
+			(struct option){ .name = f->name,
+					 .has_arg = f->arg ? required_argument : no_argument,
+					 .val = CLI_VAL_LONG + (int) i };
+		if (f->short_name) {
+			*p++ = f->short_name;
+			if (f->arg)
+				*p++ = ':';
+		}
+	}
+	*p = '\0';
+	/* 0, not 1: glibc then also forgets a half-read "-abc" cluster of
+	 * the previous scan. */
+	optind = 0;
+	opterr = 0;
+}
+
+/* The table index of what getopt_long() returned, or n_flags. */
+static size_t flag_index(const struct cli_command *cmd, int c)
+{
+	size_t i;
+
+	if (c >= CLI_VAL_LONG)
+		return (size_t) (c - CLI_VAL_LONG);
+	for (i = 0; i < cmd->n_flags; i++)
+		if (cmd->flags[i].short_name == c)
+			break;
+	return i;
+}
+
+int cli_getopt_next(struct cli_getopt *g, struct bh_err *reterr)
+{
+	const struct cli_command *cmd = g->cmd;
+	int c;
+
+	while ((c = getopt_long(g->argc, g->argv, g->shortopts, g->longopts, NULL)) != -1) {
+		size_t i;
+
+		if (c == ':' || c == '?')
+			return cli_getopt_err(reterr, cmd->name, c, g->argv);
+		i = flag_index(cmd, c);
+		if (i >= cmd->n_flags)
+			return cli_getopt_err(reterr, cmd->name, '?', g->argv);
+		if (cmd->flags[i].id == CLI_OPT_HELP)
+			continue;
+		g->flag = &cmd->flags[i];
+		g->arg = g->flag->arg ? optarg : NULL;
+		g->long_form = c >= CLI_VAL_LONG;
+		return g->flag->id;
+	}
+	if (optind < g->argc)
+		return cli_usage_err(reterr, cmd->name, "unexpected argument '%s'",
+				     g->argv[optind]);
+	return 0;
+}
+
+int cli_flag_unhandled(struct bh_err *reterr, const struct cli_getopt *g)
+{
+	return bh_err_set(reterr, BH_ERR_SYSTEM, -ENOSYS, "%s: --%s is not implemented",
+			  g->cmd->name, g->flag->name);
+}
+
+const char *cli_getopt_spelling(const struct cli_getopt *g, char *buf, size_t len)
+{
+	if (g->long_form || !g->flag->short_name)
+		(void) snprintf(buf, len, "--%s", g->flag->name);
+	else
+		(void) snprintf(buf, len, "-%c", g->flag->short_name);
+	return buf;
+}
+
+bool cli_help_asked(const struct cli_command *cmd, int argc, char **argv)
+{
+	struct cli_getopt g;
+	bool asked = false;
+	int c;
+
+	cli_getopt_init(&g, cmd, argc, argv);
+	/* Errors do not stop the scan: "--bogus --help" still asks for help. */
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
+		size_t i = c == ':' || c == '?' ? cmd->n_flags : flag_index(cmd, c);
+
+		if (i < cmd->n_flags && cmd->flags[i].id == CLI_OPT_HELP)
+			asked = true;
+	}
+	optind = 0;
+	return asked;
+}
+
+/* Flags and their values are aligned up to this column. */
+#define CLI_HELP_COLUMN 32
+
+void cli_help_print(const struct cli_command *cmd, FILE *f)
+{
+	fprintf(f, "usage: bulkhead %s%s%s%s\n", cmd->name, *cmd->usage ? " " : "", cmd->usage,
+		cmd->n_flags > 1 ? " [FLAG]..." : "");
+	if (cmd->about && *cmd->about)
+		fprintf(f, "\n%s", cmd->about);
+	fprintf(f, "\nflags:\n");
+	for (size_t i = 0; i < cmd->n_flags; i++) {
+		const struct cli_flag *fl = &cmd->flags[i];
+		char head[128];
+		int n;
+
+		if (fl->short_name)
+			n = snprintf(head, sizeof(head), "  -%c, --%s%s%s", fl->short_name,
+				     fl->name, fl->arg ? " " : "", fl->arg ? fl->arg : "");
+		else
+			n = snprintf(head, sizeof(head), "      --%s%s%s", fl->name,
+				     fl->arg ? " " : "", fl->arg ? fl->arg : "");
+		if (n < CLI_HELP_COLUMN)
+			fprintf(f, "%-*s%s\n", CLI_HELP_COLUMN, head, fl->help);
+		else
+			fprintf(f, "%s  %s\n", head, fl->help);
+	}
+	fprintf(f, "\nexit status: %s\n", cmd->exit_status);
+}
+
+/* "366d", "90m", "45s": @sec in its largest whole unit, for messages. */
+static const char *duration_fmt(uint64_t sec, char *buf, size_t len)
+{
+	static const struct {
+		char unit;
+		uint64_t sec;
+	} units[] = { { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 } };
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(units); i++) {
+		if (sec && sec % units[i].sec == 0) {
+			(void) snprintf(buf, len, "%" PRIu64 "%c", sec / units[i].sec,
+					units[i].unit);
+			return buf;
+		}
+	}
+	(void) snprintf(buf, len, "%" PRIu64 "s", sec);
+	return buf;
+}
+
+static int duration_scan(const char *s, uint64_t *ret)
+{
+	uint64_t total = 0;
+	bool units = false;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		uint64_t v = 0, mult;
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+				return -ERANGE;
+			v = v * 10 + (uint64_t) (*s - '0');
+		}
+		switch (*s) {
+		case '\0':
+			/* Plain seconds, but "1h30" is a missing unit. */
+			if (units)
+				return -EINVAL;
+			mult = 1;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 's':
+			mult = 1;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (*s)
+			s++, units = true;
+		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
+			return -ERANGE;
+		total += v * mult;
+	}
+	*ret = total;
+	return 0;
+}
+
+int cli_parse_duration(const char *cmd, const char *flag, const char *s, uint64_t min, uint64_t max,
+		       uint64_t *ret, struct bh_err *reterr)
+{
+	char lo[32], hi[32];
+	uint64_t v = 0;
+
+	if (!s || duration_scan(s, &v) < 0 || v < min || v > max)
+		return cli_usage_err(
+			reterr, cmd,
+			"%s: expected seconds or a duration like 90s, 10m, 24h or 1h30m "
+			"(%s..%s), got '%s'",
+			flag, duration_fmt(min, lo, sizeof(lo)), duration_fmt(max, hi, sizeof(hi)),
+			s ? s : "");
+	*ret = v;
+	return 0;
+}
+
+int cli_parse_protocol(const char *s, uint8_t *ret)
+{
+	static const char *const names[] = { "TCP", "UDP", "SCTP" };
+
+	for (size_t i = 0; s && i < BH_ARRAY_SIZE(names); i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return proto_parse(names[i], ret);
+	return -EINVAL;
 }

@@ -1,7 +1,9 @@
 /*
  * bulkhead learn (--pcap FILE | --interface GLOB | --conntrack)...
- *                [--snapshot FILE] [--duration SECONDS] [--max-flows N]
+ *                [--snapshot FILE] [--duration DURATION] [--max-flows N]
  *                [--node NAME] [--conntrack-rcvbuf BYTES] -o FLOWS.json
+ *
+ * The flags are learn_flags[] below (bulkhead learn --help).
  *
  * Capture files are read first, to their end.  Live sources (interfaces
  * matching the globs, followed as they come and go, and conntrack) then
@@ -10,7 +12,6 @@
  * atomically.  Identities are resolved from the snapshot at write time.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
@@ -379,87 +380,140 @@ static int write_flows(struct learn *l, struct cluster *cluster, const char *nod
 	return r;
 }
 
+enum {
+	OPT_PCAP = CLI_OPT_BASE,
+	OPT_INTERFACE,
+	OPT_CONNTRACK,
+	OPT_DURATION,
+	OPT_MAX_FLOWS,
+	OPT_NODE,
+	OPT_OUTPUT,
+	OPT_RCVBUF,
+};
+
+static const struct cli_flag learn_flags[] = {
+	{ .name = "pcap",
+	  .arg = "FILE",
+	  .id = OPT_PCAP,
+	  .help = "read packets from this capture file (repeatable)" },
+	{ .name = "interface",
+	  .arg = "GLOB",
+	  .id = OPT_INTERFACE,
+	  .help = "capture live on the interfaces matching this glob (repeatable)" },
+	{ .name = "conntrack",
+	  .id = OPT_CONNTRACK,
+	  .help = "learn from the kernel's conntrack events (NAT undone)" },
+	CLI_FLAG_SNAPSHOT,
+	CLI_FLAG_KUBECONFIG,
+	{ .name = "duration",
+	  .arg = "DURATION",
+	  .id = OPT_DURATION,
+	  .help = "stop live capture after e.g. 90, 90s, 10m, 1h30m (default: SIGINT)" },
+	{ .name = "max-flows",
+	  .arg = "N",
+	  .id = OPT_MAX_FLOWS,
+	  .help = "keep at most N flows, evicting the oldest seen (default: 1000000)" },
+	{ .name = "node",
+	  .arg = "NAME",
+	  .id = OPT_NODE,
+	  .help = "the node name recorded in the flows file" },
+	{ .name = "conntrack-rcvbuf",
+	  .arg = "BYTES",
+	  .id = OPT_RCVBUF,
+	  .help = "receive buffer of the conntrack socket (4096..1073741824)" },
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "FLOWS.json",
+	  .id = OPT_OUTPUT,
+	  .help = "write the flows to this file, atomically (required)" },
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_learn_cmd = {
+	.name = "learn",
+	.fn = cli_learn,
+	.usage = "(--pcap FILE | --interface GLOB | --conntrack)... -o FLOWS.json",
+	.summary = "learn flows from capture files, live interfaces and conntrack",
+	.about = "Capture files are read first, to their end; live sources (interfaces\n"
+		 "matching the globs, followed as they come and go, and conntrack) then run\n"
+		 "until --duration has passed or SIGINT/SIGTERM arrives, and the flows are\n"
+		 "written either way.  With cluster state, each end is recorded as the pod\n"
+		 "and workload that held the address.\n",
+	.exit_status = "0 written, 2 bad usage or input, 3 system error (capture, netlink)",
+	.flags = learn_flags,
+	.n_flags = BH_ARRAY_SIZE(learn_flags),
+};
+
 int cli_learn(int argc, char **argv, struct bh_err *reterr)
 {
-	static const struct option opts[] = {
-		{ "pcap", required_argument, NULL, 'p' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "conntrack", no_argument, NULL, 'c' },
-		{ "snapshot", required_argument, NULL, 's' },
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "max-flows", required_argument, NULL, 'm' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "conntrack-rcvbuf", required_argument, NULL, 'r' },
-		{ 0 },
-	};
 	const char *files[CLI_FILES_MAX], *globs[CLI_FILES_MAX];
 	size_t n_files = 0, n_globs = 0;
 	struct cli_cluster_src csrc = { 0 };
 	struct learn_run run = { .epfd = -1, .sigfd = -1 };
 	struct cluster *cluster = NULL;
+	struct cli_getopt g;
 	const char *out = NULL, *node = NULL;
 	uint64_t duration = 0, max_flows = LEARN_MAX_FLOWS_DEFAULT, overruns = 0, rcvbuf = 0;
 	bool conntrack = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+	cli_getopt_init(&g, &cli_learn_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
+		const char *arg = g.arg;
+
 		switch (c) {
-		case 'p':
-		case 'i':
-			if ((c == 'p' ? n_files : n_globs) >= CLI_FILES_MAX)
+		case OPT_PCAP:
+		case OPT_INTERFACE:
+			if ((c == OPT_PCAP ? n_files : n_globs) >= CLI_FILES_MAX)
 				return cli_usage_err(reterr, "learn", "at most %d --%s",
-						     CLI_FILES_MAX,
-						     c == 'p' ? "pcap" : "interface");
-			if (c == 'p')
-				files[n_files++] = optarg;
+						     CLI_FILES_MAX, g.flag->name);
+			if (c == OPT_PCAP)
+				files[n_files++] = arg;
 			else
-				globs[n_globs++] = optarg;
+				globs[n_globs++] = arg;
 			break;
-		case 'c':
+		case OPT_CONNTRACK:
 			conntrack = true;
 			break;
-		case 's':
-			r = cli_cluster_src_add(&csrc, optarg, reterr);
+		case CLI_OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&csrc, arg, reterr);
 			if (r < 0)
 				return r;
 			break;
-		case 'k':
-			csrc.kubeconfig = optarg;
+		case CLI_OPT_KUBECONFIG:
+			csrc.kubeconfig = arg;
 			break;
-		case 'd':
-			if (cli_parse_u64(optarg, 1, 366u * 86400, &duration) < 0)
-				return cli_usage_err(reterr, "learn",
-						     "--duration: expected seconds (1..31622400), "
-						     "got '%s'",
-						     optarg);
+		case OPT_DURATION:
+			r = cli_parse_duration("learn", "--duration", arg, 1, 366u * 86400,
+					       &duration, reterr);
+			if (r < 0)
+				return r;
 			break;
-		case 'm':
-			if (cli_parse_u64(optarg, 1, FLOW_TABLE_MAX, &max_flows) < 0)
+		case OPT_MAX_FLOWS:
+			if (cli_parse_u64(arg, 1, FLOW_TABLE_MAX, &max_flows) < 0)
 				return cli_usage_err(reterr, "learn",
 						     "--max-flows: expected 1..%u, got '%s'",
-						     FLOW_TABLE_MAX, optarg);
+						     FLOW_TABLE_MAX, arg);
 			break;
-		case 'n':
-			node = optarg;
+		case OPT_NODE:
+			node = arg;
 			break;
-		case 'r':
-			if (cli_parse_u64(optarg, 4096, 1u << 30, &rcvbuf) < 0)
+		case OPT_RCVBUF:
+			if (cli_parse_u64(arg, 4096, 1u << 30, &rcvbuf) < 0)
 				return cli_usage_err(reterr, "learn",
 						     "--conntrack-rcvbuf: expected bytes "
 						     "(4096..1073741824), got '%s'",
-						     optarg);
+						     arg);
 			break;
-		case 'o':
-			out = optarg;
+		case OPT_OUTPUT:
+			out = arg;
 			break;
 		default:
-			return cli_getopt_err(reterr, "learn", c, argv);
+			return cli_flag_unhandled(reterr, &g);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_err(reterr, "learn", "unexpected argument '%s'", argv[optind]);
+	if (c < 0)
+		return c;
 	if (!n_files && !n_globs && !conntrack)
 		return cli_usage_err(reterr, "learn",
 				     "expected a source: --pcap FILE, --interface GLOB or "

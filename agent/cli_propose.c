@@ -2,20 +2,21 @@
  * bulkhead propose: learned flows + cluster state -> NetworkPolicies.
  *
  *   bulkhead propose --flows FILE [--flows FILE]... --snapshot FILE...
- *                    [-o json|yaml] [--output FILE]
+ *                    [-o|--output json|yaml] [--out-file FILE]
  *                    [--ingress-only | --egress-only]
  *                    [--aggregate-ips N] [--aggregate-prefix4 LEN]
  *                    [--aggregate-prefix6 LEN] [--allow-uncovered]
  *
+ * The flags are propose_flags[] below (bulkhead propose --help).
+ *
  * Prints a List of networking.k8s.io/v1 NetworkPolicies on stdout (YAML by
- * default), or writes it atomically to --output.  Before printing, the
+ * default), or writes it atomically to --out-file.  Before printing, the
  * proposal is evaluated by the policy engine against every learned flow;
  * the coverage and every denied pair go to stderr.  A proposal that would
  * deny a learned flow is a bug: nothing is printed and the exit status is 3,
  * unless --allow-uncovered.  Exit 2 for bad usage or input.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -51,66 +52,115 @@ static int parse_uint(const char *cmd, const char *flag, const char *s, unsigned
 	return 0;
 }
 
+enum {
+	OPT_FLOWS = CLI_OPT_BASE,
+	OPT_OUTPUT,
+	OPT_OUT_FILE,
+	OPT_INGRESS_ONLY,
+	OPT_EGRESS_ONLY,
+	OPT_AGG,
+	OPT_AGG4,
+	OPT_AGG6,
+	OPT_ALLOW_UNCOVERED,
+};
+
+static const struct cli_flag propose_flags[] = {
+	{ .name = "flows",
+	  .arg = "FILE",
+	  .id = OPT_FLOWS,
+	  .help = "flows.json written by 'bulkhead learn' (required; repeatable)" },
+	CLI_FLAG_SNAPSHOT,
+	CLI_FLAG_KUBECONFIG,
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "json|yaml",
+	  .id = OPT_OUTPUT,
+	  .help = "output format (default: yaml)" },
+	{ .name = "out-file",
+	  .arg = "FILE",
+	  .id = OPT_OUT_FILE,
+	  .help = "write the policies to this file, atomically (default: stdout)" },
+	{ .name = "ingress-only", .id = OPT_INGRESS_ONLY, .help = "propose ingress policies only" },
+	{ .name = "egress-only", .id = OPT_EGRESS_ONLY, .help = "propose egress policies only" },
+	{ .name = "aggregate-ips",
+	  .arg = "N",
+	  .id = OPT_AGG,
+	  .help = "merge over N non-pod peers of a prefix into it (default 0: never)" },
+	{ .name = "aggregate-prefix4",
+	  .arg = "LEN",
+	  .id = OPT_AGG4,
+	  .help = "length of the prefix IPv4 peers are merged into (default: 24)" },
+	{ .name = "aggregate-prefix6",
+	  .arg = "LEN",
+	  .id = OPT_AGG6,
+	  .help = "length of the prefix IPv6 peers are merged into (default: 64)" },
+	{ .name = "allow-uncovered",
+	  .id = OPT_ALLOW_UNCOVERED,
+	  .help = "write the proposal even when it denies a learned flow" },
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_propose_cmd = {
+	.name = "propose",
+	.fn = cli_propose,
+	.usage = "--flows FILE... (--snapshot FILE... | --kubeconfig FILE)",
+	.summary = "least-privilege NetworkPolicies from learned flows",
+	.about = "Prints a List of networking.k8s.io/v1 NetworkPolicies, one ingress and one\n"
+		 "egress policy per workload seen, allowing exactly the learned flows.  The\n"
+		 "proposal is checked against every learned flow first; coverage goes to\n"
+		 "stderr, and a proposal that denies a learned flow is not written.\n",
+	.exit_status = "0 written, 2 bad usage or input, 3 system error or a failed self-check",
+	.flags = propose_flags,
+	.n_flags = BH_ARRAY_SIZE(propose_flags),
+};
+
 static int propose_parse(int argc, char **argv, struct propose_args *a, struct bh_err *reterr)
 {
-	enum {
-		OPT_FLOWS = 0x100,
-		OPT_SNAPSHOT,
-		OPT_OUTPUT_FILE,
-		OPT_INGRESS_ONLY,
-		OPT_EGRESS_ONLY,
-		OPT_AGG,
-		OPT_AGG4,
-		OPT_AGG6,
-		OPT_ALLOW_UNCOVERED,
-		OPT_KUBECONFIG,
-	};
-	static const struct option opts[] = {
-		{ "flows", required_argument, NULL, OPT_FLOWS },
-		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
-		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
-		{ "output", required_argument, NULL, OPT_OUTPUT_FILE },
-		{ "ingress-only", no_argument, NULL, OPT_INGRESS_ONLY },
-		{ "egress-only", no_argument, NULL, OPT_EGRESS_ONLY },
-		{ "aggregate-ips", required_argument, NULL, OPT_AGG },
-		{ "aggregate-prefix4", required_argument, NULL, OPT_AGG4 },
-		{ "aggregate-prefix6", required_argument, NULL, OPT_AGG6 },
-		{ "allow-uncovered", no_argument, NULL, OPT_ALLOW_UNCOVERED },
-		{ 0 },
-	};
+	struct cli_getopt g;
 	unsigned long v = 0;
+	char spelling[64];
 	int c, r;
 
 	propose_opts_init(&a->opts);
-	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+	cli_getopt_init(&g, &cli_propose_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_FLOWS:
 			if (a->n_flows >= CLI_FILES_MAX)
 				return cli_usage_err(reterr, "propose", "--flows: at most %d files",
 						     CLI_FILES_MAX);
-			a->flows[a->n_flows++] = optarg;
+			a->flows[a->n_flows++] = g.arg;
 			break;
-		case OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, optarg, reterr);
+		case CLI_OPT_SNAPSHOT:
+			r = cli_cluster_src_add(&a->src, g.arg, reterr);
 			if (r < 0)
 				return r;
 			break;
-		case OPT_KUBECONFIG:
-			a->src.kubeconfig = optarg;
+		case CLI_OPT_KUBECONFIG:
+			a->src.kubeconfig = g.arg;
 			break;
-		case 'o':
-			if (a->output_format)
-				return cli_usage_err(reterr, "propose", "-o given twice");
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "yaml") != 0)
+		case OPT_OUTPUT:
+			cli_getopt_spelling(&g, spelling, sizeof(spelling));
+			/* --output named the file before (so 'propose --output
+			 * json' wrote ./json): a value that is no format is
+			 * refused, naming the flag that writes a file now. */
+			if (strcmp(g.arg, "json") != 0 && strcmp(g.arg, "yaml") != 0 && g.long_form)
+				return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+						  "propose: --output is the format now ('json' or "
+						  "'yaml'); write to a file with --out-file %s",
+						  g.arg);
+			if (strcmp(g.arg, "json") != 0 && strcmp(g.arg, "yaml") != 0)
 				return cli_usage_err(reterr, "propose",
-						     "-o: expected 'json' or 'yaml', got '%s'",
-						     optarg);
-			a->output_format = optarg;
+						     "%s: expected 'json' or 'yaml', got '%s'",
+						     spelling, g.arg);
+			if (a->output_format)
+				return cli_usage_err(reterr, "propose", "%s given twice", spelling);
+			a->output_format = g.arg;
 			break;
-		case OPT_OUTPUT_FILE:
+		case OPT_OUT_FILE:
 			if (a->output_file)
-				return cli_usage_err(reterr, "propose", "--output given twice");
-			a->output_file = optarg;
+				return cli_usage_err(reterr, "propose", "--out-file given twice");
+			a->output_file = g.arg;
 			break;
 		case OPT_INGRESS_ONLY:
 			a->ingress_only = true;
@@ -122,29 +172,29 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			a->allow_uncovered = true;
 			break;
 		case OPT_AGG:
-			r = parse_uint("propose", "--aggregate-ips", optarg, 1000000, &v, reterr);
+			r = parse_uint("propose", "--aggregate-ips", g.arg, 1000000, &v, reterr);
 			if (r < 0)
 				return r;
 			a->opts.aggregate_count = (unsigned) v;
 			break;
 		case OPT_AGG4:
-			r = parse_uint("propose", "--aggregate-prefix4", optarg, 32, &v, reterr);
+			r = parse_uint("propose", "--aggregate-prefix4", g.arg, 32, &v, reterr);
 			if (r < 0)
 				return r;
 			a->opts.aggregate_plen4 = (uint8_t) v;
 			break;
 		case OPT_AGG6:
-			r = parse_uint("propose", "--aggregate-prefix6", optarg, 128, &v, reterr);
+			r = parse_uint("propose", "--aggregate-prefix6", g.arg, 128, &v, reterr);
 			if (r < 0)
 				return r;
 			a->opts.aggregate_plen6 = (uint8_t) v;
 			break;
 		default:
-			return cli_getopt_err(reterr, "propose", c, argv);
+			return cli_flag_unhandled(reterr, &g);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_err(reterr, "propose", "unexpected argument '%s'", argv[optind]);
+	if (c < 0)
+		return c;
 	if (a->ingress_only && a->egress_only)
 		return cli_usage_err(reterr, "propose",
 				     "--ingress-only and --egress-only exclude each other");

@@ -14,41 +14,39 @@
 #include "err.h"
 #include "log.h"
 
-struct command {
-	const char *name;
-	cli_main_fn *fn;
-	const char *usage;
-};
-
-static const struct command commands[] = {
-	{ "check", cli_check,
-	  "(--snapshot FILE... | --kubeconfig FILE) [--from NS/POD|IP] [--to NS/POD|IP] "
-	  "[--port N] [--protocol TCP|UDP|SCTP] [--family ipv4|ipv6] [-o text|json] [--explain]" },
-	{ "apply", cli_apply,
-	  "(--snapshot FILE... | --kubeconfig FILE) --node NAME --mode preview|enforce "
-	  "[--nflog-group N] [--dry-run [-o nft|payload]] [--incremental-from FILE]" },
-	{ "reset", cli_reset, "" },
-	{ "learn", cli_learn,
-	  "(--pcap FILE | --interface GLOB | --conntrack)... [--snapshot FILE... | --kubeconfig FILE] "
-	  "[--duration SECONDS] [--max-flows N] [--node NAME] [--conntrack-rcvbuf BYTES] "
-	  "-o FLOWS.json" },
-	{ "propose", cli_propose,
-	  "--flows FILE [--flows FILE]... (--snapshot FILE... | --kubeconfig FILE) "
-	  "[-o json|yaml] [--output FILE] [--ingress-only | --egress-only] [--aggregate-ips N] "
-	  "[--aggregate-prefix4 LEN] [--aggregate-prefix6 LEN] [--allow-uncovered]" },
+/* The commands, in the order 'bulkhead help' lists them; each one's flags
+ * are its table (struct cli_command, agent/cli.h). */
+static const struct cli_command *const commands[] = {
+	&cli_check_cmd, &cli_apply_cmd, &cli_reset_cmd, &cli_learn_cmd, &cli_propose_cmd,
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bulkhead [--log-level LEVEL] [--log-json] COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: bulkhead [--log-level LEVEL] [--log-json] COMMAND [FLAG]...\n\n"
+		   "commands:\n");
 	for (size_t i = 0; i < BH_ARRAY_SIZE(commands); i++)
-		fprintf(f, "  bulkhead %-8s %s\n", commands[i].name, commands[i].usage);
-	fprintf(f, "\nexit status: 0 ok, 1 check denied, 2 bad usage or input, "
+		fprintf(f, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\nglobal flags (before COMMAND):\n"
+		   "  --log-level LEVEL   debug, info, notice, warning or err\n"
+		   "  --log-json          log lines as JSON, not logfmt\n"
+		   "  -h, --help          print this help and exit\n"
+		   "  --version           print the version and exit\n"
+		   "\n'bulkhead help COMMAND' or 'bulkhead COMMAND --help' describes a command.\n"
+		   "\nexit status: 0 ok, 1 check denied, 2 bad usage or input, "
 		   "3 system error\n");
+}
+
+static const struct cli_command *command_find(const char *name)
+{
+	for (size_t i = 0; i < BH_ARRAY_SIZE(commands); i++)
+		if (strcmp(name, commands[i]->name) == 0)
+			return commands[i];
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
+	const struct cli_command *cmd;
 	struct bh_err err = { 0 };
 	int i, r, level;
 
@@ -72,42 +70,47 @@ int main(int argc, char **argv)
 			}
 			log_max_level = level;
 		} else {
-			fprintf(stderr, "bulkhead: unknown option '%s'\n", argv[i]);
-			usage(stderr);
+			fprintf(stderr, "bulkhead: unknown option '%s' (see 'bulkhead help')\n",
+				argv[i]);
 			exit(BH_EXIT_INPUT);
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		fprintf(stderr, "bulkhead: expected a command (see 'bulkhead help')\n");
 		exit(BH_EXIT_INPUT);
 	}
 	if (strcmp(argv[i], "help") == 0) {
-		usage(stdout);
-		exit(BH_EXIT_OK);
-	}
-	for (size_t c = 0; c < BH_ARRAY_SIZE(commands); c++) {
-		if (strcmp(argv[i], commands[c].name) != 0)
-			continue;
-		/* check has a longer help of its own; the others print their
-		 * usage line. */
-		if (i + 1 < argc && commands[c].fn != cli_check &&
-		    (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
-			printf("usage: bulkhead %s %s\n", commands[c].name, commands[c].usage);
+		if (i + 1 >= argc) {
+			usage(stdout);
 			exit(BH_EXIT_OK);
 		}
-		/* Commands report bad options themselves, in one line. */
-		opterr = 0;
-		optind = 1;
-		r = commands[c].fn(argc - i, argv + i, &err);
-		if (r < 0) {
-			if (err.kind == BH_ERR_NONE)
-				bh_err_set(&err, BH_ERR_SYSTEM, r, "%s: %s", argv[i], strerror(-r));
-			fprintf(stderr, "bulkhead: %s\n", err.msg);
-			exit(bh_err_exit_code(&err));
+		cmd = command_find(argv[i + 1]);
+		if (!cmd || i + 2 < argc) {
+			fprintf(stderr, "bulkhead: help: %s '%s' (see 'bulkhead help')\n",
+				cmd ? "unexpected argument" : "unknown command",
+				argv[cmd ? i + 2 : i + 1]);
+			exit(BH_EXIT_INPUT);
 		}
-		exit(r);
+		cli_help_print(cmd, stdout);
+		exit(BH_EXIT_OK);
 	}
-	fprintf(stderr, "bulkhead: unknown command '%s'\n", argv[i]);
-	usage(stderr);
-	exit(BH_EXIT_INPUT);
+	cmd = command_find(argv[i]);
+	if (!cmd) {
+		fprintf(stderr, "bulkhead: unknown command '%s' (see 'bulkhead help')\n", argv[i]);
+		exit(BH_EXIT_INPUT);
+	}
+	/* -h/--help anywhere among the command's flags wins over what else
+	 * is wrong with them, as in kubectl. */
+	if (cli_help_asked(cmd, argc - i, argv + i)) {
+		cli_help_print(cmd, stdout);
+		exit(fflush(stdout) == 0 ? BH_EXIT_OK : BH_EXIT_SYSTEM);
+	}
+	r = cmd->fn(argc - i, argv + i, &err);
+	if (r < 0) {
+		if (err.kind == BH_ERR_NONE)
+			bh_err_set(&err, BH_ERR_SYSTEM, r, "%s: %s", argv[i], strerror(-r));
+		fprintf(stderr, "bulkhead: %s\n", err.msg);
+		exit(bh_err_exit_code(&err));
+	}
+	exit(r);
 }

@@ -20,7 +20,7 @@ cases=(
 	"$snap --port 0"
 	"$snap --port 65536"
 	"$snap --port 80x"
-	"$snap --protocol tcp"
+	"$snap --protocol 6"
 	"$snap --protocol ICMP"
 	"$snap -o yaml"
 	"$snap --family ipv5"

@@ -5,7 +5,7 @@
 #     (UPDATE_GOLDEN=1 rewrites them);
 #   - the output is byte-identical across runs, across permutations of the
 #     --flows files, with the flows and snapshot items shuffled, and with
-#     every flow in one file; --output writes the same bytes;
+#     every flow in one file; --out-file writes the same bytes;
 #   - the self-check covers every learned flow;
 #   - both outputs validate against the NetworkPolicy JSON Schema from the
 #     Kubernetes OpenAPI spec (tests/data/propose/networkpolicy-list.schema.json)
@@ -59,7 +59,7 @@ for fmt in yaml json; do
 	done
 	propose --flows "$tmp/flows-both.json" --snapshot "$data/snapshot.json" -o "$fmt" |
 		cmp - "$tmp/app.$fmt"
-	propose "${base[@]}" -o "$fmt" --output "$tmp/out.$fmt"
+	propose "${base[@]}" -o "$fmt" --out-file "$tmp/out.$fmt"
 	cmp "$tmp/out.$fmt" "$tmp/app.$fmt"
 done
 [ "$(ls "$tmp"/out.*.tmp.* 2>/dev/null | wc -l)" = 0 ]

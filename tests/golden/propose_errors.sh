@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # golden.propose_errors: bad usage and bad input make `bulkhead propose`
 # exit 2 (a system error 3) with one line on stderr naming the flag, file,
-# flow index or field at fault, and print nothing on stdout; --output never
-# leaves a file behind on failure.
+# flow index or field at fault, and print nothing on stdout; --out-file
+# never leaves a file behind on failure, and --output (now the format, as
+# -o) never writes a file named after its value.
 set -uo pipefail
 : "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
 cd "$BH_SOURCE_DIR" || exit 1
@@ -43,6 +44,6 @@ check 2 "--ingress-only and --egress-only exclude each other" "${ok[@]}" --ingre
 check 2 "--aggregate-prefix4: expected an integer 0..32, got '33'" "${ok[@]}" --aggregate-prefix4 33
 check 2 "unknown option '--bogus'" "${ok[@]}" --bogus
 check 2 "unexpected argument 'stray'" "${ok[@]}" stray
-check 3 "output '$tmp/no/dir/p.yaml'" "${ok[@]}" --output "$tmp/no/dir/p.yaml"
-[ -e "$tmp/no" ] && { echo "FAIL: --output left something behind"; fail=1; }
+check 3 "output '$tmp/no/dir/p.yaml'" "${ok[@]}" --out-file "$tmp/no/dir/p.yaml"
+[ -e "$tmp/no" ] && { echo "FAIL: --out-file left something behind"; fail=1; }
 exit $fail

@@ -60,7 +60,7 @@ wait "$learn_pid" || { echo "FAIL: learn exited $?"; exit 1; }
 
 # 2. propose (the self-check must cover every learned flow)
 "$BULKHEAD" propose --flows "$TOPO_DIR/flows.json" --snapshot "$snap" -o json \
-	--output "$TOPO_DIR/policies.json" 2> "$TOPO_DIR/propose.err" ||
+	--out-file "$TOPO_DIR/policies.json" 2> "$TOPO_DIR/propose.err" ||
 	{ cat "$TOPO_DIR/propose.err"; exit 1; }
 cat "$TOPO_DIR/propose.err"
 grep -Eq 'self-check: ([0-9]+)/\1 learned flows allowed' "$TOPO_DIR/propose.err" ||
