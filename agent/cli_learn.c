@@ -226,9 +226,10 @@ static void ctmon_cb(struct loop_io *io, uint32_t revents)
 		run->ct_dump_checked = true;
 		if (ctmon_stats(run->ct)->events == 0)
 			log_warning("learn: --conntrack: the conntrack table of this network "
-				    "namespace is empty; connections are tracked only where a "
-				    "rule uses conntrack (kube-proxy, NAT): run learn in the "
-				    "node's network namespace, or use --interface");
+				    "namespace is empty at start; connections are tracked only "
+				    "where a rule uses conntrack (kube-proxy, NAT): if it stays "
+				    "empty, run learn in the node's network namespace, or use "
+				    "--interface");
 	}
 }
 

@@ -327,12 +327,10 @@ struct loop *loop_free(struct loop *l)
 
 	if (!l)
 		return NULL;
-	/* Sources outliving the loop must not point at it. */
+	/* Timers outliving the loop: disarmed, so disarming them again (in
+	 * their owner's destructor) touches nothing. */
 	for (size_t i = 0; i < l->n_heap; i++)
 		l->heap[i]->idx = SIZE_MAX;
-	for (int i = l->batch_i + 1; i < l->batch_n; i++)
-		if (l->batch[i].data.ptr)
-			((struct loop_io *) l->batch[i].data.ptr)->loop = NULL;
 	if (l->sig_io.fd >= 0) {
 		while (read(l->sig_io.fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
 			;

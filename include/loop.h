@@ -83,8 +83,10 @@ int loop_new(struct loop **ret, struct bh_err *reterr);
 /*
  * Closes the loop's fds and restores the signal mask, after taking the
  * signals still queued on the signalfd (so none of them kills the process
- * now).  Sources still added are left with loop == NULL; their fds are
- * their owners'.  NULL-safe; returns NULL.
+ * now).  Every fd source must have been removed first (the loop keeps no
+ * list of them); timers still armed are disarmed and must be initialised
+ * again before another use.  Not from inside a callback.  NULL-safe;
+ * returns NULL.
  */
 struct loop *loop_free(struct loop *l);
 
