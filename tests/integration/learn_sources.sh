@@ -11,7 +11,8 @@
 #   3. --interface and --conntrack as an unprivileged user (setpriv to
 #      nobody): every open fails, so exit 3 within seconds (not after
 #      --duration) with one line that says to run as root;
-#   4. a capture that works: the summary counts it.
+#   4. a capture that works: the summary counts it;
+#   5. SIGHUP stops a live run and the file is written.
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
@@ -96,6 +97,15 @@ has lo notice "learn: interfaces: 1 captured (1 at the end), 0 could not be open
 if grep -q "level=warning.*--interface 'lo'" "$out/lo.err"; then
 	echo "FAIL: lo: a warning about a glob that matched:"; cat "$out/lo.err"; fail=1
 fi
+
+# 5. SIGHUP (a closed terminal) stops a live run like SIGTERM: the flows
+# learned so far are written.  timeout sends it, to its child only.
+timeout --preserve-status -s HUP 2 ip netns exec "$TOPO_NODE" \
+	"$BULKHEAD" learn --interface lo -o "$out/hup.json" 2> "$out/hup.err"
+echo $? > "$out/hup.rc"
+rc_is hup 0
+grep -q '"kind": "FlowList"' "$out/hup.json" 2> /dev/null ||
+	{ echo "FAIL: hup: no flows file after SIGHUP"; fail=1; }
 
 [ "$fail" = 0 ] && echo "learn_sources: ok"
 exit $fail
