@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,9 +322,14 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 		uint64_t until = clock_ms() + LEARN_CT_DRAIN_MS;
 
 		do {
+			struct pollfd pfd = { .fd = ctmon_fd(run->ct), .events = POLLIN };
+
 			r = ctmon_process(run->ct, reterr);
 			if (r < 0)
 				return r;
+			/* A dump still coming: wait for it rather than spin. */
+			if (r == 0 && ctmon_dumping(run->ct))
+				(void) poll(&pfd, 1, 100);
 		} while ((r > 0 || ctmon_dumping(run->ct)) && clock_ms() < until);
 	}
 	return 0;
