@@ -278,14 +278,6 @@ static int run_files(struct learn *l, const char *const *files, size_t n, struct
 	return 0;
 }
 
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *reterr)
 {
 	int r;
@@ -319,7 +311,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 		}
 	}
 	if (run->ct) {
-		uint64_t until = clock_ms() + LEARN_CT_DRAIN_MS;
+		uint64_t until = loop_clock_ms() + LEARN_CT_DRAIN_MS;
 
 		do {
 			struct pollfd pfd = { .fd = ctmon_fd(run->ct), .events = POLLIN };
@@ -330,7 +322,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 			/* A dump still coming: wait for it rather than spin. */
 			if (r == 0 && ctmon_dumping(run->ct))
 				(void) poll(&pfd, 1, 100);
-		} while ((r > 0 || ctmon_dumping(run->ct)) && clock_ms() < until);
+		} while ((r > 0 || ctmon_dumping(run->ct)) && loop_clock_ms() < until);
 	}
 	return 0;
 }

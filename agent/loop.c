@@ -40,7 +40,7 @@ struct loop {
 	int exit_code;
 };
 
-static uint64_t clock_ms(void)
+uint64_t loop_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -243,7 +243,7 @@ static int timers_timeout(const struct loop *l, int max_ms)
 	if (!l->n_heap)
 		return max_ms;
 	due = l->heap[0]->due;
-	now = clock_ms();
+	now = loop_clock_ms();
 	wait = due > now ? due - now : 0;
 	if (max_ms >= 0 && wait > (uint64_t) max_ms)
 		return max_ms;
@@ -312,7 +312,7 @@ int loop_new(struct loop **ret, struct bh_err *reterr)
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "loop: epoll: %s", strerror(-r));
 		goto fail;
 	}
-	l->now = clock_ms();
+	l->now = loop_clock_ms();
 	*ret = l;
 	return 0;
 
@@ -352,7 +352,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	l->exit = false;
 	l->exit_code = 0;
 	n = epoll_wait(l->epfd, l->batch, LOOP_EVENTS_MAX, timers_timeout(l, timeout_ms));
-	l->now = clock_ms();
+	l->now = loop_clock_ms();
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->batch_n = n;
