@@ -5,25 +5,35 @@
  *
  * The flags are learn_flags[] below (bulkhead learn --help).
  *
- * Capture files are read first, to their end.  Live sources (interfaces
- * matching the globs, followed as they come and go, and conntrack) then
- * run in a small epoll loop until --duration has passed or SIGINT/SIGTERM
- * arrives (signalfd); either way the flows learned so far are written,
- * atomically.  Identities are resolved from the snapshot at write time.
+ * The output path is checked first (a temporary file is created and
+ * removed there), so a path that cannot be written fails at once, not
+ * after --duration.  Capture files are read next, to their end.  Live
+ * sources (interfaces matching the globs, followed as they come and go,
+ * and conntrack) then run on the event loop (include/loop.h) until
+ * --duration has passed or SIGINT/SIGTERM/SIGHUP arrives; either way the
+ * flows learned so far are written, atomically.  Identities are resolved
+ * from the snapshot at write time.
+ *
+ * A run that cannot learn anything says so: a glob matching no interface,
+ * an empty conntrack table and sources that could not be opened are
+ * warnings; when no source at all could be opened, learn fails (exit 3)
+ * instead of waiting out --duration.  The run's summary (per source) is
+ * printed at the default log level.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "capture.h"
 #include "cli.h"
 #include "ctmon.h"
@@ -34,120 +44,220 @@
 #include "learn_export.h"
 #include "linkmon.h"
 #include "log.h"
+#include "loop.h"
 
 #define LEARN_MAX_FLOWS_DEFAULT 1000000
-#define LEARN_EVENTS_MAX 32
 #define LEARN_FILE_SEED 0x6c6561726e000001ULL
+/* Unanswered openers are learned as sent this often (learn_expire). */
+#define LEARN_EXPIRE_MS 1000
+/* At the end, a conntrack dump still running may take this long. */
+#define LEARN_CT_DRAIN_MS 5000
 
-enum src_type {
-	SRC_SIGNAL,
-	SRC_LINKMON,
-	SRC_CTMON,
-	SRC_CAPTURE,
-};
-
-struct src {
-	enum src_type type;
-};
+struct learn_run;
 
 struct live_cap {
-	struct src src; /* first: epoll data points here */
+	struct loop_io io;
+	struct learn_run *run;
 	struct capture *cap;
 	int ifindex;
 	char name[IF_NAMESIZE];
 };
 
+/* What the live interfaces gave, closed captures included. */
+struct cap_totals {
+	uint64_t attached; /* captures opened over the run */
+	uint64_t failed; /* captures that could not be opened */
+	uint64_t packets, drops; /* of captures already closed */
+};
+
 struct learn_run {
 	struct learn *l;
-	int epfd, sigfd;
-	struct src sig_src, lm_src, ct_src;
+	struct loop *loop;
+	struct loop_io lm_io, ct_io;
+	struct loop_timer expire_timer, deadline_timer;
 	struct linkmon *lm;
 	struct ctmon *ct;
+	const char *const *globs;
+	size_t n_globs;
+	uint64_t glob_hits[CLI_FILES_MAX]; /* interfaces each glob matched */
 	struct live_cap **caps;
 	size_t n_caps, cap_caps;
-	uint64_t drops_closed; /* kernel drops of captures already closed */
-	int err; /* fatal error inside a callback */
+	struct cap_totals caps_total;
+	struct bh_err cap_err; /* the first capture that could not be opened */
+	bool setup_done; /* captures failing from now on are logged at once */
+	bool ct_dump_checked;
+	bool failed; /* @reterr is filled: a callback failed */
 	struct bh_err *reterr;
 };
 
-static void cap_close(struct learn_run *run, size_t i)
+/* A callback failed: keep its error and leave the loop. */
+static void run_fail(struct learn_run *run, int r, const struct bh_err *err)
 {
-	struct live_cap *lc = run->caps[i];
+	if (run->failed)
+		return;
+	run->failed = true;
+	*run->reterr = *err;
+	loop_exit(run->loop, r);
+}
+
+static void cap_close(struct learn_run *run, struct live_cap *lc)
+{
 	struct capture_stats st;
 
-	if (capture_fd(lc->cap) >= 0)
-		(void) epoll_ctl(run->epfd, EPOLL_CTL_DEL, capture_fd(lc->cap), NULL);
+	for (size_t i = 0; i < run->n_caps; i++) {
+		if (run->caps[i] == lc) {
+			run->caps[i] = run->caps[--run->n_caps];
+			break;
+		}
+	}
+	loop_io_remove(&lc->io);
 	capture_get_stats(lc->cap, &st);
-	run->drops_closed += st.kernel_drops;
+	log_info("learn: '%s': %" PRIu64 " packets, %" PRIu64 " dropped by the kernel, detached",
+		 lc->name, st.packets, st.kernel_drops);
+	run->caps_total.packets += st.packets;
+	run->caps_total.drops += st.kernel_drops;
 	capture_free(lc->cap);
 	free(lc);
-	run->caps[i] = run->caps[--run->n_caps];
+}
+
+static void cap_cb(struct loop_io *io, uint32_t revents)
+{
+	struct live_cap *lc = LOOP_CONTAINER_OF(io, struct live_cap, io);
+	struct bh_err err = { 0 };
+	int r;
+
+	(void) revents;
+	r = capture_process(lc->cap, &err);
+	/* An interface that went away is closed, not fatal; freeing it here
+	 * is safe even when its event is also later in this batch. */
+	if (r == -ENODEV || r == -ENETDOWN)
+		cap_close(lc->run, lc);
+	else if (r < 0)
+		run_fail(lc->run, r, &err);
 }
 
 static void link_change_cb(void *userdata, const char *ifname, int ifindex, bool up)
 {
 	struct learn_run *run = userdata;
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct bh_err err = { 0 };
 	struct live_cap *lc;
 	int r;
 
 	for (size_t i = 0; i < run->n_caps; i++) {
 		if (run->caps[i]->ifindex == ifindex) {
-			log_debug("learn: detaching from '%s'", run->caps[i]->name);
-			cap_close(run, i);
+			cap_close(run, run->caps[i]);
 			break;
 		}
 	}
 	if (!up)
 		return;
+	for (size_t i = 0; i < run->n_globs; i++)
+		if (linkmon_glob_match(run->globs[i], ifname))
+			run->glob_hits[i]++;
 	if (run->n_caps == run->cap_caps) {
 		size_t cap = run->cap_caps ? 2 * run->cap_caps : 16;
 		struct live_cap **v = realloc(run->caps, cap * sizeof(*v));
 
-		if (!v) {
-			run->err = bh_err_oom(run->reterr);
-			return;
-		}
+		if (!v)
+			goto oom;
 		run->caps = v;
 		run->cap_caps = cap;
 	}
 	lc = calloc(1, sizeof(*lc));
-	if (!lc) {
-		run->err = bh_err_oom(run->reterr);
-		return;
-	}
-	lc->src.type = SRC_CAPTURE;
+	if (!lc)
+		goto oom;
+	lc->run = run;
 	lc->ifindex = ifindex;
 	(void) snprintf(lc->name, sizeof(lc->name), "%s", ifname);
 	r = capture_open_live(ifname, run->l, &lc->cap, &err);
 	if (r < 0) {
 		/* A pod's veth can vanish between the notification and the
-		 * open; that is churn, not a failure of the learner. */
-		log_warning("learn: %s, ignoring", err.msg);
+		 * open; that is churn, not a failure of the learner.  At
+		 * start, failures are told once setup knows whether any
+		 * source works. */
+		if (run->setup_done)
+			log_warning("learn: %s, ignoring", err.msg);
+		else if (!run->caps_total.failed)
+			run->cap_err = err;
+		run->caps_total.failed++;
 		free(lc);
 		return;
 	}
-	ev.data.ptr = lc;
-	if (epoll_ctl(run->epfd, EPOLL_CTL_ADD, capture_fd(lc->cap), &ev) < 0) {
-		run->err = bh_err_set(run->reterr, BH_ERR_SYSTEM, -errno, "learn: epoll: %s",
-				      strerror(errno));
+	r = loop_io_add(run->loop, &lc->io, capture_fd(lc->cap), EPOLLIN, cap_cb);
+	if (r < 0) {
+		(void) bh_err_set(&err, BH_ERR_SYSTEM, r, "learn: epoll: %s", strerror(-r));
 		capture_free(lc->cap);
 		free(lc);
+		run_fail(run, r, &err);
 		return;
 	}
-	log_debug("learn: capturing on '%s'", ifname);
+	log_info("learn: capturing on '%s'", ifname);
 	run->caps[run->n_caps++] = lc;
+	run->caps_total.attached++;
+	return;
+
+oom:
+	(void) bh_err_oom(&err);
+	run_fail(run, -ENOMEM, &err);
 }
 
-static int epoll_add(struct learn_run *run, int fd, struct src *s, struct bh_err *reterr)
+static void linkmon_cb(struct loop_io *io, uint32_t revents)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+	struct learn_run *run = LOOP_CONTAINER_OF(io, struct learn_run, lm_io);
+	struct bh_err err = { 0 };
+	int r;
 
-	if (epoll_ctl(run->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "learn: epoll: %s",
-				  strerror(errno));
-	return 0;
+	(void) revents;
+	r = linkmon_process(run->lm, &err);
+	if (r < 0)
+		run_fail(run, r, &err);
+}
+
+static void ctmon_cb(struct loop_io *io, uint32_t revents)
+{
+	struct learn_run *run = LOOP_CONTAINER_OF(io, struct learn_run, ct_io);
+	struct bh_err err = { 0 };
+	int r;
+
+	(void) revents;
+	r = ctmon_process(run->ct, &err);
+	if (r < 0) {
+		run_fail(run, r, &err);
+		return;
+	}
+	if (!run->ct_dump_checked && !ctmon_dumping(run->ct)) {
+		run->ct_dump_checked = true;
+		if (ctmon_stats(run->ct)->events == 0)
+			log_warning("learn: --conntrack: the conntrack table of this network "
+				    "namespace is empty at start; connections are tracked only "
+				    "where a rule uses conntrack (kube-proxy, NAT): if it stays "
+				    "empty, run learn in the node's network namespace, or use "
+				    "--interface");
+	}
+}
+
+static void expire_cb(struct loop_timer *t)
+{
+	struct learn_run *run = LOOP_CONTAINER_OF(t, struct learn_run, expire_timer);
+	struct bh_err err = { 0 };
+
+	if (learn_expire(run->l, time(NULL)) < 0 || loop_timer_arm_in(t, LEARN_EXPIRE_MS) < 0) {
+		(void) bh_err_oom(&err);
+		run_fail(run, -ENOMEM, &err);
+	}
+}
+
+static void deadline_cb(struct loop_timer *t)
+{
+	log_debug("learn: --duration has passed, stopping");
+	loop_exit(t->loop, 0);
+}
+
+static void signal_cb(struct loop *l, const struct signalfd_siginfo *si, void *ud)
+{
+	(void) ud;
+	log_debug("learn: signal %u, stopping", si->ssi_signo);
+	loop_exit(l, 0);
 }
 
 static int run_files(struct learn *l, const char *const *files, size_t n, struct bh_err *reterr)
@@ -170,107 +280,23 @@ static int run_files(struct learn *l, const char *const *files, size_t n, struct
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One capture's turn; an interface that went away is closed, not fatal:
- * returns 1 then, 0 otherwise, or -errno. */
-static int run_capture(struct learn_run *run, struct live_cap *lc, struct bh_err *reterr)
-{
-	struct bh_err err = { 0 };
-	int r = capture_process(lc->cap, &err);
-
-	if (r == -ENODEV || r == -ENETDOWN) {
-		for (size_t i = 0; i < run->n_caps; i++) {
-			if (run->caps[i] == lc) {
-				cap_close(run, i);
-				return 1;
-			}
-		}
-		return 0;
-	}
-	if (r < 0) {
-		*reterr = err;
-		return r;
-	}
-	return 0;
-}
-
 static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *reterr)
 {
-	struct epoll_event evs[LEARN_EVENTS_MAX];
-	int64_t deadline = duration ? now_ms() + (int64_t) duration * 1000 : INT64_MAX;
-	int64_t next_expire = now_ms() + 1000;
-	bool stop = false;
 	int r;
 
-	while (!stop) {
-		int64_t now = now_ms(), wait = next_expire - now;
-		int n;
-
-		if (deadline - now < wait)
-			wait = deadline - now;
-		if (wait < 0)
-			wait = 0;
-		n = epoll_wait(run->epfd, evs, LEARN_EVENTS_MAX, (int) wait);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "learn: epoll: %s",
-					  strerror(errno));
-		}
-		for (int i = 0; i < n; i++) {
-			struct src *s = evs[i].data.ptr;
-			struct signalfd_siginfo si;
-
-			switch (s->type) {
-			case SRC_SIGNAL:
-				if (read(run->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-					log_debug("learn: signal %u, stopping", si.ssi_signo);
-				stop = true;
-				r = 0;
-				break;
-			case SRC_LINKMON:
-				/* Detaching frees captures: leave the batch. */
-				r = linkmon_process(run->lm, reterr);
-				i = n;
-				break;
-			case SRC_CTMON:
-				r = ctmon_process(run->ct, reterr);
-				break;
-			case SRC_CAPTURE:
-				r = run_capture(run, (struct live_cap *) (void *) s, reterr);
-				/* A closed capture may have later events in this
-				 * batch pointing to freed memory: leave the batch,
-				 * level-triggered epoll reports the rest again. */
-				if (r == 1) {
-					r = 0;
-					i = n;
-				}
-				break;
-			default:
-				r = 0;
-				break;
-			}
-			if (r < 0)
-				return r;
-			if (run->err)
-				return run->err;
-		}
-		now = now_ms();
-		if (now >= next_expire) {
-			r = learn_expire(run->l, time(NULL));
-			if (r < 0)
-				return bh_err_oom(reterr);
-			next_expire = now + 1000;
-		}
-		if (now >= deadline)
-			stop = true;
+	loop_timer_init(&run->expire_timer, run->loop, expire_cb);
+	loop_timer_init(&run->deadline_timer, run->loop, deadline_cb);
+	r = loop_timer_arm_in(&run->expire_timer, LEARN_EXPIRE_MS);
+	if (r == 0 && duration)
+		r = loop_timer_arm_in(&run->deadline_timer, duration * 1000);
+	if (r < 0)
+		return bh_err_oom(reterr);
+	r = loop_run(run->loop);
+	if (r < 0) {
+		if (!run->failed)
+			(void) bh_err_set(reterr, BH_ERR_SYSTEM, r, "learn: epoll: %s",
+					  strerror(-r));
+		return r;
 	}
 
 	/* Take in what is already queued: captured packets and conntrack
@@ -287,76 +313,142 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 		}
 	}
 	if (run->ct) {
-		int64_t until = now_ms() + 5000;
+		uint64_t until = loop_clock_ms() + LEARN_CT_DRAIN_MS;
 
 		do {
+			struct pollfd pfd = { .fd = ctmon_fd(run->ct), .events = POLLIN };
+
 			r = ctmon_process(run->ct, reterr);
 			if (r < 0)
 				return r;
-		} while ((r > 0 || ctmon_dumping(run->ct)) && now_ms() < until);
+			/* A dump still coming: wait for it rather than spin. */
+			if (r == 0 && ctmon_dumping(run->ct))
+				(void) poll(&pfd, 1, 100);
+		} while ((r > 0 || ctmon_dumping(run->ct)) && loop_clock_ms() < until);
 	}
 	return 0;
 }
 
-static int setup_live(struct learn_run *run, const char *const *globs, size_t n_globs,
-		      bool conntrack, size_t rcvbuf, struct bh_err *reterr)
+/* What to do when nothing could be opened, after @err. */
+static const char *open_hint(const struct bh_err *err)
 {
-	sigset_t mask;
+	if (err->code == -EPERM || err->code == -EACCES)
+		return "run learn as root (CAP_NET_RAW for --interface, CAP_NET_ADMIN for "
+		       "--conntrack)";
+	return "run learn in the node's network namespace, where the interfaces and "
+	       "conntrack are";
+}
+
+/*
+ * Opens the live sources.  One that cannot be opened is a warning while
+ * another works; none at all (and no capture file) is a system error
+ * naming the first failure and what to do.
+ */
+static int setup_live(struct learn_run *run, bool have_files, const char *const *globs,
+		      size_t n_globs, bool conntrack, size_t rcvbuf, struct bh_err *reterr)
+{
+	struct bh_err ct_err = { 0 };
+	const struct bh_err *first;
 	int r;
 
-	run->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (run->epfd < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "learn: epoll: %s",
-				  strerror(errno));
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "learn: signals: %s",
-				  strerror(errno));
-	run->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (run->sigfd < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "learn: signalfd: %s",
-				  strerror(errno));
-	run->sig_src.type = SRC_SIGNAL;
-	r = epoll_add(run, run->sigfd, &run->sig_src, reterr);
+	run->reterr = reterr;
+	r = loop_new(&run->loop, reterr);
 	if (r < 0)
 		return r;
+	loop_signal_set(run->loop, signal_cb, run);
 	if (conntrack) {
-		r = ctmon_new(run->l, rcvbuf, &run->ct, reterr);
-		if (r < 0)
+		r = ctmon_new(run->l, rcvbuf, &run->ct, &ct_err);
+		if (r == -ENOMEM) {
+			*reterr = ct_err;
 			return r;
-		run->ct_src.type = SRC_CTMON;
-		r = epoll_add(run, ctmon_fd(run->ct), &run->ct_src, reterr);
-		if (r < 0)
-			return r;
+		}
+		if (r == 0) {
+			r = loop_io_add(run->loop, &run->ct_io, ctmon_fd(run->ct), EPOLLIN,
+					ctmon_cb);
+			if (r < 0)
+				return bh_err_set(reterr, BH_ERR_SYSTEM, r, "learn: epoll: %s",
+						  strerror(-r));
+		}
 	}
 	if (n_globs) {
-		run->reterr = reterr;
+		run->globs = globs;
+		run->n_globs = n_globs;
 		r = linkmon_new(globs, n_globs, link_change_cb, run, &run->lm, reterr);
 		if (r < 0)
 			return r;
-		if (run->err)
-			return run->err;
-		run->lm_src.type = SRC_LINKMON;
-		r = epoll_add(run, linkmon_fd(run->lm), &run->lm_src, reterr);
+		if (run->failed)
+			return run->reterr->code;
+		r = loop_io_add(run->loop, &run->lm_io, linkmon_fd(run->lm), EPOLLIN, linkmon_cb);
 		if (r < 0)
-			return r;
+			return bh_err_set(reterr, BH_ERR_SYSTEM, r, "learn: epoll: %s",
+					  strerror(-r));
 	}
+	run->setup_done = true;
+
+	first = conntrack && !run->ct ? &ct_err : run->caps_total.failed ? &run->cap_err : NULL;
+	if (first && !have_files && !run->ct && !run->n_caps)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, first->code,
+				  "learn: no source could be opened (%s): %s", first->msg,
+				  open_hint(first));
+	if (conntrack && !run->ct)
+		log_warning("learn: %s; learning without --conntrack", ct_err.msg);
+	if (run->caps_total.failed)
+		log_warning("learn: %" PRIu64 " of %" PRIu64 " matching interfaces could not be "
+			    "captured (first: %s), ignoring",
+			    run->caps_total.failed, run->caps_total.failed + run->n_caps,
+			    run->cap_err.msg);
+	for (size_t i = 0; i < n_globs; i++)
+		if (!run->glob_hits[i])
+			log_warning("learn: --interface '%s' matches no interface that is up in "
+				    "this network namespace; waiting for one (run learn in the "
+				    "node's network namespace, or check the glob)",
+				    globs[i]);
 	return 0;
 }
 
 static void run_done(struct learn_run *run)
 {
 	while (run->n_caps)
-		cap_close(run, run->n_caps - 1);
+		cap_close(run, run->caps[run->n_caps - 1]);
 	free(run->caps);
+	loop_io_remove(&run->lm_io);
 	linkmon_free(run->lm);
+	loop_io_remove(&run->ct_io);
 	ctmon_free(run->ct);
-	if (run->sigfd >= 0)
-		close(run->sigfd);
-	if (run->epfd >= 0)
-		close(run->epfd);
+	loop_timer_disarm(&run->expire_timer);
+	loop_timer_disarm(&run->deadline_timer);
+	loop_free(run->loop);
+}
+
+/*
+ * Checks, before any capture, that @out can be written: creates the
+ * atomic writer's temporary file next to it and removes it.  A path that
+ * cannot be written is an input error naming it, now rather than after
+ * --duration.
+ */
+static int output_check(const char *out, struct bh_err *reterr)
+{
+	struct atomic_file af;
+	struct bh_err err = { 0 };
+	struct stat st;
+	int r;
+
+	if (strcmp(out, "-") == 0)
+		return 0;
+	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+		return bh_err_set(reterr, BH_ERR_INPUT, -EISDIR,
+				  "learn: output '%s' is a directory, expected a file path", out);
+	r = atomic_file_open(&af, out, &err);
+	if (r == -ENOMEM) {
+		*reterr = err;
+		return r;
+	}
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_INPUT, r,
+				  "learn: output '%s' cannot be written: %s (check the directory)",
+				  out, strerror(-r));
+	atomic_file_abort(&af);
+	return 0;
 }
 
 static int write_flows(struct learn *l, struct cluster *cluster, const char *node,
@@ -436,24 +528,82 @@ const struct cli_command cli_learn_cmd = {
 	.summary = "learn flows from capture files, live interfaces and conntrack",
 	.about = "Capture files are read first, to their end; live sources (interfaces\n"
 		 "matching the globs, followed as they come and go, and conntrack) then run\n"
-		 "until --duration has passed or SIGINT/SIGTERM arrives, and the flows are\n"
-		 "written either way.  With cluster state, each end is recorded as the pod\n"
-		 "and workload that held the address.\n",
+		 "until --duration has passed or SIGINT/SIGTERM/SIGHUP arrives, and the flows\n"
+		 "are written either way (the output path is checked first).  With cluster\n"
+		 "state, each end is recorded as the pod and workload that held the address.\n",
 	.exit_status = "0 written, 2 bad usage or input, 3 system error (capture, netlink)",
 	.flags = learn_flags,
 	.n_flags = BH_ARRAY_SIZE(learn_flags),
 };
+
+/*
+ * The run's summary at the default level, one line per source and one for
+ * the file, with a warning for each source that gave nothing: a run that
+ * learned nothing must not look like one that learned everything.
+ */
+static void summary(struct learn_run *run, size_t n_files, uint64_t file_packets, bool conntrack,
+		    uint64_t overruns, const char *out)
+{
+	const struct learn_stats *ls = learn_stats(run->l);
+	struct flow_table *t = learn_table(run->l);
+	uint64_t packets = run->caps_total.packets, drops = run->caps_total.drops;
+
+	if (n_files)
+		log_notice("learn: capture files: %zu, %" PRIu64 " packets", n_files, file_packets);
+	if (run->n_globs) {
+		for (size_t i = 0; i < run->n_caps; i++) {
+			struct capture_stats st;
+
+			capture_get_stats(run->caps[i]->cap, &st);
+			log_info("learn: '%s': %" PRIu64 " packets, %" PRIu64
+				 " dropped by the kernel",
+				 run->caps[i]->name, st.packets, st.kernel_drops);
+			packets += st.packets;
+			drops += st.kernel_drops;
+		}
+		log_notice("learn: interfaces: %" PRIu64 " captured (%zu at the end), %" PRIu64
+			   " could not be opened, %" PRIu64 " packets, %" PRIu64
+			   " dropped by the kernel",
+			   run->caps_total.attached, run->n_caps, run->caps_total.failed, packets,
+			   drops);
+		for (size_t i = 0; i < run->n_globs; i++)
+			if (!run->glob_hits[i])
+				log_warning("learn: --interface '%s' matched no interface during "
+					    "the run: nothing was captured for it",
+					    run->globs[i]);
+	}
+	if (run->ct) {
+		const struct ctmon_stats *cs = ctmon_stats(run->ct);
+
+		log_notice("learn: conntrack: %" PRIu64 " entries, %" PRIu64 " learned, %" PRIu64
+			   " overruns, %" PRIu64 " resyncs",
+			   cs->events, ls->ct_entries, cs->overruns, cs->resyncs);
+		if (!cs->events)
+			log_warning("learn: --conntrack: no connection was tracked during the "
+				    "run in this network namespace: run learn in the node's "
+				    "network namespace, or use --interface");
+	} else if (conntrack) {
+		log_notice("learn: conntrack: not opened");
+	}
+	log_notice("learn: %zu flows, %" PRIu64 " packets, %" PRIu64 " evicted, %" PRIu64
+		   " overruns, %" PRIu64 " conntrack entries, written to '%s'",
+		   flow_table_count(t), ls->packets, flow_table_stats(t)->evicted, overruns,
+		   ls->ct_entries, out);
+	if (!flow_table_count(t))
+		log_warning("learn: no flow was learned: '%s' holds none", out);
+}
 
 int cli_learn(int argc, char **argv, struct bh_err *reterr)
 {
 	const char *files[CLI_FILES_MAX], *globs[CLI_FILES_MAX];
 	size_t n_files = 0, n_globs = 0;
 	struct cli_cluster_src csrc = { 0 };
-	struct learn_run run = { .epfd = -1, .sigfd = -1 };
+	struct learn_run run = { 0 };
 	struct cluster *cluster = NULL;
 	struct cli_getopt g;
 	const char *out = NULL, *node = NULL;
-	uint64_t duration = 0, max_flows = LEARN_MAX_FLOWS_DEFAULT, overruns = 0, rcvbuf = 0;
+	uint64_t duration = 0, max_flows = LEARN_MAX_FLOWS_DEFAULT, overruns = 0, rcvbuf = 0,
+		 file_packets = 0;
 	bool conntrack = false;
 	int c, r;
 
@@ -524,6 +674,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "learn",
 				     "--duration applies to --interface and --conntrack");
 
+	r = output_check(out, reterr);
+	if (r < 0)
+		return r;
 	if (csrc.n_snapshots || csrc.kubeconfig) {
 		r = cli_cluster_load(&csrc, &cluster, reterr);
 		if (r < 0)
@@ -540,8 +693,10 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	r = run_files(run.l, files, n_files, reterr);
 	if (r < 0)
 		goto out;
+	file_packets = learn_stats(run.l)->packets;
 	if (n_globs || conntrack) {
-		r = setup_live(&run, globs, n_globs, conntrack, (size_t) rcvbuf, reterr);
+		r = setup_live(&run, n_files > 0, globs, n_globs, conntrack, (size_t) rcvbuf,
+			       reterr);
 		if (r < 0)
 			goto out;
 		r = run_live(&run, duration, reterr);
@@ -555,7 +710,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	}
 	if (run.ct)
 		overruns += ctmon_stats(run.ct)->overruns;
-	overruns += run.drops_closed;
+	overruns += run.caps_total.drops;
 	for (size_t i = 0; i < run.n_caps; i++) {
 		struct capture_stats st;
 
@@ -565,11 +720,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	r = write_flows(run.l, cluster, node, overruns, out, reterr);
 	if (r < 0)
 		goto out;
-	log_info("learn: %zu flows, %" PRIu64 " packets, %" PRIu64 " evicted, %" PRIu64
-		 " overruns, %" PRIu64 " conntrack entries, written to '%s'",
-		 flow_table_count(learn_table(run.l)), learn_stats(run.l)->packets,
-		 flow_table_stats(learn_table(run.l))->evicted, overruns,
-		 learn_stats(run.l)->ct_entries, out);
+	summary(&run, n_files, file_packets, conntrack, overruns, out);
 	r = BH_EXIT_OK;
 out:
 	run_done(&run);

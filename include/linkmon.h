@@ -38,6 +38,9 @@ int linkmon_fd(const struct linkmon *m);
 /* Handles waiting notifications; >= 0, or -errno with @reterr. */
 int linkmon_process(struct linkmon *m, struct bh_err *reterr);
 
+/* True when @name matches @glob as the monitor matches it (fnmatch(3),
+ * no flags): for callers that count matches per glob. */
+bool linkmon_glob_match(const char *glob, const char *name);
 /* True when @name matches one of the globs. */
 bool linkmon_match(const struct linkmon *m, const char *name);
 

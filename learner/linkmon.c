@@ -37,10 +37,15 @@ struct linkmon {
 	struct linkmon_stats stats;
 };
 
+bool linkmon_glob_match(const char *glob, const char *name)
+{
+	return fnmatch(glob, name, 0) == 0;
+}
+
 bool linkmon_match(const struct linkmon *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_globs; i++)
-		if (fnmatch(m->globs[i], name, 0) == 0)
+		if (linkmon_glob_match(m->globs[i], name))
 			return true;
 	return false;
 }
