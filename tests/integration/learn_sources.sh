@@ -104,7 +104,7 @@ timeout --preserve-status -s HUP 2 ip netns exec "$TOPO_NODE" \
 	"$BULKHEAD" learn --interface lo -o "$out/hup.json" 2> "$out/hup.err"
 echo $? > "$out/hup.rc"
 rc_is hup 0
-grep -q '"kind": "FlowList"' "$out/hup.json" 2> /dev/null ||
+grep -Eq '"kind": ?"FlowList"' "$out/hup.json" 2> /dev/null ||
 	{ echo "FAIL: hup: no flows file after SIGHUP"; fail=1; }
 
 [ "$fail" = 0 ] && echo "learn_sources: ok"
