@@ -377,7 +377,7 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	size_t expect = nb->n_what, answered = 0, total = 0;
 	uint32_t err_seq = 0;
-	int iovlen, err = 0, batch_err = 0;
+	int iovlen, err = 0, batch_err = 0, rest;
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
 	void *buf = NULL;
@@ -433,9 +433,13 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 				       expect, strerror(-r));
 			goto out;
 		}
+		/* At most MNL_SOCKET_BUFFER_SIZE: fits an int, which is what
+		 * libmnl's walk counts down (through a pointer: its own
+		 * variable, not len's ssize_t storage). */
+		rest = (int) len;
 		/* buf comes from malloc(): aligned for any type */
-		for (struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, (int) len);
-		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
+		for (struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rest);
+		     nlh = mnl_nlmsg_next(nlh, &rest)) {
 			const struct nlmsgerr *e;
 
 			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq < nb->seq_first ||
