@@ -494,8 +494,10 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 			goto out;
 	}
 	r = ruleset_build(old ? old : c, &o, &rs, reterr);
-	if (r < 0)
+	if (r < 0) {
+		(void) bh_err_prefix(reterr, old ? "apply: --incremental-from: " : "apply: ");
 		goto out;
+	}
 	if (a.dry_run) {
 		if (a.output && strcmp(a.output, "payload") == 0)
 			r = ruleset_payload(rs, &out);
