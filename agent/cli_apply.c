@@ -522,6 +522,8 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		struct incr_stats st = { 0 };
 
 		r = incr_check_base(nio, rs, &a.from, reterr);
+		if (r == -EPERM && !strstr(reterr->msg, "CAP_NET_ADMIN"))
+			(void) bh_err_prefix(reterr, "needs root (CAP_NET_ADMIN): ");
 		if (r < 0)
 			goto out;
 		r = apply_incremental(nio, rs, old, c, &st, reterr);
