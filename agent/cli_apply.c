@@ -11,11 +11,13 @@
  *
  * --dry-run prints the ruleset (nft syntax, loadable by `nft -f`; or the
  * libnftnl objects with -o payload) and needs no privileges.
- * --incremental-from OLD: the kernel holds the ruleset of OLD (applied
- * before); move it to --snapshot through the incremental update API, one
- * batch per changed pod, policy, namespace or node, as the agent does on
- * watch events (not one transaction: an error leaves the kernel at the
- * last event committed).
+ * --incremental-from OLD: the kernel holds the ruleset of OLD (a full
+ * apply of it, for this node and mode, and nothing since: checked by the
+ * table's digest, else an input error and nothing sent); move it to
+ * --snapshot through the incremental update API, one batch per changed
+ * pod, policy, namespace or node, as the agent does on watch events (not
+ * one transaction: an error leaves the kernel at the last event
+ * committed).
  * BULKHEAD_FAULT_INJECT=commit appends an object the kernel rejects to
  * every batch (tests: a failed batch must change nothing).
  */
@@ -445,6 +447,40 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 	return r < 0 ? r : incr_send(nio, rs, d, st, reterr);
 }
 
+/*
+ * The deltas are computed from @from's ruleset @rs: refuse (input error,
+ * nothing sent) unless the kernel holds exactly what a full apply of it
+ * put there.  Not a full apply instead: this hook exists to drive the
+ * incremental path, and a run that quietly replaced the table would
+ * measure and test something else; the full apply is the same command
+ * without --incremental-from.
+ */
+static int incr_check_base(struct nftio *nio, const struct ruleset *rs,
+			   const struct cli_cluster_src *from, struct bh_err *reterr)
+{
+	char files[BH_ERR_MSG_MAX / 2], why[BH_ERR_MSG_MAX];
+	size_t len = 0;
+	int r;
+
+	r = nftio_table_holds(nio, rs, reterr);
+	if (r != -ESTALE)
+		return r;
+	files[0] = '\0';
+	for (size_t i = 0; i < from->n_snapshots && len < sizeof(files); i++) {
+		int n = snprintf(files + len, sizeof(files) - len, "%s'%s'", i ? " " : "",
+				 from->snapshots[i]);
+
+		if (n < 0)
+			break;
+		len += (size_t) n;
+	}
+	(void) snprintf(why, sizeof(why), "%s", reterr->msg);
+	return bh_err_set(reterr, BH_ERR_INPUT, r,
+			  "apply: --incremental-from %s: not what the kernel holds: %s; "
+			  "nothing sent (apply without --incremental-from replaces the table)",
+			  files, why);
+}
+
 /* Tests: BULKHEAD_FAULT_INJECT=commit|batch makes the kernel refuse every
  * batch (include/nftio.h). */
 static void fault_inject(struct nftio *nio)
@@ -510,8 +546,10 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 			goto out;
 	}
 	r = ruleset_build(old ? old : c, &o, &rs, reterr);
-	if (r < 0)
+	if (r < 0) {
+		(void) bh_err_prefix(reterr, old ? "apply: --incremental-from: " : "apply: ");
 		goto out;
+	}
 	if (a.dry_run) {
 		if (a.output && strcmp(a.output, "payload") == 0)
 			r = ruleset_payload(rs, &out);
@@ -535,6 +573,11 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	if (old) {
 		struct incr_stats st = { 0 };
 
+		r = incr_check_base(nio, rs, &a.from, reterr);
+		if (r == -EPERM && !strstr(reterr->msg, "CAP_NET_ADMIN"))
+			(void) bh_err_prefix(reterr, "needs root (CAP_NET_ADMIN): ");
+		if (r < 0)
+			goto out;
 		r = apply_incremental(nio, rs, old, c, &st, reterr);
 		if (r < 0)
 			goto out;

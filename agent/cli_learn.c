@@ -260,6 +260,15 @@ static void signal_cb(struct loop *l, const struct signalfd_siginfo *si, void *u
 	loop_exit(l, 0);
 }
 
+/* A bad capture file is the --pcap value's fault: the library names the
+ * file, the CLI the flag. */
+static int pcap_err(int r, struct bh_err *reterr)
+{
+	if (reterr && reterr->kind == BH_ERR_INPUT)
+		(void) bh_err_prefix(reterr, "learn: --pcap: ");
+	return r;
+}
+
 static int run_files(struct learn *l, const char *const *files, size_t n, struct bh_err *reterr)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -267,12 +276,12 @@ static int run_files(struct learn *l, const char *const *files, size_t n, struct
 		int r = capture_open_file(files[i], l, &c, reterr);
 
 		if (r < 0)
-			return r;
+			return pcap_err(r, reterr);
 		while (!capture_eof(c)) {
 			r = capture_process(c, reterr);
 			if (r < 0) {
 				capture_free(c);
-				return r;
+				return pcap_err(r, reterr);
 			}
 		}
 		capture_free(c);

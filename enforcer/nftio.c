@@ -377,7 +377,7 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	size_t expect = nb->n_what, answered = 0, total = 0;
 	uint32_t err_seq = 0;
-	int iovlen, err = 0, batch_err = 0;
+	int iovlen, err = 0, batch_err = 0, rest;
 	struct iovec *iov;
 	struct msghdr msg = { 0 };
 	void *buf = NULL;
@@ -433,9 +433,13 @@ static int nb_send(struct nftio *n, struct nbatch *nb, const char *cmd, struct b
 				       expect, strerror(-r));
 			goto out;
 		}
+		/* At most MNL_SOCKET_BUFFER_SIZE: fits an int, which is what
+		 * libmnl's walk counts down (through a pointer: its own
+		 * variable, not len's ssize_t storage). */
+		rest = (int) len;
 		/* buf comes from malloc(): aligned for any type */
-		for (struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, (int) len);
-		     nlh = mnl_nlmsg_next(nlh, (int *) &len)) {
+		for (struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rest);
+		     nlh = mnl_nlmsg_next(nlh, &rest)) {
 			const struct nlmsgerr *e;
 
 			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq < nb->seq_first ||
@@ -697,26 +701,56 @@ static int nb_commit(struct nftio *n, struct nbatch *nb, int r, const char *cmd,
 	return r;
 }
 
+/* The kernel's table against the digest comment of a ruleset. */
+enum table_state {
+	TABLE_NONE, /* no table inet bulkhead */
+	TABLE_OTHER, /* its comment is another digest (or none) */
+	TABLE_UPDATED, /* the same digest, but deltas were committed since */
+	TABLE_SAME, /* what a full apply of that ruleset put there */
+};
+
+/*
+ * Reads the table's comment into @cur (at least 1 byte) and, when it is
+ * @comment, looks for the marker set.  0 with *@ret set, or -errno
+ * (system) with @reterr filled.
+ */
+static int table_state(struct nftio *n, const char *comment, char *cur, size_t curlen,
+		       enum table_state *ret, struct bh_err *reterr)
+{
+	int r;
+
+	cur[0] = '\0';
+	r = nftio_table_comment(n, cur, curlen, reterr);
+	if (r < 0)
+		return r;
+	if (r == 0 || strcmp(cur, comment) != 0) {
+		*ret = r == 0 ? TABLE_NONE : TABLE_OTHER;
+		return 0;
+	}
+	r = nl_get(n, NFT_MSG_GETSET, set_payload, NFTIO_MARKER_SET, nothing_cb, NULL);
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get set '%s': %s",
+				  NFTIO_MARKER_SET, strerror(-r));
+	*ret = r ? TABLE_UPDATED : TABLE_SAME;
+	return 0;
+}
+
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
 {
 	char comment[64], cur[256];
+	enum table_state st;
 	struct nbatch nb;
 	int r;
 
 	r = rs_table_comment(rs, comment, sizeof(comment));
 	if (r < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: digest");
-	r = nftio_table_comment(n, cur, sizeof(cur), reterr);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "table inet %s: digest comment",
+				  RULESET_TABLE);
+	r = table_state(n, comment, cur, sizeof(cur), &st, reterr);
 	if (r < 0)
 		return r;
-	if (r == 1 && strcmp(cur, comment) == 0 && n->fault == NFTIO_FAULT_NONE) {
-		r = nl_get(n, NFT_MSG_GETSET, set_payload, NFTIO_MARKER_SET, nothing_cb, NULL);
-		if (r < 0)
-			return bh_err_set(reterr, BH_ERR_SYSTEM, r, "netlink: get set '%s': %s",
-					  NFTIO_MARKER_SET, strerror(-r));
-		if (r == 0)
-			return 0; /* no incremental batch since: unchanged */
-	}
+	if (st == TABLE_SAME && n->fault == NFTIO_FAULT_NONE)
+		return 0; /* no incremental batch since: unchanged */
 	r = nbatch_init(&nb, n);
 	if (!r)
 		r = nb_full(&nb, rs, comment);
@@ -725,6 +759,39 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 		return r;
 	n->marked = false;
 	return 1;
+}
+
+int nftio_table_holds(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
+{
+	char comment[64], cur[256];
+	enum table_state st;
+	int r;
+
+	r = rs_table_comment(rs, comment, sizeof(comment));
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "table inet %s: digest comment",
+				  RULESET_TABLE);
+	r = table_state(n, comment, cur, sizeof(cur), &st, reterr);
+	if (r < 0)
+		return r;
+	switch (st) {
+	case TABLE_NONE:
+		return bh_err_set(reterr, BH_ERR_INPUT, -ESTALE, "no table inet %s", RULESET_TABLE);
+	case TABLE_OTHER:
+		return bh_err_set(reterr, BH_ERR_INPUT, -ESTALE,
+				  "table inet %s has comment '%s', not '%s' (the digest of the "
+				  "ruleset for node '%s', mode %s)",
+				  RULESET_TABLE, cur, comment, rs->node, bh_mode_name(rs->mode));
+	case TABLE_UPDATED:
+		return bh_err_set(reterr, BH_ERR_INPUT, -ESTALE,
+				  "table inet %s was changed by incremental updates since its last "
+				  "full apply (set '%s'): its comment '%s' no longer says what it "
+				  "holds",
+				  RULESET_TABLE, NFTIO_MARKER_SET, cur);
+	case TABLE_SAME:
+		break;
+	}
+	return 0;
 }
 
 int nftio_reset(struct nftio *n, struct bh_err *reterr)

@@ -2343,7 +2343,7 @@ static int build_classes(struct bctx *b, enum netpol_dir d, const struct rs_desc
 		}
 	}
 	if (max_id >= RS_CLASSES_MAX) {
-		r = -E2BIG;
+		r = -ERANGE; /* rs_compile_err() */
 		goto out;
 	}
 	cs->digits = id_digits(max_id);
@@ -2607,7 +2607,8 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	int r;
 
 	if (!o->node || !*o->node)
-		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "apply: --node NAME is required");
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+				  "ruleset options: node: no node name given");
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return bh_err_oom(reterr);
@@ -2630,9 +2631,31 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	*ret = rs;
 	return 0;
 fail:
+	r = rs_compile_err(o->node, r, "compiling the ruleset", reterr);
 	ruleset_free(rs);
-	return r == -ENOMEM ? bh_err_oom(reterr) :
-			      bh_err_set(reterr, BH_ERR_SYSTEM, r, "apply: compiling the ruleset");
+	return r;
+}
+
+int rs_compile_err(const char *node, int r, const char *what, struct bh_err *reterr)
+{
+	switch (r) {
+	case -ENOMEM:
+		return bh_err_oom(reterr);
+	case -ERANGE:
+		return bh_err_set(reterr, BH_ERR_INPUT, r,
+				  "node '%s': %s: more than %u classes of local pods (the pods of "
+				  "one namespace that the same policies isolate) in one direction, "
+				  "the most the dispatch trie numbers",
+				  node, what, RS_CLASSES_MAX);
+	case -E2BIG:
+		return bh_err_set(reterr, BH_ERR_INPUT, r,
+				  "node '%s': %s: the policies isolating one pod, or the peers of "
+				  "one rule, make a key past the compiler's 1 MiB bound",
+				  node, what);
+	default:
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "node '%s': %s: %s", node, what,
+				  strerror(-r));
+	}
 }
 
 struct ruleset *ruleset_free(struct ruleset *rs)
@@ -3439,7 +3462,7 @@ static int class_join(struct ruleset *rs, struct pending *pd, const struct bctx 
 			id++;
 		free(used);
 		if (id >= RS_CLASSES_MAX)
-			return -E2BIG;
+			return -ERANGE; /* rs_compile_err() */
 		r = class_chain_build(rs, d, key, &ch);
 		if (!r && rs_desc_chain(&rs->d, ch->name))
 			r = -EEXIST;
@@ -3738,8 +3761,11 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 	labels_done(&nio.synth);
 	labels_done(&nin.synth);
 	pending_done(&pd);
-	if (r < 0)
-		return r == -ENOMEM ? bh_err_oom(reterr) :
-				      bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: pod '%s'", key);
+	if (r < 0) {
+		char what[sizeof(key) + 16];
+
+		(void) snprintf(what, sizeof(what), "update: pod '%s'", key);
+		return rs_compile_err(rs->node, r, what, reterr);
+	}
 	return 0;
 }

@@ -169,6 +169,14 @@ int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta);
  * else only the elements @prev has that are still right. */
 int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc *prev,
 		    bool fill_maps, struct rs_desc *d);
+/*
+ * @r (< 0) from compiling for @node (@what names the step) into @reterr,
+ * returned: -ERANGE (more classes than the trie numbers) and -E2BIG (a
+ * class or peer key past its buffer's bound) come from the cluster's
+ * shape and are input errors; -ENOMEM and anything else (the description
+ * lost track of an object) system errors.
+ */
+int rs_compile_err(const char *node, int r, const char *what, struct bh_err *reterr);
 /* Chain deletion order within one batch: referrers before the chains
  * they jump to (dispatch trie top down, classes, then the rest). */
 int rs_chain_del_rank(const char *name);

@@ -297,8 +297,7 @@ static int update_all(struct ruleset *rs, struct cluster *c, bool fill_maps, str
 		cluster_free(shadow);
 		rs_desc_done(&nd);
 		rs_delta_free(d);
-		return r == -ENOMEM ? bh_err_oom(reterr) :
-				      bh_err_set(reterr, BH_ERR_SYSTEM, r, "update: compiling");
+		return rs_compile_err(rs->node, r, "update: compiling", reterr);
 	}
 	rs_desc_done(&rs->d);
 	rs->d = nd;

@@ -69,6 +69,20 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delta *d,
 		       struct bh_err *reterr) BH_MUST_CHECK;
 
+/*
+ * Whether the kernel's table is what a full apply of @rs put there and
+ * nothing changed since: table inet bulkhead exists, its comment is the
+ * digest of @rs (which covers the node and the mode @rs was built for),
+ * and no delta was committed since (no marker set, see nftio_apply()).
+ * Deltas computed by ruleset_update_*() from @rs are only right on that
+ * table; on another one they fail half way in the kernel or miss objects.
+ * Sends nothing.  0 when it is; -ESTALE (input kind) when it is not, with
+ * @reterr saying why (no table, another digest, updated since); -errno
+ * (system) when the kernel could not be asked.
+ */
+int nftio_table_holds(struct nftio *n, const struct ruleset *rs,
+		      struct bh_err *reterr) BH_MUST_CHECK;
+
 /* Deletes the table in one batch.  1 deleted, 0 there was none, -errno. */
 int nftio_reset(struct nftio *n, struct bh_err *reterr) BH_MUST_CHECK;
 

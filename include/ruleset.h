@@ -214,8 +214,12 @@ struct ruleset; /* opaque: description + the state incremental updates need */
 
 /*
  * Compiles @c for node @o->node.  The cluster is borrowed for the call
- * only (the ruleset copies what it keeps).  0, -ENOMEM (system), or
- * -EINVAL (input: a name too long, ...) with @reterr filled.
+ * only (the ruleset copies what it keeps).  0, or with @reterr filled
+ * (naming the node): -ENOMEM (system); input errors: -EINVAL (no node
+ * name), -ERANGE (more classes of local pods than the dispatch trie
+ * numbers), -E2BIG (the policies isolating one pod, or one rule's peers,
+ * past the compiler's key bound).  The ruleset_update_* calls below
+ * report the same kinds.
  */
 int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct ruleset **ret,
 		  struct bh_err *reterr) BH_MUST_CHECK;

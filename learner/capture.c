@@ -102,7 +102,7 @@ int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 			r = -errno;
 			capture_free(c);
 			return bh_err_set(reterr, r == -ENOMEM ? BH_ERR_SYSTEM : BH_ERR_INPUT, r,
-					  "--pcap '%s': %s", path, strerror(-r));
+					  "capture file '%s': %s", path, strerror(-r));
 		}
 	}
 	(void) setvbuf(f, NULL, _IOFBF, CAPTURE_FILE_BUFFER);
@@ -111,7 +111,8 @@ int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 		if (f != stdin)
 			fclose(f);
 		capture_free(c);
-		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "--pcap '%s': %s", path, errbuf);
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "capture file '%s': %s", path,
+				  errbuf);
 	}
 	c->dlt = pcap_datalink(c->p);
 	if (!pkt_dlt_supported(c->dlt)) {
@@ -119,7 +120,7 @@ int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 
 		capture_free(c);
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "--pcap '%s': link type %s (%d) is not supported, expected "
+				  "capture file '%s': link type %s (%d) is not supported, expected "
 				  "Ethernet, Linux cooked v1/v2, raw IP or loopback",
 				  path, dlt_name(dlt), dlt);
 	}
@@ -225,12 +226,12 @@ int capture_process(struct capture *c, struct bh_err *reterr)
 		return 0;
 	n = pcap_dispatch(c->p, CAPTURE_BUDGET, packet_cb, (u_char *) c);
 	if (c->err)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, c->err, "learn: flow table: %s",
-				  strerror(-c->err));
+		return bh_err_set(reterr, BH_ERR_SYSTEM, c->err, "capture '%s': flow table: %s",
+				  c->name, strerror(-c->err));
 	if (n == PCAP_ERROR) {
 		if (!c->live)
-			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "--pcap '%s': %s", c->name,
-					  pcap_geterr(c->p));
+			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "capture file '%s': %s",
+					  c->name, pcap_geterr(c->p));
 		return bh_err_set(reterr, BH_ERR_SYSTEM,
 				  strstr(pcap_geterr(c->p), "went down") ? -ENETDOWN : -ENODEV,
 				  "capture on '%s': %s", c->name, pcap_geterr(c->p));

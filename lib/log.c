@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -37,56 +39,130 @@ int log_level_parse(const char *s, int *ret)
 	return -EINVAL;
 }
 
-/* Escapes @s for a double-quoted logfmt or JSON string value. */
-static void put_quoted(FILE *f, const char *s)
+/*
+ * A line is formatted into a buffer and written with one write(2): stderr
+ * is unbuffered, so stdio made one system call per fputc (30 to 40 a
+ * line, thousands for a message of control characters).  PIPE_BUF bytes
+ * at most, so that a line written into a pipe (how container runtimes
+ * collect stderr) is atomic and never interleaves with another writer's.
+ */
+#define LOG_LINE_MAX PIPE_BUF
+/* Kept free for what follows the message: its closing quote, " err=NAME"
+ * or ","err":"NAME"}" (errno names are short), and the newline. */
+#define LOG_TAIL_MAX 64
+
+struct line {
+	size_t n;
+	char b[LOG_LINE_MAX];
+};
+
+/* Appends what fits of @s; the line ends with a newline whatever happens
+ * (log_write()). */
+static void put(struct line *l, const char *s)
 {
-	fputc('"', f);
+	size_t n = strlen(s);
+
+	if (n > sizeof(l->b) - l->n)
+		n = sizeof(l->b) - l->n;
+	memcpy(l->b + l->n, s, n);
+	l->n += n;
+}
+
+/*
+ * Appends @s as a double-quoted logfmt or JSON string value, escaped, cut
+ * with "..." where it would not leave LOG_TAIL_MAX bytes of the line.
+ */
+static void put_quoted(struct line *l, const char *s)
+{
+	const size_t limit = sizeof(l->b) - LOG_TAIL_MAX;
+
+	put(l, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char) *s;
+		char esc[8];
 
 		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
+			(void) snprintf(esc, sizeof(esc), "\\%c", c);
 		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+			(void) snprintf(esc, sizeof(esc), "\\u%04x", c);
 		else
-			fputc(c, f);
+			(void) snprintf(esc, sizeof(esc), "%c", c);
+		if (l->n + strlen(esc) + 3 > limit) {
+			put(l, "...");
+			break;
+		}
+		put(l, esc);
 	}
-	fputc('"', f);
+	put(l, "\"");
+}
+
+/* Ends the line and writes it: one write(2) unless it is cut short. */
+static void log_write(struct line *l)
+{
+	const char *p = l->b;
+	size_t n;
+
+	if (l->n == sizeof(l->b))
+		l->n--;
+	l->b[l->n++] = '\n';
+	for (n = l->n; n > 0;) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* nowhere to report it */
+		}
+		p += w;
+		n -= (size_t) w;
+	}
 }
 
 static void log_vemit(int level, const char *errname, const char *fmt, va_list ap) BH_PRINTF(3, 0);
 
 static void log_vemit(int level, const char *errname, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[LOG_LINE_MAX];
 	const char *lvl =
 		level >= 0 && level < (int) BH_ARRAY_SIZE(level_names) ? level_names[level] : "?";
+	struct line l;
 	struct timespec ts;
 	struct tm tm;
-	char when[40];
+	char when[40], head[128];
+	int saved = errno; /* callers may log between a failure and its errno */
 
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	(void) clock_gettime(CLOCK_REALTIME, &ts);
 	(void) gmtime_r(&ts.tv_sec, &tm);
 	(void) strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-	flockfile(stderr);
+	l.n = 0;
 	if (log_json) {
-		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"comp\":", when, lvl);
-		put_quoted(stderr, log_comp);
-		fputs(",\"msg\":", stderr);
-		put_quoted(stderr, msg);
-		if (errname)
-			fprintf(stderr, ",\"err\":\"%s\"", errname);
-		fputs("}\n", stderr);
+		(void) snprintf(head, sizeof(head),
+				"{\"ts\":\"%s\",\"level\":\"%s\",\"comp\":", when, lvl);
+		put(&l, head);
+		put_quoted(&l, log_comp);
+		put(&l, ",\"msg\":");
+		put_quoted(&l, msg);
+		if (errname) {
+			put(&l, ",\"err\":\"");
+			put(&l, errname);
+			put(&l, "\"");
+		}
+		put(&l, "}");
 	} else {
-		fprintf(stderr, "ts=%s level=%s comp=%s msg=", when, lvl, log_comp);
-		put_quoted(stderr, msg);
-		if (errname)
-			fprintf(stderr, " err=%s", errname);
-		fputc('\n', stderr);
+		(void) snprintf(head, sizeof(head), "ts=%s level=%s comp=", when, lvl);
+		put(&l, head);
+		put(&l, log_comp);
+		put(&l, " msg=");
+		put_quoted(&l, msg);
+		if (errname) {
+			put(&l, " err=");
+			put(&l, errname);
+		}
 	}
-	funlockfile(stderr);
+	log_write(&l);
+	errno = saved;
 }
 
 void log_emit(int level, const char *fmt, ...)

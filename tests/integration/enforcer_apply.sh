@@ -9,6 +9,9 @@
 #    `nft list table inet bulkhead` byte-identical;
 #  - a changed input moves to exactly what a fresh apply gives, both as one
 #    full batch and through the incremental update API;
+#  - --incremental-from OLD when the kernel does not hold OLD's full apply
+#    (no table, another digest, deltas since) is refused: exit 2, one
+#    line, table unchanged;
 #  - a set outgrowing its size replaces the table in full, whether found
 #    in userspace or refused by the kernel (ENFILE);
 #  - reset deletes the table.
@@ -219,6 +222,65 @@ else
 	bad "rollback after incremental batches: $(cat "$tmp/out" "$tmp/out2" "$tmp/err")"
 	diff -u "$tmp/a_nl.txt" <(list) | head -20
 fi
+
+# 6b. --incremental-from OLD is refused (exit 2, one line naming the flag
+# and the file, nothing sent) unless the table is the one a full apply of
+# OLD for this node and mode put there, with no delta since: the deltas
+# are computed from OLD and would otherwise hit objects the kernel does
+# not have (a kernel error half way) or silently miss some.
+# refused WHAT FILE ARGS...: the kernel's listing (or its absence) must
+# not change.
+refused() {
+	local what=$1 file=$2
+	shift 2
+	list >"$tmp/before.txt" 2>&1
+	in_ns "$BULKHEAD" apply "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	if [ $rc = 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" = 1 ] &&
+		grep -q -- "--incremental-from" "$tmp/err" && grep -qF "'$file'" "$tmp/err" &&
+		cmp -s "$tmp/before.txt" <(list 2>&1); then
+		ok "$what: refused (exit 2), table unchanged: $(cat "$tmp/err")"
+	else
+		bad "$what: exit $rc, $(cat "$tmp/out" "$tmp/err")"
+		diff -u "$tmp/before.txt" <(list 2>&1) | head -20
+	fi
+}
+printf '%s\n' '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"},' \
+	'"status": {"addresses": [{"type": "InternalIP", "address": "10.100.0.2"}]}}' >"$tmp/node-2.json"
+in_ns "$BULKHEAD" reset >/dev/null
+in_ns "$BULKHEAD" apply "${B[@]}" --snapshot "$tmp/node-2.json" --mode enforce >/dev/null ||
+	bad "apply B with a Node node-2"
+refused "kernel holds B for node-1, --incremental-from B for node-2" "$tmp/node-2.json" \
+	"${B[@]/node-1/node-2}" --snapshot "$tmp/node-2.json" --mode enforce \
+	--incremental-from "$cases/model.json" \
+	--incremental-from "$cases/41-default-deny-everywhere-allow-x-to-y.json" \
+	--incremental-from "$tmp/node-2.json"
+in_ns "$BULKHEAD" apply "${B[@]}" --mode enforce >/dev/null || bad "apply B"
+refused "kernel holds B, --incremental-from A" tests/golden/enforcer/constructs.json \
+	"${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json
+refused "kernel holds B in enforce, --incremental-from B in preview" "$cases/model.json" \
+	"${C[@]}" --mode preview --incremental-from "$cases/model.json" \
+	--incremental-from "$cases/41-default-deny-everywhere-allow-x-to-y.json"
+in_ns "$BULKHEAD" reset >/dev/null
+refused "no table, --incremental-from A" tests/golden/enforcer/constructs.json \
+	"${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json
+# The table's digest is A's, but deltas changed it since (A -> D): what it
+# holds is D's ruleset as the updates numbered it, which no snapshot
+# compiles to, so D -> A cannot start from it.
+in_ns "$BULKHEAD" apply "${A[@]}" --mode enforce >/dev/null || bad "apply A"
+in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json \
+	>/dev/null 2>"$tmp/err" || bad "incremental A -> D: $(cat "$tmp/err")"
+refused "deltas since the full apply, --incremental-from D" \
+	tests/golden/enforcer/constructs-changed.json \
+	"${A[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs-changed.json
+refused "deltas since the full apply, --incremental-from A" tests/golden/enforcer/constructs.json \
+	"${D[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs.json
+# The right OLD after a full apply still works (step 6 covers the result).
+in_ns "$BULKHEAD" apply "${D[@]}" --mode enforce >/dev/null || bad "apply D"
+in_ns "$BULKHEAD" apply "${A[@]}" --mode enforce --incremental-from tests/golden/enforcer/constructs-changed.json \
+	>"$tmp/out" 2>"$tmp/err" && grep -q '^updated:' "$tmp/out" &&
+	ok "kernel holds D, --incremental-from D: $(cat "$tmp/out")" ||
+	bad "right --incremental-from refused: $(cat "$tmp/out" "$tmp/err")"
 
 # 8. Set sizes (hash sets are created with room, include/ruleset.h).
 # a) 300 pods join namespace x (on another node): the peer set of y's

@@ -194,17 +194,28 @@ static void file_capture(void **state)
 	assert_int_equal(n, -EINVAL);
 	assert_int_equal(err.kind, BH_ERR_INPUT);
 	assert_non_null(strstr(err.msg, path));
+	/* The library names the file, never a flag of the CLI (which adds
+	 * --pcap itself). */
+	assert_null(strstr(err.msg, "--"));
 	capture_free(c);
 
 	/* A link type we cannot parse is refused up front. */
 	write_pcap(path, 147, pkts, 1);
 	assert_int_equal(capture_open_file(path, l, &c, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not supported"));
+	assert_non_null(strstr(err.msg, path));
+	assert_null(strstr(err.msg, "--"));
 	/* Not a capture at all. */
 	assert_int_equal(truncate(path, 3), 0);
 	assert_int_equal(capture_open_file(path, l, &c, &err), -EINVAL);
 	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_null(strstr(err.msg, "--"));
 	unlink(path);
+	/* A file that is not there. */
+	assert_int_equal(capture_open_file(path, l, &c, &err), -ENOENT);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_non_null(strstr(err.msg, path));
+	assert_null(strstr(err.msg, "--"));
 	learn_free(l);
 }
 

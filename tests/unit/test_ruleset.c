@@ -1196,6 +1196,72 @@ static void prefixes_round_trip(void **state)
 	cluster_free(c);
 }
 
+/* The library names the field, the CLI its flag (--node). */
+static void no_node_is_input_error(void **state)
+{
+	struct ruleset_opts o = { .node = NULL, .mode = BH_MODE_ENFORCE };
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+
+	(void) state;
+	assert_int_equal(ruleset_build(NULL, &o, &rs, &err), -EINVAL);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "node"));
+	assert_null(strstr(err.msg, "--"));
+}
+
+/*
+ * What the compiler cannot hold because of the cluster's shape is an
+ * input error naming the node: 4,400 policies with 250-character names
+ * all isolating one pod make its class key (its namespace and those
+ * names) pass the 1 MiB bound.
+ */
+static void key_past_bound_is_input_error(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = NULL;
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	char name[251];
+	struct buf b;
+
+	(void) state;
+	buf_init(&b, 8u << 20);
+	assert_int_equal(buf_printf(&b,
+				    "{\"kind\":\"List\",\"items\":["
+				    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+				    "{\"name\":\"a\",\"namespace\":\"x\"},\"spec\":"
+				    "{\"nodeName\":\"%s\"},\"status\":{\"phase\":\"Running\","
+				    "\"podIPs\":[{\"ip\":\"10.0.0.2\"}]}}",
+				    NODE),
+			 0);
+	memset(name, 'p', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (int i = 0; i < 4400; i++) {
+		char num[8];
+
+		(void) snprintf(num, sizeof(num), "%05d", i);
+		memcpy(name, num, 5);
+		assert_int_equal(buf_printf(&b,
+					    ",{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":"
+					    "\"NetworkPolicy\",\"metadata\":{\"name\":\"%s\","
+					    "\"namespace\":\"x\"},\"spec\":{\"podSelector\":{},"
+					    "\"policyTypes\":[\"Ingress\"]}}",
+					    name),
+				 0);
+	}
+	assert_int_equal(buf_printf(&b, "]}"), 0);
+	assert_int_equal(snapshot_load_buf(b.data, b.len, "t", &c, NULL, &err), 0);
+	buf_done(&b);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), -E2BIG);
+	assert_null(rs);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "node '" NODE "'"));
+	assert_null(strstr(err.msg, "--"));
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1275,8 @@ int main(void)
 		cmocka_unit_test(remote_pod_events),
 		cmocka_unit_test(finished_pods_have_no_identity),
 		cmocka_unit_test(set_outgrows_size),
+		cmocka_unit_test(no_node_is_input_error),
+		cmocka_unit_test(key_past_bound_is_input_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
