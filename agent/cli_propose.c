@@ -206,6 +206,16 @@ static void report(const struct proposal *p)
 		fprintf(stderr, "propose: self-check: denied %s -> %s %s/%u (%" PRIu64 " flows)\n",
 			d->src, d->dst, proto_name(d->proto), d->port, d->flows);
 	}
+	for (size_t i = 0; i < p->n; i++) {
+		const struct proposal_policy *pp = &p->v[i];
+		const struct workload *w = &p->ws.v[pp->workload];
+
+		if (pp->denies_all)
+			fprintf(stderr, "propose: %s/%s denies all %s %s %s/%s/%s: %s\n", pp->np.ns,
+				pp->np.name, netpol_dir_name(pp->dir),
+				pp->dir == NETPOL_INGRESS ? "to" : "from", w->ns, w->kind, w->name,
+				pp->denies_all);
+	}
 	for (size_t i = 0; i < p->n_unplaced; i++) {
 		const struct proposal_unplaced *u = &p->unplaced[i];
 

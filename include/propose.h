@@ -37,6 +37,9 @@ struct proposal_policy {
 	struct labels annotations; /* metadata.annotations */
 	enum netpol_dir dir;
 	size_t workload; /* index into proposal->ws */
+	/* NULL, or why the policy has no rule and so denies all of its
+	 * direction (static text, e.g. "it was only seen as a client"). */
+	const char *denies_all;
 };
 
 /* One pair of endpoints the self-check found denied. */

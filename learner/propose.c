@@ -860,6 +860,7 @@ static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struc
 	labels_init(&pp->annotations);
 	pp->dir = d;
 	pp->workload = wi;
+	pp->denies_all = NULL;
 	pp->np.types[d] = true;
 	r = -ENOMEM;
 	pp->np.ns = strdup(w->ns);
@@ -942,6 +943,14 @@ static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struc
 				  "this workload") < 0)
 		goto out;
 	r = 0;
+	/* Policies are written for workloads seen at either end of a flow, so
+	 * a direction without a rule is one it was never seen in. */
+	if (!pp->np.n_rules[d])
+		pp->denies_all = d == NETPOL_INGRESS ?
+					 "it was only seen as a client (nothing connected to it "
+					 "while learning)" :
+					 "it was only seen as a server (it opened no connection "
+					 "while learning)";
 	if (!notes.len)
 		r = buf_printf(&notes, "none seen: all %s of this workload is denied",
 			       netpol_dir_name(d));

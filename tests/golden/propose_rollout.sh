@@ -13,6 +13,9 @@
 #   - independently of the golden file: with the proposal loaded,
 #     `bulkhead check` allows frontend -> new api pod on 8080 and api ->
 #     redis on 6379, and denies frontend -> redis on 8080;
+#   - the summary names the policies that deny all of one direction, and why
+#     (frontend's ingress: only seen as a client; redis's egress: only seen
+#     as a server);
 #   - with the api Deployment gone (its pod removed from the snapshot), no
 #     workload can take the two flows: both are reported as not placed, the
 #     self-check is below 100%, nothing is written and the exit status is 3;
@@ -56,6 +59,18 @@ probe() { # WANT FROM TO PORT
 probe 0 "$fe" "$api" 8080
 probe 0 "$api" "$redis" 6379
 probe 1 "$fe" "$redis" 8080
+
+# Policies that deny all of one direction are named on stderr, with why.
+grep -qF 'propose: shop/bulkhead-frontend-ingress denies all ingress' "$tmp/err" ||
+	fail "frontend's ingress not reported as deny-all"
+grep -F 'propose: shop/bulkhead-frontend-ingress denies all ingress' "$tmp/err" |
+	grep -qF 'only seen as a client' || fail "no reason for frontend's ingress"
+grep -qF 'propose: data/bulkhead-redis-egress denies all egress' "$tmp/err" ||
+	fail "redis's egress not reported as deny-all"
+grep -F 'propose: data/bulkhead-redis-egress denies all egress' "$tmp/err" |
+	grep -qF 'only seen as a server' || fail "no reason for redis's egress"
+n=$(grep -c 'denies all' "$tmp/err")
+[ "$n" = 2 ] || fail "$n deny-all lines, want 2"
 
 # The api Deployment is gone: its flows cannot be placed.
 "$py" - "$snap" "$tmp/gone.json" <<'PY'

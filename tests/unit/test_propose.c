@@ -906,6 +906,34 @@ static void unresolved_flow_needs_an_owner_as_old_as_the_flow(void **state)
 	app_done(&a);
 }
 
+/* A policy without a rule denies all of its direction; the proposal says
+ * which and why, and only for those. */
+static void deny_all_policies_say_why(void **state)
+{
+	const struct proposal_policy *pp;
+	size_t n = 0;
+	struct app a;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	for (size_t i = 0; i < a.p.n; i++) {
+		pp = &a.p.v[i];
+		assert_int_equal(pp->denies_all != NULL, pp->np.n_rules[pp->dir] == 0);
+		n += pp->denies_all != NULL;
+	}
+	/* worker and report only connect; redis only answers */
+	pp = find(&a.p, "shop", "bulkhead-worker-ingress");
+	assert_non_null(pp->denies_all);
+	assert_non_null(strstr(pp->denies_all, "only seen as a client"));
+	pp = find(&a.p, "data", "bulkhead-redis-egress");
+	assert_non_null(pp->denies_all);
+	assert_non_null(strstr(pp->denies_all, "only seen as a server"));
+	assert_null(find(&a.p, "shop", "bulkhead-api-ingress")->denies_all);
+	assert_null(find(&a.p, "shop", "bulkhead-api-egress")->denies_all);
+	assert_true(n >= 3);
+	app_done(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -924,6 +952,7 @@ int main(void)
 		cmocka_unit_test(rollout_reused_address),
 		cmocka_unit_test(rollout_workload_gone_not_placed),
 		cmocka_unit_test(unresolved_flow_needs_an_owner_as_old_as_the_flow),
+		cmocka_unit_test(deny_all_policies_say_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
