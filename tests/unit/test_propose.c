@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "flows_json.h"
+#include "identity.h"
 #include "netpol_emit.h"
 #include "propose.h"
 #include "proto.h"
@@ -934,6 +935,73 @@ static void deny_all_policies_say_why(void **state)
 	app_done(&a);
 }
 
+/*
+ * Issue 13, "workload naming": a flow learned (identity) to a pod of a
+ * ReplicaSet whose name ends in something that is not a
+ * pod-template-hash, with no such label, and the pod replaced since:
+ * propose must find the workload learn recorded, and write a workload rule
+ * (it used to get nothing, or an ipBlock of the old address).
+ */
+static void learned_workload_is_found_after_replacement(void **state)
+{
+	struct cluster *learned = cluster_new(), *now = cluster_new();
+	const struct proposal_policy *pp;
+	const struct netpol_rule *r;
+	struct identity *id;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	struct pod old = { .ns = strdup("ns"), .name = strdup("api-abcde-xxxxx"), .n_ips = 1 };
+	struct pod repl = { .ns = strdup("ns"), .name = strdup("api-abcde-yyyyy"), .n_ips = 1 };
+
+	(void) state;
+	put_pod(learned, "client", "10.0.0.1", "app=client", 0, NULL);
+	put_pod(now, "client", "10.0.0.1", "app=client", 0, NULL);
+	labels_lit(&old.labels, "app=api");
+	labels_lit(&repl.labels, "app=api");
+	old.ips[0] = addr_lit("10.0.0.2");
+	repl.ips[0] = addr_lit("10.0.0.3");
+	old.owner = (struct owner_ref){ .kind = strdup("ReplicaSet"), .name = strdup("api-abcde") };
+	repl.owner =
+		(struct owner_ref){ .kind = strdup("ReplicaSet"), .name = strdup("api-abcde") };
+	assert_true(cluster_pod_put(learned, &old) >= 0);
+	assert_true(cluster_pod_put(now, &repl) >= 0);
+
+	/* learn: the flow's ends resolved against the cluster of then */
+	flow_set_init(&fs);
+	fs.flows = calloc(1, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	fs.n = 1;
+	fs.flows[0].key = (struct flow_key){ .src = addr_lit("10.0.0.1"),
+					     .dst = addr_lit("10.0.0.2"),
+					     .proto = IPPROTO_TCP,
+					     .port = 8080 };
+	assert_int_equal(identity_new(learned, &id), 0);
+	assert_int_equal(identity_resolve(id, &fs.flows[0].key.src, 1, &fs.flows[0].src_peer), 0);
+	assert_int_equal(identity_resolve(id, &fs.flows[0].key.dst, 1, &fs.flows[0].dst_peer), 0);
+	identity_free(id);
+	assert_int_equal(fs.flows[0].dst_peer.kind, FLOW_PEER_POD);
+
+	/* propose, after the pod was replaced */
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, now, &o, &p, &err), 0);
+	assert_int_equal(p.n_flows_unplaced, 0);
+	pp = find(&p, "ns", "bulkhead-client-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 1);
+	r = &pp->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(r->peers[0].kind, NETPOL_PEER_SELECTOR);
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "api");
+	assert_non_null(find(&p, "ns", "bulkhead-api-abcde-ingress"));
+	assert_int_equal(propose_self_check(&p, &fs, now, &err), 0);
+	assert_int_equal(proposal_uncovered(&p), 0);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(learned);
+	cluster_free(now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(rollout_workload_gone_not_placed),
 		cmocka_unit_test(unresolved_flow_needs_an_owner_as_old_as_the_flow),
 		cmocka_unit_test(deny_all_policies_say_why),
+		cmocka_unit_test(learned_workload_is_found_after_replacement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
