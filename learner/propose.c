@@ -342,11 +342,11 @@ static int why_text(const struct addr *a, const struct flow_peer *fp, const stru
 	(void) addr_format(a, s, sizeof(s));
 	if (b->len)
 		r = buf_printf(b, "; ");
-	if (r == 0 && fp->kind == FLOW_PEER_POD && fp->workload_kind && fp->workload_name)
+	if (r == 0 && fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name)
 		r = buf_printf(b, "%s/%s/%s has no pod in the cluster and ", fp->ns,
 			       fp->workload_kind, fp->workload_name);
-	else if (r == 0 && fp->kind == FLOW_PEER_POD)
-		r = buf_printf(b, "pod %s/%s is gone and ", fp->ns, fp->name ? fp->name : "");
+	else if (r == 0 && fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
+		r = buf_printf(b, "pod %s/%s is gone and ", fp->ns, fp->name);
 	if (r == 0 && pl->pod)
 		r = buf_printf(b, "%s is now %s/%s, created after the flow was last seen", s,
 			       pl->pod->ns, pl->pod->name);
