@@ -227,20 +227,51 @@ static void malloc_tune(void)
 	(void) mallopt(M_TRIM_THRESHOLD, PROPOSE_MALLOC_THRESHOLD);
 }
 
+/* The share of learned flows allowed, never rounded up to 100.0% while
+ * one is not covered. */
+static double coverage(const struct proposal *p)
+{
+	size_t total = p->n_checked + p->n_flows_unplaced;
+	double pct = total ? 100.0 * (double) p->n_allowed / (double) total : 100.0;
+
+	return proposal_uncovered(p) && pct > 99.9 ? 99.9 : pct;
+}
+
 static void report(const struct proposal *p)
 {
 	fprintf(stderr, "propose: %zu policies for %zu workloads from %zu flows", p->n,
 		p->n_workloads_seen, p->n_flows);
-	if (p->n_flows_no_pod)
+	if (p->n_flows_no_pod && p->n_flows_unplaced)
+		fprintf(stderr, " (%zu with no pod at either end, %zu not placed)",
+			p->n_flows_no_pod, p->n_flows_unplaced);
+	else if (p->n_flows_no_pod)
 		fprintf(stderr, " (%zu with no pod at either end)", p->n_flows_no_pod);
+	else if (p->n_flows_unplaced)
+		fprintf(stderr, " (%zu not placed)", p->n_flows_unplaced);
 	fprintf(stderr, "\npropose: self-check: %zu/%zu learned flows allowed (%.1f%%)\n",
-		p->n_allowed, p->n_checked,
-		p->n_checked ? 100.0 * (double) p->n_allowed / (double) p->n_checked : 100.0);
+		p->n_allowed, p->n_checked + p->n_flows_unplaced, coverage(p));
 	for (size_t i = 0; i < p->n_denials; i++) {
 		const struct proposal_denial *d = &p->denials[i];
 
 		fprintf(stderr, "propose: self-check: denied %s -> %s %s/%u (%" PRIu64 " flows)\n",
 			d->src, d->dst, proto_name(d->proto), d->port, d->flows);
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		const struct proposal_policy *pp = &p->v[i];
+		const struct workload *w = &p->ws.v[pp->workload];
+
+		if (pp->denies_all)
+			fprintf(stderr, "propose: %s/%s denies all %s %s %s/%s/%s: %s\n", pp->np.ns,
+				pp->np.name, netpol_dir_name(pp->dir),
+				pp->dir == NETPOL_INGRESS ? "to" : "from", w->ns, w->kind, w->name,
+				pp->denies_all);
+	}
+	for (size_t i = 0; i < p->n_unplaced; i++) {
+		const struct proposal_unplaced *u = &p->unplaced[i];
+
+		fprintf(stderr, "propose: not placed: %s -> %s %s/%u (%" PRIu64 " flow%s): %s\n",
+			u->src, u->dst, proto_name(u->proto), u->port, u->flows,
+			u->flows == 1 ? "" : "s", u->why);
 	}
 }
 
@@ -285,11 +316,23 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 	if (r < 0)
 		goto out;
 	report(&p);
-	if (p.n_allowed != p.n_checked && !a.allow_uncovered) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
-			       "propose: self-check failed: the proposal denies %zu of %zu learned "
-			       "flows; nothing written (--allow-uncovered writes it anyway)",
-			       p.n_checked - p.n_allowed, p.n_checked);
+	if (proposal_uncovered(&p) && !a.allow_uncovered) {
+		size_t total = p.n_checked + p.n_flows_unplaced, denied = p.n_checked - p.n_allowed;
+
+		if (!p.n_flows_unplaced)
+			r = bh_err_set(
+				reterr, BH_ERR_SYSTEM, -EPROTO,
+				"propose: self-check failed: the proposal denies %zu of %zu "
+				"learned flows; nothing written (--allow-uncovered writes it "
+				"anyway)",
+				denied, total);
+		else
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
+				       "propose: self-check failed: %zu of %zu learned flows could "
+				       "not be placed%s; nothing written (--allow-uncovered writes "
+				       "it anyway)",
+				       p.n_flows_unplaced, total,
+				       denied ? " and the proposal denies more" : "");
 		goto out;
 	}
 	r = strcmp(a.output_format, "json") == 0 ? netpol_emit_list_json(&p, &out) :

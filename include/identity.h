@@ -40,7 +40,9 @@ int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
 		     struct flow_peer *ret);
 
 /*
- * The workload of @p from its controller ownerReference: a ReplicaSet
+ * The workload of @p from its controller ownerReference, named by
+ * workload_of_pod() (include/workload.h), the one rule propose groups pods
+ * by, so that propose finds the workload a flow recorded: a ReplicaSet
  * named "<deploy>-<pod-template-hash>" is Deployment <deploy>, a Job
  * named "<cronjob>-<scheduled minute>" is CronJob <cronjob>, StatefulSet,
  * DaemonSet and others as they are.  Both NULL for a pod without a

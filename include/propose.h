@@ -37,6 +37,9 @@ struct proposal_policy {
 	struct labels annotations; /* metadata.annotations */
 	enum netpol_dir dir;
 	size_t workload; /* index into proposal->ws */
+	/* NULL, or why the policy has no rule and so denies all of its
+	 * direction (static text, e.g. "it was only seen as a client"). */
+	const char *denies_all;
 };
 
 /* One pair of endpoints the self-check found denied. */
@@ -48,13 +51,32 @@ struct proposal_denial {
 	uint64_t flows;
 };
 
+/*
+ * Learned flows that could not be placed, per pair of ends as the flows
+ * recorded them: an end whose pod and workload are no longer in the
+ * cluster, or whose address now belongs to a pod created after the flow
+ * was last seen (docs/propose.md, "Flows to endpoints").
+ */
+struct proposal_unplaced {
+	char *src; /* owned: "ADDR NS/POD (NS/KIND/NAME)", "ADDR NS/POD" or "ADDR" */
+	char *dst; /* owned */
+	char *why; /* owned: one sentence per end that could not be placed */
+	uint8_t proto;
+	uint16_t port;
+	uint64_t flows;
+};
+
 struct proposal {
 	size_t n;
 	struct proposal_policy *v; /* owned, sorted by (namespace, name) */
 	struct workload_set ws;
-	/* Flows considered and flows that had no pod at either end (no
-	 * NetworkPolicy can concern them, they are still self-checked). */
-	size_t n_flows, n_flows_no_pod;
+	/* Flows considered, flows that had no pod at either end (no
+	 * NetworkPolicy can concern them, they are still self-checked), and
+	 * flows that could not be placed (no rule comes from them, they are
+	 * not self-checked: n_checked + n_flows_unplaced == n_flows). */
+	size_t n_flows, n_flows_no_pod, n_flows_unplaced;
+	size_t n_unplaced;
+	struct proposal_unplaced *unplaced; /* owned, sorted by (src, dst, proto, port) */
 	size_t n_workloads_seen;
 	/* Filled by propose_self_check(). */
 	size_t n_checked, n_allowed;
@@ -74,11 +96,19 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 /*
  * Evaluates the proposal with the policy engine, on a copy of @c whose
  * policies are replaced by the proposed ones, against every flow of
- * @flows: fills n_checked, n_allowed and the denied endpoint pairs
+ * @flows that propose_build() could place (the same flows, resolved the
+ * same way): fills n_checked, n_allowed and the denied endpoint pairs
  * (sorted).  Returns 0 (whatever the coverage) or -ENOMEM.
  */
 int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
 		       struct bh_err *reterr) BH_MUST_CHECK;
+
+/*
+ * Learned flows the proposal does not cover once self-checked: those the
+ * self-check found denied plus those that could not be placed.  0 is the
+ * only value that means every learned flow is allowed.
+ */
+size_t proposal_uncovered(const struct proposal *p);
 
 void proposal_done(struct proposal *p);
 

@@ -3,7 +3,9 @@
  * belongs to its Deployment, a CronJob-created Job's pod to the CronJob),
  * StatefulSet, DaemonSet, Job, or, for bare pods, by their stable labels.
  * Also the minimal stable-label selector of each workload.  Implemented in
- * learner/workload.c; used by identity (learn) and propose.
+ * learner/workload.c; used by identity (learn) and propose.  workload_of_pod()
+ * is the only copy of the naming rule: identity_workload() records its
+ * answer in flows and propose looks workloads up by it.
  */
 #ifndef BH_WORKLOAD_H
 #define BH_WORKLOAD_H
@@ -34,7 +36,9 @@ int workload_stable_labels(const struct labels *src, struct labels *dst) BH_MUST
 /*
  * The workload of @p as (kind, name), newly allocated strings:
  *  - owner ReplicaSet "D-HASH" whose HASH is the pod's pod-template-hash
- *    label (or looks like one): Deployment D; otherwise ReplicaSet;
+ *    label, or, for a pod without that label, looks like one (5 to 10
+ *    characters of the alphabet Kubernetes' SafeEncodeString uses, no
+ *    vowels, no 0, 1 or 3): Deployment D; otherwise ReplicaSet;
  *  - owner Job "C-N" with N all digits (8 or more, the scheduled minute
  *    a CronJob appends): CronJob C; otherwise Job;
  *  - any other controller: its kind and name;

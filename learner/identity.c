@@ -4,12 +4,12 @@
  * address are one binary search away; host-network pods share their
  * node's address and are indexed separately.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "identity.h"
+#include "workload.h"
 
 struct id_ref {
 	struct addr addr;
@@ -98,65 +98,15 @@ static bool pod_alive(const struct pod *p, int64_t t)
 	return (p->created == 0 || p->created <= t) && (p->deleted == 0 || t < p->deleted);
 }
 
-static bool all_lower_alnum(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char) s[i]) && !isdigit((unsigned char) s[i]))
-			return false;
-	return n > 0;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char) s[i]))
-			return false;
-	return n > 0;
-}
-
 int identity_workload(const struct pod *p, char **ret_kind, char **ret_name)
 {
-	const char *kind = p->owner.kind, *name = p->owner.name, *dash;
-	size_t len;
-	char *k, *n;
-
 	*ret_kind = *ret_name = NULL;
-	if (!kind || !name)
+	/* A bare pod has no controller to record; propose groups bare pods
+	 * by their labels over the whole namespace, which one pod cannot
+	 * tell. */
+	if (!p->owner.kind || !p->owner.name)
 		return 0;
-	len = strlen(name);
-	dash = strrchr(name, '-');
-	if (strcmp(kind, "ReplicaSet") == 0 && dash && dash != name) {
-		/* <deployment>-<pod-template-hash>: the hash is the pod's
-		 * pod-template-hash label, or failing that a short lowercase
-		 * alphanumeric suffix as the ReplicaSet controller makes. */
-		const char *hash = labels_get(&p->labels, "pod-template-hash");
-		size_t sl = len - (size_t) (dash + 1 - name);
-
-		if ((hash && strcmp(hash, dash + 1) == 0) ||
-		    (!hash && sl >= 5 && sl <= 10 && all_lower_alnum(dash + 1, sl))) {
-			kind = "Deployment";
-			len = (size_t) (dash - name);
-		}
-	} else if (strcmp(kind, "Job") == 0 && dash && dash != name) {
-		/* The CronJob controller names Jobs <cronjob>-<scheduled time
-		 * in minutes since the epoch>. */
-		size_t sl = len - (size_t) (dash + 1 - name);
-
-		if (sl >= 8 && all_digits(dash + 1, sl)) {
-			kind = "CronJob";
-			len = (size_t) (dash - name);
-		}
-	}
-	k = strdup(kind);
-	n = strndup(name, len);
-	if (!k || !n) {
-		free(k);
-		free(n);
-		return -ENOMEM;
-	}
-	*ret_kind = k;
-	*ret_name = n;
-	return 0;
+	return workload_of_pod(p, ret_kind, ret_name);
 }
 
 static int peer_pod(const struct pod *p, struct flow_peer *ret)

@@ -2,11 +2,14 @@
  * propose: flows + cluster -> NetworkPolicies (include/propose.h,
  * docs/propose.md).
  *
- * Each flow's ends are resolved to an endpoint: a workload (through the pod
- * named in the flow, else the pod now holding the address, else the
- * workload named in the flow when its pod has been replaced), a node
- * address (a Node's address or a host-network pod's), or an external
- * address.  Flows become edges (source, destination, protocol, port) with
+ * Each flow's ends are resolved to an endpoint (place_end()): a workload
+ * (through the pod named in the flow, else the workload it recorded, else
+ * the pod now holding the address if that pod is of that workload or
+ * existed when the flow was last seen), a node address (a Node's address or
+ * a host-network pod's), or an external address; an end recorded as a pod
+ * that none of these finds, or an address reused by a pod created after
+ * the flow, is not placed, and its flow is counted and listed instead.
+ * Flows become edges (source, destination, protocol, port) with
  * counters; each workload seen as a destination gets one ingress policy
  * with one rule per source peer, each workload seen as a source one egress
  * policy with one rule per destination peer.  Address peers with the same
@@ -174,34 +177,96 @@ static bool end_same(const struct addr *a, const struct flow_peer *p, const stru
 	       str_same(p->workload_name, q->workload_name);
 }
 
-static void resolve(struct ctx *x, const struct addr *a, const struct flow_peer *fp, struct ep *ret)
+/*
+ * Where one end of a flow goes: the pod the flow names if the cluster still
+ * has it; else the workload the flow recorded (the pod was replaced, e.g.
+ * by a rollout); else the pod now holding the address, but only if it is
+ * of the recorded workload or existed when the flow was last seen (a pod
+ * created later cannot have been the peer: the address was reused); else,
+ * for an end recorded as a pod, nothing (its pod and workload are gone, and
+ * an ipBlock of its old address would go to whoever holds it next); else
+ * the address itself.  Both propose_build() and the self-check place ends
+ * through this one function.
+ */
+enum place_kind {
+	PLACE_POD, /* @pod (perhaps on the host network) */
+	PLACE_WORKLOAD, /* @w: the recorded workload, its pod gone */
+	PLACE_ADDR, /* no pod: a node or an external address */
+	PLACE_NONE, /* cannot be placed; @pod: the address's later owner */
+};
+
+struct place {
+	enum place_kind kind;
+	const struct pod *pod;
+	const struct workload *w;
+	bool timed; /* the answer depends on the flow's last_seen */
+};
+
+static bool pod_of_workload(const struct cluster *c, const struct workload_set *ws,
+			    const struct pod *p, const struct flow_peer *fp)
 {
-	const struct pod *p = NULL;
 	const struct workload *w;
 
-	*ret = (struct ep){ .kind = EP_EXT, .addr = *a };
-	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
-		p = pod_find_memo(x->pod_memo, x->c, fp->ns, fp->name);
-	if (!p)
-		p = cluster_pod_by_addr(x->c, a);
-	if (p && !p->host_network) {
-		ret->kind = EP_WL;
-		ret->wl = workload_set_of_pod(x->ws, (size_t) (p - x->c->pods));
+	if (!fp->ns || !fp->workload_kind || !fp->workload_name)
+		return false;
+	w = &ws->v[workload_set_of_pod(ws, (size_t) (p - c->pods))];
+	return strcmp(w->ns, fp->ns) == 0 && strcmp(w->kind, fp->workload_kind) == 0 &&
+	       strcmp(w->name, fp->workload_name) == 0;
+}
+
+static void place_end(struct cluster *c, const struct workload_set *ws, struct pod_memo_slot *memo,
+		      const struct addr *a, const struct flow_peer *fp, int64_t last_seen,
+		      struct place *ret)
+{
+	const bool is_pod = fp->kind == FLOW_PEER_POD && fp->ns;
+	const struct workload *w;
+	const struct pod *p = NULL;
+
+	*ret = (struct place){ .kind = PLACE_ADDR };
+	if (is_pod && fp->name)
+		p = pod_find_memo(memo, c, fp->ns, fp->name);
+	if (p) {
+		*ret = (struct place){ .kind = PLACE_POD, .pod = p };
 		return;
 	}
-	if (!p && fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name) {
-		/* The pod was replaced (a rollout) but its workload is still
-		 * there: the flow belongs to the workload. */
-		w = workload_set_find(x->ws, fp->ns, fp->workload_kind, fp->workload_name);
+	if (is_pod && fp->workload_kind && fp->workload_name) {
+		w = workload_set_find(ws, fp->ns, fp->workload_kind, fp->workload_name);
 		if (w && !w->host_network) {
-			ret->kind = EP_WL;
-			ret->wl = (size_t) (w - x->ws->v);
+			*ret = (struct place){ .kind = PLACE_WORKLOAD, .w = w };
 			return;
 		}
 	}
-	if ((p && p->host_network) || cluster_node_by_addr(x->c, a) || hostnet_find(x, a) ||
-	    fp->kind == FLOW_PEER_NODE)
+	p = cluster_pod_by_addr(c, a);
+	if (p) {
+		/* Unknown times count as always, as in identity_resolve(). */
+		ret->timed = p->created != 0;
+		ret->pod = p;
+		if (p->created == 0 || last_seen == 0 || p->created <= last_seen ||
+		    pod_of_workload(c, ws, p, fp))
+			ret->kind = PLACE_POD;
+		else
+			ret->kind = PLACE_NONE;
+		return;
+	}
+	if (is_pod)
+		ret->kind = PLACE_NONE;
+}
+
+/* @ret for a placed end (not PLACE_NONE). */
+static void resolve(struct ctx *x, const struct addr *a, const struct flow_peer *fp,
+		    const struct place *pl, struct ep *ret)
+{
+	*ret = (struct ep){ .kind = EP_EXT, .addr = *a };
+	if (pl->kind == PLACE_POD && !pl->pod->host_network) {
+		ret->kind = EP_WL;
+		ret->wl = workload_set_of_pod(x->ws, (size_t) (pl->pod - x->c->pods));
+	} else if (pl->kind == PLACE_WORKLOAD) {
+		ret->kind = EP_WL;
+		ret->wl = (size_t) (pl->w - x->ws->v);
+	} else if (pl->kind == PLACE_POD || cluster_node_by_addr(x->c, a) || hostnet_find(x, a) ||
+		   fp->kind == FLOW_PEER_NODE) {
 		ret->kind = EP_NODE;
+	}
 }
 
 static bool pod_declares(const struct pod *p, const struct edge *e, size_t n)
@@ -244,6 +309,137 @@ static int ep_describe_addr(const struct ctx *x, const struct ep *ep, const stru
 	if (r == 0 && hp)
 		r = buf_printf(b, ", host-network pod %s/%s", hp->ns, hp->name);
 	return r;
+}
+
+/* ---- flows that cannot be placed ---- */
+
+/* An end as the flow recorded it: "ADDR NS/POD (NS/KIND/NAME)", "ADDR
+ * NS/POD" or "ADDR". */
+static int flow_end_text(const struct addr *a, const struct flow_peer *fp, char **ret)
+{
+	char s[ADDR_STR_MAX];
+	int r;
+
+	(void) addr_format(a, s, sizeof(s));
+	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name && fp->workload_kind &&
+	    fp->workload_name)
+		r = asprintf(ret, "%s %s/%s (%s/%s/%s)", s, fp->ns, fp->name, fp->ns,
+			     fp->workload_kind, fp->workload_name);
+	else if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
+		r = asprintf(ret, "%s %s/%s", s, fp->ns, fp->name);
+	else
+		r = asprintf(ret, "%s", s);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* Why the end placed as @pl (PLACE_NONE) cannot be placed, appended to @b. */
+static int why_text(const struct addr *a, const struct flow_peer *fp, const struct place *pl,
+		    struct buf *b)
+{
+	char s[ADDR_STR_MAX];
+	int r = 0;
+
+	(void) addr_format(a, s, sizeof(s));
+	if (b->len)
+		r = buf_printf(b, "; ");
+	if (r == 0 && fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name)
+		r = buf_printf(b, "%s/%s/%s has no pod in the cluster and ", fp->ns,
+			       fp->workload_kind, fp->workload_name);
+	else if (r == 0 && fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
+		r = buf_printf(b, "pod %s/%s is gone and ", fp->ns, fp->name);
+	if (r == 0 && pl->pod)
+		r = buf_printf(b, "%s is now %s/%s, created after the flow was last seen", s,
+			       pl->pod->ns, pl->pod->name);
+	else if (r == 0)
+		r = buf_printf(b, "no pod holds %s now", s);
+	return r;
+}
+
+static int unplaced_cmp(const void *a, const void *b)
+{
+	const struct proposal_unplaced *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->src, y->src)) || (c = strcmp(x->dst, y->dst)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return strcmp(x->why, y->why);
+}
+
+static void unplaced_done(struct proposal_unplaced *u)
+{
+	free(u->src);
+	free(u->dst);
+	free(u->why);
+}
+
+/* Counts flow @f, whose ends were placed as @sp and @dp, in @p's list of
+ * unplaced pairs. */
+static int unplaced_add(struct proposal *p, size_t *cap, const struct flow_record *f,
+			const struct place *sp, const struct place *dp)
+{
+	struct proposal_unplaced u = { .proto = f->key.proto, .port = f->key.port, .flows = 1 };
+	struct buf why;
+	int r;
+
+	buf_init(&why, SIZE_MAX);
+	r = flow_end_text(&f->key.src, &f->src_peer, &u.src);
+	if (r == 0)
+		r = flow_end_text(&f->key.dst, &f->dst_peer, &u.dst);
+	if (r == 0 && sp->kind == PLACE_NONE)
+		r = why_text(&f->key.src, &f->src_peer, sp, &why);
+	if (r == 0 && dp->kind == PLACE_NONE)
+		r = why_text(&f->key.dst, &f->dst_peer, dp, &why);
+	if (r == 0 && !(u.why = buf_steal(&why)))
+		r = -ENOMEM;
+	if (r < 0)
+		goto fail;
+	/* Flows come sorted by source: most repeats are the last pair. */
+	if (p->n_unplaced && unplaced_cmp(&p->unplaced[p->n_unplaced - 1], &u) == 0) {
+		p->unplaced[p->n_unplaced - 1].flows++;
+		unplaced_done(&u);
+		return 0;
+	}
+	if (p->n_unplaced == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		struct proposal_unplaced *v = realloc(p->unplaced, nc * sizeof(*v));
+
+		if (!v) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		p->unplaced = v;
+		*cap = nc;
+	}
+	p->unplaced[p->n_unplaced++] = u;
+	return 0;
+
+fail:
+	buf_done(&why);
+	unplaced_done(&u);
+	return r;
+}
+
+/* Sorts the unplaced pairs and merges equal ones. */
+static void unplaced_merge(struct proposal *p)
+{
+	size_t out = 0;
+
+	if (!p->n_unplaced)
+		return;
+	qsort(p->unplaced, p->n_unplaced, sizeof(*p->unplaced), unplaced_cmp);
+	for (size_t i = 1; i < p->n_unplaced; i++) {
+		if (unplaced_cmp(&p->unplaced[out], &p->unplaced[i]) == 0) {
+			p->unplaced[out].flows += p->unplaced[i].flows;
+			unplaced_done(&p->unplaced[i]);
+		} else {
+			p->unplaced[++out] = p->unplaced[i];
+		}
+	}
+	p->n_unplaced = out + 1;
 }
 
 /* ---- edges ---- */
@@ -664,6 +860,7 @@ static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struc
 	labels_init(&pp->annotations);
 	pp->dir = d;
 	pp->workload = wi;
+	pp->denies_all = NULL;
 	pp->np.types[d] = true;
 	r = -ENOMEM;
 	pp->np.ns = strdup(w->ns);
@@ -746,6 +943,14 @@ static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struc
 				  "this workload") < 0)
 		goto out;
 	r = 0;
+	/* Policies are written for workloads seen at either end of a flow, so
+	 * a direction without a rule is one it was never seen in. */
+	if (!pp->np.n_rules[d])
+		pp->denies_all = d == NETPOL_INGRESS ?
+					 "it was only seen as a client (nothing connected to it "
+					 "while learning)" :
+					 "it was only seen as a server (it opened no connection "
+					 "while learning)";
 	if (!notes.len)
 		r = buf_printf(&notes, "none seen: all %s of this workload is denied",
 			       netpol_dir_name(d));
@@ -786,6 +991,9 @@ void proposal_done(struct proposal *p)
 		free(p->denials[i].dst);
 	}
 	free(p->denials);
+	for (size_t i = 0; i < p->n_unplaced; i++)
+		unplaced_done(&p->unplaced[i]);
+	free(p->unplaced);
 	workload_set_done(&p->ws);
 	*p = (struct proposal){ 0 };
 }
@@ -1025,6 +1233,8 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 	struct proposal p = { 0 };
 	struct ctx x = { .c = c, .o = o };
 	struct ep prev_src = { 0 };
+	struct place prev_sp = { 0 };
+	size_t cap_unplaced = 0;
 	bool *seen = NULL;
 	uint8_t *level = NULL;
 	int r = -ENOMEM;
@@ -1073,15 +1283,38 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 			.last = f->last_seen,
 		};
 
-		/* resolve() depends only on the address and the peer. */
-		if (i > 0 && end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
-				      &flows->flows[i - 1].src_peer))
+		struct place sp, dp;
+
+		/* An end's place depends only on its address and peer, and on
+		 * the time the flow was last seen when it is "timed". */
+		if (i > 0 &&
+		    end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
+			     &flows->flows[i - 1].src_peer) &&
+		    (!prev_sp.timed || f->last_seen == flows->flows[i - 1].last_seen)) {
 			e.src = prev_src;
-		else
-			resolve(&x, &f->key.src, &f->src_peer, &e.src);
+			sp = prev_sp;
+		} else {
+			place_end(c, &p.ws, x.pod_memo, &f->key.src, &f->src_peer, f->last_seen,
+				  &sp);
+			if (sp.kind != PLACE_NONE)
+				resolve(&x, &f->key.src, &f->src_peer, &sp, &e.src);
+		}
 		prev_src = e.src;
-		resolve(&x, &f->key.dst, &f->dst_peer, &e.dst);
+		prev_sp = sp;
+		place_end(c, &p.ws, x.pod_memo, &f->key.dst, &f->dst_peer, f->last_seen, &dp);
+		if (dp.kind != PLACE_NONE)
+			resolve(&x, &f->key.dst, &f->dst_peer, &dp, &e.dst);
 		p.n_flows++;
+		if (sp.kind == PLACE_NONE || dp.kind == PLACE_NONE) {
+			/* No rule and no "seen" from it: the end it names is
+			 * not in the cluster, and guessing (its old address)
+			 * would grant that address's next owner. */
+			p.n_flows_unplaced++;
+			r = unplaced_add(&p, &cap_unplaced, f, &sp, &dp);
+			if (r < 0)
+				goto out;
+			continue;
+		}
 		if (e.src.kind != EP_WL && e.dst.kind != EP_WL) {
 			p.n_flows_no_pod++;
 			continue;
@@ -1094,6 +1327,7 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 		if (r < 0)
 			goto out;
 	}
+	unplaced_merge(&p);
 	for (size_t w = 0; w < p.ws.n; w++)
 		p.n_workloads_seen += seen[w];
 	edges_merge(&x);
@@ -1131,28 +1365,16 @@ out_err:
 /* ---- self-check ---- */
 
 /*
- * The pod standing for one end of a flow in the checked cluster: the same
- * resolution as resolve(), with a workload whose flow pod is gone
- * represented by its first pod.  NULL for an address.
+ * The pod standing for an end placed as @pl (place_end() on the checked
+ * cluster @cc): the pod, or the first pod of a workload whose flow pod is
+ * gone.  NULL for an address.
  */
-static const struct pod *check_pod(struct cluster *cc, const struct workload_set *ws,
-				   struct pod_memo_slot *memo, const struct addr *a,
-				   const struct flow_peer *fp)
+static const struct pod *check_pod(const struct cluster *cc, const struct place *pl)
 {
-	const struct pod *p = NULL;
-	const struct workload *w;
-
-	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->name)
-		p = pod_find_memo(memo, cc, fp->ns, fp->name);
-	if (!p)
-		p = cluster_pod_by_addr(cc, a);
-	if (p)
-		return p->host_network ? NULL : p;
-	if (fp->kind == FLOW_PEER_POD && fp->ns && fp->workload_kind && fp->workload_name) {
-		w = workload_set_find(ws, fp->ns, fp->workload_kind, fp->workload_name);
-		if (w && !w->host_network && w->n_pods)
-			return &cc->pods[w->pods[0]];
-	}
+	if (pl->kind == PLACE_POD)
+		return pl->pod->host_network ? NULL : pl->pod;
+	if (pl->kind == PLACE_WORKLOAD && pl->w->n_pods)
+		return &cc->pods[pl->w->pods[0]];
 	return NULL;
 }
 
@@ -1575,6 +1797,7 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 	struct engine *e = NULL;
 	const struct pod *sp = NULL;
 	struct engine_ep src = { 0 };
+	struct place spl = { 0 };
 	struct check_memo memo = { 0 };
 	uint32_t src_id = 0;
 	/* Without memory for it, lookups are simply not remembered. */
@@ -1622,7 +1845,8 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 
 	for (size_t i = 0; i < flows->n; i++) {
 		const struct flow_record *f = &flows->flows[i];
-		const struct pod *dp = check_pod(cc, &p->ws, pod_memo, &f->key.dst, &f->dst_peer);
+		const struct pod *dp;
+		struct place dpl;
 		struct engine_ep dst;
 		struct proposal_denial d = { .proto = f->key.proto, .port = f->key.port };
 		struct memo_slot key = { .port = f->key.port,
@@ -1631,16 +1855,26 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 		struct memo_slot *slot = NULL;
 		bool allowed;
 
-		/* The source end depends only on its address and peer. */
-		if (i == 0 || !end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
-					&flows->flows[i - 1].src_peer)) {
-			sp = check_pod(cc, &p->ws, pod_memo, &f->key.src, &f->src_peer);
+		/* The source end depends only on its address and peer (and
+		 * on the time, when timed), as in propose_build(). */
+		if (i == 0 ||
+		    !end_same(&f->key.src, &f->src_peer, &flows->flows[i - 1].key.src,
+			      &flows->flows[i - 1].src_peer) ||
+		    (spl.timed && f->last_seen != flows->flows[i - 1].last_seen)) {
+			place_end(cc, &p->ws, pod_memo, &f->key.src, &f->src_peer, f->last_seen,
+				  &spl);
+			sp = check_pod(cc, &spl);
 			if (sp)
 				engine_ep_pod(e, sp, f->key.src.family, &src);
 			else
 				engine_ep_addr(e, &f->key.src, &src);
 			src_id = sp ? memo.cls[sp - cc->pods] : memo_addr_id(&memo, &f->key.src);
 		}
+		place_end(cc, &p->ws, pod_memo, &f->key.dst, &f->dst_peer, f->last_seen, &dpl);
+		/* Not placed: propose_build() counted it, nothing to check. */
+		if (spl.kind == PLACE_NONE || dpl.kind == PLACE_NONE)
+			continue;
+		dp = check_pod(cc, &dpl);
 		key.src = src_id;
 		key.dst = dp ? memo.cls[dp - cc->pods] : memo_addr_id(&memo, &f->key.dst);
 		if (key.src && key.dst && memo.n_slots) {
@@ -1690,4 +1924,9 @@ out:
 	engine_free(e);
 	cluster_free(cc);
 	return r;
+}
+
+size_t proposal_uncovered(const struct proposal *p)
+{
+	return p->n_checked - p->n_allowed + p->n_flows_unplaced;
 }

@@ -11,6 +11,7 @@
 #include "flows_json.h"
 #include "identity.h"
 #include "testutil.h"
+#include "workload.h"
 
 static void put_pod(struct cluster *c, const char *ns, const char *name, const char *ip,
 		    int64_t created, int64_t deleted, const char *owner_kind,
@@ -171,12 +172,62 @@ static void workload_names(void **state)
 	assert_null(n);
 }
 
+/*
+ * Issue 13, "workload naming": learn (identity) and propose (workload)
+ * must name a pod's controller workload the same way, or propose cannot
+ * find the workload a flow recorded.  They used to disagree on whether a
+ * ReplicaSet name without a pod-template-hash label ends in a hash.
+ */
+static void workload_name_is_the_workload_set_name(void **state)
+{
+	static const struct {
+		const char *kind, *name, *labels;
+	} cases[] = {
+		{ "ReplicaSet", "api-7d9c4b8f6", "pod-template-hash=7d9c4b8f6" },
+		{ "ReplicaSet", "api-7d9c4b8f6", "pod-template-hash=other" },
+		{ "ReplicaSet", "web-api-5f6d7c9b8", "" },
+		/* lowercase alphanumeric, but not the hash alphabet (vowels, 1, 3) */
+		{ "ReplicaSet", "api-abcde", "" },
+		{ "ReplicaSet", "web-frontend", "app=web" },
+		{ "ReplicaSet", "cache-1234567", "" },
+		{ "ReplicaSet", "legacy-one", "app=x" },
+		{ "ReplicaSet", "-bcdfg", "" },
+		{ "ReplicaSet", "standalone", "" },
+		{ "Job", "backup-29381760", "" },
+		{ "Job", "backup-2938176", "" },
+		{ "Job", "migrate-v2", "" },
+		{ "StatefulSet", "db", "" },
+		{ "DaemonSet", "agent", "" },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(cases); i++) {
+		struct pod p = { .ns = (char *) "ns", .name = (char *) "pod-1" };
+		char *ik, *in, *wk, *wn;
+
+		labels_lit(&p.labels, cases[i].labels);
+		p.owner.kind = (char *) cases[i].kind;
+		p.owner.name = (char *) cases[i].name;
+		assert_int_equal(identity_workload(&p, &ik, &in), 0);
+		assert_int_equal(workload_of_pod(&p, &wk, &wn), 0);
+		if (strcmp(ik, wk) != 0 || strcmp(in, wn) != 0)
+			fail_msg("%s %s {%s}: identity says %s/%s, workload says %s/%s",
+				 cases[i].kind, cases[i].name, cases[i].labels, ik, in, wk, wn);
+		free(ik);
+		free(in);
+		free(wk);
+		free(wn);
+		labels_done(&p.labels);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pod_lifetimes),
 		cmocka_unit_test(nodes_and_external),
 		cmocka_unit_test(workload_names),
+		cmocka_unit_test(workload_name_is_the_workload_set_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

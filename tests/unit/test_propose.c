@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "flows_json.h"
+#include "identity.h"
 #include "netpol_emit.h"
 #include "propose.h"
 #include "proto.h"
@@ -727,6 +728,280 @@ static void policy_names_never_collide(void **state)
 	cluster_free(c);
 }
 
+/*
+ * Issue 18: flows learned before a rollout that gave the old api pod's
+ * address (10.1.1.20) to a redis pod created after the flows
+ * (tests/golden/propose/rollout-*.json, also golden.propose_rollout).  A
+ * flow end belongs to the workload the flow recorded, never to today's
+ * owner of its address.
+ */
+#define ROLLOUT BH_SOURCE_DIR "/tests/golden/propose/rollout-"
+#define ROLLOUT_FE "frontend-6b7f8c9d5-aaaaa"
+#define ROLLOUT_API "api-7c9d8f6b4-bbbbb"
+#define ROLLOUT_REDIS "redis-8f6d5c4b7-ccccc"
+
+static void rollout_load(struct app *a)
+{
+	const char *snap = ROLLOUT "snapshot.json";
+	struct bh_err err = { 0 };
+
+	memset(a, 0, sizeof(*a));
+	flow_set_init(&a->flows);
+	assert_int_equal(snapshot_load_files(&snap, 1, &a->c, NULL, &err), 0);
+	assert_int_equal(flows_json_load(&a->flows, ROLLOUT "flows.json", &err), 0);
+	assert_int_equal(a->flows.n, 2);
+}
+
+/* The engine's verdict on @src_pod -> @dst_pod with the proposal alone. */
+static bool proposal_allows(const struct cluster *c, const struct proposal *p, const char *src_ns,
+			    const char *src_pod, const char *dst_ns, const char *dst_pod,
+			    uint16_t port)
+{
+	struct cluster *cc = with_proposal(c, p);
+	struct engine_ep src, dst;
+	struct engine *e;
+	bool allowed;
+
+	assert_int_equal(engine_new(cc, &e), 0);
+	assert_non_null(cluster_pod_find(cc, src_ns, src_pod));
+	assert_non_null(cluster_pod_find(cc, dst_ns, dst_pod));
+	engine_ep_pod(e, cluster_pod_find(cc, src_ns, src_pod), AF_INET, &src);
+	engine_ep_pod(e, cluster_pod_find(cc, dst_ns, dst_pod), AF_INET, &dst);
+	allowed = engine_allowed(e, &src, &dst, IPPROTO_TCP, port);
+	engine_free(e);
+	cluster_free(cc);
+	return allowed;
+}
+
+static void rollout_reused_address(void **state)
+{
+	const struct proposal_policy *pp;
+	const struct netpol_rule *r;
+	struct propose_opts o;
+	struct bh_err err = { 0 };
+	struct app a;
+
+	(void) state;
+	rollout_load(&a);
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&a.flows, a.c, &o, &a.p, &err), 0);
+
+	/* api, the recorded workload, gets the flows: frontend in, redis out */
+	pp = find(&a.p, "shop", "bulkhead-api-ingress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_INGRESS], 1);
+	r = &pp->np.rules[NETPOL_INGRESS][0];
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "frontend");
+	pp = find(&a.p, "shop", "bulkhead-api-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 1);
+	r = &pp->np.rules[NETPOL_EGRESS][0];
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "redis");
+	assert_int_equal(r->ports[0].port, 6379);
+	/* frontend's egress goes to api, not to the address's new owner */
+	pp = find(&a.p, "shop", "bulkhead-frontend-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 1);
+	r = &pp->np.rules[NETPOL_EGRESS][0];
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "api");
+	/* redis is reached by api only, and reaches nobody */
+	pp = find(&a.p, "data", "bulkhead-redis-ingress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_INGRESS], 1);
+	r = &pp->np.rules[NETPOL_INGRESS][0];
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "api");
+	pp = find(&a.p, "data", "bulkhead-redis-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 0);
+	assert_int_equal(a.p.n, 6);
+
+	/* what the engine makes of it */
+	assert_true(proposal_allows(a.c, &a.p, "shop", ROLLOUT_FE, "shop", ROLLOUT_API, 8080));
+	assert_true(proposal_allows(a.c, &a.p, "shop", ROLLOUT_API, "data", ROLLOUT_REDIS, 6379));
+	assert_false(proposal_allows(a.c, &a.p, "shop", ROLLOUT_FE, "data", ROLLOUT_REDIS, 8080));
+
+	assert_int_equal(propose_self_check(&a.p, &a.flows, a.c, &err), 0);
+	assert_int_equal(a.p.n_checked, 2);
+	assert_int_equal(a.p.n_allowed, 2);
+	assert_int_equal(a.p.n_flows_unplaced, 0);
+	assert_int_equal(proposal_uncovered(&a.p), 0);
+	app_done(&a);
+}
+
+/* The api Deployment is gone: no workload can take its flows, and the
+ * address's owner came later.  They are counted, not given to redis, and
+ * the self-check cannot call the proposal complete. */
+static void rollout_workload_gone_not_placed(void **state)
+{
+	struct propose_opts o;
+	struct bh_err err = { 0 };
+	struct app a;
+
+	(void) state;
+	rollout_load(&a);
+	assert_int_equal(cluster_pod_remove(a.c, "shop", ROLLOUT_API), 1);
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&a.flows, a.c, &o, &a.p, &err), 0);
+	assert_null(find(&a.p, "data", "bulkhead-redis-ingress"));
+	assert_null(find(&a.p, "shop", "bulkhead-frontend-egress"));
+	assert_int_equal(a.p.n, 0);
+	assert_int_equal(a.p.n_flows, 2);
+	assert_int_equal(a.p.n_flows_unplaced, 2);
+	assert_int_equal(a.p.n_unplaced, 2);
+	/* sorted by source */
+	assert_string_equal(a.p.unplaced[0].src,
+			    "10.1.1.10 shop/" ROLLOUT_FE " (shop/Deployment/frontend)");
+	assert_string_equal(a.p.unplaced[0].dst, "10.1.1.20 shop/api-5d4c8b7f9-aaaaa "
+						 "(shop/Deployment/api)");
+	assert_int_equal(a.p.unplaced[0].port, 8080);
+	assert_int_equal(a.p.unplaced[0].flows, 1);
+	assert_non_null(strstr(a.p.unplaced[0].why,
+			       "10.1.1.20 is now data/" ROLLOUT_REDIS ", created after the flow"));
+	assert_string_equal(a.p.unplaced[1].dst, "10.2.1.40 data/redis-6d5c4b7f8-aaaaa "
+						 "(data/Deployment/redis)");
+	assert_int_equal(propose_self_check(&a.p, &a.flows, a.c, &err), 0);
+	assert_int_equal(a.p.n_checked, 0);
+	assert_int_equal(a.p.n_allowed, 0);
+	assert_int_equal(proposal_uncovered(&a.p), 2);
+	app_done(&a);
+}
+
+/* A flow learned without cluster state names addresses only: the address's
+ * owner takes it only if it existed when the flow was last seen. */
+static void unresolved_flow_needs_an_owner_as_old_as_the_flow(void **state)
+{
+	struct propose_opts o;
+	struct bh_err err = { 0 };
+	struct flow_set fs;
+	struct app a;
+
+	(void) state;
+	rollout_load(&a);
+	flow_set_init(&fs);
+	fs.flows = calloc(1, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	fs.n = 1;
+	fs.flows[0].key = (struct flow_key){ .src = addr_lit("10.1.1.10"),
+					     .dst = addr_lit("10.1.1.20"),
+					     .proto = IPPROTO_TCP,
+					     .port = 8080 };
+	fs.flows[0].first_seen = 1795329000; /* 2026-11-22T06:30:00Z */
+	fs.flows[0].last_seen = 1795330200; /* before redis was created */
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, a.c, &o, &a.p, &err), 0);
+	assert_null(find(&a.p, "data", "bulkhead-redis-ingress"));
+	assert_int_equal(a.p.n, 0);
+	assert_int_equal(a.p.n_flows_unplaced, 1);
+	assert_int_equal(propose_self_check(&a.p, &fs, a.c, &err), 0);
+	assert_int_equal(proposal_uncovered(&a.p), 1);
+	proposal_done(&a.p);
+
+	fs.flows[0].last_seen = 1795428000; /* 2026-11-23T10:00:00Z: redis's */
+	assert_int_equal(propose_build(&fs, a.c, &o, &a.p, &err), 0);
+	assert_non_null(find(&a.p, "data", "bulkhead-redis-ingress"));
+	assert_int_equal(a.p.n_flows_unplaced, 0);
+	assert_int_equal(propose_self_check(&a.p, &fs, a.c, &err), 0);
+	assert_int_equal(a.p.n_allowed, 1);
+	assert_int_equal(proposal_uncovered(&a.p), 0);
+	flow_set_done(&fs);
+	app_done(&a);
+}
+
+/* A policy without a rule denies all of its direction; the proposal says
+ * which and why, and only for those. */
+static void deny_all_policies_say_why(void **state)
+{
+	const struct proposal_policy *pp;
+	size_t n = 0;
+	struct app a;
+
+	(void) state;
+	app_load(&a, false, NULL);
+	for (size_t i = 0; i < a.p.n; i++) {
+		pp = &a.p.v[i];
+		assert_int_equal(pp->denies_all != NULL, pp->np.n_rules[pp->dir] == 0);
+		n += pp->denies_all != NULL;
+	}
+	/* worker and report only connect; redis only answers */
+	pp = find(&a.p, "shop", "bulkhead-worker-ingress");
+	assert_non_null(pp->denies_all);
+	assert_non_null(strstr(pp->denies_all, "only seen as a client"));
+	pp = find(&a.p, "data", "bulkhead-redis-egress");
+	assert_non_null(pp->denies_all);
+	assert_non_null(strstr(pp->denies_all, "only seen as a server"));
+	assert_null(find(&a.p, "shop", "bulkhead-api-ingress")->denies_all);
+	assert_null(find(&a.p, "shop", "bulkhead-api-egress")->denies_all);
+	assert_true(n >= 3);
+	app_done(&a);
+}
+
+/*
+ * Issue 13, "workload naming": a flow learned (identity) to a pod of a
+ * ReplicaSet whose name ends in something that is not a
+ * pod-template-hash, with no such label, and the pod replaced since:
+ * propose must find the workload learn recorded, and write a workload rule
+ * (it used to get nothing, or an ipBlock of the old address).
+ */
+static void learned_workload_is_found_after_replacement(void **state)
+{
+	struct cluster *learned = cluster_new(), *now = cluster_new();
+	const struct proposal_policy *pp;
+	const struct netpol_rule *r;
+	struct identity *id;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+	struct pod old = { .ns = strdup("ns"), .name = strdup("api-abcde-xxxxx"), .n_ips = 1 };
+	struct pod repl = { .ns = strdup("ns"), .name = strdup("api-abcde-yyyyy"), .n_ips = 1 };
+
+	(void) state;
+	put_pod(learned, "client", "10.0.0.1", "app=client", 0, NULL);
+	put_pod(now, "client", "10.0.0.1", "app=client", 0, NULL);
+	labels_lit(&old.labels, "app=api");
+	labels_lit(&repl.labels, "app=api");
+	old.ips[0] = addr_lit("10.0.0.2");
+	repl.ips[0] = addr_lit("10.0.0.3");
+	old.owner = (struct owner_ref){ .kind = strdup("ReplicaSet"), .name = strdup("api-abcde") };
+	repl.owner =
+		(struct owner_ref){ .kind = strdup("ReplicaSet"), .name = strdup("api-abcde") };
+	assert_true(cluster_pod_put(learned, &old) >= 0);
+	assert_true(cluster_pod_put(now, &repl) >= 0);
+
+	/* learn: the flow's ends resolved against the cluster of then */
+	flow_set_init(&fs);
+	fs.flows = calloc(1, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	fs.n = 1;
+	fs.flows[0].key = (struct flow_key){ .src = addr_lit("10.0.0.1"),
+					     .dst = addr_lit("10.0.0.2"),
+					     .proto = IPPROTO_TCP,
+					     .port = 8080 };
+	assert_int_equal(identity_new(learned, &id), 0);
+	assert_int_equal(identity_resolve(id, &fs.flows[0].key.src, 1, &fs.flows[0].src_peer), 0);
+	assert_int_equal(identity_resolve(id, &fs.flows[0].key.dst, 1, &fs.flows[0].dst_peer), 0);
+	identity_free(id);
+	assert_int_equal(fs.flows[0].dst_peer.kind, FLOW_PEER_POD);
+
+	/* propose, after the pod was replaced */
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, now, &o, &p, &err), 0);
+	assert_int_equal(p.n_flows_unplaced, 0);
+	pp = find(&p, "ns", "bulkhead-client-egress");
+	assert_non_null(pp);
+	assert_int_equal(pp->np.n_rules[NETPOL_EGRESS], 1);
+	r = &pp->np.rules[NETPOL_EGRESS][0];
+	assert_int_equal(r->peers[0].kind, NETPOL_PEER_SELECTOR);
+	assert_string_equal(labels_get(&r->peers[0].pod_sel->match_labels, "app"), "api");
+	assert_non_null(find(&p, "ns", "bulkhead-api-abcde-ingress"));
+	assert_int_equal(propose_self_check(&p, &fs, now, &err), 0);
+	assert_int_equal(proposal_uncovered(&p), 0);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(learned);
+	cluster_free(now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +1017,11 @@ int main(void)
 		cmocka_unit_test(policy_names_are_dns_names),
 		cmocka_unit_test(policy_names_tell_clashing_workloads_apart),
 		cmocka_unit_test(policy_names_never_collide),
+		cmocka_unit_test(rollout_reused_address),
+		cmocka_unit_test(rollout_workload_gone_not_placed),
+		cmocka_unit_test(unresolved_flow_needs_an_owner_as_old_as_the_flow),
+		cmocka_unit_test(deny_all_policies_say_why),
+		cmocka_unit_test(learned_workload_is_found_after_replacement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
