@@ -24,26 +24,36 @@ cli_main_fn cli_propose;
 
 #define CLI_FILES_MAX 64
 
+/* getopt_long values of the options every command that reads the API
+ * shares, clear of the commands' own (0x100...). */
+#define CLI_OPT_CONTEXT 0x200
+#define CLI_OPT_NAMESPACE 0x201
+
 /* Where a command reads cluster state from: --snapshot FILE (repeatable)
- * or the Kubernetes API (--kubeconfig FILE or in-cluster). */
+ * or the Kubernetes API (--kubeconfig FILE, $KUBECONFIG, ~/.kube/config or
+ * in-cluster; --context NAME). */
 struct cli_cluster_src {
 	const char *snapshots[CLI_FILES_MAX];
 	size_t n_snapshots;
 	const char *kubeconfig;
+	const char *context;
 };
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr);
 /*
  * Loads the cluster from the snapshots, or from the API when none was
- * given: --kubeconfig FILE (s->kubeconfig) or else the in-cluster
- * configuration, listing namespaces, pods, NetworkPolicies and nodes once
- * (kube_cluster_list, at most 60 s).  Input error naming the missing flag
- * when neither is possible; system error naming the API server when it
- * cannot be read (TLS, token, timeout).
+ * given, configured as kubectl is (kube_config_find(): --kubeconfig FILE,
+ * $KUBECONFIG, ~/.kube/config, in-cluster; --context NAME), listing
+ * namespaces, pods, NetworkPolicies and nodes once (kube_cluster_list, at
+ * most 60 s).  Always cluster-wide: a context's default namespace does not
+ * narrow it (like kubectl -A).  Input error when --snapshot comes with
+ * --kubeconfig or --context, when the context is unknown, or when no
+ * configuration is found (saying where it looked); system error naming the
+ * API server when it cannot be read (TLS, token, exec plugin, timeout).
  *
- * A command that needs cluster state parses "--kubeconfig FILE" into
- * s->kubeconfig next to its --snapshot option and calls this.
+ * A command that needs cluster state parses "--kubeconfig FILE" and
+ * "--context NAME" into @s next to its --snapshot option and calls this.
  */
 int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr);
 

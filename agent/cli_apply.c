@@ -49,6 +49,7 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, CLI_OPT_CONTEXT },
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -76,6 +77,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;
 			continue;
+		case CLI_OPT_CONTEXT:
+			a->src.context = optarg;
+			continue;
 		case OPT_DRY_RUN:
 			a->dry_run = true;
 			continue;
@@ -100,9 +104,6 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	}
 	if (optind < argc)
 		return cli_usage_err(reterr, "apply", "unexpected argument '%s'", argv[optind]);
-	/* The API (--kubeconfig, or in-cluster) replaces --snapshot. */
-	if (!a->src.n_snapshots && !a->src.kubeconfig && !getenv("KUBERNETES_SERVICE_HOST"))
-		return cli_usage_err(reterr, "apply", "--snapshot FILE is required");
 	if (!a->node)
 		return cli_usage_err(reterr, "apply", "--node NAME is required");
 	if (!a->mode)

@@ -84,6 +84,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, CLI_OPT_CONTEXT },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -107,6 +108,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			continue;
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;
+			continue;
+		case CLI_OPT_CONTEXT:
+			a->src.context = optarg;
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;

@@ -431,6 +431,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		{ "conntrack", no_argument, NULL, 'c' },
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "context", required_argument, NULL, CLI_OPT_CONTEXT },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
@@ -471,6 +472,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			break;
 		case 'k':
 			csrc.kubeconfig = optarg;
+			break;
+		case CLI_OPT_CONTEXT:
+			csrc.context = optarg;
 			break;
 		case 'd':
 			if (cli_parse_u64(optarg, 1, 366u * 86400, &duration) < 0)
@@ -514,7 +518,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "learn",
 				     "--duration applies to --interface and --conntrack");
 
-	if (csrc.n_snapshots || csrc.kubeconfig) {
+	if (csrc.n_snapshots || csrc.kubeconfig || csrc.context) {
 		r = cli_cluster_load(&csrc, &cluster, reterr);
 		if (r < 0)
 			return r;

@@ -69,6 +69,7 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 		{ "flows", required_argument, NULL, OPT_FLOWS },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, CLI_OPT_CONTEXT },
 		{ "output", required_argument, NULL, OPT_OUTPUT_FILE },
 		{ "ingress-only", no_argument, NULL, OPT_INGRESS_ONLY },
 		{ "egress-only", no_argument, NULL, OPT_EGRESS_ONLY },
@@ -97,6 +98,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			break;
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;
+			break;
+		case CLI_OPT_CONTEXT:
+			a->src.context = optarg;
 			break;
 		case 'o':
 			if (a->output_format)

@@ -6,6 +6,9 @@
 set -uo pipefail
 : "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
 cd "$BH_SOURCE_DIR" || exit 1
+# No API configuration from the machine running the test.
+export HOME=/nonexistent
+unset KUBECONFIG KUBERNETES_SERVICE_HOST
 d=tests/data/propose
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
