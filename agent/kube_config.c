@@ -538,8 +538,12 @@ static int exec_info_build(struct kube_exec *x, bool cluster_info, json_t *clust
 				goto out;
 		} else if (c->ca_file) {
 			struct buf ca;
+			struct stat st;
 
-			if (read_file(c->ca_file, KUBE_CONFIG_MAX, &ca, NULL) == 0) {
+			/* A regular file only: a FIFO or a device would block
+			 * or never end. */
+			if (stat(c->ca_file, &st) == 0 && S_ISREG(st.st_mode) &&
+			    read_file(c->ca_file, KUBE_CONFIG_MAX, &ca, NULL) == 0) {
 				ca64 = b64_encode(ca.data ? ca.data : "", ca.len);
 				buf_done(&ca);
 				if (!ca64 || json_object_set_new(cl, "certificate-authority-data",
