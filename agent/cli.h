@@ -37,6 +37,9 @@ struct cli_cluster_src {
 	size_t n_snapshots;
 	const char *kubeconfig;
 	const char *context;
+	/* --namespace NS of the commands that narrow their output to one
+	 * namespace (check, propose); the cluster is still read whole. */
+	const char *namespace;
 };
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */
@@ -56,6 +59,13 @@ int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_e
  * "--context NAME" into @s next to its --snapshot option and calls this.
  */
 int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr);
+
+/*
+ * For --namespace NS: -ENOENT (input error naming @ns) when @c has neither
+ * a Namespace object nor a pod of that name, so that a typo does not give
+ * an empty but successful answer.  0 when @ns is NULL.
+ */
+int cli_namespace_check(const struct cluster *c, const char *ns, struct bh_err *reterr);
 
 /* A usage error naming the command and what was expected: -EINVAL. */
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) BH_PRINTF(3, 4);

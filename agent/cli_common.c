@@ -63,6 +63,17 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 	return r;
 }
 
+int cli_namespace_check(const struct cluster *c, const char *ns, struct bh_err *reterr)
+{
+	if (!ns || cluster_ns_find(c, ns))
+		return 0;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (strcmp(c->pods[i].ns, ns) == 0)
+			return 0;
+	return bh_err_set(reterr, BH_ERR_INPUT, -ENOENT,
+			  "--namespace '%s': no such namespace in the cluster state", ns);
+}
+
 int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,
 		     const char **ret_pod)
 {

@@ -70,6 +70,7 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "context", required_argument, NULL, CLI_OPT_CONTEXT },
+		{ "namespace", required_argument, NULL, CLI_OPT_NAMESPACE },
 		{ "output", required_argument, NULL, OPT_OUTPUT_FILE },
 		{ "ingress-only", no_argument, NULL, OPT_INGRESS_ONLY },
 		{ "egress-only", no_argument, NULL, OPT_EGRESS_ONLY },
@@ -101,6 +102,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			break;
 		case CLI_OPT_CONTEXT:
 			a->src.context = optarg;
+			break;
+		case CLI_OPT_NAMESPACE:
+			a->src.namespace = optarg;
 			break;
 		case 'o':
 			if (a->output_format)
@@ -198,6 +202,34 @@ static void report(const struct proposal *p)
 	}
 }
 
+/*
+ * The policies of namespace @ns only (--namespace), into @out.  The
+ * self-check ran on the whole proposal; a subset by namespace allows at
+ * least as much (a policy isolates only pods of its own namespace, and the
+ * subset keeps every policy of those pods), so its verdict still holds.
+ */
+static int emit(const struct proposal *p, const char *ns, bool json, struct buf *out)
+{
+	struct proposal q = *p; /* shallow: emit only reads */
+	int r;
+
+	if (ns) {
+		q.v = calloc(p->n ? p->n : 1, sizeof(*q.v));
+		if (!q.v)
+			return -ENOMEM;
+		q.n = 0;
+		for (size_t i = 0; i < p->n; i++)
+			if (strcmp(p->v[i].np.ns, ns) == 0)
+				q.v[q.n++] = p->v[i];
+		fprintf(stderr, "propose: --namespace '%s': writing %zu of %zu policies\n", ns, q.n,
+			p->n);
+	}
+	r = json ? netpol_emit_list_json(&q, out) : netpol_emit_list_yaml(&q, out);
+	if (ns)
+		free(q.v);
+	return r;
+}
+
 static int write_output(const struct propose_args *a, const struct buf *out, struct bh_err *reterr)
 {
 	if (a->output_file && strcmp(a->output_file, "-") != 0)
@@ -232,6 +264,9 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		goto out;
+	r = cli_namespace_check(c, a.src.namespace, reterr);
+	if (r < 0)
+		goto out;
 	r = propose_build(&flows, c, &a.opts, &p, reterr);
 	if (r < 0)
 		goto out;
@@ -246,8 +281,7 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 			       p.n_checked - p.n_allowed, p.n_checked);
 		goto out;
 	}
-	r = strcmp(a.output_format, "json") == 0 ? netpol_emit_list_json(&p, &out) :
-						   netpol_emit_list_yaml(&p, &out);
+	r = emit(&p, a.src.namespace, strcmp(a.output_format, "json") == 0, &out);
 	if (r == -ENOMEM) {
 		r = bh_err_oom(reterr);
 		goto out;

@@ -42,6 +42,7 @@ cases=(
 	"$snap --kubeconfig tests/data/netpol-cases/model.json"
 	"$snap --context prod"
 	"--context prod --port 80"
+	"$snap --namespace nope --port 80"
 )
 : >"$tmp/got"
 for args in "${cases[@]}"; do

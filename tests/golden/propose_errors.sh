@@ -45,6 +45,8 @@ check 2 "-o: expected 'json' or 'yaml', got 'xml'" "${ok[@]}" -o xml
 check 2 "--ingress-only and --egress-only exclude each other" "${ok[@]}" --ingress-only --egress-only
 check 2 "--aggregate-prefix4: expected an integer 0..32, got '33'" "${ok[@]}" --aggregate-prefix4 33
 check 2 "unknown option '--bogus'" "${ok[@]}" --bogus
+check 2 "--namespace 'nope': no such namespace" "${ok[@]}" --namespace nope
+check 2 "--snapshot and --kubeconfig exclude each other" "${ok[@]}" --kubeconfig "$d/snapshot.json"
 check 2 "unexpected argument 'stray'" "${ok[@]}" stray
 check 3 "output '$tmp/no/dir/p.yaml'" "${ok[@]}" --output "$tmp/no/dir/p.yaml"
 [ -e "$tmp/no" ] && { echo "FAIL: --output left something behind"; fail=1; }

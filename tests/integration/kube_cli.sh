@@ -188,6 +188,20 @@ run 2 "$tmp/ctx-nope.out" --context nope --port 80
 grep -q "'nope'" "$tmp/ctx-nope.out.err" && grep -qF "$ka" "$tmp/ctx-nope.out.err" &&
 	grep -qF "$kb" "$tmp/ctx-nope.out.err" ||
 	fail "unknown context: $(cat "$tmp/ctx-nope.out.err")"
+# A context's namespace (good's is x) does not narrow anything (the run
+# above printed the whole matrix); --namespace does: rows and columns are
+# the pods of y, the same from the API as from the snapshot.
+run 0 "$tmp/ns-api.out" --context good --namespace y -o json --port 80 --protocol TCP
+"$bulkhead" check --snapshot "$snap" --namespace y -o json --port 80 --protocol TCP > "$tmp/ns-snap.out" || true
+cmp -s "$tmp/ns-snap.out" "$tmp/ns-api.out" || fail "check --namespace differs between the API and the snapshot"
+/usr/bin/python3 - "$tmp/ns-api.out" <<'PY' || fail "check --namespace y: not only the pods of y: $(cat "$tmp/ns-api.out")"
+import json, sys
+m = json.loads(open(sys.argv[1]).readline())["matrix"]
+keys = set(m) | {k for row in m.values() for k in row}
+sys.exit(0 if keys == {"y/a", "y/b", "y/c"} else 1)
+PY
+run 2 "$tmp/ns-nope.out" --context good --namespace nope --port 80
+grep -q "'nope'" "$tmp/ns-nope.out.err" || fail "--namespace nope: $(cat "$tmp/ns-nope.out.err")"
 # propose and apply --dry-run take --context too.
 "$bulkhead" propose --flows "$src/tests/data/propose/flows-node-1.json" --context nope \
 	> /dev/null 2> "$tmp/p-nope.err" && fail "propose --context nope succeeded"
@@ -215,6 +229,25 @@ cmp -s "$tmp/want.out" "$tmp/exec.out" || fail "exec plugin: output differs from
 "$bulkhead" propose --flows "$src/tests/data/propose/flows-node-1.json" --context exec -o json \
 	> /dev/null || fail "propose through the exec plugin failed"
 [ "$(wc -c < "$tmp/runs")" = 2 ] || fail "exec plugin: not run once for the second process"
+stop
+# propose --namespace: only the policies of that namespace, fewer than all.
+start "$src/tests/data/propose/snapshot.json"
+sed -i "s|127.0.0.1:[0-9]*'|127.0.0.1:$(cat "$tmp/port")'|" "$ka"
+"$bulkhead" propose --flows "$src/tests/data/propose/flows-node-1.json" --context exec -o json \
+	> "$tmp/p-all.json"
+"$bulkhead" propose --flows "$src/tests/data/propose/flows-node-1.json" --context exec \
+	--namespace shop -o json > "$tmp/p-shop.json"
+/usr/bin/python3 - "$tmp/p-all.json" "$tmp/p-shop.json" <<'PY' || fail "propose --namespace shop"
+import json, sys
+a = json.load(open(sys.argv[1]))["items"]
+s = json.load(open(sys.argv[2]))["items"]
+assert s and all(i["metadata"]["namespace"] == "shop" for i in s), "other namespaces"
+assert s == [i for i in a if i["metadata"]["namespace"] == "shop"], "not the same policies"
+assert len(s) < len(a), "nothing was left out"
+PY
+stop
+start "$snap"
+sed -i "s|127.0.0.1:[0-9]*'|127.0.0.1:$(cat "$tmp/port")'|" "$ka"
 # An expired credential is not reused: several runs in one process.
 rm -f "$tmp/runs"
 PLUGIN_EXPIRES="-1 minute" run 0 "$tmp/exp.out" --context exec -o json --port 80 --protocol TCP
