@@ -50,6 +50,8 @@ enum {
 	CLI_OPT_HELP = 1,
 	CLI_OPT_SNAPSHOT,
 	CLI_OPT_KUBECONFIG,
+	CLI_OPT_CONTEXT,
+	CLI_OPT_NAMESPACE,
 	CLI_OPT_BASE = 0x100,
 };
 
@@ -70,6 +72,16 @@ enum {
 	{                                                                               \
 		.name = "kubeconfig", .arg = "FILE", .id = CLI_OPT_KUBECONFIG,          \
 		.help = "read the cluster state from the API server of this kubeconfig" \
+	}
+#define CLI_FLAG_CONTEXT                                                        \
+	{                                                                       \
+		.name = "context", .arg = "NAME", .id = CLI_OPT_CONTEXT,        \
+		.help = "the kubeconfig context to use (default: current-context)" \
+	}
+#define CLI_FLAG_NAMESPACE                                               \
+	{                                                                \
+		.name = "namespace", .arg = "NS", .id = CLI_OPT_NAMESPACE, \
+		.help = "narrow the output to this namespace"            \
 	}
 
 /* At most this many flags in one command's table. */
@@ -137,28 +149,44 @@ const char *cli_getopt_spelling(const struct cli_getopt *g, char *buf, size_t le
 
 #define CLI_FILES_MAX 64
 
+
 /* Where a command reads cluster state from: --snapshot FILE (repeatable)
- * or the Kubernetes API (--kubeconfig FILE or in-cluster). */
+ * or the Kubernetes API (--kubeconfig FILE, $KUBECONFIG, ~/.kube/config or
+ * in-cluster; --context NAME). */
 struct cli_cluster_src {
 	const char *snapshots[CLI_FILES_MAX];
 	size_t n_snapshots;
 	const char *kubeconfig;
+	const char *context;
+	/* --namespace NS of the commands that narrow their output to one
+	 * namespace (check, propose); the cluster is still read whole. */
+	const char *namespace;
 };
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr);
 /*
  * Loads the cluster from the snapshots, or from the API when none was
- * given: --kubeconfig FILE (s->kubeconfig) or else the in-cluster
- * configuration, listing namespaces, pods, NetworkPolicies and nodes once
- * (kube_cluster_list, at most 60 s).  Input error naming the missing flag
- * when neither is possible; system error naming the API server when it
- * cannot be read (TLS, token, timeout).
+ * given, configured as kubectl is (kube_config_find(): --kubeconfig FILE,
+ * $KUBECONFIG, ~/.kube/config, in-cluster; --context NAME), listing
+ * namespaces, pods, NetworkPolicies and nodes once (kube_cluster_list, at
+ * most 60 s).  Always cluster-wide: a context's default namespace does not
+ * narrow it (like kubectl -A).  Input error when --snapshot comes with
+ * --kubeconfig or --context, when the context is unknown, or when no
+ * configuration is found (saying where it looked); system error naming the
+ * API server when it cannot be read (TLS, token, exec plugin, timeout).
  *
- * A command that needs cluster state parses "--kubeconfig FILE" into
- * s->kubeconfig next to its --snapshot option and calls this.
+ * A command that needs cluster state parses "--kubeconfig FILE" and
+ * "--context NAME" into @s next to its --snapshot option and calls this.
  */
 int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, struct bh_err *reterr);
+
+/*
+ * For --namespace NS: -ENOENT (input error naming @ns) when @c has neither
+ * a Namespace object nor a pod of that name, so that a typo does not give
+ * an empty but successful answer.  0 when @ns is NULL.
+ */
+int cli_namespace_check(const struct cluster *c, const char *ns, struct bh_err *reterr);
 
 /* A usage error naming the command and what was expected: -EINVAL. */
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) BH_PRINTF(3, 4);

@@ -50,6 +50,7 @@ enum {
 static const struct cli_flag apply_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
+	CLI_FLAG_CONTEXT,
 	{ .name = "node",
 	  .arg = "NAME",
 	  .id = OPT_NODE,
@@ -130,6 +131,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;
 			continue;
+		case CLI_OPT_CONTEXT:
+			a->src.context = g.arg;
+			continue;
 		case OPT_DRY_RUN:
 			a->dry_run = true;
 			continue;
@@ -154,9 +158,6 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	}
 	if (c < 0)
 		return c;
-	/* The API (--kubeconfig, or in-cluster) replaces --snapshot. */
-	if (!a->src.n_snapshots && !a->src.kubeconfig && !getenv("KUBERNETES_SERVICE_HOST"))
-		return cli_usage_err(reterr, "apply", "--snapshot FILE is required");
 	if (!a->node)
 		return cli_usage_err(reterr, "apply", "--node NAME is required");
 	if (!a->mode)

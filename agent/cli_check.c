@@ -61,6 +61,8 @@ enum {
 static const struct cli_flag check_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
+	CLI_FLAG_CONTEXT,
+	CLI_FLAG_NAMESPACE,
 	{ .name = "from",
 	  .arg = "NS/POD|IP",
 	  .id = OPT_FROM,
@@ -129,6 +131,12 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			continue;
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;
+			continue;
+		case CLI_OPT_CONTEXT:
+			a->src.context = g.arg;
+			continue;
+		case CLI_OPT_NAMESPACE:
+			a->src.namespace = g.arg;
 			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;
@@ -221,14 +229,16 @@ static int check_end_syntax(const char *flag, const char *spec, struct bh_err *r
 }
 
 /*
- * The rows (or columns): every pod, or the one named by @spec (NS/POD or an
- * address).  *@family is set from an address and must agree with it.
+ * The rows (or columns): every pod (of namespace @only_ns when not NULL), or the
+ * one named by @spec (NS/POD or an address).  *@family is set from an
+ * address and must agree with it.
  */
-static int check_ends(const struct cluster *c, const char *flag, const char *spec, int *family,
-		      struct check_end **ret, size_t *ret_n, struct bh_err *reterr)
+static int check_ends(const struct cluster *c, const char *flag, const char *spec,
+		      const char *only_ns, int *family, struct check_end **ret, size_t *ret_n,
+		      struct bh_err *reterr)
 {
 	struct check_end *v;
-	size_t n = spec ? 1 : c->n_pods;
+	size_t n = spec ? 1 : c->n_pods, k = 0;
 
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
@@ -270,15 +280,18 @@ static int check_ends(const struct cluster *c, const char *flag, const char *spe
 		}
 	}
 	for (size_t i = 0; !spec && i < n; i++) {
-		v[i].pod = &c->pods[i];
-		v[i].key = pod_key(v[i].pod);
-		if (!v[i].key) {
+		if (only_ns && strcmp(c->pods[i].ns, only_ns) != 0)
+			continue;
+		v[k].pod = &c->pods[i];
+		v[k].key = pod_key(v[k].pod);
+		if (!v[k].key) {
 			ends_free(v, n);
 			return bh_err_oom(reterr);
 		}
+		k++;
 	}
 	*ret = v;
-	*ret_n = n;
+	*ret_n = spec ? n : k;
 	return 0;
 }
 
@@ -552,10 +565,13 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		return r;
-	r = check_ends(c, "--from", a.from, &t.family, &t.from, &t.n_from, reterr);
+	r = cli_namespace_check(c, a.src.namespace, reterr);
 	if (r < 0)
 		goto out;
-	r = check_ends(c, "--to", a.to, &t.family, &t.to, &t.n_to, reterr);
+	r = check_ends(c, "--from", a.from, a.src.namespace, &t.family, &t.from, &t.n_from, reterr);
+	if (r < 0)
+		goto out;
+	r = check_ends(c, "--to", a.to, a.src.namespace, &t.family, &t.to, &t.n_to, reterr);
 	if (r < 0)
 		goto out;
 	if (!t.family)

@@ -49,18 +49,33 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 	struct kube_config *cfg = NULL;
 	int r;
 
+	/* Not a silent choice: the user meant one of them. */
+	if (s->n_snapshots && (s->kubeconfig || s->context))
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+				  "--snapshot and %s exclude each other (cluster state comes "
+				  "from files or from the API, not both)",
+				  s->kubeconfig ? "--kubeconfig" : "--context");
 	if (s->n_snapshots)
 		return snapshot_load_files(s->snapshots, s->n_snapshots, ret, NULL, reterr);
-	r = kube_config_find(s->kubeconfig, &cfg, reterr);
-	if (r == -ENOENT && !s->kubeconfig)
-		return bh_err_set(
-			reterr, BH_ERR_INPUT, -EINVAL,
-			"--snapshot FILE is required (no Kubernetes API configuration was found)");
+	r = kube_config_find(s->kubeconfig, s->context, &cfg, reterr);
+	if (r == -ENOENT && !s->kubeconfig && !s->context)
+		return bh_err_prefix(reterr, "--snapshot FILE is required: ");
 	if (r < 0)
 		return r;
 	r = kube_cluster_list(cfg, CLI_KUBE_TIMEOUT_MS, ret, reterr);
 	kube_config_free(cfg);
 	return r;
+}
+
+int cli_namespace_check(const struct cluster *c, const char *ns, struct bh_err *reterr)
+{
+	if (!ns || cluster_ns_find(c, ns))
+		return 0;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (strcmp(c->pods[i].ns, ns) == 0)
+			return 0;
+	return bh_err_set(reterr, BH_ERR_INPUT, -ENOENT,
+			  "--namespace '%s': no such namespace in the cluster state", ns);
 }
 
 int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,

@@ -506,6 +506,7 @@ static const struct cli_flag learn_flags[] = {
 	  .help = "learn from the kernel's conntrack events (NAT undone)" },
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
+	CLI_FLAG_CONTEXT,
 	{ .name = "duration",
 	  .arg = "DURATION",
 	  .id = OPT_DURATION,
@@ -642,6 +643,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		case CLI_OPT_KUBECONFIG:
 			csrc.kubeconfig = arg;
 			break;
+		case CLI_OPT_CONTEXT:
+			csrc.context = arg;
+			break;
 		case OPT_DURATION:
 			r = cli_parse_duration("learn", "--duration", arg, 1, 366u * 86400,
 					       &duration, reterr);
@@ -686,7 +690,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	r = output_check(out, reterr);
 	if (r < 0)
 		return r;
-	if (csrc.n_snapshots || csrc.kubeconfig) {
+	if (csrc.n_snapshots || csrc.kubeconfig || csrc.context) {
 		r = cli_cluster_load(&csrc, &cluster, reterr);
 		if (r < 0)
 			return r;

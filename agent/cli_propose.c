@@ -71,6 +71,8 @@ static const struct cli_flag propose_flags[] = {
 	  .help = "flows.json written by 'bulkhead learn' (required; repeatable)" },
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
+	CLI_FLAG_CONTEXT,
+	CLI_FLAG_NAMESPACE,
 	{ .name = "output",
 	  .short_name = 'o',
 	  .arg = "json|yaml",
@@ -138,6 +140,12 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			break;
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;
+			break;
+		case CLI_OPT_CONTEXT:
+			a->src.context = g.arg;
+			break;
+		case CLI_OPT_NAMESPACE:
+			a->src.namespace = g.arg;
 			break;
 		case OPT_OUTPUT:
 			cli_getopt_spelling(&g, spelling, sizeof(spelling));
@@ -275,6 +283,34 @@ static void report(const struct proposal *p)
 	}
 }
 
+/*
+ * The policies of namespace @ns only (--namespace), into @out.  The
+ * self-check ran on the whole proposal; a subset by namespace allows at
+ * least as much (a policy isolates only pods of its own namespace, and the
+ * subset keeps every policy of those pods), so its verdict still holds.
+ */
+static int emit(const struct proposal *p, const char *ns, bool json, struct buf *out)
+{
+	struct proposal q = *p; /* shallow: emit only reads */
+	int r;
+
+	if (ns) {
+		q.v = calloc(p->n ? p->n : 1, sizeof(*q.v));
+		if (!q.v)
+			return -ENOMEM;
+		q.n = 0;
+		for (size_t i = 0; i < p->n; i++)
+			if (strcmp(p->v[i].np.ns, ns) == 0)
+				q.v[q.n++] = p->v[i];
+		fprintf(stderr, "propose: --namespace '%s': writing %zu of %zu policies\n", ns, q.n,
+			p->n);
+	}
+	r = json ? netpol_emit_list_json(&q, out) : netpol_emit_list_yaml(&q, out);
+	if (ns)
+		free(q.v);
+	return r;
+}
+
 static int write_output(const struct propose_args *a, const struct buf *out, struct bh_err *reterr)
 {
 	if (a->output_file && strcmp(a->output_file, "-") != 0)
@@ -309,6 +345,9 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		goto out;
+	r = cli_namespace_check(c, a.src.namespace, reterr);
+	if (r < 0)
+		goto out;
 	r = propose_build(&flows, c, &a.opts, &p, reterr);
 	if (r < 0)
 		goto out;
@@ -335,8 +374,7 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 				       denied ? " and the proposal denies more" : "");
 		goto out;
 	}
-	r = strcmp(a.output_format, "json") == 0 ? netpol_emit_list_json(&p, &out) :
-						   netpol_emit_list_yaml(&p, &out);
+	r = emit(&p, a.src.namespace, strcmp(a.output_format, "json") == 0, &out);
 	if (r == -ENOMEM) {
 		r = bh_err_oom(reterr);
 		goto out;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kube_client.h"
+#include "kube_exec.h"
 #include "log.h"
 
 #define KUBE_TOKEN_MAX 65536
@@ -34,6 +35,7 @@ struct kube_request {
 	void *ud;
 	bool stopped; /* the data callback asked to stop */
 	char errbuf[CURL_ERROR_SIZE];
+	uint64_t exec_gen; /* of the exec credential sent */
 	struct kube_request *prev, *next;
 };
 
@@ -49,6 +51,7 @@ struct kube_client {
 	char *token;
 	struct stat token_st;
 	bool token_stale;
+	struct bh_err exec_err; /* why the last run failed, for the request */
 };
 
 uint64_t kube_now_ms(void)
@@ -83,32 +86,6 @@ static int copy_mem(char **dst, const char *src, size_t n)
 	memcpy(*dst, src, n);
 	(*dst)[n] = '\0';
 	return 0;
-}
-
-static int config_dup(const struct kube_config *s, struct kube_config **ret)
-{
-	struct kube_config *d = calloc(1, sizeof(*d));
-	int r = -ENOMEM;
-
-	if (!d)
-		return r;
-#define DUP(f) (s->f && copy_mem(&d->f, s->f, strlen(s->f)) < 0)
-	if (DUP(server) || DUP(ca_file) || DUP(token) || DUP(token_file) || DUP(cert_file) ||
-	    DUP(key_file) || DUP(source))
-		goto fail;
-#undef DUP
-	if (copy_mem(&d->ca_data, s->ca_data, s->ca_data_len) < 0 ||
-	    copy_mem(&d->cert_data, s->cert_data, s->cert_data_len) < 0 ||
-	    copy_mem(&d->key_data, s->key_data, s->key_data_len) < 0)
-		goto fail;
-	d->ca_data_len = s->ca_data_len;
-	d->cert_data_len = s->cert_data_len;
-	d->key_data_len = s->key_data_len;
-	*ret = d;
-	return 0;
-fail:
-	kube_config_free(d);
-	return r;
 }
 
 /* Re-reads the token file when it changed (kubelet rotates projected
@@ -218,8 +195,10 @@ static void describe(const struct kube_client *c, CURLcode cc, const char *errbu
 /* Options common to the multi requests and the blocking calls. */
 static int easy_setup(struct kube_client *c, CURL *e, const char *method, const char *path,
 		      const char *body, size_t body_len, const char *ctype,
-		      struct curl_slist **ret_hdrs, char *errbuf)
+		      struct curl_slist **ret_hdrs, uint64_t *ret_gen, char *errbuf)
 {
+	const struct kube_exec_cred *xc = NULL;
+	const char *token;
 	struct curl_blob blob;
 	struct curl_slist *h = NULL, *t;
 	char *url = NULL, *line = NULL;
@@ -298,9 +277,34 @@ static int easy_setup(struct kube_client *c, CURL *e, const char *method, const 
 				    "token",
 				    c->cfg->token_file, strerror(-tr));
 	}
-	if (c->token || c->cfg->token) {
-		if (asprintf(&line, "Authorization: Bearer %s",
-			     c->token ? c->token : c->cfg->token) < 0) {
+	if (c->cfg->exec) {
+		/* Runs the plugin (blocking: kubectl blocks too, and a
+		 * plugin answers from its own cache in milliseconds) when the
+		 * credential expired or was refused with 401.  A failure
+		 * fails this request; kube_client_new() reported the first
+		 * run's failure in full. */
+		r = kube_exec_get(c->cfg->exec, false, &xc, ret_gen, &c->exec_err);
+		if (r < 0) {
+			log_warning("kube: %s", c->exec_err.msg);
+			(void) snprintf(errbuf, CURL_ERROR_SIZE, "%.*s", CURL_ERROR_SIZE - 1,
+					c->exec_err.msg);
+			goto out;
+		}
+		if (xc->cert_data) {
+			blob = (struct curl_blob){ .data = xc->cert_data,
+						   .len = xc->cert_data_len,
+						   .flags = CURL_BLOB_COPY };
+			(void) curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+			blob = (struct curl_blob){ .data = xc->key_data,
+						   .len = xc->key_data_len,
+						   .flags = CURL_BLOB_COPY };
+			(void) curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+		}
+	}
+	r = -ENOMEM;
+	token = xc && xc->token ? xc->token : c->token ? c->token : c->cfg->token;
+	if (token) {
+		if (asprintf(&line, "Authorization: Bearer %s", token) < 0) {
 			line = NULL;
 			goto out;
 		}
@@ -320,6 +324,15 @@ out:
 	curl_slist_free_all(h);
 	free(url);
 	return r;
+}
+
+/* The API server answered 401 to a request sent with exec credential
+ * generation @gen (0 without a plugin). */
+static void auth_refused(struct kube_client *c, uint64_t gen)
+{
+	c->token_stale = true;
+	if (c->cfg->exec)
+		kube_exec_invalidate(c->cfg->exec, gen);
 }
 
 /* --- the multi side --- */
@@ -380,8 +393,8 @@ int kube_client_new(const struct kube_config *cfg, struct kube_client **ret, str
 	if (!c)
 		return bh_err_oom(reterr);
 	c->epfd = -1;
-	r = config_dup(cfg, &c->cfg);
-	if (r < 0) {
+	c->cfg = kube_config_dup(cfg);
+	if (!c->cfg) {
 		r = bh_err_oom(reterr);
 		goto fail;
 	}
@@ -397,6 +410,16 @@ int kube_client_new(const struct kube_config *cfg, struct kube_client **ret, str
 				       c->cfg->source, c->cfg->token_file, strerror(-r));
 			goto fail;
 		}
+	}
+	if (c->cfg->exec) {
+		const struct kube_exec_cred *xc;
+		uint64_t gen;
+
+		/* Run the plugin now, so that its failure is reported in full
+		 * before any request (a cached credential is reused). */
+		r = kube_exec_get(c->cfg->exec, false, &xc, &gen, reterr);
+		if (r < 0)
+			goto fail;
 	}
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->epfd < 0) {
@@ -513,7 +536,7 @@ int kube_request_start(struct kube_client *c, const struct kube_request_opts *o,
 	if (o->body && copy_mem(&q->body, o->body, o->body_len) < 0)
 		goto fail;
 	r = easy_setup(c, q->easy, o->method, o->path, q->body, o->body_len, o->content_type,
-		       &q->hdrs, q->errbuf);
+		       &q->hdrs, &q->exec_gen, q->errbuf);
 	if (r < 0)
 		goto fail;
 	(void) curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, write_cb);
@@ -575,7 +598,7 @@ static void check_done(struct kube_client *c)
 			describe(c, m->data.result, q->errbuf, msg, sizeof(msg));
 		(void) curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 401)
-			c->token_stale = true;
+			auth_refused(c, q->exec_gen);
 		/* Leave the multi handle before the callback, which may start
 		 * the next request (a re-watch) at once. */
 		(void) curl_multi_remove_handle(c->multi, q->easy);
@@ -688,9 +711,9 @@ static size_t call_write_cb(char *p, size_t sz, size_t nmemb, void *ud)
 	return x->err < 0 ? 0 : n;
 }
 
-int kube_client_call(struct kube_client *c, const char *method, const char *path, const char *body,
+static int call_once(struct kube_client *c, const char *method, const char *path, const char *body,
 		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,
-		     long *ret_status, struct bh_err *reterr)
+		     long *ret_status, uint64_t *ret_gen, struct bh_err *reterr)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", msg[BH_ERR_MSG_MAX];
 	struct curl_slist *hdrs = NULL;
@@ -705,9 +728,14 @@ int kube_client_call(struct kube_client *c, const char *method, const char *path
 	if (!e)
 		return bh_err_oom(reterr);
 	r = easy_setup(c, e, method, path, body, body ? strlen(body) : 0, content_type, &hdrs,
-		       errbuf);
-	if (r < 0) {
+		       ret_gen, errbuf);
+	if (r == -ENOMEM) {
 		r = bh_err_oom(reterr);
+		goto out;
+	}
+	if (r < 0) {
+		r = bh_err_set(reterr, c->exec_err.kind ? c->exec_err.kind : BH_ERR_SYSTEM, r, "%s",
+			       errbuf[0] ? errbuf : strerror(-r));
 		goto out;
 	}
 	(void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, call_write_cb);
@@ -727,8 +755,6 @@ int kube_client_call(struct kube_client *c, const char *method, const char *path
 		goto out;
 	}
 	(void) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 401)
-		c->token_stale = true;
 	*ret_status = status;
 	r = 0;
 out:
@@ -737,4 +763,25 @@ out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(e);
 	return r;
+}
+
+int kube_client_call(struct kube_client *c, const char *method, const char *path, const char *body,
+		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,
+		     long *ret_status, struct bh_err *reterr)
+{
+	uint64_t gen = 0;
+	int r;
+
+	r = call_once(c, method, path, body, content_type, max, timeout_s, ret_body, ret_status,
+		      &gen, reterr);
+	if (r < 0 || *ret_status != 401)
+		return r;
+	auth_refused(c, gen);
+	if (!c->cfg->exec)
+		return r;
+	/* The plugin's credential was revoked or rotated before its
+	 * expirationTimestamp: ask the plugin once more, as client-go does. */
+	buf_done(ret_body);
+	return call_once(c, method, path, body, content_type, max, timeout_s, ret_body, ret_status,
+			 &gen, reterr);
 }

@@ -1,6 +1,6 @@
 /*
- * kubeconfig (YAML, read with libyaml into jansson values) and the
- * in-cluster configuration.
+ * kubeconfig (YAML, read with libyaml into jansson values; several files
+ * merged as kubectl merges $KUBECONFIG) and the in-cluster configuration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +38,76 @@ struct kube_config *kube_config_free(struct kube_config *c)
 		explicit_bzero(c->key_data, c->key_data_len);
 	free(c->cert_data);
 	free(c->key_data);
+	kube_exec_free(c->exec);
+	free(c->context);
+	free(c->namespace);
 	free(c->source);
 	free(c);
 	return NULL;
+}
+
+static int copy_mem(char **dst, const char *src, size_t n)
+{
+	if (!src)
+		return 0;
+	*dst = malloc(n + 1);
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, src, n);
+	(*dst)[n] = '\0';
+	return 0;
+}
+
+static int strv_dup(char **const src, size_t n, char ***ret)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*ret = v;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = strdup(src[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+static struct kube_exec *exec_dup(const struct kube_exec *s)
+{
+	struct kube_exec *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->n_args = s->n_args;
+	d->n_env = s->n_env;
+#define DUP(f) (s->f && !(d->f = strdup(s->f)))
+	if (DUP(command) || DUP(api_version) || DUP(install_hint) || DUP(exec_info) ||
+	    strv_dup(s->args, s->n_args, &d->args) < 0 || strv_dup(s->env, s->n_env, &d->env) < 0)
+		return kube_exec_free(d);
+#undef DUP
+	return d;
+}
+
+struct kube_config *kube_config_dup(const struct kube_config *s)
+{
+	struct kube_config *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+#define DUP(f) (s->f && copy_mem(&d->f, s->f, strlen(s->f)) < 0)
+	if (DUP(server) || DUP(ca_file) || DUP(token) || DUP(token_file) || DUP(cert_file) ||
+	    DUP(key_file) || DUP(source) || DUP(context) || DUP(namespace))
+		return kube_config_free(d);
+#undef DUP
+	if (copy_mem(&d->ca_data, s->ca_data, s->ca_data_len) < 0 ||
+	    copy_mem(&d->cert_data, s->cert_data, s->cert_data_len) < 0 ||
+	    copy_mem(&d->key_data, s->key_data, s->key_data_len) < 0)
+		return kube_config_free(d);
+	d->ca_data_len = s->ca_data_len;
+	d->cert_data_len = s->cert_data_len;
+	d->key_data_len = s->key_data_len;
+	if (s->exec && !(d->exec = exec_dup(s->exec)))
+		return kube_config_free(d);
+	return d;
 }
 
 static int dup_opt(char **dst, const char *s)
@@ -250,20 +317,72 @@ static const char *str_at(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* The entry named @name of a kubeconfig list ("clusters", "users",
- * "contexts"), and its inner object ("cluster", "user", "context"). */
-static json_t *named_entry(json_t *doc, const char *list, const char *inner, const char *name)
+/* YAML "null", "~" and an empty value read as strings: absent. */
+static bool is_null(json_t *v)
 {
-	json_t *arr = json_object_get(doc, list), *e;
-	size_t i;
+	const char *s = json_string_value(v);
 
-	json_array_foreach(arr, i, e) {
-		const char *n = str_at(e, "name");
+	return !v || json_is_null(v) ||
+	       (s && (!*s || strcmp(s, "null") == 0 || strcmp(s, "~") == 0));
+}
 
-		if (n && strcmp(n, name) == 0)
-			return json_is_object(json_object_get(e, inner)) ?
-				       json_object_get(e, inner) :
-				       NULL;
+/* The kubeconfig files being merged, in $KUBECONFIG order. */
+struct kc_files {
+	const char *const *paths;
+	json_t **docs;
+	char **dirs; /* each file's directory, or NULL for the current one */
+	size_t n;
+};
+
+static void kc_files_done(struct kc_files *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		json_decref(f->docs ? f->docs[i] : NULL);
+		free(f->dirs ? f->dirs[i] : NULL);
+	}
+	free(f->docs);
+	free(f->dirs);
+}
+
+/* "'a', 'b'" for messages. */
+static void kc_files_names(const struct kc_files *f, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < f->n && o < len; i++) {
+		int n = snprintf(out + o, len - o, "%s'%s'", i ? ", " : "", f->paths[i]);
+
+		if (n < 0)
+			break;
+		o += (size_t) n;
+	}
+}
+
+/*
+ * The entry named @name of a kubeconfig list ("clusters", "users",
+ * "contexts") in the first file that has one, and its inner object
+ * ("cluster", "user", "context"); @ret_file is that file's index.  kubectl
+ * merges maps the same way: the first file to set a key wins, even when its
+ * value is incomplete.
+ */
+static json_t *named_entry(const struct kc_files *f, const char *list, const char *inner,
+			   const char *name, size_t *ret_file)
+{
+	for (size_t k = 0; k < f->n; k++) {
+		json_t *arr = json_object_get(f->docs[k], list), *e;
+		size_t i;
+
+		json_array_foreach(arr, i, e) {
+			const char *n = str_at(e, "name");
+
+			if (n && strcmp(n, name) == 0) {
+				*ret_file = k;
+				return json_is_object(json_object_get(e, inner)) ?
+					       json_object_get(e, inner) :
+					       NULL;
+			}
+		}
 	}
 	return NULL;
 }
@@ -312,6 +431,31 @@ static int b64_decode(const char *in, char **ret, size_t *ret_len)
 	return 0;
 }
 
+static char *b64_encode(const char *in, size_t n)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *) in;
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned) p[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned) p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
 static int take_data(json_t *o, const char *field, const char *file, char **ret, size_t *ret_len,
 		     struct bh_err *reterr)
 {
@@ -339,51 +483,312 @@ static int take_path(json_t *o, const char *field, const char *dir, char **ret,
 	return resolve_path(dir, s, ret) < 0 ? bh_err_oom(reterr) : 0;
 }
 
-int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, struct bh_err *reterr)
+struct kube_exec *kube_exec_free(struct kube_exec *x)
 {
-	struct kube_config *c = NULL;
-	struct buf data;
-	json_t *doc = NULL, *ctx, *cluster, *user;
-	const char *cur, *cname, *uname, *server, *s;
-	char *dir = NULL, *slash;
+	if (!x)
+		return NULL;
+	free(x->command);
+	for (size_t i = 0; x->args && i < x->n_args; i++)
+		free(x->args[i]);
+	free(x->args);
+	for (size_t i = 0; x->env && i < x->n_env; i++) {
+		/* An env value may be a secret the plugin needs. */
+		if (x->env[i])
+			explicit_bzero(x->env[i], strlen(x->env[i]));
+		free(x->env[i]);
+	}
+	free(x->env);
+	free(x->api_version);
+	free(x->install_hint);
+	free(x->exec_info);
+	free(x);
+	return NULL;
+}
+
+#define EXEC_API_V1 "client.authentication.k8s.io/v1"
+#define EXEC_API_V1BETA1 "client.authentication.k8s.io/v1beta1"
+
+/*
+ * The KUBERNETES_EXEC_INFO object kubectl hands a plugin: always
+ * spec.interactive (false: we never give the plugin a terminal), and with
+ * provideClusterInfo the cluster (server, CA bundle as base64, the
+ * cluster's "client.authentication.k8s.io/exec" extension as config).
+ */
+static int exec_info_build(struct kube_exec *x, bool cluster_info, json_t *cluster,
+			   const struct kube_config *c)
+{
+	json_t *info = NULL, *spec, *cl, *ext, *e;
+	char *ca64 = NULL;
+	size_t i;
+	int r = -ENOMEM;
+
+	info = json_pack("{s:s, s:s, s:{s:b}}", "apiVersion", x->api_version, "kind",
+			 "ExecCredential", "spec", "interactive", 0);
+	if (!info)
+		goto out;
+	spec = json_object_get(info, "spec");
+	if (cluster_info) {
+		cl = json_pack("{s:s}", "server", c->server);
+		if (!cl || json_object_set_new(spec, "cluster", cl) < 0)
+			goto out;
+		if (c->ca_data) {
+			ca64 = b64_encode(c->ca_data, c->ca_data_len);
+			if (!ca64 || json_object_set_new(cl, "certificate-authority-data",
+							 json_string(ca64)) < 0)
+				goto out;
+		} else if (c->ca_file) {
+			struct buf ca;
+			struct stat st;
+
+			/* A regular file only: a FIFO or a device would block
+			 * or never end. */
+			if (stat(c->ca_file, &st) == 0 && S_ISREG(st.st_mode) &&
+			    read_file(c->ca_file, KUBE_CONFIG_MAX, &ca, NULL) == 0) {
+				ca64 = b64_encode(ca.data ? ca.data : "", ca.len);
+				buf_done(&ca);
+				if (!ca64 || json_object_set_new(cl, "certificate-authority-data",
+								 json_string(ca64)) < 0)
+					goto out;
+			}
+		}
+		if (str_at(cluster, "tls-server-name") &&
+		    json_object_set_new(cl, "tls-server-name",
+					json_string(str_at(cluster, "tls-server-name"))) < 0)
+			goto out;
+		ext = json_object_get(cluster, "extensions");
+		json_array_foreach(ext, i, e) {
+			const char *n = str_at(e, "name");
+
+			if (n && strcmp(n, "client.authentication.k8s.io/exec") == 0 &&
+			    json_object_get(e, "extension") &&
+			    json_object_set(cl, "config", json_object_get(e, "extension")) < 0)
+				goto out;
+		}
+	}
+	x->exec_info = json_dumps(info, JSON_COMPACT);
+	r = x->exec_info ? 0 : -ENOMEM;
+out:
+	free(ca64);
+	json_decref(info);
+	return r;
+}
+
+static int exec_err(struct bh_err *reterr, const char *file, const char *uname, const char *what)
+{
+	return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "kubeconfig '%s': user '%s': exec.%s",
+			  file, uname, what);
+}
+
+/* users[].user.exec of @file into c->exec. */
+static int take_exec(json_t *user, json_t *cluster, const char *file, const char *dir,
+		     const char *uname, struct kube_config *c, struct bh_err *reterr)
+{
+	json_t *ex = json_object_get(user, "exec"), *a, *v;
+	struct kube_exec *x = NULL;
+	const char *s;
+	size_t i;
 	int r;
 
-	r = read_file(path, KUBE_CONFIG_MAX, &data, reterr);
+	if (!json_is_object(ex))
+		return exec_err(reterr, file, uname, "command: expected a mapping under exec");
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return bh_err_oom(reterr);
+	s = str_at(ex, "command");
+	if (!s || !*s) {
+		r = exec_err(reterr, file, uname, "command: expected the plugin's command");
+		goto fail;
+	}
+	/* As kubectl: a relative path with a '/' is relative to the file. */
+	if (strchr(s, '/') ? resolve_path(dir, s, &x->command) < 0 : !(x->command = strdup(s)))
+		goto oom;
+	s = str_at(ex, "apiVersion");
+	if (!s || (strcmp(s, EXEC_API_V1) != 0 && strcmp(s, EXEC_API_V1BETA1) != 0)) {
+		r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+			       "kubeconfig '%s': user '%s': exec.apiVersion: expected '%s' or "
+			       "'%s', got '%s'",
+			       file, uname, EXEC_API_V1, EXEC_API_V1BETA1, s ? s : "");
+		goto fail;
+	}
+	if (!(x->api_version = strdup(s)))
+		goto oom;
+	a = json_object_get(ex, "args");
+	if (!is_null(a)) {
+		if (!json_is_array(a)) {
+			r = exec_err(reterr, file, uname, "args: expected a list of strings");
+			goto fail;
+		}
+		x->args = calloc(json_array_size(a) + 1, sizeof(*x->args));
+		if (!x->args)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			if (!json_is_string(v)) {
+				r = exec_err(reterr, file, uname,
+					     "args: expected a list of strings");
+				goto fail;
+			}
+			if (!(x->args[x->n_args] = strdup(json_string_value(v))))
+				goto oom;
+			x->n_args++;
+		}
+	}
+	a = json_object_get(ex, "env");
+	if (!is_null(a)) {
+		if (!json_is_array(a)) {
+			r = exec_err(reterr, file, uname, "env: expected a list of {name, value}");
+			goto fail;
+		}
+		x->env = calloc(json_array_size(a) + 1, sizeof(*x->env));
+		if (!x->env)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			const char *n = str_at(v, "name"), *val = str_at(v, "value");
+
+			if (!n || !*n || strchr(n, '=') || !val) {
+				r = bh_err_set(
+					reterr, BH_ERR_INPUT, -EINVAL,
+					"kubeconfig '%s': user '%s': exec.env[%zu]: expected "
+					"a name and a value",
+					file, uname, i);
+				goto fail;
+			}
+			if (asprintf(&x->env[x->n_env], "%s=%s", n, val) < 0) {
+				x->env[x->n_env] = NULL;
+				goto oom;
+			}
+			x->n_env++;
+		}
+	}
+	s = str_at(ex, "interactiveMode");
+	if (s && strcmp(s, "Always") == 0) {
+		r = exec_err(reterr, file, uname,
+			     "interactiveMode: 'Always' needs a terminal, and plugins run without "
+			     "one (use 'IfAvailable' or 'Never')");
+		goto fail;
+	}
+	if (s && strcmp(s, "Never") != 0 && strcmp(s, "IfAvailable") != 0) {
+		r = bh_err_set(
+			reterr, BH_ERR_INPUT, -EINVAL,
+			"kubeconfig '%s': user '%s': exec.interactiveMode: expected 'Never', "
+			"'IfAvailable' or 'Always', got '%s'",
+			file, uname, s);
+		goto fail;
+	}
+	s = str_at(ex, "installHint");
+	if (s && !(x->install_hint = strdup(s)))
+		goto oom;
+	s = str_at(ex, "provideClusterInfo");
+	if (exec_info_build(x, s && strcmp(s, "true") == 0, cluster, c) < 0)
+		goto oom;
+	c->exec = x;
+	return 0;
+oom:
+	r = bh_err_oom(reterr);
+fail:
+	kube_exec_free(x);
+	return r;
+}
+
+static int kc_files_read(struct kc_files *f, struct bh_err *reterr)
+{
+	struct buf data;
+	int r;
+
+	f->docs = calloc(f->n ? f->n : 1, sizeof(*f->docs));
+	f->dirs = calloc(f->n ? f->n : 1, sizeof(*f->dirs));
+	if (!f->docs || !f->dirs)
+		return bh_err_oom(reterr);
+	for (size_t i = 0; i < f->n; i++) {
+		char *slash;
+
+		r = read_file(f->paths[i], KUBE_CONFIG_MAX, &data, reterr);
+		if (r < 0)
+			return bh_err_prefix(reterr, "kubeconfig: ");
+		r = kube_yaml_load(data.data ? data.data : "", data.len, f->paths[i], &f->docs[i],
+				   reterr);
+		buf_done(&data);
+		if (r < 0)
+			return bh_err_prefix(reterr, "kubeconfig ");
+		if (!json_is_object(f->docs[i]))
+			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+					  "kubeconfig '%s': expected a mapping (a Config object)",
+					  f->paths[i]);
+		f->dirs[i] = strdup(f->paths[i]);
+		if (!f->dirs[i])
+			return bh_err_oom(reterr);
+		slash = strrchr(f->dirs[i], '/');
+		if (slash == f->dirs[i]) {
+			slash[1] = '\0';
+		} else if (slash) {
+			*slash = '\0';
+		} else {
+			free(f->dirs[i]);
+			f->dirs[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+int kube_config_from_files(const char *const *paths, size_t n, const char *context,
+			   struct kube_config **ret, struct bh_err *reterr)
+{
+	struct kc_files f = { .paths = paths, .n = n };
+	struct kube_config *c = NULL;
+	json_t *ctx, *cluster, *user = NULL;
+	const char *cur = context, *cname, *uname, *server, *s, *cfile, *ufile = NULL, *ns;
+	size_t fi = 0, cfi = 0, ufi = 0;
+	char names[BH_ERR_MSG_MAX / 2];
+	int r;
+
+	kc_files_names(&f, names, sizeof(names));
+	r = kc_files_read(&f, reterr);
 	if (r < 0)
-		return bh_err_prefix(reterr, "kubeconfig: ");
-	r = kube_yaml_load(data.data ? data.data : "", data.len, path, &doc, reterr);
-	buf_done(&data);
-	if (r < 0) {
-		bh_err_prefix(reterr, "kubeconfig ");
 		goto out;
-	}
 	r = -EINVAL;
-	cur = str_at(doc, "current-context");
-	if (!cur || !*cur) {
-		bh_err_set(reterr, BH_ERR_INPUT, r, "kubeconfig '%s': current-context is not set",
-			   path);
+	for (size_t i = 0; !cur && i < n; i++) {
+		s = str_at(f.docs[i], "current-context");
+		if (s && *s)
+			cur = s;
+	}
+	if (!cur) {
+		bh_err_set(reterr, BH_ERR_INPUT, r,
+			   "kubeconfig %s: current-context is not set (name one with --context)",
+			   names);
 		goto out;
 	}
-	ctx = named_entry(doc, "contexts", "context", cur);
+	ctx = named_entry(&f, "contexts", "context", cur, &fi);
 	if (!ctx) {
-		bh_err_set(reterr, BH_ERR_INPUT, r, "kubeconfig '%s': context '%s' not found", path,
-			   cur);
+		r = context ? -ENOENT : -EINVAL;
+		bh_err_set(reterr, BH_ERR_INPUT, r, "%scontext '%s' not found in kubeconfig %s",
+			   context ? "--context: " : "", cur, names);
 		goto out;
 	}
 	cname = str_at(ctx, "cluster");
 	uname = str_at(ctx, "user");
-	cluster = cname ? named_entry(doc, "clusters", "cluster", cname) : NULL;
+	cluster = cname ? named_entry(&f, "clusters", "cluster", cname, &cfi) : NULL;
 	if (!cluster) {
 		bh_err_set(reterr, BH_ERR_INPUT, r,
-			   "kubeconfig '%s': context '%s': cluster '%s' not found", path, cur,
-			   cname ? cname : "");
+			   "kubeconfig '%s': context '%s': cluster '%s' not found in %s", paths[fi],
+			   cur, cname ? cname : "", names);
 		goto out;
 	}
-	user = uname ? named_entry(doc, "users", "user", uname) : NULL;
+	cfile = paths[cfi];
+	if (uname && *uname) {
+		user = named_entry(&f, "users", "user", uname, &ufi);
+		if (!user) {
+			/* kubectl goes on without credentials; the API server's
+			 * 401 would then not say why. */
+			bh_err_set(reterr, BH_ERR_INPUT, r,
+				   "kubeconfig '%s': context '%s': user '%s' not found in %s",
+				   paths[fi], cur, uname, names);
+			goto out;
+		}
+		ufile = paths[ufi];
+	}
 	server = str_at(cluster, "server");
 	if (!server || strncmp(server, "https://", 8) != 0) {
 		bh_err_set(reterr, BH_ERR_INPUT, r,
-			   "kubeconfig '%s': cluster '%s': server: expected an https:// URL", path,
+			   "kubeconfig '%s': cluster '%s': server: expected an https:// URL", cfile,
 			   cname);
 		goto out;
 	}
@@ -392,58 +797,56 @@ int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, stru
 		bh_err_set(reterr, BH_ERR_INPUT, r,
 			   "kubeconfig '%s': cluster '%s': insecure-skip-tls-verify is refused "
 			   "(TLS is always verified)",
-			   path, cname);
+			   cfile, cname);
 		goto out;
 	}
-	if (user && (json_object_get(user, "exec") || json_object_get(user, "auth-provider"))) {
+	if (user && json_object_get(user, "auth-provider")) {
 		bh_err_set(reterr, BH_ERR_INPUT, r,
-			   "kubeconfig '%s': user '%s': exec and auth-provider credentials are not "
-			   "supported (use a token or a client certificate)",
-			   path, uname);
+			   "kubeconfig '%s': user '%s': auth-provider credentials are not "
+			   "supported (use exec, a token or a client certificate)",
+			   ufile, uname);
 		goto out;
 	}
-	dir = strdup(path);
-	if (!dir || kube_config_new(server, NULL, NULL, NULL, &c) < 0) {
+	if (kube_config_new(server, NULL, NULL, NULL, &c) < 0) {
 		r = bh_err_oom(reterr);
 		goto out;
-	}
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-	} else {
-		free(dir);
-		dir = NULL;
 	}
 	free(c->source);
-	if (asprintf(&c->source, "kubeconfig '%s'", path) < 0) {
-		c->source = NULL;
+	c->source = NULL;
+	ns = str_at(ctx, "namespace");
+	if (asprintf(&c->source, "kubeconfig %s (context '%s')", names, cur) < 0 ||
+	    !(c->context = strdup(cur)) || (ns && *ns && !(c->namespace = strdup(ns)))) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
-	r = take_path(cluster, "certificate-authority", dir, &c->ca_file, reterr);
+	r = take_path(cluster, "certificate-authority", f.dirs[cfi], &c->ca_file, reterr);
 	if (r == 0)
-		r = take_data(cluster, "certificate-authority-data", path, &c->ca_data,
+		r = take_data(cluster, "certificate-authority-data", cfile, &c->ca_data,
 			      &c->ca_data_len, reterr);
 	if (r == 0 && user) {
-		r = take_path(user, "tokenFile", dir, &c->token_file, reterr);
+		const char *udir = f.dirs[ufi];
+
+		r = take_path(user, "tokenFile", udir, &c->token_file, reterr);
 		if (r == 0 && str_at(user, "token") && !(c->token = strdup(str_at(user, "token"))))
 			r = bh_err_oom(reterr);
 		if (r == 0)
-			r = take_path(user, "client-certificate", dir, &c->cert_file, reterr);
+			r = take_path(user, "client-certificate", udir, &c->cert_file, reterr);
 		if (r == 0)
-			r = take_path(user, "client-key", dir, &c->key_file, reterr);
+			r = take_path(user, "client-key", udir, &c->key_file, reterr);
 		if (r == 0)
-			r = take_data(user, "client-certificate-data", path, &c->cert_data,
+			r = take_data(user, "client-certificate-data", ufile, &c->cert_data,
 				      &c->cert_data_len, reterr);
 		if (r == 0)
-			r = take_data(user, "client-key-data", path, &c->key_data, &c->key_data_len,
-				      reterr);
+			r = take_data(user, "client-key-data", ufile, &c->key_data,
+				      &c->key_data_len, reterr);
+		if (r == 0 && json_object_get(user, "exec"))
+			r = take_exec(user, cluster, ufile, udir, uname, c, reterr);
 	}
 	if (r == 0 && (!!(c->cert_file || c->cert_data) != !!(c->key_file || c->key_data)))
 		r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 			       "kubeconfig '%s': user '%s': a client certificate needs its key "
 			       "(client-key or client-key-data)",
-			       path, uname ? uname : "");
+			       ufile ? ufile : cfile, uname ? uname : "");
 	if (r < 0)
 		goto out;
 	*ret = c;
@@ -451,68 +854,11 @@ int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, stru
 	r = 0;
 out:
 	kube_config_free(c);
-	free(dir);
-	json_decref(doc);
+	kc_files_done(&f);
 	return r;
 }
 
-int kube_config_from_cluster(struct kube_config **ret, struct bh_err *reterr)
+int kube_config_from_kubeconfig(const char *path, struct kube_config **ret, struct bh_err *reterr)
 {
-	const char *host = getenv("KUBERNETES_SERVICE_HOST");
-	const char *port = getenv("KUBERNETES_SERVICE_PORT");
-	const char *dir = getenv("BULKHEAD_SERVICEACCOUNT_DIR");
-	struct kube_config *c = NULL;
-	char *server = NULL, *token = NULL, *ca = NULL;
-	int r;
-
-	if (!host || !*host)
-		return -ENOENT;
-	if (!port || !*port)
-		port = "443";
-	if (!dir || !*dir)
-		dir = KUBE_SA_DIR;
-	if (asprintf(&server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) <
-		    0 ||
-	    asprintf(&token, "%s/token", dir) < 0 || asprintf(&ca, "%s/ca.crt", dir) < 0) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	/* Not -ENOENT: that means "not in a cluster" to our callers. */
-	if (access(token, R_OK) < 0) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, errno == ENOENT ? -ENOKEY : -errno,
-			       "in-cluster configuration: service account token '%s': %s", token,
-			       strerror(errno));
-		goto out;
-	}
-	if (access(ca, R_OK) < 0) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, errno == ENOENT ? -ENOKEY : -errno,
-			       "in-cluster configuration: CA bundle '%s': %s", ca, strerror(errno));
-		goto out;
-	}
-	r = kube_config_new(server, ca, NULL, token, &c);
-	if (r < 0) {
-		bh_err_oom(reterr);
-		goto out;
-	}
-	free(c->source);
-	c->source = strdup("in-cluster configuration");
-	if (!c->source) {
-		r = bh_err_oom(reterr);
-		goto out;
-	}
-	*ret = c;
-	c = NULL;
-out:
-	kube_config_free(c);
-	free(server);
-	free(token);
-	free(ca);
-	return r;
-}
-
-int kube_config_find(const char *kubeconfig, struct kube_config **ret, struct bh_err *reterr)
-{
-	if (kubeconfig)
-		return kube_config_from_kubeconfig(kubeconfig, ret, reterr);
-	return kube_config_from_cluster(ret, reterr);
+	return kube_config_from_files(&path, 1, NULL, ret, reterr);
 }

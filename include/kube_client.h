@@ -12,7 +12,10 @@
  * kube_client_process().
  *
  * Bearer tokens are re-read from the token file when it changes (service
- * account token rotation) and after a 401.  TLS is always verified.
+ * account token rotation) and after a 401; an exec plugin's credential
+ * (kube_exec.h) is taken from the process-wide cache before each request
+ * and the plugin run again after it expired or drew a 401.  TLS is always
+ * verified.
  * Neither tokens nor key material are ever logged.
  */
 #ifndef BH_KUBE_CLIENT_H
@@ -60,7 +63,8 @@ struct kube_request_opts {
 };
 
 /* Creates a client for @cfg (copied).  Input error when the CA or client
- * certificate files cannot be read. */
+ * certificate files cannot be read; with an exec plugin, runs it unless
+ * its credential is cached, and fails as kube_exec_get() does. */
 int kube_client_new(const struct kube_config *cfg, struct kube_client **ret, struct bh_err *reterr);
 /* NULL-safe; cancels every request (no callbacks) and returns NULL. */
 struct kube_client *kube_client_free(struct kube_client *c);
@@ -107,7 +111,8 @@ void kube_timer_disarm(struct kube_client *c, struct kube_timer *t);
  * other transfers): writes and the CLI.  The response body (at most @max
  * bytes) goes to @ret_body (initialised by the callee, to be freed with
  * buf_done), the HTTP status to @ret_status.  A transport failure is a
- * system error naming the server.
+ * system error naming the server.  With an exec plugin, a 401 is retried
+ * once with a credential the plugin gives anew.
  */
 int kube_client_call(struct kube_client *c, const char *method, const char *path, const char *body,
 		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,

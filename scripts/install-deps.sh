@@ -21,6 +21,11 @@ PKGS=(
 	# benchmarks
 	hyperfine valgrind
 )
+# kubectl, which integration.kube_kubectl points at the test API server to
+# check its fidelity (it skips without one): Debian's kubernetes-client,
+# unless a kubectl is already installed (the Google Cloud SDK's kubectl
+# package ships the same /usr/bin/kubectl and would conflict).
+command -v kubectl > /dev/null 2>&1 || PKGS+=(kubernetes-client)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

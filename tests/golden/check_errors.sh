@@ -6,6 +6,9 @@
 set -uo pipefail
 : "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
 cd "$BH_SOURCE_DIR" || exit 1
+# No API configuration from the machine running the test.
+export HOME=/nonexistent
+unset KUBECONFIG KUBERNETES_SERVICE_HOST
 want=tests/golden/check/errors.txt
 snap="--snapshot tests/data/netpol-cases/model.json"
 tmp=$(mktemp -d)
@@ -36,6 +39,10 @@ cases=(
 	"--snapshot tests/data/netpol-cases/does-not-exist.json"
 	"--port 80"
 	"--snapshot tests/data/netpol-cases/does-not-exist.json --to nope"
+	"$snap --kubeconfig tests/data/netpol-cases/model.json"
+	"$snap --context prod"
+	"--context prod --port 80"
+	"$snap --namespace nope --port 80"
 )
 : >"$tmp/got"
 for args in "${cases[@]}"; do

@@ -7,6 +7,9 @@
 set -uo pipefail
 : "${BULKHEAD:?path to the bulkhead binary}" "${BH_SOURCE_DIR:?source dir}"
 cd "$BH_SOURCE_DIR" || exit 1
+# No API configuration from the machine running the test.
+export HOME=/nonexistent
+unset KUBECONFIG KUBERNETES_SERVICE_HOST
 d=tests/data/propose
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,6 +46,8 @@ check 2 "-o: expected 'json' or 'yaml', got 'xml'" "${ok[@]}" -o xml
 check 2 "--ingress-only and --egress-only exclude each other" "${ok[@]}" --ingress-only --egress-only
 check 2 "--aggregate-prefix4: expected an integer 0..32, got '33'" "${ok[@]}" --aggregate-prefix4 33
 check 2 "unknown option '--bogus'" "${ok[@]}" --bogus
+check 2 "--namespace 'nope': no such namespace" "${ok[@]}" --namespace nope
+check 2 "--snapshot and --kubeconfig exclude each other" "${ok[@]}" --kubeconfig "$d/snapshot.json"
 check 2 "unexpected argument 'stray'" "${ok[@]}" stray
 check 3 "output '$tmp/no/dir/p.yaml'" "${ok[@]}" --out-file "$tmp/no/dir/p.yaml"
 [ -e "$tmp/no" ] && { echo "FAIL: --out-file left something behind"; fail=1; }

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "buf.h"
 #include "cli.h"
 #include "harness.h"
 #include "kube_cache.h"
+#include "kube_exec.h"
 #include "kube_write.h"
 
 #if defined(__has_feature)
@@ -652,6 +655,89 @@ static void kubeconfig_client_cert_and_cli(void **state)
 	cluster_free(c);
 }
 
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long) st.st_size : 0;
+}
+
+/*
+ * An exec plugin whose first credential the server refuses (revoked before
+ * its expirationTimestamp): the 401 makes the next request run the plugin
+ * again, once; the new credential is then cached for the process, across
+ * clients.
+ */
+static void exec_plugin_rerun_after_401(void **state)
+{
+	struct fx *f = *state;
+	struct kube_config *cfg = NULL;
+	struct kube_client *cl = NULL;
+	struct cluster *c = NULL;
+	struct bh_err err = { 0 };
+	char plugin[PATH_MAX + 32], runs[PATH_MAX + 32];
+	struct buf body;
+	long status = 0;
+	FILE *fp;
+
+	fx_up(f, NULL);
+	(void) snprintf(plugin, sizeof(plugin), "%s/plugin.sh", f->s.dir);
+	(void) snprintf(runs, sizeof(runs), "%s/runs", f->s.dir);
+	fp = fopen(plugin, "w");
+	assert_non_null(fp);
+	fprintf(fp,
+		"#!/bin/sh\n"
+		"printf x >> '%s'\n"
+		"if [ \"$(wc -c < '%s')\" = 1 ]; then t=revoked-token; else t=$(cat '%s'); fi\n"
+		"printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+		"\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%%s\","
+		"\"expirationTimestamp\":\"%%s\"}}' \"$t\" "
+		"\"$(date -u -d '+1 hour' +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
+		runs, runs, f->s.server_token);
+	fclose(fp);
+	assert_int_equal(chmod(plugin, 0700), 0);
+	assert_int_equal(kube_config_new(f->s.url, f->s.ca, NULL, NULL, &cfg), 0);
+	cfg->exec = calloc(1, sizeof(*cfg->exec));
+	assert_non_null(cfg->exec);
+	cfg->exec->command = strdup(plugin);
+	cfg->exec->api_version = strdup("client.authentication.k8s.io/v1beta1");
+	cfg->exec->exec_info = strdup("{\"kind\":\"ExecCredential\"}");
+	kube_exec_cache_clear();
+
+	/* The list path: the revoked token fails the command (as kubectl's
+	 * does), and the next command's client gets a new credential. */
+	assert_int_equal(kube_cluster_list(cfg, 10000, &c, &err), -EACCES);
+	assert_null(strstr(err.msg, "revoked-token"));
+	assert_int_equal(file_size(runs), 1);
+	assert_int_equal(kube_cluster_list(cfg, 10000, &c, &err), 0);
+	cluster_free(c);
+	assert_int_equal(file_size(runs), 2);
+
+	/* The blocking call retries once by itself. */
+	kube_exec_cache_clear();
+	(void) unlink(runs);
+	assert_int_equal(kube_client_new(cfg, &cl, &err), 0);
+	assert_int_equal(file_size(runs), 1);
+	assert_int_equal(kube_client_call(cl, "GET", "/api/v1/namespaces", NULL, NULL, 1 << 20, 10,
+					  &body, &status, &err),
+			 0);
+	buf_done(&body);
+	assert_int_equal(status, 200);
+	assert_int_equal(file_size(runs), 2);
+	/* Cached from now on, in this client and in new ones. */
+	assert_int_equal(kube_client_call(cl, "GET", "/api/v1/namespaces", NULL, NULL, 1 << 20, 10,
+					  &body, &status, &err),
+			 0);
+	buf_done(&body);
+	assert_int_equal(status, 200);
+	assert_int_equal(kube_cluster_list(cfg, 10000, &c, &err), 0);
+	cluster_free(c);
+	assert_int_equal(file_size(runs), 2);
+	kube_client_free(cl);
+	kube_config_free(cfg);
+	kube_exec_cache_clear();
+}
+
 static void custom_resource_watched(void **state)
 {
 	struct fx *f = *state;
@@ -704,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kubeconfig_client_cert_and_cli, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(custom_resource_watched, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(exec_plugin_rerun_after_401, fx_setup, fx_teardown),
 	};
 
 	/* KUBE_TEST=name runs one test (cmocka's filter). */

@@ -5,9 +5,10 @@
 # Skips (77) only when kubectl is not installed, and says so.
 set -euo pipefail
 src=${BH_SOURCE_DIR:?}
-kubectl=${KUBECTL:-/usr/bin/kubectl}
+kubectl=${KUBECTL:-$(command -v kubectl || echo /usr/bin/kubectl)}
 if [ ! -x "$kubectl" ]; then
-	echo "SKIP: kubectl is not installed at $kubectl; the API server's fidelity is not checked"
+	echo "SKIP: kubectl is not installed at $kubectl (scripts/install-deps.sh installs" \
+		"Debian's kubernetes-client); the API server's fidelity is not checked"
 	exit 77
 fi
 tmp=$(mktemp -d /tmp/bh-kubectl.XXXXXX)
