@@ -4,9 +4,13 @@
  *
  *   bulkhead apply --snapshot FILE... --node NAME --mode preview|enforce
  *                  [--nflog-group N] [--dry-run [-o nft|payload]]
- *                  [--incremental-from FILE...]
+ *                  [--incremental-from FILE...] [--datapath auto|routed|bridged=...]
  *   bulkhead reset
  *
+ * --datapath: how the node carries its local pods' traffic (routed,
+ * bridged with or without br_netfilter; include/datapath.h).  auto (the
+ * default without --dry-run) reads it from the node's network namespace;
+ * --dry-run compiles offline (routed) unless told.
  * --dry-run prints the ruleset (nft syntax, loadable by `nft -f`; or the
  * libnftnl objects with -o payload) and needs no privileges.
  * --incremental-from OLD: the kernel holds the ruleset of OLD (applied
@@ -24,6 +28,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "datapath.h"
+#include "log.h"
 #include "nftio.h"
 #include "ruleset.h"
 #include "str.h"
@@ -31,7 +37,7 @@
 struct apply_args {
 	struct cli_cluster_src src;
 	struct cli_cluster_src from;
-	const char *node, *mode, *output, *group;
+	const char *node, *mode, *output, *group, *datapath;
 	bool dry_run;
 };
 
@@ -45,6 +51,7 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		OPT_GROUP,
 		OPT_FROM,
 		OPT_KUBECONFIG,
+		OPT_DATAPATH,
 	};
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
@@ -54,6 +61,7 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "nflog-group", required_argument, NULL, OPT_GROUP },
 		{ "incremental-from", required_argument, NULL, OPT_FROM },
+		{ "datapath", required_argument, NULL, OPT_DATAPATH },
 		{ "output", required_argument, NULL, 'o' },
 		{ 0 },
 	};
@@ -90,6 +98,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			break;
 		case 'o':
 			once = &a->output, name = "-o";
+			break;
+		case OPT_DATAPATH:
+			once = &a->datapath, name = "--datapath";
 			break;
 		default:
 			return cli_getopt_err(reterr, "apply", c, argv);
@@ -393,6 +404,55 @@ static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct clust
 	return r < 0 ? r : incr_send(nio, rs, d, st, reterr);
 }
 
+/*
+ * The datapath for --datapath @spec: *@ret NULL for routed (the inet
+ * table alone), else @dp filled.  auto reads the node's namespace and
+ * warns, one line, when the ruleset cannot see some pod traffic.
+ */
+static int apply_datapath(const char *spec, const struct cluster *c, const char *node,
+			  struct datapath *dp, const struct datapath **ret, struct bh_err *reterr)
+{
+	struct datapath_facts f;
+	struct addr *pods = NULL;
+	size_t n = 0;
+	char line[512];
+	int r;
+
+	*ret = NULL;
+	if (strcmp(spec, "routed") == 0)
+		return 0;
+	if (strcmp(spec, "auto") != 0) {
+		r = datapath_parse_bridged(spec, dp, reterr);
+		if (r == 0)
+			*ret = dp;
+		return r;
+	}
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, node) && !c->pods[i].host_network &&
+		    !pod_finished(&c->pods[i]))
+			n += c->pods[i].n_ips;
+	pods = calloc(n ? n : 1, sizeof(*pods));
+	if (!pods)
+		return bh_err_oom(reterr);
+	n = 0;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, node) && !c->pods[i].host_network &&
+		    !pod_finished(&c->pods[i]))
+			for (size_t k = 0; k < c->pods[i].n_ips; k++)
+				pods[n++] = c->pods[i].ips[k];
+	r = datapath_gather(&f, reterr);
+	if (r == 0)
+		datapath_detect(&f, pods, n, dp);
+	datapath_facts_done(&f);
+	free(pods);
+	if (r < 0)
+		return r;
+	if (datapath_blind(dp))
+		log_warning("apply: %s", datapath_describe(dp, line, sizeof(line)));
+	*ret = dp;
+	return 0;
+}
+
 /* Tests: BULKHEAD_FAULT_INJECT=commit|batch makes the kernel refuse every
  * batch (include/nftio.h). */
 static void fault_inject(struct nftio *nio)
@@ -409,6 +469,8 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 {
 	struct apply_args a = { 0 };
 	struct ruleset_opts o = { 0 };
+	struct datapath dp = { 0 };
+	char dpline[512];
 	struct cluster *c = NULL, *old = NULL;
 	struct ruleset *rs = NULL;
 	struct nftio *nio = NULL;
@@ -457,6 +519,12 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		if (r < 0)
 			goto out;
 	}
+	r = apply_datapath(a.datapath ? a.datapath :
+			   a.dry_run  ? "routed" :
+					"auto",
+			   c, a.node, &dp, &o.datapath, reterr);
+	if (r < 0)
+		goto out;
 	r = ruleset_build(old ? old : c, &o, &rs, reterr);
 	if (r < 0)
 		goto out;
@@ -510,6 +578,8 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		       RULESET_TABLE, bh_mode_name(o.mode), ruleset_n_sets(rs),
 		       ruleset_n_chains(rs), st->messages, st->bytes);
 	}
+	if (o.datapath)
+		printf("%s\n", datapath_describe(o.datapath, dpline, sizeof(dpline)));
 	r = 0;
 out:
 	buf_done(&out);
