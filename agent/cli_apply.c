@@ -4,10 +4,15 @@
  *
  *   bulkhead apply --snapshot FILE... --node NAME --mode preview|enforce
  *                  [--nflog-group N] [--dry-run [-o nft|payload]]
- *                  [--incremental-from FILE...]
+ *                  [--incremental-from FILE...] [--datapath auto|routed|bridged=...]
  *   bulkhead reset
  *
  * The flags are apply_flags[] below (bulkhead apply --help).
+ *
+ * --datapath: how the node carries its local pods' traffic (routed,
+ * bridged with or without br_netfilter; include/datapath.h).  auto (the
+ * default without --dry-run) reads it from the node's network namespace;
+ * --dry-run compiles offline (routed) unless told.
  *
  * --dry-run prints the ruleset (nft syntax, loadable by `nft -f`; or the
  * libnftnl objects with -o payload) and needs no privileges.
@@ -27,6 +32,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "datapath.h"
+#include "log.h"
 #include "nftio.h"
 #include "ruleset.h"
 #include "str.h"
@@ -34,7 +41,7 @@
 struct apply_args {
 	struct cli_cluster_src src;
 	struct cli_cluster_src from;
-	const char *node, *mode, *output, *group;
+	const char *node, *mode, *output, *group, *datapath;
 	bool dry_run;
 };
 
@@ -45,6 +52,7 @@ enum {
 	OPT_GROUP,
 	OPT_FROM,
 	OPT_OUTPUT,
+	OPT_DATAPATH,
 };
 
 static const struct cli_flag apply_flags[] = {
@@ -75,6 +83,10 @@ static const struct cli_flag apply_flags[] = {
 	  .arg = "FILE",
 	  .id = OPT_FROM,
 	  .help = "the kernel holds this snapshot's rules: update them per event" },
+	{ .name = "datapath",
+	  .arg = "auto|routed|bridged=MAC,PREFIX...",
+	  .id = OPT_DATAPATH,
+	  .help = "how pod traffic crosses the node (default: auto; routed for --dry-run)" },
 	CLI_FLAG_HELP,
 };
 
@@ -148,6 +160,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			break;
 		case OPT_OUTPUT:
 			once = &a->output, name = "-o";
+			break;
+		case OPT_DATAPATH:
+			once = &a->datapath, name = "--datapath";
 			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
@@ -482,6 +497,53 @@ static int incr_check_base(struct nftio *nio, const struct ruleset *rs,
 			  files, why);
 }
 
+/*
+ * The datapath for --datapath @spec: *@ret NULL for routed (the inet
+ * table alone), else @dp filled.  auto reads the node's namespace; the
+ * caller warns, in one line once the ruleset is applied, when it cannot
+ * see some pod traffic.
+ */
+static int apply_datapath(const char *spec, const struct cluster *c, const char *node,
+			  struct datapath *dp, const struct datapath **ret, struct bh_err *reterr)
+{
+	struct datapath_facts f;
+	struct addr *pods = NULL;
+	size_t n = 0;
+	int r;
+
+	*ret = NULL;
+	if (strcmp(spec, "routed") == 0)
+		return 0;
+	if (strcmp(spec, "auto") != 0) {
+		r = datapath_parse_bridged(spec, dp, reterr);
+		if (r == 0)
+			*ret = dp;
+		return r;
+	}
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, node) && !c->pods[i].host_network &&
+		    !pod_finished(&c->pods[i]))
+			n += c->pods[i].n_ips;
+	pods = calloc(n ? n : 1, sizeof(*pods));
+	if (!pods)
+		return bh_err_oom(reterr);
+	n = 0;
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (str_eq_opt(c->pods[i].node, node) && !c->pods[i].host_network &&
+		    !pod_finished(&c->pods[i]))
+			for (size_t k = 0; k < c->pods[i].n_ips; k++)
+				pods[n++] = c->pods[i].ips[k];
+	r = datapath_gather(&f, reterr);
+	if (r == 0)
+		datapath_detect(&f, pods, n, dp);
+	datapath_facts_done(&f);
+	free(pods);
+	if (r < 0)
+		return r;
+	*ret = dp;
+	return 0;
+}
+
 /* Tests: BULKHEAD_FAULT_INJECT=commit|batch makes the kernel refuse every
  * batch (include/nftio.h). */
 static void fault_inject(struct nftio *nio)
@@ -498,6 +560,8 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 {
 	struct apply_args a = { 0 };
 	struct ruleset_opts o = { 0 };
+	struct datapath dp = { 0 };
+	char dpline[512];
 	struct cluster *c = NULL, *old = NULL;
 	struct ruleset *rs = NULL;
 	struct nftio *nio = NULL;
@@ -546,6 +610,12 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		if (r < 0)
 			goto out;
 	}
+	r = apply_datapath(a.datapath ? a.datapath :
+			   a.dry_run  ? "routed" :
+					"auto",
+			   c, a.node, &dp, &o.datapath, reterr);
+	if (r < 0)
+		goto out;
 	r = ruleset_build(old ? old : c, &o, &rs, reterr);
 	if (r < 0) {
 		(void) bh_err_prefix(reterr, old ? "apply: --incremental-from: " : "apply: ");
@@ -605,6 +675,12 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		       "messages (%zu bytes)\n",
 		       RULESET_TABLE, bh_mode_name(o.mode), ruleset_n_sets(rs),
 		       ruleset_n_chains(rs), st->messages, st->bytes);
+	}
+	if (o.datapath) {
+		printf("%s\n", datapath_describe(o.datapath, dpline, sizeof(dpline)));
+		/* Said once the ruleset is in: a refused input is one line. */
+		if (datapath_blind(o.datapath))
+			log_warning("apply: %s", dpline);
 	}
 	r = 0;
 out:

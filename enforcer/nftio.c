@@ -157,8 +157,8 @@ static int nbatch_init(struct nbatch *nb, struct nftio *n)
 }
 
 /* Starts a message; @what names the object for error messages. */
-static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags, const char *kind,
-			       const char *name)
+static struct nlmsghdr *nb_msg_family(struct nbatch *nb, uint16_t family, uint16_t type,
+				      uint16_t flags, const char *kind, const char *name)
 {
 	char what[RULESET_NAME_MAX + 64];
 
@@ -176,8 +176,14 @@ static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags,
 	if (!nb->what[nb->n_what])
 		return NULL;
 	nb->n_what++;
-	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(nb->b), type, NFPROTO_INET,
-				     flags | NLM_F_ACK, nb->seq_next++);
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(nb->b), type, family, flags | NLM_F_ACK,
+				     nb->seq_next++);
+}
+
+static struct nlmsghdr *nb_msg(struct nbatch *nb, uint16_t type, uint16_t flags, const char *kind,
+			       const char *name)
+{
+	return nb_msg_family(nb, NFPROTO_INET, type, flags, kind, name);
 }
 
 static int nb_end_msg(struct nbatch *nb)
@@ -642,6 +648,61 @@ static int nb_marker(struct nbatch *nb)
 }
 
 /*
+ * `table bridge bulkhead` (ruleset_bridge.c): add and delete it, so that
+ * a node that no longer diverts loses it, then the new one when @rs
+ * diverts a bridge.  Part of every full batch and of reset: the two
+ * tables change together or not at all.
+ */
+static int nb_bridge(struct nbatch *nb, const struct ruleset *rs)
+{
+	size_t n = rs ? rs_bridge_n_rules(rs) : 0;
+	int r = 0;
+
+	for (int step = 0; !r && step < (n ? 3 : 2); step++) {
+		struct nftnl_table *t = rs_bridge_nl_table();
+		uint16_t type = step == 1 ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE;
+		struct nlmsghdr *nlh;
+
+		if (!t)
+			return -ENOMEM;
+		nlh = nb_msg_family(nb, NFPROTO_BRIDGE, type, step == 1 ? 0 : NLM_F_CREATE,
+				    "bridge table", RULESET_TABLE);
+		if (nlh)
+			nftnl_table_nlmsg_build_payload(nlh, t);
+		nftnl_table_free(t);
+		r = nlh ? nb_end_msg(nb) : -ENOMEM;
+	}
+	if (!r && n) {
+		struct nftnl_chain *c = rs_bridge_nl_chain();
+		struct nlmsghdr *nlh;
+
+		if (!c)
+			return -ENOMEM;
+		nlh = nb_msg_family(nb, NFPROTO_BRIDGE, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
+				    "bridge chain", "prerouting");
+		if (nlh)
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+		r = nlh ? nb_end_msg(nb) : -ENOMEM;
+	}
+	for (size_t i = 0; !r && i < n; i++) {
+		struct nftnl_rule *nr = rs_bridge_nl_rule(rs, i);
+		struct nlmsghdr *nlh;
+
+		if (!nr)
+			return -ENOMEM;
+		nlh = nb_msg_family(nb, NFPROTO_BRIDGE, NFT_MSG_NEWRULE,
+				    NLM_F_CREATE | NLM_F_APPEND, "rule in bridge chain",
+				    "prerouting");
+		if (nlh)
+			nftnl_rule_nlmsg_build_payload(nlh, nr);
+		nftnl_rule_free(nr);
+		r = nlh ? nb_end_msg(nb) : -ENOMEM;
+	}
+	return r;
+}
+
+/*
  * add table; delete table; the new table with everything in it.  Objects
  * go in name order, as ruleset_text() prints them, so that the kernel
  * lists a table loaded either way identically.
@@ -678,6 +739,8 @@ static int nb_full(struct nbatch *nb, const struct ruleset *rs, const char *comm
 				     sets[i]->n_elems, false);
 	for (size_t i = 0; !r && i < d->n_chains; i++)
 		r = nb_rules(nb, chains[i]);
+	if (!r)
+		r = nb_bridge(nb, rs);
 	free(sets);
 	free(chains);
 	return r;
@@ -806,6 +869,8 @@ int nftio_reset(struct nftio *n, struct bh_err *reterr)
 	r = nbatch_init(&nb, n);
 	if (!r)
 		r = nb_table(&nb, NFT_MSG_DELTABLE, 0, NULL);
+	if (!r)
+		r = nb_bridge(&nb, NULL);
 	r = nb_commit(n, &nb, r, "reset", reterr);
 	if (r < 0)
 		return r;

@@ -2553,6 +2553,7 @@ static int build_base_chains(struct bctx *b, char roots[_NETPOL_DIR_MAX][RULESET
 	 * the fib lookup. */
 	if (add_rule(fw, RS_RULE_CT_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL) <
 		    0 ||
+	    (b->rs->nd_forward && (add_icmpv6(fw, 130, 136) < 0 || add_icmpv6(fw, 143, 143) < 0)) ||
 	    add_dispatch(fw, NETPOL_EGRESS, roots[NETPOL_EGRESS]) < 0 ||
 	    add_rule(fw, RS_RULE_FIB_LOCAL_ACCEPT, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT,
 		     NULL) < 0 ||
@@ -2614,6 +2615,13 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 		return bh_err_oom(reterr);
 	rs->mode = o->mode;
 	rs->group = o->nflog_group_set ? o->nflog_group : RULESET_NFLOG_GROUP;
+	if (o->datapath) {
+		/* br_netfilter shows bridged IPv6 to the forward hook, pods'
+		 * neighbour discovery between each other included. */
+		rs->nd_forward = o->datapath->n_bridged && o->datapath->nf_call[1];
+		rs->n_bridges = o->datapath->n_bridges;
+		memcpy(rs->bridges, o->datapath->bridges, sizeof(rs->bridges));
+	}
 	rs->node = strdup(o->node);
 	if (!rs->node) {
 		r = -ENOMEM;
@@ -2795,7 +2803,7 @@ uint64_t ruleset_digest(const struct ruleset *rs)
 	}
 	free(sets);
 	free(chains);
-	return h;
+	return rs_bridge_digest(rs, h);
 }
 
 int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct addr *src,

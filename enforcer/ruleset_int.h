@@ -6,7 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datapath.h"
 #include "ruleset.h"
+
+struct buf;
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_rule;
 
 /* Name -> index map (open addressing), for sets and chains. */
 struct name_map {
@@ -82,6 +88,14 @@ struct ruleset {
 	enum bh_mode mode;
 	uint16_t group;
 	struct rs_desc d;
+	/* Bridges whose pod-to-pod frames `table bridge bulkhead` diverts
+	 * to IP (ruleset_bridge.c); none on a routed node. */
+	size_t n_bridges;
+	struct datapath_bridge bridges[DATAPATH_BRIDGE_MAX];
+	/* Bridged IPv6 traverses the forward hook (br_netfilter): pods'
+	 * neighbour discovery with each other is accepted there, as it is
+	 * at input for a routed node. */
+	bool nd_forward;
 	/* The cluster as last compiled (incremental updates diff against
 	 * it). */
 	struct cluster *shadow;
@@ -122,6 +136,17 @@ struct rs_delta {
 	size_t n_ops, cap_ops;
 	struct rs_op *ops; /* in commit order */
 };
+
+/* The bridge table (ruleset_bridge.c): nft text of `table bridge
+ * bulkhead` (nothing when @rs diverts no bridge), and its libnftnl objects
+ * for golden dumps and batches: the table, its chain, rule @i of
+ * rs_bridge_n_rules().  NULL on allocation failure. */
+int rs_bridge_text(const struct ruleset *rs, struct buf *out);
+size_t rs_bridge_n_rules(const struct ruleset *rs);
+struct nftnl_table *rs_bridge_nl_table(void);
+struct nftnl_chain *rs_bridge_nl_chain(void);
+struct nftnl_rule *rs_bridge_nl_rule(const struct ruleset *rs, size_t i);
+uint64_t rs_bridge_digest(const struct ruleset *rs, uint64_t h);
 
 /* desc helpers (ruleset.c) */
 void rs_desc_done(struct rs_desc *d);

@@ -625,6 +625,38 @@ static int rule_snprintf_cb(char *b, size_t n, const void *o, uint32_t t, uint32
 	return nftnl_rule_snprintf(b, n, o, t, f);
 }
 
+/* The bridge table's objects (none on a routed node). */
+static int bridge_payload(const struct ruleset *rs, struct buf *out)
+{
+	size_t n = rs_bridge_n_rules(rs);
+	struct nftnl_table *t;
+	struct nftnl_chain *c;
+	int r;
+
+	if (!n)
+		return 0;
+	t = rs_bridge_nl_table();
+	if (!t)
+		return -ENOMEM;
+	r = snprintf_append(out, table_snprintf_cb, t);
+	nftnl_table_free(t);
+	c = r ? NULL : rs_bridge_nl_chain();
+	if (!r && !c)
+		return -ENOMEM;
+	if (!r)
+		r = snprintf_append(out, chain_snprintf_cb, c);
+	nftnl_chain_free(c);
+	for (size_t i = 0; !r && i < n; i++) {
+		struct nftnl_rule *nr = rs_bridge_nl_rule(rs, i);
+
+		if (!nr)
+			return -ENOMEM;
+		r = snprintf_append(out, rule_snprintf_cb, nr);
+		nftnl_rule_free(nr);
+	}
+	return r;
+}
+
 int ruleset_payload(const struct ruleset *rs, struct buf *out)
 {
 	const struct rs_set **sets = NULL;
@@ -683,5 +715,5 @@ int ruleset_payload(const struct ruleset *rs, struct buf *out)
 	}
 	free(sets);
 	free(chains);
-	return r;
+	return r ? r : bridge_payload(rs, out);
 }

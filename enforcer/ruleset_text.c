@@ -464,5 +464,7 @@ int ruleset_text(const struct ruleset *rs, struct buf *out)
 		       "table inet %s\n"
 		       "delete table inet %s\n",
 		       rs->node, bh_mode_name(rs->mode), RULESET_TABLE, RULESET_TABLE);
-	return r ? r : ruleset_text_table(rs, out);
+	if (!r)
+		r = ruleset_text_table(rs, out);
+	return r ? r : rs_bridge_text(rs, out);
 }

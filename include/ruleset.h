@@ -208,8 +208,13 @@ struct ruleset_opts {
 	 * @nflog_group_set (0 is a valid group), else RULESET_NFLOG_GROUP. */
 	bool nflog_group_set;
 	uint16_t nflog_group;
+	/* Borrowed, for the call; NULL, or a datapath with no bridge to
+	 * divert: the inet table alone.  Its bridges get `table bridge
+	 * bulkhead` (include/datapath.h, docs/enforcer.md). */
+	const struct datapath *datapath;
 };
 
+struct datapath;
 struct ruleset; /* opaque: description + the state incremental updates need */
 
 /*

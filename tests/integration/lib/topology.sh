@@ -30,6 +30,16 @@
 # them).  Policy routing in the pod sends locally generated packets to its
 # own address via the gateway; accept_local lets them back in.
 #
+# Bridged (TOPO_BRIDGED=1): what flannel or kindnet build instead.  A
+# bridge cni0 in the node namespace holds the gateway addresses
+# (TOPO_BRIDGE_IP4/6, with the prefix that covers the pods: /22 and /62
+# for model.json), each pod's veth is a port of it, pods carry their
+# address with that prefix (on-link to each other: pod-to-pod frames are
+# bridged, never routed) and a default route via the gateway.
+# TOPO_BR_NF=0|1 sets bridge-nf-call-iptables/-ip6tables in the node
+# namespace (per namespace since Linux 5.3; the test skips when the
+# sysctls are missing).
+#
 # Knobs (environment): TOPO_IPV6=1 probes IPv6 as well (when pods have one),
 # TOPO_PORTS ("80 81"), TOPO_PROTOS ("TCP UDP"), TOPO_TIMEOUT_MS (400),
 # BH_BUILD_DIR (where tests/tools/{probe,serve} are built).
@@ -52,6 +62,14 @@ TOPO_PROTOS=${TOPO_PROTOS:-"TCP UDP"}
 TOPO_TIMEOUT_MS=${TOPO_TIMEOUT_MS:-400}
 TOPO_IPV6=${TOPO_IPV6:-0}
 TOPO_HAIRPIN=${TOPO_HAIRPIN:-1}
+TOPO_BRIDGED=${TOPO_BRIDGED:-0}
+TOPO_BR_NF=${TOPO_BR_NF:-0}
+TOPO_BRIDGE_IP4=${TOPO_BRIDGE_IP4:-10.200.3.254/22}
+TOPO_BRIDGE_IP6=${TOPO_BRIDGE_IP6:-fd00:200:0:3::fe/62}
+if [ "$TOPO_BRIDGED" = 1 ]; then
+	TOPO_NODE_IP4=${TOPO_BRIDGE_IP4%/*}
+	TOPO_NODE_IP6=${TOPO_BRIDGE_IP6%/*}
+fi
 # The interpreter itself, not a version-manager shim in front of it: the
 # tests run python a few hundred times and a shim costs ~0.4 s a call.
 TOPO_PY=$(python3 -c 'import sys; print(sys.executable)' 2> /dev/null || echo python3)
@@ -127,9 +145,34 @@ topo_node_setup() {
 	# answered by ARP because it is local; proxy ARP on the veths answers
 	# for everything else routed elsewhere), and the default route is a
 	# blackhole: a packet not routed to a pod ends here, it never leaves.
-	ip -n "$TOPO_NODE" addr add "$TOPO_NODE_IP4/32" dev lo
+	if [ "$TOPO_BRIDGED" = 1 ]; then
+		topo_bridge_setup
+	else
+		ip -n "$TOPO_NODE" addr add "$TOPO_NODE_IP4/32" dev lo
+	fi
 	ip -n "$TOPO_NODE" route add blackhole default
 	ip -n "$TOPO_NODE" -6 route add blackhole default 2>/dev/null || true
+}
+
+# The bridge of TOPO_BRIDGED=1 and br_netfilter's switch (TOPO_BR_NF).
+topo_bridge_setup() {
+	ip -n "$TOPO_NODE" link add cni0 type bridge || topo_die "cannot create a bridge"
+	ip -n "$TOPO_NODE" addr add "$TOPO_BRIDGE_IP4" dev cni0
+	ip -n "$TOPO_NODE" addr add "$TOPO_BRIDGE_IP6" dev cni0 nodad
+	ip -n "$TOPO_NODE" link set cni0 up
+	topo_br_nf "$TOPO_BR_NF"
+}
+
+# br_netfilter on (1) or off (0) in the node namespace; exits 77 when the
+# kernel has no per-namespace switch (no br_netfilter).
+topo_br_nf() {
+	ip netns exec "$TOPO_NODE" sh -c "
+		[ -w /proc/sys/net/bridge/bridge-nf-call-iptables ] || exit 1
+		echo $1 > /proc/sys/net/bridge/bridge-nf-call-iptables &&
+		echo $1 > /proc/sys/net/bridge/bridge-nf-call-ip6tables" || {
+		echo "topology: no per-namespace br_netfilter switch here, skipping" >&2
+		exit 77
+	}
 }
 
 # "ns/pod IPv4 [IPv6]" per pod ("-" for a missing family) from Kubernetes
@@ -150,10 +193,33 @@ topo_add_pod() {
 	ip -n "$TOPO_NODE" link add "$veth" type veth peer name eth0 netns "$ns" ||
 		topo_die "veth for '$id'"
 	ip -n "$TOPO_NODE" link set "$veth" up
+	ip -n "$ns" link set eth0 up
+	if [ "$TOPO_BRIDGED" = 1 ]; then
+		ip -n "$TOPO_NODE" link set "$veth" master cni0 || topo_die "bridge port for '$id'"
+		if [ "$ip4" != - ]; then
+			ip -n "$ns" addr add "$ip4/${TOPO_BRIDGE_IP4#*/}" dev eth0
+			ip -n "$ns" route add default via "$TOPO_NODE_IP4" dev eth0
+		fi
+		if [ "$ip6" != - ]; then
+			ip -n "$ns" -6 addr add "$ip6/${TOPO_BRIDGE_IP6#*/}" dev eth0 nodad
+			ip -n "$ns" -6 route add default via "$TOPO_NODE_IP6" dev eth0
+		fi
+	else
+		topo_add_routed "$ns" "$veth" "$ip4" "$ip6"
+	fi
+	[ "$TOPO_HAIRPIN" = 1 ] && topo_hairpin "$ns" "$ip4" "$ip6"
+	TOPO_PODS+=("$id")
+	TOPO_POD_NS[$id]=$ns
+	TOPO_POD_IP4[$id]=$ip4
+	TOPO_POD_IP6[$id]=$ip6
+}
+
+# A routed CNI's pod: proxy ARP, a /32 (/128) per pod both ways.
+topo_add_routed() {
+	local ns=$1 veth=$2 ip4=$3 ip6=$4
 	ip netns exec "$TOPO_NODE" sh -c "
 		echo 1 > /proc/sys/net/ipv4/conf/$veth/proxy_arp
 		echo 0 > /proc/sys/net/ipv4/neigh/$veth/proxy_delay"
-	ip -n "$ns" link set eth0 up
 	if [ "$ip4" != - ]; then
 		ip -n "$ns" addr add "$ip4/32" dev eth0
 		ip -n "$ns" route add "$TOPO_NODE_IP4" dev eth0 scope link
@@ -166,11 +232,6 @@ topo_add_pod() {
 		ip -n "$ns" -6 route add default via "$TOPO_NODE_IP6" dev eth0
 		ip -n "$TOPO_NODE" -6 route add "$ip6/128" dev "$veth"
 	fi
-	[ "$TOPO_HAIRPIN" = 1 ] && topo_hairpin "$ns" "$ip4" "$ip6"
-	TOPO_PODS+=("$id")
-	TOPO_POD_NS[$id]=$ns
-	TOPO_POD_IP4[$id]=$ip4
-	TOPO_POD_IP6[$id]=$ip6
 }
 
 topo_hairpin() {
