@@ -8,6 +8,7 @@
 #ifndef BH_AGENT_CLI_H
 #define BH_AGENT_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,11 +26,15 @@ cli_main_fn cli_propose;
 #define CLI_FILES_MAX 64
 
 /* Where a command reads cluster state from: --snapshot FILE (repeatable)
- * or the Kubernetes API (--kubeconfig FILE or in-cluster). */
+ * or the Kubernetes API (--kubeconfig FILE or in-cluster).  skip_unknown
+ * (--skip-unknown) skips snapshot objects that look like NetworkPolicies
+ * but cannot be read, and documents that are not Kubernetes objects,
+ * instead of refusing them (snapshot.h). */
 struct cli_cluster_src {
 	const char *snapshots[CLI_FILES_MAX];
 	size_t n_snapshots;
 	const char *kubeconfig;
+	bool skip_unknown;
 };
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */

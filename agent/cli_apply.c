@@ -49,6 +49,7 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "skip-unknown", no_argument, NULL, 'U' },
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -72,6 +73,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->from, optarg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case 'U':
+			a->src.skip_unknown = a->from.skip_unknown = true;
 			continue;
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;

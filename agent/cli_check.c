@@ -84,6 +84,7 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 	static const struct option opts[] = {
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "skip-unknown", no_argument, NULL, 'U' },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -104,6 +105,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->src, optarg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case 'U':
+			a->src.skip_unknown = true;
 			continue;
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;

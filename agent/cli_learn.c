@@ -431,6 +431,7 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 		{ "conntrack", no_argument, NULL, 'c' },
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "skip-unknown", no_argument, NULL, 'U' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
@@ -468,6 +469,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			r = cli_cluster_src_add(&csrc, optarg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case 'U':
+			csrc.skip_unknown = true;
 			break;
 		case 'k':
 			csrc.kubeconfig = optarg;

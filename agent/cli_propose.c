@@ -69,6 +69,7 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 		{ "flows", required_argument, NULL, OPT_FLOWS },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "skip-unknown", no_argument, NULL, 'U' },
 		{ "output", required_argument, NULL, OPT_OUTPUT_FILE },
 		{ "ingress-only", no_argument, NULL, OPT_INGRESS_ONLY },
 		{ "egress-only", no_argument, NULL, OPT_EGRESS_ONLY },
@@ -94,6 +95,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			r = cli_cluster_src_add(&a->src, optarg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case 'U':
+			a->src.skip_unknown = true;
 			break;
 		case OPT_KUBECONFIG:
 			a->src.kubeconfig = optarg;
