@@ -61,7 +61,7 @@ static void skip_done(struct snapshot_skip *k)
 }
 
 static int skip_add(struct snapshot_skips *s, const char *file, const char *kind, const char *api,
-		    const char *object, bool unreadable)
+		    const char *object, bool unreadable, bool policy_like)
 {
 	struct snapshot_skip *k;
 
@@ -79,7 +79,8 @@ static int skip_add(struct snapshot_skips *s, const char *file, const char *kind
 				     .kind = strdup(kind),
 				     .api = strdup(api ? api : ""),
 				     .object = strdup(object),
-				     .unreadable = unreadable };
+				     .unreadable = unreadable,
+				     .policy_like = policy_like };
 	if (!k->kind || !k->api || !k->object) {
 		skip_done(k);
 		return -ENOMEM;
@@ -127,7 +128,7 @@ int snapshot_skip_unknown(struct snapshot_skips *s, const char *file, bool skip_
 		     *id    ? id :
 		     *where ? where :
 			      "(document)",
-		     policy_like || foreign) < 0)
+		     policy_like || foreign, policy_like) < 0)
 		return bh_err_oom(reterr);
 	return 0;
 }
@@ -135,7 +136,8 @@ int snapshot_skip_unknown(struct snapshot_skips *s, const char *file, bool skip_
 static bool same_group(const struct snapshot_skip *a, const struct snapshot_skip *b)
 {
 	return a->file == b->file && a->unreadable == b->unreadable &&
-	       strcmp(a->kind, b->kind) == 0 && strcmp(a->api, b->api) == 0;
+	       a->policy_like == b->policy_like && strcmp(a->kind, b->kind) == 0 &&
+	       strcmp(a->api, b->api) == 0;
 }
 
 /* One warning per file and kind of skipped object, in input order. */
@@ -163,8 +165,9 @@ void snapshot_skips_warn(const struct snapshot_skips *s)
 			snprintf(more, sizeof(more), " and %zu more", n - 1);
 		log_warning("snapshot '%s': skipped %s%s of kind '%s' (apiVersion '%s'): %s",
 			    k->file, k->object, more, k->kind, k->api,
-			    k->unreadable ? "cannot be read as a NetworkPolicy or is not a "
-					    "Kubernetes object (skipped as asked)" :
+			    k->policy_like ?
+				    "cannot be read as a NetworkPolicy (skipped as asked)" :
+			    k->unreadable ? "not a Kubernetes object (skipped as asked)" :
 					    "Bulkhead reads Namespace, Pod and Node (v1) and "
 					    "NetworkPolicy (networking.k8s.io/v1)");
 	}

@@ -19,6 +19,7 @@ struct snapshot_skip {
 	const char *file; /* borrowed from the caller of the loader */
 	char *kind, *api, *object;
 	bool unreadable; /* refused but for skip_unknown */
+	bool policy_like; /* unreadable because it looks like a NetworkPolicy */
 };
 
 struct snapshot_skips {
