@@ -34,6 +34,7 @@ for f in "$data"/snapshot/bad/*.json "$data"/snapshot/bad/*.yaml "$flows"; do
 		else
 			echo "ok: $(basename "$f") ($cmd): $(cat "$tmp/err")"
 		fi
+		rm -f "$tmp/flows.json" # so one failure is reported once
 	done
 done
 echo "$n runs"
