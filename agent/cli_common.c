@@ -47,7 +47,6 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 
 	if (s->n_snapshots) {
 		const struct snapshot_opts o = { .skip_unknown = s->skip_unknown, .warn = true };
-
 		char msg[BH_ERR_MSG_MAX];
 
 		r = snapshot_load(s->snapshots, s->n_snapshots, &o, ret, NULL, reterr);
