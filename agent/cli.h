@@ -52,6 +52,7 @@ enum {
 	CLI_OPT_KUBECONFIG,
 	CLI_OPT_CONTEXT,
 	CLI_OPT_NAMESPACE,
+	CLI_OPT_SKIP_UNKNOWN,
 	CLI_OPT_BASE = 0x100,
 };
 
@@ -77,6 +78,11 @@ enum {
 	{                                                                       \
 		.name = "context", .arg = "NAME", .id = CLI_OPT_CONTEXT,        \
 		.help = "the kubeconfig context to use (default: current-context)" \
+	}
+#define CLI_FLAG_SKIP_UNKNOWN                                                       \
+	{                                                                           \
+		.name = "skip-unknown", .id = CLI_OPT_SKIP_UNKNOWN,                 \
+		.help = "skip snapshot objects that cannot be read, with a warning" \
 	}
 #define CLI_FLAG_NAMESPACE                                               \
 	{                                                                \
@@ -152,7 +158,10 @@ const char *cli_getopt_spelling(const struct cli_getopt *g, char *buf, size_t le
 
 /* Where a command reads cluster state from: --snapshot FILE (repeatable)
  * or the Kubernetes API (--kubeconfig FILE, $KUBECONFIG, ~/.kube/config or
- * in-cluster; --context NAME). */
+ * in-cluster; --context NAME).  skip_unknown (--skip-unknown) skips
+ * snapshot objects that look like NetworkPolicies but cannot be read, and
+ * documents that are not Kubernetes objects, instead of refusing them
+ * (snapshot.h). */
 struct cli_cluster_src {
 	const char *snapshots[CLI_FILES_MAX];
 	size_t n_snapshots;
@@ -161,6 +170,7 @@ struct cli_cluster_src {
 	/* --namespace NS of the commands that narrow their output to one
 	 * namespace (check, propose); the cluster is still read whole. */
 	const char *namespace;
+	bool skip_unknown;
 };
 
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */

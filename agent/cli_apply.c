@@ -59,6 +59,7 @@ static const struct cli_flag apply_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
 	CLI_FLAG_CONTEXT,
+	CLI_FLAG_SKIP_UNKNOWN,
 	{ .name = "node",
 	  .arg = "NAME",
 	  .id = OPT_NODE,
@@ -139,6 +140,9 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->from, g.arg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case CLI_OPT_SKIP_UNKNOWN:
+			a->src.skip_unknown = a->from.skip_unknown = true;
 			continue;
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;

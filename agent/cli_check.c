@@ -62,6 +62,7 @@ static const struct cli_flag check_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
 	CLI_FLAG_CONTEXT,
+	CLI_FLAG_SKIP_UNKNOWN,
 	CLI_FLAG_NAMESPACE,
 	{ .name = "from",
 	  .arg = "NS/POD|IP",
@@ -128,6 +129,9 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			r = cli_cluster_src_add(&a->src, g.arg, reterr);
 			if (r < 0)
 				return r;
+			continue;
+		case CLI_OPT_SKIP_UNKNOWN:
+			a->src.skip_unknown = true;
 			continue;
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;

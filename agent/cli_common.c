@@ -55,8 +55,18 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
 				  "--snapshot and %s exclude each other (cluster state comes "
 				  "from files or from the API, not both)",
 				  s->kubeconfig ? "--kubeconfig" : "--context");
-	if (s->n_snapshots)
-		return snapshot_load_files(s->snapshots, s->n_snapshots, ret, NULL, reterr);
+	if (s->n_snapshots) {
+		const struct snapshot_opts o = { .skip_unknown = s->skip_unknown, .warn = true };
+		char msg[BH_ERR_MSG_MAX];
+
+		r = snapshot_load(s->snapshots, s->n_snapshots, &o, ret, NULL, reterr);
+		if (r == -ENOMSG && reterr) {
+			memcpy(msg, reterr->msg, sizeof(msg));
+			(void) bh_err_set(reterr, BH_ERR_INPUT, r, "%s; --skip-unknown skips it",
+					  msg);
+		}
+		return r;
+	}
 	r = kube_config_find(s->kubeconfig, s->context, &cfg, reterr);
 	if (r == -ENOENT && !s->kubeconfig && !s->context)
 		return bh_err_prefix(reterr, "--snapshot FILE is required: ");

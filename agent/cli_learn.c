@@ -507,6 +507,7 @@ static const struct cli_flag learn_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
 	CLI_FLAG_CONTEXT,
+	CLI_FLAG_SKIP_UNKNOWN,
 	{ .name = "duration",
 	  .arg = "DURATION",
 	  .id = OPT_DURATION,
@@ -639,6 +640,9 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			r = cli_cluster_src_add(&csrc, arg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case CLI_OPT_SKIP_UNKNOWN:
+			csrc.skip_unknown = true;
 			break;
 		case CLI_OPT_KUBECONFIG:
 			csrc.kubeconfig = arg;

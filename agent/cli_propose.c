@@ -72,6 +72,7 @@ static const struct cli_flag propose_flags[] = {
 	CLI_FLAG_SNAPSHOT,
 	CLI_FLAG_KUBECONFIG,
 	CLI_FLAG_CONTEXT,
+	CLI_FLAG_SKIP_UNKNOWN,
 	CLI_FLAG_NAMESPACE,
 	{ .name = "output",
 	  .short_name = 'o',
@@ -137,6 +138,9 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 			r = cli_cluster_src_add(&a->src, g.arg, reterr);
 			if (r < 0)
 				return r;
+			break;
+		case CLI_OPT_SKIP_UNKNOWN:
+			a->src.skip_unknown = true;
 			break;
 		case CLI_OPT_KUBECONFIG:
 			a->src.kubeconfig = g.arg;

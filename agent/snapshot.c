@@ -1,6 +1,7 @@
 /*
  * The snapshot reader.  A snapshot file holds one or more JSON documents,
- * each a Kubernetes List (kubectl get -o json) or a single object.  Objects
+ * or a YAML stream (snapshot_yaml.c), each a Kubernetes List (kubectl get
+ * -o json or -o yaml) or a single object.  Objects
  * are decoded into vectors first and put into the cluster in sorted order,
  * so loading 10,000 pods is O(n log n) rather than an insertion sort.
  * The cluster is only handed over when every file decoded cleanly.
@@ -29,10 +30,16 @@
 #include "buf.h"
 #include "kube_object.h"
 #include "snapshot.h"
+#include "snapshot_kinds.h"
+#include "snapshot_yaml.h"
 
 /* A snapshot of a 10,000-pod cluster is ~40 MB; refuse absurd inputs
  * rather than exhaust the node's memory. */
 #define SNAPSHOT_FILE_MAX (1024UL * 1024 * 1024)
+
+/* A YAML document is one tree (several times the text's size): 10,000
+ * pods are ~50 MB of YAML. */
+#define SNAPSHOT_YAML_MAX (256UL * 1024 * 1024)
 
 /* Lists nested in Lists are followed this deep. */
 #define SNAPSHOT_LIST_DEPTH 4
@@ -44,7 +51,7 @@ struct pending {
 	struct node *nodes;
 	size_t n_ns, n_pods, n_pols, n_nodes;
 	size_t cap_ns, cap_pods, cap_pols, cap_nodes;
-	size_t skipped;
+	struct snapshot_skips skips;
 };
 
 static void pending_done(struct pending *p)
@@ -57,6 +64,7 @@ static void pending_done(struct pending *p)
 		netpol_done(&p->pols[i]);
 	for (size_t i = 0; i < p->n_nodes; i++)
 		node_done(&p->nodes[i]);
+	snapshot_skips_done(&p->skips);
 	free(p->ns);
 	free(p->pods);
 	free(p->pols);
@@ -66,7 +74,7 @@ static void pending_done(struct pending *p)
 
 /* The sizes of @p's vectors, to undo a document the fast way gave up on. */
 struct pending_mark {
-	size_t n_ns, n_pods, n_pols, n_nodes, skipped;
+	size_t n_ns, n_pods, n_pols, n_nodes, n_skips;
 };
 
 static struct pending_mark pending_mark(const struct pending *p)
@@ -75,7 +83,7 @@ static struct pending_mark pending_mark(const struct pending *p)
 				      .n_pods = p->n_pods,
 				      .n_pols = p->n_pols,
 				      .n_nodes = p->n_nodes,
-				      .skipped = p->skipped };
+				      .n_skips = p->skips.n };
 }
 
 static void pending_rollback(struct pending *p, const struct pending_mark *m)
@@ -88,7 +96,7 @@ static void pending_rollback(struct pending *p, const struct pending_mark *m)
 		netpol_done(&p->pols[--p->n_pols]);
 	while (p->n_nodes > m->n_nodes)
 		node_done(&p->nodes[--p->n_nodes]);
-	p->skipped = m->skipped;
+	snapshot_skips_truncate(&p->skips, m->n_skips);
 }
 
 /* Makes room for one more element in a vector. */
@@ -143,30 +151,54 @@ static int decode_one(struct pending *p, const json_t *obj, enum kube_kind kind,
 			p->n_nodes++;
 		return r;
 	default:
-		p->skipped++;
-		return 0;
+		return -EINVAL; /* walk() handles the other kinds */
 	}
 }
 
-static int walk(struct pending *p, const json_t *doc, const char *where, int depth,
-		struct bh_err *reterr)
+/* What a document is read with: its file and, for YAML, where its parts
+ * start (errors name the line of the object at fault). */
+struct walk_ctx {
+	const char *name;
+	const struct snapshot_opts *opts;
+	const struct snapshot_yaml_mark *items; /* of the top List's items */
+	size_t n_items;
+};
+
+static int walk(struct pending *p, const struct walk_ctx *ctx, const json_t *doc, const char *where,
+		int depth, struct bh_err *reterr)
 {
 	enum kube_kind kind;
+	const char *kind_s;
 	const json_t *items;
 	json_t *item;
 	size_t i;
-	char sub[96];
+	char sub[128];
 	int r;
 
 	if (!json_is_object(doc))
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "%s: expected a Kubernetes object or List", where);
+				  "%s%sexpected a Kubernetes object or List", where,
+				  *where ? ": " : "");
+	kind_s = json_string_value(json_object_get(doc, "kind"));
+	if (!kind_s)
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+				  "%s%skind: expected a string naming the object's kind", where,
+				  *where ? ": " : "");
+	items = json_object_get(doc, "items");
+	if (strlen(kind_s) >= 4 && strcmp(kind_s + strlen(kind_s) - 4, "List") == 0 && items &&
+	    !json_is_array(items)) {
+		/* items: with nothing after it, in YAML: an empty List. */
+		if (json_is_null(items))
+			return 0;
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+				  "%s%sitems: expected an array of objects in a %s, got %s", where,
+				  *where ? ": " : "", kind_s, snapshot_json_type(items));
+	}
 	kind = kube_object_kind(doc);
+	if (kind == KUBE_KIND_UNKNOWN)
+		return snapshot_skip_unknown(&p->skips, ctx->name, ctx->opts->skip_unknown, doc,
+					     kind_s, where, reterr);
 	if (kind != KUBE_KIND_LIST) {
-		if (kind == KUBE_KIND_UNKNOWN && !json_is_string(json_object_get(doc, "kind")))
-			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-					  "%s: kind: expected a string naming the object's kind",
-					  where);
 		r = decode_one(p, doc, kind, reterr);
 		if (r < 0 && *where)
 			bh_err_prefix(reterr, "%s: ", where);
@@ -175,11 +207,14 @@ static int walk(struct pending *p, const json_t *doc, const char *where, int dep
 	if (depth >= SNAPSHOT_LIST_DEPTH)
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "%s: Lists nested too deeply",
 				  where);
-	items = json_object_get(doc, "items");
 	json_array_foreach(items, i, item) {
-		snprintf(sub, sizeof(sub), "%s%sitems[%zu]", depth ? where : "", depth ? "." : "",
-			 i);
-		r = walk(p, item, sub, depth + 1, reterr);
+		if (depth == 0 && i < ctx->n_items)
+			snprintf(sub, sizeof(sub), "line %zu, column %zu: items[%zu]",
+				 ctx->items[i].line, ctx->items[i].column, i);
+		else
+			snprintf(sub, sizeof(sub), "%s%sitems[%zu]", depth ? where : "",
+				 depth ? "." : "", i);
+		r = walk(p, ctx, item, sub, depth + 1, reterr);
 		if (r < 0)
 			return r;
 	}
@@ -366,7 +401,8 @@ static json_t *fast_parse(struct fast *f, const char *s, size_t len)
  * document the reference way).  Decoders run without an error to fill,
  * so they build no field paths or messages: the reference way does.
  */
-static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len, size_t *ret_end)
+static int fast_doc(struct fast *f, struct pending *p, const struct walk_ctx *ctx, const char *s,
+		    size_t len, size_t *ret_end)
 {
 	struct scan sc = { .s = s, .len = len };
 	size_t items_start = 0, items_end = 0;
@@ -427,7 +463,7 @@ static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len
 		goto out;
 	}
 	if (!have_items) {
-		r = walk(p, doc, "", 0, NULL);
+		r = walk(p, ctx, doc, "", 0, NULL);
 		goto out;
 	}
 	/* What walk() does for a List at the top, one element at a time. */
@@ -443,7 +479,7 @@ static int fast_doc(struct fast *f, struct pending *p, const char *s, size_t len
 			r = -EBADMSG;
 			goto out;
 		}
-		r = walk(p, item, "", 1, NULL);
+		r = walk(p, ctx, item, "", 1, NULL);
 		json_decref(item);
 		/* The element's tree is released: its memory is free. */
 		arena_reset(f->arena);
@@ -460,8 +496,8 @@ out:
 }
 
 /* The reference way: one tree per document. */
-static int ref_doc(struct pending *p, const char *data, size_t len, size_t off, const char *name,
-		   unsigned docs, size_t *ret_end, struct bh_err *reterr)
+static int ref_doc(struct pending *p, const struct walk_ctx *ctx, const char *data, size_t len,
+		   size_t off, unsigned docs, size_t *ret_end, struct bh_err *reterr)
 {
 	json_error_t jerr;
 	json_t *doc;
@@ -474,28 +510,87 @@ static int ref_doc(struct pending *p, const char *data, size_t len, size_t off, 
 		unsigned base = line_of(data, off);
 
 		return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
-				  "snapshot '%s': line %d, column %d: %s", name,
+				  "snapshot '%s': line %d, column %d: %s", ctx->name,
 				  jerr.line + (int) base - 1, jerr.column, jerr.text);
 	}
 	snprintf(where, sizeof(where), "document %u", docs);
-	r = walk(p, doc, docs == 1 ? "" : where, 0, reterr);
+	r = walk(p, ctx, doc, docs == 1 ? "" : where, 0, reterr);
 	json_decref(doc);
 	if (r < 0)
-		return bh_err_prefix(reterr, "snapshot '%s': ", name);
+		return bh_err_prefix(reterr, "snapshot '%s': ", ctx->name);
 	*ret_end = off + jerr.position;
 	return 0;
+}
+
+struct yaml_walk {
+	struct pending *p;
+	struct walk_ctx ctx;
+};
+
+static int yaml_doc_cb(void *ud, const struct snapshot_yaml_doc *d, struct bh_err *reterr)
+{
+	struct yaml_walk *yw = ud;
+	char where[96];
+	int r;
+
+	if (d->index == 1)
+		snprintf(where, sizeof(where), "line %zu, column %zu", d->start.line,
+			 d->start.column);
+	else
+		snprintf(where, sizeof(where), "line %zu, column %zu: document %u", d->start.line,
+			 d->start.column, d->index);
+	yw->ctx.items = d->items;
+	yw->ctx.n_items = d->n_items;
+	r = walk(yw->p, &yw->ctx, d->root, where, 0, reterr);
+	yw->ctx.items = NULL;
+	yw->ctx.n_items = 0;
+	if (r < 0)
+		return bh_err_prefix(reterr, "snapshot '%s': ", yw->ctx.name);
+	return 0;
+}
+
+/* JSON or YAML?  By content, not by name: '{' or '[' first is JSON. */
+static bool is_json(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && is_ws(data[i]))
+		i++;
+	return i == len || data[i] == '{' || data[i] == '[';
+}
+
+static int parse_yaml(struct pending *p, const struct walk_ctx *ctx, const char *data, size_t len,
+		      struct bh_err *reterr)
+{
+	struct yaml_walk yw = { .p = p, .ctx = *ctx };
+	int r;
+
+	if (len > SNAPSHOT_YAML_MAX)
+		return bh_err_set(reterr, BH_ERR_INPUT, -E2BIG,
+				  "snapshot '%s': YAML larger than 256 MiB (JSON may be up to "
+				  "1 GiB: kubectl get -o json)",
+				  ctx->name);
+	r = snapshot_yaml_read(data, len, ctx->name, yaml_doc_cb, &yw, reterr);
+	if (r == 0)
+		r = bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
+			       "snapshot '%s': empty, expected a Kubernetes List or object",
+			       ctx->name);
+	return r < 0 ? r : 0;
 }
 
 /* Decodes every document of one buffer into @p, the fast way when @f is
  * not NULL. */
 static int parse_buf(struct pending *p, struct fast *f, const char *data, size_t len,
-		     const char *name, struct bh_err *reterr)
+		     const char *name, const struct snapshot_opts *opts, struct bh_err *reterr)
 {
+	const struct walk_ctx ctx = { .name = name, .opts = opts };
 	struct arena *prev = NULL;
 	size_t off = 0;
 	unsigned docs = 0;
 	int r = 0;
 
+	if (!is_json(data, len))
+		return parse_yaml(p, &ctx, data, len, reterr);
 	/* JSON has no raw NUL (a string says \u0000); jansson would skip it
 	 * and miscount the document's end, the fast scanner stop at it. */
 	{
@@ -522,12 +617,12 @@ static int parse_buf(struct pending *p, struct fast *f, const char *data, size_t
 		if (off >= len)
 			break;
 		docs++;
-		if (f && fast_doc(f, p, data + off, len - off, &end) == 0) {
+		if (f && fast_doc(f, p, &ctx, data + off, len - off, &end) == 0) {
 			off += end;
 			continue;
 		}
 		pending_rollback(p, &m);
-		r = ref_doc(p, data, len, off, name, docs, &end, reterr);
+		r = ref_doc(p, &ctx, data, len, off, docs, &end, reterr);
 		if (r < 0)
 			goto out;
 		off = end;
@@ -665,6 +760,18 @@ static int read_file(const char *path, struct buf *b, struct bh_err *reterr)
 	return r;
 }
 
+static const struct snapshot_opts opts_default;
+
+static void stats_of(const struct pending *p, struct snapshot_stats *st)
+{
+	size_t unreadable = 0;
+
+	st->skipped += p->skips.n;
+	for (size_t i = 0; i < p->skips.n; i++)
+		unreadable += p->skips.v[i].unreadable;
+	st->skipped_unreadable += unreadable;
+}
+
 int snapshot_merge_buf(struct cluster *c, const char *data, size_t len, const char *name,
 		       struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
@@ -674,7 +781,7 @@ int snapshot_merge_buf(struct cluster *c, const char *data, size_t len, const ch
 	int r;
 
 	fast_init(&f);
-	r = parse_buf(&p, &f, data, len, name, reterr);
+	r = parse_buf(&p, &f, data, len, name, &opts_default, reterr);
 	if (r < 0)
 		goto out;
 	/* Put into a copy so that a failure leaves @c as it was. */
@@ -684,7 +791,7 @@ int snapshot_merge_buf(struct cluster *c, const char *data, size_t len, const ch
 		goto out;
 	}
 	if (ret_stats)
-		ret_stats->skipped += p.skipped;
+		stats_of(&p, ret_stats);
 	r = pending_commit(&p, copy);
 	if (r < 0) {
 		r = bh_err_oom(reterr);
@@ -705,13 +812,17 @@ out:
 }
 
 /* Hands what @p decoded over as a new cluster in *@ret. */
-static int pending_finish(struct pending *p, struct cluster **ret, struct snapshot_stats *ret_stats,
-			  struct bh_err *reterr)
+static int pending_finish(struct pending *p, const struct snapshot_opts *opts, struct cluster **ret,
+			  struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
 	struct cluster *c = cluster_new();
 
-	if (ret_stats)
-		ret_stats->skipped = p->skipped; /* before pending_commit() empties @p */
+	if (ret_stats) {
+		*ret_stats = (struct snapshot_stats){ 0 };
+		stats_of(p, ret_stats); /* before pending_commit() empties @p */
+	}
+	if (c && opts->warn)
+		snapshot_skips_warn(&p->skips);
 	if (!c || pending_commit(p, c) < 0) {
 		cluster_free(c);
 		return bh_err_oom(reterr);
@@ -720,17 +831,20 @@ static int pending_finish(struct pending *p, struct cluster **ret, struct snapsh
 	return 0;
 }
 
-static int load_buf(const char *data, size_t len, const char *name, bool fast, struct cluster **ret,
-		    struct snapshot_stats *ret_stats, struct bh_err *reterr)
+int snapshot_load_buf_opts(const char *data, size_t len, const char *name,
+			   const struct snapshot_opts *opts, struct cluster **ret,
+			   struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
 	struct pending p = { 0 };
 	struct fast f;
 	int r;
 
+	if (!opts)
+		opts = &opts_default;
 	fast_init(&f);
-	r = parse_buf(&p, fast ? &f : NULL, data, len, name, reterr);
+	r = parse_buf(&p, opts->reference ? NULL : &f, data, len, name, opts, reterr);
 	if (r == 0)
-		r = pending_finish(&p, ret, ret_stats, reterr);
+		r = pending_finish(&p, opts, ret, ret_stats, reterr);
 	fast_done(&f);
 	pending_done(&p);
 	return r;
@@ -739,24 +853,28 @@ static int load_buf(const char *data, size_t len, const char *name, bool fast, s
 int snapshot_load_buf(const char *data, size_t len, const char *name, struct cluster **ret,
 		      struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
-	return load_buf(data, len, name, true, ret, ret_stats, reterr);
+	return snapshot_load_buf_opts(data, len, name, NULL, ret, ret_stats, reterr);
 }
 
 int snapshot_load_buf_reference(const char *data, size_t len, const char *name,
 				struct cluster **ret, struct snapshot_stats *ret_stats,
 				struct bh_err *reterr)
 {
-	return load_buf(data, len, name, false, ret, ret_stats, reterr);
+	const struct snapshot_opts o = { .reference = true };
+
+	return snapshot_load_buf_opts(data, len, name, &o, ret, ret_stats, reterr);
 }
 
-int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret,
-			struct snapshot_stats *ret_stats, struct bh_err *reterr)
+int snapshot_load(const char *const *paths, size_t n, const struct snapshot_opts *opts,
+		  struct cluster **ret, struct snapshot_stats *ret_stats, struct bh_err *reterr)
 {
 	struct pending p = { 0 };
 	struct fast f;
 	struct buf b;
 	int r = 0;
 
+	if (!opts)
+		opts = &opts_default;
 	if (n == 0)
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "--snapshot: no file given");
 	buf_init(&b, SNAPSHOT_FILE_MAX);
@@ -766,14 +884,21 @@ int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret
 		r = read_file(paths[i], &b, reterr);
 		if (r < 0)
 			goto out;
-		r = parse_buf(&p, &f, b.data ? b.data : "", b.len, paths[i], reterr);
+		r = parse_buf(&p, opts->reference ? NULL : &f, b.data ? b.data : "", b.len,
+			      paths[i], opts, reterr);
 		if (r < 0)
 			goto out;
 	}
-	r = pending_finish(&p, ret, ret_stats, reterr);
+	r = pending_finish(&p, opts, ret, ret_stats, reterr);
 out:
 	fast_done(&f);
 	pending_done(&p);
 	buf_done(&b);
 	return r;
+}
+
+int snapshot_load_files(const char *const *paths, size_t n, struct cluster **ret,
+			struct snapshot_stats *ret_stats, struct bh_err *reterr)
+{
+	return snapshot_load(paths, n, NULL, ret, ret_stats, reterr);
 }

@@ -80,7 +80,7 @@ s["items"] = [i for i in s["items"] if not i["metadata"]["name"].startswith("api
 json.dump(s, open(sys.argv[2], "w"))
 PY
 rc=0
-"$BULKHEAD" propose --flows "$flows" --snapshot "$tmp/gone.json" --output "$tmp/gone.yaml" \
+"$BULKHEAD" propose --flows "$flows" --snapshot "$tmp/gone.json" --out-file "$tmp/gone.yaml" \
 	> "$tmp/out" 2> "$tmp/err" || rc=$?
 [ $rc = 3 ] || fail "gone: exit $rc, want 3"
 [ ! -e "$tmp/gone.yaml" ] && [ ! -s "$tmp/out" ] || fail "gone: output written"
