@@ -681,10 +681,13 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		       ruleset_n_chains(rs), st->messages, st->bytes);
 	}
 	if (o.datapath) {
-		printf("%s\n", datapath_describe(o.datapath, dpline, sizeof(dpline)));
-		/* Said once the ruleset is in: a refused input is one line. */
+		/* Said once the ruleset is in, so a refused input stays one
+		 * line; a datapath the ruleset cannot see is a warning. */
+		(void) datapath_describe(o.datapath, dpline, sizeof(dpline));
 		if (datapath_blind(o.datapath))
 			log_warning("apply: %s", dpline);
+		else
+			printf("%s\n", dpline);
 	}
 	r = 0;
 out:
