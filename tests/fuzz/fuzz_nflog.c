@@ -45,16 +45,14 @@ static void payload_agrees(const uint8_t *data, size_t size)
 	free(copy);
 	if ((pr == PKT_NOT_IP) != (r == -EPROTONOSUPPORT))
 		__builtin_trap();
-	if (pr != PKT_OK && pr != PKT_FRAGMENT)
-		return;
-	if (r != 0 || !addr_eq(&pkt.src, &pi.src) || !addr_eq(&pkt.dst, &pi.dst))
+	/* A later fragment is an alert without ports (pkt_parse() fills
+	 * nothing then). */
+	if (pr == PKT_FRAGMENT && (r != 0 || pkt.sport || pkt.dport))
 		__builtin_trap();
-	if (pr == PKT_FRAGMENT) {
-		if (pkt.sport || pkt.dport)
-			__builtin_trap();
+	if (pr != PKT_OK)
 		return;
-	}
-	if (pkt.proto != pi.proto || pkt.sport != pi.sport || pkt.dport != pi.dport ||
+	if (r != 0 || !addr_eq(&pkt.src, &pi.src) || !addr_eq(&pkt.dst, &pi.dst) ||
+	    pkt.proto != pi.proto || pkt.sport != pi.sport || pkt.dport != pi.dport ||
 	    pkt.len != pi.ip_len)
 		__builtin_trap();
 }
