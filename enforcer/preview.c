@@ -289,6 +289,12 @@ int nflog_msg_parse(const void *msg, size_t len, struct nflog_pkt *ret)
 		return -EBADMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
 		return -EBADMSG;
+	/* libmnl walks the attributes up to MNL_ALIGN(nlmsg_len): a message
+	 * whose padding is not in @len would let it, and the attribute it
+	 * accepts there, read past the buffer (found by fuzz.nflog).  The
+	 * kernel always sends the padding. */
+	if (MNL_ALIGN(nlh->nlmsg_len) > len)
+		return -EBADMSG;
 	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, &t) < 0 || t.bad)
 		return -EBADMSG;
 	if (!t.tb[NFULA_PAYLOAD])

@@ -494,6 +494,30 @@ static void length_zero_counts_the_copy(void **state)
 	preview_free(p);
 }
 
+/* A message whose length is not a multiple of 4 and whose buffer ends
+ * there: libmnl would walk (and hand over) attribute bytes up to the
+ * aligned length, past the buffer.  Refused instead. */
+static void unpadded_last_message(void **state)
+{
+	uint8_t buf[256];
+	struct nflog_pkt pkt;
+	struct nlmsghdr *nlh;
+	uint8_t *cut;
+	size_t n;
+
+	(void) state;
+	n = build_msg(buf, v4_udp, sizeof(v4_udp), NULL);
+	/* The message ends 2 bytes into its last attribute (the payload),
+	 * and so does the buffer. */
+	nlh = (struct nlmsghdr *) buf;
+	nlh->nlmsg_len = (uint32_t) (n - 2);
+	cut = malloc(n - 2); /* exact size, for ASan */
+	assert_non_null(cut);
+	memcpy(cut, buf, n - 2);
+	assert_int_equal(nflog_msg_parse(cut, n - 2, &pkt), -EBADMSG);
+	free(cut);
+}
+
 /* Resolves only the IPv4 packets: the deciding address becomes the name. */
 static int resolve_v4_cb(const char *prefix, const struct addr *src, const struct addr *dst,
 			 char *out, size_t len, void *userdata)
@@ -552,6 +576,7 @@ int main(void)
 		cmocka_unit_test(ports_end_at_ip_length),
 		cmocka_unit_test(total_length_below_header),
 		cmocka_unit_test(length_zero_counts_the_copy),
+		cmocka_unit_test(unpadded_last_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
