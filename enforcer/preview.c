@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "ip_parse.h"
 #include "preview.h"
 #include "proto.h"
 
@@ -32,8 +33,6 @@
  * after PREVIEW_FLUSH_CS hundredths of a second. */
 #define PREVIEW_QTHRESH 32
 #define PREVIEW_FLUSH_CS 5
-/* IPv6 extension headers followed before giving up on the ports. */
-#define PREVIEW_EXTHDR_MAX 8
 
 struct alert_node {
 	struct alert a;
@@ -207,75 +206,35 @@ size_t preview_alert_count(const struct preview *p)
 
 int nflog_payload_parse(const uint8_t *b, size_t len, struct nflog_pkt *pkt)
 {
-	size_t off;
-	uint8_t nh;
-	bool fragment = false;
+	const uint8_t *l4;
+	struct ip_info ip;
+	enum ip_result r;
 
-	if (len < 1)
+	r = ip_parse(b, len, &ip);
+	if (r == IP_NOT_IP)
+		return -EPROTONOSUPPORT;
+	/* Without a sound fixed header there are no addresses to alert on.
+	 * Past it the kernel copied at most PREVIEW_COPY_RANGE bytes: a chain
+	 * cut there (or hostile) still names the flow, only not its ports. */
+	if (!(ip.flags & IP_F_HEADER))
 		return -EBADMSG;
-	switch (b[0] >> 4) {
-	case 4: {
-		size_t ihl;
-
-		if (len < 20)
-			return -EBADMSG;
-		ihl = (size_t) (b[0] & 0x0f) * 4;
-		if (ihl < 20 || ihl > len)
-			return -EBADMSG;
-		addr_from_v4(&pkt->src, b + 12);
-		addr_from_v4(&pkt->dst, b + 16);
-		pkt->len = (uint32_t) b[2] << 8 | b[3];
-		nh = b[9];
-		/* Only the first fragment carries the L4 header. */
-		fragment = (((uint16_t) b[6] << 8 | b[7]) & 0x1fff) != 0;
-		off = ihl;
-		break;
-	}
-	case 6:
-		if (len < 40)
-			return -EBADMSG;
-		addr_from_v6(&pkt->src, b + 8);
-		addr_from_v6(&pkt->dst, b + 24);
-		pkt->len = ((uint32_t) b[4] << 8 | b[5]) + 40;
-		nh = b[6];
-		off = 40;
-		for (int i = 0; i < PREVIEW_EXTHDR_MAX; i++) {
-			size_t hl;
-
-			if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
-			    nh != IPPROTO_DSTOPTS && nh != IPPROTO_FRAGMENT && nh != IPPROTO_AH)
-				break;
-			if (off + 8 > len) {
-				/* Truncated inside the extension headers: the
-				 * addresses are good, the L4 part unknown. */
-				fragment = true;
-				break;
-			}
-			if (nh == IPPROTO_FRAGMENT) {
-				hl = 8;
-				if ((((uint16_t) b[off + 2] << 8 | b[off + 3]) & 0xfff8) != 0)
-					fragment = true;
-			} else if (nh == IPPROTO_AH) {
-				hl = ((size_t) b[off + 1] + 2) * 4;
-			} else {
-				hl = ((size_t) b[off + 1] + 1) * 8;
-			}
-			nh = b[off];
-			off += hl;
-			if (fragment)
-				break;
-		}
+	ip_info_addrs(&ip, b, &pkt->src, &pkt->dst);
+	pkt->len = ip.len;
+	pkt->proto = ip.proto;
+	pkt->sport = pkt->dport = 0;
+	if (r != IP_OK || ip.l4_len < 4)
+		return 0;
+	switch (ip.proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+	case IPPROTO_UDPLITE:
+		l4 = b + ip.l4_off;
+		pkt->sport = (uint16_t) (l4[0] << 8 | l4[1]);
+		pkt->dport = (uint16_t) (l4[2] << 8 | l4[3]);
 		break;
 	default:
-		return -EPROTONOSUPPORT;
-	}
-	pkt->proto = nh;
-	pkt->sport = pkt->dport = 0;
-	if (!fragment && off + 4 <= len &&
-	    (nh == IPPROTO_TCP || nh == IPPROTO_UDP || nh == IPPROTO_SCTP ||
-	     nh == IPPROTO_UDPLITE)) {
-		pkt->sport = (uint16_t) (b[off] << 8 | b[off + 1]);
-		pkt->dport = (uint16_t) (b[off + 2] << 8 | b[off + 3]);
+		break;
 	}
 	return 0;
 }
@@ -329,6 +288,12 @@ int nflog_msg_parse(const void *msg, size_t len, struct nflog_pkt *ret)
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
 		return -EBADMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
+		return -EBADMSG;
+	/* libmnl walks the attributes up to MNL_ALIGN(nlmsg_len): a message
+	 * whose padding is not in @len would let it, and the attribute it
+	 * accepts there, read past the buffer (found by fuzz.nflog).  The
+	 * kernel always sends the padding. */
+	if (MNL_ALIGN(nlh->nlmsg_len) > len)
 		return -EBADMSG;
 	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, &t) < 0 || t.bad)
 		return -EBADMSG;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* Big enough for an IPv6 address with a "/128" suffix. */
@@ -26,9 +27,19 @@ struct cidr {
 
 /* Parses a literal IPv4 or IPv6 address (no prefix); -EINVAL otherwise. */
 int addr_parse(const char *s, struct addr *ret);
-/* From raw network-order bytes: 4 for IPv4, 16 for IPv6. */
-void addr_from_v4(struct addr *a, const void *four_bytes);
-void addr_from_v6(struct addr *a, const void *sixteen_bytes);
+/* From raw network-order bytes: 4 for IPv4, 16 for IPv6.  Inline: the
+ * packet parsers call them for every packet. */
+static inline void addr_from_v4(struct addr *a, const void *four_bytes)
+{
+	*a = (struct addr){ .family = AF_INET };
+	memcpy(a->b, four_bytes, 4);
+}
+
+static inline void addr_from_v6(struct addr *a, const void *sixteen_bytes)
+{
+	*a = (struct addr){ .family = AF_INET6 };
+	memcpy(a->b, sixteen_bytes, 16);
+}
 /* Formats into @buf (ADDR_STR_MAX bytes) and returns @buf. */
 const char *addr_format(const struct addr *a, char *buf, size_t len);
 /* Total order: IPv4 before IPv6, then bytes. */

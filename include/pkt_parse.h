@@ -24,10 +24,9 @@
 #define PKT_DLT_IPV6 229
 #define PKT_DLT_LINUX_SLL2 276 /* Linux cooked capture v2 */
 
-/* Most 802.1Q/802.1ad tags followed before giving up (QinQ is 2). */
+/* Most 802.1Q/802.1ad tags followed before giving up (QinQ is 2).  The IP
+ * layer's limits are ip_parse.h's. */
 #define PKT_VLAN_MAX 4
-/* Most IPv6 extension headers followed before calling a chain hostile. */
-#define PKT_EXTHDR_MAX 8
 
 enum pkt_result {
 	PKT_OK, /* *ret filled: addresses, protocol, ports and flags */

@@ -34,9 +34,11 @@
 /* One logged packet, as parsed from one NFULNL_MSG_PACKET message. */
 struct nflog_pkt {
 	struct addr src, dst;
-	uint8_t proto; /* IPPROTO_*; 0 when the payload was not IP */
+	uint8_t proto; /* IPPROTO_* (an IPv6 extension header when the chain
+			* was cut before the L4 header); 0 when not IP */
 	uint16_t sport, dport; /* 0 for protocols without ports, or fragments */
-	uint32_t len; /* IP total length as claimed by the header */
+	uint32_t len; /* IP total length as claimed by the header (the
+		       * copied length when it claims 0: TSO, jumbogram) */
 	char prefix[PREVIEW_PREFIX_MAX]; /* "" when the rule gave none */
 	int64_t ts_ns; /* NFULA_TIMESTAMP (unix ns), 0 when absent */
 };
@@ -126,9 +128,12 @@ int nflog_msg_parse(const void *nlh, size_t len, struct nflog_pkt *ret);
 
 /*
  * Parses the IP packet in @payload (@len bytes, possibly truncated at the
- * copy range) into @pkt's addresses, protocol, ports and length.  Follows
- * IPv6 extension headers; a non-first fragment has no ports.
- * -EPROTONOSUPPORT when not IPv4/IPv6, -EBADMSG when too short.
+ * copy range) into @pkt's addresses, protocol, ports and length, with the
+ * capture parser's IP rules (ip_parse.h).  Follows IPv6 extension headers;
+ * a non-first fragment, or a packet whose headers end (at the copy range
+ * or at its own length) before the ports, has none.  -EPROTONOSUPPORT when
+ * not IPv4/IPv6, -EBADMSG when the fixed IP header is cut short or
+ * contradicts itself (IHL, total length).
  */
 int nflog_payload_parse(const uint8_t *payload, size_t len, struct nflog_pkt *pkt);
 

@@ -1,5 +1,6 @@
 /*
- * Link layer -> IPv4/IPv6 (+ extension headers, fragments) -> TCP/UDP/SCTP.
+ * Link layer -> IPv4/IPv6 (ip_parse.h: options, extension headers,
+ * fragments) -> TCP/UDP/SCTP.
  *
  * Every read goes through a length check against what is left of the
  * captured bytes, and IP payloads are further clipped to the length their
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "ip_parse.h"
 #include "pkt_parse.h"
 #include "proto.h"
 
@@ -88,116 +90,42 @@ static enum pkt_result parse_l4(uint8_t proto, const uint8_t *p, size_t avail, b
 	return PKT_OK;
 }
 
-static enum pkt_result parse_ipv4(const uint8_t *p, size_t caplen, struct pkt_info *ret)
+/* The IP layer's verdicts, in the packet parser's terms. */
+static const enum pkt_result from_ip[_IP_RESULT_MAX] = {
+	[IP_OK] = PKT_OK,
+	[IP_NOT_IP] = PKT_NOT_IP,
+	[IP_FRAGMENT] = PKT_FRAGMENT,
+	[IP_TRUNCATED] = PKT_TRUNCATED,
+	[IP_MALFORMED] = PKT_MALFORMED,
+};
+
+/*
+ * The IP header at @p (ip_parse.h), of IP @version when the link layer
+ * says which (0 when it does not), then its L4 header.
+ */
+static enum pkt_result parse_l3(int version, const uint8_t *p, size_t caplen, struct pkt_info *ret)
 {
-	size_t hlen, tot, avail;
-	uint16_t frag;
+	struct ip_info ip;
+	enum ip_result r;
 
-	if (caplen < 20)
-		return PKT_TRUNCATED;
-	if ((p[0] >> 4) != 4)
-		return PKT_MALFORMED;
-	hlen = (size_t) (p[0] & 0x0f) * 4;
-	tot = rd16(p + 2);
-	if (hlen < 20)
-		return PKT_MALFORMED;
-	/* A total length of 0 is what Linux shows for TSO super-packets
-	 * captured on output; trust the capture length then. */
-	if (tot == 0)
-		tot = caplen;
-	if (tot < hlen)
-		return PKT_MALFORMED;
-	if (caplen < hlen)
-		return PKT_TRUNCATED;
-
-	addr_from_v4(&ret->src, p + 12);
-	addr_from_v4(&ret->dst, p + 16);
-	ret->ip_len = (uint32_t) tot;
-	frag = rd16(p + 6);
-	if (frag & 0x1fff)
-		return PKT_FRAGMENT;
-	if (frag & 0x2000)
-		ret->flags |= PKT_F_FIRST_FRAG;
-
-	avail = (caplen < tot ? caplen : tot) - hlen;
-	return parse_l4(p[9], p + hlen, avail, tot <= caplen, ret);
-}
-
-static enum pkt_result parse_ipv6(const uint8_t *p, size_t caplen, struct pkt_info *ret)
-{
-	size_t plen, avail, off = 40;
-	uint8_t nh;
-	bool cut_by_ip;
-
-	if (caplen < 40)
-		return PKT_TRUNCATED;
-	if ((p[0] >> 4) != 6)
-		return PKT_MALFORMED;
-	plen = rd16(p + 4);
-	/* A payload length of 0 means a jumbogram (or a TSO capture). */
-	if (plen == 0)
-		plen = caplen - 40;
-	addr_from_v6(&ret->src, p + 8);
-	addr_from_v6(&ret->dst, p + 24);
-	ret->ip_len = (uint32_t) (plen + 40);
-	cut_by_ip = plen + 40 <= caplen;
-	avail = cut_by_ip ? plen + 40 : caplen; /* end of usable bytes */
-	nh = p[6];
-
-	for (int i = 0;; i++) {
-		size_t len;
-
-		if (i > PKT_EXTHDR_MAX)
-			return PKT_MALFORMED;
-		switch (nh) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-		case 135: /* Mobility */
-		case 139: /* HIP */
-		case 140: /* Shim6 */
-		case IPPROTO_AH:
-			if (avail < off + 2)
-				return cut_by_ip ? PKT_MALFORMED : PKT_TRUNCATED;
-			if (nh == IPPROTO_AH)
-				len = ((size_t) p[off + 1] + 2) * 4;
-			else
-				len = ((size_t) p[off + 1] + 1) * 8;
-			if (avail < off + len)
-				return cut_by_ip ? PKT_MALFORMED : PKT_TRUNCATED;
-			nh = p[off];
-			off += len;
-			continue;
-		case IPPROTO_FRAGMENT:
-			if (avail < off + 8)
-				return cut_by_ip ? PKT_MALFORMED : PKT_TRUNCATED;
-			if (rd16(p + off + 2) & 0xfff8)
-				return PKT_FRAGMENT;
-			if (p[off + 3] & 1)
-				ret->flags |= PKT_F_FIRST_FRAG;
-			nh = p[off];
-			off += 8;
-			continue;
-		default:
-			break;
-		}
+	switch (version) {
+	case 4:
+		r = ip_parse_v4(p, caplen, &ip);
+		break;
+	case 6:
+		r = ip_parse_v6(p, caplen, &ip);
+		break;
+	default:
+		r = ip_parse(p, caplen, &ip);
 		break;
 	}
-	return parse_l4(nh, p + off, avail - off, cut_by_ip, ret);
-}
-
-static enum pkt_result parse_ip(const uint8_t *p, size_t caplen, struct pkt_info *ret)
-{
-	if (caplen < 1)
-		return PKT_TRUNCATED;
-	switch (p[0] >> 4) {
-	case 4:
-		return parse_ipv4(p, caplen, ret);
-	case 6:
-		return parse_ipv6(p, caplen, ret);
-	default:
-		return PKT_NOT_IP;
-	}
+	if (r != IP_OK)
+		return from_ip[r];
+	ip_info_addrs(&ip, p, &ret->src, &ret->dst);
+	ret->ip_len = ip.len;
+	if (ip.flags & IP_F_FIRST_FRAG)
+		ret->flags |= PKT_F_FIRST_FRAG;
+	return parse_l4(ip.proto, p + ip.l4_off, ip.l4_len, ip.flags & IP_F_CUT_BY_LEN, ret);
 }
 
 /* @type is the EtherType read at @off - 2; VLAN tags follow from @off. */
@@ -218,9 +146,9 @@ static enum pkt_result parse_ethertype(uint16_t type, const uint8_t *p, size_t c
 	}
 	switch (type) {
 	case ETHERTYPE_IPV4:
-		return parse_ipv4(p + off, caplen - off, ret);
+		return parse_l3(4, p + off, caplen - off, ret);
 	case ETHERTYPE_IPV6:
-		return parse_ipv6(p + off, caplen - off, ret);
+		return parse_l3(6, p + off, caplen - off, ret);
 	default:
 		return PKT_NOT_IP;
 	}
@@ -230,12 +158,12 @@ static enum pkt_result parse_af(uint32_t af, const uint8_t *p, size_t caplen, st
 {
 	switch (af) {
 	case 2: /* AF_INET everywhere */
-		return parse_ipv4(p, caplen, ret);
+		return parse_l3(4, p, caplen, ret);
 	case 10: /* AF_INET6: Linux */
 	case 24: /* NetBSD, OpenBSD */
 	case 28: /* FreeBSD */
 	case 30: /* macOS */
-		return parse_ipv6(p, caplen, ret);
+		return parse_l3(6, p, caplen, ret);
 	default:
 		return PKT_NOT_IP;
 	}
@@ -269,11 +197,11 @@ enum pkt_result pkt_parse(int dlt, const uint8_t *data, size_t caplen, struct pk
 	case PKT_DLT_RAW:
 	case PKT_DLT_RAW_BSD:
 	case PKT_DLT_LINKTYPE_RAW:
-		return parse_ip(data, caplen, ret);
+		return parse_l3(0, data, caplen, ret);
 	case PKT_DLT_IPV4:
-		return parse_ipv4(data, caplen, ret);
+		return parse_l3(4, data, caplen, ret);
 	case PKT_DLT_IPV6:
-		return parse_ipv6(data, caplen, ret);
+		return parse_l3(6, data, caplen, ret);
 	case PKT_DLT_NULL:
 		if (caplen < 4)
 			return PKT_TRUNCATED;

@@ -22,18 +22,6 @@ int addr_parse(const char *s, struct addr *ret)
 	return 0;
 }
 
-void addr_from_v4(struct addr *a, const void *four_bytes)
-{
-	*a = (struct addr){ .family = AF_INET };
-	memcpy(a->b, four_bytes, 4);
-}
-
-void addr_from_v6(struct addr *a, const void *sixteen_bytes)
-{
-	*a = (struct addr){ .family = AF_INET6 };
-	memcpy(a->b, sixteen_bytes, 16);
-}
-
 const char *addr_format(const struct addr *a, char *buf, size_t len)
 {
 	if (a->family == AF_INET && len >= 16) {

@@ -312,6 +312,39 @@ static void malformed_ipv4(void **state)
 	assert_int_equal(pkt_parse(PKT_DLT_RAW, bad.b, bad.n, &pi), PKT_MALFORMED);
 }
 
+/*
+ * A length field of 0 (TSO or BIG TCP on output, an IPv6 jumbogram) says
+ * nothing about where the packet ends: a header the capture cut is
+ * truncated, as with any other short capture, not malformed.
+ */
+static void unknown_length_cut_by_capture(void **state)
+{
+	struct pb l4 = pb_tcp(1234, 80, PKT_TCP_SYN), ext = { .n = 0 };
+	struct pkt_info pi;
+	struct pb ip;
+
+	(void) state;
+	/* IPv4, the TCP header cut before its flags. */
+	ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_TCP, &l4, 0, 8);
+	ip.b[2] = ip.b[3] = 0;
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, 28 + 10, &pi), PKT_TRUNCATED);
+	/* ... and the options cut. */
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, 24, &pi), PKT_TRUNCATED);
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, ip.n, &pi), PKT_OK);
+	assert_int_equal(pi.ip_len, ip.n);
+
+	/* IPv6, an extension header cut, then the TCP header. */
+	pb_u8(&ext, IPPROTO_TCP);
+	pb_u8(&ext, 1);
+	pb_zero(&ext, 14);
+	ip = pb_ipv6x("fd00::1", "fd00::2", IPPROTO_DSTOPTS, &ext, &l4);
+	ip.b[4] = ip.b[5] = 0;
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, 40 + 10, &pi), PKT_TRUNCATED);
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, 40 + 16 + 10, &pi), PKT_TRUNCATED);
+	assert_int_equal(pkt_parse(PKT_DLT_RAW, ip.b, ip.n, &pi), PKT_OK);
+	assert_int_equal(pi.ip_len, ip.n);
+}
+
 static void not_ip_and_other_l4(void **state)
 {
 	struct pb arp = { .n = 0 }, icmp = { .n = 0 };
@@ -372,6 +405,7 @@ int main(void)
 		cmocka_unit_test(hostile_extension_chain),
 		cmocka_unit_test(fragments),
 		cmocka_unit_test(malformed_ipv4),
+		cmocka_unit_test(unknown_length_cut_by_capture),
 		cmocka_unit_test(not_ip_and_other_l4),
 		cmocka_unit_test(random_garbage),
 	};

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "pktbuild.h"
 #include "preview.h"
 #include "testutil.h"
 
@@ -339,6 +340,184 @@ static void payloads(void **state)
 	assert_int_equal(nflog_payload_parse(b, 0, &pkt), -EBADMSG);
 }
 
+/*
+ * The NFLOG reader reads the IP layer with the capture parser's rules
+ * (ip_parse.h); each case below is one where its own copy of them
+ * disagreed.  @ip goes through a whole NFLOG message and the alert table.
+ */
+static struct nflog_pkt feed_payload(struct preview *p, const struct pb *ip, int want)
+{
+	uint8_t buf[PB_MAX + 256];
+	struct nflog_pkt pkt = { .proto = 0 };
+	size_t n = build_msg(buf, ip->b, ip->n, "chain");
+
+	assert_int_equal(nflog_msg_parse(buf, n, &pkt), want);
+	assert_int_equal(preview_feed(p, buf, n, NOW_NS), want == 0 ? 1 : 0);
+	return pkt;
+}
+
+/* Mobility, HIP and Shim6 are extension headers (RFC 7045), not the L4
+ * protocol: the ports after them are read. */
+static void extension_chains_as_capture(void **state)
+{
+	struct pb l4 = pb_tcp(40000, 443, 0x02 /* SYN */), ext = { .n = 0 };
+	struct preview *p = preview_new(8);
+	struct collect c = { .n = 0 };
+	struct nflog_pkt pkt;
+	struct pb ip;
+
+	(void) state;
+	assert_non_null(p);
+	/* Hop-by-hop -> fragment (first, M) -> Shim6 -> TCP. */
+	pb_u8(&ext, IPPROTO_FRAGMENT);
+	pb_u8(&ext, 0);
+	pb_zero(&ext, 6);
+	pb_u8(&ext, 140);
+	pb_u8(&ext, 0);
+	pb_u16(&ext, 0x0001);
+	pb_u32(&ext, 7);
+	pb_u8(&ext, IPPROTO_TCP);
+	pb_u8(&ext, 0);
+	pb_zero(&ext, 6);
+	ip = pb_ipv6x("fd00::1", "fd00::2", IPPROTO_HOPOPTS, &ext, &l4);
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.proto, IPPROTO_TCP);
+	assert_int_equal(pkt.sport, 40000);
+	assert_int_equal(pkt.dport, 443);
+
+	/* Mobility (135) and HIP (139) likewise, before UDP. */
+	ext.n = 0;
+	pb_u8(&ext, 139);
+	pb_u8(&ext, 1);
+	pb_zero(&ext, 14);
+	pb_u8(&ext, IPPROTO_UDP);
+	pb_u8(&ext, 0);
+	pb_zero(&ext, 6);
+	l4 = pb_udp(5353, 53, 4);
+	ip = pb_ipv6x("fd00::1", "fd00::3", 135, &ext, &l4);
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.proto, IPPROTO_UDP);
+	assert_int_equal(pkt.dport, 53);
+
+	assert_int_equal(preview_alert_foreach(p, collect_cb, &c), 0);
+	assert_non_null(find(&c, "fd00::2", IPPROTO_TCP, 443));
+	assert_non_null(find(&c, "fd00::3", IPPROTO_UDP, 53));
+	assert_int_equal(preview_stats(p)->malformed, 0);
+	preview_free(p);
+}
+
+/* Bytes after the length the IP header claims are not part of the
+ * packet: no ports are read from them. */
+static void ports_end_at_ip_length(void **state)
+{
+	struct pb l4 = pb_udp(12345, 53, 0), ext = { .n = 0 };
+	struct preview *p = preview_new(8);
+	struct nflog_pkt pkt;
+	struct pb ip;
+
+	(void) state;
+	assert_non_null(p);
+	/* IPv4 total length 20: the header alone; UDP-looking bytes follow. */
+	ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_UDP, &l4, 0, 0);
+	ip.b[2] = 0;
+	ip.b[3] = 20;
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.proto, IPPROTO_UDP);
+	assert_int_equal(pkt.len, 20);
+	assert_int_equal(pkt.sport, 0);
+	assert_int_equal(pkt.dport, 0);
+
+	/* IPv6 payload length 8: only the hop-by-hop header is inside. */
+	pb_u8(&ext, IPPROTO_TCP);
+	pb_u8(&ext, 0);
+	pb_zero(&ext, 6);
+	l4 = pb_tcp(1234, 80, 0x02 /* SYN */);
+	ip = pb_ipv6x("fd00::1", "fd00::2", IPPROTO_HOPOPTS, &ext, &l4);
+	ip.b[4] = 0;
+	ip.b[5] = 8;
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.proto, IPPROTO_TCP);
+	assert_int_equal(pkt.len, 48);
+	assert_int_equal(pkt.dport, 0);
+
+	/* An extension header running past that length: the flow is known,
+	 * its ports are not. */
+	ip.b[5] = 4;
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.dport, 0);
+	preview_free(p);
+}
+
+/* An IPv4 total length below the header length contradicts itself:
+ * malformed, as the capture parser says, not an alert. */
+static void total_length_below_header(void **state)
+{
+	struct pb l4 = pb_udp(12345, 53, 0);
+	struct preview *p = preview_new(8);
+	struct pb ip;
+
+	(void) state;
+	assert_non_null(p);
+	ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_UDP, &l4, 0, 0);
+	ip.b[3] = 16;
+	(void) feed_payload(p, &ip, -EBADMSG);
+	/* With options: 24 bytes of header, a total length of 20. */
+	ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_UDP, &l4, 0, 4);
+	ip.b[3] = 20;
+	(void) feed_payload(p, &ip, -EBADMSG);
+	assert_int_equal(preview_stats(p)->malformed, 2);
+	assert_int_equal(preview_alert_count(p), 0);
+	preview_free(p);
+}
+
+/* A length field of 0 (a TSO or BIG TCP packet logged on output, an IPv6
+ * jumbogram) counts the bytes copied, not 0 or a bare header. */
+static void length_zero_counts_the_copy(void **state)
+{
+	struct pb l4 = pb_udp(12345, 53, 12);
+	struct preview *p = preview_new(8);
+	struct nflog_pkt pkt;
+	struct pb ip;
+
+	(void) state;
+	assert_non_null(p);
+	ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_UDP, &l4, 0, 0);
+	ip.b[2] = ip.b[3] = 0;
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.len, 40);
+	assert_int_equal(pkt.dport, 53);
+	ip = pb_ipv6("fd00::1", "fd00::2", IPPROTO_UDP, &l4);
+	ip.b[4] = ip.b[5] = 0;
+	pkt = feed_payload(p, &ip, 0);
+	assert_int_equal(pkt.len, 60);
+	assert_int_equal(pkt.dport, 53);
+	preview_free(p);
+}
+
+/* A message whose length is not a multiple of 4 and whose buffer ends
+ * there: libmnl would walk (and hand over) attribute bytes up to the
+ * aligned length, past the buffer.  Refused instead. */
+static void unpadded_last_message(void **state)
+{
+	uint8_t buf[256];
+	struct nflog_pkt pkt;
+	struct nlmsghdr *nlh;
+	uint8_t *cut;
+	size_t n;
+
+	(void) state;
+	n = build_msg(buf, v4_udp, sizeof(v4_udp), NULL);
+	/* The message ends 2 bytes into its last attribute (the payload),
+	 * and so does the buffer. */
+	nlh = (struct nlmsghdr *) buf;
+	nlh->nlmsg_len = (uint32_t) (n - 2);
+	cut = malloc(n - 2); /* exact size, for ASan */
+	assert_non_null(cut);
+	memcpy(cut, buf, n - 2);
+	assert_int_equal(nflog_msg_parse(cut, n - 2, &pkt), -EBADMSG);
+	free(cut);
+}
+
 /* Resolves only the IPv4 packets: the deciding address becomes the name. */
 static int resolve_v4_cb(const char *prefix, const struct addr *src, const struct addr *dst,
 			 char *out, size_t len, void *userdata)
@@ -393,6 +572,11 @@ int main(void)
 		cmocka_unit_test(truncated_datagrams_never_overread),
 		cmocka_unit_test(hand_built_messages),
 		cmocka_unit_test(payloads),
+		cmocka_unit_test(extension_chains_as_capture),
+		cmocka_unit_test(ports_end_at_ip_length),
+		cmocka_unit_test(total_length_below_header),
+		cmocka_unit_test(length_zero_counts_the_copy),
+		cmocka_unit_test(unpadded_last_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
