@@ -6,15 +6,6 @@
 #define BH_MUST_CHECK __attribute__((warn_unused_result))
 #define BH_NORETURN __attribute__((noreturn))
 
-/* File-static helpers that unit tests call: static normally, exported in
- * the unit test build (curl's UNITTEST).  Declare their prototypes in the
- * module header under #ifdef BH_UNIT_TESTS. */
-#ifdef BH_UNIT_TESTS
-#define BH_TESTABLE
-#else
-#define BH_TESTABLE static
-#endif
-
 #define BH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit status contract of the `bulkhead` binary (shared/design.md). */
