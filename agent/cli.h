@@ -176,6 +176,13 @@ struct cli_cluster_src {
 /* Appends a --snapshot value; -E2BIG (input error) past CLI_FILES_MAX. */
 int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_err *reterr);
 /*
+ * Takes the shared cluster-source flags (--snapshot, --kubeconfig,
+ * --context, --namespace, --skip-unknown: CLI_FLAG_*) into @s: 1 when @id
+ * was one of them, 0 when it is the command's own, or the error of
+ * cli_cluster_src_add().  @arg is borrowed for the command's run.
+ */
+int cli_cluster_src_opt(struct cli_cluster_src *s, int id, const char *arg, struct bh_err *reterr);
+/*
  * Loads the cluster from the snapshots, or from the API when none was
  * given, configured as kubectl is (kube_config_find(): --kubeconfig FILE,
  * $KUBECONFIG, ~/.kube/config, in-cluster; --context NAME), listing

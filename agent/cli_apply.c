@@ -130,25 +130,18 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 
 	cli_getopt_init(&g, &cli_apply_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
-		switch (c) {
-		case CLI_OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, g.arg, reterr);
-			if (r < 0)
-				return r;
+		r = cli_cluster_src_opt(&a->src, c, g.arg, reterr);
+		if (r < 0)
+			return r;
+		if (r) {
+			a->from.skip_unknown = a->src.skip_unknown;
 			continue;
+		}
+		switch (c) {
 		case OPT_FROM:
 			r = cli_cluster_src_add(&a->from, g.arg, reterr);
 			if (r < 0)
 				return r;
-			continue;
-		case CLI_OPT_SKIP_UNKNOWN:
-			a->src.skip_unknown = a->from.skip_unknown = true;
-			continue;
-		case CLI_OPT_KUBECONFIG:
-			a->src.kubeconfig = g.arg;
-			continue;
-		case CLI_OPT_CONTEXT:
-			a->src.context = g.arg;
 			continue;
 		case OPT_DRY_RUN:
 			a->dry_run = true;

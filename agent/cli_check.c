@@ -124,24 +124,12 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 
 	cli_getopt_init(&g, &cli_check_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
+		r = cli_cluster_src_opt(&a->src, c, g.arg, reterr);
+		if (r < 0)
+			return r;
+		if (r)
+			continue;
 		switch (c) {
-		case CLI_OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, g.arg, reterr);
-			if (r < 0)
-				return r;
-			continue;
-		case CLI_OPT_SKIP_UNKNOWN:
-			a->src.skip_unknown = true;
-			continue;
-		case CLI_OPT_KUBECONFIG:
-			a->src.kubeconfig = g.arg;
-			continue;
-		case CLI_OPT_CONTEXT:
-			a->src.context = g.arg;
-			continue;
-		case CLI_OPT_NAMESPACE:
-			a->src.namespace = g.arg;
-			continue;
 		case OPT_EXPLAIN:
 			a->explain = true;
 			continue;

@@ -41,6 +41,31 @@ int cli_cluster_src_add(struct cli_cluster_src *s, const char *path, struct bh_e
 	return 0;
 }
 
+int cli_cluster_src_opt(struct cli_cluster_src *s, int id, const char *arg, struct bh_err *reterr)
+{
+	int r;
+
+	switch (id) {
+	case CLI_OPT_SNAPSHOT:
+		r = cli_cluster_src_add(s, arg, reterr);
+		return r < 0 ? r : 1;
+	case CLI_OPT_KUBECONFIG:
+		s->kubeconfig = arg;
+		return 1;
+	case CLI_OPT_CONTEXT:
+		s->context = arg;
+		return 1;
+	case CLI_OPT_NAMESPACE:
+		s->namespace = arg;
+		return 1;
+	case CLI_OPT_SKIP_UNKNOWN:
+		s->skip_unknown = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* How long a command waits for the API server's complete lists. */
 #define CLI_KUBE_TIMEOUT_MS 60000
 

@@ -622,6 +622,11 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		const char *arg = g.arg;
 
+		r = cli_cluster_src_opt(&csrc, c, arg, reterr);
+		if (r < 0)
+			return r;
+		if (r)
+			continue;
 		switch (c) {
 		case OPT_PCAP:
 		case OPT_INTERFACE:
@@ -635,20 +640,6 @@ int cli_learn(int argc, char **argv, struct bh_err *reterr)
 			break;
 		case OPT_CONNTRACK:
 			conntrack = true;
-			break;
-		case CLI_OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&csrc, arg, reterr);
-			if (r < 0)
-				return r;
-			break;
-		case CLI_OPT_SKIP_UNKNOWN:
-			csrc.skip_unknown = true;
-			break;
-		case CLI_OPT_KUBECONFIG:
-			csrc.kubeconfig = arg;
-			break;
-		case CLI_OPT_CONTEXT:
-			csrc.context = arg;
 			break;
 		case OPT_DURATION:
 			r = cli_parse_duration("learn", "--duration", arg, 1, 366u * 86400,

@@ -127,29 +127,17 @@ static int propose_parse(int argc, char **argv, struct propose_args *a, struct b
 	propose_opts_init(&a->opts);
 	cli_getopt_init(&g, &cli_propose_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
+		r = cli_cluster_src_opt(&a->src, c, g.arg, reterr);
+		if (r < 0)
+			return r;
+		if (r)
+			continue;
 		switch (c) {
 		case OPT_FLOWS:
 			if (a->n_flows >= CLI_FILES_MAX)
 				return cli_usage_err(reterr, "propose", "--flows: at most %d files",
 						     CLI_FILES_MAX);
 			a->flows[a->n_flows++] = g.arg;
-			break;
-		case CLI_OPT_SNAPSHOT:
-			r = cli_cluster_src_add(&a->src, g.arg, reterr);
-			if (r < 0)
-				return r;
-			break;
-		case CLI_OPT_SKIP_UNKNOWN:
-			a->src.skip_unknown = true;
-			break;
-		case CLI_OPT_KUBECONFIG:
-			a->src.kubeconfig = g.arg;
-			break;
-		case CLI_OPT_CONTEXT:
-			a->src.context = g.arg;
-			break;
-		case CLI_OPT_NAMESPACE:
-			a->src.namespace = g.arg;
 			break;
 		case OPT_OUTPUT:
 			cli_getopt_spelling(&g, spelling, sizeof(spelling));
