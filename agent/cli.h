@@ -74,9 +74,9 @@ enum {
 		.name = "kubeconfig", .arg = "FILE", .id = CLI_OPT_KUBECONFIG,          \
 		.help = "read the cluster state from the API server of this kubeconfig" \
 	}
-#define CLI_FLAG_CONTEXT                                                        \
-	{                                                                       \
-		.name = "context", .arg = "NAME", .id = CLI_OPT_CONTEXT,        \
+#define CLI_FLAG_CONTEXT                                                           \
+	{                                                                          \
+		.name = "context", .arg = "NAME", .id = CLI_OPT_CONTEXT,           \
 		.help = "the kubeconfig context to use (default: current-context)" \
 	}
 #define CLI_FLAG_SKIP_UNKNOWN                                                       \
@@ -84,10 +84,10 @@ enum {
 		.name = "skip-unknown", .id = CLI_OPT_SKIP_UNKNOWN,                 \
 		.help = "skip snapshot objects that cannot be read, with a warning" \
 	}
-#define CLI_FLAG_NAMESPACE                                               \
-	{                                                                \
+#define CLI_FLAG_NAMESPACE                                                 \
+	{                                                                  \
 		.name = "namespace", .arg = "NS", .id = CLI_OPT_NAMESPACE, \
-		.help = "narrow the output to this namespace"            \
+		.help = "narrow the output to this namespace"              \
 	}
 
 /* At most this many flags in one command's table. */
@@ -154,7 +154,6 @@ int cli_flag_unhandled(struct bh_err *reterr, const struct cli_getopt *g);
 const char *cli_getopt_spelling(const struct cli_getopt *g, char *buf, size_t len);
 
 #define CLI_FILES_MAX 64
-
 
 /* Where a command reads cluster state from: --snapshot FILE (repeatable)
  * or the Kubernetes API (--kubeconfig FILE, $KUBECONFIG, ~/.kube/config or

@@ -19,8 +19,8 @@
  * during the capture).  @ret is owned by the caller (flow_peer_done()).
  * -ENOMEM.
  */
-int learn_resolve_peer(const struct identity *id, const struct addr *a,
-		       const struct flow_record *f, struct flow_peer *ret);
+int learn_resolve_peer(const struct identity *id, const struct addr *a, const struct flow_record *f,
+		       struct flow_peer *ret);
 
 /*
  * Writes every flow of @t to @path ("-": stdout) through a flows_writer,

@@ -255,7 +255,8 @@ int flows_json_write(const struct flow_set *s, const char *path, struct bh_err *
 		if (r == -ENOMEM)
 			(void) bh_err_oom(reterr);
 		else if (r < 0)
-			(void) bh_err_set(reterr, BH_ERR_SYSTEM, r, "flows '%s': write error", path);
+			(void) bh_err_set(reterr, BH_ERR_SYSTEM, r, "flows '%s': write error",
+					  path);
 		if (r < 0)
 			w = flows_writer_abort(w);
 	}

@@ -3,8 +3,8 @@
 
 #include "learn_export.h"
 
-int learn_resolve_peer(const struct identity *id, const struct addr *a,
-		       const struct flow_record *f, struct flow_peer *ret)
+int learn_resolve_peer(const struct identity *id, const struct addr *a, const struct flow_record *f,
+		       struct flow_peer *ret)
 {
 	struct flow_peer p;
 	int r = identity_resolve(id, a, f->last_seen, ret);

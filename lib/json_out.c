@@ -278,7 +278,7 @@ void json_out_int(struct json_out *w, int64_t v)
 		return;
 	}
 	char d[21];
-	uint64_t u = (uint64_t) -(v + 1) + 1; /* in range for INT64_MIN too */
+	uint64_t u = (uint64_t) - (v + 1) + 1; /* in range for INT64_MIN too */
 	size_t i = sizeof(d);
 
 	do {

@@ -38,8 +38,9 @@ static void nesting_puts_the_commas(void **state)
 	json_out_time(&w, 1795683600);
 	json_out_obj_end(&w);
 	assert_int_equal(json_out_error(&w), 0);
-	assert_string_equal(b.data,
-			    "{\"a\":[1,{},[],\"x\"],\"b\":true,\"c\":null,\"t\":\"2026-11-26T09:00:00Z\"}");
+	assert_string_equal(
+		b.data,
+		"{\"a\":[1,{},[],\"x\"],\"b\":true,\"c\":null,\"t\":\"2026-11-26T09:00:00Z\"}");
 	buf_done(&b);
 }
 
