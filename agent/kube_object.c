@@ -60,7 +60,7 @@ static int dec_oom(struct dec *d)
 	return bh_err_oom(d->err);
 }
 
-static const char *json_type_name(const json_t *v)
+const char *kube_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -100,7 +100,7 @@ static int get_member(struct dec *d, const json_t *o, const char *key, const cha
 				   type == JSON_STRING ? "a string" :
 							 "a value of another type";
 
-		return dec_fail(d, path, "expected %s, got %s", want, json_type_name(v));
+		return dec_fail(d, path, "expected %s, got %s", want, kube_json_type_name(v));
 	}
 	*ret = v;
 	return 0;
@@ -124,7 +124,7 @@ static int get_bool(struct dec *d, const json_t *o, const char *key, const char 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return dec_fail(d, path, "expected a boolean, got %s", json_type_name(v));
+		return dec_fail(d, path, "expected a boolean, got %s", kube_json_type_name(v));
 	*ret = json_is_true(v);
 	return 0;
 }
@@ -144,7 +144,8 @@ static int port_from_json(struct dec *d, const json_t *v, const char *path, uint
 	json_int_t n;
 
 	if (!json_is_integer(v))
-		return dec_fail(d, path, "expected an integer 1..65535, got %s", json_type_name(v));
+		return dec_fail(d, path, "expected an integer 1..65535, got %s",
+				kube_json_type_name(v));
 	n = json_integer_value(v);
 	if (n < 1 || n > 65535)
 		return dec_fail(d, path, "expected an integer 1..65535, got %lld", (long long) n);
@@ -176,12 +177,12 @@ static int labels_from_json(struct dec *d, const json_t *o, const char *path, st
 		return 0;
 	if (!json_is_object(o))
 		return dec_fail(d, path, "expected an object of strings, got %s",
-				json_type_name(o));
+				kube_json_type_name(o));
 	json_object_foreach((json_t *) o, key, v) {
 		if (!json_is_string(v)) {
 			labels_done(ret);
 			path_fmt(d, p, sizeof(p), "%s.%s", path, key);
-			return dec_fail(d, p, "expected a string, got %s", json_type_name(v));
+			return dec_fail(d, p, "expected a string, got %s", kube_json_type_name(v));
 		}
 		if (labels_set(ret, key, json_string_value(v)) < 0) {
 			labels_done(ret);
@@ -248,7 +249,8 @@ static int metadata_read(struct dec *d, const json_t *obj, const char *kind, boo
 	if (d->err)
 		snprintf(d->what, sizeof(d->what), "%s", kind);
 	if (!json_is_object(obj))
-		return dec_fail(d, "object", "expected an object, got %s", json_type_name(obj));
+		return dec_fail(d, "object", "expected an object, got %s",
+				kube_json_type_name(obj));
 	r = get_member(d, obj, "metadata", "metadata", JSON_OBJECT, &md);
 	if (r < 0)
 		return r;
@@ -330,14 +332,16 @@ static int container_ports_read(struct dec *d, const json_t *containers, const c
 	if (!containers || json_is_null(containers))
 		return 0;
 	if (!json_is_array(containers))
-		return dec_fail(d, list, "expected an array, got %s", json_type_name(containers));
+		return dec_fail(d, list, "expected an array, got %s",
+				kube_json_type_name(containers));
 	json_array_foreach(containers, i, c) {
 		const json_t *ports;
 		struct container_port *np;
 
 		path_fmt(d, path, sizeof(path), "%s[%zu]", list, i);
 		if (!json_is_object(c))
-			return dec_fail(d, path, "expected an object, got %s", json_type_name(c));
+			return dec_fail(d, path, "expected an object, got %s",
+					kube_json_type_name(c));
 		path_fmt(d, path, sizeof(path), "%s[%zu].ports", list, i);
 		r = get_member(d, c, "ports", path, JSON_ARRAY, &ports);
 		if (r < 0)
@@ -355,7 +359,7 @@ static int container_ports_read(struct dec *d, const json_t *containers, const c
 			path_fmt(d, path, sizeof(path), "%s[%zu].ports[%zu]", list, i, j);
 			if (!json_is_object(port))
 				return dec_fail(d, path, "expected an object, got %s",
-						json_type_name(port));
+						kube_json_type_name(port));
 			path_fmt(d, path, sizeof(path), "%s[%zu].ports[%zu].containerPort", list, i,
 				 j);
 			if (!json_object_get(port, "containerPort"))
@@ -397,7 +401,8 @@ static int pod_ips_read(struct dec *d, const json_t *status, struct pod *p)
 
 		path_fmt(d, path, sizeof(path), "status.podIPs[%zu].ip", i);
 		if (!json_is_object(e))
-			return dec_fail(d, path, "expected an object, got %s", json_type_name(e));
+			return dec_fail(d, path, "expected an object, got %s",
+					kube_json_type_name(e));
 		r = get_string(d, e, "ip", path, &ip);
 		if (r < 0)
 			return r;
@@ -449,7 +454,8 @@ static int owner_read(struct dec *d, const json_t *md, struct pod *p)
 
 		path_fmt(d, path, sizeof(path), "metadata.ownerReferences[%zu]", i);
 		if (!json_is_object(e))
-			return dec_fail(d, path, "expected an object, got %s", json_type_name(e));
+			return dec_fail(d, path, "expected an object, got %s",
+					kube_json_type_name(e));
 		if (get_string(d, e, "kind", path, &kind) < 0 ||
 		    get_string(d, e, "name", path, &name) < 0 ||
 		    get_bool(d, e, "controller", path, &controller) < 0)
@@ -568,7 +574,8 @@ int kube_node_decode(const json_t *obj, struct node *ret, struct bh_err *reterr)
 
 		path_fmt(&d, path, sizeof(path), "status.addresses[%zu]", i);
 		if (!json_is_object(e)) {
-			r = dec_fail(&d, path, "expected an object, got %s", json_type_name(e));
+			r = dec_fail(&d, path, "expected an object, got %s",
+				     kube_json_type_name(e));
 			goto fail;
 		}
 		if ((r = get_string(&d, e, "type", path, &type)) < 0 ||
@@ -602,7 +609,7 @@ static int selector_from_json(struct dec *d, const json_t *o, const char *path,
 
 	selector_init(ret);
 	if (!json_is_object(o))
-		return dec_fail(d, path, "expected an object, got %s", json_type_name(o));
+		return dec_fail(d, path, "expected an object, got %s", kube_json_type_name(o));
 	path_fmt(d, p, sizeof(p), "%s.matchLabels", path);
 	r = get_member(d, o, "matchLabels", p, JSON_OBJECT, &ml);
 	if (r < 0)
@@ -621,7 +628,7 @@ static int selector_from_json(struct dec *d, const json_t *o, const char *path,
 
 		path_fmt(d, p, sizeof(p), "%s.matchExpressions[%zu]", path, i);
 		if (!json_is_object(e)) {
-			r = dec_fail(d, p, "expected an object, got %s", json_type_name(e));
+			r = dec_fail(d, p, "expected an object, got %s", kube_json_type_name(e));
 			goto fail;
 		}
 		if ((r = get_string(d, e, "key", p, &key)) < 0 ||
@@ -647,7 +654,8 @@ static int selector_from_json(struct dec *d, const json_t *o, const char *path,
 		}
 		json_array_foreach(values, j, v) {
 			if (!json_is_string(v)) {
-				r = dec_fail(d, p, "expected strings, got %s", json_type_name(v));
+				r = dec_fail(d, p, "expected strings, got %s",
+					     kube_json_type_name(v));
 				goto fail;
 			}
 			vals[j] = json_string_value(v);
@@ -704,7 +712,7 @@ static int peer_from_json(struct dec *d, const json_t *o, const char *path, stru
 
 	*ret = (struct netpol_peer){ 0 };
 	if (!json_is_object(o))
-		return dec_fail(d, path, "expected an object, got %s", json_type_name(o));
+		return dec_fail(d, path, "expected an object, got %s", kube_json_type_name(o));
 	path_fmt(d, p, sizeof(p), "%s.ipBlock", path);
 	r = get_member(d, o, "ipBlock", p, JSON_OBJECT, &ipb);
 	if (r < 0)
@@ -740,7 +748,7 @@ static int peer_from_json(struct dec *d, const json_t *o, const char *path, stru
 				r = dec_fail(d, p, "expected a CIDR, got %s%s%s",
 					     json_is_string(e) ? "'" : "",
 					     json_is_string(e) ? json_string_value(e) :
-								 json_type_name(e),
+								 kube_json_type_name(e),
 					     json_is_string(e) ? "'" : "");
 				goto fail;
 			}
@@ -782,7 +790,7 @@ static int netpol_port_from_json(struct dec *d, const json_t *o, const char *pat
 
 	*ret = (struct netpol_port){ .kind = NETPOL_PORT_ANY };
 	if (!json_is_object(o))
-		return dec_fail(d, path, "expected an object, got %s", json_type_name(o));
+		return dec_fail(d, path, "expected an object, got %s", kube_json_type_name(o));
 	path_fmt(d, p, sizeof(p), "%s.protocol", path);
 	r = protocol_from_json(d, o, p, &ret->protocol);
 	if (r < 0)
@@ -841,7 +849,7 @@ static int rule_from_json(struct dec *d, const json_t *o, const char *path, cons
 
 	*ret = (struct netpol_rule){ 0 };
 	if (!json_is_object(o))
-		return dec_fail(d, path, "expected an object, got %s", json_type_name(o));
+		return dec_fail(d, path, "expected an object, got %s", kube_json_type_name(o));
 	path_fmt(d, p, sizeof(p), "%s.ports", path);
 	r = get_member(d, o, "ports", p, JSON_ARRAY, &ports);
 	if (r < 0)
@@ -961,7 +969,8 @@ int kube_netpol_decode(const json_t *obj, struct netpol *ret, struct bh_err *ret
 				p.types[NETPOL_EGRESS] = true;
 			else {
 				r = dec_fail(&d, path, "expected Ingress or Egress, got %s%s%s",
-					     t ? "'" : "", t ? t : json_type_name(e), t ? "'" : "");
+					     t ? "'" : "", t ? t : kube_json_type_name(e),
+					     t ? "'" : "");
 				goto fail;
 			}
 		}

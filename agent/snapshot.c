@@ -192,7 +192,7 @@ static int walk(struct pending *p, const struct walk_ctx *ctx, const json_t *doc
 			return 0;
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 				  "%s%sitems: expected an array of objects in a %s, got %s", where,
-				  *where ? ": " : "", kind_s, snapshot_json_type(items));
+				  *where ? ": " : "", kind_s, kube_json_type_name(items));
 	}
 	kind = kube_object_kind(doc);
 	if (kind == KUBE_KIND_UNKNOWN)

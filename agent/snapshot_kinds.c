@@ -22,27 +22,6 @@
 /* Warnings about skipped objects: one line per file and kind, this many. */
 #define SNAPSHOT_WARN_KINDS 16
 
-const char *snapshot_json_type(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* "'ns/name'" or "'name'" from metadata, else "". */
 static void object_id(const json_t *obj, char *buf, size_t len)
 {

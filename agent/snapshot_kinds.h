@@ -48,7 +48,4 @@ void snapshot_skips_done(struct snapshot_skips *s);
  * order, naming the first object and how many more there were. */
 void snapshot_skips_warn(const struct snapshot_skips *s);
 
-/* "an object", "an array", ... for messages. */
-const char *snapshot_json_type(const json_t *v);
-
 #endif

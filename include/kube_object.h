@@ -47,4 +47,7 @@ int kube_object_key(const json_t *obj, const char **ret_ns, const char **ret_nam
  * seconds and numeric offsets accepted) to unix seconds; -EINVAL. */
 int kube_time_parse(const char *s, int64_t *ret);
 
+/* "an object", "an array", "a string", ... for error messages. */
+const char *kube_json_type_name(const json_t *v);
+
 #endif
