@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "json_out.h"
 #include "preview.h"
 #include "proto.h"
 
@@ -592,19 +593,11 @@ int alert_format_json(const struct alert *a, struct buf *out)
 		    buf_printf(out, "\"protocol\":%u", a->proto);
 	if (r < 0)
 		return r;
-	r = buf_printf(out, ",\"port\":%u,\"prefix\":\"", a->dport);
-	for (const char *c = a->prefix; r == 0 && *c; c++) {
-		unsigned char ch = (unsigned char) *c;
-
-		if (ch == '"' || ch == '\\')
-			r = buf_printf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			r = buf_printf(out, "\\u%04x", ch);
-		else
-			r = buf_append(out, c, 1);
-	}
+	r = buf_printf(out, ",\"port\":%u,\"prefix\":", a->dport);
 	if (r == 0)
-		r = buf_printf(out, "\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, a->packets,
+		r = json_escape_append(out, a->prefix, strlen(a->prefix));
+	if (r == 0)
+		r = buf_printf(out, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, a->packets,
 			       a->bytes);
 	if (r == 0)
 		r = json_time(out, "first_seen", a->first_seen_ns);

@@ -277,6 +277,32 @@ static void hand_built_messages(void **state)
 	preview_free(p);
 }
 
+/* The prefix is escaped by json_escape_append(): UTF-8 (a resolved name)
+ * passes through, a byte that is not UTF-8 becomes U+FFFD, controls are
+ * escaped.  The old writer escaped each non-ASCII byte as \u00XX, turning
+ * "\xc3\xa9" into two Latin-1 characters. */
+static void alert_json_prefix_utf8(void **state)
+{
+	struct alert a = {
+		.src = addr_lit("10.0.0.1"),
+		.dst = addr_lit("10.0.0.2"),
+		.proto = IPPROTO_TCP,
+		.dport = 80,
+		.packets = 1,
+		.bytes = 60,
+		.first_seen_ns = NOW_NS,
+		.last_seen_ns = NOW_NS,
+	};
+	struct buf b;
+
+	(void) state;
+	snprintf(a.prefix, sizeof(a.prefix), "caf\xc3\xa9 \xff\tx");
+	buf_init(&b, 4096);
+	assert_int_equal(alert_format_json(&a, &b), 0);
+	assert_non_null(strstr(b.data, ",\"prefix\":\"caf\xc3\xa9 \xef\xbf\xbd\\tx\","));
+	buf_done(&b);
+}
+
 static void payloads(void **state)
 {
 	struct nflog_pkt pkt;
@@ -393,6 +419,7 @@ int main(void)
 		cmocka_unit_test(truncated_datagrams_never_overread),
 		cmocka_unit_test(hand_built_messages),
 		cmocka_unit_test(payloads),
+		cmocka_unit_test(alert_json_prefix_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
