@@ -23,6 +23,7 @@
 #include "json_out.h"
 #include "preview.h"
 #include "proto.h"
+#include "rfc3339.h"
 
 /* A batch of NFLOG messages in one datagram stays well below this. */
 #define PREVIEW_RECV_BUF 65536
@@ -569,13 +570,11 @@ void preview_reset(struct preview *p)
 
 static int json_time(struct buf *out, const char *key, int64_t ns)
 {
-	struct tm tm;
-	time_t sec = (time_t) (ns / 1000000000);
-	char s[32];
+	char s[RFC3339_STR_MAX];
 
-	if (!gmtime_r(&sec, &tm) || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+	if (!rfc3339_format_ns(ns, 6, s, sizeof(s)))
 		return buf_printf(out, ",\"%s\":null", key);
-	return buf_printf(out, ",\"%s\":\"%s.%06" PRId64 "Z\"", key, s, (ns % 1000000000) / 1000);
+	return buf_printf(out, ",\"%s\":\"%s\"", key, s);
 }
 
 int alert_format_json(const struct alert *a, struct buf *out)

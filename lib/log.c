@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "json_out.h"
 #include "log.h"
+#include "rfc3339.h"
 
 int log_max_level = LOG_NOTICE;
 
@@ -145,14 +146,12 @@ static void log_vemit(int level, const char *errname, const char *fmt, va_list a
 		level >= 0 && level < (int) BH_ARRAY_SIZE(level_names) ? level_names[level] : "?";
 	struct line l;
 	struct timespec ts;
-	struct tm tm;
-	char when[40], head[128];
+	char when[RFC3339_STR_MAX], head[128];
 	int saved = errno; /* callers may log between a failure and its errno */
 
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	(void) clock_gettime(CLOCK_REALTIME, &ts);
-	(void) gmtime_r(&ts.tv_sec, &tm);
-	(void) strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	(void) rfc3339_format(ts.tv_sec, when, sizeof(when));
 
 	l.n = 0;
 	if (log_json) {

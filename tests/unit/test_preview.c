@@ -303,6 +303,28 @@ static void alert_json_prefix_utf8(void **state)
 	buf_done(&b);
 }
 
+/* Times through rfc3339_format_ns(): before 1970 the fraction counts up
+ * from the second before (the old writer printed "00:00:00.-00001Z"). */
+static void alert_json_times(void **state)
+{
+	struct alert a = {
+		.src = addr_lit("10.0.0.1"),
+		.dst = addr_lit("10.0.0.2"),
+		.proto = IPPROTO_TCP,
+		.dport = 80,
+		.first_seen_ns = -1500,
+		.last_seen_ns = NOW_NS + 123456789,
+	};
+	struct buf b;
+
+	(void) state;
+	buf_init(&b, 4096);
+	assert_int_equal(alert_format_json(&a, &b), 0);
+	assert_non_null(strstr(b.data, "\"first_seen\":\"1969-12-31T23:59:59.999998Z\","));
+	assert_non_null(strstr(b.data, "\"last_seen\":\"2023-11-14T22:13:20.123456Z\"}"));
+	buf_done(&b);
+}
+
 static void payloads(void **state)
 {
 	struct nflog_pkt pkt;
@@ -420,6 +442,7 @@ int main(void)
 		cmocka_unit_test(hand_built_messages),
 		cmocka_unit_test(payloads),
 		cmocka_unit_test(alert_json_prefix_utf8),
+		cmocka_unit_test(alert_json_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
