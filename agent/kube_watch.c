@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "clock.h"
 #include "kube_watch.h"
 #include "log.h"
 
@@ -522,7 +523,7 @@ static void watch_done_cb(void *ud, int r, long status, const char *msg)
 	}
 	/* The server ended the watch (timeoutSeconds): go on from where we
 	 * are, at once unless it keeps ending without delivering anything. */
-	quick = kube_now_ms() - w->watch_start_ms < 1000 && !w->watch_events;
+	quick = clock_mono_ms() - w->watch_start_ms < 1000 && !w->watch_events;
 	schedule(w, NEXT_REWATCH, quick);
 }
 
@@ -538,7 +539,7 @@ static void watch_begin(struct kube_watch *w)
 	w->stream_err = 0;
 	w->stream_gone = false;
 	w->watch_events = 0;
-	w->watch_start_ms = kube_now_ms();
+	w->watch_start_ms = clock_mono_ms();
 	buf_reset(&w->line);
 	if (asprintf(&path,
 		     "%s%cwatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
