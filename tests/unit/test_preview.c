@@ -277,22 +277,28 @@ static void hand_built_messages(void **state)
 	preview_free(p);
 }
 
-/* The prefix is escaped by json_escape_append(): UTF-8 (a resolved name)
- * passes through, a byte that is not UTF-8 becomes U+FFFD, controls are
- * escaped.  The old writer escaped each non-ASCII byte as \u00XX, turning
- * "\xc3\xa9" into two Latin-1 characters. */
-static void alert_json_prefix_utf8(void **state)
+/* An alert for TCP 80 from 10.0.0.1 to 10.0.0.2, one packet. */
+static struct alert tcp_alert(int64_t first_ns, int64_t last_ns)
 {
-	struct alert a = {
+	return (struct alert){
 		.src = addr_lit("10.0.0.1"),
 		.dst = addr_lit("10.0.0.2"),
 		.proto = IPPROTO_TCP,
 		.dport = 80,
 		.packets = 1,
 		.bytes = 60,
-		.first_seen_ns = NOW_NS,
-		.last_seen_ns = NOW_NS,
+		.first_seen_ns = first_ns,
+		.last_seen_ns = last_ns,
 	};
+}
+
+/* The prefix is escaped by json_escape_append(): UTF-8 (a resolved name)
+ * passes through, a byte that is not UTF-8 becomes U+FFFD, controls are
+ * escaped.  The old writer escaped each non-ASCII byte as \u00XX, turning
+ * "\xc3\xa9" into two Latin-1 characters. */
+static void alert_json_prefix_utf8(void **state)
+{
+	struct alert a = tcp_alert(NOW_NS, NOW_NS);
 	struct buf b;
 
 	(void) state;
@@ -307,14 +313,7 @@ static void alert_json_prefix_utf8(void **state)
  * from the second before (the old writer printed "00:00:00.-00001Z"). */
 static void alert_json_times(void **state)
 {
-	struct alert a = {
-		.src = addr_lit("10.0.0.1"),
-		.dst = addr_lit("10.0.0.2"),
-		.proto = IPPROTO_TCP,
-		.dport = 80,
-		.first_seen_ns = -1500,
-		.last_seen_ns = NOW_NS + 123456789,
-	};
+	struct alert a = tcp_alert(-1500, NOW_NS + 123456789);
 	struct buf b;
 
 	(void) state;
