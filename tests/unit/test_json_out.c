@@ -133,8 +133,7 @@ static void rfc3339_with_fractions(void **state)
 			    "2023-11-14T22:13:20.123Z");
 	assert_string_equal(rfc3339_format_ns(1700000000123456789, 0, s, sizeof(s)),
 			    "2023-11-14T22:13:20Z");
-	assert_string_equal(rfc3339_format_ns(-1, 6, s, sizeof(s)),
-			    "1969-12-31T23:59:59.999999Z");
+	assert_string_equal(rfc3339_format_ns(-1, 6, s, sizeof(s)), "1969-12-31T23:59:59.999999Z");
 	assert_null(rfc3339_format_ns(0, 6, s, 20));
 	assert_string_equal(rfc3339_format(1700000000, s, sizeof(s)), "2023-11-14T22:13:20Z");
 }
