@@ -16,12 +16,15 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "engine.h"
+#include "json_out.h"
 #include "proto.h"
 
 enum check_output {
@@ -295,22 +298,19 @@ static void end_ep(struct engine *e, const struct check_end *end, int family, st
 		engine_ep_addr(e, &end->addr, ret);
 }
 
-/* Writes @s as a JSON string; keys are Kubernetes names or addresses, but
- * escape anyway. */
-static void json_str_write(FILE *f, const char *s)
+/* Writes @s as a JSON string (json_escape_append()): keys are Kubernetes
+ * names or addresses, UTF-8 passes through. */
+static int json_str_write(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char) *s;
+	struct buf b;
+	int r;
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	buf_init(&b, SIZE_MAX / 2);
+	r = json_escape_append(&b, s, strlen(s));
+	if (r == 0 && fwrite(b.data, 1, b.len, f) != b.len)
+		r = -EIO;
+	buf_done(&b);
+	return r;
 }
 
 struct check_table {
@@ -333,11 +333,13 @@ static int col_width(const struct check_table *t, bool numbered, size_t j)
 	return n;
 }
 
-/* Prints one probe; returns the number of denied cells. */
-static size_t check_print_probe(const struct check_table *t, const struct check_probe *p,
-				enum check_output out, FILE *f)
+/* Prints one probe; adds the number of denied cells to @denied.  0, or
+ * -ENOMEM. */
+static int check_print_probe(const struct check_table *t, const struct check_probe *p,
+			     enum check_output out, FILE *f, size_t *ret_denied)
 {
 	size_t denied = 0, w = 0;
+	int r = 0;
 	const char *pname = proto_name(p->proto);
 	bool numbered = false;
 
@@ -345,7 +347,8 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 		fprintf(f, "{\"port\": %u, \"protocol\": \"%s\", \"matrix\": {", p->port, pname);
 		for (size_t i = 0; i < t->n_from; i++) {
 			fputs(i ? ", " : "", f);
-			json_str_write(f, t->from[i].key);
+			if (r == 0)
+				r = json_str_write(f, t->from[i].key);
 			fputs(": {", f);
 			for (size_t j = 0; j < t->n_to; j++) {
 				bool ok = engine_allowed(t->e, &t->from_ep[i], &t->to_ep[j],
@@ -353,13 +356,15 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 
 				denied += !ok;
 				fputs(j ? ", " : "", f);
-				json_str_write(f, t->to[j].key);
+				if (r == 0)
+					r = json_str_write(f, t->to[j].key);
 				fputs(ok ? ": true" : ": false", f);
 			}
 			fputc('}', f);
 		}
 		fputs("}}\n", f);
-		return denied;
+		*ret_denied += denied;
+		return r;
 	}
 
 	if (t->n_from == 1 && t->n_to == 1) {
@@ -367,7 +372,8 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 
 		fprintf(f, "%s/%u %s -> %s: %s\n", pname, p->port, t->from[0].key, t->to[0].key,
 			ok ? "allowed" : "denied");
-		return !ok;
+		*ret_denied += !ok;
+		return 0;
 	}
 	for (size_t i = 0; i < t->n_from; i++)
 		if (strlen(t->from[i].key) > w)
@@ -405,7 +411,8 @@ static size_t check_print_probe(const struct check_table *t, const struct check_
 	for (size_t j = 0; numbered && j < t->n_to; j++)
 		fprintf(f, "%*zu: %s\n", col_width(t, true, 0), j + 1, t->to[j].key);
 	fputc('\n', f);
-	return denied;
+	*ret_denied += denied;
+	return 0;
 }
 
 static const char *policy_key(const struct cluster *c, size_t idx, char *buf, size_t len)
@@ -588,8 +595,14 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 		r = check_explain(&t, &probes[0], out, stdout, reterr);
 		goto flush;
 	}
-	for (size_t i = 0; i < n_probes; i++)
-		denied += check_print_probe(&t, &probes[i], out, stdout);
+	for (size_t i = 0; i < n_probes; i++) {
+		r = check_print_probe(&t, &probes[i], out, stdout, &denied);
+		if (r < 0) {
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "check: writing the output: %s",
+				       strerror(-r));
+			goto out;
+		}
+	}
 	r = denied ? BH_EXIT_DENY : BH_EXIT_OK;
 
 flush:

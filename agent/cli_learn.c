@@ -35,6 +35,7 @@
 
 #include "atomic_file.h"
 #include "capture.h"
+#include "clock.h"
 #include "cli.h"
 #include "ctmon.h"
 #include "flow_table.h"
@@ -322,7 +323,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 		}
 	}
 	if (run->ct) {
-		uint64_t until = loop_clock_ms() + LEARN_CT_DRAIN_MS;
+		uint64_t until = clock_mono_ms() + LEARN_CT_DRAIN_MS;
 
 		do {
 			struct pollfd pfd = { .fd = ctmon_fd(run->ct), .events = POLLIN };
@@ -333,7 +334,7 @@ static int run_live(struct learn_run *run, uint64_t duration, struct bh_err *ret
 			/* A dump still coming: wait for it rather than spin. */
 			if (r == 0 && ctmon_dumping(run->ct))
 				(void) poll(&pfd, 1, 100);
-		} while ((r > 0 || ctmon_dumping(run->ct)) && loop_clock_ms() < until);
+		} while ((r > 0 || ctmon_dumping(run->ct)) && clock_mono_ms() < until);
 	}
 	return 0;
 }

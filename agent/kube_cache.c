@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kube_cache.h"
 #include "log.h"
 
@@ -310,11 +311,11 @@ const struct kube_cache_stats *kube_cache_stats(const struct kube_cache *c)
 int kube_cache_wait_synced(struct kube_cache *c, struct kube_client *client, int timeout_ms,
 			   struct bh_err *reterr)
 {
-	uint64_t end = kube_now_ms() + (uint64_t) timeout_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t) timeout_ms;
 	const char *msg = "";
 
 	while (!kube_cache_synced(c)) {
-		uint64_t now = kube_now_ms();
+		uint64_t now = clock_mono_ms();
 		int r;
 
 		for (size_t i = 0; i < c->n_typed; i++) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "kube_client.h"
 #include "kube_exec.h"
 #include "log.h"
@@ -53,14 +54,6 @@ struct kube_client {
 	bool token_stale;
 	struct bh_err exec_err; /* why the last run failed, for the request */
 };
-
-uint64_t kube_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 static int curl_global(void)
 {
@@ -374,7 +367,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *ud)
 		c->curl_due = false;
 	} else {
 		c->curl_due = true;
-		c->curl_due_ms = kube_now_ms() + (uint64_t) timeout_ms;
+		c->curl_due_ms = clock_mono_ms() + (uint64_t) timeout_ms;
 	}
 	return 0;
 }
@@ -492,7 +485,7 @@ const char *kube_client_server(const struct kube_client *c)
 
 int kube_client_timeout_ms(const struct kube_client *c)
 {
-	uint64_t now = kube_now_ms(), due = UINT64_MAX;
+	uint64_t now = clock_mono_ms(), due = UINT64_MAX;
 
 	if (c->curl_due)
 		due = c->curl_due_ms;
@@ -610,7 +603,7 @@ static void check_done(struct kube_client *c)
 
 static void timers_run(struct kube_client *c)
 {
-	uint64_t now = kube_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	while (c->timers && c->timers->due_ms <= now) {
 		struct kube_timer *t = c->timers;
@@ -641,7 +634,7 @@ int kube_client_process(struct kube_client *c)
 			flags |= CURL_CSELECT_ERR;
 		(void) curl_multi_socket_action(c->multi, evs[i].data.fd, flags, &running);
 	}
-	if (c->curl_due && c->curl_due_ms <= kube_now_ms()) {
+	if (c->curl_due && c->curl_due_ms <= clock_mono_ms()) {
 		c->curl_due = false;
 		(void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
@@ -684,7 +677,7 @@ void kube_timer_arm(struct kube_client *c, struct kube_timer *t, uint64_t delay_
 	struct kube_timer **pp;
 
 	kube_timer_disarm(c, t);
-	t->due_ms = kube_now_ms() + delay_ms;
+	t->due_ms = clock_mono_ms() + delay_ms;
 	t->fn = fn;
 	t->ud = ud;
 	t->armed = true;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "kube_exec.h"
 #include "rfc3339.h"
 
@@ -174,10 +175,7 @@ static char **env_build(const struct kube_exec *x, char **ret_info)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t) clock_mono_ms();
 }
 
 /* Reads the plugin's stdout until EOF, @max bytes or @deadline. */

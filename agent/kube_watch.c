@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "hash.h"
+#include "kube_url.h"
 #include "kube_watch.h"
 #include "log.h"
 
@@ -522,31 +524,39 @@ static void watch_done_cb(void *ud, int r, long status, const char *msg)
 	}
 	/* The server ended the watch (timeoutSeconds): go on from where we
 	 * are, at once unless it keeps ending without delivering anything. */
-	quick = kube_now_ms() - w->watch_start_ms < 1000 && !w->watch_events;
+	quick = clock_mono_ms() - w->watch_start_ms < 1000 && !w->watch_events;
 	schedule(w, NEXT_REWATCH, quick);
 }
 
 static void watch_begin(struct kube_watch *w)
 {
 	struct kube_request_opts ro = { 0 };
-	char *path = NULL;
+	char *path = NULL, tmo[16];
 	/* Spread watch renewals over [timeout, 2*timeout) as client-go does. */
 	unsigned timeout = w->o.timeout_s + (unsigned) (rng_next(w) % w->o.timeout_s);
+	const char *const params[] = {
+		"watch",
+		"1",
+		"resourceVersion",
+		w->rv,
+		"allowWatchBookmarks",
+		"true",
+		"timeoutSeconds",
+		tmo,
+		NULL,
+	};
 	int r;
 
 	w->state = W_WATCHING;
 	w->stream_err = 0;
 	w->stream_gone = false;
 	w->watch_events = 0;
-	w->watch_start_ms = kube_now_ms();
+	w->watch_start_ms = clock_mono_ms();
 	buf_reset(&w->line);
-	if (asprintf(&path,
-		     "%s%cwatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
-		     w->base, strchr(w->base, '?') ? '&' : '?', w->rv, timeout) < 0) {
-		path = NULL;
-		r = -ENOMEM;
+	(void) snprintf(tmo, sizeof(tmo), "%u", timeout);
+	r = kube_url_path(w->base, params, &path);
+	if (r < 0)
 		goto fail;
-	}
 	ro = (struct kube_request_opts){
 		.path = path,
 		/* The server ends the watch at timeoutSeconds; past that plus
@@ -711,37 +721,18 @@ retry:
 static void list_page_request(struct kube_watch *w)
 {
 	struct kube_request_opts ro;
-	char *path = NULL, *esc = NULL;
-	int r = -ENOMEM;
+	char *path = NULL, limit[16];
+	/* Continue tokens are base64: '+', '/' and '=' are encoded. */
+	const char *const params[] = { "limit", limit, "continue", w->cont, NULL };
+	int r;
 
 	w->state = W_LISTING;
 	w->stream_err = 0;
 	buf_reset(&w->page);
-	if (w->cont) {
-		/* Continue tokens are base64: escape '+', '/' and '='. */
-		size_t n = strlen(w->cont);
-
-		esc = malloc(n * 3 + 1);
-		if (!esc)
-			goto fail;
-		for (size_t i = 0, o = 0; i <= n; i++) {
-			unsigned char ch = (unsigned char) w->cont[i];
-
-			if (ch &&
-			    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')) {
-				(void) snprintf(esc + o, 4, "%%%02X", ch);
-				o += 3;
-			} else {
-				esc[o++] = (char) ch;
-			}
-		}
-	}
-	if (asprintf(&path, "%s%climit=%u%s%s", w->base, strchr(w->base, '?') ? '&' : '?',
-		     w->o.page_limit, esc ? "&continue=" : "", esc ? esc : "") < 0) {
-		path = NULL;
+	(void) snprintf(limit, sizeof(limit), "%u", w->o.page_limit);
+	r = kube_url_path(w->base, params, &path);
+	if (r < 0)
 		goto fail;
-	}
 	ro = (struct kube_request_opts){
 		.path = path,
 		.timeout_s = 60,
@@ -754,11 +745,9 @@ static void list_page_request(struct kube_watch *w)
 	if (r < 0)
 		goto fail;
 	free(path);
-	free(esc);
 	return;
 fail:
 	free(path);
-	free(esc);
 	w->stats.err_transport++;
 	(void) snprintf(w->errmsg, sizeof(w->errmsg), "list '%s': %s", w->resource, strerror(-r));
 	schedule(w, NEXT_RELIST, true);

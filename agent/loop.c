@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loop.h"
 
 struct loop {
@@ -39,14 +40,6 @@ struct loop {
 	bool exit;
 	int exit_code;
 };
-
-uint64_t loop_clock_ms(void)
-{
-	struct timespec ts;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 uint64_t loop_now(const struct loop *l)
 {
@@ -243,7 +236,7 @@ static int timers_timeout(const struct loop *l, int max_ms)
 	if (!l->n_heap)
 		return max_ms;
 	due = l->heap[0]->due;
-	now = loop_clock_ms();
+	now = clock_mono_ms();
 	wait = due > now ? due - now : 0;
 	if (max_ms >= 0 && wait > (uint64_t) max_ms)
 		return max_ms;
@@ -312,7 +305,7 @@ int loop_new(struct loop **ret, struct bh_err *reterr)
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, r, "loop: epoll: %s", strerror(-r));
 		goto fail;
 	}
-	l->now = loop_clock_ms();
+	l->now = clock_mono_ms();
 	*ret = l;
 	return 0;
 
@@ -352,7 +345,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	l->exit = false;
 	l->exit_code = 0;
 	n = epoll_wait(l->epfd, l->batch, LOOP_EVENTS_MAX, timers_timeout(l, timeout_ms));
-	l->now = loop_clock_ms();
+	l->now = clock_mono_ms();
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->batch_n = n;

@@ -28,6 +28,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "json_scan.h"
 #include "kube_object.h"
 #include "snapshot.h"
 #include "snapshot_kinds.h"
@@ -232,94 +233,11 @@ static unsigned line_of(const char *data, size_t pos)
 }
 
 /*
- * The fast way: a scanner that finds value boundaries without building
- * anything.  It only has to be right for valid JSON; every span it finds
- * is parsed by jansson afterwards, and anything it does not accept sends
- * the document to the reference reader.
+ * The fast way: json_scan (include/json_scan.h) finds value boundaries
+ * without building anything.  Every span it finds is parsed by jansson
+ * afterwards, and anything it does not accept sends the document to the
+ * reference reader.
  */
-struct scan {
-	const char *s;
-	size_t len, pos;
-};
-
-/* jansson's whitespace. */
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-}
-
-static void scan_ws(struct scan *sc)
-{
-	while (sc->pos < sc->len && is_ws(sc->s[sc->pos]))
-		sc->pos++;
-}
-
-static bool scan_is(const struct scan *sc, char c)
-{
-	return sc->pos < sc->len && sc->s[sc->pos] == c;
-}
-
-/* At '"': past the closing quote.  A backslash always escapes the next
- * byte, so an escaped quote does not end the string. */
-static bool scan_string(struct scan *sc)
-{
-	const char *s = sc->s;
-	size_t i = sc->pos + 1;
-
-	for (;;) {
-		const char *q = memchr(s + i, '"', sc->len - i);
-		size_t bs = 0;
-
-		if (!q)
-			return false;
-		i = (size_t) (q - s);
-		while (bs < i - sc->pos - 1 && s[i - 1 - bs] == '\\')
-			bs++;
-		i++;
-		if (bs % 2 == 0)
-			break;
-	}
-	sc->pos = i;
-	return true;
-}
-
-/* Past one value: a string, an object or array (brackets counted,
- * strings skipped), or a scalar up to the next delimiter. */
-static bool scan_value(struct scan *sc)
-{
-	size_t depth = 0;
-
-	if (sc->pos >= sc->len)
-		return false;
-	if (sc->s[sc->pos] == '"')
-		return scan_string(sc);
-	if (sc->s[sc->pos] != '{' && sc->s[sc->pos] != '[') {
-		size_t start = sc->pos;
-
-		while (sc->pos < sc->len && !is_ws(sc->s[sc->pos]) &&
-		       !strchr(",:]}[{\"", sc->s[sc->pos]))
-			sc->pos++;
-		return sc->pos > start;
-	}
-	while (sc->pos < sc->len) {
-		char c = sc->s[sc->pos];
-
-		if (c == '"') {
-			if (!scan_string(sc))
-				return false;
-			continue;
-		}
-		sc->pos++;
-		if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (--depth == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
 struct span {
 	size_t off, len;
 };
@@ -354,33 +272,21 @@ static void fast_done(struct fast *f)
 }
 
 /* At '[': records the span of every element; past the ']'. */
-static bool scan_items(struct fast *f, struct scan *sc)
+static bool scan_items(struct fast *f, struct json_scan *sc)
 {
+	int r;
+
 	f->n_items = 0;
-	sc->pos++;
-	scan_ws(sc);
-	if (scan_is(sc, ']')) {
-		sc->pos++;
-		return true;
-	}
-	for (;;) {
+	for (r = json_scan_arr_open(sc); r > 0; r = json_scan_arr_next(sc)) {
 		size_t start = sc->pos;
 
-		if (!scan_value(sc))
+		if (!json_scan_value(sc))
 			return false;
 		if (grow((void **) &f->items, &f->cap_items, f->n_items, sizeof(*f->items)) < 0)
 			return false;
 		f->items[f->n_items++] = (struct span){ .off = start, .len = sc->pos - start };
-		scan_ws(sc);
-		if (scan_is(sc, ']')) {
-			sc->pos++;
-			return true;
-		}
-		if (!scan_is(sc, ','))
-			return false;
-		sc->pos++;
-		scan_ws(sc);
 	}
+	return r == 0;
 }
 
 /* The value filling @s parsed by jansson into the arena, or NULL. */
@@ -404,7 +310,7 @@ static json_t *fast_parse(struct fast *f, const char *s, size_t len)
 static int fast_doc(struct fast *f, struct pending *p, const struct walk_ctx *ctx, const char *s,
 		    size_t len, size_t *ret_end)
 {
-	struct scan sc = { .s = s, .len = len };
+	struct json_scan sc = { .s = s, .len = len };
 	size_t items_start = 0, items_end = 0;
 	bool have_items = false;
 	json_t *doc, *item;
@@ -412,39 +318,39 @@ static int fast_doc(struct fast *f, struct pending *p, const struct walk_ctx *ct
 	size_t text_len;
 	int r;
 
-	if (!scan_is(&sc, '{'))
+	if (!json_scan_is(&sc, '{'))
 		return -EINVAL;
 	sc.pos++;
-	scan_ws(&sc);
-	if (!scan_is(&sc, '}')) {
+	json_scan_ws(&sc);
+	if (!json_scan_is(&sc, '}')) {
 		for (;;) {
 			size_t key = sc.pos + 1;
 			bool is_items;
 
-			if (!scan_is(&sc, '"') || !scan_string(&sc))
+			if (!json_scan_is(&sc, '"') || !json_scan_string(&sc))
 				return -EINVAL;
 			is_items = sc.pos - key == 6 && memcmp(s + key, "items\"", 6) == 0;
-			scan_ws(&sc);
-			if (!scan_is(&sc, ':'))
+			json_scan_ws(&sc);
+			if (!json_scan_is(&sc, ':'))
 				return -EINVAL;
 			sc.pos++;
-			scan_ws(&sc);
-			if (is_items && !have_items && scan_is(&sc, '[')) {
+			json_scan_ws(&sc);
+			if (is_items && !have_items && json_scan_is(&sc, '[')) {
 				items_start = sc.pos;
 				if (!scan_items(f, &sc))
 					return -EINVAL;
 				items_end = sc.pos;
 				have_items = true;
-			} else if (!scan_value(&sc)) {
+			} else if (!json_scan_value(&sc)) {
 				return -EINVAL;
 			}
-			scan_ws(&sc);
-			if (scan_is(&sc, '}'))
+			json_scan_ws(&sc);
+			if (json_scan_is(&sc, '}'))
 				break;
-			if (!scan_is(&sc, ','))
+			if (!json_scan_is(&sc, ','))
 				return -EINVAL;
 			sc.pos++;
-			scan_ws(&sc);
+			json_scan_ws(&sc);
 		}
 	}
 	sc.pos++;
@@ -554,7 +460,7 @@ static bool is_json(const char *data, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && is_ws(data[i]))
+	while (i < len && json_scan_is_ws(data[i]))
 		i++;
 	return i == len || data[i] == '{' || data[i] == '[';
 }
@@ -612,7 +518,7 @@ static int parse_buf(struct pending *p, struct fast *f, const char *data, size_t
 		struct pending_mark m = pending_mark(p);
 		size_t end = 0;
 
-		while (off < len && is_ws(data[off]))
+		while (off < len && json_scan_is_ws(data[off]))
 			off++;
 		if (off >= len)
 			break;

@@ -24,6 +24,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "clock.h"
 #include "nftio.h"
 #include "ruleset_int.h"
 #include "ruleset_nl.h"
@@ -117,10 +118,7 @@ const struct nftio_stats *nftio_stats(const struct nftio *n)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+	return (double) clock_mono_ns() / 1e6;
 }
 
 static void nbatch_done(struct nbatch *nb)

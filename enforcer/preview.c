@@ -21,8 +21,10 @@
 
 #include "hash.h"
 #include "ip_parse.h"
+#include "json_out.h"
 #include "preview.h"
 #include "proto.h"
+#include "rfc3339.h"
 
 /* A batch of NFLOG messages in one datagram stays well below this. */
 #define PREVIEW_RECV_BUF 65536
@@ -533,13 +535,11 @@ void preview_reset(struct preview *p)
 
 static int json_time(struct buf *out, const char *key, int64_t ns)
 {
-	struct tm tm;
-	time_t sec = (time_t) (ns / 1000000000);
-	char s[32];
+	char s[RFC3339_STR_MAX];
 
-	if (!gmtime_r(&sec, &tm) || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+	if (!rfc3339_format_ns(ns, 6, s, sizeof(s)))
 		return buf_printf(out, ",\"%s\":null", key);
-	return buf_printf(out, ",\"%s\":\"%s.%06" PRId64 "Z\"", key, s, (ns % 1000000000) / 1000);
+	return buf_printf(out, ",\"%s\":\"%s\"", key, s);
 }
 
 int alert_format_json(const struct alert *a, struct buf *out)
@@ -557,19 +557,11 @@ int alert_format_json(const struct alert *a, struct buf *out)
 		    buf_printf(out, "\"protocol\":%u", a->proto);
 	if (r < 0)
 		return r;
-	r = buf_printf(out, ",\"port\":%u,\"prefix\":\"", a->dport);
-	for (const char *c = a->prefix; r == 0 && *c; c++) {
-		unsigned char ch = (unsigned char) *c;
-
-		if (ch == '"' || ch == '\\')
-			r = buf_printf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			r = buf_printf(out, "\\u%04x", ch);
-		else
-			r = buf_append(out, c, 1);
-	}
+	r = buf_printf(out, ",\"port\":%u,\"prefix\":", a->dport);
 	if (r == 0)
-		r = buf_printf(out, "\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, a->packets,
+		r = json_escape_append(out, a->prefix, strlen(a->prefix));
+	if (r == 0)
+		r = buf_printf(out, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, a->packets,
 			       a->bytes);
 	if (r == 0)
 		r = json_time(out, "first_seen", a->first_seen_ns);

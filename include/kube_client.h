@@ -118,7 +118,4 @@ int kube_client_call(struct kube_client *c, const char *method, const char *path
 		     const char *content_type, size_t max, unsigned timeout_s, struct buf *ret_body,
 		     long *ret_status, struct bh_err *reterr);
 
-/* Monotonic milliseconds. */
-uint64_t kube_now_ms(void);
-
 #endif

@@ -92,8 +92,8 @@ struct loop *loop_free(struct loop *l);
 
 /* The cached monotonic time, in milliseconds (see above). */
 uint64_t loop_now(const struct loop *l);
-/* The same clock read now, for code outside callbacks (any thread). */
-uint64_t loop_clock_ms(void);
+/* The same clock read now, for code outside callbacks (any thread), is
+ * clock_mono_ms() (include/clock.h). */
 
 /*
  * Watches @fd (borrowed: the owner closes it, after loop_io_remove()) for

@@ -24,6 +24,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "flows_json.h"
+#include "json_scan.h"
 #include "rfc3339.h"
 #include "hash.h"
 #include "proto.h"
@@ -556,41 +557,29 @@ static size_t sort_and_merge(struct flow_record **pv, size_t n)
  * between values, and keeps line numbers for error messages.
  */
 struct rd {
-	const char *data;
-	size_t len, pos;
-	int line; /* line of data[done], from 1 */
+	struct json_scan sc;
+	int line; /* line of sc.s[done], from 1 */
 	size_t line_start; /* offset where that line starts */
-	size_t done; /* data[0..done) has been counted */
+	size_t done; /* sc.s[0..done) has been counted */
 };
 
 static void rd_count(struct rd *rd)
 {
-	const char *p = rd->data + rd->done, *end = rd->data + rd->pos, *nl;
+	const char *p = rd->sc.s + rd->done, *end = rd->sc.s + rd->sc.pos, *nl;
 
 	while (p < end && (nl = memchr(p, '\n', (size_t) (end - p)))) {
 		rd->line++;
-		rd->line_start = (size_t) (nl - rd->data) + 1;
+		rd->line_start = (size_t) (nl - rd->sc.s) + 1;
 		p = nl + 1;
 	}
-	rd->done = rd->pos;
-}
-
-static void rd_ws(struct rd *rd)
-{
-	while (rd->pos < rd->len && strchr(" \t\r\n", rd->data[rd->pos]) && rd->data[rd->pos])
-		rd->pos++;
-}
-
-static bool rd_is(const struct rd *rd, char ch)
-{
-	return rd->pos < rd->len && rd->data[rd->pos] == ch;
+	rd->done = rd->sc.pos;
 }
 
 static int rd_syntax(struct ctx *c, struct rd *rd, const char *what)
 {
 	rd_count(rd);
 	return bh_err_set(c->err, BH_ERR_INPUT, -EBADMSG, "flows '%s': line %d column %zu: %s",
-			  c->name, rd->line, rd->pos - rd->line_start + 1, what);
+			  c->name, rd->line, rd->sc.pos - rd->line_start + 1, what);
 }
 
 /*
@@ -603,14 +592,14 @@ static int rd_syntax(struct ctx *c, struct rd *rd, const char *what)
  */
 #define FLOW_ARENA_SIZE (64u * 1024)
 
-/* The value at rd->pos: a new reference, or NULL with the error set. */
+/* The value at rd->sc.pos: a new reference, or NULL with the error set. */
 static json_t *rd_value(struct ctx *c, struct rd *rd)
 {
-	size_t start = rd->pos;
+	size_t start = rd->sc.pos;
 	json_error_t jerr;
 	json_t *v;
 
-	v = json_loadb(rd->data + start, rd->len - start,
+	v = json_loadb(rd->sc.s + start, rd->sc.len - start,
 		       JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
 		long col = jerr.column;
@@ -622,7 +611,7 @@ static json_t *rd_value(struct ctx *c, struct rd *rd)
 			   c->name, rd->line + (jerr.line > 1 ? jerr.line - 1 : 0), col, jerr.text);
 		return NULL;
 	}
-	rd->pos = start + (size_t) jerr.position;
+	rd->sc.pos = start + (size_t) jerr.position;
 	return v;
 }
 
@@ -743,11 +732,11 @@ static uint64_t peer_hash(const struct peer_cache *pc, const char *p, size_t ava
 	return prefix_hash(p, avail, PEER_PREFIX, pc->seed);
 }
 
-/* The entry whose text starts the object at rd->pos, or SIZE_MAX. */
+/* The entry whose text starts the object at rd->sc.pos, or SIZE_MAX. */
 static size_t peer_cache_find(const struct peer_cache *pc, const struct rd *rd, uint64_t h)
 {
-	const char *p = rd->data + rd->pos;
-	size_t avail = rd->len - rd->pos, mask = pc->idx.n_slots - 1;
+	const char *p = rd->sc.s + rd->sc.pos;
+	size_t avail = rd->sc.len - rd->sc.pos, mask = pc->idx.n_slots - 1;
 
 	if (!pc->idx.n_slots)
 		return SIZE_MAX;
@@ -830,7 +819,7 @@ static void val_cache_done(struct val_cache *vc)
 
 static bool val_delim_after(const struct rd *rd, size_t end)
 {
-	return end < rd->len && strchr(",}] \t\r\n", rd->data[end]) && rd->data[end];
+	return end < rd->sc.len && strchr(",}] \t\r\n", rd->sc.s[end]) && rd->sc.s[end];
 }
 
 static bool val_self_delimited(char first)
@@ -838,12 +827,12 @@ static bool val_self_delimited(char first)
 	return first == '"' || first == '{' || first == '[';
 }
 
-/* The cached value at rd->pos (a borrowed reference) with rd->pos moved
+/* The cached value at rd->sc.pos (a borrowed reference) with rd->sc.pos moved
  * past it, or NULL. */
 static json_t *val_cache_find(const struct val_cache *vc, struct rd *rd, uint64_t h)
 {
-	const char *p = rd->data + rd->pos;
-	size_t avail = rd->len - rd->pos, mask = vc->idx.n_slots - 1;
+	const char *p = rd->sc.s + rd->sc.pos;
+	size_t avail = rd->sc.len - rd->sc.pos, mask = vc->idx.n_slots - 1;
 
 	if (!vc->idx.n_slots)
 		return NULL;
@@ -851,8 +840,8 @@ static json_t *val_cache_find(const struct val_cache *vc, struct rd *rd, uint64_
 		const struct val_ent *e = &vc->v[vc->idx.slots[i] - 1];
 
 		if (e->h == h && e->len <= avail && memcmp(e->text, p, e->len) == 0 &&
-		    (val_self_delimited(*p) || val_delim_after(rd, rd->pos + e->len))) {
-			rd->pos += e->len;
+		    (val_self_delimited(*p) || val_delim_after(rd, rd->sc.pos + e->len))) {
+			rd->sc.pos += e->len;
 			return e->v;
 		}
 	}
@@ -867,14 +856,14 @@ static void val_cache_add(struct val_cache *vc, const struct rd *rd, size_t star
 
 	if (vc->n >= VAL_CACHE_MAX)
 		return;
-	if (!val_self_delimited(rd->data[start]) && !val_delim_after(rd, rd->pos))
+	if (!val_self_delimited(rd->sc.s[start]) && !val_delim_after(rd, rd->sc.pos))
 		return;
 	if (!cache_reserve(&vc->idx, (void **) &vc->v, &vc->cap, vc->n, 256, sizeof(*vc->v),
 			   offsetof(struct val_ent, h)))
 		return;
 	e = &vc->v[vc->n];
-	e->text = rd->data + start;
-	e->len = rd->pos - start;
+	e->text = rd->sc.s + start;
+	e->len = rd->sc.pos - start;
 	e->h = h;
 	e->v = json_incref(v);
 	slot_index_put(&vc->idx, h, vc->n++);
@@ -886,34 +875,34 @@ static json_t *rd_try_value(struct rd *rd)
 	json_error_t jerr;
 	json_t *v;
 
-	v = json_loadb(rd->data + rd->pos, rd->len - rd->pos,
+	v = json_loadb(rd->sc.s + rd->sc.pos, rd->sc.len - rd->sc.pos,
 		       JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
 	if (v)
-		rd->pos += (size_t) jerr.position;
+		rd->sc.pos += (size_t) jerr.position;
 	return v;
 }
 
 /*
- * The flow object at rd->pos, member by member so that known peer objects
+ * The flow object at rd->sc.pos, member by member so that known peer objects
  * are not lexed again (every key and value is still jansson's).  Returns 0
- * with *f decoded, or 1 with rd->pos unchanged when anything is unusual
+ * with *f decoded, or 1 with rd->sc.pos unchanged when anything is unusual
  * (bad syntax, duplicate keys, a flow that does not decode, no memory): the
  * caller then parses the flow whole as before, which also gives the same
  * error messages.
  */
-/* The member at rd->pos when it is one of the format's, its name spelled
- * plainly, with rd->pos moved past the name; else -1. */
+/* The member at rd->sc.pos when it is one of the format's, its name spelled
+ * plainly, with rd->sc.pos moved past the name; else -1. */
 static int known_key(struct rd *rd)
 {
-	const char *p = rd->data + rd->pos;
-	size_t avail = rd->len - rd->pos;
+	const char *p = rd->sc.s + rd->sc.pos;
+	size_t avail = rd->sc.len - rd->sc.pos;
 
 	for (int i = 0; i < _FM_MAX; i++) {
 		size_t l = strlen(flow_member_names[i]);
 
 		if (avail >= l + 2 && p[l + 1] == '"' &&
 		    memcmp(p + 1, flow_member_names[i], l) == 0) {
-			rd->pos += l + 2;
+			rd->sc.pos += l + 2;
 			return i;
 		}
 	}
@@ -923,7 +912,7 @@ static int known_key(struct rd *rd)
 static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *pc,
 			struct val_cache *vc, struct flow_record *f)
 {
-	size_t start = rd->pos, side_start[2] = { 0 }, side_len[2] = { 0 };
+	size_t start = rd->sc.pos, side_start[2] = { 0 }, side_len[2] = { 0 };
 	size_t ent[2] = { SIZE_MAX, SIZE_MAX };
 	uint64_t side_h[2] = { 0 };
 	bool seen[_FM_MAX] = { false };
@@ -933,19 +922,19 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 	int r = 1;
 
 	qc.err = &scratch;
-	if (!rd_is(rd, '{'))
+	if (!json_scan_is(&rd->sc, '{'))
 		return 1;
-	rd->pos++;
-	rd_ws(rd);
-	if (rd_is(rd, '}')) {
-		rd->pos++;
+	rd->sc.pos++;
+	json_scan_ws(&rd->sc);
+	if (json_scan_is(&rd->sc, '}')) {
+		rd->sc.pos++;
 		goto decode;
 	}
 	for (;;) {
 		int k;
 
-		rd_ws(rd);
-		if (!rd_is(rd, '"'))
+		json_scan_ws(&rd->sc);
+		if (!json_scan_is(&rd->sc, '"'))
 			goto out;
 		/* Another member, or a name spelled with escapes: the slow
 		 * path (which ignores unknown members) decides. */
@@ -953,30 +942,31 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 		if (k < 0 || seen[k])
 			goto out;
 		seen[k] = true;
-		rd_ws(rd);
-		if (!rd_is(rd, ':'))
+		json_scan_ws(&rd->sc);
+		if (!json_scan_is(&rd->sc, ':'))
 			goto out;
-		rd->pos++;
-		rd_ws(rd);
+		rd->sc.pos++;
+		json_scan_ws(&rd->sc);
 		if (k == FM_SRC || k == FM_DST) {
 			int side = k == FM_SRC ? 0 : 1;
 
-			if (rd_is(rd, '{')) {
-				side_h[side] = peer_hash(pc, rd->data + rd->pos, rd->len - rd->pos);
+			if (json_scan_is(&rd->sc, '{')) {
+				side_h[side] = peer_hash(pc, rd->sc.s + rd->sc.pos,
+							 rd->sc.len - rd->sc.pos);
 				ent[side] = peer_cache_find(pc, rd, side_h[side]);
 			}
 			if (ent[side] != SIZE_MAX) {
-				rd->pos += pc->v[ent[side]].len;
+				rd->sc.pos += pc->v[ent[side]].len;
 				goto next;
 			}
-			side_start[side] = rd->pos;
+			side_start[side] = rd->sc.pos;
 			val = rd_try_value(rd);
 			if (!val)
 				goto out;
-			side_len[side] = rd->pos - side_start[side];
+			side_len[side] = rd->sc.pos - side_start[side];
 		} else {
-			size_t vstart = rd->pos;
-			uint64_t h = prefix_hash(rd->data + vstart, rd->len - vstart, VAL_PREFIX,
+			size_t vstart = rd->sc.pos;
+			uint64_t h = prefix_hash(rd->sc.s + vstart, rd->sc.len - vstart, VAL_PREFIX,
 						 vc->seed);
 
 			val = val_cache_find(vc, rd, h);
@@ -994,13 +984,13 @@ static int rd_flow_fast(const struct ctx *c, struct rd *rd, struct peer_cache *p
 		}
 		m[k] = val;
 next:
-		rd_ws(rd);
-		if (rd_is(rd, ',')) {
-			rd->pos++;
+		json_scan_ws(&rd->sc);
+		if (json_scan_is(&rd->sc, ',')) {
+			rd->sc.pos++;
 			continue;
 		}
-		if (rd_is(rd, '}')) {
-			rd->pos++;
+		if (json_scan_is(&rd->sc, '}')) {
+			rd->sc.pos++;
 			break;
 		}
 		goto out;
@@ -1010,18 +1000,18 @@ decode:
 				ent[1] != SIZE_MAX ? &pc->v[ent[1]] : NULL, f) < 0)
 		goto out;
 	/* Entries are added only now: adding may move pc->v. */
-	if (side_len[0] && rd->data[side_start[0]] == '{')
-		peer_cache_add(pc, rd->data + side_start[0], side_len[0], side_h[0], &f->key.src,
+	if (side_len[0] && rd->sc.s[side_start[0]] == '{')
+		peer_cache_add(pc, rd->sc.s + side_start[0], side_len[0], side_h[0], &f->key.src,
 			       &f->src_peer);
-	if (side_len[1] && rd->data[side_start[1]] == '{')
-		peer_cache_add(pc, rd->data + side_start[1], side_len[1], side_h[1], &f->key.dst,
+	if (side_len[1] && rd->sc.s[side_start[1]] == '{')
+		peer_cache_add(pc, rd->sc.s + side_start[1], side_len[1], side_h[1], &f->key.dst,
 			       &f->dst_peer);
 	r = 0;
 out:
 	for (size_t i = 0; i < _FM_MAX; i++)
 		json_decref(m[i]);
 	if (r)
-		rd->pos = start;
+		rd->sc.pos = start;
 	return r;
 }
 
@@ -1033,14 +1023,7 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct peer_cache *pc, struct 
 	json_t *item;
 	int r;
 
-	rd->pos++; /* '[' */
-	rd_ws(rd);
-	if (rd_is(rd, ']')) {
-		rd->pos++;
-		return 0;
-	}
-	for (;;) {
-		rd_ws(rd);
+	for (r = json_scan_arr_open(&rd->sc); r > 0; r = json_scan_arr_next(&rd->sc)) {
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 1024;
 			struct flow_record *nv = realloc(*v, nc * sizeof(*nv));
@@ -1077,19 +1060,10 @@ static int rd_flows(struct ctx *c, struct rd *rd, struct peer_cache *pc, struct 
 decoded:
 		c->index = SIZE_MAX;
 		(*n)++;
-		rd_ws(rd);
-		if (rd_is(rd, ',')) {
-			rd->pos++;
-			continue;
-		}
-		if (rd_is(rd, ']')) {
-			rd->pos++;
-			r = 0;
-			goto out;
-		}
-		r = rd_syntax(c, rd, "',' or ']' expected");
-		goto out;
 	}
+	if (r < 0)
+		r = rd_syntax(c, rd, "',' or ']' expected");
+	goto out;
 
 arena_reset_fail:
 	/* A failed parse has released what it allocated. */
@@ -1113,21 +1087,21 @@ static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct pe
 	bool have_flows = false;
 	int r;
 
-	rd_ws(rd);
-	if (!rd_is(rd, '{'))
+	json_scan_ws(&rd->sc);
+	if (!json_scan_is(&rd->sc, '{'))
 		return 1;
 	hdr = json_object();
 	if (!hdr)
 		return bh_err_oom(c->err);
-	rd->pos++;
-	rd_ws(rd);
-	if (rd_is(rd, '}')) {
-		rd->pos++;
+	rd->sc.pos++;
+	json_scan_ws(&rd->sc);
+	if (json_scan_is(&rd->sc, '}')) {
+		rd->sc.pos++;
 		goto end;
 	}
 	for (;;) {
-		rd_ws(rd);
-		if (!rd_is(rd, '"')) {
+		json_scan_ws(&rd->sc);
+		if (!json_scan_is(&rd->sc, '"')) {
 			r = rd_syntax(c, rd, "string or '}' expected");
 			goto fail;
 		}
@@ -1136,19 +1110,19 @@ static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct pe
 			r = -EBADMSG;
 			goto fail;
 		}
-		rd_ws(rd);
-		if (!rd_is(rd, ':')) {
+		json_scan_ws(&rd->sc);
+		if (!json_scan_is(&rd->sc, ':')) {
 			r = rd_syntax(c, rd, "':' expected");
 			goto fail;
 		}
-		rd->pos++;
-		rd_ws(rd);
+		rd->sc.pos++;
+		json_scan_ws(&rd->sc);
 		if (json_object_get(hdr, json_string_value(key)) ||
 		    (have_flows && strcmp(json_string_value(key), "flows") == 0)) {
 			r = rd_syntax(c, rd, "duplicate object key");
 			goto fail;
 		}
-		if (strcmp(json_string_value(key), "flows") == 0 && rd_is(rd, '[')) {
+		if (strcmp(json_string_value(key), "flows") == 0 && json_scan_is(&rd->sc, '[')) {
 			have_flows = true;
 			r = rd_flows(c, rd, pc, v, n, cap);
 			if (r < 0)
@@ -1166,21 +1140,21 @@ static int rd_document(struct ctx *c, struct rd *rd, json_t **ret_hdr, struct pe
 		}
 		json_decref(key);
 		key = NULL;
-		rd_ws(rd);
-		if (rd_is(rd, ',')) {
-			rd->pos++;
+		json_scan_ws(&rd->sc);
+		if (json_scan_is(&rd->sc, ',')) {
+			rd->sc.pos++;
 			continue;
 		}
-		if (rd_is(rd, '}')) {
-			rd->pos++;
+		if (json_scan_is(&rd->sc, '}')) {
+			rd->sc.pos++;
 			break;
 		}
 		r = rd_syntax(c, rd, "',' or '}' expected");
 		goto fail;
 	}
 end:
-	rd_ws(rd);
-	if (rd->pos != rd->len) {
+	json_scan_ws(&rd->sc);
+	if (rd->sc.pos != rd->sc.len) {
 		r = rd_syntax(c, rd, "end of file expected");
 		goto fail;
 	}
@@ -1202,7 +1176,7 @@ int flows_json_load_buf(struct flow_set *s, const char *data, size_t len, const 
 			struct bh_err *reterr)
 {
 	struct ctx c = { .name = name, .err = reterr, .index = SIZE_MAX };
-	struct rd rd = { .data = data, .len = len, .line = 1 };
+	struct rd rd = { .sc = { .s = data, .len = len }, .line = 1 };
 	struct flow_record *v = NULL, *merged;
 	struct flow_peer *peers;
 	struct peer_cache pc = { .seed = hash_seed_random() };

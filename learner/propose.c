@@ -29,6 +29,7 @@
 #include "hash.h"
 #include "propose.h"
 #include "proto.h"
+#include "rfc3339.h"
 
 #define DNS_PORT 53
 #define DNS_NAMESPACE "kube-system"
@@ -80,16 +81,6 @@ void propose_opts_init(struct propose_opts *o)
 		.aggregate_plen4 = 24,
 		.aggregate_plen6 = 64,
 	};
-}
-
-static const char *time_format(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t) t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void) snprintf(buf, len, "1970-01-01T00:00:00Z");
-	return buf;
 }
 
 /* ---- endpoints ---- */
@@ -934,9 +925,9 @@ static int policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struc
 	    annotate(&pp->annotations, "bulkhead.io/connections", "%" PRIu64, conns) < 0)
 		goto out;
 	if (n && (annotate(&pp->annotations, "bulkhead.io/first-seen", "%s",
-			   time_format(first, t1, sizeof(t1))) < 0 ||
+			   rfc3339_format(first, t1, sizeof(t1))) < 0 ||
 		  annotate(&pp->annotations, "bulkhead.io/last-seen", "%s",
-			   time_format(last, t2, sizeof(t2))) < 0))
+			   rfc3339_format(last, t2, sizeof(t2))) < 0))
 		goto out;
 	if (!w->exact && annotate(&pp->annotations, "bulkhead.io/selector",
 				  "not exact: other pods of the namespace carry every label of "

@@ -6,7 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "json_out.h"
 #include "log.h"
+#include "rfc3339.h"
 
 int log_max_level = LOG_NOTICE;
 
@@ -68,32 +71,48 @@ static void put(struct line *l, const char *s)
 	l->n += n;
 }
 
+/* Length of the escaped token at @p (json_escape_append()'s output: an
+ * escape, an ASCII byte or a whole UTF-8 sequence, never split). */
+static size_t token_len(const char *p)
+{
+	unsigned char c = (unsigned char) *p;
+
+	if (c == '\\')
+		return p[1] == 'u' ? 6 : 2;
+	if (c < 0x80)
+		return 1;
+	return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+}
+
 /*
- * Appends @s as a double-quoted logfmt or JSON string value, escaped, cut
- * with "..." where it would not leave LOG_TAIL_MAX bytes of the line.
+ * Appends @s as a double-quoted logfmt or JSON string value, escaped by
+ * json_escape_append() (a JSON string is a valid quoted logfmt value), cut
+ * with "..." between two characters where it would not leave LOG_TAIL_MAX
+ * bytes of the line.
  */
 static void put_quoted(struct line *l, const char *s)
 {
 	const size_t limit = sizeof(l->b) - LOG_TAIL_MAX;
+	struct buf esc;
+	size_t i, end;
 
-	put(l, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char) *s;
-		char esc[8];
-
-		if (c == '"' || c == '\\')
-			(void) snprintf(esc, sizeof(esc), "\\%c", c);
-		else if (c < 0x20)
-			(void) snprintf(esc, sizeof(esc), "\\u%04x", c);
-		else
-			(void) snprintf(esc, sizeof(esc), "%c", c);
-		if (l->n + strlen(esc) + 3 > limit) {
-			put(l, "...");
-			break;
-		}
-		put(l, esc);
+	buf_init(&esc, 6 * LOG_LINE_MAX + 2);
+	if (json_escape_append(&esc, s, strlen(s)) < 0) {
+		put(l, "\"...\"");
+		goto out;
 	}
-	put(l, "\"");
+	end = esc.len - 1; /* the closing quote */
+	if (l->n + esc.len > limit) {
+		for (i = 1; i < end && l->n + i + token_len(esc.data + i) + 4 <= limit;)
+			i += token_len(esc.data + i);
+		esc.data[i] = '\0';
+		put(l, esc.data);
+		put(l, "...\"");
+		goto out;
+	}
+	put(l, esc.data);
+out:
+	buf_done(&esc);
 }
 
 /* Ends the line and writes it: one write(2) unless it is cut short. */
@@ -127,14 +146,12 @@ static void log_vemit(int level, const char *errname, const char *fmt, va_list a
 		level >= 0 && level < (int) BH_ARRAY_SIZE(level_names) ? level_names[level] : "?";
 	struct line l;
 	struct timespec ts;
-	struct tm tm;
-	char when[40], head[128];
+	char when[RFC3339_STR_MAX], head[128];
 	int saved = errno; /* callers may log between a failure and its errno */
 
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	(void) clock_gettime(CLOCK_REALTIME, &ts);
-	(void) gmtime_r(&ts.tv_sec, &tm);
-	(void) strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	(void) rfc3339_format(ts.tv_sec, when, sizeof(when));
 
 	l.n = 0;
 	if (log_json) {

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,12 +72,45 @@ int rfc3339_parse(const char *s, int64_t *ret)
 	return 0;
 }
 
-const char *rfc3339_format(int64_t t, char *buf, size_t len)
+/* @sec as "YYYY-MM-DDTHH:MM:SS" into @buf; false when gmtime_r() cannot
+ * represent it or @buf is too short. */
+static bool format_sec(int64_t sec, char *buf, size_t len)
 {
-	time_t tt = (time_t) t;
+	time_t tt = (time_t) sec;
 	struct tm tm;
 
-	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	return (int64_t) tt == sec && gmtime_r(&tt, &tm) &&
+	       strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) != 0;
+}
+
+const char *rfc3339_format(int64_t t, char *buf, size_t len)
+{
+	char s[RFC3339_STR_MAX];
+
+	if (!format_sec(t, s, sizeof(s)) || snprintf(buf, len, "%sZ", s) >= (int) len)
 		(void) snprintf(buf, len, "1970-01-01T00:00:00Z");
+	return buf;
+}
+
+const char *rfc3339_format_ns(int64_t ns, unsigned digits, char *buf, size_t len)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	char s[RFC3339_STR_MAX];
+	int n;
+
+	if (frac < 0) /* floor: before 1970 the fraction counts up too */
+		sec--, frac += 1000000000;
+	if (digits > 9)
+		digits = 9;
+	for (unsigned i = digits; i < 9; i++)
+		frac /= 10;
+	if (!format_sec(sec, s, sizeof(s)))
+		return NULL;
+	if (digits == 0)
+		n = snprintf(buf, len, "%sZ", s);
+	else
+		n = snprintf(buf, len, "%s.%0*" PRId64 "Z", s, (int) digits, frac);
+	if (n < 0 || (size_t) n >= len)
+		return NULL;
 	return buf;
 }

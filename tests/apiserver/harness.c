@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "harness.h"
 #include "snapshot.h"
 
@@ -452,11 +453,11 @@ out:
 bool apisrv_wait_equal(struct apisrv *s, struct kube_client *client, struct kube_cache *cache,
 		       int timeout_ms, char *why, size_t len)
 {
-	uint64_t end = kube_now_ms() + (uint64_t) timeout_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t) timeout_ms;
 	uint64_t next_check = 0;
 
 	for (;;) {
-		uint64_t now = kube_now_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (now >= next_check) {
 			if (kube_cache_synced(cache) && apisrv_cache_equal(s, cache, why, len))

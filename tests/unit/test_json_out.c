@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "json_out.h"
+#include "rfc3339.h"
 
 static void nesting_puts_the_commas(void **state)
 {
@@ -120,6 +121,24 @@ static void output_always_parses(void **state)
 	}
 }
 
+/* rfc3339_format_ns(): digits truncated, floor before 1970, NULL when
+ * the buffer is short. */
+static void rfc3339_with_fractions(void **state)
+{
+	char s[RFC3339_STR_MAX];
+
+	(void) state;
+	assert_string_equal(rfc3339_format_ns(1700000000123456789, 9, s, sizeof(s)),
+			    "2023-11-14T22:13:20.123456789Z");
+	assert_string_equal(rfc3339_format_ns(1700000000123456789, 3, s, sizeof(s)),
+			    "2023-11-14T22:13:20.123Z");
+	assert_string_equal(rfc3339_format_ns(1700000000123456789, 0, s, sizeof(s)),
+			    "2023-11-14T22:13:20Z");
+	assert_string_equal(rfc3339_format_ns(-1, 6, s, sizeof(s)), "1969-12-31T23:59:59.999999Z");
+	assert_null(rfc3339_format_ns(0, 6, s, 20));
+	assert_string_equal(rfc3339_format(1700000000, s, sizeof(s)), "2023-11-14T22:13:20Z");
+}
+
 static void errors_are_sticky(void **state)
 {
 	struct json_out w;
@@ -155,6 +174,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nesting_puts_the_commas),
+		cmocka_unit_test(rfc3339_with_fractions),
 		cmocka_unit_test(integers_at_the_limits),
 		cmocka_unit_test(strings_are_escaped_and_utf8_kept),
 		cmocka_unit_test(output_always_parses),

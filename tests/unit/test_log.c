@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "log.h"
 
@@ -72,6 +73,73 @@ static void emit_big(void)
 	log_emit(LOG_NOTICE, "%s", big);
 }
 
+/* Valid UTF-8 kept, a byte that is not UTF-8 replaced by U+FFFD: the JSON
+ * line stays valid JSON (the old escaper copied the bytes as they were). */
+static void emit_utf8(void)
+{
+	log_set_json(true);
+	log_emit(LOG_NOTICE, "pod caf\xc3\xa9 bad \xff\xfe end");
+	log_set_json(false);
+}
+
+static char wide[4000];
+
+/* 1,333 three-byte characters (U+20AC), longer than a line once behind
+ * the line's head: the line is cut, between two of them. */
+static void emit_wide(void)
+{
+	for (size_t i = 0; i + 3 < sizeof(wide); i += 3)
+		memcpy(wide + i, "\xe2\x82\xac", 3);
+	log_set_json(true);
+	log_emit(LOG_NOTICE, "xy%s", wide);
+	log_set_json(false);
+}
+
+static json_t *line_json(struct capture *c)
+{
+	json_error_t err;
+	json_t *j;
+
+	assert_int_equal(c->records, 1);
+	assert_int_equal(c->first[c->len - 1], '\n');
+	j = json_loadb(c->first, c->len - 1, 0, &err);
+	if (!j)
+		fail_msg("not JSON: %s: %.*s", err.text, (int) c->len, c->first);
+	return j;
+}
+
+static void json_line_is_utf8(void **state)
+{
+	struct capture c;
+	json_t *j;
+
+	(void) state;
+	capture(emit_utf8, &c);
+	j = line_json(&c);
+	assert_string_equal(json_string_value(json_object_get(j, "msg")),
+			    "pod caf\xc3\xa9 bad \xef\xbf\xbd\xef\xbf\xbd end");
+	json_decref(j);
+}
+
+static void json_line_cut_between_characters(void **state)
+{
+	struct capture c;
+	const char *m;
+	json_t *j;
+
+	(void) state;
+	capture(emit_wide, &c);
+	assert_true(c.len <= 4096);
+	j = line_json(&c);
+	m = json_string_value(json_object_get(j, "msg"));
+	assert_non_null(m);
+	assert_true(strlen(m) > 1000);
+	assert_string_equal(m + strlen(m) - 3, "...");
+	assert_true(strlen(m) < sizeof(wide));
+	assert_true(strlen(m) % 3 == 2); /* "xy", whole characters, "..." */
+	json_decref(j);
+}
+
 static void logfmt_line_is_one_write(void **state)
 {
 	struct capture c;
@@ -84,7 +152,7 @@ static void logfmt_line_is_one_write(void **state)
 	assert_true(strncmp(c.first, "ts=", 3) == 0);
 	msg = strstr(c.first, " level=warning comp=bulkhead msg=");
 	assert_non_null(msg);
-	assert_string_equal(strchr(msg, '"'), "\"pod 'x/a' said \\\"hi\\\"\\u0009and 42\"\n");
+	assert_string_equal(strchr(msg, '"'), "\"pod 'x/a' said \\\"hi\\\"\\tand 42\"\n");
 }
 
 static void json_line_is_one_write(void **state)
@@ -123,6 +191,8 @@ int main(void)
 		cmocka_unit_test(logfmt_line_is_one_write),
 		cmocka_unit_test(json_line_is_one_write),
 		cmocka_unit_test(long_line_is_cut),
+		cmocka_unit_test(json_line_is_utf8),
+		cmocka_unit_test(json_line_cut_between_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

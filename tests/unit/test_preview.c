@@ -278,6 +278,53 @@ static void hand_built_messages(void **state)
 	preview_free(p);
 }
 
+/* An alert for TCP 80 from 10.0.0.1 to 10.0.0.2, one packet. */
+static struct alert tcp_alert(int64_t first_ns, int64_t last_ns)
+{
+	return (struct alert){
+		.src = addr_lit("10.0.0.1"),
+		.dst = addr_lit("10.0.0.2"),
+		.proto = IPPROTO_TCP,
+		.dport = 80,
+		.packets = 1,
+		.bytes = 60,
+		.first_seen_ns = first_ns,
+		.last_seen_ns = last_ns,
+	};
+}
+
+/* The prefix is escaped by json_escape_append(): UTF-8 (a resolved name)
+ * passes through, a byte that is not UTF-8 becomes U+FFFD, controls are
+ * escaped.  The old writer escaped each non-ASCII byte as \u00XX, turning
+ * "\xc3\xa9" into two Latin-1 characters. */
+static void alert_json_prefix_utf8(void **state)
+{
+	struct alert a = tcp_alert(NOW_NS, NOW_NS);
+	struct buf b;
+
+	(void) state;
+	snprintf(a.prefix, sizeof(a.prefix), "caf\xc3\xa9 \xff\tx");
+	buf_init(&b, 4096);
+	assert_int_equal(alert_format_json(&a, &b), 0);
+	assert_non_null(strstr(b.data, ",\"prefix\":\"caf\xc3\xa9 \xef\xbf\xbd\\tx\","));
+	buf_done(&b);
+}
+
+/* Times through rfc3339_format_ns(): before 1970 the fraction counts up
+ * from the second before (the old writer printed "00:00:00.-00001Z"). */
+static void alert_json_times(void **state)
+{
+	struct alert a = tcp_alert(-1500, NOW_NS + 123456789);
+	struct buf b;
+
+	(void) state;
+	buf_init(&b, 4096);
+	assert_int_equal(alert_format_json(&a, &b), 0);
+	assert_non_null(strstr(b.data, "\"first_seen\":\"1969-12-31T23:59:59.999998Z\","));
+	assert_non_null(strstr(b.data, "\"last_seen\":\"2023-11-14T22:13:20.123456Z\"}"));
+	buf_done(&b);
+}
+
 static void payloads(void **state)
 {
 	struct nflog_pkt pkt;
@@ -577,6 +624,8 @@ int main(void)
 		cmocka_unit_test(total_length_below_header),
 		cmocka_unit_test(length_zero_counts_the_copy),
 		cmocka_unit_test(unpadded_last_message),
+		cmocka_unit_test(alert_json_prefix_utf8),
+		cmocka_unit_test(alert_json_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
