@@ -46,7 +46,7 @@ struct rs_setdef {
  * A class: the local pods isolated for one direction by the same ordered
  * list of policies of one namespace (the pods of one workload, usually).
  * Its chain holds what a pod chain would: one jump per policy chain, then
- * the final verdict.  Pods reach it through the dispatch trie (ruleset.c)
+ * the final verdict.  Pods reach it through the dispatch trie (ruleset_class.c)
  * keyed by the class id, so a pod joining an existing class changes set
  * elements only.
  */
@@ -148,7 +148,7 @@ struct nftnl_chain *rs_bridge_nl_chain(void);
 struct nftnl_rule *rs_bridge_nl_rule(const struct ruleset *rs, size_t i);
 uint64_t rs_bridge_digest(const struct ruleset *rs, uint64_t h);
 
-/* desc helpers (ruleset.c) */
+/* containers: elements, sets, chains, descriptions (ruleset_desc.c) */
 void rs_desc_done(struct rs_desc *d);
 struct rs_set *rs_desc_set(const struct rs_desc *d, const char *name);
 struct rs_chain *rs_desc_chain(const struct rs_desc *d, const char *name);
@@ -164,6 +164,13 @@ int rs_chain_dup(const struct rs_chain *c, struct rs_chain **ret);
 int rs_elem_cmp(const struct rs_elem *a, const struct rs_elem *b);
 int rs_elem_copy(struct rs_elem *dst, const struct rs_elem *src);
 void rs_elem_done(struct rs_elem *e);
+struct name_slot *rs_name_map_slot(const struct name_map *m, const char *name);
+int rs_name_map_put(struct name_map *m, const char *name, size_t idx);
+void rs_name_map_del(struct name_map *m, const char *name);
+size_t rs_set_elem_search(const struct rs_set *s, const struct rs_elem *e, bool *found);
+int rs_set_push(struct rs_set *s, const struct rs_elem *e);
+void rs_set_finish(struct rs_set *s);
+int rs_chain_add_rule(struct rs_chain *c, const struct rs_rule *r);
 int rs_set_elem_add(struct rs_set *s, const struct rs_elem *e); /* 1 added, 0 present */
 int rs_set_elem_del(struct rs_set *s, const struct rs_elem *e); /* 1 removed, 0 absent */
 bool rs_rule_equal(const struct rs_rule *a, const struct rs_rule *b);
@@ -177,6 +184,12 @@ bool rs_delta_overflows(const struct rs_desc *d, const struct rs_delta *delta);
 /* Sorted views (by name) for deterministic output; caller frees. */
 int rs_desc_sorted(const struct rs_desc *d, const struct rs_set ***ret_sets,
 		   const struct rs_chain ***ret_chains);
+/* Chain deletion order within one batch: referrers before the chains
+ * they jump to (dispatch trie top down, classes, then the rest). */
+int rs_chain_del_rank(const char *name);
+bool rs_chain_is_trie(const char *name);
+bool rs_chain_is_class(const char *name);
+bool rs_set_is_digits(const char *name);
 
 /* delta helpers (ruleset_update.c); take ownership / copy as named */
 int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
@@ -188,6 +201,8 @@ int rs_delta_push_chain(struct rs_delta *d, enum rs_op_kind kind, const struct r
  * full anyway, @delta becomes a full replace (ops dropped) and every set
  * of @d is fitted again.  1 when @delta is full, else 0. */
 int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta);
+
+/* the compile (ruleset_compile.c) */
 /* Builds the whole description of @c into @d; class ids of @prev (may be
  * NULL) are kept for the classes that still exist.  The verdict maps get
  * every isolated local pod when @fill_maps is set or there is no @prev,
@@ -202,14 +217,12 @@ int ruleset_compile(struct ruleset *rs, struct cluster *c, const struct rs_desc 
  * lost track of an object) system errors.
  */
 int rs_compile_err(const char *node, int r, const char *what, struct bh_err *reterr);
-/* Chain deletion order within one batch: referrers before the chains
- * they jump to (dispatch trie top down, classes, then the rest). */
-int rs_chain_del_rank(const char *name);
-bool rs_chain_is_trie(const char *name);
-bool rs_chain_is_class(const char *name);
-bool rs_set_is_digits(const char *name);
+
+/* classes (ruleset_class.c) */
 /* in4/vmap ...: the verdict maps in front of the tries. */
 bool rs_set_is_vmap(const char *name);
+
+/* the owner map (ruleset_owner.c) */
 int rs_owners_build(struct owner_map *m, struct cluster *c);
 void rs_owners_done(struct owner_map *m);
 

@@ -106,7 +106,7 @@
 /*
  * A rule's numeric ports (ranges expanded) up to this many are a hash set
  * of single ports; more stay an interval set of ranges (see port_set() in
- * enforcer/ruleset.c and docs/enforcer.md, "Port sets").
+ * enforcer/ruleset_policy.c and docs/enforcer.md, "Port sets").
  */
 #define RULESET_PORTS_EXPAND_MAX 64
 
