@@ -21,6 +21,7 @@
 #include "kube_client.h"
 #include "kube_exec.h"
 #include "log.h"
+#include "str.h"
 
 #define KUBE_TOKEN_MAX 65536
 #define KUBE_CONNECT_TIMEOUT_S 10
@@ -66,18 +67,6 @@ static int curl_global(void)
 			return -EIO;
 		done = true;
 	}
-	return 0;
-}
-
-static int copy_mem(char **dst, const char *src, size_t n)
-{
-	if (!src)
-		return 0;
-	*dst = malloc(n + 1);
-	if (!*dst)
-		return -ENOMEM;
-	memcpy(*dst, src, n);
-	(*dst)[n] = '\0';
 	return 0;
 }
 
@@ -526,7 +515,7 @@ int kube_request_start(struct kube_client *c, const struct kube_request_opts *o,
 	q->easy = curl_easy_init();
 	if (!q->easy)
 		goto fail;
-	if (o->body && copy_mem(&q->body, o->body, o->body_len) < 0)
+	if (o->body && str_memdup(&q->body, o->body, o->body_len) < 0)
 		goto fail;
 	r = easy_setup(c, q->easy, o->method, o->path, q->body, o->body_len, o->content_type,
 		       &q->hdrs, &q->exec_gen, q->errbuf);

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "kube_config.h"
+#include "str.h"
 
 /* A kubeconfig with embedded certificates is a few tens of KB. */
 #define KUBE_CONFIG_MAX (4u << 20)
@@ -44,18 +45,6 @@ struct kube_config *kube_config_free(struct kube_config *c)
 	free(c->source);
 	free(c);
 	return NULL;
-}
-
-static int copy_mem(char **dst, const char *src, size_t n)
-{
-	if (!src)
-		return 0;
-	*dst = malloc(n + 1);
-	if (!*dst)
-		return -ENOMEM;
-	memcpy(*dst, src, n);
-	(*dst)[n] = '\0';
-	return 0;
 }
 
 static int strv_dup(char **const src, size_t n, char ***ret)
@@ -93,14 +82,14 @@ struct kube_config *kube_config_dup(const struct kube_config *s)
 
 	if (!d)
 		return NULL;
-#define DUP(f) (s->f && copy_mem(&d->f, s->f, strlen(s->f)) < 0)
+#define DUP(f) (s->f && str_memdup(&d->f, s->f, strlen(s->f)) < 0)
 	if (DUP(server) || DUP(ca_file) || DUP(token) || DUP(token_file) || DUP(cert_file) ||
 	    DUP(key_file) || DUP(source) || DUP(context) || DUP(namespace))
 		return kube_config_free(d);
 #undef DUP
-	if (copy_mem(&d->ca_data, s->ca_data, s->ca_data_len) < 0 ||
-	    copy_mem(&d->cert_data, s->cert_data, s->cert_data_len) < 0 ||
-	    copy_mem(&d->key_data, s->key_data, s->key_data_len) < 0)
+	if (str_memdup(&d->ca_data, s->ca_data, s->ca_data_len) < 0 ||
+	    str_memdup(&d->cert_data, s->cert_data, s->cert_data_len) < 0 ||
+	    str_memdup(&d->key_data, s->key_data, s->key_data_len) < 0)
 		return kube_config_free(d);
 	d->ca_data_len = s->ca_data_len;
 	d->cert_data_len = s->cert_data_len;

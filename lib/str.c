@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,18 @@ char *str_dup_opt(const char *s, bool *failed)
 	if (!d)
 		*failed = true;
 	return d;
+}
+
+int str_memdup(char **dst, const char *src, size_t n)
+{
+	if (!src)
+		return 0;
+	*dst = malloc(n + 1);
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, src, n);
+	(*dst)[n] = '\0';
+	return 0;
 }
 
 bool str_eq_opt(const char *a, const char *b)
