@@ -796,6 +796,21 @@ static int table_state(struct nftio *n, const char *comment, char *cur, size_t c
 	return 0;
 }
 
+/* @rs's digest comment into @comment (64 bytes) and the kernel's into
+ * @cur (256 bytes), and what the kernel's table is against it
+ * (table_state()). */
+static int table_state_of(struct nftio *n, const struct ruleset *rs, char comment[static 64],
+			  char cur[static 256], enum table_state *ret, struct bh_err *reterr)
+{
+	int r;
+
+	r = rs_table_comment(rs, comment, 64);
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "table inet %s: digest comment",
+				  RULESET_TABLE);
+	return table_state(n, comment, cur, 256, ret, reterr);
+}
+
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
 {
 	char comment[64], cur[256];
@@ -803,11 +818,7 @@ int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr
 	struct nbatch nb;
 	int r;
 
-	r = rs_table_comment(rs, comment, sizeof(comment));
-	if (r < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "table inet %s: digest comment",
-				  RULESET_TABLE);
-	r = table_state(n, comment, cur, sizeof(cur), &st, reterr);
+	r = table_state_of(n, rs, comment, cur, &st, reterr);
 	if (r < 0)
 		return r;
 	if (st == TABLE_SAME && n->fault == NFTIO_FAULT_NONE)
@@ -828,11 +839,7 @@ int nftio_table_holds(struct nftio *n, const struct ruleset *rs, struct bh_err *
 	enum table_state st;
 	int r;
 
-	r = rs_table_comment(rs, comment, sizeof(comment));
-	if (r < 0)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "table inet %s: digest comment",
-				  RULESET_TABLE);
-	r = table_state(n, comment, cur, sizeof(cur), &st, reterr);
+	r = table_state_of(n, rs, comment, cur, &st, reterr);
 	if (r < 0)
 		return r;
 	switch (st) {
