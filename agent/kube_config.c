@@ -1,5 +1,5 @@
 /*
- * kubeconfig (YAML, read with libyaml into jansson values; several files
+ * kubeconfig (YAML read by kube_yaml.c as kubectl reads it; several files
  * merged as kubectl merges $KUBECONFIG) and the in-cluster configuration.
  */
 #include <errno.h>
@@ -12,15 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "buf.h"
 #include "kube_config.h"
+#include "kube_yaml.h"
 #include "str.h"
 
 /* A kubeconfig with embedded certificates is a few tens of KB. */
 #define KUBE_CONFIG_MAX (4u << 20)
-#define KUBE_YAML_DEPTH_MAX 64
 
 struct kube_config *kube_config_free(struct kube_config *c)
 {
@@ -165,140 +164,6 @@ static int read_file(const char *path, size_t max, struct buf *out, struct bh_er
 	return r;
 }
 
-/* --- YAML to jansson --- */
-
-static int yaml_err(yaml_parser_t *p, const char *name, struct bh_err *reterr)
-{
-	return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG, "'%s': line %zu column %zu: %s", name,
-			  p->problem_mark.line + 1, p->problem_mark.column + 1,
-			  p->problem ? p->problem : "invalid YAML");
-}
-
-int kube_yaml_load(const char *data, size_t len, const char *name, json_t **ret,
-		   struct bh_err *reterr)
-{
-	json_t *stack[KUBE_YAML_DEPTH_MAX + 1];
-	json_t *root = NULL;
-	char *pending_key[KUBE_YAML_DEPTH_MAX + 1] = { 0 };
-	size_t depth = 0;
-	yaml_parser_t p;
-	yaml_event_t ev;
-	bool done = false;
-	int r = 0;
-
-	if (!yaml_parser_initialize(&p))
-		return bh_err_oom(reterr);
-	yaml_parser_set_input_string(&p, (const unsigned char *) data, len);
-	while (!done) {
-		json_t *v = NULL;
-
-		if (!yaml_parser_parse(&p, &ev)) {
-			r = yaml_err(&p, name, reterr);
-			goto out;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-		case YAML_DOCUMENT_END_EVENT:
-			done = ev.type == YAML_STREAM_END_EVENT || root;
-			break;
-		case YAML_ALIAS_EVENT:
-			r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				       "'%s': line %zu: YAML aliases are not supported", name,
-				       ev.start_mark.line + 1);
-			break;
-		case YAML_SCALAR_EVENT:
-			v = json_stringn((const char *) ev.data.scalar.value,
-					 ev.data.scalar.length);
-			if (!v)
-				r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-					       "'%s': line %zu: not UTF-8 text", name,
-					       ev.start_mark.line + 1);
-			break;
-		case YAML_MAPPING_START_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-			if (depth >= KUBE_YAML_DEPTH_MAX) {
-				r = bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-					       "'%s': line %zu: nested too deeply", name,
-					       ev.start_mark.line + 1);
-				break;
-			}
-			v = ev.type == YAML_MAPPING_START_EVENT ? json_object() : json_array();
-			if (!v)
-				r = bh_err_oom(reterr);
-			break;
-		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT:
-			if (depth > 0) {
-				depth--;
-				free(pending_key[depth]);
-				pending_key[depth] = NULL;
-			}
-			break;
-		default:
-			break;
-		}
-		if (r == 0 && v) {
-			bool container = json_is_object(v) || json_is_array(v);
-			json_t *parent = depth ? stack[depth - 1] : NULL;
-
-			if (!parent) {
-				if (root) {
-					json_decref(v);
-				} else {
-					root = v;
-					json_incref(v);
-				}
-			} else if (json_is_array(parent)) {
-				json_incref(v);
-				if (json_array_append_new(parent, v) < 0)
-					r = bh_err_oom(reterr);
-			} else if (!pending_key[depth - 1]) {
-				if (!json_is_string(v)) {
-					r = bh_err_set(
-						reterr, BH_ERR_INPUT, -EINVAL,
-						"'%s': line %zu: mapping keys must be scalars",
-						name, ev.start_mark.line + 1);
-				} else {
-					pending_key[depth - 1] = strdup(json_string_value(v));
-					if (!pending_key[depth - 1])
-						r = bh_err_oom(reterr);
-				}
-				json_decref(v);
-				v = NULL;
-				container = false;
-			} else {
-				json_incref(v);
-				if (json_object_set_new(parent, pending_key[depth - 1], v) < 0)
-					r = bh_err_oom(reterr);
-				free(pending_key[depth - 1]);
-				pending_key[depth - 1] = NULL;
-			}
-			if (v && container && r == 0)
-				stack[depth++] = v;
-			if (v)
-				json_decref(v);
-		}
-		yaml_event_delete(&ev);
-		if (r < 0)
-			goto out;
-	}
-	if (!root) {
-		root = json_object();
-		if (!root) {
-			r = bh_err_oom(reterr);
-			goto out;
-		}
-	}
-	*ret = root;
-	root = NULL;
-out:
-	for (size_t i = 0; i <= KUBE_YAML_DEPTH_MAX; i++)
-		free(pending_key[i]);
-	json_decref(root);
-	yaml_parser_delete(&p);
-	return r;
-}
-
 /* --- kubeconfig --- */
 
 static const char *str_at(json_t *o, const char *key)
@@ -306,13 +171,20 @@ static const char *str_at(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* YAML "null", "~" and an empty value read as strings: absent. */
+/* Absent, or YAML's null ("null", "~", an empty value). */
 static bool is_null(json_t *v)
+{
+	return !v || json_is_null(v);
+}
+
+/* A boolean field: YAML's true (true, yes, on...), or the quoted string
+ * "true" (kubectl refuses that one; here it errs on the side the field
+ * guards). */
+static bool is_true(json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	return !v || json_is_null(v) ||
-	       (s && (!*s || strcmp(s, "null") == 0 || strcmp(s, "~") == 0));
+	return json_is_true(v) || (s && strcmp(s, "true") == 0);
 }
 
 /* The kubeconfig files being merged, in $KUBECONFIG order. */
@@ -666,8 +538,7 @@ static int take_exec(json_t *user, json_t *cluster, const char *file, const char
 	s = str_at(ex, "installHint");
 	if (s && !(x->install_hint = strdup(s)))
 		goto oom;
-	s = str_at(ex, "provideClusterInfo");
-	if (exec_info_build(x, s && strcmp(s, "true") == 0, cluster, c) < 0)
+	if (exec_info_build(x, is_true(json_object_get(ex, "provideClusterInfo")), cluster, c) < 0)
 		goto oom;
 	c->exec = x;
 	return 0;
@@ -693,11 +564,11 @@ static int kc_files_read(struct kc_files *f, struct bh_err *reterr)
 		r = read_file(f->paths[i], KUBE_CONFIG_MAX, &data, reterr);
 		if (r < 0)
 			return bh_err_prefix(reterr, "kubeconfig: ");
-		r = kube_yaml_load(data.data ? data.data : "", data.len, f->paths[i], &f->docs[i],
-				   reterr);
+		r = kube_yaml_load(data.data ? data.data : "", data.len, "kubeconfig", f->paths[i],
+				   &f->docs[i], reterr);
 		buf_done(&data);
 		if (r < 0)
-			return bh_err_prefix(reterr, "kubeconfig ");
+			return r;
 		if (!json_is_object(f->docs[i]))
 			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 					  "kubeconfig '%s': expected a mapping (a Config object)",
@@ -781,8 +652,7 @@ int kube_config_from_files(const char *const *paths, size_t n, const char *conte
 			   cname);
 		goto out;
 	}
-	s = str_at(cluster, "insecure-skip-tls-verify");
-	if (s && strcmp(s, "true") == 0) {
+	if (is_true(json_object_get(cluster, "insecure-skip-tls-verify"))) {
 		bh_err_set(reterr, BH_ERR_INPUT, r,
 			   "kubeconfig '%s': cluster '%s': insecure-skip-tls-verify is refused "
 			   "(TLS is always verified)",

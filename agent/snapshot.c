@@ -1,6 +1,6 @@
 /*
  * The snapshot reader.  A snapshot file holds one or more JSON documents,
- * or a YAML stream (snapshot_yaml.c), each a Kubernetes List (kubectl get
+ * or a YAML stream (kube_yaml.c), each a Kubernetes List (kubectl get
  * -o json or -o yaml) or a single object.  Objects
  * are decoded into vectors first and put into the cluster in sorted order,
  * so loading 10,000 pods is O(n log n) rather than an insertion sort.
@@ -32,7 +32,7 @@
 #include "kube_object.h"
 #include "snapshot.h"
 #include "snapshot_kinds.h"
-#include "snapshot_yaml.h"
+#include "kube_yaml.h"
 
 /* A snapshot of a 10,000-pod cluster is ~40 MB; refuse absurd inputs
  * rather than exhaust the node's memory. */
@@ -40,7 +40,7 @@
 
 /* A YAML document is one tree (several times the text's size): 10,000
  * pods are ~50 MB of YAML. */
-#define SNAPSHOT_YAML_MAX (256UL * 1024 * 1024)
+#define KUBE_YAML_MAX (256UL * 1024 * 1024)
 
 /* Lists nested in Lists are followed this deep. */
 #define SNAPSHOT_LIST_DEPTH 4
@@ -161,7 +161,7 @@ static int decode_one(struct pending *p, const json_t *obj, enum kube_kind kind,
 struct walk_ctx {
 	const char *name;
 	const struct snapshot_opts *opts;
-	const struct snapshot_yaml_mark *items; /* of the top List's items */
+	const struct kube_yaml_mark *items; /* of the top List's items */
 	size_t n_items;
 };
 
@@ -433,7 +433,7 @@ struct yaml_walk {
 	struct walk_ctx ctx;
 };
 
-static int yaml_doc_cb(void *ud, const struct snapshot_yaml_doc *d, struct bh_err *reterr)
+static int yaml_doc_cb(void *ud, const struct kube_yaml_doc *d, struct bh_err *reterr)
 {
 	struct yaml_walk *yw = ud;
 	char where[96];
@@ -471,12 +471,12 @@ static int parse_yaml(struct pending *p, const struct walk_ctx *ctx, const char 
 	struct yaml_walk yw = { .p = p, .ctx = *ctx };
 	int r;
 
-	if (len > SNAPSHOT_YAML_MAX)
+	if (len > KUBE_YAML_MAX)
 		return bh_err_set(reterr, BH_ERR_INPUT, -E2BIG,
 				  "snapshot '%s': YAML larger than 256 MiB (JSON may be up to "
 				  "1 GiB: kubectl get -o json)",
 				  ctx->name);
-	r = snapshot_yaml_read(data, len, ctx->name, yaml_doc_cb, &yw, reterr);
+	r = kube_yaml_read(data, len, "snapshot", ctx->name, yaml_doc_cb, &yw, reterr);
 	if (r == 0)
 		r = bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
 			       "snapshot '%s': empty, expected a Kubernetes List or object",

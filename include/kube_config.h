@@ -102,13 +102,4 @@ struct kube_exec *kube_exec_free(struct kube_exec *x);
 /* NULL-safe; returns NULL. */
 struct kube_config *kube_config_free(struct kube_config *c);
 
-/*
- * Parses a YAML document into jansson values (mappings become objects,
- * sequences arrays, every scalar a string).  Exported for tests.  New
- * reference; -EBADMSG with the line and column in @reterr.
- */
-struct json_t;
-int kube_yaml_load(const char *data, size_t len, const char *name, struct json_t **ret,
-		   struct bh_err *reterr);
-
 #endif

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "kube_config.h"
+#include "kube_yaml.h"
 #include "kube_exec.h"
 #include "testutil.h"
 
@@ -550,7 +551,7 @@ static void yaml_values(void **state)
 	const char *y = "a: [1, 'two', {b: c}]\nd:\n  e: |\n    multi\n    line\n";
 
 	(void) state;
-	assert_int_equal(kube_yaml_load(y, strlen(y), "t", &j, &err), 0);
+	assert_int_equal(kube_yaml_load(y, strlen(y), "kubeconfig", "t", &j, &err), 0);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "a"), 1)), "two");
 	assert_string_equal(
 		json_string_value(json_object_get(json_array_get(json_object_get(j, "a"), 2), "b")),
@@ -559,8 +560,41 @@ static void yaml_values(void **state)
 			    "multi\nline\n");
 	json_decref(j);
 	y = "a: &x 1\nb: *x\n";
-	assert_int_equal(kube_yaml_load(y, strlen(y), "t", &j, &err), -EINVAL);
+	assert_int_equal(kube_yaml_load(y, strlen(y), "kubeconfig", "t", &j, &err), -EBADMSG);
 	assert_non_null(strstr(err.msg, "aliases"));
+	assert_non_null(strstr(err.msg, "kubeconfig 't': line 2"));
+}
+
+/* The kubeconfig is read by the snapshot's YAML reader (one copy), so its
+ * scalars are typed as kubectl types them: YAML 1.1's "yes" and "True" are
+ * true for the boolean fields, merge keys are refused like aliases.  The
+ * old private loader read every scalar as a string and took `yes` for
+ * "not true". */
+static void yaml_typed_as_kubectl(void **state)
+{
+	const char *head = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+			   "clusters:\n- name: c\n  cluster: {server: 'https://a', "
+			   "insecure-skip-tls-verify: ";
+	const char *words[] = { "yes", "True", "on" };
+	struct kube_config *c = NULL;
+	struct bh_err err = { 0 };
+	char y[512];
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		(void) snprintf(y, sizeof(y), "%s%s}\n", head, words[i]);
+		assert_int_equal(load(y, &c, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "insecure-skip-tls-verify is refused"));
+	}
+	(void) snprintf(y, sizeof(y), "%s%s}\n", head, "'no'");
+	assert_int_equal(load(y, &c, &err), 0);
+	kube_config_free(c);
+	c = NULL;
+	assert_int_equal(load("base: &b {server: 'https://a'}\nclusters:\n- name: c\n"
+			      "  cluster:\n    <<: *b\n",
+			      &c, &err),
+			 -EBADMSG);
+	assert_non_null(strstr(err.msg, "kubeconfig '"));
 }
 
 static int setup(void **state)
@@ -589,6 +623,7 @@ int main(void)
 		cmocka_unit_test(kubeconfig_errors_name_the_field),
 		cmocka_unit_test(in_cluster),
 		cmocka_unit_test(yaml_values),
+		cmocka_unit_test(yaml_typed_as_kubectl),
 		cmocka_unit_test(merge_first_file_wins),
 		cmocka_unit_test(find_order),
 		cmocka_unit_test(exec_user),

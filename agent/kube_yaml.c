@@ -1,5 +1,6 @@
 /*
- * YAML snapshots into jansson trees (snapshot_yaml.h).
+ * YAML documents into jansson trees, typed as Kubernetes types them
+ * (kube_yaml.h): snapshots and kubeconfig files.
  *
  * What kubectl accepts is the reference: sigs.k8s.io/yaml reads a document
  * with a YAML 1.1 resolver (its fork of go-yaml v2) into Go values and
@@ -24,7 +25,7 @@
 
 #include <yaml.h>
 
-#include "snapshot_yaml.h"
+#include "kube_yaml.h"
 
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -36,19 +37,19 @@ struct frame {
 };
 
 struct reader {
-	const char *data, *name;
+	const char *data, *what, *name;
 	size_t len;
-	struct frame st[SNAPSHOT_YAML_DEPTH_MAX];
+	struct frame st[KUBE_YAML_DEPTH_MAX];
 	size_t depth;
 	json_t *root;
-	struct snapshot_yaml_mark root_mark;
-	struct snapshot_yaml_mark *items;
+	struct kube_yaml_mark root_mark;
+	struct kube_yaml_mark *items;
 	size_t n_items, cap_items;
 };
 
-static struct snapshot_yaml_mark mark_of(const yaml_mark_t *m)
+static struct kube_yaml_mark mark_of(const yaml_mark_t *m)
 {
-	return (struct snapshot_yaml_mark){ .line = m->line + 1, .column = m->column + 1 };
+	return (struct kube_yaml_mark){ .line = m->line + 1, .column = m->column + 1 };
 }
 
 static int fail_at(struct reader *rd, const yaml_mark_t *m, struct bh_err *reterr, const char *fmt,
@@ -63,8 +64,8 @@ static int fail_at(struct reader *rd, const yaml_mark_t *m, struct bh_err *reter
 	va_start(ap, fmt);
 	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG, "snapshot '%s': line %zu, column %zu: %s",
-			  rd->name, m->line + 1, m->column + 1, msg);
+	return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG, "%s '%s': line %zu, column %zu: %s",
+			  rd->what, rd->name, m->line + 1, m->column + 1, msg);
 }
 
 /* A libyaml error, with its context ("while parsing a block mapping"). */
@@ -94,7 +95,7 @@ static int parser_fail(struct reader *rd, const yaml_parser_t *p, struct bh_err 
 		(void) snprintf(ctx, sizeof(ctx), " (%s at line %zu, column %zu)", p->context,
 				p->context_mark.line + 1, p->context_mark.column + 1);
 	return bh_err_set(reterr, BH_ERR_INPUT, -EBADMSG,
-			  "snapshot '%s': line %zu, column %zu: invalid YAML: %s%s", rd->name,
+			  "%s '%s': line %zu, column %zu: invalid YAML: %s%s", rd->what, rd->name,
 			  m.line + 1, m.column + 1, p->problem ? p->problem : "syntax error", ctx);
 }
 
@@ -397,10 +398,10 @@ static int add(struct reader *rd, json_t *v, const yaml_event_t *ev, struct bh_e
 	bool items = false;
 	int r = 0;
 
-	if (container && rd->depth >= SNAPSHOT_YAML_DEPTH_MAX) {
+	if (container && rd->depth >= KUBE_YAML_DEPTH_MAX) {
 		json_decref(v);
 		return fail_at(rd, &ev->start_mark, reterr, "nested more than %d levels deep",
-			       SNAPSHOT_YAML_DEPTH_MAX);
+			       KUBE_YAML_DEPTH_MAX);
 	}
 	if (!top) {
 		rd->root = v;
@@ -459,10 +460,10 @@ push:
 	return 0;
 }
 
-int snapshot_yaml_read(const char *data, size_t len, const char *name, snapshot_yaml_doc_fn *fn,
-		       void *ud, struct bh_err *reterr)
+int kube_yaml_read(const char *data, size_t len, const char *what, const char *name,
+		   kube_yaml_doc_fn *fn, void *ud, struct bh_err *reterr)
 {
-	struct reader rd = { .data = data, .name = name, .len = len };
+	struct reader rd = { .data = data, .what = what, .name = name, .len = len };
 	unsigned index = 0;
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -489,11 +490,11 @@ int snapshot_yaml_read(const char *data, size_t len, const char *name, snapshot_
 			break;
 		case YAML_DOCUMENT_END_EVENT:
 			if (rd.root && !json_is_null(rd.root)) {
-				struct snapshot_yaml_doc d = { .root = rd.root,
-							       .index = index,
-							       .start = rd.root_mark,
-							       .items = rd.items,
-							       .n_items = rd.n_items };
+				struct kube_yaml_doc d = { .root = rd.root,
+							   .index = index,
+							   .start = rd.root_mark,
+							   .items = rd.items,
+							   .n_items = rd.n_items };
 
 				r = fn(ud, &d, reterr);
 				docs++;
@@ -545,4 +546,31 @@ int snapshot_yaml_read(const char *data, size_t len, const char *name, snapshot_
 	free(rd.items);
 	yaml_parser_delete(&p);
 	return r < 0 ? r : docs;
+}
+
+static int first_doc_cb(void *ud, const struct kube_yaml_doc *d, struct bh_err *reterr)
+{
+	json_t **first = ud;
+
+	(void) reterr;
+	if (!*first)
+		*first = json_incref(d->root);
+	return 0;
+}
+
+int kube_yaml_load(const char *data, size_t len, const char *what, const char *name, json_t **ret,
+		   struct bh_err *reterr)
+{
+	json_t *first = NULL;
+	int r;
+
+	r = kube_yaml_read(data, len, what, name, first_doc_cb, &first, reterr);
+	if (r < 0) {
+		json_decref(first);
+		return r;
+	}
+	if (!first && !(first = json_object()))
+		return bh_err_oom(reterr);
+	*ret = first;
+	return 0;
 }
