@@ -16,7 +16,7 @@
 #      flows) made as fast as python can send them, in a netns topology,
 #      learned by `bulkhead learn --conntrack`; every flow must be present
 #      or the loss reported (overruns > 0).
-# Knobs: PACKETS (5000000), FLOWS (1000000), STORM (120000), REPEAT (5).
+# Knobs: PACKETS (5000000), FLOWS (1000000), STORM (120000; 0 skips 3), REPEAT (5).
 set -euo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 PACKETS=${PACKETS:-5000000} FLOWS=${FLOWS:-1000000} STORM=${STORM:-120000} REPEAT=${REPEAT:-5}
@@ -100,6 +100,10 @@ rm -f "$work/ingress.pcap"
 echo "== 3. conntrack event storm, $STORM new connections =="
 if [ "$(id -u)" != 0 ]; then
 	echo "not root: storm skipped"
+	exit $rc
+fi
+if [ "$STORM" = 0 ]; then
+	echo "STORM=0: storm skipped"
 	exit $rc
 fi
 trap - EXIT
