@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "kube_cache.h"
 #include "kube_config.h"
 #include "proto.h"
@@ -276,87 +277,19 @@ void cli_help_print(const struct cli_command *cmd, FILE *f)
 	fprintf(f, "\nexit status: %s\n", cmd->exit_status);
 }
 
-/* "366d", "90m", "45s": @sec in its largest whole unit, for messages. */
-static const char *duration_fmt(uint64_t sec, char *buf, size_t len)
-{
-	static const struct {
-		char unit;
-		uint64_t sec;
-	} units[] = { { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 } };
-
-	for (size_t i = 0; i < BH_ARRAY_SIZE(units); i++) {
-		if (sec && sec % units[i].sec == 0) {
-			(void) snprintf(buf, len, "%" PRIu64 "%c", sec / units[i].sec,
-					units[i].unit);
-			return buf;
-		}
-	}
-	(void) snprintf(buf, len, "%" PRIu64 "s", sec);
-	return buf;
-}
-
-static int duration_scan(const char *s, uint64_t *ret)
-{
-	uint64_t total = 0;
-	bool units = false;
-
-	if (!*s)
-		return -EINVAL;
-	while (*s) {
-		uint64_t v = 0, mult;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-				return -ERANGE;
-			v = v * 10 + (uint64_t) (*s - '0');
-		}
-		switch (*s) {
-		case '\0':
-			/* Plain seconds, but "1h30" is a missing unit. */
-			if (units)
-				return -EINVAL;
-			mult = 1;
-			break;
-		case 'd':
-			mult = 86400;
-			break;
-		case 'h':
-			mult = 3600;
-			break;
-		case 'm':
-			mult = 60;
-			break;
-		case 's':
-			mult = 1;
-			break;
-		default:
-			return -EINVAL;
-		}
-		if (*s)
-			s++, units = true;
-		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
-			return -ERANGE;
-		total += v * mult;
-	}
-	*ret = total;
-	return 0;
-}
-
 int cli_parse_duration(const char *cmd, const char *flag, const char *s, uint64_t min, uint64_t max,
 		       uint64_t *ret, struct bh_err *reterr)
 {
 	char lo[32], hi[32];
 	uint64_t v = 0;
 
-	if (!s || duration_scan(s, &v) < 0 || v < min || v > max)
+	if (!s || duration_parse(s, &v) < 0 || v < min || v > max)
 		return cli_usage_err(
 			reterr, cmd,
 			"%s: expected seconds or a duration like 90s, 10m, 24h or 1h30m "
 			"(%s..%s), got '%s'",
-			flag, duration_fmt(min, lo, sizeof(lo)), duration_fmt(max, hi, sizeof(hi)),
-			s ? s : "");
+			flag, duration_format(min, lo, sizeof(lo)),
+			duration_format(max, hi, sizeof(hi)), s ? s : "");
 	*ret = v;
 	return 0;
 }
