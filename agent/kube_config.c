@@ -129,36 +129,15 @@ int kube_config_new(const char *server, const char *ca_file, const char *token,
 
 static int read_file(const char *path, size_t max, struct buf *out, struct bh_err *reterr)
 {
-	char tmp[65536];
-	int fd, r = 0;
-	ssize_t n;
+	int r;
 
 	buf_init(out, max);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		return bh_err_set(reterr, r == -ENOENT ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
-				  "'%s': %s", path, strerror(-r));
-	}
-	for (;;) {
-		n = read(fd, tmp, sizeof(tmp));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = bh_err_set(reterr, BH_ERR_SYSTEM, -errno, "'%s': %s", path,
-				       strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		r = buf_append(out, tmp, (size_t) n);
-		if (r < 0) {
-			r = bh_err_set(reterr, BH_ERR_INPUT, r, "'%s': larger than %zu bytes", path,
-				       max);
-			break;
-		}
-	}
-	close(fd);
+	r = buf_read_file(out, path);
+	if (r == -E2BIG)
+		r = bh_err_set(reterr, BH_ERR_INPUT, r, "'%s': larger than %zu bytes", path, max);
+	else if (r < 0)
+		r = bh_err_set(reterr, r == -ENOENT ? BH_ERR_INPUT : BH_ERR_SYSTEM, r, "'%s': %s",
+			       path, strerror(-r));
 	if (r < 0)
 		buf_done(out);
 	return r;

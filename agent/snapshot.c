@@ -636,34 +636,15 @@ static int pending_commit(struct pending *p, struct cluster *c)
 
 static int read_file(const char *path, struct buf *b, struct bh_err *reterr)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
-	int r = 0;
+	int r = buf_read_file(b, path);
 
-	if (!f) {
-		r = -errno;
+	if (r == -E2BIG)
+		return bh_err_set(reterr, BH_ERR_INPUT, r, "snapshot '%s': larger than 1 GiB", path);
+	if (r < 0)
 		return bh_err_set(reterr,
 				  r == -ENOENT || r == -EISDIR ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
 				  "snapshot '%s': %s", path, strerror(-r));
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		r = buf_append(b, chunk, n);
-		if (r < 0) {
-			bh_err_set(reterr, r == -E2BIG ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
-				   "snapshot '%s': %s", path,
-				   r == -E2BIG ? "larger than 1 GiB" : "out of memory");
-			break;
-		}
-	}
-	if (r == 0 && ferror(f)) {
-		r = errno ? -errno : -EIO;
-		bh_err_set(reterr, r == -EISDIR ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
-			   "snapshot '%s': %s", path, strerror(-r));
-	}
-	if (f != stdin)
-		fclose(f);
-	return r;
+	return 0;
 }
 
 static const struct snapshot_opts opts_default;

@@ -31,6 +31,10 @@ int buf_reserve(struct buf *b, size_t extra) BH_MUST_CHECK;
 int buf_printf(struct buf *b, const char *fmt, ...) BH_PRINTF(2, 3) BH_MUST_CHECK;
 /* Removes the first @n bytes (a consumed line of a stream). */
 void buf_consume(struct buf *b, size_t n);
+/* Appends the whole of file @path ("-": standard input), reading in
+ * chunks: 0, -E2BIG past the bound (the caller names the file and its
+ * limit), -ENOMEM, or open's and read's -errno (-ENOENT, -EISDIR...). */
+int buf_read_file(struct buf *b, const char *path) BH_MUST_CHECK;
 /* Hands the storage to the caller (NUL-terminated, may be NULL when empty)
  * and resets the buffer. */
 char *buf_steal(struct buf *b);

@@ -1,9 +1,12 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -114,4 +117,50 @@ char *buf_steal(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	bool in = strcmp(path, "-") == 0;
+	int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		size_t room = b->max - b->len;
+		char probe;
+		ssize_t n;
+
+		/* Straight into the buffer (a snapshot may be hundreds of MB),
+		 * never past the bound: a full buffer reads one byte to tell a
+		 * file that fits exactly from one that is too large. */
+		if (room > 65536)
+			room = 65536;
+		if (room) {
+			r = buf_reserve(b, room);
+			if (r < 0)
+				break;
+			room = b->cap - b->len - 1 < b->max - b->len ? b->cap - b->len - 1 :
+								       b->max - b->len;
+		}
+		n = read(fd, room ? b->data + b->len : &probe, room ? room : 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!room) {
+			r = -E2BIG;
+			break;
+		}
+		b->len += (size_t) n;
+		b->data[b->len] = '\0';
+	}
+	if (!in)
+		close(fd);
+	return r;
 }
