@@ -639,7 +639,8 @@ static int read_file(const char *path, struct buf *b, struct bh_err *reterr)
 	int r = buf_read_file(b, path);
 
 	if (r == -E2BIG)
-		return bh_err_set(reterr, BH_ERR_INPUT, r, "snapshot '%s': larger than 1 GiB", path);
+		return bh_err_set(reterr, BH_ERR_INPUT, r, "snapshot '%s': larger than 1 GiB",
+				  path);
 	if (r < 0)
 		return bh_err_set(reterr,
 				  r == -ENOENT || r == -EISDIR ? BH_ERR_INPUT : BH_ERR_SYSTEM, r,
