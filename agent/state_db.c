@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "state_db_int.h"
 #include "str.h"
 
@@ -97,7 +98,7 @@ static int errno_of(struct state_db *db, int rc)
 	case SQLITE_FULL:
 		return -ENOSPC;
 	case SQLITE_READONLY:
-		return -EROFS;
+		return access(db->dir, W_OK) < 0 && errno == EACCES ? -EACCES : -EROFS;
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
 		return -EACCES;
@@ -110,6 +111,11 @@ static int errno_of(struct state_db *db, int rc)
 	case SQLITE_NOTADB:
 		return -EBADMSG;
 	case SQLITE_CANTOPEN:
+		/* SQLite's last errno is often that of a later attempt (ENOENT
+		 * for a -wal file it could not create): the directory says why. */
+		if (access(db->dir, W_OK) < 0)
+			return -errno;
+		return sys > 0 ? -sys : -EIO;
 	case SQLITE_IOERR:
 		return sys > 0 ? -sys : -EIO;
 	default:
@@ -195,15 +201,54 @@ static int exec(struct state_db *db, const char *sql, const char *what, struct b
 	return rc == SQLITE_OK ? 0 : state_db_fail(db, rc, what, reterr);
 }
 
+/* "file:PATH?immutable=1", with the characters a URI path may not hold
+ * escaped; NULL on ENOMEM. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, SIZE_MAX);
+	r = buf_printf(&b, "file:");
+	for (const char *p = path; r == 0 && *p; p++)
+		r = strchr("%?#", *p) ? buf_printf(&b, "%%%02X", (unsigned char) *p) :
+					buf_append(&b, p, 1);
+	if (r == 0)
+		r = buf_printf(&b, "?immutable=1");
+	if (r < 0) {
+		buf_done(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+enum connect_how {
+	CONNECT_RW,
+	CONNECT_RO,
+	/* Read-only media with no -shm file, which a plain read-only WAL
+	 * connection needs (SQLite 3.22+): SQLite then assumes nobody writes
+	 * the file, true while the directory stays read-only; the store
+	 * reopens read-write before any write. */
+	CONNECT_RO_IMMUTABLE,
+};
+
 /* Opens the file on db->db and sets the connection up; db->db is closed
  * again on failure. */
-static int db_connect(struct state_db *db, bool readonly, struct bh_err *reterr)
+static int db_connect(struct state_db *db, enum connect_how how, struct bh_err *reterr)
 {
+	bool readonly = how != CONNECT_RW;
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	char pragma[96];
+	char pragma[96], *uri = NULL;
 	int rc, r;
 
-	rc = sqlite3_open_v2(db->path, &db->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (how == CONNECT_RO_IMMUTABLE) {
+		uri = immutable_uri(db->path);
+		if (!uri)
+			return bh_err_oom(reterr);
+		flags |= SQLITE_OPEN_URI;
+	}
+	rc = sqlite3_open_v2(uri ? uri : db->path, &db->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	free(uri);
 	if (rc != SQLITE_OK) {
 		r = state_db_fail(db, rc, "opening", reterr);
 		goto fail;
@@ -244,6 +289,20 @@ fail:
 	return r;
 }
 
+/* The store cannot be written (open read-only): the one line for the
+ * caller and for state_db_health(). */
+static int set_unwritable(struct state_db *db, int code, const char *what, struct bh_err *reterr)
+{
+	const char *name = strerrorname_np(-code);
+
+	snprintf(db->health.msg, sizeof(db->health.msg),
+		 "state database '%s': %s: the state directory cannot be written (%s)", db->path,
+		 what, name ? name : "?");
+	db->health.ok = false;
+	db->health.code = code;
+	return bh_err_set(reterr, BH_ERR_SYSTEM, code, "%s", db->health.msg);
+}
+
 static bool storage_refused(int r)
 {
 	return r == -EROFS || r == -EACCES || r == -EPERM || r == -ENOSPC || r == -EDQUOT ||
@@ -265,17 +324,15 @@ int state_db_open(const char *dir, struct state_db **ret, struct bh_err *reterr)
 		goto fail;
 	}
 	state_db_ok(db);
-	r = db_connect(db, false, &rw_err);
+	r = db_connect(db, CONNECT_RW, &rw_err);
 	if (r < 0 && storage_refused(r) && access(db->path, F_OK) == 0) {
 		/* What was saved stays readable: the agent starts with it and
 		 * reports the store degraded until the directory is writable. */
-		r = db_connect(db, true, reterr);
-		if (r == 0) {
-			db->health.ok = false;
-			db->health.code = rw_err.code;
-			snprintf(db->health.msg, sizeof(db->health.msg), "%.*s (opened read-only)",
-				 (int) sizeof(db->health.msg) - 32, rw_err.msg);
-		}
+		r = db_connect(db, CONNECT_RO, reterr);
+		if (r < 0 && access(db->path, R_OK) == 0)
+			r = db_connect(db, CONNECT_RO_IMMUTABLE, reterr);
+		if (r == 0)
+			(void) set_unwritable(db, rw_err.code, "opened read-only", NULL);
 	} else if (r < 0 && reterr) {
 		*reterr = rw_err;
 	}
@@ -314,7 +371,7 @@ static int reopen_rw(struct state_db *db, struct bh_err *reterr)
 	memcpy(old_stmt, db->stmt, sizeof(old_stmt));
 	memset(db->stmt, 0, sizeof(db->stmt));
 	db->db = NULL;
-	r = db_connect(db, false, reterr);
+	r = db_connect(db, CONNECT_RW, reterr);
 	if (r < 0) {
 		db->db = old;
 		db->readonly = true;
@@ -333,9 +390,9 @@ int state_db_begin(struct state_db *db, const char *what, struct bh_err *reterr)
 	int r;
 
 	if (db->readonly) {
-		r = reopen_rw(db, reterr);
+		r = reopen_rw(db, NULL);
 		if (r < 0)
-			return r;
+			return set_unwritable(db, r, what, reterr);
 	}
 	return exec(db, "BEGIN IMMEDIATE", what, reterr);
 }
