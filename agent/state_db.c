@@ -1,8 +1,9 @@
 /*
  * The agent's state store (include/state_db.h): opening the database,
- * turning SQLite failures into one-line errors and a health state, and the
- * small records (alerts, modes, proposals, the applied ruleset's digest).
- * Flows are in state_db_flows.c, the schema in state_db_schema.c.
+ * transactions, cached statements, and the small records (alerts, modes,
+ * proposals, the applied ruleset's digest).  Errors and health are in
+ * state_db_err.c, the schema in state_db_schema.c, flows in
+ * state_db_flows.c.
  *
  * Why SQLite in WAL mode: a transaction commits whole or not at all, so a
  * kill -9 or a full disk during a checkpoint leaves the previous one
@@ -93,69 +94,7 @@ static int name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-/* ---- errors and health ---- */
-
-static int errno_of(struct state_db *db, int rc)
-{
-	int sys = db->db ? sqlite3_system_errno(db->db) : 0;
-
-	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return access(db->dir, W_OK) < 0 && errno == EACCES ? -EACCES : -EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	case SQLITE_CANTOPEN:
-		/* SQLite's last errno is often that of a later attempt (ENOENT
-		 * for a -wal file it could not create): the directory says why. */
-		if (access(db->dir, W_OK) < 0)
-			return -errno;
-		return sys > 0 ? -sys : -EIO;
-	case SQLITE_IOERR:
-		return sys > 0 ? -sys : -EIO;
-	default:
-		return -EIO;
-	}
-}
-
-int state_db_fail(struct state_db *db, int rc, const char *what, struct bh_err *reterr)
-{
-	const char *msg = db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc);
-	int code = errno_of(db, rc);
-	enum bh_err_kind kind = code == -EBADMSG ? BH_ERR_INPUT : BH_ERR_SYSTEM;
-	const char *name = strerrorname_np(-code);
-	struct bh_err local;
-
-	if (!reterr)
-		reterr = &local;
-	bh_err_set(reterr, kind, code, "state database '%s': %s: %s (%s)", db->path, what, msg,
-		   name ? name : "?");
-	if (db->db && !sqlite3_get_autocommit(db->db))
-		(void) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
-	/* Ids handed out inside the rolled back transaction are gone. */
-	state_db_peers_reset(&db->peers);
-	if (code != -ENOMEM) {
-		db->health.ok = false;
-		db->health.code = code;
-		snprintf(db->health.msg, sizeof(db->health.msg), "%s", reterr->msg);
-	}
-	return code;
-}
-
-void state_db_ok(struct state_db *db)
-{
-	db->health = (struct state_db_health){ .ok = true };
-}
+/* ---- health ---- */
 
 const struct state_db_health *state_db_health(const struct state_db *db)
 {
@@ -197,13 +136,6 @@ int state_db_stmt(struct state_db *db, enum state_db_stmt which, sqlite3_stmt **
 	}
 	*ret = db->stmt[which];
 	return 0;
-}
-
-static int exec(struct state_db *db, const char *sql, const char *what, struct bh_err *reterr)
-{
-	int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : state_db_fail(db, rc, what, reterr);
 }
 
 /* "file:PATH?immutable=1", with the characters a URI path may not hold
@@ -264,7 +196,7 @@ static int db_connect(struct state_db *db, enum connect_how how, struct bh_err *
 	if (!readonly) {
 		/* The first statement that touches the file: a directory that
 		 * cannot be written fails here. */
-		r = exec(db, "PRAGMA journal_mode = WAL", "switching to WAL mode", reterr);
+		r = state_db_exec(db, "PRAGMA journal_mode = WAL", "switching to WAL mode", reterr);
 		if (r < 0)
 			goto fail;
 		/* In WAL mode NORMAL syncs at WAL checkpoints only: a crash of the
@@ -274,13 +206,13 @@ static int db_connect(struct state_db *db, enum connect_how how, struct bh_err *
 			 "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = %d;"
 			 " PRAGMA cache_size = -%d",
 			 STATE_DB_WAL_KEEP, STATE_DB_CACHE_KIB);
-		r = exec(db, pragma, "setting up the connection", reterr);
+		r = state_db_exec(db, pragma, "setting up the connection", reterr);
 		if (r < 0)
 			goto fail;
 	}
 	/* No table declares foreign keys today; on, so one added later is
 	 * enforced without anyone remembering this. */
-	r = exec(db, "PRAGMA foreign_keys = ON", "setting up the connection", reterr);
+	r = state_db_exec(db, "PRAGMA foreign_keys = ON", "setting up the connection", reterr);
 	if (r < 0)
 		goto fail;
 	r = state_db_schema_migrate(db, reterr);
@@ -400,12 +332,12 @@ int state_db_begin(struct state_db *db, const char *what, struct bh_err *reterr)
 		if (r < 0)
 			return set_unwritable(db, r, what, reterr);
 	}
-	return exec(db, "BEGIN IMMEDIATE", what, reterr);
+	return state_db_exec(db, "BEGIN IMMEDIATE", what, reterr);
 }
 
 int state_db_commit(struct state_db *db, const char *what, struct bh_err *reterr)
 {
-	int r = exec(db, "COMMIT", what, reterr);
+	int r = state_db_exec(db, "COMMIT", what, reterr);
 
 	if (r == 0)
 		state_db_ok(db);

@@ -21,16 +21,6 @@
 
 /* ---- interned peers ---- */
 
-void state_db_peers_reset(struct state_db_peers *p)
-{
-	for (size_t i = 0; i < p->cap; i++) {
-		free(p->slots[i].key);
-		p->slots[i] = (struct state_db_peer_slot){ 0 };
-	}
-	p->n = 0;
-	p->warm = false;
-}
-
 /* A peer's map key: its kind, then each optional string as a presence
  * byte and the string with its NUL, then the labels blob.  The same bytes
  * come from a struct flow_peer and from a peers row. */

@@ -1,7 +1,8 @@
 /*
- * Inside the state store: the handle shared by state_db.c (open, errors,
- * small records), state_db_flows.c (flows and their peers) and
- * state_db_schema.c (migrations).
+ * Inside the state store: the handle shared by its files, which call one
+ * way: state_db_err.c (errors, health) <- state_db_schema.c (migrations)
+ * <- state_db.c (open, transactions, small records) <- state_db_flows.c
+ * (flows and their peers).
  */
 #ifndef BH_STATE_DB_INT_H
 #define BH_STATE_DB_INT_H
@@ -62,6 +63,8 @@ struct state_db {
 int state_db_fail(struct state_db *db, int rc, const char *what, struct bh_err *reterr);
 /* A successful write: the store is healthy again. */
 void state_db_ok(struct state_db *db);
+/* sqlite3_exec() of @sql, failing through state_db_fail(). */
+int state_db_exec(struct state_db *db, const char *sql, const char *what, struct bh_err *reterr);
 
 /* The cached statement @which in *@ret, prepared on first use: 0, or
  * -errno through state_db_fail().  Reset and unbound by the caller after

@@ -102,7 +102,8 @@ static int migrate_one(struct state_db *db, const struct migration *m, struct bh
 	int rc, r;
 
 	snprintf(what, sizeof(what), "migrating the schema to version %d (%s)", m->to, m->why);
-	r = state_db_begin(db, what, reterr);
+	/* Migrations run while opening, read-write: no reopen to try. */
+	r = state_db_exec(db, "BEGIN IMMEDIATE", what, reterr);
 	if (r < 0)
 		return r;
 	rc = sqlite3_exec(db->db, m->sql, NULL, NULL, NULL);
@@ -113,7 +114,7 @@ static int migrate_one(struct state_db *db, const struct migration *m, struct bh
 	rc = sqlite3_exec(db->db, pragma, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return state_db_fail(db, rc, what, reterr);
-	return state_db_commit(db, what, reterr);
+	return state_db_exec(db, "COMMIT", what, reterr);
 }
 
 int state_db_schema_migrate(struct state_db *db, struct bh_err *reterr)
