@@ -558,9 +558,11 @@ int state_db_flows_load(struct state_db *db, struct flow_set *s, struct bh_err *
 	s->peers = peers;
 	/* The pool moves to @s; the flows' borrowed copies point at the same
 	 * strings, which do not move. */
-	memcpy(s->flows + s->n, l.flows, l.n * sizeof(*l.flows));
+	if (l.n)
+		memcpy(s->flows + s->n, l.flows, l.n * sizeof(*l.flows));
 	s->n += l.n;
-	memcpy(s->peers + s->n_peers, l.peers, l.n_peers * sizeof(*l.peers));
+	if (l.n_peers)
+		memcpy(s->peers + s->n_peers, l.peers, l.n_peers * sizeof(*l.peers));
 	s->n_peers += l.n_peers;
 	l.n_peers = 0;
 out:
