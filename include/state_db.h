@@ -101,6 +101,8 @@ int state_db_flows_checkpoint(struct state_db *db, const struct state_db_flows *
 /*
  * Incremental checkpoint: inserts or replaces the flows of @changed and
  * deletes the @n_gone keys of @gone (evicted flows), in one transaction.
+ * Peers no flow refers to any more are dropped by the next full
+ * checkpoint.
  */
 int state_db_flows_update(struct state_db *db, const struct state_db_flows *changed,
 			  const struct flow_key *gone, size_t n_gone, struct bh_err *reterr);
