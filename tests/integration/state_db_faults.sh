@@ -26,9 +26,15 @@ fi
 work=$(mktemp -d /tmp/bh-statedb-faults.XXXXXX)
 tool_pid=
 cleanup() {
-	[ -n "$tool_pid" ] && kill "$tool_pid" 2> /dev/null
-	umount "$work/full" 2> /dev/null || true
-	umount "$work/ro" 2> /dev/null || true
+	# The tool first (it holds files open: a busy tmpfs would not unmount
+	# and would keep rm from removing its mount point).
+	if [ -n "$tool_pid" ]; then
+		kill "$tool_pid" 2> /dev/null || true
+		wait "$tool_pid" 2> /dev/null || true
+	fi
+	for m in "$work/full" "$work/ro"; do
+		umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
