@@ -10,10 +10,10 @@ PKGS=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	# libraries (the chosen ones, plus cmocka for tests, libmicrohttpd for
-	# /metrics and libyaml for YAML output)
+	# /metrics, libyaml for YAML output and SQLite for the agent's state)
 	libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
 	libcurl4-openssl-dev libjansson-dev libpcap-dev
-	libcmocka-dev libmicrohttpd-dev libyaml-dev
+	libcmocka-dev libmicrohttpd-dev libyaml-dev libsqlite3-dev
 	# kernel-side tools the integration tests drive and compare against
 	iproute2 nftables conntrack tcpdump iperf3 socat netcat-openbsd
 	# test API server and schema validation
