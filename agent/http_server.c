@@ -366,8 +366,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		*upload_data_size = 0;
 		if (req->answered)
 			return MHD_YES;
-		if (!req->too_big && buf_append(&req->body, upload_data, n) == 0)
-			return MHD_YES;
+		if (!req->too_big) {
+			int r = buf_append(&req->body, upload_data, n);
+
+			if (r == 0)
+				return MHD_YES;
+			if (r != -E2BIG)
+				return MHD_NO; /* out of memory: drop the connection */
+		}
 		req->too_big = true;
 		req->discarded += n;
 		return req->discarded > HTTP_DISCARD_FACTOR * lis->srv->body_max ? MHD_NO : MHD_YES;
