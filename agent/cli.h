@@ -26,6 +26,7 @@ cli_main_fn cli_apply;
 cli_main_fn cli_reset;
 cli_main_fn cli_learn;
 cli_main_fn cli_propose;
+cli_main_fn cli_status;
 
 /*
  * One flag of a command: the single source of truth for getopt_long()'s
@@ -114,6 +115,7 @@ extern const struct cli_command cli_apply_cmd;
 extern const struct cli_command cli_reset_cmd;
 extern const struct cli_command cli_learn_cmd;
 extern const struct cli_command cli_propose_cmd;
+extern const struct cli_command cli_status_cmd;
 
 /* Prints the help of @cmd: usage, about, one line per flag, exit status. */
 void cli_help_print(const struct cli_command *cmd, FILE *f);

@@ -18,6 +18,10 @@ PKGS=(
 	iproute2 nftables conntrack tcpdump iperf3 socat netcat-openbsd
 	# test API server and schema validation
 	python3 python3-jsonschema python3-yaml openssl
+	# promtool (unit.http_server runs 'promtool check metrics' on /metrics);
+	# bookworm ships it only in the prometheus package (2.42), whose server
+	# the package's unit would start only where systemd runs
+	prometheus
 	# benchmarks
 	hyperfine valgrind
 )

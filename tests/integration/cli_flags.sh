@@ -50,6 +50,7 @@ declare -A flags=(
 	[reset]="help"
 	[learn]="pcap interface conntrack snapshot kubeconfig context skip-unknown duration max-flows node conntrack-rcvbuf output help"
 	[propose]="flows snapshot kubeconfig context skip-unknown namespace output out-file ingress-only egress-only aggregate-ips aggregate-prefix4 aggregate-prefix6 allow-uncovered help"
+	[status]="socket output help"
 )
 for top in help --help -h; do
 	run "$top"
@@ -80,6 +81,7 @@ for cmd in "${!flags[@]}"; do
 done
 grep -q "^  -o, --output json|yaml " "$tmp/help.propose" || bad "propose --help: -o, --output"
 grep -q "^  -o, --output FLOWS.json " "$tmp/help.learn" || bad "learn --help: -o, --output"
+grep -q "^  -o, --output text|json " "$tmp/help.status" || bad "status --help: -o, --output"
 expect_err 2 "unknown command 'bogus'" help bogus
 expect_err 2 "unknown command 'bogus'" bogus
 expect_err 2 "expected a command"
