@@ -21,6 +21,7 @@
 #include "kube_cache.h"
 #include "kube_exec.h"
 #include "kube_write.h"
+#include "kube_write_wait.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -297,22 +298,23 @@ static void events_in_order(void **state)
 
 	fx_up(f, NULL);
 	pod = apisrv_pod("x", "new-1", "v1", "10.0.5.5");
-	assert_int_equal(kube_write_create(f->cl, &ref, pod, &out, &err), 0);
-	assert_int_equal(kube_write_create(f->cl, &ref, pod, NULL, &err), -EEXIST);
+	assert_int_equal(kube_write_wait_create(f->cl, &ref, pod, &out, &err), 0);
+	assert_int_equal(kube_write_wait_create(f->cl, &ref, pod, NULL, &err), -EEXIST);
 	json_decref(pod);
 	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "v2");
-	assert_int_equal(kube_write_patch(f->cl, &ref, "new-1", false, patch, NULL, NULL, &err), 0);
-	/* A patch from the version we created is stale now. */
 	assert_int_equal(
-		kube_write_patch(f->cl, &ref, "new-1", false, patch,
+		kube_write_wait_patch(f->cl, &ref, "new-1", false, patch, NULL, NULL, &err), 0);
+	/* A patch from the version we created is stale now. */
+	assert_int_equal(kube_write_wait_patch(
+				 f->cl, &ref, "new-1", false, patch,
 				 json_string_value(json_object_get(json_object_get(out, "metadata"),
 								   "resourceVersion")),
 				 NULL, &err),
-		-ESTALE);
+			 -ESTALE);
 	json_decref(patch);
 	json_decref(out);
-	assert_int_equal(kube_write_update(f->cl, &ref, "new-1", true, phase_cb, NULL, NULL, &err),
-			 0);
+	assert_int_equal(
+		kube_write_wait_update(f->cl, &ref, "new-1", true, phase_cb, NULL, NULL, &err), 0);
 	del_pod(f, "x", "new-1", false);
 	for (int i = 0; i < WAIT_MS / 20 && f->rec.n < 4; i++)
 		(void) kube_client_run(f->cl, 20);
@@ -345,26 +347,231 @@ static void write_conflicts_retried(void **state)
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     2);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z", NULL,
-					   &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z",
+						NULL, &err),
 			 0);
 	kube_write_stats_get(&after);
 	assert_int_equal(after.conflicts - before.conflicts, 2);
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     KUBE_WRITE_RETRIES);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w", NULL,
-					   &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w",
+						NULL, &err),
 			 -EBUSY);
 	assert_non_null(strstr(err.msg, "conflicting"));
-	assert_int_equal(kube_write_update(f->cl, &ref, "nope", false, relabel_cb, (char *) "w",
-					   NULL, &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "nope", false, relabel_cb,
+						(char *) "w", NULL, &err),
 			 -ENOENT);
 	assert_equal_soon(f);
 	assert_string_equal(
 		labels_get(&cluster_pod_find(kube_cache_cluster(f->cache), "x", "a")->labels,
 			   "app"),
 		"z");
+}
+
+/* --- asynchronous writes --- */
+
+struct wrec {
+	int calls, r;
+	char msg[BH_ERR_MSG_MAX];
+	char app[32];
+	uint64_t at_ms;
+};
+
+static void wrec_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err)
+{
+	struct wrec *x = ud;
+	const char *app = json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "labels"), "app"));
+
+	x->calls++;
+	x->r = r;
+	x->at_ms = clock_mono_ms();
+	(void) snprintf(x->msg, sizeof(x->msg), "%s", err ? err->msg : "");
+	(void) snprintf(x->app, sizeof(x->app), "%s", app ? app : "");
+}
+
+/* The next @count writes the server receives answer HTTP @status. */
+static void write_fault(struct fx *f, int status, int count)
+{
+	json_t *ans = apisrv_control(&f->s, "{s:s, s:s, s:i, s:i}", "op", "fault", "fault",
+				     "write_status", "status", status, "count", count);
+
+	assert_non_null(ans);
+	json_decref(ans);
+}
+
+static json_int_t server_writes(struct fx *f)
+{
+	json_t *st = apisrv_control(&f->s, "{s:s}", "op", "stats");
+	json_int_t n = json_integer_value(json_object_get(st, "writes"));
+
+	json_decref(st);
+	return n;
+}
+
+static void timer_fired_cb(void *ud)
+{
+	*(uint64_t *) ud = clock_mono_ms();
+}
+
+struct getrec {
+	long status;
+	uint64_t at_ms;
+};
+
+static void get_done_cb(void *ud, int r, long status, const char *msg)
+{
+	struct getrec *g = ud;
+
+	(void) msg;
+	g->status = r < 0 ? r : status;
+	g->at_ms = clock_mono_ms();
+}
+
+/*
+ * A patch answered 500, 429, 503 and then accepted: it ends in its
+ * callback after four attempts and three backoffs (10 + 20 + 40 ms at
+ * least), and while it waits in backoff the loop goes on: a client timer
+ * fires and a GET on the same client completes before the write does.
+ */
+static void write_async_retries_without_blocking(void **state)
+{
+	struct fx *f = *state;
+	struct kube_ref ref = { .group = "", .version = "v1", .resource = "pods", .ns = "x" };
+	struct kube_write_stats before, after;
+	struct bh_err err = { 0 };
+	struct wrec x = { 0 };
+	struct getrec g = { 0 };
+	struct kube_timer t = { 0 };
+	uint64_t timer_at = 0, start;
+	json_int_t writes0;
+	json_t *patch;
+	bool armed = false;
+
+	fx_up(f, NULL);
+	write_fault(f, 500, 1);
+	write_fault(f, 429, 1);
+	write_fault(f, 503, 1);
+	writes0 = server_writes(f);
+	kube_write_stats_get(&before);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "async");
+	start = clock_mono_ms();
+	assert_int_equal(kube_write_patch(f->cl, &ref, "a", false, patch, NULL, wrec_done_cb, &x,
+					  NULL, &err),
+			 0);
+	json_decref(patch);
+	assert_int_equal(x.calls, 0); /* never from the call that starts it */
+	for (int i = 0; i < WAIT_MS / 5 && !x.calls; i++) {
+		kube_write_stats_get(&after);
+		if (!armed && after.retries > before.retries) {
+			const struct kube_request_opts o = {
+				.path = "/api/v1/namespaces",
+				.timeout_s = 10,
+				.done_cb = get_done_cb,
+				.ud = &g,
+			};
+
+			/* In backoff now: the loop must serve these first. */
+			kube_timer_arm(f->cl, &t, 1, timer_fired_cb, &timer_at);
+			assert_int_equal(kube_request_start(f->cl, &o, NULL), 0);
+			armed = true;
+		}
+		(void) kube_client_run(f->cl, 5);
+	}
+	assert_true(armed);
+	assert_int_equal(x.calls, 1);
+	if (x.r != 0)
+		fail_msg("patch: %s", x.msg);
+	assert_string_equal(x.app, "async");
+	assert_true(x.at_ms - start >= 10 + 20 + 40);
+	kube_write_stats_get(&after);
+	assert_int_equal(after.attempts - before.attempts, 4);
+	assert_int_equal(after.retries - before.retries, 3);
+	assert_int_equal(server_writes(f) - writes0, 4);
+	assert_true(timer_at != 0 && timer_at < x.at_ms);
+	assert_int_equal(g.status, 200);
+	assert_true(g.at_ms < x.at_ms);
+}
+
+/* Five 500s: the write ends after exactly KUBE_WRITE_RETRIES attempts,
+ * with the server's answer in the error. */
+static void write_async_retry_limit(void **state)
+{
+	struct fx *f = *state;
+	struct kube_ref ref = { .group = "", .version = "v1", .resource = "pods", .ns = "x" };
+	struct kube_write_stats before, after;
+	struct bh_err err = { 0 };
+	struct wrec x = { 0 };
+	uint64_t start;
+	json_int_t writes0;
+	json_t *pod;
+
+	fx_up(f, NULL);
+	write_fault(f, 500, KUBE_WRITE_RETRIES + 1);
+	writes0 = server_writes(f);
+	kube_write_stats_get(&before);
+	pod = apisrv_pod("x", "new-r", "r", "10.0.5.6");
+	start = clock_mono_ms();
+	assert_int_equal(kube_write_create(f->cl, &ref, pod, wrec_done_cb, &x, NULL, &err), 0);
+	json_decref(pod);
+	for (int i = 0; i < WAIT_MS / 20 && !x.calls; i++)
+		(void) kube_client_run(f->cl, 20);
+	assert_int_equal(x.calls, 1);
+	assert_int_equal(x.r, -EIO);
+	assert_non_null(strstr(x.msg, "HTTP 500"));
+	assert_non_null(strstr(x.msg, "create pods 'x/new-r'"));
+	kube_write_stats_get(&after);
+	assert_int_equal(after.attempts - before.attempts, KUBE_WRITE_RETRIES);
+	assert_int_equal(after.retries - before.retries, KUBE_WRITE_RETRIES - 1);
+	assert_int_equal(server_writes(f) - writes0, KUBE_WRITE_RETRIES);
+	assert_true(x.at_ms - start >= 10 + 20 + 40 + 80);
+	assert_null(cluster_pod_find(kube_cache_cluster(f->cache), "x", "new-r"));
+}
+
+/* A cancelled write calls back no more and sends nothing more, whether it
+ * was waiting for an answer or in backoff. */
+static void write_async_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct kube_ref ref = { .group = "", .version = "v1", .resource = "pods", .ns = "x" };
+	struct kube_write_stats before, now;
+	struct bh_err err = { 0 };
+	struct wrec x = { 0 }, y = { 0 };
+	struct kube_write *w = NULL;
+	json_int_t writes;
+	json_t *patch;
+
+	fx_up(f, NULL);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "never");
+	/* In flight. */
+	assert_int_equal(kube_write_patch(f->cl, &ref, "a", false, patch, NULL, wrec_done_cb, &x,
+					  &w, &err),
+			 0);
+	assert_null(kube_write_cancel(w));
+	/* In backoff. */
+	write_fault(f, 500, KUBE_WRITE_RETRIES);
+	kube_write_stats_get(&before);
+	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, wrec_done_cb, &y,
+					   &w, &err),
+			 0);
+	for (int i = 0; i < WAIT_MS / 5; i++) {
+		kube_write_stats_get(&now);
+		if (now.retries > before.retries)
+			break;
+		(void) kube_client_run(f->cl, 5);
+	}
+	assert_int_equal(now.retries - before.retries, 1);
+	assert_int_equal(y.calls, 0);
+	writes = server_writes(f);
+	assert_null(kube_write_cancel(w));
+	run_for(f, 500);
+	assert_int_equal(x.calls, 0);
+	assert_int_equal(y.calls, 0);
+	assert_int_equal(server_writes(f), writes);
+	kube_write_stats_get(&now);
+	assert_int_equal(now.retries - before.retries, 1);
+	json_decref(patch);
 }
 
 static void fault_drop(void **state)
@@ -777,6 +984,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(initial_sync_10k_paged, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(events_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(write_conflicts_retried, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(write_async_retries_without_blocking, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(write_async_retry_limit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(write_async_cancel, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_drop, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_event, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_http, fx_setup, fx_teardown),
