@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -19,7 +20,9 @@
 #include "cli.h"
 #include "harness.h"
 #include "kube_cache.h"
+#include "identity.h"
 #include "kube_exec.h"
+#include "learn_export.h"
 #include "kube_write.h"
 #include "kube_write_wait.h"
 
@@ -574,6 +577,166 @@ static void write_async_cancel(void **state)
 	json_decref(patch);
 }
 
+/* --- old and new objects, tombstones --- */
+
+struct oldnew {
+	char ev[16][128];
+	size_t n;
+	bool new_is_cached; /* every @new was the cluster's object */
+};
+
+static const char *app_of(const struct labels *l, const char *key)
+{
+	const char *v = labels_get(l, key);
+
+	return v ? v : "";
+}
+
+static void oldnew_cb(void *ud, const struct kube_cache_event *ev, struct cluster *c)
+{
+	struct oldnew *x = ud;
+	char *out = x->ev[x->n];
+	size_t len = sizeof(x->ev[0]);
+
+	if (x->n >= BH_ARRAY_SIZE(x->ev))
+		return;
+	switch (ev->kind) {
+	case KUBE_KIND_POD:
+		if (strncmp(ev->name, "new-", 4) != 0)
+			return;
+		(void) snprintf(out, len, "%s pod %s old=%s new=%s", kube_event_type_name(ev->type),
+				ev->name, ev->old.pod ? app_of(&ev->old.pod->labels, "app") : "-",
+				ev->new.pod ? app_of(&ev->new.pod->labels, "app") : "-");
+		if (ev->new.pod && ev->new.pod != cluster_pod_find(c, ev->ns, ev->name))
+			x->new_is_cached = false;
+		break;
+	case KUBE_KIND_NAMESPACE:
+		(void) snprintf(out, len, "%s ns %s old=%s new=%s", kube_event_type_name(ev->type),
+				ev->name, ev->old.ns ? app_of(&ev->old.ns->labels, "team") : "-",
+				ev->new.ns ? app_of(&ev->new.ns->labels, "team") : "-");
+		break;
+	case KUBE_KIND_NETPOL:
+		(void) snprintf(out, len, "%s policy %s old=%s new=%s",
+				kube_event_type_name(ev->type), ev->name,
+				ev->old.policy ? ev->old.policy->name : "-",
+				ev->new.policy ? ev->new.policy->name : "-");
+		break;
+	default:
+		return;
+	}
+	x->n++;
+}
+
+/* The @i-th recorded event whose text has @what, or "". */
+static const char *nth_of(const struct oldnew *x, const char *what, size_t i)
+{
+	for (size_t k = 0; k < x->n; k++)
+		if (strstr(x->ev[k], what) && i-- == 0)
+			return x->ev[k];
+	return "";
+}
+
+static void put_object(struct fx *f, json_t *obj)
+{
+	json_t *ans = apisrv_control(&f->s, "{s:s, s:o}", "op", "put", "object", obj);
+
+	assert_non_null(ans);
+	json_decref(ans);
+}
+
+/*
+ * Subscribers get the old and the new decoded object with every event:
+ * none before an add, none after a delete, both on a change.
+ */
+static void events_carry_old_and_new(void **state)
+{
+	struct fx *f = *state;
+	struct oldnew x = { .new_is_cached = true };
+	json_t *ans;
+
+	fx_up(f, NULL);
+	assert_true(kube_cache_subscribe(f->cache, oldnew_cb, &x) >= 0);
+	put_pod(f, "x", "new-o", "o1", "10.0.9.9");
+	put_pod(f, "x", "new-o", "o2", "10.0.9.9");
+	put_object(f, json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}}", "apiVersion", "v1", "kind",
+				"Namespace", "metadata", "name", "y", "labels",
+				"kubernetes.io/metadata.name", "y", "team", "b"));
+	ans = apisrv_control(&f->s, "{s:s, s:s, s:s, s:s, s:s}", "op", "delete", "resource",
+			     "networkpolicies", "group", "networking.k8s.io", "namespace", "x",
+			     "name", "deny");
+	assert_non_null(ans);
+	json_decref(ans);
+	del_pod(f, "x", "new-o", false);
+	for (int i = 0; i < WAIT_MS / 20 && x.n < 5; i++)
+		(void) kube_client_run(f->cl, 20);
+	assert_equal_soon(f);
+	assert_int_equal(x.n, 5);
+	/* In the server's order per resource (each is its own watch). */
+	assert_string_equal(nth_of(&x, " pod ", 0), "ADDED pod new-o old=- new=o1");
+	assert_string_equal(nth_of(&x, " pod ", 1), "MODIFIED pod new-o old=o1 new=o2");
+	assert_string_equal(nth_of(&x, " pod ", 2), "DELETED pod new-o old=o2 new=-");
+	assert_string_equal(nth_of(&x, " ns ", 0), "MODIFIED ns y old= new=b");
+	assert_string_equal(nth_of(&x, " policy ", 0), "DELETED policy deny old=deny new=-");
+	assert_true(x.new_is_cached);
+}
+
+/*
+ * A flow seen just before its pod was deleted, resolved after the cache
+ * applied the deletion: the cache's tombstone still names the pod (with
+ * the cluster alone, as before tombstones, the address is nobody's).
+ */
+static void deleted_pod_still_resolves(void **state)
+{
+	struct fx *f = *state;
+	struct flow_record fl = { 0 };
+	struct identity *id = NULL;
+	struct flow_peer peer;
+	struct addr a;
+
+	fx_up(f, NULL);
+	put_pod(f, "x", "new-t", "t1", "10.0.9.7");
+	fl.first_seen = fl.last_seen = (int64_t) time(NULL);
+	assert_equal_soon(f);
+	del_pod(f, "x", "new-t", false);
+	assert_equal_soon(f);
+	assert_null(cluster_pod_find(kube_cache_cluster(f->cache), "x", "new-t"));
+
+	assert_int_equal(addr_parse("10.0.9.7", &a), 0);
+	assert_int_equal(identity_new_with_tombstones(kube_cache_cluster(f->cache),
+						      kube_cache_tombstones(f->cache), &id),
+			 0);
+	assert_int_equal(learn_resolve_peer(id, &a, &fl, &peer), 0);
+	assert_int_equal(peer.kind, FLOW_PEER_POD);
+	assert_string_equal(peer.ns, "x");
+	assert_string_equal(peer.name, "new-t");
+	assert_string_equal(labels_get(&peer.labels, "app"), "t1");
+	flow_peer_done(&peer);
+	identity_free(id);
+	assert_int_equal(kube_cache_stats(f->cache)->tombstones_added, 1);
+}
+
+/* Tombstones expire after their time to live, on the client's timer. */
+static void tombstones_expire_on_timer(void **state)
+{
+	struct fx *f = *state;
+	struct kube_cache_opts o = {
+		.idle_s = 2,
+		.backoff_min_ms = 50,
+		.backoff_max_ms = 400,
+		.tombstone_ttl_ms = 300,
+	};
+
+	fx_up_opts(f, objects, NULL, &o);
+	wait_watching(f, 5);
+	del_pod(f, "x", "b", false);
+	assert_equal_soon(f);
+	assert_int_equal(tombstones_count(kube_cache_tombstones(f->cache)), 1);
+	assert_string_equal(tombstones_pod(kube_cache_tombstones(f->cache), 0)->name, "b");
+	run_for(f, 600);
+	assert_int_equal(tombstones_count(kube_cache_tombstones(f->cache)), 0);
+	assert_int_equal(kube_cache_stats(f->cache)->tombstones_expired, 1);
+}
+
 static void fault_drop(void **state)
 {
 	struct fx *f = *state;
@@ -988,6 +1151,9 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(write_async_retry_limit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(write_async_cancel, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(events_carry_old_and_new, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(deleted_pod_still_resolves, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(tombstones_expire_on_timer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_drop, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_event, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_http, fx_setup, fx_teardown),
