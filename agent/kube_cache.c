@@ -179,6 +179,10 @@ static void tombs_expire(struct kube_cache *c)
 
 	tombstones_expire(c->tombs, now);
 	tombs_sync_stats(c);
+	/* A cache fed without a client (the watch-event fuzzer) expires on
+	 * the next deletion only. */
+	if (!c->client)
+		return;
 	next = tombstones_next_expiry(c->tombs);
 	if (next == UINT64_MAX)
 		kube_timer_disarm(c->client, &c->tomb_timer);
@@ -329,7 +333,8 @@ struct kube_cache *kube_cache_free(struct kube_cache *c)
 		kube_watch_free(c->typed[i].w);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(c->extra_names); i++)
 		free(c->extra_names[i]);
-	kube_timer_disarm(c->client, &c->tomb_timer);
+	if (c->client)
+		kube_timer_disarm(c->client, &c->tomb_timer);
 	tombstones_free(c->tombs);
 	cluster_free(c->cluster);
 	free(c);
