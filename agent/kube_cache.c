@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "kube_cache.h"
@@ -38,10 +39,20 @@ struct kube_cache {
 	struct kube_cache_stats stats;
 	char *extra_names[3 * KUBE_CACHE_EXTRA_MAX]; /* owned group/version/plural */
 	bool started;
+	struct tombstones *tombs; /* NULL with no_tombstones */
+	struct kube_timer tomb_timer; /* the next expiry */
+};
+
+/* One decoded object of any typed kind, owned. */
+union model_obj {
+	struct k8s_ns ns;
+	struct pod pod;
+	struct netpol pol;
+	struct node node;
 };
 
 static void deliver(struct kube_cache *c, const struct typed *t, enum kube_event_type type,
-		    const char *ns, const char *name, json_t *obj)
+		    const char *ns, const char *name, json_t *obj, const void *old, const void *new)
 {
 	struct kube_cache_event ev = {
 		.type = type,
@@ -52,6 +63,8 @@ static void deliver(struct kube_cache *c, const struct typed *t, enum kube_event
 		.ns = ns,
 		.name = name,
 		.object = obj,
+		.old.any = old,
+		.new.any = new,
 	};
 
 	c->stats.events++;
@@ -60,49 +73,139 @@ static void deliver(struct kube_cache *c, const struct typed *t, enum kube_event
 			c->subs[i].fn(c->subs[i].ud, &ev, c->cluster);
 }
 
-static int remove_obj(struct kube_cache *c, enum kube_kind kind, const char *ns, const char *name)
+/* Moves object @ns/@name out of the cluster into @ret; 1 when it was there. */
+static int take_obj(struct kube_cache *c, enum kube_kind kind, const char *ns, const char *name,
+		    union model_obj *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	switch (kind) {
 	case KUBE_KIND_NAMESPACE:
-		return cluster_ns_remove(c->cluster, name);
+		return cluster_ns_take(c->cluster, name, &ret->ns);
 	case KUBE_KIND_POD:
-		return ns ? cluster_pod_remove(c->cluster, ns, name) : 0;
+		return ns ? cluster_pod_take(c->cluster, ns, name, &ret->pod) : 0;
 	case KUBE_KIND_NETPOL:
-		return ns ? cluster_policy_remove(c->cluster, ns, name) : 0;
+		return ns ? cluster_policy_take(c->cluster, ns, name, &ret->pol) : 0;
 	case KUBE_KIND_NODE:
-		return cluster_node_remove(c->cluster, name);
+		return cluster_node_take(c->cluster, name, &ret->node);
 	default:
 		return 0;
 	}
 }
 
-static int put_obj(struct kube_cache *c, enum kube_kind kind, json_t *obj, struct bh_err *e)
+static void obj_done(enum kube_kind kind, union model_obj *o)
 {
-	union {
-		struct k8s_ns ns;
-		struct pod pod;
-		struct netpol pol;
-		struct node node;
-	} u;
+	switch (kind) {
+	case KUBE_KIND_NAMESPACE:
+		k8s_ns_done(&o->ns);
+		break;
+	case KUBE_KIND_POD:
+		pod_done(&o->pod);
+		break;
+	case KUBE_KIND_NETPOL:
+		netpol_done(&o->pol);
+		break;
+	case KUBE_KIND_NODE:
+		node_done(&o->node);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Decodes @obj into the cluster; the version it replaced is moved into
+ * @ret_old.  Returns 1 when added, 0 when replaced, or a negative errno
+ * (nothing changed; @ret_old empty).
+ */
+static int put_obj(struct kube_cache *c, enum kube_kind kind, json_t *obj, union model_obj *ret_old,
+		   struct bh_err *e)
+{
+	union model_obj u;
 	int r;
 
 	memset(&u, 0, sizeof(u));
+	memset(ret_old, 0, sizeof(*ret_old));
 	switch (kind) {
 	case KUBE_KIND_NAMESPACE:
 		r = kube_ns_decode(obj, &u.ns, e);
-		return r < 0 ? r : cluster_ns_put(c->cluster, &u.ns);
+		return r < 0 ? r : cluster_ns_replace(c->cluster, &u.ns, &ret_old->ns);
 	case KUBE_KIND_POD:
 		r = kube_pod_decode(obj, &u.pod, e);
-		return r < 0 ? r : cluster_pod_put(c->cluster, &u.pod);
+		return r < 0 ? r : cluster_pod_replace(c->cluster, &u.pod, &ret_old->pod);
 	case KUBE_KIND_NETPOL:
 		r = kube_netpol_decode(obj, &u.pol, e);
-		return r < 0 ? r : cluster_policy_put(c->cluster, &u.pol);
+		return r < 0 ? r : cluster_policy_replace(c->cluster, &u.pol, &ret_old->pol);
 	case KUBE_KIND_NODE:
 		r = kube_node_decode(obj, &u.node, e);
-		return r < 0 ? r : cluster_node_put(c->cluster, &u.node);
+		return r < 0 ? r : cluster_node_replace(c->cluster, &u.node, &ret_old->node);
 	default:
 		return 0;
 	}
+}
+
+/* The object @ns/@name as the cluster holds it now, or NULL. */
+static const void *find_obj(struct kube_cache *c, enum kube_kind kind, const char *ns,
+			    const char *name)
+{
+	switch (kind) {
+	case KUBE_KIND_NAMESPACE:
+		return cluster_ns_find(c->cluster, name);
+	case KUBE_KIND_POD:
+		return ns ? cluster_pod_find(c->cluster, ns, name) : NULL;
+	case KUBE_KIND_NETPOL:
+		return ns ? cluster_policy_find(c->cluster, ns, name) : NULL;
+	case KUBE_KIND_NODE:
+		return cluster_node_find(c->cluster, name);
+	default:
+		return NULL;
+	}
+}
+
+static void tombs_sync_stats(struct kube_cache *c)
+{
+	const struct tombstones_stats *ts = tombstones_stats(c->tombs);
+
+	c->stats.tombstones_added = ts->added;
+	c->stats.tombstones_expired = ts->expired;
+	c->stats.tombstones_evicted = ts->evicted;
+}
+
+static void tombs_expire_cb(void *ud);
+
+/* Expires what is due and arms the timer for the next expiry. */
+static void tombs_expire(struct kube_cache *c)
+{
+	uint64_t now = clock_mono_ms(), next;
+
+	tombstones_expire(c->tombs, now);
+	tombs_sync_stats(c);
+	/* A cache fed without a client (the watch-event fuzzer) expires on
+	 * the next deletion only. */
+	if (!c->client)
+		return;
+	next = tombstones_next_expiry(c->tombs);
+	if (next == UINT64_MAX)
+		kube_timer_disarm(c->client, &c->tomb_timer);
+	else
+		kube_timer_arm(c->client, &c->tomb_timer, next > now ? next - now : 0,
+			       tombs_expire_cb, c);
+}
+
+static void tombs_expire_cb(void *ud)
+{
+	tombs_expire(ud);
+}
+
+/* A pod left the cluster: keep it for identity a while.  Takes @p. */
+static void entomb(struct kube_cache *c, struct pod *p)
+{
+	if (!c->tombs) {
+		pod_done(p);
+		return;
+	}
+	/* Without memory for it the pod is only forgotten sooner. */
+	(void) tombstones_add(c->tombs, p, clock_mono_ms(), (int64_t) time(NULL));
+	tombs_expire(c);
 }
 
 static void event_cb(void *ud, struct kube_watch *w, enum kube_event_type type, json_t *obj)
@@ -111,20 +214,27 @@ static void event_cb(void *ud, struct kube_watch *w, enum kube_event_type type, 
 	struct kube_cache *c = t->cache;
 	struct bh_err err = { 0 };
 	const char *ns = NULL, *name = NULL;
+	union model_obj old;
+	bool had_old = false;
+	const void *new = NULL;
 	int r;
 
 	(void) w;
+	memset(&old, 0, sizeof(old));
 	if (kube_object_key(obj, &ns, &name) < 0)
 		return; /* kube_watch only passes objects with a name */
 	if (t->kind != KUBE_KIND_UNKNOWN) {
 		if (type == KUBE_EVENT_DELETED) {
-			(void) remove_obj(c, t->kind, ns, name);
+			had_old = take_obj(c, t->kind, ns, name, &old) == 1;
 		} else {
-			r = put_obj(c, t->kind, obj, &err);
-			if (r < 0) {
+			r = put_obj(c, t->kind, obj, &old, &err);
+			if (r >= 0) {
+				had_old = r == 0;
+				new = find_obj(c, t->kind, ns, name);
+			} else {
 				/* Never keep a stale version of an object we can no
 				 * longer read: the enforcer would act on old data. */
-				(void) remove_obj(c, t->kind, ns, name);
+				had_old = take_obj(c, t->kind, ns, name, &old) == 1;
 				c->stats.decode_errors++;
 				if (c->stats.decode_errors <= KUBE_CACHE_LOG_MAX)
 					log_warning("kube: %s '%s%s%s': %s, ignoring", t->resource,
@@ -133,7 +243,11 @@ static void event_cb(void *ud, struct kube_watch *w, enum kube_event_type type, 
 			}
 		}
 	}
-	deliver(c, t, type, ns, name, obj);
+	deliver(c, t, type, ns, name, obj, had_old ? (const void *) &old : NULL, new);
+	if (had_old && t->kind == KUBE_KIND_POD && type == KUBE_EVENT_DELETED)
+		entomb(c, &old.pod);
+	else if (had_old)
+		obj_done(t->kind, &old);
 }
 
 /* Creates the list+watch of @t's resource with the cache's options. */
@@ -183,6 +297,11 @@ int kube_cache_new(struct kube_client *client, const struct kube_cache_opts *o,
 	c->cluster = cluster_new();
 	if (!c->cluster)
 		goto fail;
+	if (!c->o.no_tombstones) {
+		c->tombs = tombstones_new(c->o.tombstone_ttl_ms, c->o.tombstone_max);
+		if (!c->tombs)
+			goto fail;
+	}
 	for (size_t i = 0; i < BH_ARRAY_SIZE(builtin); i++) {
 		struct typed *t = &c->typed[c->n_typed];
 
@@ -214,6 +333,9 @@ struct kube_cache *kube_cache_free(struct kube_cache *c)
 		kube_watch_free(c->typed[i].w);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(c->extra_names); i++)
 		free(c->extra_names[i]);
+	if (c->client)
+		kube_timer_disarm(c->client, &c->tomb_timer);
+	tombstones_free(c->tombs);
 	cluster_free(c->cluster);
 	free(c);
 	return NULL;
@@ -308,6 +430,11 @@ const struct kube_cache_stats *kube_cache_stats(const struct kube_cache *c)
 	return &c->stats;
 }
 
+const struct tombstones *kube_cache_tombstones(const struct kube_cache *c)
+{
+	return c->tombs;
+}
+
 int kube_cache_wait_synced(struct kube_cache *c, struct kube_client *client, int timeout_ms,
 			   struct bh_err *reterr)
 {
@@ -344,7 +471,7 @@ int kube_cache_wait_synced(struct kube_cache *c, struct kube_client *client, int
 int kube_cluster_list(const struct kube_config *cfg, int timeout_ms, struct cluster **ret,
 		      struct bh_err *reterr)
 {
-	struct kube_cache_opts o = { .list_only = true };
+	struct kube_cache_opts o = { .list_only = true, .no_tombstones = true };
 	struct kube_client *client = NULL;
 	struct kube_cache *cache = NULL;
 	int r;

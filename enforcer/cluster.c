@@ -71,14 +71,19 @@ typedef void done_fn(void *elem);
  * (the self-check of propose) reallocated and often copied it each time.
  */
 static int sorted_put(void **base, size_t *n, size_t *cap, size_t size, void *elem,
-		      const struct name_key *k, key_cmp_fn *cmp, done_fn *done)
+		      const struct name_key *k, key_cmp_fn *cmp, done_fn *done, void *ret_old)
 {
 	bool found;
 	size_t i = sorted_find(*base, *n, size, k, cmp, &found);
 	char *arr = *base;
 
+	if (ret_old)
+		memset(ret_old, 0, size);
 	if (found) {
-		done((char *) *base + i * size);
+		if (ret_old)
+			memcpy(ret_old, (char *) *base + i * size, size);
+		else
+			done((char *) *base + i * size);
 		memcpy((char *) *base + i * size, elem, size);
 		return 0;
 	}
@@ -100,14 +105,19 @@ static int sorted_put(void **base, size_t *n, size_t *cap, size_t size, void *el
 }
 
 static int sorted_remove(void *base, size_t *n, size_t size, const struct name_key *k,
-			 key_cmp_fn *cmp, done_fn *done)
+			 key_cmp_fn *cmp, done_fn *done, void *ret)
 {
 	bool found;
 	size_t i = sorted_find(base, *n, size, k, cmp, &found);
 
+	if (ret)
+		memset(ret, 0, size);
 	if (!found)
 		return 0;
-	done((char *) base + i * size);
+	if (ret)
+		memcpy(ret, (char *) base + i * size, size);
+	else
+		done((char *) base + i * size);
 	memmove((char *) base + i * size, (char *) base + (i + 1) * size, (*n - i - 1) * size);
 	(*n)--;
 	return 1;
@@ -191,69 +201,110 @@ struct cluster *cluster_free(struct cluster *c)
 	return NULL;
 }
 
-int cluster_ns_put(struct cluster *c, struct k8s_ns *ns)
+int cluster_ns_replace(struct cluster *c, struct k8s_ns *ns, struct k8s_ns *ret_old)
 {
 	struct name_key k = { .name = ns->name };
 
 	return sorted_put((void **) &c->ns, &c->n_ns, &c->cap_ns, sizeof(*ns), ns, &k, cmp_ns,
-			  ns_done_cb);
+			  ns_done_cb, ret_old);
 }
 
-int cluster_pod_put(struct cluster *c, struct pod *p)
+int cluster_pod_replace(struct cluster *c, struct pod *p, struct pod *ret_old)
 {
 	struct name_key k = { .ns = p->ns, .name = p->name };
 
 	c->by_addr_stale = true;
 	c->by_name_valid = false;
 	return sorted_put((void **) &c->pods, &c->n_pods, &c->cap_pods, sizeof(*p), p, &k, cmp_pod,
-			  pod_done_cb);
+			  pod_done_cb, ret_old);
 }
 
-int cluster_policy_put(struct cluster *c, struct netpol *p)
+int cluster_policy_replace(struct cluster *c, struct netpol *p, struct netpol *ret_old)
 {
 	struct name_key k = { .ns = p->ns, .name = p->name };
 
 	return sorted_put((void **) &c->policies, &c->n_policies, &c->cap_policies, sizeof(*p), p,
-			  &k, cmp_policy, policy_done_cb);
+			  &k, cmp_policy, policy_done_cb, ret_old);
 }
 
-int cluster_node_put(struct cluster *c, struct node *n)
+int cluster_node_replace(struct cluster *c, struct node *n, struct node *ret_old)
 {
 	struct name_key k = { .name = n->name };
 
 	return sorted_put((void **) &c->nodes, &c->n_nodes, &c->cap_nodes, sizeof(*n), n, &k,
-			  cmp_node, node_done_cb);
+			  cmp_node, node_done_cb, ret_old);
 }
 
-int cluster_ns_remove(struct cluster *c, const char *name)
+int cluster_ns_put(struct cluster *c, struct k8s_ns *ns)
+{
+	return cluster_ns_replace(c, ns, NULL);
+}
+
+int cluster_pod_put(struct cluster *c, struct pod *p)
+{
+	return cluster_pod_replace(c, p, NULL);
+}
+
+int cluster_policy_put(struct cluster *c, struct netpol *p)
+{
+	return cluster_policy_replace(c, p, NULL);
+}
+
+int cluster_node_put(struct cluster *c, struct node *n)
+{
+	return cluster_node_replace(c, n, NULL);
+}
+
+int cluster_ns_take(struct cluster *c, const char *name, struct k8s_ns *ret)
 {
 	struct name_key k = { .name = name };
 
-	return sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb);
+	return sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb, ret);
 }
 
-int cluster_pod_remove(struct cluster *c, const char *ns, const char *name)
+int cluster_pod_take(struct cluster *c, const char *ns, const char *name, struct pod *ret)
 {
 	struct name_key k = { .ns = ns, .name = name };
 
 	c->by_addr_stale = true;
 	c->by_name_valid = false;
-	return sorted_remove(c->pods, &c->n_pods, sizeof(*c->pods), &k, cmp_pod, pod_done_cb);
+	return sorted_remove(c->pods, &c->n_pods, sizeof(*c->pods), &k, cmp_pod, pod_done_cb, ret);
 }
 
-int cluster_policy_remove(struct cluster *c, const char *ns, const char *name)
+int cluster_policy_take(struct cluster *c, const char *ns, const char *name, struct netpol *ret)
 {
 	struct name_key k = { .ns = ns, .name = name };
 
 	return sorted_remove(c->policies, &c->n_policies, sizeof(*c->policies), &k, cmp_policy,
-			     policy_done_cb);
+			     policy_done_cb, ret);
+}
+
+int cluster_node_take(struct cluster *c, const char *name, struct node *ret)
+{
+	struct name_key k = { .name = name };
+
+	return sorted_remove(c->nodes, &c->n_nodes, sizeof(*c->nodes), &k, cmp_node, node_done_cb,
+			     ret);
+}
+
+int cluster_ns_remove(struct cluster *c, const char *name)
+{
+	return cluster_ns_take(c, name, NULL);
+}
+
+int cluster_pod_remove(struct cluster *c, const char *ns, const char *name)
+{
+	return cluster_pod_take(c, ns, name, NULL);
+}
+
+int cluster_policy_remove(struct cluster *c, const char *ns, const char *name)
+{
+	return cluster_policy_take(c, ns, name, NULL);
 }
 
 int cluster_node_remove(struct cluster *c, const char *name)
 {
-	struct name_key k = { .name = name };
-
-	return sorted_remove(c->nodes, &c->n_nodes, sizeof(*c->nodes), &k, cmp_node, node_done_cb);
+	return cluster_node_take(c, name, NULL);
 }
 
 const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name)

@@ -118,6 +118,25 @@ int cluster_pod_remove(struct cluster *c, const char *ns, const char *name);
 int cluster_policy_remove(struct cluster *c, const char *ns, const char *name);
 int cluster_node_remove(struct cluster *c, const char *name);
 
+/*
+ * As the _put functions, but the object replaced (when 0 is returned) is
+ * moved into @ret_old instead of freed: the caller owns it then (release
+ * it with its _done function).  @ret_old is zeroed when nothing was
+ * replaced.  For a cache that hands its subscribers the old and the new
+ * version of an object without copying either.
+ */
+int cluster_ns_replace(struct cluster *c, struct k8s_ns *ns, struct k8s_ns *ret_old);
+int cluster_pod_replace(struct cluster *c, struct pod *p, struct pod *ret_old);
+int cluster_policy_replace(struct cluster *c, struct netpol *p, struct netpol *ret_old);
+int cluster_node_replace(struct cluster *c, struct node *n, struct node *ret_old);
+
+/* As the _remove functions, but the object removed (when 1 is returned) is
+ * moved into @ret, owned by the caller; @ret is zeroed when absent. */
+int cluster_ns_take(struct cluster *c, const char *name, struct k8s_ns *ret);
+int cluster_pod_take(struct cluster *c, const char *ns, const char *name, struct pod *ret);
+int cluster_policy_take(struct cluster *c, const char *ns, const char *name, struct netpol *ret);
+int cluster_node_take(struct cluster *c, const char *name, struct node *ret);
+
 /* Lookups; borrowed results, NULL when absent. */
 const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name);
 const struct pod *cluster_pod_find(const struct cluster *c, const char *ns, const char *name);

@@ -12,6 +12,7 @@
 
 #include "cluster.h"
 #include "flow.h"
+#include "tombstones.h"
 
 struct identity;
 
@@ -20,6 +21,13 @@ struct identity;
  * not change; build a new index after a change).  -ENOMEM.
  */
 int identity_new(const struct cluster *c, struct identity **ret);
+/*
+ * The same, with the pods of @tombs (borrowed likewise, may be NULL) as
+ * the pods deleted a moment ago: the live cache's view
+ * (kube_cache_tombstones()).
+ */
+int identity_new_with_tombstones(const struct cluster *c, const struct tombstones *tombs,
+				 struct identity **ret);
 /* NULL-safe; returns NULL. */
 struct identity *identity_free(struct identity *id);
 
@@ -29,10 +37,13 @@ struct identity *identity_free(struct identity *id);
  *  - a pod whose address it is and that lived at @t (created at or before
  *    @t, not deleted by @t; unknown times count as always); of several, the
  *    one created last;
+ *  - else, the same among the tombstones (pods deleted a moment ago): a
+ *    flow seen just before its pod was deleted still resolves to it, and
+ *    a live pod that had the address at @t always wins over a tombstone;
  *  - else a node with that address, or the node of a host-network pod
  *    using it;
- *  - else FLOW_PEER_UNKNOWN when some pod used the address at another
- *    time (nothing can be said about who it was), FLOW_PEER_EXTERNAL
+ *  - else FLOW_PEER_UNKNOWN when some pod (or tombstone) used the address
+ *    at another time (nothing can be said about who it was), FLOW_PEER_EXTERNAL
  *    otherwise.
  * Returns 0, or -ENOMEM (then @ret is empty).
  */

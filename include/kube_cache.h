@@ -7,7 +7,10 @@
  * kept as JSON.
  *
  * Subscribers (the enforcer, the learner) receive every change, in the
- * order the server sent it, after the cache was updated.  Objects the
+ * order the server sent it, after the cache was updated, with the old and
+ * the new version of the object (so none of them needs a copy of the
+ * cluster to learn what changed).  Deleted pods are kept for a while as
+ * tombstones (tombstones.h), for identity.  Objects the
  * decoders refuse are counted, logged (rate-limited) and left out of the
  * cache (an older version of them is removed), never half-stored.
  * Loop thread only.
@@ -24,11 +27,21 @@
 #include "kube_client.h"
 #include "kube_object.h"
 #include "kube_watch.h"
+#include "tombstones.h"
 
 #define KUBE_CACHE_SUBS_MAX 16
 #define KUBE_CACHE_EXTRA_MAX 16
 
 struct kube_cache;
+
+/* A model object of the kind of the event (pod, ns, node or policy). */
+union kube_cache_obj {
+	const void *any; /* NULL: none */
+	const struct pod *pod; /* KUBE_KIND_POD */
+	const struct k8s_ns *ns; /* KUBE_KIND_NAMESPACE */
+	const struct node *node; /* KUBE_KIND_NODE */
+	const struct netpol *policy; /* KUBE_KIND_NETPOL */
+};
 
 struct kube_cache_event {
 	enum kube_event_type type;
@@ -37,6 +50,16 @@ struct kube_cache_event {
 	const char *ns; /* NULL for cluster-scoped objects */
 	const char *name;
 	json_t *object; /* borrowed for the call */
+	/*
+	 * The decoded object before and after the event (typed kinds only;
+	 * both NULL for an added resource type).  @old is NULL when the
+	 * cache did not hold the object (ADDED, or a MODIFIED of one it had
+	 * refused); @new is NULL when the object is not in the cache after
+	 * the event (DELETED, or a version the decoders refused).  @new
+	 * points into the cache's cluster; @old is owned by the cache and
+	 * valid only for the duration of the callback (copy what you keep).
+	 */
+	union kube_cache_obj old, new;
 };
 
 /* Called after the cache applied @ev; @c is the cache's cluster (borrowed,
@@ -47,11 +70,18 @@ struct kube_cache_opts {
 	bool no_nodes; /* do not watch nodes */
 	bool list_only; /* list once, no watches (the CLI) */
 	unsigned page_limit, timeout_s, idle_s, backoff_min_ms, backoff_max_ms; /* kube_watch */
+	/* Deleted pods are kept this long (0: TOMBSTONES_TTL_MS_DEFAULT,
+	 * 60 s), at most tombstone_max of them (0: TOMBSTONES_MAX_DEFAULT,
+	 * 4096), the oldest evicted first; no_tombstones keeps none. */
+	unsigned tombstone_ttl_ms;
+	size_t tombstone_max;
+	bool no_tombstones;
 };
 
 struct kube_cache_stats {
 	uint64_t events; /* delivered to subscribers */
 	uint64_t decode_errors; /* objects the decoders refused */
+	uint64_t tombstones_added, tombstones_expired, tombstones_evicted;
 };
 
 /* A cache on @client (borrowed, outlives the cache); @o may be NULL. */
@@ -78,6 +108,13 @@ struct cluster *kube_cache_cluster(struct kube_cache *c);
 /* The watch of @resource ("pods", or an added plural), borrowed, or NULL. */
 struct kube_watch *kube_cache_watch(struct kube_cache *c, const char *resource);
 const struct kube_cache_stats *kube_cache_stats(const struct kube_cache *c);
+/*
+ * The pods deleted within the time to live (borrowed; NULL with
+ * no_tombstones), for identity_new_with_tombstones().  Changes with every
+ * pod deletion and when the cache's expiry timer runs (from inside
+ * kube_client_process()).
+ */
+const struct tombstones *kube_cache_tombstones(const struct kube_cache *c);
 
 /*
  * Blocking: runs the client until the cache is synced, at most @timeout_ms.

@@ -18,9 +18,10 @@ struct id_ref {
 
 struct identity {
 	const struct cluster *c;
-	size_t n, n_host;
+	size_t n, n_host, n_tomb;
 	struct id_ref *refs; /* pods, sorted by address */
 	struct id_ref *host; /* host-network pods, sorted by address */
+	struct id_ref *tomb; /* deleted pods (tombstones), sorted by address */
 };
 
 static int ref_cmp(const void *a, const void *b)
@@ -28,10 +29,11 @@ static int ref_cmp(const void *a, const void *b)
 	return addr_cmp(&((const struct id_ref *) a)->addr, &((const struct id_ref *) b)->addr);
 }
 
-int identity_new(const struct cluster *c, struct identity **ret)
+int identity_new_with_tombstones(const struct cluster *c, const struct tombstones *tombs,
+				 struct identity **ret)
 {
 	struct identity *id = calloc(1, sizeof(*id));
-	size_t total = 0;
+	size_t total = 0, n_tombs = tombs ? tombstones_count(tombs) : 0;
 
 	if (!id)
 		return -ENOMEM;
@@ -40,7 +42,8 @@ int identity_new(const struct cluster *c, struct identity **ret)
 		total += c->pods[i].n_ips;
 	id->refs = calloc(total ? total : 1, sizeof(*id->refs));
 	id->host = calloc(total ? total : 1, sizeof(*id->host));
-	if (!id->refs || !id->host) {
+	id->tomb = calloc(n_tombs ? n_tombs * POD_IPS_MAX : 1, sizeof(*id->tomb));
+	if (!id->refs || !id->host || !id->tomb) {
 		identity_free(id);
 		return -ENOMEM;
 	}
@@ -54,13 +57,26 @@ int identity_new(const struct cluster *c, struct identity **ret)
 				id->refs[id->n++] = (struct id_ref){ p->ips[j], p };
 		}
 	}
+	for (size_t i = 0; i < n_tombs; i++) {
+		const struct pod *p = tombstones_pod(tombs, i);
+
+		for (size_t j = 0; j < p->n_ips && j < POD_IPS_MAX; j++)
+			id->tomb[id->n_tomb++] = (struct id_ref){ p->ips[j], p };
+	}
 	/* qsort() with a NULL base is undefined even for zero elements. */
 	if (id->n)
 		qsort(id->refs, id->n, sizeof(*id->refs), ref_cmp);
 	if (id->n_host)
 		qsort(id->host, id->n_host, sizeof(*id->host), ref_cmp);
+	if (id->n_tomb)
+		qsort(id->tomb, id->n_tomb, sizeof(*id->tomb), ref_cmp);
 	*ret = id;
 	return 0;
+}
+
+int identity_new(const struct cluster *c, struct identity **ret)
+{
+	return identity_new_with_tombstones(c, NULL, ret);
 }
 
 struct identity *identity_free(struct identity *id)
@@ -69,6 +85,7 @@ struct identity *identity_free(struct identity *id)
 		return NULL;
 	free(id->refs);
 	free(id->host);
+	free(id->tomb);
 	free(id);
 	return NULL;
 }
@@ -140,25 +157,40 @@ static void peer_clear(struct flow_peer *p)
 	*p = (struct flow_peer){ 0 };
 }
 
-int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
-		     struct flow_peer *ret)
+/* Of the pods of refs [first, end), the one created last that lived at @t. */
+static const struct pod *alive_newest(const struct id_ref *v, size_t first, size_t end, int64_t t)
 {
 	const struct pod *best = NULL;
-	const struct node *node;
-	size_t first, end;
-	int r;
 
-	*ret = (struct flow_peer){ .kind = FLOW_PEER_EXTERNAL };
-	labels_init(&ret->labels);
-	ref_range(id->refs, id->n, a, &first, &end);
 	for (size_t i = first; i < end; i++) {
-		const struct pod *p = id->refs[i].pod;
+		const struct pod *p = v[i].pod;
 
 		if (!pod_alive(p, t))
 			continue;
 		if (!best || p->created > best->created)
 			best = p;
 	}
+	return best;
+}
+
+int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
+		     struct flow_peer *ret)
+{
+	const struct pod *best;
+	const struct node *node;
+	size_t first, end, tf, te;
+	int r;
+
+	*ret = (struct flow_peer){ .kind = FLOW_PEER_EXTERNAL };
+	labels_init(&ret->labels);
+	ref_range(id->refs, id->n, a, &first, &end);
+	ref_range(id->tomb, id->n_tomb, a, &tf, &te);
+	/* A live pod first: a tombstone of an address since given to a new
+	 * pod never shadows it.  A tombstone only answers for a time its
+	 * pod lived and no live pod did. */
+	best = alive_newest(id->refs, first, end, t);
+	if (!best)
+		best = alive_newest(id->tomb, tf, te, t);
 	if (best) {
 		r = peer_pod(best, ret);
 	} else if ((node = cluster_node_by_addr(id->c, a))) {
@@ -170,7 +202,7 @@ int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
 		r = 0;
 		if (hf < he)
 			r = peer_node(id->host[hf].pod->node, ret);
-		else if (first < end)
+		else if (first < end || tf < te)
 			ret->kind = FLOW_PEER_UNKNOWN;
 	}
 	if (r < 0)

@@ -14,6 +14,14 @@ by idea.
    undefined symbol of another), and the call graph of each library must
    have no cycle of two or more files.
 3. No source file over MAX_LINES lines.
+4. Blocking Kubernetes writes are for the CLI only: the agent's loop must
+   never wait on the network.  Only the CLI's command files (agent/cli_*.c)
+   and the file defining them may include a CLI_ONLY header (never another
+   header, which would hand it on), and with BUILD_DIR no other object file
+   may call a function the CLI_ONLY file defines (a prototype written by
+   hand does not get round the rule).
+
+tests/style/test_layering.py runs each rule on a small tree of its own.
 
 Exceptions live in scripts/layering-allow.txt, one per line with its reason
 after '#'; an exception that no longer applies is an error too, so the list
@@ -27,6 +35,8 @@ import sys
 MAX_LINES = 1000
 LAYER = {"bh_util": 0, "bh_model": 1, "bh_enforcer": 2, "bh_learner": 2, "bh_agent": 3}
 PARTS = ["lib", "enforcer", "learner", "agent"]
+# header -> the file defining its functions; see rule 4.
+CLI_ONLY = {"kube_write_wait.h": "agent/kube_write_wait.c"}
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -102,6 +112,18 @@ def main():
                      f"{f} ({lib}) includes {inc} ({il or 'layer %d' % layer}): "
                      "that points up (or sideways) the layering")
 
+    def cli_file(f):
+        return os.path.dirname(f) == "agent" and os.path.basename(f).startswith("cli_") \
+            and f.endswith(".c")
+
+    # 4. CLI-only headers
+    for f, text in list(sources.items()) + [("include/" + n, t) for n, t in headers.items()]:
+        for inc in INC.findall(text):
+            if inc in CLI_ONLY and not cli_file(f) and f != CLI_ONLY[inc] \
+                    and f != "include/" + inc:
+                fail(f"cli-only {f} {inc}",
+                     f"{f} includes {inc}: blocking writes are for agent/cli_*.c only")
+
     # 2. call cycles within a library
     if build:
         defined, undefined = {}, {}
@@ -121,6 +143,16 @@ def main():
                 elif len(parts) == 3 and parts[1] in "TDBRC":
                     d.add(parts[2])
             defined[f], undefined[f] = d, u
+        # 4. nobody but the CLI calls a CLI-only file's functions
+        for impl in CLI_ONLY.values():
+            for f in sorted(defined):
+                if f == impl or cli_file(f) or impl not in defined:
+                    continue
+                called = sorted(undefined[f] & defined[impl])
+                if called:
+                    fail(f"cli-only {f} {impl}",
+                         f"{f} calls {', '.join(called)} ({impl}): blocking writes are "
+                         "for agent/cli_*.c only")
         for lib in sorted(set(owner.values())):
             files = [f for f in owner if owner[f] == lib and f in defined]
             edges = {f: {g for g in files if g != f and undefined[f] & defined[g]}

@@ -29,6 +29,7 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
       restart     close every watch stream and forget the history (a restarted
                   apiserver whose watch cache starts at the current revision)
       conflict    the next "count" writes answer 409 Conflict
+      write_status  the next "count" writes answer HTTP "status" (500, 429, 503...)
   {"op": "stats"}                           counters (401s, watches, lists, faults)
   {"op": "bench_touch", "namespace": NS, "name": N}
                                             modifies a pod, stamping the annotation
@@ -128,6 +129,7 @@ class State:
         self.fault_args = {}
         self.gone_http = 0
         self.conflicts = 0
+        self.write_faults = []  # HTTP statuses the next writes answer
         self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0,
                       "active": 0}
 
@@ -681,6 +683,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.fail(409, "Conflict", "the object has been modified; please apply your changes "
                           "to the latest version and try again (injected)")
                 return None
+            if STATE.write_faults:
+                code = STATE.write_faults.pop(0)
+                self.body()
+                self.fail(code, "InternalError" if code >= 500 else "TooManyRequests",
+                          "injected HTTP %d" % code)
+                return None
         try:
             return parse_path(urlsplit(self.path).path.rstrip("/"))
         except KeyError:
@@ -842,6 +850,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.gone_http += int(req.get("count", 1))
                 elif f == "conflict":
                     STATE.conflicts += int(req.get("count", 1))
+                elif f == "write_status":
+                    STATE.write_faults += [int(req.get("status", 500))] * int(req.get("count", 1))
                 elif f == "restart":
                     STATE.gen += 1
                     STATE.hist.clear()

@@ -20,7 +20,7 @@
 #include "harness.h"
 #include "kube_cache.h"
 #include "kube_exec.h"
-#include "kube_write.h"
+#include "kube_write_wait.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -47,184 +47,7 @@ const char *__asan_default_options(void)
 }
 #endif
 
-/* An upper bound on waiting for the client to converge, not a timing
- * assertion: generous because CI runs this under the sanitizers beside the
- * network-namespace suites on 2 cores.  bench_kube_sync measures speed. */
-#define WAIT_MS 120000
-
-static const char objects[] =
-	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
-	"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\","
-	"\"labels\":{\"kubernetes.io/metadata.name\":\"x\",\"team\":\"a\"}}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"y\","
-	"\"labels\":{\"kubernetes.io/metadata.name\":\"y\"}}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-1\"},"
-	"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.168.0.1\"}]}},"
-	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":"
-	"{\"name\":\"deny\",\"namespace\":\"x\"},\"spec\":{\"podSelector\":{}}},"
-	"{\"apiVersion\":\"bulkhead.io/v1\",\"kind\":\"PolicyMode\",\"metadata\":"
-	"{\"name\":\"cluster\",\"namespace\":\"x\"},\"spec\":{\"mode\":\"preview\"}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\","
-	"\"labels\":{\"app\":\"a\"}},\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":"
-	"\"c\",\"ports\":[{\"containerPort\":80}]}]},\"status\":{\"phase\":\"Running\","
-	"\"podIP\":\"10.0.0.1\",\"podIPs\":[{\"ip\":\"10.0.0.1\"}]}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\",\"namespace\":\"x\","
-	"\"labels\":{\"app\":\"b\"}},\"spec\":{\"nodeName\":\"node-1\"},\"status\":{\"phase\":"
-	"\"Running\",\"podIP\":\"10.0.0.2\"}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"c\",\"namespace\":\"y\","
-	"\"labels\":{\"app\":\"c\"}},\"spec\":{\"nodeName\":\"node-1\"},\"status\":{\"phase\":"
-	"\"Running\",\"podIP\":\"10.0.1.3\"}}"
-	"]}";
-
-struct rec {
-	char ev[64][96];
-	bool present[64]; /* was the pod in the cluster at callback time */
-	char app[64][32];
-	size_t n;
-};
-
-struct fx {
-	struct apisrv s;
-	struct kube_config *cfg;
-	struct kube_client *cl;
-	struct kube_cache *cache;
-	struct rec rec;
-	char why[512];
-};
-
-static void rec_cb(void *ud, const struct kube_cache_event *ev, struct cluster *c)
-{
-	struct rec *r = ud;
-	const struct pod *p;
-
-	if (ev->kind != KUBE_KIND_POD || r->n >= 64 || strncmp(ev->name, "new", 3) != 0)
-		return;
-	(void) snprintf(r->ev[r->n], sizeof(r->ev[0]), "%s %s/%s", kube_event_type_name(ev->type),
-			ev->ns, ev->name);
-	p = cluster_pod_find(c, ev->ns, ev->name);
-	r->present[r->n] = p != NULL;
-	(void) snprintf(r->app[r->n], sizeof(r->app[0]), "%s",
-			p && labels_get(&p->labels, "app") ? labels_get(&p->labels, "app") : "");
-	r->n++;
-}
-
-/* Until the server streams @n watches: a fault injected earlier would
- * miss a watch still connecting. */
-static void wait_watching(struct fx *f, int n)
-{
-	for (int i = 0; i < WAIT_MS / 20; i++) {
-		json_t *st = apisrv_control(&f->s, "{s:s}", "op", "stats");
-		json_int_t active = json_integer_value(json_object_get(st, "active"));
-
-		json_decref(st);
-		if (active >= n)
-			return;
-		(void) kube_client_run(f->cl, 20);
-	}
-	fail_msg("the server never had %d watches", n);
-}
-
-static void fx_up_opts(struct fx *f, const char *objs, const char *const *args,
-		       const struct kube_cache_opts *o)
-{
-	struct kube_cache_opts d = {
-		.idle_s = 2,
-		.backoff_min_ms = 50,
-		.backoff_max_ms = 400,
-	};
-	struct bh_err err = { 0 };
-
-	assert_int_equal(apisrv_init(&f->s, objs), 0);
-	apisrv_arg(&f->s, "--bookmark-interval=0.5");
-	apisrv_arg(&f->s, "--crd=bulkhead.io/v1/policymodes/PolicyMode");
-	for (; args && *args; args++)
-		apisrv_arg(&f->s, *args);
-	assert_int_equal(apisrv_start(&f->s), 0);
-	assert_int_equal(apisrv_config(&f->s, &f->cfg), 0);
-	assert_int_equal(kube_client_new(f->cfg, &f->cl, &err), 0);
-	assert_int_equal(kube_cache_new(f->cl, o ? o : &d, &f->cache), 0);
-	assert_int_equal(
-		kube_cache_add_resource(f->cache, "bulkhead.io", "v1", "policymodes", false), 0);
-	assert_true(kube_cache_subscribe(f->cache, rec_cb, &f->rec) >= 0);
-	assert_int_equal(kube_cache_start(f->cache), 0);
-	if (kube_cache_wait_synced(f->cache, f->cl, WAIT_MS, &err) < 0)
-		fail_msg("sync: %s", err.msg);
-	if (!o)
-		wait_watching(f, 5);
-}
-
-static void fx_up(struct fx *f, const char *const *args)
-{
-	fx_up_opts(f, objects, args, NULL);
-}
-
-static void fx_down(struct fx *f)
-{
-	kube_cache_free(f->cache);
-	kube_client_free(f->cl);
-	kube_config_free(f->cfg);
-	apisrv_done(&f->s);
-	free(f);
-}
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->s.pid = -1;
-	*state = f;
-	return 0;
-}
-
-/* Runs even when the test failed: stops the server, removes its files. */
-static int fx_teardown(void **state)
-{
-	fx_down(*state);
-	return 0;
-}
-
-static void put_pod(struct fx *f, const char *ns, const char *name, const char *app, const char *ip)
-{
-	json_t *pod = apisrv_pod(ns, name, app, ip);
-	json_t *ans = apisrv_control(&f->s, "{s:s, s:o}", "op", "put", "object", pod);
-
-	assert_non_null(ans);
-	json_decref(ans);
-}
-
-static void del_pod(struct fx *f, const char *ns, const char *name, bool silent)
-{
-	json_t *ans = apisrv_control(&f->s, "{s:s, s:s, s:s, s:s, s:b}", "op", "delete", "resource",
-				     "pods", "namespace", ns, "name", name, "silent", silent);
-
-	assert_non_null(ans);
-	json_decref(ans);
-}
-
-static void fault(struct fx *f, const char *name)
-{
-	json_t *ans = apisrv_control(&f->s, "{s:s, s:s, s:i, s:i}", "op", "fault", "fault", name,
-				     "seconds", 4, "count", 1);
-
-	assert_non_null(ans);
-	json_decref(ans);
-}
-
-static void run_for(struct fx *f, int ms)
-{
-	uint64_t end = clock_mono_ms() + (uint64_t) ms;
-
-	while (clock_mono_ms() < end)
-		(void) kube_client_run(f->cl, 20);
-}
-
-static void assert_equal_soon(struct fx *f)
-{
-	if (!apisrv_wait_equal(&f->s, f->cl, f->cache, WAIT_MS, f->why, sizeof(f->why)))
-		fail_msg("cache differs from the server: %s", f->why);
-}
+#include "kube_fx.h"
 
 static const struct kube_watch_stats *pod_stats(struct fx *f)
 {
@@ -271,13 +94,6 @@ static void initial_sync_10k_paged(void **state)
 		fail_msg("%s", f->why);
 }
 
-static int relabel_cb(void *ud, json_t *obj)
-{
-	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-
-	return json_object_set_new(labels, "app", json_string(ud)) < 0 ? -ENOMEM : 0;
-}
-
 static int phase_cb(void *ud, json_t *obj)
 {
 	(void) ud;
@@ -297,22 +113,23 @@ static void events_in_order(void **state)
 
 	fx_up(f, NULL);
 	pod = apisrv_pod("x", "new-1", "v1", "10.0.5.5");
-	assert_int_equal(kube_write_create(f->cl, &ref, pod, &out, &err), 0);
-	assert_int_equal(kube_write_create(f->cl, &ref, pod, NULL, &err), -EEXIST);
+	assert_int_equal(kube_write_wait_create(f->cl, &ref, pod, &out, &err), 0);
+	assert_int_equal(kube_write_wait_create(f->cl, &ref, pod, NULL, &err), -EEXIST);
 	json_decref(pod);
 	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "v2");
-	assert_int_equal(kube_write_patch(f->cl, &ref, "new-1", false, patch, NULL, NULL, &err), 0);
-	/* A patch from the version we created is stale now. */
 	assert_int_equal(
-		kube_write_patch(f->cl, &ref, "new-1", false, patch,
+		kube_write_wait_patch(f->cl, &ref, "new-1", false, patch, NULL, NULL, &err), 0);
+	/* A patch from the version we created is stale now. */
+	assert_int_equal(kube_write_wait_patch(
+				 f->cl, &ref, "new-1", false, patch,
 				 json_string_value(json_object_get(json_object_get(out, "metadata"),
 								   "resourceVersion")),
 				 NULL, &err),
-		-ESTALE);
+			 -ESTALE);
 	json_decref(patch);
 	json_decref(out);
-	assert_int_equal(kube_write_update(f->cl, &ref, "new-1", true, phase_cb, NULL, NULL, &err),
-			 0);
+	assert_int_equal(
+		kube_write_wait_update(f->cl, &ref, "new-1", true, phase_cb, NULL, NULL, &err), 0);
 	del_pod(f, "x", "new-1", false);
 	for (int i = 0; i < WAIT_MS / 20 && f->rec.n < 4; i++)
 		(void) kube_client_run(f->cl, 20);
@@ -345,20 +162,20 @@ static void write_conflicts_retried(void **state)
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     2);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z", NULL,
-					   &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "a", false, relabel_cb, (char *) "z",
+						NULL, &err),
 			 0);
 	kube_write_stats_get(&after);
 	assert_int_equal(after.conflicts - before.conflicts, 2);
 	ans = apisrv_control(&f->s, "{s:s, s:s, s:i}", "op", "fault", "fault", "conflict", "count",
 			     KUBE_WRITE_RETRIES);
 	json_decref(ans);
-	assert_int_equal(kube_write_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w", NULL,
-					   &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "a", false, relabel_cb, (char *) "w",
+						NULL, &err),
 			 -EBUSY);
 	assert_non_null(strstr(err.msg, "conflicting"));
-	assert_int_equal(kube_write_update(f->cl, &ref, "nope", false, relabel_cb, (char *) "w",
-					   NULL, &err),
+	assert_int_equal(kube_write_wait_update(f->cl, &ref, "nope", false, relabel_cb,
+						(char *) "w", NULL, &err),
 			 -ENOENT);
 	assert_equal_soon(f);
 	assert_string_equal(

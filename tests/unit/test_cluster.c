@@ -58,6 +58,54 @@ static void sorted_put_find_remove(void **state)
 	cluster_free(c);
 }
 
+/* replace and take hand the old object to the caller instead of freeing it
+ * (the cache gives it to its subscribers). */
+static void replace_and_take_hand_over(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct pod p = { 0 }, old, taken;
+	struct node n = { 0 }, nold;
+	struct addr a1 = addr_lit("10.0.0.1"), a2 = addr_lit("10.0.0.2");
+
+	(void) state;
+	assert_non_null(c);
+	put_pod(c, "x", "a", "10.0.0.1", 1, 0);
+	p = (struct pod){ .ns = strdup("x"), .name = strdup("a"), .n_ips = 1, .ips = { a2 } };
+	labels_init(&p.labels);
+	assert_int_equal(cluster_pod_replace(c, &p, &old), 0);
+	assert_string_equal(old.name, "a");
+	assert_true(addr_eq(&old.ips[0], &a1));
+	assert_true(addr_eq(&cluster_pod_find(c, "x", "a")->ips[0], &a2));
+	assert_null(cluster_pod_by_addr(c, &a1));
+	pod_done(&old);
+
+	p = (struct pod){ .ns = strdup("x"), .name = strdup("b") };
+	labels_init(&p.labels);
+	assert_int_equal(cluster_pod_replace(c, &p, &old), 1);
+	assert_null(old.name); /* nothing replaced: zeroed */
+
+	assert_int_equal(cluster_pod_take(c, "x", "a", &taken), 1);
+	assert_null(cluster_pod_find(c, "x", "a"));
+	assert_null(cluster_pod_by_addr(c, &a2));
+	assert_string_equal(taken.ns, "x");
+	assert_true(addr_eq(&taken.ips[0], &a2));
+	pod_done(&taken);
+	assert_int_equal(cluster_pod_take(c, "x", "a", &taken), 0);
+	assert_null(taken.name);
+	assert_int_equal(c->n_pods, 1);
+
+	n = (struct node){ .name = strdup("n1") };
+	assert_int_equal(cluster_node_replace(c, &n, &nold), 1);
+	n = (struct node){ .name = strdup("n1") };
+	assert_int_equal(cluster_node_replace(c, &n, &nold), 0);
+	assert_string_equal(nold.name, "n1");
+	node_done(&nold);
+	assert_int_equal(cluster_node_take(c, "n1", &nold), 1);
+	assert_int_equal(c->n_nodes, 0);
+	node_done(&nold);
+	cluster_free(c);
+}
+
 /* The name index answers like the binary search, and a pod put or removed
  * after it was built is seen at once. */
 static void pod_name_index(void **state)
@@ -187,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sorted_put_find_remove),
+		cmocka_unit_test(replace_and_take_hand_over),
 		cmocka_unit_test(pod_name_index),
 		cmocka_unit_test(reused_address_prefers_live_newest),
 		cmocka_unit_test(finished_pod_yields_address),

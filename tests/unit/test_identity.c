@@ -10,6 +10,8 @@
 #include "cluster.h"
 #include "flows_json.h"
 #include "identity.h"
+#include "learn_export.h"
+#include "tombstones.h"
 #include "testutil.h"
 #include "workload.h"
 
@@ -221,10 +223,114 @@ static void workload_name_is_the_workload_set_name(void **state)
 	}
 }
 
+/* Pod @name with @ip, created at 10, deleted at unix time @gone_s, into @t. */
+static void entomb(struct tombstones *t, const char *name, const char *ip, int64_t gone_s)
+{
+	struct pod p = {
+		.ns = strdup("shop"),
+		.name = strdup(name),
+		.created = 10,
+		.n_ips = 1,
+		.ips = { addr_lit(ip) },
+		.owner = { .kind = strdup("ReplicaSet"), .name = strdup("cart-7d9c5b8f6d") },
+	};
+
+	labels_lit(&p.labels, "app=cart,pod-template-hash=7d9c5b8f6d");
+	assert_int_equal(tombstones_add(t, &p, 0, gone_s), 0);
+}
+
+static void resolve(const struct identity *id, const char *ip, int64_t first, int64_t last,
+		    struct flow_peer *ret)
+{
+	struct flow_record f = { .first_seen = first, .last_seen = last };
+	struct addr a = addr_lit(ip);
+
+	assert_int_equal(learn_resolve_peer(id, &a, &f, ret), 0);
+}
+
+/*
+ * A flow seen a second before its pod was deleted, resolved after the
+ * deletion: the live cluster no longer has the pod, the tombstone does.
+ * Without tombstones (the cluster alone, as before) it was external.
+ */
+static void deleted_pod_resolves_from_tombstone(void **state)
+{
+	struct cluster *c = fixture();
+	struct tombstones *t = tombstones_new(0, 0);
+	struct identity *id, *plain;
+	struct flow_peer p;
+
+	(void) state;
+	entomb(t, "cart-1", "10.0.0.9", 1000);
+	assert_int_equal(identity_new_with_tombstones(c, t, &id), 0);
+	resolve(id, "10.0.0.9", 990, 999, &p);
+	assert_int_equal(p.kind, FLOW_PEER_POD);
+	assert_string_equal(p.ns, "shop");
+	assert_string_equal(p.name, "cart-1");
+	assert_string_equal(p.workload_kind, "Deployment");
+	assert_string_equal(p.workload_name, "cart");
+	assert_string_equal(labels_get(&p.labels, "app"), "cart");
+	flow_peer_done(&p);
+	/* In the second of the deletion still; after it, nobody we know. */
+	resolve(id, "10.0.0.9", 1000, 1000, &p);
+	assert_int_equal(p.kind, FLOW_PEER_POD);
+	flow_peer_done(&p);
+	resolve(id, "10.0.0.9", 1001, 1005, &p);
+	assert_int_equal(p.kind, FLOW_PEER_UNKNOWN);
+	flow_peer_done(&p);
+
+	assert_int_equal(identity_new(c, &plain), 0);
+	resolve(plain, "10.0.0.9", 990, 999, &p);
+	assert_int_equal(p.kind, FLOW_PEER_EXTERNAL);
+	flow_peer_done(&p);
+	identity_free(plain);
+	identity_free(id);
+	tombstones_free(t);
+	cluster_free(c);
+}
+
+/* The address reused by a new pod: the live pod wins whenever it lived;
+ * the tombstone answers only for the time before the new pod. */
+static void live_pod_wins_over_tombstone(void **state)
+{
+	struct cluster *c = fixture();
+	struct tombstones *t = tombstones_new(0, 0);
+	struct identity *id;
+	struct flow_peer p;
+
+	(void) state;
+	/* 10.0.0.6 is the live Job pod (created at an unknown time: always). */
+	entomb(t, "cart-2", "10.0.0.6", 1000);
+	/* 10.0.0.8: deleted at 1000, a new pod has it from 1002. */
+	entomb(t, "cart-3", "10.0.0.8", 1000);
+	put_pod(c, "shop", "reuser", "10.0.0.8", 1002, 0, "StatefulSet", "db", "app=db", false);
+	assert_int_equal(identity_new_with_tombstones(c, t, &id), 0);
+
+	resolve(id, "10.0.0.6", 990, 999, &p);
+	assert_string_equal(p.name, "backup-28990000-x1");
+	flow_peer_done(&p);
+	resolve(id, "10.0.0.8", 1003, 1004, &p);
+	assert_string_equal(p.name, "reuser");
+	flow_peer_done(&p);
+	resolve(id, "10.0.0.8", 990, 999, &p);
+	assert_string_equal(p.name, "cart-3");
+	flow_peer_done(&p);
+	/* First seen under the old pod, last seen under the new one: the
+	 * last time wins, as without tombstones. */
+	resolve(id, "10.0.0.8", 999, 1003, &p);
+	assert_string_equal(p.name, "reuser");
+	flow_peer_done(&p);
+	identity_free(id);
+	tombstones_free(t);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pod_lifetimes),
+		cmocka_unit_test(deleted_pod_resolves_from_tombstone),
+		cmocka_unit_test(live_pod_wins_over_tombstone),
 		cmocka_unit_test(nodes_and_external),
 		cmocka_unit_test(workload_names),
 		cmocka_unit_test(workload_name_is_the_workload_set_name),
