@@ -6,8 +6,10 @@
 #define BH_BENCH_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double bench_clock_ms(clockid_t id)
 {
@@ -43,6 +45,21 @@ static inline double bench_median(double *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), bench_double_cmp);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The process's resident memory in bytes (/proc/self/statm), 0 when
+ * unknown. */
+static inline long bench_rss_bytes(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * sysconf(_SC_PAGESIZE);
 }
 
 #endif

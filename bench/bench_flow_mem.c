@@ -14,22 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "flow_table.h"
 #include "learn.h"
 #include "pkt_parse.h"
-
-static long rss_bytes(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return resident * sysconf(_SC_PAGESIZE);
-}
 
 int main(int argc, char **argv)
 {
@@ -40,7 +28,7 @@ int main(int argc, char **argv)
 	long before, after;
 	size_t n;
 
-	before = rss_bytes();
+	before = bench_rss_bytes();
 	l = learn_new(flows);
 	if (!l)
 		return 3;
@@ -67,7 +55,7 @@ int main(int argc, char **argv)
 	if (learn_flush(l) < 0)
 		return 3;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	after = rss_bytes();
+	after = bench_rss_bytes();
 	n = flow_table_count(learn_table(l));
 	printf("{\"flows\": %zu, \"evicted\": %" PRIu64 ", \"table_bytes_per_flow\": %.1f, "
 	       "\"rss_bytes_per_flow\": %.1f, \"seconds\": %.3f}\n",

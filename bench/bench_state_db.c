@@ -33,19 +33,6 @@
 #define CLUSTER_PODS 10000
 #define INCREMENTAL_PERCENT 1
 
-static long rss_bytes(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return resident * sysconf(_SC_PAGESIZE);
-}
-
 static long file_size(const char *dir, const char *name)
 {
 	char path[4200];
@@ -175,7 +162,7 @@ static int one_run(const char *base, struct flow_table *t, const struct cluster 
 	snprintf(dir, sizeof(dir), "%s/bh-bench-state-db.XXXXXX", base);
 	if (!mkdtemp(dir))
 		return -1;
-	rss0 = rss_bytes();
+	rss0 = bench_rss_bytes();
 	if (state_db_open(dir, &db, &err) < 0)
 		goto out;
 	t0 = bench_now_ms();
@@ -203,7 +190,7 @@ static int one_run(const char *base, struct flow_table *t, const struct cluster 
 		goto out;
 	r->incr_ms = bench_now_ms() - t0;
 	r->incr_cpu_ms = bench_cpu_ms() - c0;
-	r->rss_growth = (double) (rss_bytes() - rss0);
+	r->rss_growth = (double) (bench_rss_bytes() - rss0);
 	r->db_bytes = (double) file_size(dir, STATE_DB_FILE);
 	r->wal_bytes = (double) file_size(dir, STATE_DB_FILE "-wal");
 	db = state_db_free(db);
@@ -266,7 +253,7 @@ int main(int argc, char **argv)
 	/* 1% of the flows, spread over the table. */
 	for (size_t i = 0; i < n_changed; i++)
 		changed[i] = i * (n / n_changed);
-	rss_table = rss_bytes();
+	rss_table = bench_rss_bytes();
 	for (int i = 0; i < runs; i++) {
 		if (one_run(base, t, c, changed, n_changed, &r[i]) < 0)
 			return 1;
