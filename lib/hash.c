@@ -29,7 +29,8 @@ uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 		n -= 8;
 	}
 	w = 0;
-	memcpy(&w, s, n);
+	if (n) /* an empty key may come as NULL */
+		memcpy(&w, s, n);
 	return mix(h ^ w ^ ((uint64_t) n << 56));
 }
 
