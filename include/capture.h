@@ -32,12 +32,31 @@ struct capture_stats {
 const char *capture_filter(int dlt);
 
 /*
- * Opens a capture file (pcap or pcapng; "-" for stdin).  Every packet is
+ * Opens a capture file (pcap or pcapng; "-" for stdin); classic pcap
+ * files are read in large blocks without libpcap's callback per packet,
+ * with libpcap's results (the same packets, the same refusals).  Every packet is
  * handed to @l (borrowed).  -EINVAL (input error) for an unreadable file
  * or an unsupported link type, naming the file.
  */
 int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 		      struct bh_err *reterr);
+
+/* capture_open_file() flags. */
+enum {
+	/* Every packet through libpcap's reader, never the fast path for
+	 * classic pcap files (tests compare the two). */
+	CAPTURE_FILE_LIBPCAP = 1 << 0,
+};
+
+/* capture_open_file() with @flags (CAPTURE_FILE_*). */
+int capture_open_file_with(const char *path, struct learn *l, unsigned flags, struct capture **ret,
+			   struct bh_err *reterr);
+/*
+ * True when a file's records are read by the fast path (a classic pcap
+ * file, version 2.4, seekable), false for libpcap's reader (pcapng, older
+ * versions, a pipe, live captures).
+ */
+bool capture_fast(const struct capture *c);
 
 /*
  * Opens a live, non-blocking capture on @ifname with the filter above,

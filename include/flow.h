@@ -3,6 +3,7 @@
  * port, with counters, times and which capture sources saw it.  The
  * destination is always the server side (shared/design.md, "flow").
  * The on-disk form is flows.json (docs/flows-format.md, learner/flows_json.c).
+ * The destructors are learner/flow.c.
  */
 #ifndef BH_FLOW_H
 #define BH_FLOW_H
@@ -77,5 +78,16 @@ struct flow_record {
 	struct flow_peer src_peer;
 	struct flow_peer dst_peer;
 };
+
+/* The one destructor of a peer: frees its owned strings and labels, or only
+ * clears a borrowed peer.  NULL-safe; the peer is left zeroed. */
+void flow_peer_done(struct flow_peer *p);
+/* The kind's name in flows files and reports: "unknown", "pod", "node",
+ * "external". */
+const char *flow_peer_kind_name(enum flow_peer_kind k);
+/* The kind named @s (flow_peer_kind_name()) into @ret: 0, or -EINVAL. */
+int flow_peer_kind_parse(const char *s, enum flow_peer_kind *ret);
+/* Both peers of @r (flow_peer_done()). */
+void flow_record_done(struct flow_record *r);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef BH_FLOW_TABLE_H
 #define BH_FLOW_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ struct flow_table;
 struct flow_table_stats {
 	uint64_t created; /* flows ever created */
 	uint64_t evicted; /* flows dropped to stay within max_flows */
+	uint64_t gone_unrecorded; /* keys gone that the gone record could not hold */
 };
 
 /* A table of at most @max_flows (1 .. FLOW_TABLE_MAX) flows; NULL on
@@ -52,7 +54,7 @@ int flow_table_take(struct flow_table *t, const struct flow_key *key, struct flo
 
 size_t flow_table_count(const struct flow_table *t);
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
-/* Bytes allocated by the table (entries and index). */
+/* Bytes allocated by the table (entries, index and gone record). */
 size_t flow_table_mem(const struct flow_table *t);
 
 /*
@@ -62,6 +64,44 @@ size_t flow_table_mem(const struct flow_table *t);
  * reads every flow without copying the table (flow_table_export() does).
  */
 void flow_table_record_at(const struct flow_table *t, size_t i, struct flow_record *ret);
+
+/*
+ * Whether the flow at position @i changed (was created or added to) since
+ * flow_table_clean_at(@i): a store writes the dirty flows and cleans them.
+ * A flow keeps its flag when eviction moves it to another position.
+ * Flows are created dirty.
+ */
+bool flow_table_dirty_at(const struct flow_table *t, size_t i);
+void flow_table_clean_at(struct flow_table *t, size_t i);
+
+/*
+ * The gone record: the keys of the flows that left the table (evicted, or
+ * removed by flow_table_take()) since it was last cleared, so that a store
+ * of the table's flows can delete them.  Off until flow_table_gone_record()
+ * turns it on; it then holds up to @max keys (allocated as they come) and
+ * counts those it could not hold.  A caller told of overflow cannot know
+ * every key that left: it rewrites its store whole.
+ */
+struct flow_table_gone {
+	const struct flow_key *keys; /* borrowed: valid until the table changes */
+	size_t n;
+	uint64_t overflow; /* keys gone but not held since the last clear */
+};
+
+/* Turns the record on, holding at most @max keys (0: off, the record
+ * emptied).  Returns 0; -EINVAL for @max above FLOW_TABLE_MAX. */
+int flow_table_gone_record(struct flow_table *t, size_t max);
+
+/*
+ * Fills @ret with the record, first dropping from it the keys that are in
+ * the table again (created anew since they left): every key reported is
+ * absent from the table.  A key that left twice may be listed twice.
+ */
+void flow_table_gone(struct flow_table *t, struct flow_table_gone *ret);
+
+/* Empties the record and its overflow count: what it reported is stored,
+ * and is not reported again. */
+void flow_table_gone_clear(struct flow_table *t);
 
 /*
  * Copies every flow into a new array of flow_record (peers zeroed, kind

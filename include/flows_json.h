@@ -30,9 +30,6 @@ struct flow_set {
 
 void flow_set_init(struct flow_set *s);
 void flow_set_done(struct flow_set *s);
-/* Frees the owned strings and labels of one peer (a borrowed peer is only
- * cleared). */
-void flow_peer_done(struct flow_peer *p);
 
 /*
  * Reads one file (or "-" for stdin) and appends its flows to @s, merging

@@ -25,8 +25,10 @@ int learn_resolve_peer(const struct identity *id, const struct addr *a, const st
 /*
  * Writes every flow of @t to @path ("-": stdout) through a flows_writer,
  * in the table's order (flow_table_record_at()), resolving each end with
- * @id (NULL: left unresolved) one flow at a time, so the only memory this
- * takes beyond the table is one flow's peers and the output buffer.  The
+ * @id (NULL: left unresolved) as learn_resolve_peer() does, through a
+ * bounded cache of resolutions by (address, time), so the memory this
+ * takes beyond the table is that cache and the output buffer, and a pod
+ * seen by many flows is resolved once, not once a flow.  The
  * file appears whole or not at all.  System error naming @path, or -ENOMEM.
  */
 int learn_export_write(const struct flow_table *t, const struct identity *id,

@@ -2,12 +2,22 @@
  * libpcap sources.  Errors from libpcap become -EIO (or -EINVAL for bad
  * files, -ENODEV for an interface that vanished) with pcap_geterr()'s text
  * in the error detail.
+ *
+ * Classic pcap files (version 2.4, any byte order, micro- or nanosecond
+ * stamps) take a fast path: libpcap opens them and reads the file header
+ * (link type mapping, snapshot length), then the records are read here in
+ * large blocks and handed to the learner without a callback per packet.
+ * What libpcap would refuse is refused here too, at the same record:
+ * truncated records and capture lengths past the link type's maximum.
+ * pcapng, older versions and non-seekable input stay with libpcap.
  */
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "learn.h"
@@ -21,6 +31,13 @@ struct capture {
 	int err; /* set by the callback to stop pcap_dispatch */
 	struct learn *l;
 	struct capture_stats stats;
+	/* The classic pcap fast path (files): */
+	bool fast, swapped;
+	uint32_t snapshot; /* pcap_snapshot() */
+	FILE *f; /* libpcap's, positioned after the file header */
+	uint8_t *buf; /* CAPTURE_FILE_BLOCK bytes: [off, len) unread */
+	size_t off, len;
+	char errmsg[160];
 };
 
 /*
@@ -39,6 +56,14 @@ struct capture {
 #define FILTER F4 " or " F6
 
 #define CAPTURE_FILE_BUFFER (1 << 20)
+/* The fast path's read size, and the stdio buffer it leaves libpcap (a
+ * read of at least the stdio buffer's size goes to the file directly). */
+#define CAPTURE_FILE_BLOCK (1 << 20)
+#define CAPTURE_FILE_STDIO (64 << 10)
+/* libpcap's max_snaplen_for_dlt() for every link type we parse. */
+#define CAPTURE_MAX_CAPLEN 262144u
+#define PCAP_REC_HDR 16
+#define PCAP_FILE_HDR 24
 
 const char *capture_filter(int dlt)
 {
@@ -76,16 +101,70 @@ struct capture *capture_free(struct capture *c)
 		return NULL;
 	if (c->p)
 		pcap_close(c->p);
+	free(c->buf);
 	free(c->name);
 	free(c);
 	return NULL;
 }
 
+static uint32_t rd32(const uint8_t *p, bool swapped)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t rd16(const uint8_t *p, bool swapped)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return swapped ? __builtin_bswap16(v) : v;
+}
+
+/*
+ * Whether @f, a regular file not read from yet, starts with a classic pcap
+ * header the fast path reads (magic, version 2.4); its byte order in
+ * @ret_swapped.  Peeks with pread(), so libpcap still reads the header.
+ */
+static bool fast_candidate(FILE *f, bool *ret_swapped, off_t *ret_off)
+{
+	uint8_t h[PCAP_FILE_HDR];
+	int fd = fileno(f);
+	struct stat st;
+	uint32_t magic;
+	off_t off;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	off = lseek(fd, 0, SEEK_CUR);
+	if (off < 0 || pread(fd, h, sizeof(h), off) != (ssize_t) sizeof(h))
+		return false;
+	magic = rd32(h, false);
+	if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d)
+		*ret_swapped = false;
+	else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1)
+		*ret_swapped = true;
+	else
+		return false;
+	*ret_off = off;
+	return rd16(h + 4, *ret_swapped) == 2 && rd16(h + 6, *ret_swapped) == 4;
+}
+
 int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 		      struct bh_err *reterr)
 {
+	return capture_open_file_with(path, l, 0, ret, reterr);
+}
+
+int capture_open_file_with(const char *path, struct learn *l, unsigned flags, struct capture **ret,
+			   struct bh_err *reterr)
+{
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = capture_alloc(path, l);
+	bool fast = false, swapped = false;
+	off_t off = 0;
 	FILE *f;
 	int r;
 
@@ -105,7 +184,9 @@ int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 					  "capture file '%s': %s", path, strerror(-r));
 		}
 	}
-	(void) setvbuf(f, NULL, _IOFBF, CAPTURE_FILE_BUFFER);
+	if (!(flags & CAPTURE_FILE_LIBPCAP))
+		fast = fast_candidate(f, &swapped, &off);
+	(void) setvbuf(f, NULL, _IOFBF, fast ? CAPTURE_FILE_STDIO : CAPTURE_FILE_BUFFER);
 	c->p = pcap_fopen_offline(f, errbuf);
 	if (!c->p) {
 		if (f != stdin)
@@ -124,8 +205,25 @@ int capture_open_file(const char *path, struct learn *l, struct capture **ret,
 				  "Ethernet, Linux cooked v1/v2, raw IP or loopback",
 				  path, dlt_name(dlt), dlt);
 	}
+	/* libpcap read exactly the header we peeked at. */
+	if (fast && ftello(f) == off + PCAP_FILE_HDR && pcap_snapshot(c->p) > 0) {
+		c->buf = malloc(CAPTURE_FILE_BLOCK);
+		if (!c->buf) {
+			capture_free(c);
+			return bh_err_oom(reterr);
+		}
+		c->fast = true;
+		c->swapped = swapped;
+		c->snapshot = (uint32_t) pcap_snapshot(c->p);
+		c->f = f;
+	}
 	*ret = c;
 	return 0;
+}
+
+bool capture_fast(const struct capture *c)
+{
+	return c->fast;
 }
 
 static int live_fail(struct capture *c, int code, struct bh_err *reterr, const char *what)
@@ -218,12 +316,113 @@ static void packet_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	}
 }
 
+/* At least @need unread bytes in the block, unless the file ends first:
+ * how many there are.  -EIO on a read error. */
+static ssize_t fast_fill(struct capture *c, size_t need)
+{
+	size_t have = c->len - c->off;
+
+	if (have >= need)
+		return (ssize_t) have;
+	if (c->off) {
+		memmove(c->buf, c->buf + c->off, have);
+		c->off = 0;
+		c->len = have;
+	}
+	while (c->len < need) {
+		size_t n = fread(c->buf + c->len, 1, CAPTURE_FILE_BLOCK - c->len, c->f);
+
+		c->len += n;
+		if (n == 0) {
+			if (ferror(c->f))
+				return -EIO;
+			break;
+		}
+	}
+	return (ssize_t) c->len;
+}
+
+/* The records of a classic pcap file, as libpcap's sf-pcap.c reads them. */
+static int fast_process(struct capture *c)
+{
+	int n;
+
+	for (n = 0; n < CAPTURE_BUDGET; n++) {
+		ssize_t have = fast_fill(c, PCAP_REC_HDR);
+		const uint8_t *h = c->buf + c->off;
+		uint32_t caplen, keep;
+		int64_t sec;
+		int r;
+
+		if (have < 0)
+			goto read_error;
+		if (have == 0) {
+			c->eof = true;
+			return n;
+		}
+		if (have < PCAP_REC_HDR) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "truncated dump file; tried to read %d header bytes, only got %zd",
+				 PCAP_REC_HDR, have);
+			return -EINVAL;
+		}
+		/* Seconds as libpcap 1.10 gives them: signed in the host's
+		 * byte order, unsigned when swapped (its SWAPLONG). */
+		sec = c->swapped ? (int64_t) rd32(h, true) : (int64_t) (int32_t) rd32(h, false);
+		caplen = rd32(h + 8, c->swapped);
+		if (caplen > CAPTURE_MAX_CAPLEN) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "invalid packet capture length %u, bigger than %s of %u", caplen,
+				 caplen > c->snapshot ? "snaplen" : "maximum",
+				 caplen > c->snapshot ? c->snapshot : CAPTURE_MAX_CAPLEN);
+			return -EINVAL;
+		}
+		/* A record longer than the file's snapshot length: libpcap
+		 * keeps the snapshot and skips the rest. */
+		keep = caplen > c->snapshot ? c->snapshot : caplen;
+		have = fast_fill(c, PCAP_REC_HDR + (size_t) caplen);
+		if (have < 0)
+			goto read_error;
+		if ((size_t) have < PCAP_REC_HDR + (size_t) caplen) {
+			snprintf(
+				c->errmsg, sizeof(c->errmsg),
+				"truncated dump file; tried to read %u captured bytes, only got %zd",
+				caplen, have - PCAP_REC_HDR);
+			return -EINVAL;
+		}
+		h = c->buf + c->off;
+		c->off += PCAP_REC_HDR + (size_t) caplen;
+		c->stats.packets++;
+		r = learn_packet(c->l, c->dlt, h + PCAP_REC_HDR, keep, sec);
+		if (r < 0) {
+			c->err = r;
+			return r;
+		}
+	}
+	return n;
+
+read_error:
+	snprintf(c->errmsg, sizeof(c->errmsg), "error reading dump file");
+	return -EINVAL;
+}
+
 int capture_process(struct capture *c, struct bh_err *reterr)
 {
 	int n;
 
 	if (c->eof)
 		return 0;
+	if (c->fast) {
+		n = fast_process(c);
+		if (c->err)
+			return bh_err_set(reterr, BH_ERR_SYSTEM, c->err,
+					  "capture '%s': flow table: %s", c->name,
+					  strerror(-c->err));
+		if (n < 0)
+			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "capture file '%s': %s",
+					  c->name, c->errmsg);
+		return n;
+	}
 	n = pcap_dispatch(c->p, CAPTURE_BUDGET, packet_cb, (u_char *) c);
 	if (c->err)
 		return bh_err_set(reterr, BH_ERR_SYSTEM, c->err, "capture '%s': flow table: %s",

@@ -36,6 +36,7 @@ struct ft_entry {
 	uint32_t prev, next; /* LRU: prev is more recent */
 	uint32_t connections;
 	uint8_t seen_by;
+	uint8_t dirty; /* changed since flow_table_clean_at() */
 	uint64_t packets;
 	uint64_t bytes;
 };
@@ -50,6 +51,11 @@ struct flow_table {
 	uint32_t head, tail; /* most and least recently seen */
 	uint64_t seed;
 	struct flow_table_stats stats;
+	/* The gone record (flow_table_gone_record()): @n_gone keys in
+	 * @gone (@cap_gone allocated), at most @max_gone. */
+	struct flow_key *gone;
+	uint32_t n_gone, cap_gone, max_gone;
+	uint64_t gone_overflow;
 };
 
 static uint32_t ts32(int64_t ts)
@@ -166,6 +172,7 @@ struct flow_table *flow_table_free(struct flow_table *t)
 		return NULL;
 	free(t->e);
 	free(t->slots);
+	free(t->gone);
 	free(t);
 	return NULL;
 }
@@ -219,6 +226,29 @@ static void slot_delete(struct flow_table *t, uint32_t s)
 	}
 }
 
+/* Off the hot path: only when a flow leaves with the record on. */
+static void gone_note(struct flow_table *t, const struct flow_key *k)
+{
+	if (t->n_gone == t->cap_gone) {
+		uint32_t cap = t->cap_gone ? t->cap_gone * 2 : 64;
+		struct flow_key *v;
+
+		if (cap > t->max_gone)
+			cap = t->max_gone;
+		v = cap > t->cap_gone ? realloc(t->gone, (size_t) cap * sizeof(*v)) : NULL;
+		if (!v) {
+			/* Full, or no memory: counted, the caller rewrites
+			 * its store whole. */
+			t->gone_overflow++;
+			t->stats.gone_unrecorded++;
+			return;
+		}
+		t->gone = v;
+		t->cap_gone = cap;
+	}
+	t->gone[t->n_gone++] = *k;
+}
+
 /* Removes entry @victim, moving the last entry into its place. */
 static void entry_remove(struct flow_table *t, uint32_t victim)
 {
@@ -226,6 +256,8 @@ static void entry_remove(struct flow_table *t, uint32_t victim)
 
 	uint32_t s;
 
+	if (t->max_gone)
+		gone_note(t, &t->e[victim].key);
 	lru_unlink(t, victim);
 	slot_delete(t, slot_of_entry(t, victim, key_hash(t, &t->e[victim].key)));
 	if (victim != last) {
@@ -319,6 +351,7 @@ int flow_table_add(struct flow_table *t, const struct flow_key *key, uint32_t pa
 	if (now > x->last_seen)
 		x->last_seen = now;
 	x->seen_by |= seen_by;
+	x->dirty = 1;
 	return created;
 }
 
@@ -339,6 +372,16 @@ static void entry_to_record(const struct ft_entry *x, struct flow_record *r)
 void flow_table_record_at(const struct flow_table *t, size_t i, struct flow_record *ret)
 {
 	entry_to_record(&t->e[i], ret);
+}
+
+bool flow_table_dirty_at(const struct flow_table *t, size_t i)
+{
+	return t->e[i].dirty;
+}
+
+void flow_table_clean_at(struct flow_table *t, size_t i)
+{
+	t->e[i].dirty = 0;
 }
 
 int flow_table_get(const struct flow_table *t, const struct flow_key *key, struct flow_record *ret)
@@ -377,7 +420,51 @@ const struct flow_table_stats *flow_table_stats(const struct flow_table *t)
 size_t flow_table_mem(const struct flow_table *t)
 {
 	return sizeof(*t) + (size_t) t->cap * sizeof(*t->e) +
-	       ((size_t) t->mask + 1) * sizeof(*t->slots);
+	       ((size_t) t->mask + 1) * sizeof(*t->slots) + (size_t) t->cap_gone * sizeof(*t->gone);
+}
+
+int flow_table_gone_record(struct flow_table *t, size_t max)
+{
+	if (max > FLOW_TABLE_MAX)
+		return -EINVAL;
+	if (max < t->n_gone) {
+		t->gone_overflow += t->n_gone - max;
+		t->stats.gone_unrecorded += t->n_gone - max;
+		t->n_gone = (uint32_t) max;
+	}
+	t->max_gone = (uint32_t) max;
+	if (!max) {
+		free(t->gone);
+		t->gone = NULL;
+		t->cap_gone = 0;
+		t->gone_overflow = 0;
+	}
+	return 0;
+}
+
+void flow_table_gone(struct flow_table *t, struct flow_table_gone *ret)
+{
+	uint32_t j = 0;
+
+	for (uint32_t i = 0; i < t->n_gone; i++) {
+		const struct flow_key *k = &t->gone[i];
+
+		if (t->slots[slot_find(t, k, key_hash(t, k))] != SLOT_EMPTY)
+			continue;
+		if (j != i)
+			t->gone[j] = *k;
+		j++;
+	}
+	t->n_gone = j;
+	ret->keys = t->gone;
+	ret->n = t->n_gone;
+	ret->overflow = t->gone_overflow;
+}
+
+void flow_table_gone_clear(struct flow_table *t)
+{
+	t->n_gone = 0;
+	t->gone_overflow = 0;
 }
 
 int flow_table_export(const struct flow_table *t, struct flow_record **ret, size_t *ret_n)

@@ -147,16 +147,6 @@ static int peer_node(const char *name, struct flow_peer *ret)
 	return ret->name ? 0 : -ENOMEM;
 }
 
-static void peer_clear(struct flow_peer *p)
-{
-	free(p->ns);
-	free(p->name);
-	free(p->workload_kind);
-	free(p->workload_name);
-	labels_done(&p->labels);
-	*p = (struct flow_peer){ 0 };
-}
-
 /* Of the pods of refs [first, end), the one created last that lived at @t. */
 static const struct pod *alive_newest(const struct id_ref *v, size_t first, size_t end, int64_t t)
 {
@@ -206,6 +196,6 @@ int identity_resolve(const struct identity *id, const struct addr *a, int64_t t,
 			ret->kind = FLOW_PEER_UNKNOWN;
 	}
 	if (r < 0)
-		peer_clear(ret);
+		flow_peer_done(ret);
 	return r;
 }

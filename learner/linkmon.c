@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "linkmon.h"
+#include "vec.h"
 
 struct lm_link {
 	int ifindex;
@@ -74,15 +75,13 @@ static void link_attach(struct linkmon *m, const char *name, int ifindex)
 	struct lm_link *l;
 
 	if (m->n_links == m->cap_links) {
-		size_t cap = m->cap_links ? 2 * m->cap_links : 16;
-		struct lm_link *v = realloc(m->links, cap * sizeof(*v));
+		struct lm_link *v = vec_grow(m->links, &m->cap_links, m->n_links + 1, sizeof(*v));
 
 		if (!v) {
 			m->err = -ENOMEM;
 			return;
 		}
 		m->links = v;
-		m->cap_links = cap;
 	}
 	l = &m->links[m->n_links++];
 	*l = (struct lm_link){ .ifindex = ifindex, .seen = true };

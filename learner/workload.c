@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "vec.h"
 #include "workload.h"
 
 #define WORKLOAD_EXACT_MAX 4
@@ -536,7 +537,7 @@ int workload_set_build(const struct cluster *c, struct workload_set *ret)
 	struct workload_set ws = { 0 };
 	struct pod_info *info = NULL, *by_pod = NULL;
 	char **lkeys = NULL;
-	size_t n = c->n_pods;
+	size_t n = c->n_pods, cap_ws = 0;
 	int r = -ENOMEM;
 
 	*ret = (struct workload_set){ 0 };
@@ -577,7 +578,7 @@ int workload_set_build(const struct cluster *c, struct workload_set *ret)
 		       strcmp(info[j].name, info[i].name) == 0 &&
 		       strcmp(info[j].lkey, info[i].lkey) == 0)
 			j++;
-		nv = realloc(ws.v, (ws.n + 1) * sizeof(*nv));
+		nv = vec_grow(ws.v, &cap_ws, ws.n + 1, sizeof(*nv));
 		if (!nv)
 			goto out;
 		ws.v = nv;

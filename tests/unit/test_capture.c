@@ -9,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include "capture.h"
+#include "hash.h"
 #include "learn.h"
 #include "pktbuild.h"
 #include "proto.h"
@@ -219,11 +222,216 @@ static void file_capture(void **state)
 	learn_free(l);
 }
 
+/* What a capture file gives the learner, by either reader. */
+struct outcome {
+	int open, end; /* capture_open_file_with(), last capture_process() */
+	bool fast;
+	uint64_t packets;
+	struct learn_stats ls;
+	size_t nflows;
+	uint64_t sum; /* over every flow's key and counters */
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 0x100000001b3ULL + (h >> 29);
+}
+
+static struct outcome run_reader(const char *path, unsigned flags)
+{
+	struct outcome o = { 0 };
+	struct learn *l = learn_new(1 << 20);
+	struct bh_err err = { 0 };
+	struct capture *c = NULL;
+	struct capture_stats cs;
+	int n;
+
+	assert_non_null(l);
+	learn_seed(l, 42);
+	o.open = capture_open_file_with(path, l, flags, &c, &err);
+	if (o.open == 0) {
+		o.fast = capture_fast(c);
+		do {
+			n = capture_process(c, &err);
+			assert_true(n <= CAPTURE_BUDGET);
+		} while (n > 0 || (n == 0 && !capture_eof(c)));
+		o.end = n;
+		if (n < 0) {
+			assert_int_equal(err.kind, BH_ERR_INPUT);
+			assert_non_null(strstr(err.msg, path));
+		}
+		capture_get_stats(c, &cs);
+		o.packets = cs.packets;
+		capture_free(c);
+	}
+	assert_int_equal(learn_flush(l), 0);
+	o.ls = *learn_stats(l);
+	o.nflows = flow_table_count(learn_table(l));
+	for (size_t i = 0; i < o.nflows; i++) {
+		struct flow_record r;
+
+		flow_table_record_at(learn_table(l), i, &r);
+		o.sum = mix(o.sum, hash_bytes(&r.key, sizeof(r.key), 1));
+		o.sum = mix(o.sum, r.packets);
+		o.sum = mix(o.sum, r.bytes);
+		o.sum = mix(o.sum, r.connections);
+		o.sum = mix(o.sum, (uint64_t) r.first_seen);
+		o.sum = mix(o.sum, (uint64_t) r.last_seen);
+	}
+	learn_free(l);
+	return o;
+}
+
+/* The fast reader and libpcap agree on @path; whether it took the fast
+ * path. */
+static bool readers_agree(const char *path)
+{
+	struct outcome a = run_reader(path, 0), b = run_reader(path, CAPTURE_FILE_LIBPCAP);
+
+	if (a.open != b.open || a.end != b.end || a.packets != b.packets ||
+	    memcmp(&a.ls, &b.ls, sizeof(a.ls)) != 0 || a.nflows != b.nflows || a.sum != b.sum)
+		fail_msg("%s: fast reader (open %d, end %d, %llu packets, %zu flows) and libpcap "
+			 "(open %d, end %d, %llu packets, %zu flows) differ",
+			 path, a.open, a.end, (unsigned long long) a.packets, a.nflows, b.open,
+			 b.end, (unsigned long long) b.packets, b.nflows);
+	assert_false(b.fast);
+	return a.fast;
+}
+
+static void put_le_or_be(uint8_t *p, uint32_t v, int bytes, bool be)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t) (be ? v >> (8 * (bytes - 1 - i)) : v >> (8 * i));
+}
+
+/* A classic pcap file by hand: @magic in the byte order @be, snapshot
+ * @snap, @n copies of @pkt of which the record says @caplen bytes (the
+ * bytes written follow @caplen, padded with zeros). */
+static void write_classic(const char *path, uint32_t magic, bool be, uint32_t snap,
+			  const struct pb *pkt, size_t n, uint32_t caplen)
+{
+	FILE *f = fopen(path, "wb");
+	uint8_t h[24] = { 0 }, r[16];
+
+	assert_non_null(f);
+	put_le_or_be(h, magic, 4, be);
+	put_le_or_be(h + 4, 2, 2, be);
+	put_le_or_be(h + 6, 4, 2, be);
+	put_le_or_be(h + 16, snap, 4, be);
+	put_le_or_be(h + 20, 1, 4, be);
+	assert_int_equal(fwrite(h, 1, sizeof(h), f), sizeof(h));
+	for (size_t i = 0; i < n; i++) {
+		put_le_or_be(r, (uint32_t) (0x7fffff00u + i * 64), 4, be); /* past 2038 too */
+		put_le_or_be(r + 4, 1000, 4, be);
+		put_le_or_be(r + 8, caplen, 4, be);
+		put_le_or_be(r + 12, (uint32_t) pkt->n, 4, be);
+		assert_int_equal(fwrite(r, 1, sizeof(r), f), sizeof(r));
+		for (uint32_t k = 0; k < caplen; k++)
+			fputc(k < pkt->n ? pkt->b[k] : 0, f);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static void copy_prefix(const char *from, const char *to, off_t len)
+{
+	size_t n = 0;
+	char *d = test_read_file(from, &n);
+	FILE *f = fopen(to, "wb");
+
+	assert_non_null(d);
+	assert_non_null(f);
+	if ((size_t) len > n)
+		len = (off_t) n;
+	assert_int_equal(fwrite(d, 1, (size_t) len, f), (size_t) len);
+	assert_int_equal(fclose(f), 0);
+	free(d);
+}
+
+/* The fast reader for classic pcap files gives the learner exactly what
+ * libpcap gives it: the same packets, the same refusals at the same
+ * record, on hand-made files (both byte orders, nanosecond stamps, records
+ * past the snapshot length, bad capture lengths), on every cut of one, and
+ * on the tcpdump corpus (830 real-world and malformed captures). */
+static void fast_reader_matches_libpcap(void **state)
+{
+	char path[] = "/tmp/bh-test-capture-XXXXXX", cut[64];
+	struct pb syn = pb_tcp(40000, 80, PKT_TCP_SYN);
+	struct pb ip = pb_ipv4("10.0.0.1", "10.0.0.2", IPPROTO_TCP, &syn, 0, 0);
+	struct pb pkt = pb_eth(&ip, 4, 0);
+	const char *dir = BH_SHARED_DIR "/captures/tcpdump-tests";
+	size_t nfast = 0, nfiles = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	(void) state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cut, sizeof(cut), "%s.cut", path);
+	for (int be = 0; be < 2; be++) {
+		write_classic(path, 0xa1b2c3d4, be, 65535, &pkt, 3000, (uint32_t) pkt.n);
+		assert_true(readers_agree(path));
+		write_classic(path, 0xa1b23c4d, be, 65535, &pkt, 5, (uint32_t) pkt.n);
+		assert_true(readers_agree(path));
+		/* Records longer than the snapshot length: cut to it. */
+		write_classic(path, 0xa1b2c3d4, be, 40, &pkt, 5, (uint32_t) pkt.n + 100);
+		assert_true(readers_agree(path));
+		/* A capture length past what libpcap accepts. */
+		write_classic(path, 0xa1b2c3d4, be, 65535, &pkt, 2, 300000);
+		assert_true(readers_agree(path));
+		write_classic(path, 0xa1b2c3d4, be, 0, &pkt, 2, 70000);
+		assert_true(readers_agree(path));
+	}
+	/* Every cut of a small file, header included. */
+	write_classic(path, 0xa1b2c3d4, false, 65535, &pkt, 3, (uint32_t) pkt.n);
+	assert_int_equal(stat(path, &st), 0);
+	for (off_t len = 0; len <= st.st_size; len++) {
+		copy_prefix(path, cut, len);
+		(void) readers_agree(cut);
+	}
+	d = opendir(dir);
+	if (!d) {
+		print_message("no corpus at %s: skipped\n", dir);
+	} else {
+		while ((e = readdir(d))) {
+			char f[1024];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", dir, e->d_name);
+			if (stat(f, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			nfiles++;
+			if (!readers_agree(f))
+				continue;
+			nfast++;
+			/* Cut in a record header and in a record's data. */
+			if (st.st_size > 24 + 16 + 10) {
+				copy_prefix(f, cut, 24 + 16 + 10);
+				(void) readers_agree(cut);
+				copy_prefix(f, cut, st.st_size - 1);
+				(void) readers_agree(cut);
+				copy_prefix(f, cut, st.st_size / 2);
+				(void) readers_agree(cut);
+			}
+		}
+		closedir(d);
+		print_message("corpus: %zu files, %zu by the fast reader\n", nfiles, nfast);
+		assert_true(nfiles >= 800);
+		assert_true(nfast >= 100);
+	}
+	unlink(cut);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(filter_keeps_only_openers),
 		cmocka_unit_test(file_capture),
+		cmocka_unit_test(fast_reader_matches_libpcap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

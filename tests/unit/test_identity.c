@@ -3,11 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "flow_table.h"
 #include "flows_json.h"
 #include "identity.h"
 #include "learn_export.h"
@@ -325,6 +328,80 @@ static void live_pod_wins_over_tombstone(void **state)
 	cluster_free(c);
 }
 
+/*
+ * learn_export_write() resolves through a cache keyed by address and time;
+ * what it writes is what resolving every flow's ends one by one
+ * (learn_resolve_peer()) writes, byte for byte: addresses that changed
+ * owner (10.0.0.5), a tombstone, a node, host network, external, and
+ * enough distinct (address, time) pairs to evict.
+ */
+static void export_cache_matches_per_flow(void **state)
+{
+	static const char *const ips[] = { "10.0.0.5",	   "10.0.0.6",	   "10.0.0.7",	 "10.0.0.9",
+					   "192.168.1.10", "192.168.1.20", "203.0.113.1" };
+	struct cluster *c = fixture();
+	struct tombstones *tb = tombstones_new(0, 0);
+	struct flow_table *t = flow_table_new(1 << 20);
+	const struct flows_header h = { .node = "node-1", .generated = 1700000000 };
+	char a[] = "/tmp/bh-test-export-XXXXXX", b[64];
+	struct bh_err err = { 0 };
+	struct flows_writer *w;
+	struct identity *id;
+	size_t na = 0, nb = 0, n;
+	char *da, *db;
+	int fd;
+
+	(void) state;
+	entomb(tb, "cart-1", "10.0.0.9", 1000);
+	assert_int_equal(identity_new_with_tombstones(c, tb, &id), 0);
+	assert_non_null(t);
+	for (int i = 0; i < 40000; i++) {
+		struct flow_key k = { .proto = IPPROTO_TCP, .port = (uint16_t) (80 + i % 3) };
+		int64_t first = (i * 7) % 1200, last = first + (i % 5 ? 0 : (i / 5) % 300);
+
+		k.src = addr_lit(ips[i % BH_ARRAY_SIZE(ips)]);
+		k.dst = addr_lit(ips[(i / 7) % BH_ARRAY_SIZE(ips)]);
+		k.port = (uint16_t) (1 + i);
+		assert_true(flow_table_add(t, &k, 1, 60, 1, first, FLOW_SEEN_PCAP) >= 0);
+		assert_true(flow_table_add(t, &k, 0, 0, 0, last, FLOW_SEEN_PCAP) >= 0);
+	}
+	fd = mkstemp(a);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(b, sizeof(b), "%s.ref", a);
+	assert_int_equal(learn_export_write(t, id, &h, a, &err), 0);
+	n = flow_table_count(t);
+	assert_int_equal(flows_writer_open(b, &h, &w, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct flow_record f;
+
+		flow_table_record_at(t, i, &f);
+		assert_int_equal(learn_resolve_peer(id, &f.key.src, &f, &f.src_peer), 0);
+		assert_int_equal(learn_resolve_peer(id, &f.key.dst, &f, &f.dst_peer), 0);
+		assert_int_equal(flows_writer_add(w, &f), 0);
+		flow_peer_done(&f.src_peer);
+		flow_peer_done(&f.dst_peer);
+	}
+	assert_int_equal(flows_writer_commit(w, &err), 0);
+	da = test_read_file(a, &na);
+	db = test_read_file(b, &nb);
+	assert_non_null(da);
+	assert_non_null(db);
+	assert_true(na == nb && memcmp(da, db, na) == 0);
+	assert_non_null(strstr(da, "\"name\":\"old\""));
+	assert_non_null(strstr(da, "\"name\":\"new\""));
+	assert_non_null(strstr(da, "\"name\":\"cart-1\""));
+	assert_non_null(strstr(da, "\"kind\":\"external\""));
+	free(da);
+	free(db);
+	unlink(a);
+	unlink(b);
+	flow_table_free(t);
+	identity_free(id);
+	tombstones_free(tb);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +411,7 @@ int main(void)
 		cmocka_unit_test(nodes_and_external),
 		cmocka_unit_test(workload_names),
 		cmocka_unit_test(workload_name_is_the_workload_set_name),
+		cmocka_unit_test(export_cache_matches_per_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -631,6 +631,68 @@ static void self_check_memo_respects_selectors(void **state)
 	cluster_free(c);
 }
 
+/* Ingress from a node address into a pod of that node is always allowed
+ * (kubelet probes), so two pods of one class on two nodes answer the node
+ * differently.  The self-check memo once kept no node in its key: the first
+ * pod asked decided for the other, and the denial was lost. */
+static void self_check_memo_respects_nodes(void **state)
+{
+	struct cluster *c = cluster_new();
+	struct node n1 = { .name = strdup("node-1"), .n_addrs = 1 };
+	struct proposal_policy *pp = NULL;
+	struct flow_set fs;
+	struct propose_opts o;
+	struct proposal p;
+	struct bh_err err = { 0 };
+
+	(void) state;
+	n1.addrs = calloc(1, sizeof(*n1.addrs));
+	assert_non_null(n1.addrs);
+	n1.addrs[0] = addr_lit("10.100.0.1");
+	assert_true(cluster_node_put(c, &n1) >= 0);
+	for (int i = 0; i < 2; i++) {
+		struct pod pod = { .ns = strdup("ns"),
+				   .name = strdup(i ? "api-2" : "api-1"),
+				   .node = strdup(i ? "node-2" : "node-1"),
+				   .n_ips = 1 };
+
+		labels_lit(&pod.labels, "app=api");
+		pod.ips[0] = addr_lit(i ? "10.0.0.3" : "10.0.0.2");
+		assert_true(cluster_pod_put(c, &pod) >= 0);
+	}
+	flow_set_init(&fs);
+	fs.flows = calloc(2, sizeof(*fs.flows));
+	assert_non_null(fs.flows);
+	for (int i = 0; i < 2; i++)
+		fs.flows[fs.n++].key =
+			(struct flow_key){ .src = addr_lit("10.100.0.1"),
+					   .dst = addr_lit(i ? "10.0.0.3" : "10.0.0.2"),
+					   .proto = IPPROTO_TCP,
+					   .port = 8080 };
+	propose_opts_init(&o);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_allowed, 2);
+
+	/* api's ingress now denies everything: only node-1's own pod still
+	 * lets node-1 in. */
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(p.v[i].np.name, "bulkhead-api-ingress") == 0)
+			pp = &p.v[i];
+	assert_non_null(pp);
+	for (size_t i = 0; i < pp->np.n_rules[NETPOL_INGRESS]; i++)
+		netpol_rule_done(&pp->np.rules[NETPOL_INGRESS][i]);
+	pp->np.n_rules[NETPOL_INGRESS] = 0;
+	assert_int_equal(propose_self_check(&p, &fs, c, &err), 0);
+	assert_int_equal(p.n_checked, 2);
+	assert_int_equal(p.n_allowed, 1);
+	assert_int_equal(p.n_denials, 1);
+	assert_string_equal(p.denials[0].dst, "ns/Pod/api");
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 /* Two workloads of a namespace with one name: both names carry the kind. */
 static void policy_names_tell_clashing_workloads_apart(void **state)
 {
@@ -1022,6 +1084,7 @@ int main(void)
 		cmocka_unit_test(unresolved_flow_needs_an_owner_as_old_as_the_flow),
 		cmocka_unit_test(deny_all_policies_say_why),
 		cmocka_unit_test(learned_workload_is_found_after_replacement),
+		cmocka_unit_test(self_check_memo_respects_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
