@@ -5,6 +5,7 @@
 #include "cluster.h"
 #include "hash.h"
 #include "str.h"
+#include "vec.h"
 
 struct name_key {
 	const char *ns; /* NULL for cluster-scoped objects */
@@ -88,14 +89,11 @@ static int sorted_put(void **base, size_t *n, size_t *cap, size_t size, void *el
 		return 0;
 	}
 	if (*cap < *n + 1) {
-		size_t nc = *n < 8 ? 8 : 2 * *n;
-
-		arr = realloc(*base, nc * size);
+		arr = vec_grow(*base, cap, *n + 1, size);
 		if (!arr) {
 			done(elem);
 			return -ENOMEM;
 		}
-		*cap = nc;
 	}
 	memmove(arr + (i + 1) * size, arr + i * size, (*n - i) * size);
 	memcpy(arr + i * size, elem, size);
@@ -196,7 +194,8 @@ struct cluster *cluster_free(struct cluster *c)
 	free(c->policies);
 	free(c->nodes);
 	free(c->by_addr);
-	free(c->by_name);
+	hmap_free(&c->by_name);
+	free(c->by_name_keys);
 	free(c);
 	return NULL;
 }
@@ -316,39 +315,45 @@ const struct k8s_ns *cluster_ns_find(const struct cluster *c, const char *name)
 	return found ? &c->ns[i] : NULL;
 }
 
-static uint64_t pod_name_hash(uint64_t seed, const char *ns, const char *name)
-{
-	return hash_str(name, hash_str(ns, seed));
-}
+/* The longest "ns\0name" a lookup hashes (Kubernetes allows 63 + 1 +
+ * 253); longer names are found by binary search. */
+#define CLUSTER_POD_KEY_MAX 512
 
 int cluster_pod_index(struct cluster *c)
 {
-	size_t n_slots = 16;
-	uint32_t *v;
+	size_t total = 0;
+	char *keys, *k;
+	int r;
 
 	c->by_name_valid = false;
-	if (c->n_pods >= UINT32_MAX / 2)
+	for (size_t i = 0; i < c->n_pods; i++) {
+		size_t len = strlen(c->pods[i].ns) + 1 + strlen(c->pods[i].name);
+
+		if (total + len < total)
+			return -ENOMEM;
+		total += len;
+	}
+	keys = malloc(total ? total : 1);
+	if (!keys)
 		return -ENOMEM;
-	/* At most half full: probes stay short. */
-	while (n_slots < 2 * c->n_pods)
-		n_slots *= 2;
-	v = calloc(n_slots, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	free(c->by_name);
-	c->by_name = v;
-	c->by_name_mask = n_slots - 1;
+	hmap_free(&c->by_name);
+	free(c->by_name_keys);
+	c->by_name_keys = keys;
 	/* Names come from outside: a random seed keeps collisions from
 	 * being chosen. */
-	c->by_name_seed = hash_seed_random();
-	for (size_t i = 0; i < c->n_pods; i++) {
-		size_t k = pod_name_hash(c->by_name_seed, c->pods[i].ns, c->pods[i].name) &
-			   c->by_name_mask;
+	hmap_init(&c->by_name, hash_seed_random());
+	r = hmap_reserve(&c->by_name, c->n_pods);
+	k = keys;
+	for (size_t i = 0; r >= 0 && i < c->n_pods; i++) {
+		size_t nl = strlen(c->pods[i].ns), ml = strlen(c->pods[i].name);
 
-		while (v[k])
-			k = (k + 1) & c->by_name_mask;
-		v[k] = (uint32_t) i + 1;
+		memcpy(k, c->pods[i].ns, nl + 1);
+		memcpy(k + nl + 1, c->pods[i].name, ml);
+		r = hmap_put(&c->by_name, k, nl + 1 + ml, &c->pods[i]);
+		k += nl + 1 + ml;
 	}
+	if (r < 0)
+		return r;
 	c->by_name_pods = c->n_pods;
 	c->by_name_valid = true;
 	return 0;
@@ -361,14 +366,14 @@ const struct pod *cluster_pod_find(const struct cluster *c, const char *ns, cons
 	size_t i;
 
 	if (c->by_name_valid && c->by_name_pods == c->n_pods) {
-		for (i = pod_name_hash(c->by_name_seed, ns, name) & c->by_name_mask; c->by_name[i];
-		     i = (i + 1) & c->by_name_mask) {
-			const struct pod *p = &c->pods[c->by_name[i] - 1];
+		size_t nl = strlen(ns), ml = strlen(name);
+		char key[CLUSTER_POD_KEY_MAX];
 
-			if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0)
-				return p;
+		if (nl < sizeof(key) && ml < sizeof(key) - nl - 1) {
+			memcpy(key, ns, nl + 1);
+			memcpy(key + nl + 1, name, ml);
+			return hmap_get(&c->by_name, key, nl + 1 + ml);
 		}
-		return NULL;
 	}
 	i = sorted_find(c->pods, c->n_pods, sizeof(*c->pods), &k, cmp_pod, &found);
 	return found ? &c->pods[i] : NULL;
@@ -555,47 +560,122 @@ int node_copy(struct node *dst, const struct node *src)
 	return 0;
 }
 
-int cluster_copy(const struct cluster *src, struct cluster **ret)
+/* Everything but the pods of @src into the empty @c. */
+static int copy_but_pods(struct cluster *c, const struct cluster *src)
 {
-	struct cluster *c = cluster_new();
-	int r = -ENOMEM;
-
-	if (!c)
-		return -ENOMEM;
 	for (size_t i = 0; i < src->n_ns; i++) {
 		struct k8s_ns ns = { .name = strdup(src->ns[i].name) };
 
 		labels_init(&ns.labels);
 		if (!ns.name || labels_copy(&ns.labels, &src->ns[i].labels) < 0) {
 			k8s_ns_done(&ns);
-			goto fail;
+			return -ENOMEM;
 		}
 		if (cluster_ns_put(c, &ns) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < src->n_pods; i++) {
-		struct pod p;
-
-		if (pod_copy(&p, &src->pods[i]) < 0 || cluster_pod_put(c, &p) < 0)
-			goto fail;
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < src->n_policies; i++) {
 		struct netpol p;
 
 		if (netpol_copy(&p, &src->policies[i]) < 0 || cluster_policy_put(c, &p) < 0)
-			goto fail;
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < src->n_nodes; i++) {
 		struct node n;
 
 		if (node_copy(&n, &src->nodes[i]) < 0 || cluster_node_put(c, &n) < 0)
-			goto fail;
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Pods [@from, @to) of @src appended to @c (they sort after its own). */
+static int copy_pods(struct cluster *c, const struct cluster *src, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		struct pod p;
+
+		if (pod_copy(&p, &src->pods[i]) < 0 || cluster_pod_put(c, &p) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int cluster_copy(const struct cluster *src, struct cluster **ret)
+{
+	struct cluster *c = cluster_new();
+
+	if (!c)
+		return -ENOMEM;
+	if (copy_but_pods(c, src) < 0 || copy_pods(c, src, 0, src->n_pods) < 0) {
+		cluster_free(c);
+		return -ENOMEM;
 	}
 	/* Without memory for it the copy still works, by binary search. */
 	(void) cluster_pod_index(c);
 	*ret = c;
 	return 0;
-fail:
-	cluster_free(c);
-	return r;
+}
+
+int cluster_copy_begin(const struct cluster *src, struct cluster **ret)
+{
+	struct cluster *c = cluster_new();
+
+	if (!c)
+		return -ENOMEM;
+	if (copy_but_pods(c, src) < 0) {
+		cluster_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+int cluster_copy_pods(struct cluster *dst, const struct cluster *src, size_t max)
+{
+	size_t from = 0, to;
+
+	if (dst->n_pods) {
+		const struct pod *last = &dst->pods[dst->n_pods - 1];
+		struct name_key k = { .ns = last->ns, .name = last->name };
+		bool found;
+
+		from = sorted_find(src->pods, src->n_pods, sizeof(*src->pods), &k, cmp_pod, &found);
+		from += found;
+	}
+	to = src->n_pods - from > max ? from + max : src->n_pods;
+	if (copy_pods(dst, src, from, to) < 0)
+		return -ENOMEM;
+	if (to < src->n_pods)
+		return 0;
+	(void) cluster_pod_index(dst);
+	return 1;
+}
+
+bool pod_compiled_equal(const struct pod *a, const struct pod *b)
+{
+	if (!str_eq_opt(a->node, b->node) || a->host_network != b->host_network ||
+	    !str_eq_opt(a->phase, b->phase) || a->deleted != b->deleted ||
+	    a->created != b->created || a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
+	    !labels_equal(&a->labels, &b->labels))
+		return false;
+	for (size_t i = 0; i < a->n_ips; i++)
+		if (!addr_eq(&a->ips[i], &b->ips[i]))
+			return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (!str_eq_opt(a->ports[i].name, b->ports[i].name) ||
+		    a->ports[i].port != b->ports[i].port ||
+		    a->ports[i].protocol != b->ports[i].protocol)
+			return false;
+	return true;
+}
+
+bool node_compiled_equal(const struct node *a, const struct node *b)
+{
+	if (a->n_addrs != b->n_addrs)
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++)
+		if (!addr_eq(&a->addrs[i], &b->addrs[i]))
+			return false;
+	return true;
 }

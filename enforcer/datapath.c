@@ -14,6 +14,7 @@
 #include <netlink/route/route.h>
 
 #include "datapath.h"
+#include "vec.h"
 
 /* --- gathering ----------------------------------------------------------- */
 
@@ -51,15 +52,14 @@ static void link_cb(struct nl_object *obj, void *data)
 	if (g->err)
 		return;
 	if (g->f->n_links == g->cap_links) {
-		size_t cap = g->cap_links ? 2 * g->cap_links : 16;
-		struct dp_link *v = realloc(g->f->links, cap * sizeof(*v));
+		struct dp_link *v =
+			vec_grow(g->f->links, &g->cap_links, g->f->n_links + 1, sizeof(*v));
 
 		if (!v) {
 			g->err = -ENOMEM;
 			return;
 		}
 		g->f->links = v;
-		g->cap_links = cap;
 	}
 	dl = &g->f->links[g->f->n_links++];
 	*dl = (struct dp_link){
@@ -95,15 +95,14 @@ static void route_cb(struct nl_object *obj, void *data)
 	if (rtnl_route_get_nnexthops(rt) == 1)
 		r.oif = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, 0));
 	if (g->f->n_routes == g->cap_routes) {
-		size_t cap = g->cap_routes ? 2 * g->cap_routes : 64;
-		struct dp_route *v = realloc(g->f->routes, cap * sizeof(*v));
+		struct dp_route *v =
+			vec_grow(g->f->routes, &g->cap_routes, g->f->n_routes + 1, sizeof(*v));
 
 		if (!v) {
 			g->err = -ENOMEM;
 			return;
 		}
 		g->f->routes = v;
-		g->cap_routes = cap;
 	}
 	g->f->routes[g->f->n_routes++] = r;
 }

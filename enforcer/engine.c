@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "vec.h"
 
 #define ENGINE_NS_NAME_LABEL "kubernetes.io/metadata.name"
 
@@ -157,15 +158,13 @@ static int engine_index_selected(struct engine *e, enum netpol_dir d)
 			if (!p->types[d] || !selector_matches(&p->pod_sel, &pod->labels))
 				continue;
 			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				size_t *nv = realloc(v, ncap * sizeof(*nv));
+				size_t *nv = vec_grow(v, &cap, n + 1, sizeof(*nv));
 
 				if (!nv) {
 					free(v);
 					return -ENOMEM;
 				}
 				v = nv;
-				cap = ncap;
 			}
 			v[n++] = k;
 		}
@@ -237,7 +236,10 @@ static size_t pod_index(const struct engine *e, const struct pod *p)
 	return (size_t) (p - e->c->pods);
 }
 
-const size_t *engine_pod_policies(const struct engine *e, size_t pod_idx, enum netpol_dir dir,
+/* The policies (indexes into cluster->policies, cluster order) that select
+ * pod @pod_idx and list @dir in their policyTypes; *ret_n == 0 when the pod
+ * is not isolated for @dir (host-network pods never are). */
+static const size_t *pod_policies(const struct engine *e, size_t pod_idx, enum netpol_dir dir,
 				  size_t *ret_n)
 {
 	size_t off = e->sel_off[dir][pod_idx];
@@ -350,7 +352,8 @@ void engine_peer_for_each_pod(const struct engine *e, const struct netpol *p,
 	}
 }
 
-bool engine_peer_matches(const struct engine *e, const struct netpol *p,
+/* Does @peer of @p match endpoint @ep (by identity or by address)? */
+static bool peer_matches(const struct engine *e, const struct netpol *p,
 			 const struct netpol_peer *peer, const struct engine_ep *ep)
 {
 	if (peer->kind == NETPOL_PEER_IPBLOCK)
@@ -400,7 +403,7 @@ bool engine_rule_allows(const struct engine *e, const struct netpol *p, const st
 	if (r->n_peers == 0)
 		return true;
 	for (size_t i = 0; i < r->n_peers; i++)
-		if (engine_peer_matches(e, p, &r->peers[i], peer_ep))
+		if (peer_matches(e, p, &r->peers[i], peer_ep))
 			return true;
 	return false;
 }
@@ -455,7 +458,7 @@ static bool dir_allowed(const struct engine *e, const struct dir_ctx *x, uint8_t
 
 	if (dir_shortcut(e, x, &reason))
 		return true;
-	pol = engine_pod_policies(e, pod_index(e, x->self->pod), x->dir, &n);
+	pol = pod_policies(e, pod_index(e, x->self->pod), x->dir, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct netpol *p = &e->c->policies[pol[i]];
 
@@ -500,7 +503,7 @@ static int dir_explain(const struct engine *e, const struct dir_ctx *x, uint8_t 
 
 	*ret = (struct engine_dir_result){ .allowed = true };
 	if (x->self->pod) {
-		pol = engine_pod_policies(e, pod_index(e, x->self->pod), x->dir, &n);
+		pol = pod_policies(e, pod_index(e, x->self->pod), x->dir, &n);
 		if (n) {
 			ret->isolated = true;
 			ret->isolating = malloc(n * sizeof(*ret->isolating));

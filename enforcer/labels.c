@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "labels.h"
+#include "vec.h"
 
 void labels_init(struct labels *l)
 {
@@ -56,7 +57,7 @@ int labels_set(struct labels *l, const char *key, const char *value)
 		return 0;
 	}
 	k = strdup(key);
-	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	nv = vec_grow(l->v, &l->cap, l->n + 1, sizeof(*nv));
 	if (!k || !nv) {
 		free(k);
 		free(v);
@@ -99,6 +100,7 @@ int labels_copy(struct labels *dst, const struct labels *src)
 	if (src->n == 0)
 		return 0;
 	dst->v = calloc(src->n, sizeof(*dst->v));
+	dst->cap = dst->v ? src->n : 0;
 	if (!dst->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < src->n; i++) {

@@ -159,3 +159,57 @@ const char *netpol_dir_name(enum netpol_dir d)
 {
 	return d == NETPOL_INGRESS ? "ingress" : d == NETPOL_EGRESS ? "egress" : NULL;
 }
+
+/* Either absent in both, or both present and equal. */
+static bool sel_equal(const struct selector *a, const struct selector *b)
+{
+	return (!a && !b) || (a && b && selector_equal(a, b));
+}
+
+static bool peer_equal(const struct netpol_peer *a, const struct netpol_peer *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == NETPOL_PEER_SELECTOR)
+		return sel_equal(a->pod_sel, b->pod_sel) && sel_equal(a->ns_sel, b->ns_sel);
+	if (cidr_cmp(&a->cidr, &b->cidr) != 0 || a->n_except != b->n_except)
+		return false;
+	for (size_t i = 0; i < a->n_except; i++)
+		if (cidr_cmp(&a->except[i], &b->except[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool port_equal(const struct netpol_port *a, const struct netpol_port *b)
+{
+	return a->protocol == b->protocol && a->kind == b->kind && a->port == b->port &&
+	       a->end_port == b->end_port && (!a->name) == (!b->name) &&
+	       (!a->name || strcmp(a->name, b->name) == 0);
+}
+
+static bool rule_equal(const struct netpol_rule *a, const struct netpol_rule *b)
+{
+	if (a->n_ports != b->n_ports || a->n_peers != b->n_peers)
+		return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (!port_equal(&a->ports[i], &b->ports[i]))
+			return false;
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (!peer_equal(&a->peers[i], &b->peers[i]))
+			return false;
+	return true;
+}
+
+bool netpol_compiled_equal(const struct netpol *a, const struct netpol *b)
+{
+	if (!selector_equal(&a->pod_sel, &b->pod_sel))
+		return false;
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+		if (a->types[d] != b->types[d] || a->n_rules[d] != b->n_rules[d])
+			return false;
+		for (size_t i = 0; i < a->n_rules[d]; i++)
+			if (!rule_equal(&a->rules[d][i], &b->rules[d][i]))
+				return false;
+	}
+	return true;
+}

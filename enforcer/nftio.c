@@ -28,6 +28,7 @@
 #include "nftio.h"
 #include "ruleset_int.h"
 #include "ruleset_nl.h"
+#include "vec.h"
 
 /* Batch pages: messages are built into pages of this size; one message
  * must fit into the overrun area (elements are chunked well below it). */
@@ -161,13 +162,11 @@ static struct nlmsghdr *nb_msg_family(struct nbatch *nb, uint16_t family, uint16
 	char what[RULESET_NAME_MAX + 64];
 
 	if (nb->n_what == nb->cap_what) {
-		size_t cap = nb->cap_what ? nb->cap_what * 2 : 256;
-		char **v = realloc(nb->what, cap * sizeof(*v));
+		char **v = vec_grow(nb->what, &nb->cap_what, nb->n_what + 1, sizeof(*v));
 
 		if (!v)
 			return NULL;
 		nb->what = v;
-		nb->cap_what = cap;
 	}
 	(void) snprintf(what, sizeof(what), "%s '%s'", kind, name);
 	nb->what[nb->n_what] = strdup(what);
@@ -902,10 +901,9 @@ static int commit_full(struct nftio *n, const struct ruleset *rs, const char *cm
 	return r;
 }
 
-int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delta *d,
+int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct rs_delta *d,
 		       struct bh_err *reterr)
 {
-	struct bh_err err = { 0 };
 	struct nbatch nb;
 	int r;
 
@@ -960,17 +958,13 @@ int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delt
 			break;
 		}
 	}
-	r = nb_commit(n, &nb, r, "update", &err);
+	r = nb_commit(n, &nb, r, "update", reterr);
 	if (r >= 0)
 		n->marked = true;
-	if (r == -ENFILE) {
-		/* Nothing of the delta was applied (one batch): replace the
-		 * table, every set sized for what it holds now. */
-		rs_desc_fit_sizes(&rs->d);
-		n->stats.full_fallbacks++;
-		return commit_full(n, rs, "update", reterr);
-	}
-	if (r < 0 && reterr)
-		*reterr = err;
 	return r;
+}
+
+int nftio_replace(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr)
+{
+	return commit_full(n, rs, "update", reterr);
 }

@@ -54,6 +54,8 @@ struct preview {
 	uint64_t seed;
 	preview_resolve_fn *resolve;
 	void *resolve_ud;
+	preview_sink_fn *sink;
+	void *sink_ud;
 	struct preview_stats stats;
 	uint8_t buf[PREVIEW_RECV_BUF];
 };
@@ -89,6 +91,12 @@ void preview_set_resolver(struct preview *p, preview_resolve_fn *fn, void *userd
 {
 	p->resolve = fn;
 	p->resolve_ud = userdata;
+}
+
+void preview_set_sink(struct preview *p, preview_sink_fn *fn, void *userdata)
+{
+	p->sink = fn;
+	p->sink_ud = userdata;
 }
 
 struct preview *preview_free(struct preview *p)
@@ -465,7 +473,10 @@ int preview_feed(struct preview *p, const void *buf, size_t len, int64_t now_ns)
 			else
 				p->stats.unresolved++;
 		}
-		alert_observe(p, &pkt, now_ns);
+		if (p->sink)
+			p->sink(&pkt, pkt.ts_ns > 0 ? pkt.ts_ns : now_ns, p->sink_ud);
+		else
+			alert_observe(p, &pkt, now_ns);
 		count++;
 	}
 	return count;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "engine.h"
 #include "ruleset_int.h"
 
 struct ns_info {
@@ -72,6 +73,8 @@ static inline bool pod_is_local(const struct bctx *b, const struct pod *p)
 	return pod_known(p) && p->node && strcmp(p->node, b->rs->node) == 0;
 }
 
+/* The compiler's own, over pods that own an address (pod_known()); the
+ * engine's engine_peer_selects_pod() is over identities (include/engine.h). */
 static inline bool peer_selects(const struct bctx *b, const struct netpol *pol,
 				const struct netpol_peer *peer, const struct pod *p)
 {
@@ -96,14 +99,11 @@ static inline bool policy_isolates(const struct netpol *pol, enum netpol_dir dir
 	       selector_matches(&pol->pod_sel, &p->labels);
 }
 
+/* The engine's ipBlock predicate (include/engine.h says why the selector
+ * predicates above stay the compiler's own). */
 static inline bool ipblock_contains(const struct netpol_peer *peer, const struct addr *a)
 {
-	if (peer->kind != NETPOL_PEER_IPBLOCK || !cidr_contains(&peer->cidr, a))
-		return false;
-	for (size_t i = 0; i < peer->n_except; i++)
-		if (cidr_contains(&peer->except[i], a))
-			return false;
-	return true;
+	return peer->kind == NETPOL_PEER_IPBLOCK && engine_ipblock_contains(peer, a);
 }
 
 int rs_new_set(struct bctx *b, const char *name, enum rs_key key, unsigned flags,

@@ -11,6 +11,7 @@
 #include "ruleset_interval.h"
 #include "ruleset_names.h"
 #include "ruleset_policy.h"
+#include "vec.h"
 
 /*
  * Local isolated pods are grouped into classes (include/ruleset.h): one
@@ -84,9 +85,9 @@ unsigned rs_id_digits(uint32_t max_id)
 
 struct rs_class *rs_class_find(const struct rs_classes *cs, const char *key)
 {
-	struct name_slot *s = rs_name_map_slot(&cs->idx, key);
+	size_t i;
 
-	return s ? &cs->v[s->idx] : NULL;
+	return rs_name_map_get(&cs->idx, key, &i) ? &cs->v[i] : NULL;
 }
 
 int rs_class_put(struct rs_classes *cs, const char *key, const char *chain, uint32_t id,
@@ -95,13 +96,11 @@ int rs_class_put(struct rs_classes *cs, const char *key, const char *chain, uint
 	struct rs_class *c;
 
 	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? cs->cap * 2 : 16;
-		struct rs_class *v = realloc(cs->v, cap * sizeof(*v));
+		struct rs_class *v = vec_grow(cs->v, &cs->cap, cs->n + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		cs->v = v;
-		cs->cap = cap;
 	}
 	c = &cs->v[cs->n];
 	*c = (struct rs_class){ .id = id, .n_pods = n_pods };
@@ -118,12 +117,10 @@ int rs_class_put(struct rs_classes *cs, const char *key, const char *chain, uint
 
 void rs_class_del(struct rs_classes *cs, const char *key)
 {
-	struct name_slot *sl = rs_name_map_slot(&cs->idx, key);
 	size_t i;
 
-	if (!sl)
+	if (!rs_name_map_get(&cs->idx, key, &i))
 		return;
-	i = sl->idx;
 	rs_name_map_del(&cs->idx, key);
 	free(cs->v[i].key);
 	free(cs->v[i].chain);
@@ -420,10 +417,8 @@ int rs_build_classes(struct bctx *b, enum netpol_dir d, const struct rs_desc *pr
 		if (!k.len)
 			continue;
 		if (n == cap) {
-			struct member *v;
+			struct member *v = vec_grow(m, &cap, n + 1, sizeof(*v));
 
-			cap = cap ? cap * 2 : 64;
-			v = realloc(m, cap * sizeof(*v));
 			if (!v) {
 				r = -ENOMEM;
 				goto out;

@@ -245,9 +245,6 @@ int ruleset_build(struct cluster *c, const struct ruleset_opts *o, struct rulese
 	r = ruleset_compile(rs, c, NULL, true, &rs->d);
 	if (r < 0)
 		goto fail;
-	r = cluster_copy(c, &rs->shadow);
-	if (r < 0)
-		goto fail;
 	r = rs_owners_build(&rs->owners, c);
 	if (r < 0)
 		goto fail;
@@ -286,7 +283,6 @@ struct ruleset *ruleset_free(struct ruleset *rs)
 	if (!rs)
 		return NULL;
 	rs_desc_done(&rs->d);
-	cluster_free(rs->shadow);
 	rs_owners_done(&rs->owners);
 	free(rs->node);
 	free(rs);
@@ -421,11 +417,11 @@ uint64_t ruleset_digest(const struct ruleset *rs)
 	return rs_bridge_digest(rs, h);
 }
 
-int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct addr *src,
-		      const struct addr *dst, enum netpol_dir *ret_dir, const char **ret_ns,
-		      const char **ret_pod)
+int ruleset_alert_pod(const struct ruleset *rs, struct cluster *c, const char *prefix,
+		      const struct addr *src, const struct addr *dst, enum netpol_dir *ret_dir,
+		      const char **ret_ns, const char **ret_pod)
 {
-	struct bctx b = { .rs = (struct ruleset *) rs, .c = rs->shadow, .assume_owned = true };
+	struct bctx b = { .rs = (struct ruleset *) rs, .c = c, .assume_owned = true };
 	char want[RULESET_PREFIX_MAX];
 	const struct rs_class *cl;
 	const struct pod *p;
@@ -434,10 +430,10 @@ int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct
 	int r;
 
 	if (strncmp(prefix, "bh:", 3) != 0 || (prefix[3] != 'i' && prefix[3] != 'e') ||
-	    prefix[4] != ':' || !rs->shadow)
+	    prefix[4] != ':')
 		return -ENOENT;
 	d = prefix[3] == 'i' ? NETPOL_INGRESS : NETPOL_EGRESS;
-	p = cluster_pod_by_addr(rs->shadow, d == NETPOL_INGRESS ? dst : src);
+	p = cluster_pod_by_addr(c, d == NETPOL_INGRESS ? dst : src);
 	if (!p)
 		return -ENOENT;
 	buf_init(&k, 1 << 20);

@@ -8,79 +8,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "ruleset_int.h"
 #include "str.h"
+#include "vec.h"
 
-static int name_map_grow(struct name_map *m)
+bool rs_name_map_get(const struct name_map *m, const char *name, size_t *ret_idx)
 {
-	size_t cap = m->cap ? m->cap * 2 : 64;
-	struct name_slot *s = calloc(cap, sizeof(*s));
+	const struct hmap_slot *s = hmap_find_str(&m->h, name);
 
 	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->cap; i++) {
-		size_t h;
-
-		if (!m->slots[i].name || m->slots[i].tomb)
-			continue;
-		h = hash_str(m->slots[i].name, 0) & (cap - 1);
-		while (s[h].name)
-			h = (h + 1) & (cap - 1);
-		s[h] = m->slots[i];
-	}
-	free(m->slots);
-	m->slots = s;
-	m->cap = cap;
-	return 0;
-}
-
-struct name_slot *rs_name_map_slot(const struct name_map *m, const char *name)
-{
-	size_t h;
-
-	if (!m->cap)
-		return NULL;
-	h = hash_str(name, 0) & (m->cap - 1);
-	while (m->slots[h].name) {
-		if (!m->slots[h].tomb && strcmp(m->slots[h].name, name) == 0)
-			return &m->slots[h];
-		h = (h + 1) & (m->cap - 1);
-	}
-	return NULL;
+		return false;
+	*ret_idx = (size_t) (uintptr_t) s->val;
+	return true;
 }
 
 int rs_name_map_put(struct name_map *m, const char *name, size_t idx)
 {
-	struct name_slot *s = rs_name_map_slot(m, name);
-	size_t h;
-	int r;
+	int r = hmap_put_str(&m->h, name, (void *) (uintptr_t) idx);
 
-	if (s) {
-		s->idx = idx;
-		s->name = name;
-		return 0;
-	}
-	/* Tombstones count as used: keep the load under one half. */
-	if ((m->n + 1) * 2 > m->cap) {
-		r = name_map_grow(m);
-		if (r < 0)
-			return r;
-	}
-	h = hash_str(name, 0) & (m->cap - 1);
-	while (m->slots[h].name)
-		h = (h + 1) & (m->cap - 1);
-	m->slots[h] = (struct name_slot){ .name = name, .idx = idx };
-	m->n++;
-	return 0;
+	return r < 0 ? -ENOMEM : 0;
 }
 
 void rs_name_map_del(struct name_map *m, const char *name)
 {
-	struct name_slot *s = rs_name_map_slot(m, name);
+	(void) hmap_remove_str(&m->h, name, NULL);
+}
 
-	if (s)
-		s->tomb = true;
+void rs_name_map_done(struct name_map *m)
+{
+	hmap_free(&m->h);
 }
 
 /* --- elements, sets, chains -------------------------------------------- */
@@ -151,18 +107,13 @@ size_t rs_set_elem_search(const struct rs_set *s, const struct rs_elem *e, bool 
 static int set_reserve(struct rs_set *s, size_t n)
 {
 	struct rs_elem *v;
-	size_t cap;
 
 	if (n <= s->cap_elems)
 		return 0;
-	cap = s->cap_elems ? s->cap_elems * 2 : 8;
-	while (cap < n)
-		cap *= 2;
-	v = realloc(s->elems, cap * sizeof(*v));
+	v = vec_grow(s->elems, &s->cap_elems, n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	s->elems = v;
-	s->cap_elems = cap;
 	return 0;
 }
 
@@ -391,32 +342,30 @@ bool rs_delta_overflows(const struct rs_desc *d, const struct rs_delta *delta)
 		return false;
 	for (size_t i = 0; i < delta->n_ops; i++) {
 		const struct rs_op *op = &delta->ops[i];
-		struct name_slot *sl;
+		size_t k;
 
 		if (op->kind != RS_OP_DEL_ELEMS)
 			continue;
-		sl = rs_name_map_slot(&d->set_idx, op->set->name);
-		if (!sl)
+		if (!rs_name_map_get(&d->set_idx, op->set->name, &k))
 			continue;
 		if (!del) {
 			del = calloc(d->n_sets + 1, sizeof(*del));
 			if (!del)
 				return true; /* a full replace needs no count */
 		}
-		del[sl->idx] += op->set->n_elems;
+		del[k] += op->set->n_elems;
 	}
 	for (size_t i = 0; !over && i < delta->n_ops; i++) {
 		const struct rs_op *op = &delta->ops[i];
 		const struct rs_set *s;
-		struct name_slot *sl;
+		size_t k;
 
 		if (op->kind != RS_OP_ADD_ELEMS && op->kind != RS_OP_ADD_SET)
 			continue;
-		sl = rs_name_map_slot(&d->set_idx, op->set->name);
-		if (!sl)
+		if (!rs_name_map_get(&d->set_idx, op->set->name, &k))
 			continue;
-		s = d->sets[sl->idx];
-		if (s->size && s->n_elems + (del ? del[sl->idx] : 0) > s->size)
+		s = d->sets[k];
+		if (s->size && s->n_elems + (del ? del[k] : 0) > s->size)
 			over = true;
 	}
 	free(del);
@@ -475,13 +424,11 @@ struct rs_chain *rs_chain_free(struct rs_chain *c)
 int rs_chain_add_rule(struct rs_chain *c, const struct rs_rule *r)
 {
 	if (c->n_rules == c->cap_rules) {
-		size_t cap = c->cap_rules ? c->cap_rules * 2 : 4;
-		struct rs_rule *v = realloc(c->rules, cap * sizeof(*v));
+		struct rs_rule *v = vec_grow(c->rules, &c->cap_rules, c->n_rules + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		c->rules = v;
-		c->cap_rules = cap;
 	}
 	if (rule_copy(&c->rules[c->n_rules], r) < 0)
 		return -ENOMEM;
@@ -518,7 +465,7 @@ static void classes_done(struct rs_classes *cs)
 		free(cs->v[i].chain);
 	}
 	free(cs->v);
-	free(cs->idx.slots);
+	rs_name_map_done(&cs->idx);
 	memset(cs, 0, sizeof(*cs));
 }
 
@@ -539,24 +486,24 @@ void rs_desc_done(struct rs_desc *d)
 		rs_chain_free(d->chains[i]);
 	free(d->sets);
 	free(d->chains);
-	free(d->set_idx.slots);
-	free(d->chain_idx.slots);
-	free(d->def_idx.slots);
+	rs_name_map_done(&d->set_idx);
+	rs_name_map_done(&d->chain_idx);
+	rs_name_map_done(&d->def_idx);
 	memset(d, 0, sizeof(*d));
 }
 
 struct rs_set *rs_desc_set(const struct rs_desc *d, const char *name)
 {
-	struct name_slot *s = rs_name_map_slot(&d->set_idx, name);
+	size_t i;
 
-	return s ? d->sets[s->idx] : NULL;
+	return rs_name_map_get(&d->set_idx, name, &i) ? d->sets[i] : NULL;
 }
 
 struct rs_chain *rs_desc_chain(const struct rs_desc *d, const char *name)
 {
-	struct name_slot *s = rs_name_map_slot(&d->chain_idx, name);
+	size_t i;
 
-	return s ? d->chains[s->idx] : NULL;
+	return rs_name_map_get(&d->chain_idx, name, &i) ? d->chains[i] : NULL;
 }
 
 /* Takes ownership of @s (freed on failure). */
@@ -565,13 +512,11 @@ int rs_desc_put_set(struct rs_desc *d, struct rs_set *s)
 	int r;
 
 	if (d->n_sets == d->cap_sets) {
-		size_t cap = d->cap_sets ? d->cap_sets * 2 : 16;
-		struct rs_set **v = realloc(d->sets, cap * sizeof(*v));
+		struct rs_set **v = vec_grow(d->sets, &d->cap_sets, d->n_sets + 1, sizeof(*v));
 
 		if (!v)
 			goto oom;
 		d->sets = v;
-		d->cap_sets = cap;
 	}
 	r = rs_name_map_put(&d->set_idx, s->name, d->n_sets);
 	if (r < 0)
@@ -589,13 +534,12 @@ int rs_desc_put_chain(struct rs_desc *d, struct rs_chain *c)
 	int r;
 
 	if (d->n_chains == d->cap_chains) {
-		size_t cap = d->cap_chains ? d->cap_chains * 2 : 16;
-		struct rs_chain **v = realloc(d->chains, cap * sizeof(*v));
+		struct rs_chain **v =
+			vec_grow(d->chains, &d->cap_chains, d->n_chains + 1, sizeof(*v));
 
 		if (!v)
 			goto oom;
 		d->chains = v;
-		d->cap_chains = cap;
 	}
 	r = rs_name_map_put(&d->chain_idx, c->name, d->n_chains);
 	if (r < 0)
@@ -609,12 +553,10 @@ oom:
 
 void rs_desc_del_set(struct rs_desc *d, const char *name)
 {
-	struct name_slot *sl = rs_name_map_slot(&d->set_idx, name);
 	size_t i;
 
-	if (!sl)
+	if (!rs_name_map_get(&d->set_idx, name, &i))
 		return;
-	i = sl->idx;
 	rs_name_map_del(&d->set_idx, name);
 	rs_set_free(d->sets[i]);
 	d->sets[i] = d->sets[--d->n_sets];
@@ -624,12 +566,10 @@ void rs_desc_del_set(struct rs_desc *d, const char *name)
 
 void rs_desc_del_chain(struct rs_desc *d, const char *name)
 {
-	struct name_slot *sl = rs_name_map_slot(&d->chain_idx, name);
 	size_t i;
 
-	if (!sl)
+	if (!rs_name_map_get(&d->chain_idx, name, &i))
 		return;
-	i = sl->idx;
 	rs_name_map_del(&d->chain_idx, name);
 	rs_chain_free(d->chains[i]);
 	d->chains[i] = d->chains[--d->n_chains];

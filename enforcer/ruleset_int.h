@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "datapath.h"
+#include "hmap.h"
 #include "ruleset.h"
 
 struct buf;
@@ -14,17 +15,10 @@ struct nftnl_table;
 struct nftnl_chain;
 struct nftnl_rule;
 
-/* Name -> index map (open addressing), for sets and chains. */
+/* Name -> index map, for sets, chains, set definitions and classes: the
+ * names are borrowed from the objects.  All zero is empty. */
 struct name_map {
-	size_t cap; /* power of two, 0 when empty */
-	size_t n;
-	struct name_slot *slots;
-};
-
-struct name_slot {
-	const char *name; /* borrowed from the object; NULL = free */
-	size_t idx;
-	bool tomb;
+	struct hmap h;
 };
 
 /*
@@ -96,20 +90,10 @@ struct ruleset {
 	 * neighbour discovery with each other is accepted there, as it is
 	 * at input for a routed node. */
 	bool nd_forward;
-	/* The cluster as last compiled (incremental updates diff against
-	 * it). */
-	struct cluster *shadow;
-	/* Which pod owns each address, as compiled. */
+	/* Which pod owns each address, as compiled: struct owner_slot
+	 * (ruleset_owner.h) by address, owned.  All zero is empty. */
 	struct owner_map {
-		size_t cap, n;
-		struct owner_slot {
-			struct addr a;
-			char *pod; /* owned "ns/name"; NULL = free */
-			bool tomb;
-			/* Another pod claims the address too: who owns it
-			 * depends on the others, updates recompile. */
-			bool shared;
-		} * slots;
+		struct hmap h;
 	} owners;
 };
 
@@ -164,9 +148,12 @@ int rs_chain_dup(const struct rs_chain *c, struct rs_chain **ret);
 int rs_elem_cmp(const struct rs_elem *a, const struct rs_elem *b);
 int rs_elem_copy(struct rs_elem *dst, const struct rs_elem *src);
 void rs_elem_done(struct rs_elem *e);
-struct name_slot *rs_name_map_slot(const struct name_map *m, const char *name);
+/* The index of @name in *@ret_idx: false when absent. */
+bool rs_name_map_get(const struct name_map *m, const char *name, size_t *ret_idx);
+/* Adds or re-points @name (replacing an entry never allocates): 0, -ENOMEM. */
 int rs_name_map_put(struct name_map *m, const char *name, size_t idx);
 void rs_name_map_del(struct name_map *m, const char *name);
+void rs_name_map_done(struct name_map *m);
 size_t rs_set_elem_search(const struct rs_set *s, const struct rs_elem *e, bool *found);
 int rs_set_push(struct rs_set *s, const struct rs_elem *e);
 void rs_set_finish(struct rs_set *s);

@@ -537,6 +537,8 @@ static int rule_exprs(struct nftnl_rule *nr, const struct rs_rule *r)
 			ret = e_log(nr, r);
 		break;
 	}
+	case RS_RULE_COUNTER:
+		return add_expr(nr, nftnl_expr_alloc("counter"));
 	case RS_RULE_ALLOW:
 		if (r->family)
 			ret = e_nfproto(nr, r->family);
@@ -557,6 +559,8 @@ static int rule_exprs(struct nftnl_rule *nr, const struct rs_rule *r)
 			if (!ret)
 				ret = e_lookup(nr, r->named_set, false);
 		}
+		if (!ret)
+			ret = add_expr(nr, nftnl_expr_alloc("counter"));
 		break;
 	default:
 		return -EINVAL;

@@ -2,39 +2,29 @@
  * The owner map: which pod owns each address, as compiled.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "ruleset_bctx.h"
 #include "ruleset_owner.h"
 
-static uint64_t owner_hash(const struct addr *a)
+/* The bytes of @a that matter: family, padding and the address proper. */
+static size_t key_len(const struct addr *a)
 {
-	return hash_bytes(a, sizeof(*a), 0x6f776e);
+	return offsetof(struct addr, b) + addr_len(a);
 }
 
 struct owner_slot *rs_owner_find(const struct owner_map *m, const struct addr *a)
 {
-	size_t h;
-
-	if (!m->cap)
-		return NULL;
-	h = owner_hash(a) & (m->cap - 1);
-	while (m->slots[h].pod || m->slots[h].tomb) {
-		if (m->slots[h].pod && addr_eq(&m->slots[h].a, a))
-			return &m->slots[h];
-		h = (h + 1) & (m->cap - 1);
-	}
-	return NULL;
+	return hmap_get(&m->h, a, key_len(a));
 }
 
 int rs_owner_put(struct owner_map *m, const struct addr *a, const char *pod)
 {
 	struct owner_slot *sl = rs_owner_find(m, a);
 	char *dup = strdup(pod);
-	size_t h;
 
 	if (!dup)
 		return -ENOMEM;
@@ -43,54 +33,41 @@ int rs_owner_put(struct owner_map *m, const struct addr *a, const char *pod)
 		sl->pod = dup;
 		return 0;
 	}
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		struct owner_slot *v = calloc(cap, sizeof(*v));
-
-		if (!v) {
-			free(dup);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->slots[i].pod)
-				continue;
-			h = owner_hash(&m->slots[i].a) & (cap - 1);
-			while (v[h].pod)
-				h = (h + 1) & (cap - 1);
-			v[h] = m->slots[i];
-		}
-		free(m->slots);
-		m->slots = v;
-		m->cap = cap;
-		m->n = 0;
-		for (size_t i = 0; i < cap; i++)
-			m->n += v[i].pod != NULL;
+	sl = calloc(1, sizeof(*sl));
+	if (!sl) {
+		free(dup);
+		return -ENOMEM;
 	}
-	h = owner_hash(a) & (m->cap - 1);
-	while (m->slots[h].pod)
-		h = (h + 1) & (m->cap - 1);
-	if (!m->slots[h].tomb)
-		m->n++;
-	m->slots[h] = (struct owner_slot){ .a = *a, .pod = dup };
+	*sl = (struct owner_slot){ .a = *a, .pod = dup };
+	if (hmap_put(&m->h, &sl->a, key_len(&sl->a), sl) < 0) {
+		free(dup);
+		free(sl);
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+static void owner_free(struct owner_slot *sl)
+{
+	free(sl->pod);
+	free(sl);
 }
 
 void rs_owner_del(struct owner_map *m, const struct addr *a)
 {
-	struct owner_slot *sl = rs_owner_find(m, a);
+	void *sl;
 
-	if (!sl)
-		return;
-	free(sl->pod);
-	sl->pod = NULL;
-	sl->tomb = true;
+	if (hmap_remove(&m->h, a, key_len(a), &sl))
+		owner_free(sl);
 }
 
 void rs_owners_done(struct owner_map *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->slots[i].pod);
-	free(m->slots);
+	struct hmap_slot *s;
+
+	for (size_t it = 0; (s = hmap_next(&m->h, &it));)
+		owner_free(s->val);
+	hmap_free(&m->h);
 	memset(m, 0, sizeof(*m));
 }
 

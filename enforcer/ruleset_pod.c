@@ -243,13 +243,11 @@ static void ns_range(const struct cluster *c, const char *ns, size_t *first, siz
 static int def_release(struct ruleset *rs, struct pending *pd, char names[2][RULESET_NAME_MAX])
 {
 	struct rs_desc *d = &rs->d;
-	struct name_slot *sl = rs_name_map_slot(&d->def_idx, names[0]);
 	size_t i;
 	int r;
 
-	if (!sl)
+	if (!rs_name_map_get(&d->def_idx, names[0], &i))
 		return 0;
-	i = sl->idx;
 	if (--d->defs[i].refs > 0)
 		return 0;
 	for (int f = 0; f < 2; f++) {
@@ -363,11 +361,11 @@ static int policy_activate(struct ruleset *rs, struct pending *pd, struct cluste
 		}
 	}
 	for (size_t i = 0; !r && i < t.n_defs; i++) {
-		struct name_slot *sl = rs_name_map_slot(&rs->d.def_idx, t.defs[i].name[0]);
 		char names[2][RULESET_NAME_MAX];
+		size_t k;
 
-		if (sl) {
-			rs->d.defs[sl->idx].refs += t.defs[i].refs;
+		if (rs_name_map_get(&rs->d.def_idx, t.defs[i].name[0], &k)) {
+			rs->d.defs[k].refs += t.defs[i].refs;
 			continue;
 		}
 		memcpy(names[0], t.defs[i].name[0], strlen(t.defs[i].name[0]) + 1);
@@ -739,32 +737,11 @@ static int local_update(struct ruleset *rs, struct pending *pd, struct cluster *
 	return r;
 }
 
-/* Replaces pod @ns/@name of the shadow cluster with @newp (a copy). */
-static int shadow_update(struct ruleset *rs, const char *ns, const char *name,
-			 const struct pod *newp)
+int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const struct pod *oldp,
+		       const struct pod *newp, struct rs_delta **ret, struct bh_err *reterr)
 {
-	struct cluster tmp = { .n_pods = 1 }, *one = NULL;
-	int r;
-
-	if (!newp) {
-		(void) cluster_pod_remove(rs->shadow, ns, name);
-		return 0;
-	}
-	tmp.pods = (struct pod *) newp;
-	r = cluster_copy(&tmp, &one);
-	if (r < 0)
-		return r;
-	r = cluster_pod_put(rs->shadow, &one->pods[0]);
-	one->n_pods = 0;
-	cluster_free(one);
-	return r < 0 ? r : 0;
-}
-
-int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
-		       struct rs_delta **ret, struct bh_err *reterr)
-{
-	const struct pod *oldp = cluster_pod_find(rs->shadow, ns, name);
-	const struct pod *newp = cluster_pod_find(c, ns, name);
+	const struct pod *id = newp ? newp : oldp;
+	const char *ns = id ? id->ns : NULL, *name = id ? id->name : NULL;
 	struct pending pd = { 0 };
 	struct collect co[2] = { 0 }; /* old, new */
 	struct bctx bo, bn;
@@ -772,6 +749,10 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 	char key[600];
 	int r;
 
+	if (!id) {
+		*ret = NULL;
+		return 0;
+	}
 	(void) snprintf(key, sizeof(key), "%s/%s", ns, name);
 	/* Shared addresses change who owns what elsewhere: recompile. */
 	if (owners_conflict(&rs->owners, oldp, key, true) ||
@@ -783,12 +764,14 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 							i == 2 ? RS_KEY_ADDR4_PROTO_PORT :
 								 RS_KEY_ADDR6_PROTO_PORT;
 	}
-	r = mini_bctx(&bo, &nio, rs, rs->shadow, ns);
+	/* The old pod is judged against the same namespace and policies as
+	 * the new one: a pod event changes neither. */
+	r = mini_bctx(&bo, &nio, rs, c, ns);
 	if (!r)
 		r = mini_bctx(&bn, &nin, rs, c, ns);
 	for (size_t i = 0; !r && i < rs->d.n_defs; i++) {
 		const struct rs_setdef *def = &rs->d.defs[i];
-		const struct netpol *pol = cluster_policy_find(rs->shadow, def->pns, def->pname);
+		const struct netpol *pol = cluster_policy_find(c, def->pns, def->pname);
 
 		if (!pol)
 			continue;
@@ -809,15 +792,13 @@ int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, co
 	}
 	if (!r && ((oldp && pod_is_local(&bo, oldp)) || (newp && pod_is_local(&bn, newp))))
 		r = local_update(rs, &pd, c, oldp, newp, ns);
-	/* The shadow and the owners follow the cluster. */
+	/* The owners follow the cluster. */
 	if (!r && oldp)
 		for (size_t k = 0; k < oldp->n_ips; k++)
 			rs_owner_del(&rs->owners, &oldp->ips[k]);
 	if (!r && newp && pod_known(newp))
 		for (size_t k = 0; !r && k < newp->n_ips; k++)
 			r = rs_owner_put(&rs->owners, &newp->ips[k], key);
-	if (!r)
-		r = shadow_update(rs, ns, name, newp);
 	if (!r)
 		r = pending_finish(&pd, ret);
 	if (!r)

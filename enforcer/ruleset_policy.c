@@ -13,6 +13,7 @@
 #include "ruleset_names.h"
 #include "ruleset_policy.h"
 #include "str.h"
+#include "vec.h"
 
 /*
  * The numeric ports of a rule as one set, named into @name: a hash set of
@@ -356,21 +357,19 @@ int rs_shared_names(const struct netpol *pol, const struct netpol_rule *r, bool 
 int rs_def_use(struct rs_desc *d, char names[2][RULESET_NAME_MAX], bool named,
 	       const struct netpol *pol, enum netpol_dir dir, size_t rule)
 {
-	struct name_slot *sl = rs_name_map_slot(&d->def_idx, names[0]);
 	struct rs_setdef *def;
+	size_t i;
 
-	if (sl) {
-		d->defs[sl->idx].refs++;
+	if (rs_name_map_get(&d->def_idx, names[0], &i)) {
+		d->defs[i].refs++;
 		return 0;
 	}
 	if (d->n_defs == d->cap_defs) {
-		size_t cap = d->cap_defs ? d->cap_defs * 2 : 64;
-		struct rs_setdef *v = realloc(d->defs, cap * sizeof(*v));
+		struct rs_setdef *v = vec_grow(d->defs, &d->cap_defs, d->n_defs + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		d->defs = v;
-		d->cap_defs = cap;
 		/* The map borrows the names, which do not move. */
 	}
 	def = &d->defs[d->n_defs];
@@ -577,6 +576,11 @@ int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *
 {
 	int r;
 
+	/* What reaches the verdict: the deciding policy's dropped (or
+	 * would-deny) packets, read by nftio_counters(). */
+	r = rs_add_rule(ch, RS_RULE_COUNTER, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL);
+	if (r < 0)
+		return r;
 	if (rs->mode == BH_MODE_ENFORCE)
 		return rs_add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_DROP,
 				   NULL);
@@ -631,13 +635,12 @@ int rs_active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d)
 		}
 	}
 	if (b->n_active == b->cap_active) {
-		size_t cap = b->cap_active ? b->cap_active * 2 : 16;
-		struct rs_active *v = realloc(b->active, cap * sizeof(*v));
+		struct rs_active *v =
+			vec_grow(b->active, &b->cap_active, b->n_active + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		b->active = v;
-		b->cap_active = cap;
 	}
 	b->active[b->n_active] = (struct rs_active){ 0 };
 	b->active[b->n_active].ns = strdup(pol->ns);

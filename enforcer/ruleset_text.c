@@ -197,6 +197,8 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 			"limit rate %u/second burst %u packets log prefix \"%s\" group %u "
 			"accept",
 			RULESET_ALERT_LIMIT, RULESET_ALERT_LIMIT, r->prefix, r->group);
+	case RS_RULE_COUNTER:
+		return buf_printf(out, "counter packets 0 bytes 0");
 	case RS_RULE_ALLOW:
 		if (r->family && !r->peer_set && !r->named_set)
 			ret = buf_printf(out, "meta nfproto %s ",
@@ -208,6 +210,8 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 		if (ret == 0 && r->named_set)
 			ret = buf_printf(out, "%s daddr . meta l4proto . th dport @%s ", ip,
 					 r->named_set);
+		if (ret == 0)
+			ret = buf_printf(out, "counter packets 0 bytes 0 ");
 		return ret ? ret : verdict_text(r, out);
 	default:
 		return -EINVAL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ruleset_int.h"
+#include "vec.h"
 
 struct rs_delta *rs_delta_free(struct rs_delta *d)
 {
@@ -54,8 +55,7 @@ int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
 		  struct rs_chain *chain)
 {
 	if (d->n_ops == d->cap_ops) {
-		size_t cap = d->cap_ops ? d->cap_ops * 2 : 16;
-		struct rs_op *v = realloc(d->ops, cap * sizeof(*v));
+		struct rs_op *v = vec_grow(d->ops, &d->cap_ops, d->n_ops + 1, sizeof(*v));
 
 		if (!v) {
 			rs_set_free(set);
@@ -63,7 +63,6 @@ int rs_delta_push(struct rs_delta *d, enum rs_op_kind kind, struct rs_set *set,
 			return -ENOMEM;
 		}
 		d->ops = v;
-		d->cap_ops = cap;
 	}
 	d->ops[d->n_ops++] = (struct rs_op){ .kind = kind, .set = set, .chain = chain };
 	return 0;
@@ -265,12 +264,74 @@ int rs_delta_fit(struct rs_desc *d, struct rs_delta *delta)
 	return 1;
 }
 
+int rs_delta_append(struct rs_delta **into, struct rs_delta *more)
+{
+	struct rs_delta *d = *into;
+
+	if (!more)
+		return 0;
+	if (!d) {
+		*into = more;
+		return 0;
+	}
+	if (d->full || more->full) {
+		/* A full replace sends the whole ruleset as it is at the
+		 * commit: the ops of either are moot. */
+		for (size_t i = 0; i < more->n_ops; i++) {
+			rs_set_free(more->ops[i].set);
+			rs_chain_free(more->ops[i].chain);
+		}
+		more->n_ops = 0;
+		rs_delta_free(more);
+		for (size_t i = 0; i < d->n_ops; i++) {
+			rs_set_free(d->ops[i].set);
+			rs_chain_free(d->ops[i].chain);
+		}
+		d->n_ops = 0;
+		d->full = true;
+		return 0;
+	}
+	if (d->cap_ops - d->n_ops < more->n_ops) {
+		struct rs_op *v;
+
+		if (d->n_ops + more->n_ops < d->n_ops)
+			return -ENOMEM;
+		v = vec_grow(d->ops, &d->cap_ops, d->n_ops + more->n_ops, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->ops = v;
+	}
+	memcpy(d->ops + d->n_ops, more->ops, more->n_ops * sizeof(*more->ops));
+	d->n_ops += more->n_ops;
+	more->n_ops = 0;
+	rs_delta_free(more);
+	return 0;
+}
+
+struct rs_delta *rs_delta_new_full(void)
+{
+	struct rs_delta *d = calloc(1, sizeof(*d));
+
+	if (d)
+		d->full = true;
+	return d;
+}
+
+int ruleset_delta_fit(struct ruleset *rs, struct rs_delta *d)
+{
+	return rs_delta_fit(&rs->d, d);
+}
+
+void ruleset_refit_sizes(struct ruleset *rs)
+{
+	rs_desc_fit_sizes(&rs->d);
+}
+
 static int update_all(struct ruleset *rs, struct cluster *c, bool fill_maps, struct rs_delta **ret,
 		      struct bh_err *reterr)
 {
 	struct rs_desc nd = { 0 };
 	struct owner_map owners = { 0 };
-	struct cluster *shadow = NULL;
 	struct rs_delta *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -289,20 +350,15 @@ static int update_all(struct ruleset *rs, struct cluster *c, bool fill_maps, str
 	if (!r)
 		(void) rs_delta_fit(&nd, d);
 	if (!r)
-		r = cluster_copy(c, &shadow);
-	if (!r)
 		r = rs_owners_build(&owners, c);
 	if (r < 0) {
 		rs_owners_done(&owners);
-		cluster_free(shadow);
 		rs_desc_done(&nd);
 		rs_delta_free(d);
 		return rs_compile_err(rs->node, r, "update: compiling", reterr);
 	}
 	rs_desc_done(&rs->d);
 	rs->d = nd;
-	cluster_free(rs->shadow);
-	rs->shadow = shadow;
 	rs_owners_done(&rs->owners);
 	rs->owners = owners;
 	if (!d->full && d->n_ops == 0)

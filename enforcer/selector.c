@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "selector.h"
+#include "vec.h"
 
 static const char *const op_names[_SELECTOR_OP_MAX] = {
 	[SELECTOR_OP_IN] = "In",
@@ -106,7 +107,7 @@ int selector_req_add(struct selector *s, const char *key, enum selector_op op,
 				goto oom;
 		}
 	}
-	nr = realloc(s->reqs, (s->n_reqs + 1) * sizeof(*nr));
+	nr = vec_grow(s->reqs, &s->cap_reqs, s->n_reqs + 1, sizeof(*nr));
 	if (!nr)
 		goto oom;
 	s->reqs = nr;
@@ -116,6 +117,26 @@ int selector_req_add(struct selector *s, const char *key, enum selector_op op,
 oom:
 	req_done(&r);
 	return -ENOMEM;
+}
+
+static bool req_equal(const struct selector_req *a, const struct selector_req *b)
+{
+	if (a->op != b->op || a->n_values != b->n_values || strcmp(a->key, b->key) != 0)
+		return false;
+	for (size_t i = 0; i < a->n_values; i++)
+		if (strcmp(a->values[i], b->values[i]) != 0)
+			return false;
+	return true;
+}
+
+bool selector_equal(const struct selector *a, const struct selector *b)
+{
+	if (a->n_reqs != b->n_reqs || !labels_equal(&a->match_labels, &b->match_labels))
+		return false;
+	for (size_t i = 0; i < a->n_reqs; i++)
+		if (!req_equal(&a->reqs[i], &b->reqs[i]))
+			return false;
+	return true;
 }
 
 int selector_copy(struct selector *dst, const struct selector *src)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "hmap.h"
 #include "labels.h"
 #include "netpol.h"
 
@@ -75,13 +76,12 @@ struct cluster {
 	size_t n_by_addr;
 	struct cluster_addr_ref *by_addr;
 	bool by_addr_stale;
-	/* Name index: pods by (namespace, name), open addressing, pod index
-	 * + 1 per slot (0 empty); used by cluster_pod_find() while valid
+	/* Name index: pods by (namespace, name), a hash map keyed by
+	 * "ns\0name" (include/hmap.h); used by cluster_pod_find() while valid
 	 * (built by cluster_pod_index(), dropped by every pod mutation). */
-	uint32_t *by_name;
-	size_t by_name_mask; /* slots - 1, a power of two minus one */
+	struct hmap by_name; /* "ns\0name" -> the pod in pods[] */
+	char *by_name_keys; /* owned: the keys, one after another */
 	size_t by_name_pods; /* n_pods when built */
-	uint64_t by_name_seed;
 	bool by_name_valid;
 };
 
@@ -180,11 +180,37 @@ const struct pod *cluster_pod_by_addr(struct cluster *c, const struct addr *a);
  */
 int cluster_pod_index(struct cluster *c);
 
+/*
+ * Equal in every field the compiler reads, so a change between the two
+ * versions changes no ruleset: for a pod the phase (whether it has an
+ * identity at all, pod_finished()), phase, deletion and creation time
+ * (which pod owns an address several pods claim, cluster_pod_by_addr()),
+ * the node, hostNetwork, addresses, labels and container ports (what it
+ * selects and is selected by); for a node its addresses.  Names are not
+ * compared: the caller compares two versions of one object.
+ */
+bool pod_compiled_equal(const struct pod *a, const struct pod *b);
+bool node_compiled_equal(const struct node *a, const struct node *b);
+
 /* Index range [*ret_first, *ret_end) of the policies in @ns. */
 void cluster_policies_in_ns(const struct cluster *c, const char *ns, size_t *ret_first,
 			    size_t *ret_end);
 
 /* Deep copy. */
 int cluster_copy(const struct cluster *src, struct cluster **ret);
+/*
+ * The same in steps, for an event loop that must not stop for the whole
+ * copy (10,000 pods take over 100 ms): cluster_copy_begin() copies the
+ * namespaces, policies and nodes into a new *@ret; each
+ * cluster_copy_pods() appends up to @max more pods, those of @src that
+ * sort after the last pod @dst holds.  @src may change between the steps:
+ * a pod put or removed behind that point is not seen, one changed ahead
+ * of it is copied as it is then (the caller that lets it change catches
+ * up afterwards, e.g. sync_cluster_diff()).  0 more to copy, 1 done (the
+ * name index built, as cluster_copy() does), -ENOMEM (@dst holds part;
+ * free it).
+ */
+int cluster_copy_begin(const struct cluster *src, struct cluster **ret);
+int cluster_copy_pods(struct cluster *dst, const struct cluster *src, size_t max);
 
 #endif

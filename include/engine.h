@@ -1,8 +1,10 @@
 /*
  * The NetworkPolicy engine: networking.k8s.io/v1 semantics over a struct
  * cluster, answering "is this connection allowed, and which policies and
- * rules decided it".  The nftables enforcer compiles the same semantics and
- * reuses the helpers below, so its kernel verdicts agree with these.
+ * rules decided it".  The nftables enforcer compiles the same semantics
+ * (see "The engine's steps" below for what it shares), and the differential
+ * tests (unit.ruleset's interpreter, golden.check_differential) hold its
+ * kernel verdicts to these.
  *
  * Semantics (Kubernetes documentation and the upstream e2e suite):
  *  - A pod is isolated for a direction when at least one policy of its
@@ -163,21 +165,27 @@ void engine_matrix(const struct engine *e, const size_t *from, size_t n_from, co
 const char *engine_reason_name(enum engine_reason r);
 
 /*
- * Building blocks the enforcer compiles from.  @pod_idx indexes
- * cluster->pods.
+ * The engine's steps, exported for the tests that pin them down, the
+ * benchmark's naive baseline and the memo.  @pod_idx indexes cluster->pods.
+ *
+ * The enforcer's compiler shares engine_ipblock_contains() only.  It keeps
+ * its own selector predicates (peer_selects() and policy_isolates() in
+ * enforcer/ruleset_bctx.h) on purpose: the kernel matches addresses, so the
+ * compiler's pods are those that own one (not finished, not host-network,
+ * with an address: pod_known()), where the engine's are identities (a
+ * finished pod named by the caller is still a pod here); and its pod-event
+ * path evaluates a changed pod that is at no index of an engine, with the
+ * namespace labels of its own build context, without building an engine
+ * per event.  Where the two can be compared, the differential tests do.
  */
 
-/* The policies (indexes into cluster->policies, cluster order) that select
- * pod @pod_idx and list @dir in their policyTypes; *ret_n == 0 when the pod
- * is not isolated for @dir (host-network pods never are). */
-const size_t *engine_pod_policies(const struct engine *e, size_t pod_idx, enum netpol_dir dir,
-				  size_t *ret_n);
 bool engine_pod_isolated(const struct engine *e, size_t pod_idx, enum netpol_dir dir);
 /* The labels namespace selectors see for pod @pod_idx's namespace. */
 const struct labels *engine_pod_ns_labels(const struct engine *e, size_t pod_idx);
 
 /* Does @peer of policy @p select pod @pod_idx?  Selector peers only; an
- * ipBlock peer never selects a pod by identity (see engine_peer_matches). */
+ * ipBlock peer never selects a pod by identity (engine_ipblock_contains()
+ * matches it by address). */
 bool engine_peer_selects_pod(const struct engine *e, const struct netpol *p,
 			     const struct netpol_peer *peer, size_t pod_idx);
 typedef void engine_pod_fn(size_t pod_idx, void *userdata);
@@ -190,9 +198,6 @@ typedef void engine_pod_fn(size_t pod_idx, void *userdata);
  */
 void engine_peer_for_each_pod(const struct engine *e, const struct netpol *p,
 			      const struct netpol_peer *peer, engine_pod_fn *fn, void *userdata);
-/* Does @peer of @p match endpoint @ep (by identity or by address)? */
-bool engine_peer_matches(const struct engine *e, const struct netpol *p,
-			 const struct netpol_peer *peer, const struct engine_ep *ep);
 /* Does @ip lie in the ipBlock @peer (inside cidr, outside every except)? */
 bool engine_ipblock_contains(const struct netpol_peer *peer, const struct addr *ip);
 /*

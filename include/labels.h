@@ -15,6 +15,7 @@ struct label {
 struct labels {
 	size_t n;
 	struct label *v; /* owned, sorted by key */
+	size_t cap; /* elements allocated at v; 0 when not known (grown anew) */
 };
 
 void labels_init(struct labels *l);

@@ -76,6 +76,14 @@ void netpol_rule_done(struct netpol_rule *r);
 void netpol_peer_done(struct netpol_peer *p);
 /* Deep copy into an initialised @dst. */
 int netpol_copy(struct netpol *dst, const struct netpol *src) BH_MUST_CHECK;
+/*
+ * Equal in every field the compiler reads: the pod selector, the policy
+ * types and every rule (ports, peers, selectors, ipBlocks) in order.  The
+ * namespace, name and uid are not compared (two versions of one policy).
+ * Lists in another order are not equal (a false "changed" only costs an
+ * update that yields an empty delta).
+ */
+bool netpol_compiled_equal(const struct netpol *a, const struct netpol *b);
 const char *netpol_dir_name(enum netpol_dir d); /* "ingress"/"egress" */
 
 #endif

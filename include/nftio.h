@@ -23,7 +23,6 @@ struct nftio_stats {
 	double build_ms; /* last batch: building the messages */
 	double send_ms; /* sendmsg(): the kernel processes the batch inside it */
 	double ack_ms; /* reading the answers */
-	size_t full_fallbacks; /* deltas refused for a full set, sent as full */
 };
 
 /* Opens the socket (needs CAP_NET_ADMIN for changes).  0 or -errno with
@@ -59,15 +58,20 @@ void nftio_inject_fault(struct nftio *n, enum nftio_fault f);
 int nftio_apply(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
 
 /*
- * Sends @d (from a ruleset_update_* call on @rs) as one batch; a full
- * delta replaces the table as nftio_apply() does.  If the kernel refuses
- * the delta because a set is full (ENFILE: it holds a set smaller than
- * @rs says, e.g. loaded by another writer), the sizes of @rs are fitted
- * to its contents again and the table is replaced in full, also one
- * batch (counted in nftio_stats()->full_fallbacks).  0 or -errno.
+ * Sends @d (from ruleset_update_* calls on @rs, several appended with
+ * rs_delta_append()) as one batch; a full delta replaces the table as
+ * nftio_replace() does.  0 or -errno with @reterr filled; on error the
+ * kernel keeps what it had.  -ENFILE: the kernel refused the delta
+ * because a set is full (it holds a set smaller than @rs says, e.g.
+ * loaded by another writer); what to do then is the caller's decision
+ * (include/sync.h fits the sizes again and replaces the table).
  */
-int nftio_commit_delta(struct nftio *n, struct ruleset *rs, const struct rs_delta *d,
+int nftio_commit_delta(struct nftio *n, const struct ruleset *rs, const struct rs_delta *d,
 		       struct bh_err *reterr) BH_MUST_CHECK;
+/* Replaces the table with @rs in one batch whatever the kernel holds (no
+ * digest check): 0, or -errno with @reterr filled (the kernel keeps
+ * what it had). */
+int nftio_replace(struct nftio *n, const struct ruleset *rs, struct bh_err *reterr) BH_MUST_CHECK;
 
 /*
  * Whether the kernel's table is what a full apply of @rs put there and

@@ -96,6 +96,16 @@ typedef int preview_resolve_fn(const char *prefix, const struct addr *src, const
 			       char *out, size_t len, void *userdata);
 void preview_set_resolver(struct preview *p, preview_resolve_fn *fn, void *userdata);
 
+/*
+ * When set, every logged packet that parses (after the resolver, when one
+ * is set) goes to @fn with its time (NFULA_TIMESTAMP, else the receive
+ * time; unix ns) instead of into the table: the agent keeps its own alert
+ * table (include/alerts.h), keyed by workloads.  Loop thread; @fn must not
+ * keep the pointer.  NULL: back to the table.
+ */
+typedef void preview_sink_fn(const struct nflog_pkt *pkt, int64_t ts_ns, void *userdata);
+void preview_set_sink(struct preview *p, preview_sink_fn *fn, void *userdata);
+
 /* The netlink socket to poll for input (EPOLLIN); -1 for preview_new(). */
 int preview_fd(const struct preview *p);
 

@@ -37,11 +37,16 @@
  *                                 isolated for ingress (egress) by the same
  *                                 ordered list of policies (H: 16 hex of a
  *                                 hash of it): jump pi/NS/POLICY for each,
- *                                 then the final verdict
+ *                                 then `counter` and the final verdict
  *   chain pi/PNS/POLICY:          one rule per rule, peer family and port
- *                                 kind: set lookups, then accept (ingress)
- *                                 or goto ingress (egress, so that a local
- *                                 destination's ingress is checked too)
+ *                                 kind: set lookups, `counter`, then accept
+ *                                 (ingress) or goto ingress (egress, so that
+ *                                 a local destination's ingress is checked
+ *                                 too)
+ *
+ * The counters are the per-policy packet counters (include/nft_counters.h):
+ * a policy chain's are its allowed packets, a class chain's what no rule
+ * allowed (dropped, or logged in preview), told to its first policy.
  *
  * A pod that joins a class that exists (another replica of a workload)
  * changes set elements only; the first pod of a class and the last one
@@ -160,13 +165,17 @@ enum rs_rule_kind {
 	RS_RULE_ADDR, /* ip saddr|daddr @set verdict */
 	RS_RULE_VMAP, /* ip saddr|daddr vmap @set */
 	RS_RULE_VERDICT, /* the verdict alone */
-	RS_RULE_ALLOW, /* [peer set] [port set | named set] verdict */
+	RS_RULE_ALLOW, /* [peer set] [port set | named set] counter verdict: the
+			* counter is the policy's "allowed" packets */
 	RS_RULE_SEEN_SKIP, /* ip saddr . ip daddr . l4proto . dport @seen accept */
 	RS_RULE_SEEN_LOG, /* add @seen { ... } log prefix P group G accept */
 	RS_RULE_ICMPV6_ACCEPT, /* icmpv6 type LO-HI accept (neighbour discovery) */
 	/* limit rate N/second burst N packets log prefix P group G accept:
 	 * what the SEEN_LOG rules could not add to a full seen set */
 	RS_RULE_LOG_LIMIT,
+	/* counter (no verdict): a class chain's packets that reach the final
+	 * verdict (dropped in enforce, would-deny in preview) */
+	RS_RULE_COUNTER,
 	_RS_RULE_KIND_MAX,
 };
 
@@ -274,14 +283,15 @@ const char *ruleset_pod_prefix(const char *ns, const char *pod, enum netpol_dir 
 /*
  * Resolves an NFLOG prefix logged by this ruleset (a class prefix, see
  * the file comment) and the logged packet's addresses to the local pod
- * whose policies decided: the destination's (i) or the source's (e) pod,
- * checked to be a member of the logged class.  Namespace and name are
- * borrowed from @rs, valid until its next update.  0, or -ENOENT when the
- * prefix is not ours or the address is no member of that class.
+ * whose policies decided: the destination's (i) or the source's (e) pod
+ * in @c (the cluster @rs was last built or updated from), checked to be a
+ * member of the logged class.  Namespace and name are borrowed from @c,
+ * valid until its next mutation.  0, or -ENOENT when the prefix is not
+ * ours or the address is no member of that class.
  */
-int ruleset_alert_pod(const struct ruleset *rs, const char *prefix, const struct addr *src,
-		      const struct addr *dst, enum netpol_dir *ret_dir, const char **ret_ns,
-		      const char **ret_pod);
+int ruleset_alert_pod(const struct ruleset *rs, struct cluster *c, const char *prefix,
+		      const struct addr *src, const struct addr *dst, enum netpol_dir *ret_dir,
+		      const char **ret_ns, const char **ret_pod);
 
 /*
  * The description in nft syntax with the class numbering abstracted
@@ -310,9 +320,13 @@ struct rs_delta;
  * object in @c (the ruleset then reads @c for this call only).  The
  * ruleset moves to the compiled form of @c and returns what changed for
  * the kernel in *@ret (NULL when nothing changed); nftio_commit_delta()
- * sends it as one batch.
+ * sends it as one batch.  The ruleset keeps no copy of the cluster: a
+ * pod event names the old and the new version of the pod (what a watch
+ * cache hands its subscribers, include/kube_cache.h).
  *
- *  - ruleset_update_pod(): evaluates only what one pod affects (its
+ *  - ruleset_update_pod(): @oldp the pod before (NULL: added), @newp the
+ *    pod @c holds now (NULL: deleted); both borrowed for the call, @oldp
+ *    must not point into @c.  Evaluates only what one pod affects (its
  *    membership in the shared address sets; on this node also its
  *    classes, which policies of its namespace are active and their
  *    named-port sets).  Class ids stay stable: a new class takes the
@@ -330,10 +344,11 @@ struct rs_delta;
  * rewritten by deltas, so the next nftio_apply() re-sends the table once
  * (nftio_commit_delta() leaves a marker that says so).  On error (-ENOMEM), or if committing the delta
  * fails, the ruleset and the kernel may disagree: rebuild and apply in
- * full (ruleset_build(), nftio_apply()).
+ * full (ruleset_build(), nftio_apply(); include/sync.h does it).
  */
-int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
-		       struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
+int ruleset_update_pod(struct ruleset *rs, struct cluster *c, const struct pod *oldp,
+		       const struct pod *newp, struct rs_delta **ret,
+		       struct bh_err *reterr) BH_MUST_CHECK;
 int ruleset_update_policy(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
 			  struct rs_delta **ret, struct bh_err *reterr) BH_MUST_CHECK;
 int ruleset_update_namespace(struct ruleset *rs, struct cluster *c, const char *name,
@@ -364,6 +379,30 @@ struct rs_delta *rs_delta_free(struct rs_delta *d);
  * and metrics. */
 size_t rs_delta_size(const struct rs_delta *d);
 bool rs_delta_is_full(const struct rs_delta *d);
+/* A delta that replaces the table in full; NULL on -ENOMEM. */
+struct rs_delta *rs_delta_new_full(void);
+/*
+ * Appends @more (taken, freed on success) to *@into (NULL: *@into becomes
+ * @more), so several updates go to the kernel as one batch: their ops in
+ * order, or a full replace when either is full.  0, or -ENOMEM with both
+ * left as they were.
+ */
+int rs_delta_append(struct rs_delta **into, struct rs_delta *more) BH_MUST_CHECK;
+/*
+ * Plans @d (several deltas appended) against the sets' sizes as one
+ * batch: the kernel counts a batch's additions at once and its deletions
+ * at commit, so deltas that each fit may not fit together.  Then @d
+ * becomes a full replace (its ops dropped, every set fitted again).  1
+ * when @d is full, else 0.
+ */
+int ruleset_delta_fit(struct ruleset *rs, struct rs_delta *d);
+/*
+ * Fits the size of every set to what it holds now (see
+ * RULESET_SET_HEADROOM), for a full replace after the kernel refused a
+ * delta for a set smaller than @rs says (ENFILE: loaded by another
+ * writer).  include/sync.h decides when.
+ */
+void ruleset_refit_sizes(struct ruleset *rs);
 /* Appends a human-readable summary (nft-like commands) for tests. */
 int rs_delta_text(const struct rs_delta *d, const struct ruleset *rs,
 		  struct buf *out) BH_MUST_CHECK;

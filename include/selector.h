@@ -31,6 +31,7 @@ struct selector {
 	struct labels match_labels;
 	size_t n_reqs;
 	struct selector_req *reqs; /* owned */
+	size_t cap_reqs; /* allocated at reqs; 0 when not known */
 };
 
 void selector_init(struct selector *s);
@@ -49,6 +50,10 @@ bool selector_matches(const struct selector *s, const struct labels *l);
  */
 int selector_req_add(struct selector *s, const char *key, enum selector_op op,
 		     const char *const *values, size_t n) BH_MUST_CHECK;
+/* Equal requirement for requirement, in order (labels, keys, operators,
+ * values): what selector_copy() gives.  Two selectors that select the same
+ * set but are spelled differently are not equal. */
+bool selector_equal(const struct selector *a, const struct selector *b);
 /* Deep copy into an initialised, empty @dst. */
 int selector_copy(struct selector *dst, const struct selector *src) BH_MUST_CHECK;
 /* Exact Kubernetes spelling ("In", ...); -EINVAL for anything else. */

@@ -49,7 +49,7 @@ static void expect_fresh(const struct ruleset *rs, struct cluster *c, const stru
  * build.
  */
 static int put_changed(struct cluster *c, const struct pod *p, const struct labels *labels,
-		       const char *phase)
+		       const char *phase, struct pod *ret_old)
 {
 	struct pod np;
 	int r = pod_copy(&np, p);
@@ -75,29 +75,33 @@ static int put_changed(struct cluster *c, const struct pod *p, const struct labe
 			return -ENOMEM;
 		}
 	}
-	return cluster_pod_put(c, &np); /* takes @np */
+	return cluster_pod_replace(c, &np, ret_old); /* takes @np */
 }
 
 static void relabel_last(struct ruleset *rs, struct cluster *c, const struct ruleset_opts *o)
 {
 	struct rs_delta *d = NULL;
 	struct bh_err err = { 0 };
+	struct pod old = { 0 };
 	char *ns, *name;
 
 	if (c->n_pods < 2)
 		return;
 	ns = strdup(c->pods[c->n_pods - 1].ns);
 	name = strdup(c->pods[c->n_pods - 1].name);
-	if (ns && name && put_changed(c, &c->pods[c->n_pods - 1], &c->pods[0].labels, NULL) >= 0 &&
-	    ruleset_update_pod(rs, c, ns, name, &d, &err) == 0) {
+	if (ns && name &&
+	    put_changed(c, &c->pods[c->n_pods - 1], &c->pods[0].labels, NULL, &old) >= 0 &&
+	    ruleset_update_pod(rs, c, &old, cluster_pod_find(c, ns, name), &d, &err) == 0) {
 		d = rs_delta_free(d);
 		expect_fresh(rs, c, o);
-		if (put_changed(c, cluster_pod_find(c, ns, name), NULL, "Succeeded") >= 0 &&
-		    ruleset_update_pod(rs, c, ns, name, &d, &err) == 0) {
+		pod_done(&old);
+		if (put_changed(c, cluster_pod_find(c, ns, name), NULL, "Succeeded", &old) >= 0 &&
+		    ruleset_update_pod(rs, c, &old, cluster_pod_find(c, ns, name), &d, &err) == 0) {
 			d = rs_delta_free(d);
 			expect_fresh(rs, c, o);
 		}
 	}
+	pod_done(&old);
 	free(ns);
 	free(name);
 }
@@ -131,10 +135,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* The pod leaves, then the whole cluster is re-put. */
 			char *ns = strdup(c->pods[0].ns), *name = strdup(c->pods[0].name);
 			struct cluster *copy = NULL;
+			struct pod old = { 0 };
 
 			if (ns && name && cluster_copy(c, &copy) == 0 &&
-			    cluster_pod_remove(copy, ns, name) == 1 &&
-			    ruleset_update_pod(rs, copy, ns, name, &d, &err) == 0) {
+			    cluster_pod_take(copy, ns, name, &old) == 1 &&
+			    ruleset_update_pod(rs, copy, &old, NULL, &d, &err) == 0) {
 				d = rs_delta_free(d);
 				expect_fresh(rs, copy, &o);
 				if (ruleset_update_all(rs, c, &d, &err) == 0) {
@@ -150,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				relabel_last(rs, c, &o);
 			}
+			pod_done(&old);
 			cluster_free(copy);
 			free(ns);
 			free(name);

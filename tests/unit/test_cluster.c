@@ -156,6 +156,51 @@ static void pod_name_index(void **state)
 	cluster_free(c);
 }
 
+/*
+ * The copy in steps (cluster_copy_begin(), cluster_copy_pods()): the
+ * source changes between them; a pod put or removed behind the copy's
+ * last pod is not seen, ahead of it it is; the copy stays sorted, with no
+ * pod twice, and comes indexed.
+ */
+static void copy_in_steps(void **state)
+{
+	struct cluster *c = cluster_new(), *copy = NULL;
+	char name[32];
+	int r, steps = 0;
+
+	(void) state;
+	for (int i = 0; i < 100; i++) {
+		(void) snprintf(name, sizeof(name), "pod-%03d", i);
+		put_pod(c, "x", name, NULL, 1, 0);
+	}
+	assert_int_equal(cluster_copy_begin(c, &copy), 0);
+	assert_int_equal(copy->n_pods, 0);
+	assert_int_equal(cluster_copy_pods(copy, c, 30), 0);
+	assert_int_equal(copy->n_pods, 30);
+	/* behind (pod-010 gone, pod-005a new), ahead (pod-050 gone, pod-070a new) */
+	assert_int_equal(cluster_pod_remove(c, "x", "pod-010"), 1);
+	put_pod(c, "x", "pod-005a", NULL, 1, 0);
+	assert_int_equal(cluster_pod_remove(c, "x", "pod-050"), 1);
+	put_pod(c, "x", "pod-070a", NULL, 1, 0);
+	while ((r = cluster_copy_pods(copy, c, 30)) == 0)
+		steps++;
+	assert_int_equal(r, 1);
+	assert_int_equal(steps, 2);
+	assert_int_equal(copy->n_pods, 100);
+	assert_non_null(cluster_pod_find(copy, "x", "pod-010"));
+	assert_null(cluster_pod_find(copy, "x", "pod-005a"));
+	assert_null(cluster_pod_find(copy, "x", "pod-050"));
+	assert_non_null(cluster_pod_find(copy, "x", "pod-070a"));
+	for (size_t i = 1; i < copy->n_pods; i++)
+		assert_true(strcmp(copy->pods[i - 1].name, copy->pods[i].name) < 0);
+	assert_true(copy->by_name_valid);
+	/* nothing more to copy */
+	assert_int_equal(cluster_copy_pods(copy, c, 30), 1);
+	assert_int_equal(copy->n_pods, 100);
+	cluster_free(copy);
+	cluster_free(c);
+}
+
 static void reused_address_prefers_live_newest(void **state)
 {
 	struct cluster *c = cluster_new();
@@ -237,6 +282,7 @@ int main(void)
 		cmocka_unit_test(sorted_put_find_remove),
 		cmocka_unit_test(replace_and_take_hand_over),
 		cmocka_unit_test(pod_name_index),
+		cmocka_unit_test(copy_in_steps),
 		cmocka_unit_test(reused_address_prefers_live_newest),
 		cmocka_unit_test(finished_pod_yields_address),
 		cmocka_unit_test(policies_by_namespace),

@@ -610,11 +610,68 @@ static void resolver_names_alerts(void **state)
 	free(data);
 }
 
+struct sunk {
+	size_t n;
+	struct nflog_pkt pkt[8];
+	int64_t ts[8];
+};
+
+static void sink_cb(const struct nflog_pkt *pkt, int64_t ts_ns, void *userdata)
+{
+	struct sunk *k = userdata;
+
+	if (k->n < 8) {
+		k->pkt[k->n] = *pkt;
+		k->ts[k->n] = ts_ns;
+	}
+	k->n++;
+}
+
+/* With a sink, every parsed packet goes to it (the resolver first), with
+ * the kernel's timestamp, and the table stays empty. */
+static void sink_takes_every_packet(void **state)
+{
+	size_t len;
+	char *data = test_read_file(recorded, &len);
+	struct preview *p = preview_new(16);
+	struct sunk k = { .n = 0 };
+	int calls = 0;
+	size_t v4 = 0;
+
+	(void) state;
+	assert_non_null(p);
+	preview_set_resolver(p, resolve_v4_cb, &calls);
+	preview_set_sink(p, sink_cb, &k);
+	assert_int_equal(preview_feed(p, data, len, NOW_NS), 4);
+	assert_int_equal(k.n, 4);
+	assert_int_equal(calls, 4);
+	assert_int_equal(preview_alert_count(p), 0);
+	assert_int_equal(preview_stats(p)->messages, 4);
+	for (size_t i = 0; i < 4; i++) {
+		/* NFULA_TIMESTAMP, not the receive time. */
+		assert_true(k.ts[i] > (int64_t) 1795000000 * 1000000000);
+		assert_int_equal(k.ts[i], k.pkt[i].ts_ns);
+		if (k.pkt[i].dst.family == AF_INET) {
+			v4++;
+			assert_string_equal(k.pkt[i].prefix, "resolved 10.77.0.2");
+		}
+	}
+	assert_int_equal(v4, 2);
+	/* Back to the table. */
+	preview_set_sink(p, NULL, NULL);
+	assert_int_equal(preview_feed(p, data, len, NOW_NS), 4);
+	assert_int_equal(preview_alert_count(p), 4);
+	assert_int_equal(k.n, 4);
+	preview_free(p);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(recorded_datagram),
 		cmocka_unit_test(resolver_names_alerts),
+		cmocka_unit_test(sink_takes_every_packet),
 		cmocka_unit_test(full_table_evicts_least_recently_seen),
 		cmocka_unit_test(truncated_datagrams_never_overread),
 		cmocka_unit_test(hand_built_messages),

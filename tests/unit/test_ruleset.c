@@ -146,6 +146,7 @@ static enum verdict run_chain(const struct interp *in, const char *name, const s
 		switch (r->kind) {
 		case RS_RULE_CT_ACCEPT:
 		case RS_RULE_SEEN_SKIP: /* a first packet, an empty seen set */
+		case RS_RULE_COUNTER: /* counts, decides nothing */
 			continue;
 		case RS_RULE_FIB_LOCAL_ACCEPT:
 			if (node_local(in, &p->src))
@@ -289,9 +290,10 @@ static void eps_build(struct engine *e, struct cluster *c, int family, struct ep
  * and ruleset_alert_pod() resolves it to that pod; any other cell is not
  * logged.  Returns whether the cell was logged.
  */
-static bool check_log(const char *what, const struct ruleset *rs, enum bh_mode mode,
-		      const struct pkt *p, const struct engine_ep *src, const struct engine_ep *dst,
-		      bool eg_deny, bool in_deny, const struct nflog_rec *log)
+static bool check_log(const char *what, const struct ruleset *rs, struct cluster *c,
+		      enum bh_mode mode, const struct pkt *p, const struct engine_ep *src,
+		      const struct engine_ep *dst, bool eg_deny, bool in_deny,
+		      const struct nflog_rec *log)
 {
 	const bool denied = eg_deny || in_deny;
 	const enum netpol_dir want_dir = eg_deny ? NETPOL_EGRESS : NETPOL_INGRESS;
@@ -321,7 +323,7 @@ static bool check_log(const char *what, const struct ruleset *rs, enum bh_mode m
 		fail_msg("%s: %s -> %s %s/%u: logged '%s', want '%s...' (%s of %s/%s)", what, a, b,
 			 proto_name(p->proto), p->port, log->prefix, head,
 			 eg_deny ? "egress" : "ingress", want_pod->ns, want_pod->name);
-	if (ruleset_alert_pod(rs, log->prefix, &p->src, &p->dst, &dir, &ns, &pod) < 0 ||
+	if (ruleset_alert_pod(rs, c, log->prefix, &p->src, &p->dst, &dir, &ns, &pod) < 0 ||
 	    dir != want_dir || strcmp(ns, want_pod->ns) != 0 || strcmp(pod, want_pod->name) != 0)
 		fail_msg("%s: %s -> %s %s/%u: '%s' names %s/%s, want %s of %s/%s", what, a, b,
 			 proto_name(p->proto), p->port, log->prefix, ns ? ns : "-", pod ? pod : "-",
@@ -367,7 +369,7 @@ static size_t compare_rs_logged(const char *what, struct cluster *c, const struc
 					in_deny = l.local[d] && !res.dir[NETPOL_INGRESS].allowed;
 					engine_result_done(&res);
 					got = kernel_run(&in, &p, &log);
-					if (check_log(what, rs, mode, &p, &l.ep[s], &l.ep[d],
+					if (check_log(what, rs, c, mode, &p, &l.ep[s], &l.ep[d],
 						      eg_deny, in_deny, &log) &&
 					    logged)
 						(*logged)++;
@@ -419,6 +421,34 @@ static struct cluster *load(const char *a, const char *b)
 	if (snapshot_load_files(paths, b ? 2 : 1, &c, NULL, &err) < 0)
 		fail_msg("%s", err.msg);
 	return c;
+}
+
+/* A copy of pod @ns/@name as @c holds it now (NULL when absent): the old
+ * version a pod event names, as the watch cache hands it to subscribers
+ * (the ruleset keeps no copy of the cluster). */
+static struct pod *pod_save(const struct cluster *c, const char *ns, const char *name)
+{
+	const struct pod *p = cluster_pod_find(c, ns, name);
+	struct pod *copy;
+
+	if (!p)
+		return NULL;
+	copy = calloc(1, sizeof(*copy));
+	assert_non_null(copy);
+	assert_int_equal(pod_copy(copy, p), 0);
+	return copy;
+}
+
+/* The pod event from @old (pod_save(), freed here) to what @c holds. */
+static int update_pod(struct ruleset *rs, struct cluster *c, struct pod *old, const char *ns,
+		      const char *name, struct rs_delta **d, struct bh_err *err)
+{
+	int r = ruleset_update_pod(rs, c, old, cluster_pod_find(c, ns, name), d, err);
+
+	if (old)
+		pod_done(old);
+	free(old);
+	return r;
 }
 
 /* Moves the pods of @ns to another node, so that only one side of their
@@ -578,6 +608,7 @@ static void port_sets_hash_or_ranges(void **state)
 	struct cluster *c = NULL, *c2 = NULL;
 	struct ruleset *rs = NULL, *fresh = NULL;
 	struct rs_delta *d = NULL;
+	struct pod *old = NULL;
 	struct bh_err err = { 0 };
 	const struct rs_set *s;
 	struct buf b1, b2;
@@ -622,14 +653,15 @@ static void port_sets_hash_or_ranges(void **state)
 	text_of(rs, &b1);
 	text_of(fresh, &b2);
 	assert_string_equal(b1.data, b2.data);
-	assert_non_null(strstr(b1.data, "@p/x/p1/i0/ranges accept"));
+	assert_non_null(strstr(b1.data, "@p/x/p1/i0/ranges counter packets 0 bytes 0 accept"));
 	assert_null(strstr(b1.data, "p/x/p1/i0/ports"));
 	d = rs_delta_free(d);
 	fresh = ruleset_free(fresh);
 
 	/* The pod goes: p1 isolates nothing here, its sets go too. */
+	old = pod_save(c2, "x", "a");
 	assert_int_equal(cluster_pod_remove(c2, "x", "a"), 1);
-	assert_int_equal(ruleset_update_pod(rs, c2, "x", "a", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c2, old, "x", "a", &d, &err), 0);
 	assert_non_null(d);
 	assert_false(rs_delta_is_full(d));
 	assert_null(ruleset_set_find(rs, "p/x/p1/i0/ranges"));
@@ -701,6 +733,7 @@ static void updates_equal_fresh_build(void **state)
 	struct cluster *c2 = load(MODEL, CASES_DIR "/41-default-deny-everywhere-allow-x-to-y.json");
 	struct ruleset *rs = NULL, *fresh = NULL;
 	struct rs_delta *d = NULL;
+	struct pod *old = NULL;
 	struct bh_err err = { 0 };
 	struct buf b1, b2;
 
@@ -710,8 +743,9 @@ static void updates_equal_fresh_build(void **state)
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 
 	/* Relabel x/b: its membership in peer sets changes, nothing else. */
+	old = pod_save(c, "x", "b");
 	relabel(c, "x", "b", "a");
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "x", "b", &d, &err), 0);
 	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
 	text_of(rs, &b1);
 	text_of(fresh, &b2);
@@ -723,12 +757,14 @@ static void updates_equal_fresh_build(void **state)
 	fresh = ruleset_free(fresh);
 
 	/* The same pod again: no change at all. */
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	old = pod_save(c, "x", "b");
+	assert_int_equal(update_pod(rs, c, old, "x", "b", &d, &err), 0);
 	assert_null(d);
 
 	/* Remove an isolated local pod: its map element and chain go. */
+	old = pod_save(c, "x", "a");
 	assert_int_equal(cluster_pod_remove(c, "x", "a"), 1);
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "x", "a", &d, &err), 0);
 	assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
 	text_of(rs, &b1);
 	text_of(fresh, &b2);
@@ -770,6 +806,7 @@ static void vmap_shrinks_until_refill(void **state)
 	struct cluster *c = load(MODEL, CASES_DIR "/08-pod-selector-same-namespace.json");
 	struct ruleset *rs = NULL;
 	struct rs_delta *d = NULL;
+	struct pod *old = NULL;
 	struct bh_err err = { 0 };
 	struct buf b;
 
@@ -781,8 +818,9 @@ static void vmap_shrinks_until_refill(void **state)
 	assert_int_equal(vmap_elems(rs, "in6/vmap"), 1);
 
 	/* x/b joins x/a's class: trie only. */
+	old = pod_save(c, "x", "b");
 	relabel(c, "x", "b", "a");
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "b", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "x", "b", &d, &err), 0);
 	assert_non_null(d);
 	expect_no_vmap_add(rs, d);
 	d = rs_delta_free(d);
@@ -793,8 +831,9 @@ static void vmap_shrinks_until_refill(void **state)
 	assert_true(compare_rs("x/b joined", c, rs, BH_MODE_ENFORCE) > 0);
 
 	/* x/a leaves: its elements go (the class stays, x/b is in it). */
+	old = pod_save(c, "x", "a");
 	relabel(c, "x", "a", "c");
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "x", "a", &d, &err), 0);
 	assert_non_null(d);
 	assert_int_equal(rs_delta_text(d, rs, &b), 0);
 	assert_non_null(strstr(b.data, "delete element in4/vmap { 10."));
@@ -806,8 +845,9 @@ static void vmap_shrinks_until_refill(void **state)
 	assert_true(compare_rs("x/a left", c, rs, BH_MODE_ENFORCE) > 0);
 
 	/* ... and comes back: through the trie, the maps stay empty. */
+	old = pod_save(c, "x", "a");
 	relabel(c, "x", "a", "a");
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "a", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "x", "a", &d, &err), 0);
 	assert_non_null(d);
 	expect_no_vmap_add(rs, d);
 	d = rs_delta_free(d);
@@ -891,6 +931,7 @@ static void finished_pods_have_no_identity(void **state)
 	struct cluster *c = load(MODEL, CASES_DIR "/09-namespace-selector.json");
 	struct ruleset *rs = NULL;
 	struct rs_delta *d = NULL;
+	struct pod *old = NULL;
 	struct bh_err err = { 0 };
 	struct buf b;
 
@@ -901,8 +942,9 @@ static void finished_pods_have_no_identity(void **state)
 	assert_true(text_has_addr(b.data, "10.200.1.2")); /* y/b, running */
 	assert_true(text_has_addr(b.data, "fd00:200:0:1::2"));
 
+	old = pod_save(c, "y", "b");
 	set_phase(c, "y", "b", "Succeeded");
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "b", &d, &err), 0);
 	assert_non_null(d);
 	d = rs_delta_free(d);
 	expect_fresh(rs, c, &o);
@@ -915,11 +957,13 @@ static void finished_pods_have_no_identity(void **state)
 	assert_true(compare_all("y/b finished, preview", c, BH_MODE_PREVIEW, NULL) > 0);
 
 	/* Failed is finished too; back to Running, it is a pod again. */
+	old = pod_save(c, "y", "b");
 	set_phase(c, "y", "b", "Failed");
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "b", &d, &err), 0);
 	assert_null(d); /* nothing changed for the kernel */
+	old = pod_save(c, "y", "b");
 	set_phase(c, "y", "b", "Running");
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "b", &d, &err), 0);
 	d = rs_delta_free(d);
 	expect_fresh(rs, c, &o);
 	buf_reset(&b);
@@ -940,6 +984,7 @@ static void remote_pod_events(void **state)
 	struct cluster *c = load(MODEL, CASES_DIR "/09-namespace-selector.json");
 	struct ruleset *rs = NULL;
 	struct rs_delta *d = NULL;
+	struct pod *old = NULL;
 	struct bh_err err = { 0 };
 	struct buf b;
 
@@ -948,8 +993,9 @@ static void remote_pod_events(void **state)
 	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
 
 	/* Relabel a remote pod out of every selector. */
+	old = pod_save(c, "y", "a");
 	relabel(c, "y", "a", "zz");
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "a", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "a", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	buf_init(&b, 1 << 20);
 	if (d) {
@@ -976,7 +1022,7 @@ static void remote_pod_events(void **state)
 		one->n_pods = 0;
 		cluster_free(one);
 	}
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, NULL, "y", "b2", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	assert_non_null(d);
 	assert_false(rs_delta_is_full(d));
@@ -988,6 +1034,7 @@ static void remote_pod_events(void **state)
 
 	/* A pod taking x/a's address, created after it (so the address is
 	 * y/b2's now): the recompile path. */
+	old = pod_save(c, "y", "b2");
 	{
 		struct pod *p = (struct pod *) cluster_pod_find(c, "y", "b2");
 
@@ -995,15 +1042,16 @@ static void remote_pod_events(void **state)
 		p->created = cluster_pod_find(c, "x", "a")->created + 1;
 		c->by_addr_stale = true;
 	}
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "b2", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	d = rs_delta_free(d);
 
 	/* And it leaves: the address is x/a's again (its isolation and
 	 * peer-set elements come back).  The owner of a shared address
 	 * leaving must recompile too. */
+	old = pod_save(c, "y", "b2");
 	assert_int_equal(cluster_pod_remove(c, "y", "b2"), 1);
-	assert_int_equal(ruleset_update_pod(rs, c, "y", "b2", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, old, "y", "b2", &d, &err), 0);
 	expect_fresh(rs, c, &o);
 	d = rs_delta_free(d);
 	buf_done(&b);
@@ -1072,7 +1120,7 @@ static void set_outgrows_size(void **state)
 		(void) snprintf(name, sizeof(name), "grow-%zu", i);
 		(void) snprintf(ip, sizeof(ip), "10.201.%zu.%zu", i / 250, 1 + i % 250);
 		add_remote_clone(c, "x", "a", name, ip);
-		assert_int_equal(ruleset_update_pod(rs, c, "x", name, &d, &err), 0);
+		assert_int_equal(update_pod(rs, c, NULL, "x", name, &d, &err), 0);
 		assert_non_null(d);
 		peers = ruleset_set_find(rs, set_name);
 		assert_non_null(peers);
@@ -1099,7 +1147,7 @@ static void set_outgrows_size(void **state)
 	assert_non_null(strstr(b1.data, "\t\tsize "));
 	/* One more pod: elements only again. */
 	add_remote_clone(c, "x", "a", "grow-last", "10.202.0.1");
-	assert_int_equal(ruleset_update_pod(rs, c, "x", "grow-last", &d, &err), 0);
+	assert_int_equal(update_pod(rs, c, NULL, "x", "grow-last", &d, &err), 0);
 	assert_non_null(d);
 	assert_false(rs_delta_is_full(d));
 	expect_fresh(rs, c, &o);
@@ -1175,18 +1223,18 @@ static void prefixes_round_trip(void **state)
 	pfx = class_log_prefix(rs, "ci/x/");
 	assert_non_null(pfx);
 	assert_int_equal(strncmp(pfx, "bh:i:x:", 7), 0);
-	assert_int_equal(ruleset_alert_pod(rs, pfx, &ya, &xa, &d, &ns, &pod), 0);
+	assert_int_equal(ruleset_alert_pod(rs, c, pfx, &ya, &xa, &d, &ns, &pod), 0);
 	assert_int_equal(d, NETPOL_INGRESS);
 	assert_string_equal(ns, "x");
 	assert_string_equal(pod, "a");
-	assert_int_equal(ruleset_alert_pod(rs, pfx, &ext, &xb6, &d, &ns, &pod), 0);
+	assert_int_equal(ruleset_alert_pod(rs, c, pfx, &ext, &xb6, &d, &ns, &pod), 0);
 	assert_string_equal(pod, "b");
 	/* y/a is in no ingress class; e: the source's egress class. */
-	assert_int_equal(ruleset_alert_pod(rs, pfx, &xa, &ya, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, c, pfx, &xa, &ya, &d, &ns, &pod), -ENOENT);
 	(void) snprintf(wrong, sizeof(wrong), "bh:e:%s", pfx + 5);
-	assert_int_equal(ruleset_alert_pod(rs, wrong, &xa, &ya, &d, &ns, &pod), -ENOENT);
-	assert_int_equal(ruleset_alert_pod(rs, "bh:i:x/a", &ya, &xa, &d, &ns, &pod), -ENOENT);
-	assert_int_equal(ruleset_alert_pod(rs, "other", &ya, &xa, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, c, wrong, &xa, &ya, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, c, "bh:i:x/a", &ya, &xa, &d, &ns, &pod), -ENOENT);
+	assert_int_equal(ruleset_alert_pod(rs, c, "other", &ya, &xa, &d, &ns, &pod), -ENOENT);
 	memset(longname, 'p', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	ruleset_pod_prefix("x", longname, NETPOL_INGRESS, buf, sizeof(buf));
