@@ -27,7 +27,7 @@
 #define AGENT_KIND "AgentConfig"
 #define DAY_S 86400ull
 
-enum type { T_STR, T_STRS, T_BOOL, T_U16, T_U64, T_DUR, T_LEVEL, T_FORMAT };
+enum type { T_STR, T_STRS, T_BOOL, T_U16, T_U64, T_DUR, T_LEVEL, T_FORMAT, T_MODE };
 
 struct setting {
 	const char *key;
@@ -69,6 +69,9 @@ static const struct setting settings[AGENT_SET_COUNT] = {
 					    0, 1, DAY_S, false, false },
 	[AGENT_SET_LOG_LEVEL] = { "logLevel", T_LEVEL, AT(log_level), 0, 0, 0, false, false },
 	[AGENT_SET_LOG_FORMAT] = { "logFormat", T_FORMAT, AT(log_json), 0, 0, 0, false, false },
+	[AGENT_SET_ENFORCE] = { "enforce", T_BOOL, AT(enforce), 0, 0, 0, true, false },
+	[AGENT_SET_POLICY_MODE] = { "policyMode", T_MODE, AT(policy_preview), 0, 0, 0, true,
+				    false },
 };
 
 static void *field(struct agent_config *c, const struct setting *s)
@@ -163,6 +166,7 @@ static int field_copy(struct agent_config *dst, const struct agent_config *src,
 	}
 	case T_BOOL:
 	case T_FORMAT:
+	case T_MODE:
 		*(bool *) field(dst, s) = *(const bool *) cfield(src, s);
 		return 0;
 	case T_U16:
@@ -204,6 +208,7 @@ static bool field_equal(const struct agent_config *a, const struct agent_config 
 	}
 	case T_BOOL:
 	case T_FORMAT:
+	case T_MODE:
 		return *(const bool *) cfield(a, s) == *(const bool *) cfield(b, s);
 	case T_U16:
 		return *(const uint16_t *) cfield(a, s) == *(const uint16_t *) cfield(b, s);
@@ -228,6 +233,7 @@ int agent_config_init(struct agent_config *c)
 {
 	*c = (struct agent_config){
 		.nflog_group = RULESET_NFLOG_GROUP,
+		.enforce = true,
 		.learn_duration_s = DAY_S,
 		.preview_window_s = DAY_S,
 		.max_flows = 1000000,
@@ -397,6 +403,11 @@ static int read_setting(struct agent_config *c, const struct setting *s, json_t 
 		if (!str || (strcmp(str, "text") != 0 && strcmp(str, "json") != 0))
 			return bad(reterr, name, s->key, "expected text or json");
 		*(bool *) field(c, s) = strcmp(str, "json") == 0;
+		return 0;
+	case T_MODE:
+		if (!str || (strcmp(str, "enforce") != 0 && strcmp(str, "preview") != 0))
+			return bad(reterr, name, s->key, "expected enforce or preview");
+		*(bool *) field(c, s) = strcmp(str, "preview") == 0;
 		return 0;
 	}
 	return -EINVAL;

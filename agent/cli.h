@@ -27,6 +27,8 @@ cli_main_fn cli_reset;
 cli_main_fn cli_learn;
 cli_main_fn cli_propose;
 cli_main_fn cli_status;
+cli_main_fn cli_export;
+cli_main_fn cli_agent;
 
 /*
  * One flag of a command: the single source of truth for getopt_long()'s
@@ -116,6 +118,8 @@ extern const struct cli_command cli_reset_cmd;
 extern const struct cli_command cli_learn_cmd;
 extern const struct cli_command cli_propose_cmd;
 extern const struct cli_command cli_status_cmd;
+extern const struct cli_command cli_export_cmd;
+extern const struct cli_command cli_agent_cmd;
 
 /* Prints the help of @cmd: usage, about, one line per flag, exit status. */
 void cli_help_print(const struct cli_command *cmd, FILE *f);

@@ -19,10 +19,10 @@
  * --incremental-from OLD: the kernel holds the ruleset of OLD (a full
  * apply of it, for this node and mode, and nothing since: checked by the
  * table's digest, else an input error and nothing sent); move it to
- * --snapshot through the incremental update API, one batch per changed
- * pod, policy, namespace or node, as the agent does on watch events (not
- * one transaction: an error leaves the kernel at the last event
- * committed).
+ * --snapshot through the sync object (include/sync.h) the agent calls on
+ * watch events, flushed after each changed pod, policy, namespace or
+ * node: one batch each (not one transaction: an error leaves the kernel
+ * at the last event committed), then the verdict-map refill.
  * BULKHEAD_FAULT_INJECT=commit appends an object the kernel rejects to
  * every batch (tests: a failed batch must change nothing).
  */
@@ -37,6 +37,7 @@
 #include "nftio.h"
 #include "ruleset.h"
 #include "str.h"
+#include "sync.h"
 
 struct apply_args {
 	struct cli_cluster_src src;
@@ -187,30 +188,6 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 }
 
 /*
- * Equal in every field the compiler reads: the phase decides whether a
- * pod has an identity at all (pod_finished()); phase, deletion and
- * creation time which pod owns an address several pods claim
- * (cluster_pod_by_addr()); the rest what a pod selects and is selected by.
- */
-static bool pod_equal(const struct pod *a, const struct pod *b)
-{
-	if (!str_eq_opt(a->node, b->node) || a->host_network != b->host_network ||
-	    !str_eq_opt(a->phase, b->phase) || a->deleted != b->deleted ||
-	    a->created != b->created || a->n_ips != b->n_ips || a->n_ports != b->n_ports ||
-	    !labels_equal(&a->labels, &b->labels))
-		return false;
-	for (size_t i = 0; i < a->n_ips; i++)
-		if (!addr_eq(&a->ips[i], &b->ips[i]))
-			return false;
-	for (size_t i = 0; i < a->n_ports; i++)
-		if (!str_eq_opt(a->ports[i].name, b->ports[i].name) ||
-		    a->ports[i].port != b->ports[i].port ||
-		    a->ports[i].protocol != b->ports[i].protocol)
-			return false;
-	return true;
-}
-
-/*
  * Whether the cluster knows node @name: a Node object, or a pod scheduled
  * there (snapshots often carry pods but no Node objects).  A mistyped
  * --node would otherwise compile an empty ruleset and apply it.
@@ -225,239 +202,24 @@ static bool node_known(const struct cluster *c, const char *name)
 	return false;
 }
 
-static bool node_equal(const struct node *a, const struct node *b)
-{
-	if (a->n_addrs != b->n_addrs)
-		return false;
-	for (size_t i = 0; i < a->n_addrs; i++)
-		if (!addr_eq(&a->addrs[i], &b->addrs[i]))
-			return false;
-	return true;
-}
-
-struct incr_stats {
-	size_t events, batches, objects;
-	size_t full; /* full deltas: a set would outgrow its size, ... */
-	size_t refilled; /* addresses put back in the verdict maps */
-};
-
-/* Sends @d (NULL: nothing changed) as one batch and frees it. */
-static int incr_send(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
-		     struct incr_stats *st, struct bh_err *reterr)
-{
-	int r;
-
-	if (!d)
-		return 0;
-	st->batches++;
-	st->objects += rs_delta_size(d);
-	st->full += rs_delta_is_full(d);
-	r = nftio_commit_delta(nio, rs, d, reterr);
-	rs_delta_free(d);
-	return r;
-}
-
-/* One watch event's delta. */
-static int incr_commit(struct nftio *nio, struct ruleset *rs, struct rs_delta *d,
-		       struct incr_stats *st, struct bh_err *reterr)
-{
-	st->events++;
-	return incr_send(nio, rs, d, st, reterr);
-}
-
-typedef int incr_remove_fn(struct cluster *c, const char *ns, const char *name);
-typedef int incr_update_fn(struct ruleset *rs, struct cluster *c, const char *ns, const char *name,
-			   struct rs_delta **ret, struct bh_err *reterr);
-
 /*
- * Removes one pod or policy from @work and commits what its absence
- * changes.  @ns and @name point into the object removed: they are copied
- * first.
+ * Replays the differences between @work (a copy of what the kernel holds)
+ * and @new as watch events through the sync object, one batch each
+ * (sync_cluster_diff()).  @work ends equal to @new.  The burst is over
+ * then: the pods that joined a class go back in the verdict maps, one
+ * batch more (include/ruleset.h).
  */
-static int incr_remove(struct nftio *nio, struct ruleset *rs, struct cluster *work, const char *ns,
-		       const char *name, incr_remove_fn *remove, incr_update_fn *update,
-		       struct incr_stats *st, struct bh_err *reterr)
+static int apply_incremental(struct sync *s, struct cluster *work, const struct cluster *new,
+			     struct bh_err *reterr)
 {
-	char *ns_copy = strdup(ns), *name_copy = strdup(name);
-	struct rs_delta *d = NULL;
-	int r = -ENOMEM;
-
-	if (ns_copy && name_copy) {
-		(void) remove(work, ns_copy, name_copy);
-		r = update(rs, work, ns_copy, name_copy, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-	}
-	free(ns_copy);
-	free(name_copy);
-	return r == -ENOMEM ? bh_err_oom(reterr) : r;
-}
-
-/*
- * Node objects added, changed (addresses) or removed: one event each.  The
- * ruleset has no node-specific update, so each takes the generic path
- * (ruleset_update_all()).
- */
-static int incr_nodes(struct nftio *nio, struct ruleset *rs, struct cluster *work,
-		      const struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
-{
-	struct rs_delta *d = NULL;
 	int r;
 
-	for (size_t i = 0; i < new->n_nodes; i++) {
-		const struct node *o = cluster_node_find(work, new->nodes[i].name);
-		struct node n;
-
-		if (o && node_equal(o, &new->nodes[i]))
-			continue;
-		if (node_copy(&n, &new->nodes[i]) < 0 || cluster_node_put(work, &n) < 0)
-			return bh_err_oom(reterr);
-		r = ruleset_update_all(rs, work, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = work->n_nodes; i-- > 0;) {
-		if (cluster_node_find(new, work->nodes[i].name))
-			continue;
-		(void) cluster_node_remove(work, work->nodes[i].name);
-		r = ruleset_update_all(rs, work, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Namespace objects that are gone from @new: one event each. */
-static int incr_ns_removed(struct nftio *nio, struct ruleset *rs, struct cluster *work,
-			   const struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
-{
-	struct rs_delta *d = NULL;
-	int r;
-
-	for (size_t i = work->n_ns; i-- > 0;) {
-		char *name;
-
-		if (cluster_ns_find(new, work->ns[i].name))
-			continue;
-		/* The update names the namespace after it left @work. */
-		name = strdup(work->ns[i].name);
-		if (!name)
-			return bh_err_oom(reterr);
-		(void) cluster_ns_remove(work, name);
-		r = ruleset_update_namespace(rs, work, name, &d, reterr);
-		free(name);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/*
- * Replays the differences between @old (what the kernel holds) and @new
- * as watch events: namespaces added or changed, nodes, policies, pods,
- * then namespaces removed.  @work starts as a copy of @old and ends equal
- * to @new.
- */
-static int apply_incremental(struct nftio *nio, struct ruleset *rs, struct cluster *work,
-			     struct cluster *new, struct incr_stats *st, struct bh_err *reterr)
-{
-	struct rs_delta *d = NULL;
-	int r;
-
-	for (size_t i = 0; i < new->n_ns; i++) {
-		const struct k8s_ns *o = cluster_ns_find(work, new->ns[i].name);
-		struct k8s_ns n = { 0 };
-
-		if (o && labels_equal(&o->labels, &new->ns[i].labels))
-			continue;
-		n.name = strdup(new->ns[i].name);
-		if (!n.name || labels_copy(&n.labels, &new->ns[i].labels) < 0) {
-			k8s_ns_done(&n);
-			return bh_err_oom(reterr);
-		}
-		r = cluster_ns_put(work, &n);
-		if (r >= 0)
-			r = ruleset_update_namespace(rs, work, new->ns[i].name, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	r = incr_nodes(nio, rs, work, new, st, reterr);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < new->n_policies; i++) {
-		const struct netpol *np = &new->policies[i];
-		struct netpol p;
-
-		netpol_init(&p);
-		if (netpol_copy(&p, np) < 0) {
-			netpol_done(&p);
-			return bh_err_oom(reterr);
-		}
-		/* Policies have no cheap equality: re-put them all; an
-		 * unchanged policy yields an empty delta. */
-		r = cluster_policy_put(work, &p);
-		if (r >= 0)
-			r = ruleset_update_policy(rs, work, np->ns, np->name, &d, reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = work->n_policies; i-- > 0;) {
-		const struct netpol *p = &work->policies[i];
-
-		if (cluster_policy_find(new, p->ns, p->name))
-			continue;
-		r = incr_remove(nio, rs, work, p->ns, p->name, cluster_policy_remove,
-				ruleset_update_policy, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < new->n_pods; i++) {
-		const struct pod *o = cluster_pod_find(work, new->pods[i].ns, new->pods[i].name);
-		struct pod p;
-
-		if (o && pod_equal(o, &new->pods[i]))
-			continue;
-		if (pod_copy(&p, &new->pods[i]) < 0)
-			return bh_err_oom(reterr);
-		r = cluster_pod_put(work, &p);
-		if (r >= 0)
-			r = ruleset_update_pod(rs, work, new->pods[i].ns, new->pods[i].name, &d,
-					       reterr);
-		if (r >= 0)
-			r = incr_commit(nio, rs, d, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = work->n_pods; i-- > 0;) {
-		const struct pod *p = &work->pods[i];
-
-		if (cluster_pod_find(new, p->ns, p->name))
-			continue;
-		r = incr_remove(nio, rs, work, p->ns, p->name, cluster_pod_remove,
-				ruleset_update_pod, st, reterr);
-		if (r < 0)
-			return r;
-	}
-	r = incr_ns_removed(nio, rs, work, new, st, reterr);
-	if (r < 0)
-		return r;
-	/* The burst is over: the pods that joined a class go back in the
-	 * verdict maps, one batch (include/ruleset.h). */
-	st->refilled = ruleset_maps_missing(rs);
-	if (!st->refilled)
-		return 0;
-	r = ruleset_update_maps(rs, work, &d, reterr);
-	return r < 0 ? r : incr_send(nio, rs, d, st, reterr);
+	r = sync_cluster_diff(s, work, new, true, reterr);
+	if (r >= 0)
+		r = sync_refill(s, reterr);
+	if (r >= 0)
+		r = sync_flush(s, reterr);
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -562,6 +324,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	struct cluster *c = NULL, *old = NULL;
 	struct ruleset *rs = NULL;
 	struct nftio *nio = NULL;
+	struct sync *sync = NULL;
 	struct buf out;
 	int r;
 
@@ -639,21 +402,27 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 		goto out;
 	fault_inject(nio);
 	if (old) {
-		struct incr_stats st = { 0 };
+		const struct sync_stats *st;
 
 		r = incr_check_base(nio, rs, &a.from, reterr);
 		if (r == -EPERM && !strstr(reterr->msg, "CAP_NET_ADMIN"))
 			(void) bh_err_prefix(reterr, "needs root (CAP_NET_ADMIN): ");
 		if (r < 0)
 			goto out;
-		r = apply_incremental(nio, rs, old, c, &st, reterr);
+		r = sync_new(rs, old, nio, NULL, &sync);
+		if (r < 0) {
+			r = bh_err_oom(reterr);
+			goto out;
+		}
+		r = apply_incremental(sync, old, c, reterr);
 		if (r < 0)
 			goto out;
+		st = sync_stats(sync);
 		printf("updated: %zu events, %zu batches, %zu objects; table replaced: %zu "
 		       "planned, %zu after the kernel found a set full; verdict maps refilled: "
 		       "%zu addresses\n",
-		       st.events, st.batches, st.objects, st.full, nftio_stats(nio)->full_fallbacks,
-		       st.refilled);
+		       st->events, st->batches, st->objects, st->full, st->full_fallbacks,
+		       st->refilled);
 		r = 0;
 		goto out;
 	}
@@ -685,6 +454,7 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	r = 0;
 out:
 	buf_done(&out);
+	sync_free(sync);
 	nftio_free(nio);
 	ruleset_free(rs);
 	cluster_free(c);

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "engine.h"
+#include "engine_memo.h"
 #include "json_out.h"
 #include "proto.h"
 
@@ -314,7 +315,9 @@ static int json_str_write(FILE *f, const char *s)
 }
 
 struct check_table {
-	struct engine *e;
+	struct engine *e; /* the memo's, or its own (owned) without a memo */
+	struct engine_memo *m; /* NULL for a table too small to pay for it */
+	bool *cells; /* n_from * n_to verdicts of the probe printed */
 	int family;
 	struct check_end *from, *to;
 	size_t n_from, n_to;
@@ -343,6 +346,19 @@ static int check_print_probe(const struct check_table *t, const struct check_pro
 	const char *pname = proto_name(p->proto);
 	bool numbered = false;
 
+	/* The table through the memo: each pair of classes of pods is asked
+	 * of the engine once (include/engine_memo.h). */
+	if (t->m) {
+		r = engine_memo_matrix(t->m, t->from_ep, t->n_from, t->to_ep, t->n_to, p->proto,
+				       p->port, t->cells);
+		if (r < 0)
+			return r;
+	} else {
+		for (size_t i = 0; i < t->n_from; i++)
+			for (size_t j = 0; j < t->n_to; j++)
+				t->cells[i * t->n_to + j] = engine_allowed(
+					t->e, &t->from_ep[i], &t->to_ep[j], p->proto, p->port);
+	}
 	if (out == CHECK_OUTPUT_JSON) {
 		fprintf(f, "{\"port\": %u, \"protocol\": \"%s\", \"matrix\": {", p->port, pname);
 		for (size_t i = 0; i < t->n_from; i++) {
@@ -351,8 +367,7 @@ static int check_print_probe(const struct check_table *t, const struct check_pro
 				r = json_str_write(f, t->from[i].key);
 			fputs(": {", f);
 			for (size_t j = 0; j < t->n_to; j++) {
-				bool ok = engine_allowed(t->e, &t->from_ep[i], &t->to_ep[j],
-							 p->proto, p->port);
+				bool ok = t->cells[i * t->n_to + j];
 
 				denied += !ok;
 				fputs(j ? ", " : "", f);
@@ -368,7 +383,7 @@ static int check_print_probe(const struct check_table *t, const struct check_pro
 	}
 
 	if (t->n_from == 1 && t->n_to == 1) {
-		bool ok = engine_allowed(t->e, &t->from_ep[0], &t->to_ep[0], p->proto, p->port);
+		bool ok = t->cells[0];
 
 		fprintf(f, "%s/%u %s -> %s: %s\n", pname, p->port, t->from[0].key, t->to[0].key,
 			ok ? "allowed" : "denied");
@@ -396,8 +411,7 @@ static int check_print_probe(const struct check_table *t, const struct check_pro
 	for (size_t i = 0; i < t->n_from; i++) {
 		fprintf(f, "%-*s", (int) w, t->from[i].key);
 		for (size_t j = 0; j < t->n_to; j++) {
-			bool ok = engine_allowed(t->e, &t->from_ep[i], &t->to_ep[j], p->proto,
-						 p->port);
+			bool ok = t->cells[i * t->n_to + j];
 
 			denied += !ok;
 			/* Pad to the column's width, but no trailing blanks. */
@@ -575,14 +589,27 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 		goto out;
 	if (!t.family)
 		t.family = AF_INET;
-	r = engine_new(c, &t.e);
+	/* Finding the classes of pods costs about one engine question per
+	 * pod: a table with fewer cells than the cluster has pods (one probe,
+	 * --explain) asks the engine directly. */
+	if (t.n_from > 1 && t.n_to <= SIZE_MAX / t.n_from && t.n_from * t.n_to >= c->n_pods)
+		r = engine_memo_new(c, NULL, &t.m);
+	else
+		r = engine_new(c, &t.e);
 	if (r < 0) {
 		bh_err_oom(reterr);
 		goto out;
 	}
+	if (t.m)
+		t.e = engine_memo_engine(t.m);
 	t.from_ep = calloc(t.n_from ? t.n_from : 1, sizeof(*t.from_ep));
 	t.to_ep = calloc(t.n_to ? t.n_to : 1, sizeof(*t.to_ep));
-	if (!t.from_ep || !t.to_ep) {
+	if (t.n_from && t.n_to > SIZE_MAX / t.n_from) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	t.cells = calloc(t.n_from * t.n_to + 1, sizeof(*t.cells));
+	if (!t.from_ep || !t.to_ep || !t.cells) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
@@ -612,7 +639,11 @@ flush:
 out:
 	free(t.from_ep);
 	free(t.to_ep);
-	engine_free(t.e);
+	free(t.cells);
+	if (t.m)
+		engine_memo_free(t.m);
+	else
+		engine_free(t.e);
 	ends_free(t.from, t.n_from);
 	ends_free(t.to, t.n_to);
 	cluster_free(c);

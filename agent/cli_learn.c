@@ -46,6 +46,7 @@
 #include "linkmon.h"
 #include "log.h"
 #include "loop.h"
+#include "vec.h"
 
 #define LEARN_MAX_FLOWS_DEFAULT 1000000
 #define LEARN_FILE_SEED 0x6c6561726e000001ULL
@@ -156,13 +157,12 @@ static void link_change_cb(void *userdata, const char *ifname, int ifindex, bool
 		if (linkmon_glob_match(run->globs[i], ifname))
 			run->glob_hits[i]++;
 	if (run->n_caps == run->cap_caps) {
-		size_t cap = run->cap_caps ? 2 * run->cap_caps : 16;
-		struct live_cap **v = realloc(run->caps, cap * sizeof(*v));
+		struct live_cap **v =
+			vec_grow(run->caps, &run->cap_caps, run->n_caps + 1, sizeof(*v));
 
 		if (!v)
 			goto oom;
 		run->caps = v;
-		run->cap_caps = cap;
 	}
 	lc = calloc(1, sizeof(*lc));
 	if (!lc)

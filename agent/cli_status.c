@@ -184,6 +184,18 @@ static void status_print_text(json_t *st)
 	count_print(counts, "alerts");
 	printf("\nlast sync:   %s\n", str_or(st, "last_sync", "never"));
 	printf("api:         %s\n", str_or(st, "api", "-"));
+	v = json_object_get(st, "enforcement");
+	if (json_is_object(v)) {
+		/* (an agent older than the field: no line) */
+		printf("table:       %s", str_or(v, "table", "-"));
+		if (json_is_string(json_object_get(v, "digest")))
+			printf(" %s", str_or(v, "digest", "-"));
+		printf(", ");
+		count_print(v, "batches");
+		printf(" batches, ");
+		count_print(v, "full_replaces");
+		printf(" full\n");
+	}
 	v = json_object_get(st, "uptime_seconds");
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		json_int_t t = json_integer_value(v);

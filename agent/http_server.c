@@ -16,9 +16,10 @@
  *
  * A request is answered in three steps of MHD's access handler: the first
  * call (headers only) picks the route and refuses what it can before the
- * body is read (404, 405, 403, a Content-Length over the limit: 413); the
- * calls with body data append it to a bounded buffer (a chunked body over
- * the limit is discarded and answered 413 at its end); the last call runs
+ * body is read (404, 405, 403, a Content-Length far over the limit: 413);
+ * the calls with body data append it to a bounded buffer (a body a little
+ * over the limit, chunked or not, is discarded and answered 413 at its end,
+ * so that a client still writing it reads the answer); the last call runs
  * the handler.
  */
 #include <arpa/inet.h>
@@ -39,10 +40,12 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "vec.h"
 
 #define HTTP_BACKLOG 128
-/* A chunked body past the limit is read and thrown away so that the client
- * gets its 413; past this many times the limit the connection is dropped. */
+/* A body past the limit is read and thrown away so that the client gets its
+ * 413; past this many times the limit it is refused before it is read (a
+ * Content-Length) or the connection is dropped (chunked). */
 #define HTTP_DISCARD_FACTOR 4
 
 struct http_route {
@@ -130,9 +133,11 @@ uint64_t http_server_requests(const struct http_server *s)
 
 /* --- responses --- */
 
-/* Queues @status with @body (copied unless @owned: then taken, malloc'd). */
+/* Queues @status with @body (copied unless @owned: then taken, malloc'd),
+ * an Allow header when @allow, and the handler's @headers when given. */
 static enum MHD_Result respond(struct http_request *req, unsigned status, const char *ctype,
-			       char *body, size_t len, bool owned, const char *allow)
+			       char *body, size_t len, bool owned, const char *allow,
+			       const char *const *headers)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -151,6 +156,8 @@ static enum MHD_Result respond(struct http_request *req, unsigned status, const 
 	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow)
 		(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		(void) MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	req->answered = true;
@@ -160,7 +167,7 @@ static enum MHD_Result respond(struct http_request *req, unsigned status, const 
 
 static enum MHD_Result respond_text(struct http_request *req, unsigned status, const char *text)
 {
-	return respond(req, status, NULL, (char *) text, strlen(text), false, NULL);
+	return respond(req, status, NULL, (char *) text, strlen(text), false, NULL, NULL);
 }
 
 /* --- built-in routes --- */
@@ -221,13 +228,10 @@ int http_server_route(struct http_server *s, const char *method, const char *pat
 		    strcmp(s->routes[i].method, method) == 0)
 			return -EEXIST;
 	if (s->n_routes == s->cap_routes) {
-		size_t cap = s->cap_routes ? 2 * s->cap_routes : 8;
-
-		rt = realloc(s->routes, cap * sizeof(*rt));
+		rt = vec_grow(s->routes, &s->cap_routes, s->n_routes + 1, sizeof(*rt));
 		if (!rt)
 			return -ENOMEM;
 		s->routes = rt;
-		s->cap_routes = cap;
 	}
 	rt = &s->routes[s->n_routes];
 	*rt = (struct http_route){ .flags = flags, .fn = fn, .ud = ud };
@@ -283,7 +287,7 @@ static const struct http_route *route_pick(struct http_request *req, enum MHD_Re
 	}
 	if (!control && !is_get(req->method)) {
 		*ret_mhd = respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, (char *) ro_verb,
-				   strlen(ro_verb), false, n ? allow : "GET, HEAD");
+				   strlen(ro_verb), false, n ? allow : "GET, HEAD", NULL);
 		return NULL;
 	}
 	if (!known) {
@@ -292,7 +296,7 @@ static const struct http_route *route_pick(struct http_request *req, enum MHD_Re
 	}
 	if (!hit) {
 		*ret_mhd = respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, (char *) no_verb,
-				   strlen(no_verb), false, allow);
+				   strlen(no_verb), false, allow, NULL);
 		return NULL;
 	}
 	if (!control && !(hit->flags & HTTP_ROUTE_READ_ONLY)) {
@@ -321,7 +325,7 @@ static enum MHD_Result run_handler(struct http_request *req)
 	len = resp.body.len;
 	body = buf_steal(&resp.body);
 	return respond(req, resp.status, resp.content_type, body ? body : (char *) "", len, !!body,
-		       NULL);
+		       NULL, resp.headers);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -354,9 +358,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		if (cl) {
 			errno = 0;
 			clen = strtoull(cl, &end, 10);
-			if (errno == 0 && end != cl && clen > lis->srv->body_max)
-				return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE,
-						    "request body too large\n");
+			/* A body a little over the limit is read and thrown
+			 * away, like a chunked one, so that the client (which
+			 * may be writing it already) reads its 413 instead of
+			 * a reset; far over, it is refused before the body. */
+			if (errno == 0 && end != cl && clen > lis->srv->body_max) {
+				if (clen > HTTP_DISCARD_FACTOR * lis->srv->body_max)
+					return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE,
+							    "request body too large\n");
+				req->too_big = true;
+			}
 		}
 		return MHD_YES;
 	}

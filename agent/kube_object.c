@@ -13,6 +13,7 @@
 #include "kube_object.h"
 #include "proto.h"
 #include "rfc3339.h"
+#include "vec.h"
 
 /* Decoding context: the object's name for error messages. */
 struct dec {
@@ -324,7 +325,7 @@ int kube_ns_decode(const json_t *obj, struct k8s_ns *ret, struct bh_err *reterr)
 static int container_ports_read(struct dec *d, const json_t *containers, const char *list,
 				struct pod *p)
 {
-	size_t i, j;
+	size_t i, j, cap = p->n_ports; /* at least that many are allocated */
 	json_t *c, *port;
 	char path[160];
 	int r;
@@ -348,7 +349,7 @@ static int container_ports_read(struct dec *d, const json_t *containers, const c
 			return r;
 		if (!ports || json_array_size(ports) == 0)
 			continue;
-		np = realloc(p->ports, (p->n_ports + json_array_size(ports)) * sizeof(*np));
+		np = vec_grow(p->ports, &cap, p->n_ports + json_array_size(ports), sizeof(*np));
 		if (!np)
 			return dec_oom(d);
 		p->ports = np;

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "hash.h"
+#include "hmap.h"
 #include "kube_url.h"
 #include "kube_watch.h"
 #include "log.h"
@@ -35,7 +36,6 @@ struct entry {
 	char *rv; /* owned */
 	json_t *obj; /* reference, keep_objects only */
 	uint32_t gen; /* list generation that last saw it */
-	struct entry *next;
 };
 
 struct kube_watch {
@@ -62,9 +62,8 @@ struct kube_watch {
 	char errmsg[BH_ERR_MSG_MAX];
 	uint64_t rng;
 	struct kube_watch_stats stats;
-	/* The objects: chained hash by key. */
-	struct entry **tab;
-	size_t n_tab, n_entries;
+	/* The objects by key (struct entry, owned; keys borrowed from them). */
+	struct hmap tab;
 	uint64_t seed;
 };
 
@@ -80,41 +79,9 @@ const char *kube_event_type_name(enum kube_event_type t)
 
 /* --- the object table --- */
 
-static struct entry **slot(const struct kube_watch *w, const char *key)
-{
-	return &w->tab[hash_str(key, w->seed) & (w->n_tab - 1)];
-}
-
 static struct entry *entry_find(const struct kube_watch *w, const char *key)
 {
-	for (struct entry *e = *slot(w, key); e; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
-static int table_grow(struct kube_watch *w)
-{
-	size_t n = w->n_tab * 2;
-	struct entry **t = calloc(n, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < w->n_tab; i++) {
-		struct entry *e = w->tab[i], *next;
-
-		for (; e; e = next) {
-			size_t h = hash_str(e->key, w->seed) & (n - 1);
-
-			next = e->next;
-			e->next = t[h];
-			t[h] = e;
-		}
-	}
-	free(w->tab);
-	w->tab = t;
-	w->n_tab = n;
-	return 0;
+	return hmap_get_str(&w->tab, key);
 }
 
 static void entry_free(struct entry *e)
@@ -123,18 +90,6 @@ static void entry_free(struct entry *e)
 	free(e->rv);
 	json_decref(e->obj);
 	free(e);
-}
-
-static void entry_unlink(struct kube_watch *w, struct entry *e)
-{
-	struct entry **pp;
-
-	for (pp = slot(w, e->key); *pp; pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			w->n_entries--;
-			return;
-		}
 }
 
 /* --- backoff --- */
@@ -269,8 +224,6 @@ static int object_put(struct kube_watch *w, json_t *obj, bool listing)
 		emit(w, KUBE_EVENT_MODIFIED, obj);
 		return 0;
 	}
-	if (w->n_entries >= w->n_tab && table_grow(w) < 0)
-		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -283,9 +236,10 @@ static int object_put(struct kube_watch *w, json_t *obj, bool listing)
 	e->gen = w->gen;
 	if (w->o.keep_objects)
 		e->obj = json_incref(obj);
-	e->next = *slot(w, key);
-	*slot(w, key) = e;
-	w->n_entries++;
+	if (hmap_put_str(&w->tab, e->key, e) < 0) {
+		entry_free(e);
+		return -ENOMEM;
+	}
 	emit(w, KUBE_EVENT_ADDED, obj);
 	return 0;
 }
@@ -316,7 +270,7 @@ static int object_delete(struct kube_watch *w, json_t *obj)
 	e = entry_find(w, key);
 	if (!e)
 		return 0;
-	entry_unlink(w, e);
+	(void) hmap_remove_str(&w->tab, key, NULL);
 	entry_free(e);
 	emit(w, KUBE_EVENT_DELETED, obj);
 	return 0;
@@ -325,25 +279,21 @@ static int object_delete(struct kube_watch *w, json_t *obj)
 /* After a complete list: whatever it did not contain was deleted. */
 static void sweep(struct kube_watch *w)
 {
-	for (size_t i = 0; i < w->n_tab; i++) {
-		struct entry **pp = &w->tab[i];
+	struct hmap_slot *s;
+	size_t it = 0;
 
-		while (*pp) {
-			struct entry *e = *pp;
-			json_t *stub;
+	while ((s = hmap_next(&w->tab, &it))) {
+		struct entry *e = s->val;
+		json_t *stub;
 
-			if (e->gen == w->gen) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			w->n_entries--;
-			stub = stub_for(w, e);
-			if (stub)
-				emit(w, KUBE_EVENT_DELETED, stub);
-			json_decref(stub);
-			entry_free(e);
-		}
+		if (e->gen == w->gen)
+			continue;
+		hmap_remove_slot(&w->tab, s);
+		stub = stub_for(w, e);
+		if (stub)
+			emit(w, KUBE_EVENT_DELETED, stub);
+		json_decref(stub);
+		entry_free(e);
 	}
 }
 
@@ -803,11 +753,11 @@ int kube_watch_new(struct kube_client *c, const struct kube_watch_opts *o, struc
 	buf_init(&w->line, w->o.line_max);
 	w->seed = hash_seed_random();
 	w->rng = w->seed | 1;
-	w->n_tab = 64;
-	w->tab = calloc(w->n_tab, sizeof(*w->tab));
+	hmap_init(&w->tab, w->seed);
 	r = -ENOMEM;
-	if (!w->tab || copy_opt(&w->group, o->group) < 0 || copy_opt(&w->version, o->version) < 0 ||
-	    copy_opt(&w->resource, o->resource) < 0 || copy_opt(&w->rv, "") < 0)
+	if (hmap_reserve(&w->tab, 64) < 0 || copy_opt(&w->group, o->group) < 0 ||
+	    copy_opt(&w->version, o->version) < 0 || copy_opt(&w->resource, o->resource) < 0 ||
+	    copy_opt(&w->rv, "") < 0)
 		goto fail;
 	if (o->ns && !(w->ns = strdup(o->ns)))
 		goto fail;
@@ -836,21 +786,17 @@ fail:
 
 struct kube_watch *kube_watch_free(struct kube_watch *w)
 {
+	struct hmap_slot *s;
+
 	if (!w)
 		return NULL;
 	if (w->req)
 		kube_request_cancel(w->req);
 	if (w->c)
 		kube_timer_disarm(w->c, &w->timer);
-	for (size_t i = 0; w->tab && i < w->n_tab; i++) {
-		struct entry *e = w->tab[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			entry_free(e);
-		}
-	}
-	free(w->tab);
+	for (size_t it = 0; (s = hmap_next(&w->tab, &it));)
+		entry_free(s->val);
+	hmap_free(&w->tab);
 	buf_done(&w->page);
 	buf_done(&w->line);
 	free(w->group);
@@ -909,7 +855,7 @@ const char *kube_watch_resource(const struct kube_watch *w)
 
 size_t kube_watch_count(const struct kube_watch *w)
 {
-	return w->n_entries;
+	return w->tab.n;
 }
 
 json_t *kube_watch_get(const struct kube_watch *w, const char *ns, const char *name)
@@ -927,22 +873,23 @@ json_t *kube_watch_get(const struct kube_watch *w, const char *ns, const char *n
 
 int kube_watch_foreach(const struct kube_watch *w, kube_watch_each_fn *fn, void *ud)
 {
+	struct hmap_slot *s;
 	char ns[512];
 
-	for (size_t i = 0; i < w->n_tab; i++)
-		for (struct entry *e = w->tab[i]; e; e = e->next) {
-			const char *slash = w->o.cluster_scoped ? NULL : strchr(e->key, '/');
-			int r;
+	for (size_t it = 0; (s = hmap_next(&w->tab, &it));) {
+		const struct entry *e = s->val;
+		const char *slash = w->o.cluster_scoped ? NULL : strchr(e->key, '/');
+		int r;
 
-			if (slash && (size_t) (slash - e->key) < sizeof(ns)) {
-				memcpy(ns, e->key, (size_t) (slash - e->key));
-				ns[slash - e->key] = '\0';
-				r = fn(ud, ns, slash + 1, e->rv);
-			} else {
-				r = fn(ud, "", e->key, e->rv);
-			}
-			if (r)
-				return r;
+		if (slash && (size_t) (slash - e->key) < sizeof(ns)) {
+			memcpy(ns, e->key, (size_t) (slash - e->key));
+			ns[slash - e->key] = '\0';
+			r = fn(ud, ns, slash + 1, e->rv);
+		} else {
+			r = fn(ud, "", e->key, e->rv);
 		}
+		if (r)
+			return r;
+	}
 	return 0;
 }

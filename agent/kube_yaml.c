@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "kube_yaml.h"
+#include "vec.h"
 
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -411,15 +412,14 @@ static int add(struct reader *rd, json_t *v, const yaml_event_t *ev, struct bh_e
 	if (json_is_array(top->v)) {
 		if (top->items) {
 			if (rd->n_items == rd->cap_items) {
-				size_t ncap = rd->cap_items ? rd->cap_items * 2 : 64;
-				void *n = realloc(rd->items, ncap * sizeof(*rd->items));
+				void *n = vec_grow(rd->items, &rd->cap_items, rd->n_items + 1,
+						   sizeof(*rd->items));
 
 				if (!n) {
 					json_decref(v);
 					return bh_err_oom(reterr);
 				}
 				rd->items = n;
-				rd->cap_items = ncap;
 			}
 			rd->items[rd->n_items++] = mark_of(&ev->start_mark);
 		}

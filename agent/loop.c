@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "loop.h"
+#include "vec.h"
 
 struct loop {
 	int epfd;
@@ -185,16 +186,11 @@ int loop_timer_arm_at(struct loop_timer *t, uint64_t due)
 	struct loop *l = t->loop;
 
 	if (t->idx == SIZE_MAX && l->n_heap == l->cap_heap) {
-		size_t cap = l->cap_heap ? 2 * l->cap_heap : 16;
-		struct loop_timer **v;
+		struct loop_timer **v = vec_grow(l->heap, &l->cap_heap, l->n_heap + 1, sizeof(*v));
 
-		if (cap > SIZE_MAX / sizeof(*v))
-			return -ENOMEM;
-		v = realloc(l->heap, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		l->heap = v;
-		l->cap_heap = cap;
 	}
 	loop_timer_disarm(t);
 	t->due = due;

@@ -579,6 +579,12 @@ const struct metrics_family_def metrics_agent_defs[_METRICS_AGENT_MAX] = {
 		.help = "NFLOG messages not recorded as alerts because the alert table was full.",
 		.type = METRICS_COUNTER,
 	},
+	[METRICS_NFLOG_OVERRUNS] = {
+		.name = "bulkhead_nflog_overruns_total",
+		.help = "Times the NFLOG socket overflowed and the kernel dropped logged packets "
+			"(their flows are logged again in the next interval).",
+		.type = METRICS_COUNTER,
+	},
 	[METRICS_POLICY_PACKETS] = {
 		.name = "bulkhead_policy_packets_total",
 		.help = "Packets counted by the nftables counters of a NetworkPolicy, by verdict "
@@ -594,6 +600,38 @@ const struct metrics_family_def metrics_agent_defs[_METRICS_AGENT_MAX] = {
 		.labels = { "kind" },
 		.buckets = ruleset_buckets,
 		.n_buckets = BH_ARRAY_SIZE(ruleset_buckets),
+	},
+	[METRICS_RULESET_BATCHES] = {
+		.name = "bulkhead_ruleset_batches_total",
+		.help = "nftables batches committed by the agent, by kind (full: the table replaced "
+			"in one batch; incremental: a delta).",
+		.type = METRICS_COUNTER,
+		.labels = { "kind" },
+	},
+	[METRICS_RULESET_RESYNCS] = {
+		.name = "bulkhead_ruleset_resyncs_total",
+		.help = "Full replaces of the table after a failed update or batch, or after the "
+			"kernel refused a delta for a full set.",
+		.type = METRICS_COUNTER,
+	},
+	[METRICS_RULESET_ERRORS] = {
+		.name = "bulkhead_ruleset_errors_total",
+		.help = "Ruleset updates or nftables batches that failed (the kernel kept what it "
+			"had).",
+		.type = METRICS_COUNTER,
+	},
+	[METRICS_RULESET_LAST_SYNC] = {
+		.name = "bulkhead_ruleset_last_sync_timestamp_seconds",
+		.help = "Unix time when the kernel's table was last brought in step with the "
+			"cluster (0: not yet).",
+		.type = METRICS_GAUGE,
+	},
+	[METRICS_RULESET_INFO] = {
+		.name = "bulkhead_ruleset_info",
+		.help = "1, labelled with the digest comment of table inet bulkhead as the agent "
+			"last replaced or adopted it.",
+		.type = METRICS_GAUGE,
+		.labels = { "digest" },
 	},
 	[METRICS_WATCH_RESTARTS] = {
 		.name = "bulkhead_watch_restarts_total",
@@ -619,6 +657,18 @@ const struct metrics_family_def metrics_agent_defs[_METRICS_AGENT_MAX] = {
 		.type = METRICS_HISTOGRAM,
 		.buckets = db_buckets,
 		.n_buckets = BH_ARRAY_SIZE(db_buckets),
+	},
+	[METRICS_STATE_DB_FULL_CHECKPOINTS] = {
+		.name = "bulkhead_state_db_full_checkpoints_total",
+		.help = "Flow checkpoints that rewrote the stored flows whole, because more flows "
+			"left the table since the last one than its record of them holds.",
+		.type = METRICS_COUNTER,
+	},
+	[METRICS_CAPTURE_INTERFACES] = {
+		.name = "bulkhead_capture_interfaces",
+		.help = "Interfaces matching --interface that are being captured now (one capture "
+			"handle each).",
+		.type = METRICS_GAUGE,
 	},
 };
 

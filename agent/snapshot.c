@@ -33,6 +33,7 @@
 #include "snapshot.h"
 #include "snapshot_kinds.h"
 #include "kube_yaml.h"
+#include "vec.h"
 
 /* A snapshot of a 10,000-pod cluster is ~40 MB; refuse absurd inputs
  * rather than exhaust the node's memory. */
@@ -100,23 +101,6 @@ static void pending_rollback(struct pending *p, const struct pending_mark *m)
 	snapshot_skips_truncate(&p->skips, m->n_skips);
 }
 
-/* Makes room for one more element in a vector. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 static int decode_one(struct pending *p, const json_t *obj, enum kube_kind kind,
 		      struct bh_err *reterr)
 {
@@ -124,29 +108,51 @@ static int decode_one(struct pending *p, const json_t *obj, enum kube_kind kind,
 
 	switch (kind) {
 	case KUBE_KIND_NAMESPACE:
-		if (grow((void **) &p->ns, &p->cap_ns, p->n_ns, sizeof(*p->ns)) < 0)
-			return bh_err_oom(reterr);
+		if (p->n_ns == p->cap_ns) {
+			struct k8s_ns *v = vec_grow(p->ns, &p->cap_ns, p->n_ns + 1, sizeof(*v));
+
+			if (!v)
+				return bh_err_oom(reterr);
+			p->ns = v;
+		}
 		r = kube_ns_decode(obj, &p->ns[p->n_ns], reterr);
 		if (r == 0)
 			p->n_ns++;
 		return r;
 	case KUBE_KIND_POD:
-		if (grow((void **) &p->pods, &p->cap_pods, p->n_pods, sizeof(*p->pods)) < 0)
-			return bh_err_oom(reterr);
+		if (p->n_pods == p->cap_pods) {
+			struct pod *v = vec_grow(p->pods, &p->cap_pods, p->n_pods + 1, sizeof(*v));
+
+			if (!v)
+				return bh_err_oom(reterr);
+			p->pods = v;
+		}
 		r = kube_pod_decode(obj, &p->pods[p->n_pods], reterr);
 		if (r == 0)
 			p->n_pods++;
 		return r;
 	case KUBE_KIND_NETPOL:
-		if (grow((void **) &p->pols, &p->cap_pols, p->n_pols, sizeof(*p->pols)) < 0)
-			return bh_err_oom(reterr);
+		if (p->n_pols == p->cap_pols) {
+			struct netpol *v =
+				vec_grow(p->pols, &p->cap_pols, p->n_pols + 1, sizeof(*v));
+
+			if (!v)
+				return bh_err_oom(reterr);
+			p->pols = v;
+		}
 		r = kube_netpol_decode(obj, &p->pols[p->n_pols], reterr);
 		if (r == 0)
 			p->n_pols++;
 		return r;
 	case KUBE_KIND_NODE:
-		if (grow((void **) &p->nodes, &p->cap_nodes, p->n_nodes, sizeof(*p->nodes)) < 0)
-			return bh_err_oom(reterr);
+		if (p->n_nodes == p->cap_nodes) {
+			struct node *v =
+				vec_grow(p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof(*v));
+
+			if (!v)
+				return bh_err_oom(reterr);
+			p->nodes = v;
+		}
 		r = kube_node_decode(obj, &p->nodes[p->n_nodes], reterr);
 		if (r == 0)
 			p->n_nodes++;
@@ -282,8 +288,14 @@ static bool scan_items(struct fast *f, struct json_scan *sc)
 
 		if (!json_scan_value(sc))
 			return false;
-		if (grow((void **) &f->items, &f->cap_items, f->n_items, sizeof(*f->items)) < 0)
-			return false;
+		if (f->n_items == f->cap_items) {
+			struct span *v =
+				vec_grow(f->items, &f->cap_items, f->n_items + 1, sizeof(*v));
+
+			if (!v)
+				return false;
+			f->items = v;
+		}
 		f->items[f->n_items++] = (struct span){ .off = start, .len = sc->pos - start };
 	}
 	return r == 0;

@@ -18,6 +18,7 @@
 #include "kube_object.h"
 #include "log.h"
 #include "snapshot_kinds.h"
+#include "vec.h"
 
 /* Warnings about skipped objects: one line per file and kind, this many. */
 #define SNAPSHOT_WARN_KINDS 16
@@ -45,13 +46,11 @@ static int skip_add(struct snapshot_skips *s, const char *file, const char *kind
 	struct snapshot_skip *k;
 
 	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		void *nv = realloc(s->v, ncap * sizeof(*s->v));
+		void *nv = vec_grow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
 
 		if (!nv)
 			return -ENOMEM;
 		s->v = nv;
-		s->cap = ncap;
 	}
 	k = &s->v[s->n];
 	*k = (struct snapshot_skip){ .file = file,

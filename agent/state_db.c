@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "state_db_int.h"
 #include "str.h"
+#include "vec.h"
 
 /* A writer of another process (the sqlite3 shell, a second agent by
  * mistake) holding the lock makes us wait this long before failing. */
@@ -43,8 +44,8 @@ static const char *const stmt_sql[_SDB_STMT_MAX] = {
 			 " labels) VALUES (?, ?, ?, ?, ?, ?)",
 	[SDB_ALERT_PUT] = "INSERT INTO alerts (src_workload, dst_workload, port, proto,"
 			  " src_pod, dst_pod, direction, policy, explanation, count,"
-			  " first_seen, last_seen, state)"
-			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			  " first_seen, last_seen, state, id)"
+			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			  " ON CONFLICT (src_workload, dst_workload, port, proto) DO UPDATE SET"
 			  " src_pod = excluded.src_pod, dst_pod = excluded.dst_pod,"
 			  " direction = excluded.direction, policy = excluded.policy,"
@@ -369,7 +370,7 @@ static char *column_dup(sqlite3_stmt *st, int i, bool *failed)
 
 static bool alert_valid(const struct state_db_alert *a)
 {
-	return a->src_workload && a->dst_workload &&
+	return a->src_workload && a->dst_workload && (!a->id[0] || alert_id_valid(a->id)) &&
 	       (unsigned) a->state < _STATE_DB_ALERT_STATE_MAX &&
 	       (unsigned) a->direction < _STATE_DB_DIR_MAX;
 }
@@ -377,7 +378,17 @@ static bool alert_valid(const struct state_db_alert *a)
 static int alert_put(struct state_db *db, sqlite3_stmt *st, struct state_db_alert *a,
 		     const char *what, struct bh_err *reterr)
 {
+	char id[ALERT_ID_SIZE];
 	int rc;
+
+	if (a->id[0])
+		memcpy(id, a->id, sizeof(id));
+	else
+		alert_id_make(&(struct alert_key){ .src = a->src_workload,
+						   .dst = a->dst_workload,
+						   .port = a->port,
+						   .proto = a->proto },
+			      id);
 
 	bind_text(st, 1, a->src_workload);
 	bind_text(st, 2, a->dst_workload);
@@ -392,13 +403,26 @@ static int alert_put(struct state_db *db, sqlite3_stmt *st, struct state_db_aler
 	sqlite3_bind_int64(st, 11, a->first_seen);
 	sqlite3_bind_int64(st, 12, a->last_seen);
 	bind_text(st, 13, alert_state_names[a->state]);
+	bind_text(st, 14, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		a->id = sqlite3_column_int64(st, 0);
+		const char *got = (const char *) sqlite3_column_text(st, 0);
+
+		/* The table's CHECK holds stored ids to the form. */
+		if (alert_id_valid(got))
+			memcpy(a->id, got, ALERT_ID_SIZE);
 		rc = sqlite3_step(st);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		/* The key's conflict is an update: this is the id's, a caller's
+		 * mistake, not the storage's, so the store stays healthy. */
+		(void) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+		return bh_err_set(reterr, BH_ERR_INPUT, -EEXIST,
+				  "state database '%s': %s: alert id '%s' is another alert's",
+				  db->path, what, id);
+	}
 	return rc == SQLITE_DONE ? 0 : state_db_fail(db, rc, what, reterr);
 }
 
@@ -407,15 +431,15 @@ int state_db_alerts_save(struct state_db *db, struct state_db_alert *v, size_t n
 {
 	char what[64];
 	sqlite3_stmt *st;
-	int64_t *ids;
+	char(*ids)[ALERT_ID_SIZE];
 	int r;
 
 	snprintf(what, sizeof(what), "saving %zu alerts", n);
 	for (size_t i = 0; i < n; i++)
 		if (!alert_valid(&v[i]))
 			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-					  "state database '%s': %s: alert %zu has no workloads "
-					  "or an unknown state or direction",
+					  "state database '%s': %s: alert %zu has no workloads, "
+					  "an unknown state or direction, or a malformed id",
 					  db->path, what, i);
 	/* Ids are set only once the transaction committed. */
 	ids = calloc(n ? n : 1, sizeof(*ids));
@@ -433,19 +457,19 @@ int state_db_alerts_save(struct state_db *db, struct state_db_alert *v, size_t n
 		r = alert_put(db, st, &a, what, reterr);
 		if (r < 0)
 			goto out;
-		ids[i] = a.id;
+		memcpy(ids[i], a.id, ALERT_ID_SIZE);
 	}
 	r = state_db_commit(db, what, reterr);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		v[i].id = ids[i];
+		memcpy(v[i].id, ids[i], ALERT_ID_SIZE);
 out:
 	free(ids);
 	return r;
 }
 
-int state_db_alert_set_state(struct state_db *db, int64_t id, enum state_db_alert_state s,
+int state_db_alert_set_state(struct state_db *db, const char *id, enum state_db_alert_state s,
 			     struct bh_err *reterr)
 {
 	const char *what = "setting an alert's state";
@@ -454,8 +478,10 @@ int state_db_alert_set_state(struct state_db *db, int64_t id, enum state_db_aler
 
 	if ((unsigned) s >= _STATE_DB_ALERT_STATE_MAX)
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "state database '%s': alert %lld: unknown state %d", db->path,
-				  (long long) id, (int) s);
+				  "state database '%s': alert '%s': unknown state %d", db->path,
+				  id ? id : "", (int) s);
+	if (!alert_id_valid(id))
+		return 0;
 	r = state_db_begin(db, what, reterr);
 	if (r < 0)
 		return r;
@@ -463,7 +489,7 @@ int state_db_alert_set_state(struct state_db *db, int64_t id, enum state_db_aler
 	if (r < 0)
 		return r;
 	bind_text(st, 1, alert_state_names[s]);
-	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 2, id);
 	r = step_done(db, st, what, reterr);
 	if (r < 0)
 		return r;
@@ -485,29 +511,12 @@ void state_db_alerts_free(struct state_db_alert *v, size_t n)
 	free(v);
 }
 
-/* Grows *v (of *cap elements of @size bytes) to hold one more than @n. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = reallocarray(*v, c, size);
-	if (!p)
-		return -ENOMEM;
-	memset((char *) p + *cap * size, 0, (c - *cap) * size);
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 int state_db_alerts_load(struct state_db *db, struct state_db_alert **ret, size_t *ret_n,
 			 struct bh_err *reterr)
 {
 	const char *sql = "SELECT id, src_workload, dst_workload, port, proto, src_pod, dst_pod,"
 			  " direction, policy, explanation, count, first_seen, last_seen, state"
-			  " FROM alerts ORDER BY id";
+			  " FROM alerts ORDER BY first_seen, rowid";
 	struct state_db_alert *v = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *st;
@@ -518,14 +527,18 @@ int state_db_alerts_load(struct state_db *db, struct state_db_alert **ret, size_
 	if (rc != SQLITE_OK)
 		return state_db_fail(db, rc, "reading alerts", reterr);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct state_db_alert *a;
+		struct state_db_alert *a = vec_grow(v, &cap, n + 1, sizeof(*a));
 
-		if (grow((void **) &v, &cap, n, sizeof(*v)) < 0) {
+		if (!a) {
 			failed = true;
 			break;
 		}
+		v = a;
 		a = &v[n++];
-		a->id = sqlite3_column_int64(st, 0);
+		*a = (struct state_db_alert){ 0 };
+		snprintf(a->id, sizeof(a->id), "%s",
+			 sqlite3_column_text(st, 0) ? (const char *) sqlite3_column_text(st, 0) :
+						      "");
 		a->src_workload = column_dup(st, 1, &failed);
 		a->dst_workload = column_dup(st, 2, &failed);
 		a->port = (uint16_t) sqlite3_column_int(st, 3);
@@ -610,13 +623,15 @@ int state_db_modes_load(struct state_db *db, struct state_db_mode **ret, size_t 
 	if (rc != SQLITE_OK)
 		return state_db_fail(db, rc, "reading modes", reterr);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct state_db_mode *m;
+		struct state_db_mode *m = vec_grow(v, &cap, n + 1, sizeof(*m));
 
-		if (grow((void **) &v, &cap, n, sizeof(*v)) < 0) {
+		if (!m) {
 			failed = true;
 			break;
 		}
+		v = m;
 		m = &v[n++];
+		*m = (struct state_db_mode){ 0 };
 		m->scope = column_dup(st, 0, &failed);
 		m->mode = name_index(mode_names, _STATE_DB_MODE_MAX,
 				     (const char *) sqlite3_column_text(st, 1));

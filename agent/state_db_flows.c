@@ -18,6 +18,7 @@
 #include "hash.h"
 #include "state_db_int.h"
 #include "str.h"
+#include "vec.h"
 
 /* ---- interned peers ---- */
 
@@ -435,19 +436,19 @@ static int load_peers(struct state_db *db, struct loaded *l, struct bh_err *rete
 		return state_db_fail(db, rc, "reading peers", reterr);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (l->n_peers == l->cap_peers) {
-			size_t cap = l->cap_peers ? l->cap_peers * 2 : 64;
-			struct flow_peer *p = reallocarray(l->peers, cap, sizeof(*p));
+			size_t pcap = l->cap_peers, icap = l->cap_peers;
+			struct flow_peer *p = vec_grow(l->peers, &pcap, l->n_peers + 1, sizeof(*p));
 			int64_t *ids;
 
 			if (p)
 				l->peers = p;
-			ids = p ? reallocarray(l->ids, cap, sizeof(*ids)) : NULL;
+			ids = p ? vec_grow(l->ids, &icap, l->n_peers + 1, sizeof(*ids)) : NULL;
 			if (!ids) {
 				r = -ENOMEM;
 				break;
 			}
 			l->ids = ids;
-			l->cap_peers = cap;
+			l->cap_peers = pcap < icap ? pcap : icap;
 		}
 		r = peer_from_row(st, &l->peers[l->n_peers]);
 		if (r < 0)
@@ -496,15 +497,13 @@ static int load_flows(struct state_db *db, struct loaded *l, struct bh_err *rete
 		struct flow_record *f;
 
 		if (l->n == l->cap) {
-			size_t cap = l->cap ? l->cap * 2 : 1024;
-			struct flow_record *v = reallocarray(l->flows, cap, sizeof(*v));
+			struct flow_record *v = vec_grow(l->flows, &l->cap, l->n + 1, sizeof(*v));
 
 			if (!v) {
 				r = -ENOMEM;
 				break;
 			}
 			l->flows = v;
-			l->cap = cap;
 		}
 		f = &l->flows[l->n++];
 		*f = (struct flow_record){

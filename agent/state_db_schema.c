@@ -9,7 +9,11 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "alerts.h"
 #include "state_db_int.h"
+
+/* The SQL function the migration to version 3 computes alert ids with. */
+#define ALERT_ID_FN "bulkhead_alert_id"
 
 struct migration {
 	int to; /* the version after this step */
@@ -73,6 +77,46 @@ static const struct migration migrations[] = {
 		       "ALTER TABLE alerts ADD COLUMN dst_pod TEXT;"
 		       "ALTER TABLE alerts ADD COLUMN explanation TEXT;",
 	},
+	{
+		.to = 3,
+		.why = "alert ids are 16 hex digits derived from the key, as in the report",
+		/*
+		 * SQLite cannot change a column's type: the table is copied.
+		 * Each row's id is computed from its key by alert_id_make()
+		 * (registered as ALERT_ID_FN), so an id saved before means
+		 * the same alert as the table's and the report's.  The rowid
+		 * keeps the old id's order (the order of first saving), which
+		 * breaks ties of first seen when loading.
+		 */
+		.sql = "CREATE TABLE alerts_v3 ("
+		       " id TEXT NOT NULL UNIQUE"
+		       "  CHECK (length(id) = 16 AND id NOT GLOB '*[^0-9a-f]*'),"
+		       " src_workload TEXT NOT NULL, dst_workload TEXT NOT NULL,"
+		       " port INTEGER NOT NULL, proto INTEGER NOT NULL,"
+		       " direction TEXT NOT NULL CHECK (direction IN ('ingress', 'egress')),"
+		       " policy TEXT,"
+		       " count INTEGER NOT NULL,"
+		       " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+		       " state TEXT NOT NULL"
+		       "  CHECK (state IN ('open', 'allowed', 'dismissed')),"
+		       " src_pod TEXT, dst_pod TEXT, explanation TEXT,"
+		       " UNIQUE (src_workload, dst_workload, port, proto));"
+		       "INSERT INTO alerts_v3 (id, src_workload, dst_workload, port, proto,"
+		       " direction, policy, count, first_seen, last_seen, state, src_pod,"
+		       " dst_pod, explanation)"
+		       " SELECT " ALERT_ID_FN "(src_workload, dst_workload, port, proto),"
+		       " src_workload, dst_workload, port, proto, direction, policy, count,"
+		       " first_seen, last_seen, state, src_pod, dst_pod, explanation"
+		       " FROM alerts ORDER BY id;"
+		       "DROP TABLE alerts;"
+		       "ALTER TABLE alerts_v3 RENAME TO alerts;",
+	},
+	{
+		.to = 4,
+		.why = "alert times in milliseconds, as the alert table and the report keep them",
+		.sql = "UPDATE alerts SET first_seen = first_seen * 1000,"
+		       " last_seen = last_seen * 1000;",
+	},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_DB_SCHEMA_VERSION,
@@ -94,6 +138,27 @@ int state_db_schema_read_version(struct state_db *db, struct bh_err *reterr)
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* ALERT_ID_FN(src, dst, port, proto): alert_id_make() of the key; NULL
+ * for a NULL peer. */
+static void alert_id_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *src = (const char *) sqlite3_value_text(argv[0]);
+	const char *dst = (const char *) sqlite3_value_text(argv[1]);
+	char id[ALERT_ID_SIZE];
+
+	(void) argc;
+	if (!src || !dst) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	alert_id_make(&(struct alert_key){ .src = src,
+					   .dst = dst,
+					   .port = (uint16_t) sqlite3_value_int(argv[2]),
+					   .proto = (uint8_t) sqlite3_value_int(argv[3]) },
+		      id);
+	sqlite3_result_text(ctx, id, ALERT_ID_LEN, SQLITE_TRANSIENT);
 }
 
 static int migrate_one(struct state_db *db, const struct migration *m, struct bh_err *reterr)
@@ -129,6 +194,14 @@ int state_db_schema_migrate(struct state_db *db, struct bh_err *reterr)
 				  "state database '%s': schema version %d is newer than this "
 				  "bulkhead's (%d): refusing to open it, run a newer bulkhead",
 				  db->path, v, STATE_DB_SCHEMA_VERSION);
+	if (v < STATE_DB_SCHEMA_VERSION && !db->readonly) {
+		int rc = sqlite3_create_function_v2(db->db, ALERT_ID_FN, 4,
+						    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+						    alert_id_fn, NULL, NULL, NULL);
+
+		if (rc != SQLITE_OK)
+			return state_db_fail(db, rc, "migrating the schema", reterr);
+	}
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
 		if (migrations[i].to <= v)
 			continue;

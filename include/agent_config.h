@@ -16,6 +16,9 @@
  *     interfaces: ["cali*", "veth*"]
  *     conntrack: true
  *     nflogGroup: 16968
+ *     enforce: true                        # false: learn only, no nftables
+ *     policyMode: enforce                  # preview: what the policies deny
+ *                                          # is logged as an alert and passes
  *     learnDuration: 24h                   # seconds, or 90s, 10m, 24h, 1h30m
  *     previewWindow: 48h
  *     autoPromote: false
@@ -67,6 +70,8 @@ enum agent_setting {
 	AGENT_SET_CHECKPOINT_INTERVAL,
 	AGENT_SET_LOG_LEVEL,
 	AGENT_SET_LOG_FORMAT,
+	AGENT_SET_ENFORCE,
+	AGENT_SET_POLICY_MODE,
 	AGENT_SET_COUNT,
 };
 
@@ -83,6 +88,13 @@ struct agent_config {
 	size_t n_interfaces;
 	bool conntrack;
 	uint16_t nflog_group;
+	/* Keep table inet bulkhead in step with the cluster (the default);
+	 * false: the agent never touches nftables (learning only). */
+	bool enforce;
+	/* policyMode: how the cluster's NetworkPolicies are applied: false
+	 * "enforce" (what they deny is dropped, the default), true "preview"
+	 * (it is logged to NFLOG, becomes an alert, and passes). */
+	bool policy_preview;
 	uint64_t learn_duration_s;
 	uint64_t preview_window_s;
 	bool auto_promote;

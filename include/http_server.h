@@ -63,12 +63,14 @@ enum {
  * What a handler fills in.  @status defaults to 200 and @content_type to
  * "text/plain; charset=utf-8" (a static string: not copied, not freed);
  * @body is an empty buffer the handler appends to (buf_printf and the
- * json_out writer), freed by the server.
+ * json_out writer), freed by the server; @headers, when not NULL, are more
+ * response headers: name, value, name, value, ..., NULL (static strings).
  */
 struct http_response {
 	unsigned status;
 	const char *content_type;
 	struct buf body;
+	const char *const *headers;
 };
 
 /*

@@ -122,12 +122,20 @@ enum metrics_agent_id {
 	METRICS_CONNTRACK_OVERRUNS, /* counter */
 	METRICS_ALERTS, /* counter: new alerts recorded */
 	METRICS_ALERTS_DROPPED, /* counter: NFLOG messages not recorded (flood) */
+	METRICS_NFLOG_OVERRUNS, /* counter: NFLOG socket overflows */
 	METRICS_POLICY_PACKETS, /* counter {namespace, policy, verdict} */
 	METRICS_RULESET_PROGRAM_SECONDS, /* histogram {kind}: full, incremental */
+	METRICS_RULESET_BATCHES, /* counter {kind}: full, incremental */
+	METRICS_RULESET_RESYNCS, /* counter: full replaces after a failed batch */
+	METRICS_RULESET_ERRORS, /* counter: batches or updates that failed */
+	METRICS_RULESET_LAST_SYNC, /* gauge: unix time of the last good batch */
+	METRICS_RULESET_INFO, /* gauge {digest} = 1: the table's digest comment */
 	METRICS_WATCH_RESTARTS, /* counter {resource} */
 	METRICS_WATCH_RELISTS, /* counter {resource} */
 	METRICS_API_ERRORS, /* counter {resource} */
 	METRICS_STATE_DB_WRITE_SECONDS, /* histogram */
+	METRICS_STATE_DB_FULL_CHECKPOINTS, /* counter: flow checkpoints written whole */
+	METRICS_CAPTURE_INTERFACES, /* gauge: interfaces captured now */
 	_METRICS_AGENT_MAX,
 };
 

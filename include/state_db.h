@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "err.h"
 #include "flow.h"
 #include "flows_json.h"
@@ -37,7 +38,7 @@
 /* The file inside the state directory. */
 #define STATE_DB_FILE "state.db"
 /* The schema this code writes; older databases are migrated to it. */
-#define STATE_DB_SCHEMA_VERSION 2
+#define STATE_DB_SCHEMA_VERSION 4
 /* The scope of the cluster-wide mode and proposal (namespaces use their
  * name as scope). */
 #define STATE_DB_SCOPE_CLUSTER ""
@@ -140,7 +141,11 @@ enum state_db_direction {
  * state_db_alerts_load() returns.
  */
 struct state_db_alert {
-	int64_t id; /* assigned by the store: stable for the key */
+	/* The alert's id (include/alerts.h): "" on save derives it from the
+	 * key (alert_id_make()); one given (the table's, salted after a
+	 * collision) is stored as it is for a new key.  A key already stored
+	 * keeps its id. */
+	char id[ALERT_ID_SIZE];
 	char *src_workload;
 	char *dst_workload;
 	uint16_t port;
@@ -151,7 +156,7 @@ struct state_db_alert {
 	char *policy; /* the deciding policy "ns/name", may be NULL */
 	char *explanation; /* may be NULL */
 	uint64_t count;
-	int64_t first_seen; /* unix seconds */
+	int64_t first_seen; /* unix milliseconds (seconds before schema 4) */
 	int64_t last_seen;
 	enum state_db_alert_state state;
 };
@@ -159,14 +164,20 @@ struct state_db_alert {
 /*
  * Saves @n alerts in one transaction: an alert whose key is stored
  * replaces it (the caller's record is the newer one), keeping its id; a
- * new key gets a new id.  Sets v[i].id.  Workloads must be non-NULL.
+ * new key gets its id as said above.  Sets v[i].id.  Workloads must be
+ * non-NULL and ids "" or 16 lowercase hex digits (-EINVAL, input);
+ * -EEXIST (input) for a given id another key's alert holds; nothing is
+ * saved on failure.
  */
 int state_db_alerts_save(struct state_db *db, struct state_db_alert *v, size_t n,
 			 struct bh_err *reterr);
-/* Sets the state of the alert @id: 1 done, 0 no such alert, -errno. */
-int state_db_alert_set_state(struct state_db *db, int64_t id, enum state_db_alert_state st,
+/* Sets the state of the alert @id: 1 done, 0 no such alert (a malformed
+ * id included), -errno. */
+int state_db_alert_set_state(struct state_db *db, const char *id, enum state_db_alert_state st,
 			     struct bh_err *reterr);
-/* Every alert, ordered by id, in a new array (state_db_alerts_free()). */
+/* Every alert, ordered by first seen and, for equal first seen, by when
+ * it was first saved (the alert table's order, include/alerts.h), in a
+ * new array (state_db_alerts_free()). */
 int state_db_alerts_load(struct state_db *db, struct state_db_alert **ret, size_t *ret_n,
 			 struct bh_err *reterr);
 void state_db_alerts_free(struct state_db_alert *v, size_t n);

@@ -1,0 +1,308 @@
+/*
+ * The daemon's inside (agent-private): struct agent and the parts it is cut
+ * into, one file per idea.
+ *
+ *   agent.c         lifecycle: config, log, state db, signals, SIGHUP reload
+ *   agent_http.c    the routes and the readiness of /readyz and /status
+ *   agent_source.c  the cluster: snapshot files watched with inotify, or the
+ *                   Kubernetes cache
+ *   agent_learn.c   capture, conntrack, the flow table, checkpoints
+ *   agent_enforce.c table inet bulkhead kept in step with the cluster (the
+ *                   sync object), adopted at start
+ *   agent_alerts.c  preview alerts: NFLOG read, resolved, counted, saved
+ *   agent_counters.c the ruleset's nftables counters as per-policy metrics
+ *   agent_report.c  the report (docs/report.md) of GET /report
+ *
+ * agent.c calls into the others; they read and write the fields below but
+ * never call agent.c (style.layering rule 2: no call cycle), and a part
+ * tells another of a change through a field (cluster_gen), not a call.
+ * One exception, a call down: the enforcement must follow every change as
+ * it happens, so agent_source.c hands each to agent_enforce.c (and
+ * agent_http.c asks it and agent_alerts.c for /status); agent_enforce.c
+ * and agent_alerts.c call no other part.
+ * Loop thread only.
+ */
+#ifndef BH_AGENT_INT_H
+#define BH_AGENT_INT_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "agent_config.h"
+#include "err.h"
+#include "hmap.h"
+#include "loop.h"
+#include "metrics.h"
+
+struct alerts;
+struct capture;
+struct engine;
+struct cluster;
+struct ctmon;
+struct http_server;
+struct identity;
+struct kube_cache;
+struct kube_client;
+struct kube_cache_event;
+struct learn;
+struct linkmon;
+struct json_out;
+struct nftio;
+struct preview;
+struct ruleset;
+struct sync;
+struct sync_build;
+struct metrics_registry;
+struct state_db;
+struct state_db_mode;
+
+/* Snapshot files are read again this long after the last change seen
+ * (an editor's or kubectl's write comes as several events). */
+#define AGENT_SNAPSHOT_SETTLE_MS 200
+/* Flows written per incremental checkpoint step: one transaction each,
+ * short enough that no loop event waits long behind it. */
+#define AGENT_CHECKPOINT_CHUNK 2000
+/* The flow table's gone record (flow_table_gone_record()) holds the keys
+ * of a sixteenth of the table, at least 1,024 (all of a smaller table) and
+ * at most this many (2.8 MiB): more leaving between two checkpoints makes
+ * the next one full. */
+#define AGENT_GONE_MAX 65536
+/* Capture drops, conntrack overruns and the flow gauge are read this often. */
+#define AGENT_STATS_MS 5000
+/* Unanswered openers are learned as sent this often (learn_expire). */
+#define AGENT_EXPIRE_MS 1000
+/* Preview alerts are saved to the state database this long after they
+ * change (a kill -9 loses at most this much of their counts). */
+#define AGENT_ALERTS_SAVE_MS 1000
+/* A failed ruleset batch is tried again (as a full replace) this long
+ * after, when no event comes first. */
+#define AGENT_ENFORCE_RETRY_MS 2000
+/* Pods copied per loop turn for a full build (about 10 ms at 1,000). */
+#define AGENT_ENFORCE_COPY_CHUNK 1000
+/* More changes than this in one turn of the cluster source (a burst, a
+ * relist): the table is rebuilt off the loop instead of one update each
+ * (a few milliseconds each at 10,000 pods). */
+#define AGENT_ENFORCE_BURST_MAX 200
+/* ... once no burst event came for this long (the rest of the burst is in
+ * the copy then, not caught up after it). */
+#define AGENT_ENFORCE_BURST_SETTLE_MS 100
+#define AGENT_ENFORCE_BURST_WAIT_MS 1000 /* (at most) */
+
+/* One live capture on a pod interface. */
+struct agent_cap {
+	struct loop_io io;
+	struct agent *agent;
+	struct capture *cap;
+	int ifindex;
+	char name[IF_NAMESIZE];
+	uint64_t drops_seen; /* kernel drops already counted in the metric */
+	struct metrics_series *drops;
+};
+
+/* One directory of snapshot files watched with inotify. */
+struct agent_watch_dir {
+	int wd;
+	char *dir;
+};
+
+struct agent {
+	struct agent_config cfg;
+	char *config_path; /* --config FILE, NULL without */
+	struct loop *loop;
+	struct loop_timer stats_timer;
+	int64_t started; /* unix seconds */
+	bool stopping;
+
+	/* --- state --- */
+	struct state_db *db;
+	/* The modes stored (read at start: nothing changes them yet). */
+	struct state_db_mode *modes;
+	size_t n_modes;
+
+	/* --- HTTP (agent_http.c) --- */
+	struct http_server *http;
+	struct metrics_registry *metrics;
+	struct metrics_family *fam[_METRICS_AGENT_MAX];
+	struct metrics_series *m_learned_pcap, *m_learned_ct, *m_evicted, *m_flows, *m_ct_overruns,
+		*m_db_write, *m_ckpt_full, *m_captures;
+
+	/* --- the cluster (agent_source.c) --- */
+	struct cluster *snap; /* the last good snapshot, owned */
+	struct kube_config *kcfg;
+	struct kube_client *kube;
+	struct kube_cache *cache;
+	struct loop_io kube_io;
+	struct loop_timer kube_timer;
+	int inotify_fd;
+	struct loop_io inotify_io;
+	struct loop_timer snapshot_timer;
+	struct agent_watch_dir *wdirs;
+	size_t n_wdirs;
+	bool synced; /* the cluster source has given a whole cluster */
+	/* The API server: sums over the watches of what came (lists, pages,
+	 * events, bookmarks) and of failed requests, and which changed last:
+	 * failures after the last data make the API "unreachable". */
+	uint64_t api_data, api_fail;
+	bool api_down;
+	int64_t last_sync; /* unix seconds of the last good sync, 0 never */
+	uint64_t cluster_gen; /* bumped at every change of the cluster */
+	char source_err[BH_ERR_MSG_MAX]; /* why the source is not good, "" */
+
+	/* --- learning (agent_learn.c) --- */
+	struct learn *learn;
+	struct linkmon *lm;
+	struct loop_io lm_io;
+	struct ctmon *ct;
+	struct loop_io ct_io;
+	struct agent_cap **caps;
+	size_t n_caps, cap_caps;
+	struct loop_timer expire_timer, checkpoint_timer;
+	struct identity *identity;
+	uint64_t identity_gen; /* cluster_gen the identity was built for */
+	/* Incremental checkpoint: the flows changed since they were last
+	 * written (flow_table_dirty_at()) are, AGENT_CHECKPOINT_CHUNK table
+	 * positions at a time from @ckpt_pos, while @ckpt_running. */
+	size_t ckpt_pos;
+	bool ckpt_running;
+	uint32_t *ckpt_idx;
+	uint64_t checkpoints; /* transactions written */
+	uint64_t ckpt_full; /* of which full checkpoints (the gone record overflowed) */
+	char learn_err[BH_ERR_MSG_MAX]; /* the last learning failure, "" */
+
+	/* --- enforcement (agent_enforce.c) --- */
+	struct nftio *nio; /* NULL with enforce off */
+	struct ruleset *rs; /* NULL until the first whole cluster */
+	struct sync *sync; /* follows the cluster below */
+	/* The cluster the sync object follows: the cache's (borrowed), or
+	 * with --snapshot a copy of its own (owned, @enf_own). */
+	struct cluster *enf_cluster;
+	bool enf_own;
+	/* A full build (the first take, or a rebuild after a failure or a
+	 * delta that needs a full replace) runs in a worker thread
+	 * (include/sync_build.h) on a copy of the cluster, while @sync and
+	 * @rs are NULL; its eventfd is @enf_job_io.  Changes that came
+	 * meanwhile: pods only (@enf_job_pods: caught up by a diff from the
+	 * copy), or more (@enf_job_redo: built again). */
+	struct sync_build *enf_job;
+	struct loop_io enf_job_io;
+	/* The copy under way, AGENT_ENFORCE_COPY_CHUNK pods per turn of
+	 * @enf_copy_timer, before the worker starts; loop time spent. */
+	struct cluster *enf_copy;
+	struct loop_timer enf_copy_timer;
+	uint64_t enf_copy_us;
+	unsigned enf_copy_steps;
+	bool enf_job_pods, enf_job_redo;
+	unsigned enf_job_npods; /* pod changes meanwhile: past the burst bound, redo */
+	uint64_t enf_job_t0; /* clock_mono_us() at its start */
+	uint64_t enf_events; /* events of the sync objects already freed */
+	unsigned enf_turn; /* changes handed to @sync since the last flush */
+	uint64_t enf_settle_until; /* loop_now() bound of a burst's settling */
+	struct loop_timer enf_timer; /* the verdict-map refill, or a retry */
+	bool enf_retry; /* a batch failed: flush again when the timer fires */
+	const char *enf_start; /* how the table was taken: adopted, replaced */
+	int64_t enf_last; /* unix seconds the table was last in step, 0 never */
+	uint64_t enf_full, enf_incr, enf_errors; /* batches sent, failures */
+	uint64_t enf_resyncs; /* full replaces after a failure */
+	char enf_digest[64]; /* the table's comment as last replaced/adopted */
+	char enf_err[BH_ERR_MSG_MAX]; /* why the table is not in step, "" */
+	struct metrics_series *m_enf_info;
+
+	/* --- preview alerts (agent_alerts.c) --- */
+	struct alerts *alerts; /* preview alerts (agent_alerts.c), NULL when none */
+	struct preview *nflog; /* the NFLOG group, NULL when not bound */
+	struct loop_io nflog_io;
+	struct loop_timer alerts_timer; /* saves what changed */
+	/* Unix ms of the oldest observation not saved yet; INT64_MAX none. */
+	int64_t alerts_dirty;
+	bool alerts_save_failed;
+	uint64_t alerts_unresolved; /* logged packets no pod decided */
+	uint64_t alerts_stale; /* the engine, asked later, allows them */
+	uint64_t alerts_saved; /* alert rows written */
+	struct engine *alerts_engine; /* over enf_cluster, as of ... */
+	uint64_t alerts_engine_gen; /* ... this cluster_gen */
+	char nflog_err[BH_ERR_MSG_MAX]; /* why NFLOG is not read, "" */
+	struct metrics_series *m_alerts, *m_alerts_dropped, *m_nflog_overruns;
+
+	/* --- policy packet counters (agent_counters.c) --- */
+	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */
+	bool policy_counters_init;
+	bool counters_failed; /* the last read failed (logged once) */
+};
+
+/* agent_http.c: registers the metrics families and the routes, opens the
+ * listeners. */
+int agent_http_start(struct agent *a, struct bh_err *reterr);
+void agent_http_stop(struct agent *a);
+/* What /readyz says: true, or false with a one-line @reason. */
+bool agent_ready(struct agent *a, char *reason, size_t len);
+
+/* agent_source.c: loads the cluster (snapshot files now, or starts the
+ * Kubernetes cache) and watches it. */
+int agent_source_start(struct agent *a, struct bh_err *reterr);
+void agent_source_stop(struct agent *a);
+/* Reads the API watches' counters into the metrics. */
+void agent_source_stats(struct agent *a);
+/* The cluster now (borrowed: valid until the next loop event), or NULL
+ * before the first sync. */
+struct cluster *agent_source_cluster(struct agent *a);
+
+/* agent_learn.c: the flow table (restored from the state db), the live
+ * sources of the configuration, the checkpoint timer. */
+int agent_learn_start(struct agent *a, struct bh_err *reterr);
+/* Applies a changed --interface or --conntrack (SIGHUP). */
+int agent_learn_reconfigure(struct agent *a, uint32_t changed, struct bh_err *reterr);
+/* Writes every flow (at shutdown) and stops the sources. */
+void agent_learn_stop(struct agent *a);
+/* Reads the sources' counters into the metrics. */
+void agent_learn_stats(struct agent *a);
+size_t agent_learn_flows(const struct agent *a);
+/* The identity index of the cluster now (rebuilt after a change; the
+ * last one, or NULL, when that fails or before the first sync). */
+const struct identity *agent_learn_identity(struct agent *a);
+
+/* agent_enforce.c: opens nftables (enforce on) and takes the table once
+ * the cluster source has given a whole cluster. */
+int agent_enforce_start(struct agent *a, struct bh_err *reterr);
+/* The cache applied @ev: the change goes to the sync object (queued). */
+void agent_enforce_event(struct agent *a, const struct kube_cache_event *ev);
+/* After a turn of the cluster source: takes the table at the first whole
+ * cluster, then sends what the events queued as one batch. */
+void agent_enforce_step(struct agent *a);
+/* The --snapshot files were read again into a->snap: diffed against the
+ * enforced cluster, one batch. */
+void agent_enforce_reload(struct agent *a);
+/* Frees the enforcement's objects; the kernel's table stays as it is. */
+void agent_enforce_stop(struct agent *a);
+/* /status's "enforcement" object. */
+void agent_enforce_status(struct agent *a, struct json_out *w);
+
+/* agent_counters.c: reads the table's counters into
+ * bulkhead_policy_packets_total (enforcing, once the table is taken). */
+void agent_counters_read(struct agent *a);
+void agent_counters_stop(struct agent *a);
+
+/* agent_report.c: the whole report (docs/report.md, schema version 1) at
+ * @now (unix seconds) into @w, from the cluster, the flow table, the
+ * stored modes, the enforcement and a->alerts.  0, or -ENOMEM (or the
+ * writer's error, -E2BIG past its buffer's bound). */
+int agent_report_write(struct agent *a, int64_t now, struct json_out *w);
+
+/* agent_alerts.c: the alert table (restored from the state db) and, when
+ * the agent programs nftables, the NFLOG group of preview's logs on the
+ * loop.  After agent_enforce_start(). */
+int agent_alerts_start(struct agent *a, struct bh_err *reterr);
+/* Saves what changed, unbinds the group, frees the table. */
+void agent_alerts_stop(struct agent *a);
+/* Reads the table's and NFLOG's counters into the metrics. */
+void agent_alerts_stats(struct agent *a);
+/* Why alerts cannot be taken in preview (NFLOG not bound), or NULL. */
+const char *agent_alerts_problem(const struct agent *a);
+/* The "alerts" object of /status. */
+void agent_alerts_status(struct agent *a, struct json_out *w);
+/* Every alert, as the report's alerts array (GET /alerts). */
+void agent_alerts_json(struct agent *a, struct json_out *w);
+
+#endif
