@@ -1,0 +1,214 @@
+/*
+ * bulkhead export: the local agent's report (docs/report.md), from GET
+ * /report on its control socket, into a file.
+ *
+ *   bulkhead export -o REPORT.json [--socket PATH]
+ *
+ * The body is written as it arrives into a temporary file next to
+ * REPORT.json, renamed into place once the whole answer came and it is a
+ * report (HTTP 200, application/json, opening with schemaVersion): the
+ * file appears whole or not at all, and a failed export leaves an older
+ * REPORT.json as it was.  "-o -" writes to stdout.  Exit 0 written, 2 bad
+ * usage, 3 when no agent answers, its answer is no report, or the file
+ * cannot be written.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "atomic_file.h"
+#include "cli.h"
+
+#define EXPORT_SOCKET_DEFAULT "/run/bulkhead/agent.sock"
+/* The agent makes the report from memory (about a second for 10,000 pods
+ * and 200,000 flows, docs/figures.md); past this it is hung. */
+#define EXPORT_TIMEOUT_MS 60000L
+/* The report opens with this (the agent writes its fields in order). */
+#define EXPORT_HEAD "{\"schemaVersion\":"
+
+enum {
+	OPT_SOCKET = CLI_OPT_BASE,
+	OPT_OUTPUT,
+};
+
+static const struct cli_flag export_flags[] = {
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "REPORT.json",
+	  .id = OPT_OUTPUT,
+	  .help = "the file to write (replaced atomically; - for stdout)" },
+	{ .name = "socket",
+	  .arg = "PATH",
+	  .id = OPT_SOCKET,
+	  .help = "the agent's control socket (default: " EXPORT_SOCKET_DEFAULT ")" },
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_export_cmd = {
+	.name = "export",
+	.fn = cli_export,
+	.usage = "-o REPORT.json",
+	.summary = "write the local agent's report (the dashboard's input) to a file",
+	.about = "Asks the agent on this node, through its control socket (GET /report), for\n"
+		 "its report (docs/report.md: workloads, flows, alerts, proposals,\n"
+		 "enforcement) and writes it to REPORT.json: a temporary file renamed into\n"
+		 "place once the whole report came, so the file is whole or untouched.\n",
+	.exit_status = "0 written, 2 bad usage, 3 system error (no agent answering, no report, "
+		       "the file cannot be written)",
+	.flags = export_flags,
+	.n_flags = BH_ARRAY_SIZE(export_flags),
+};
+
+struct sink {
+	FILE *f;
+	char head[sizeof(EXPORT_HEAD)]; /* the first bytes, to check */
+	size_t n_head;
+	bool write_err;
+};
+
+static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = sz * nmemb, k = sizeof(s->head) - 1 - s->n_head;
+
+	if (k > n)
+		k = n;
+	memcpy(s->head + s->n_head, p, k);
+	s->n_head += k;
+	s->head[s->n_head] = '\0';
+	if (fwrite(p, 1, n, s->f) != n) {
+		s->write_err = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Why connecting to @sock fails: -errno of a connect() of our own
+ * (-ECONNREFUSED when it works now: the agent was not there a moment ago). */
+static int socket_errno(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 ? -ECONNREFUSED : -errno;
+	(void) close(fd);
+	return r == -EAGAIN ? -ECONNREFUSED : r;
+}
+
+/* GET /report over @sock into @s: 0, or a system error (one line). */
+static int report_fetch(const char *sock, const char *out, struct sink *s, struct bh_err *reterr)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	const char *ctype = NULL;
+	long code = 0;
+	CURLcode cc;
+	CURL *e;
+	int r = 0;
+
+	e = curl_easy_init();
+	if (!e)
+		return bh_err_oom(reterr);
+	(void) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, sock);
+	(void) curl_easy_setopt(e, CURLOPT_URL, "http://localhost/report");
+	(void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	(void) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_TIMEOUT_MS);
+	(void) curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	(void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	(void) curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	cc = curl_easy_perform(e);
+	if (cc == CURLE_WRITE_ERROR && s->write_err) {
+		int err = errno ? errno : EIO;
+
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -err, "export: writing '%s': %s", out,
+			       strerror(err));
+	} else if (cc == CURLE_COULDNT_CONNECT) {
+		r = socket_errno(sock);
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, r,
+			       "export: no agent answering on socket '%s': %s", sock, strerror(-r));
+	} else if (cc != CURLE_OK) {
+		r = bh_err_set(reterr, BH_ERR_SYSTEM,
+			       cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO,
+			       "export: no agent answering on socket '%s': %s", sock,
+			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	} else {
+		(void) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		(void) curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype);
+		if (code != 200)
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
+				       "export: the agent on socket '%s' answered HTTP %ld to GET "
+				       "/report",
+				       sock, code);
+		else if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 ||
+			 strcmp(s->head, EXPORT_HEAD) != 0)
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EBADMSG,
+				       "export: the agent on socket '%s' sent no report to GET "
+				       "/report",
+				       sock);
+	}
+	curl_easy_cleanup(e);
+	return r;
+}
+
+int cli_export(int argc, char **argv, struct bh_err *reterr)
+{
+	const char *sock = EXPORT_SOCKET_DEFAULT, *out = NULL;
+	struct atomic_file af = { 0 };
+	struct sink s = { 0 };
+	struct cli_getopt g;
+	bool to_stdout;
+	int c, r;
+
+	cli_getopt_init(&g, &cli_export_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
+		switch (c) {
+		case OPT_SOCKET:
+			sock = g.arg;
+			break;
+		case OPT_OUTPUT:
+			out = g.arg;
+			break;
+		default:
+			return cli_flag_unhandled(reterr, &g);
+		}
+	}
+	if (c < 0)
+		return c;
+	if (!out || !out[0])
+		return cli_usage_err(reterr, "export",
+				     "-o: expected the file to write (REPORT.json)");
+	if (!sock[0])
+		return cli_usage_err(reterr, "export", "--socket: expected a path");
+	to_stdout = strcmp(out, "-") == 0;
+	if (to_stdout) {
+		s.f = stdout;
+	} else {
+		r = atomic_file_open(&af, out, reterr);
+		if (r < 0)
+			return r;
+		s.f = af.f;
+	}
+	r = report_fetch(sock, out, &s, reterr);
+	if (to_stdout) {
+		if (r == 0 && fflush(stdout) != 0)
+			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "export: writing stdout: %s",
+				       strerror(errno));
+		return r;
+	}
+	if (r < 0) {
+		atomic_file_abort(&af);
+		return r;
+	}
+	return atomic_file_commit(&af, reterr);
+}
