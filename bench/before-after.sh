@@ -17,7 +17,9 @@ benches=${BENCHES:-enforcer learn propose check}
 mkdir -p "$out"
 
 build_side() { # NAME REF
-	local name=$1 ref=$2 tree="$out/$1-src"
+	# The ref is resolved here: HEAD inside a side's worktree is that tree's.
+	local name=$1 ref tree="$out/$1-src"
+	ref=$(git -C "$src" rev-parse --verify "$2^{commit}")
 	if [ ! -d "$tree" ]; then
 		git -C "$src" worktree add -q --detach "$tree" "$ref"
 	else

@@ -12,6 +12,9 @@
  * and, side by side, the baseline: the same 100x100 table by a naive
  * evaluator that scans every policy of the cluster for each cell (no
  * per-pod index).  Both must give the same answer for every cell.
+ * Then a full table of the first 2,000 pods (one probe) by engine_matrix()
+ * and through the engine memo (engine_memo_new() included), which must
+ * agree cell for cell.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +24,12 @@
 
 #include "bench.h"
 #include "engine.h"
+#include "engine_memo.h"
 #include "snapshot.h"
 
 #define BENCH_PODS 100
 #define BENCH_PROBE_CALLS 10000
+#define BENCH_BIG_PODS 2000
 
 static const struct {
 	uint8_t proto;
@@ -52,6 +57,8 @@ enum metric {
 	M_MATRIX1,
 	M_MATRIX6,
 	M_NAIVE1,
+	M_BIG_ENGINE,
+	M_BIG_MEMO,
 	_M_MAX,
 };
 
@@ -109,11 +116,16 @@ int main(int argc, char **argv)
 		[M_MATRIX1] = "100x100 matrix, 1 probe",
 		[M_MATRIX6] = "100x100 matrix, 6 probes",
 		[M_NAIVE1] = "baseline: naive 100x100, 1 probe",
+		[M_BIG_ENGINE] = "2000x2000 matrix, engine_matrix",
+		[M_BIG_MEMO] = "2000x2000 matrix, engine memo",
 	};
 	const char *paths[1];
 	size_t reps = 5, idx[BENCH_PODS], n_allowed = 0;
 	double *wall = NULL, *cpu = NULL;
-	bool *m = NULL, *m2 = NULL;
+	bool *m = NULL, *m2 = NULL, *big = NULL, *big2 = NULL;
+	size_t *bidx = NULL;
+	struct engine_ep *beps = NULL;
+	struct engine_memo_stats mst = { 0 };
 	struct cluster *c = NULL;
 	struct engine *e = NULL;
 	struct bh_err err = { 0 };
@@ -132,7 +144,11 @@ int main(int argc, char **argv)
 	cpu = calloc(_M_MAX * reps, sizeof(double));
 	m = calloc(BENCH_PODS * BENCH_PODS, sizeof(bool));
 	m2 = calloc(BENCH_PODS * BENCH_PODS, sizeof(bool));
-	if (!wall || !cpu || !m || !m2)
+	big = calloc((size_t) BENCH_BIG_PODS * BENCH_BIG_PODS, sizeof(bool));
+	big2 = calloc((size_t) BENCH_BIG_PODS * BENCH_BIG_PODS, sizeof(bool));
+	bidx = calloc(BENCH_BIG_PODS, sizeof(*bidx));
+	beps = calloc(BENCH_BIG_PODS, sizeof(*beps));
+	if (!wall || !cpu || !m || !m2 || !big || !big2 || !bidx || !beps)
 		goto out;
 
 	for (size_t r = 0; r < reps; r++) {
@@ -204,6 +220,36 @@ int main(int argc, char **argv)
 			}
 			n_allowed += m[i];
 		}
+
+		/* The full table of the first 2,000 pods: engine, then memo. */
+		if (c->n_pods >= BENCH_BIG_PODS) {
+			struct engine_memo *em = NULL;
+
+			for (size_t i = 0; i < BENCH_BIG_PODS; i++)
+				bidx[i] = i;
+			t0 = stamp_now();
+			engine_matrix(e, bidx, BENCH_BIG_PODS, bidx, BENCH_BIG_PODS, AF_INET,
+				      IPPROTO_TCP, 8080, big);
+			record(wall, cpu, reps, M_BIG_ENGINE, r, t0, 1);
+			t0 = stamp_now();
+			if (engine_memo_new(c, NULL, &em) < 0)
+				goto out;
+			for (size_t i = 0; i < BENCH_BIG_PODS; i++)
+				engine_ep_pod(engine_memo_engine(em), &c->pods[i], AF_INET,
+					      &beps[i]);
+			if (engine_memo_matrix(em, beps, BENCH_BIG_PODS, beps, BENCH_BIG_PODS,
+					       IPPROTO_TCP, 8080, big2) < 0) {
+				engine_memo_free(em);
+				goto out;
+			}
+			record(wall, cpu, reps, M_BIG_MEMO, r, t0, 1);
+			engine_memo_stats(em, &mst);
+			engine_memo_free(em);
+			if (memcmp(big, big2, (size_t) BENCH_BIG_PODS * BENCH_BIG_PODS) != 0) {
+				fprintf(stderr, "bench_check: engine and memo tables disagree\n");
+				goto out;
+			}
+		}
 	}
 
 	printf("snapshot: %s: %zu pods, %zu policies, %zu namespaces, %zu nodes\n", argv[1],
@@ -214,6 +260,9 @@ int main(int argc, char **argv)
 		       bench_median(cpu + k * reps, reps));
 	printf("  (%zu of %d cells of the TCP/8080 table allowed)\n", n_allowed,
 	       BENCH_PODS * BENCH_PODS);
+	printf("  (memo: %zu classes of pods, %llu verdicts asked of the engine, %llu answered "
+	       "from the memo)\n",
+	       mst.n_classes, (unsigned long long) mst.misses, (unsigned long long) mst.hits);
 	ret = 0;
 
 out:
@@ -223,5 +272,9 @@ out:
 	free(cpu);
 	free(m);
 	free(m2);
+	free(big);
+	free(big2);
+	free(bidx);
+	free(beps);
 	return ret;
 }

@@ -132,15 +132,16 @@ static bool delta_has_chains(const struct rs_delta *d, const struct ruleset *rs)
 }
 
 /* One event: into @st, or @st_chains when its batch touches chains. */
-static int one_event(struct nftio *nio, struct ruleset *rs, struct cluster *c, const char *ns,
-		     const char *name, struct ev_stats *st, struct ev_stats *st_chains)
+static int one_event(struct nftio *nio, struct ruleset *rs, struct cluster *c,
+		     const struct pod *oldp, const char *ns, const char *name, struct ev_stats *st,
+		     struct ev_stats *st_chains)
 {
 	struct rs_delta *d = NULL;
 	struct bh_err err = { 0 };
 	double t0 = bench_now_ms(), upd, ms;
 	int r;
 
-	r = ruleset_update_pod(rs, c, ns, name, &d, &err);
+	r = ruleset_update_pod(rs, c, oldp, cluster_pod_find(c, ns, name), &d, &err);
 	upd = bench_now_ms() - t0;
 	if (r >= 0)
 		r = nftio_commit_delta(nio, rs, d, &err);
@@ -329,7 +330,7 @@ int main(int argc, char **argv)
 		(void) snprintf(ns, sizeof(ns), "%s", p->ns);
 		if (pod_clone(p, name, &ip, &np) < 0 || cluster_pod_put(c, &np) < 0)
 			return 3;
-		if (one_event(nio, rs, c, ns, name, st, stc) < 0)
+		if (one_event(nio, rs, c, NULL, ns, name, st, stc) < 0)
 			return 3;
 		i++;
 	}
@@ -340,6 +341,7 @@ int main(int argc, char **argv)
 		struct ev_stats *stc = local ? rel_local_ch : rel_remote;
 		const char *app = labels_get(&p->labels, "app");
 		const struct pod *q = NULL;
+		struct pod old;
 		char app2[256], tier2[256], ns[128], name[300];
 
 		if (p->host_network || !p->n_ips || !app ||
@@ -364,12 +366,19 @@ int main(int argc, char **argv)
 			continue;
 		(void) snprintf(app2, sizeof(app2), "%s", labels_get(&q->labels, "app"));
 		(void) snprintf(tier2, sizeof(tier2), "%s", labels_get(&q->labels, "tier"));
+		/* The event names the pod before the change (what the watch
+		 * cache hands its subscribers). */
+		if (pod_copy(&old, p) < 0)
+			return 3;
 		if (labels_set(&p->labels, "app", app2) < 0 ||
 		    labels_set(&p->labels, "tier", tier2) < 0)
 			return 3;
 		(void) snprintf(ns, sizeof(ns), "%s", p->ns);
 		(void) snprintf(name, sizeof(name), "%s", p->name);
-		if (one_event(nio, rs, c, ns, name, st, stc) < 0)
+		int er = one_event(nio, rs, c, &old, ns, name, st, stc);
+
+		pod_done(&old);
+		if (er < 0)
 			return 3;
 		i++;
 	}

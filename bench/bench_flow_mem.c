@@ -5,7 +5,12 @@
  * process's resident-memory growth per flow (everything: table, session
  * cache, allocator overhead).
  *
- *   bench_flow_mem [FLOWS]     (default 1000000)
+ *   bench_flow_mem [FLOWS [MAX [GONE]]]     (default 1000000, MAX = FLOWS, GONE 0)
+ *
+ * With MAX below FLOWS the table holds MAX flows and evicts the rest, the
+ * least recently seen first: "seconds" then times the eviction path too.
+ * GONE turns the table's gone record on with that many keys (the agent's
+ * checkpoints use it; 0 leaves it off, as `bulkhead learn` does).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +27,8 @@
 int main(int argc, char **argv)
 {
 	size_t flows = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	size_t max = argc > 2 ? strtoul(argv[2], NULL, 10) : flows;
+	size_t gone = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	uint8_t pkt[40] = { 0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6 };
 	struct timespec t0, t1;
 	struct learn *l;
@@ -29,8 +36,8 @@ int main(int argc, char **argv)
 	size_t n;
 
 	before = bench_rss_bytes();
-	l = learn_new(flows);
-	if (!l)
+	l = learn_new(max);
+	if (!l || flow_table_gone_record(learn_table(l), gone) < 0)
 		return 3;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < flows; i++) {
@@ -64,5 +71,5 @@ int main(int argc, char **argv)
 	       (double) (after - before) / (double) n,
 	       (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	learn_free(l);
-	return n == flows ? 0 : 1;
+	return n == (max < flows ? max : flows) ? 0 : 1;
 }

@@ -16,10 +16,13 @@
 #      flows) made as fast as python can send them, in a netns topology,
 #      learned by `bulkhead learn --conntrack`; every flow must be present
 #      or the loss reported (overruns > 0).
-# Knobs: PACKETS (5000000), FLOWS (1000000), STORM (120000; 0 skips 3), REPEAT (5).
+# Knobs: PACKETS (5000000), FLOWS (1000000), STORM (120000; 0 skips 3), REPEAT (5),
+# SECTIONS ("1 2 2b 3": which to run, e.g. SECTIONS=2b for the 700k-flow figures).
 set -euo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 PACKETS=${PACKETS:-5000000} FLOWS=${FLOWS:-1000000} STORM=${STORM:-120000} REPEAT=${REPEAT:-5}
+SECTIONS=" ${SECTIONS:-1 2 2b 3} "
+section() { [[ $SECTIONS == *" $1 "* ]]; }
 gen=${GEN_PCAP:-$BH_BUILD_DIR/tests/gen_pcap} mem="$BH_BUILD_DIR/bench/bench_flow_mem"
 rc=0
 
@@ -29,10 +32,6 @@ trap cleanup_work EXIT
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-echo "== 1. capture file, $PACKETS packets =="
-"$gen" mix "$PACKETS" "$work/mix.pcap"
-ls -l "$work/mix.pcap" | awk '{print "capture:", $5, "bytes"}'
-cat "$work/mix.pcap" > /dev/null # page cache, for both
 # Bash's own `time` (wall, user, sys): no dependency on time(1).
 TIMEFORMAT='%R %U %S'
 timed() { # OUT-PREFIX CMD...
@@ -43,6 +42,12 @@ timed() { # OUT-PREFIX CMD...
 	echo "$e" >> "$work/$p.wall"
 	awk -v u="$u" -v s="$s" 'BEGIN { print u + s }' >> "$work/$p.cpu"
 }
+
+if section 1; then
+echo "== 1. capture file, $PACKETS packets =="
+"$gen" mix "$PACKETS" "$work/mix.pcap"
+ls -l "$work/mix.pcap" | awk '{print "capture:", $5, "bytes"}'
+cat "$work/mix.pcap" > /dev/null # page cache, for both
 for ((i = 0; i < REPEAT; i++)); do
 	timed td tcpdump -r "$work/mix.pcap" -w /dev/null
 	timed bh "$BULKHEAD" learn --pcap "$work/mix.pcap" -o "$work/flows.json"
@@ -57,7 +62,9 @@ cr=$(awk -v a="$bhc" -v b="$tdc" 'BEGIN { printf "%.2f", a / b }')
 echo "ratio: wall ${wr}x, cpu ${cr}x (limit 1.5x)"
 if awk -v r="$cr" 'BEGIN { exit !(r > 1.5) }'; then echo "FAIL: capture file too slow"; rc=1; fi
 rm -f "$work/mix.pcap"
+fi
 
+if section 2; then
 echo "== 2. memory per distinct flow, $FLOWS flows =="
 out=$("$mem" "$FLOWS")
 echo "$out"
@@ -68,7 +75,9 @@ ok = d["table_bytes_per_flow"] <= 128 and d["rss_bytes_per_flow"] <= 128 and d["
 print("memory per flow:", "ok" if ok else "FAIL (limit 128 bytes)")
 sys.exit(0 if ok else 1)
 PY
+fi
 
+if section 2b; then
 echo "== 2b. high-cardinality capture (ingress), $PACKETS packets =="
 "$gen" ingress "$PACKETS" "$work/ingress.pcap"
 cat "$work/ingress.pcap" > /dev/null
@@ -96,8 +105,13 @@ echo "ratio: wall ${wr}x, cpu ${cr}x (limit 1.5x); resident $bpf bytes a flow (l
 if awk -v r="$cr" 'BEGIN { exit !(r > 1.5) }'; then echo "FAIL: high-cardinality capture too slow"; rc=1; fi
 if awk -v r="$bpf" 'BEGIN { exit !(r > 128) }'; then echo "FAIL: too much memory per flow"; rc=1; fi
 rm -f "$work/ingress.pcap"
+fi
 
 echo "== 3. conntrack event storm, $STORM new connections =="
+if ! section 3; then
+	echo "not in SECTIONS: storm skipped"
+	exit $rc
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "not root: storm skipped"
 	exit $rc

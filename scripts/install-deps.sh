@@ -10,10 +10,11 @@ PKGS=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	# libraries (the chosen ones, plus cmocka for tests, libmicrohttpd for
-	# /metrics, libyaml for YAML output and SQLite for the agent's state)
+	# /metrics, libyaml for YAML output, SQLite for the agent's state and
+	# libcrypto, which libcurl already brings, for SHA-256 ids)
 	libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
 	libcurl4-openssl-dev libjansson-dev libpcap-dev
-	libcmocka-dev libmicrohttpd-dev libyaml-dev libsqlite3-dev
+	libcmocka-dev libmicrohttpd-dev libyaml-dev libsqlite3-dev libssl-dev
 	# kernel-side tools the integration tests drive and compare against
 	iproute2 nftables conntrack tcpdump iperf3 socat netcat-openbsd
 	# test API server and schema validation
@@ -24,6 +25,10 @@ PKGS=(
 	prometheus
 	# benchmarks
 	hyperfine valgrind
+	# the dashboard's browser tests (browser.dashboard, bench.dashboard):
+	# headless Chromium driven over its DevTools pipe, and a font for the
+	# screenshots
+	chromium chromium-driver fonts-dejavu-core
 )
 # kubectl, which integration.kube_kubectl points at the test API server to
 # check its fidelity (it skips without one): Debian's kubernetes-client,

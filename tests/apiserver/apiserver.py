@@ -34,6 +34,11 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   {"op": "bench_touch", "namespace": NS, "name": N}
                                             modifies a pod, stamping the annotation
                                             bench/sent-ns with the time of sending
+  {"op": "put_many", "objects": [...]}      create or replace each, one event each,
+                                            all at once (a burst)
+  An object put with the annotation bench/sent-ns "pending" (ADDED or MODIFIED)
+  is stamped with the time its event is written to a watch stream; with
+  --sent-log FILE, "NS/NAME TIME_NS" is appended to FILE as well.
 """
 
 import argparse
@@ -643,10 +648,15 @@ class Handler(BaseHTTPRequestHandler):
                 for e in pending:
                     if table:
                         self.send_event(e[3], r, e[5], None, True)
-                    elif e[3] == "MODIFIED" and e[5].get("metadata", {}).get("annotations", {}).get("bench/sent-ns") == "pending":
+                    elif e[3] in ("ADDED", "MODIFIED") and e[5].get("metadata", {}).get("annotations", {}).get("bench/sent-ns") == "pending":
                         obj = copy.deepcopy(e[5])
-                        obj["metadata"]["annotations"]["bench/sent-ns"] = str(time.time_ns())
-                        self.send_event("MODIFIED", r, obj, None, False)
+                        sent = time.time_ns()
+                        obj["metadata"]["annotations"]["bench/sent-ns"] = str(sent)
+                        self.send_event(e[3], r, obj, None, False)
+                        if ARGS.sent_log:
+                            md = obj["metadata"]
+                            with open(ARGS.sent_log, "a") as f:
+                                f.write("%s/%s %d\n" % (md.get("namespace", ""), md["name"], sent))
                     else:
                         self.chunk(e[4] + b"\n")
                     cur_rv = e[0]
@@ -823,6 +833,10 @@ class Handler(BaseHTTPRequestHandler):
             if op == "put":
                 obj = STATE.put(req["object"])
                 return self.send_json(200, obj)
+            if op == "put_many":
+                for o in req["objects"]:
+                    STATE.put(o)
+                return self.send_json(200, {"rv": STATE.rv})
             if op == "delete":
                 g = req.get("group", "")
                 r = STATE.res.get((g, req.get("version", "v1"), req["resource"]))
@@ -921,6 +935,7 @@ def main():
     ap.add_argument("--generate-pods", type=int, default=0, help="write N pods into DIR first")
     ap.add_argument("--crd", action="append", default=[],
                     help="GROUP/VERSION/PLURAL/KIND of a namespaced custom resource")
+    ap.add_argument("--sent-log", help="append NS/NAME TIME_NS of every bench-stamped event sent")
     ap.add_argument("--verbose", action="store_true")
     ARGS = ap.parse_args()
     if ARGS.generate_pods and not os.path.exists(os.path.join(ARGS.dir, ".state.json")):

@@ -35,13 +35,19 @@
 #define DUMP_MAX_ALERTS 65536
 #define DUMP_MAX_SNAPSHOTS 16
 
+/* What alerts are resolved against: the ruleset and its cluster. */
+struct resolve_ctx {
+	const struct ruleset *rs;
+	struct cluster *c;
+};
+
 static int resolve_cb(const char *prefix, const struct addr *src, const struct addr *dst, char *out,
 		      size_t len, void *userdata)
 {
-	const struct ruleset *rs = userdata;
+	struct resolve_ctx *x = userdata;
 	enum netpol_dir d;
 	const char *ns, *pod;
-	int r = ruleset_alert_pod(rs, prefix, src, dst, &d, &ns, &pod);
+	int r = ruleset_alert_pod(x->rs, x->c, prefix, src, dst, &d, &ns, &pod);
 
 	if (r < 0)
 		return r;
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
 	size_t n_snaps = 0;
 	struct cluster *c = NULL;
 	struct ruleset *rs = NULL;
+	struct resolve_ctx rx;
 	long group = -1;
 	double duration = 0;
 	struct preview *p = NULL;
@@ -171,8 +178,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nflog_dump: %s\n", err.msg);
 		return 3;
 	}
+	rx = (struct resolve_ctx){ .rs = rs, .c = c };
 	if (rs)
-		preview_set_resolver(p, resolve_cb, rs);
+		preview_set_resolver(p, resolve_cb, &rx);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
 

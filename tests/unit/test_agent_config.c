@@ -55,13 +55,19 @@ static void every_key_read(void **state)
 				   "maxAlerts: 50\n"
 				   "checkpointInterval: 5m\n"
 				   "logLevel: debug\n"
-				   "logFormat: json\n";
+				   "logFormat: json\n"
+				   "enforce: false\n"
+				   "policyMode: preview\n";
 	struct agent_config c;
 	struct bh_err err = { 0 };
 
 	(void) state;
 	assert_int_equal(agent_config_init(&c), 0);
+	assert_true(c.enforce); /* the default: enforce */
+	assert_false(c.policy_preview); /* policies enforced by default */
 	assert_int_equal(parse(&c, text, &err), 0);
+	assert_false(c.enforce);
+	assert_true(c.policy_preview);
 	assert_string_equal(c.node, "node-1");
 	assert_string_equal(c.kubeconfig, "/etc/bh/kubeconfig");
 	assert_string_equal(c.context, "prod");
@@ -105,6 +111,7 @@ static void errors_name_the_key_and_change_nothing(void **state)
 		{ "socket: 0123\n", "socket: expected a string, got a number" },
 		{ "logLevel: loud\n", "logLevel: expected debug, info" },
 		{ "logFormat: xml\n", "logFormat: expected text or json" },
+		{ "policyMode: drop\n", "policyMode: expected enforce or preview" },
 		{ "kind: Pod\n", "kind: expected 'AgentConfig'" },
 		{ "apiVersion: v1\n", "apiVersion: expected 'bulkhead.io/v1alpha1'" },
 		{ "- a\n- b\n", "config 'agent.yaml': expected a mapping of settings" },

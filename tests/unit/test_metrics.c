@@ -274,6 +274,19 @@ static void agent_families(void **state)
 			    "bulkhead_policy_packets_total");
 	assert_string_equal(metrics_agent_defs[METRICS_RULESET_PROGRAM_SECONDS].name,
 			    "bulkhead_ruleset_program_duration_seconds");
+	assert_string_equal(metrics_agent_defs[METRICS_RULESET_BATCHES].name,
+			    "bulkhead_ruleset_batches_total");
+	assert_string_equal(metrics_agent_defs[METRICS_RULESET_RESYNCS].name,
+			    "bulkhead_ruleset_resyncs_total");
+	assert_string_equal(metrics_agent_defs[METRICS_RULESET_ERRORS].name,
+			    "bulkhead_ruleset_errors_total");
+	assert_string_equal(metrics_agent_defs[METRICS_RULESET_LAST_SYNC].name,
+			    "bulkhead_ruleset_last_sync_timestamp_seconds");
+	assert_string_equal(metrics_agent_defs[METRICS_RULESET_INFO].name, "bulkhead_ruleset_info");
+	assert_string_equal(metrics_agent_defs[METRICS_STATE_DB_FULL_CHECKPOINTS].name,
+			    "bulkhead_state_db_full_checkpoints_total");
+	assert_string_equal(metrics_agent_defs[METRICS_CAPTURE_INTERFACES].name,
+			    "bulkhead_capture_interfaces");
 	assert_non_null(strstr(text, "\nbulkhead_conntrack_overruns_total 0\n"));
 	free(text);
 	/* Registered twice: refused. */

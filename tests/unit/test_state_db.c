@@ -402,19 +402,34 @@ static void alerts_round_trip(void **state)
 	v[2].policy = NULL;
 	v[2].explanation = NULL;
 	assert_int_equal(state_db_alerts_save(db, v, 3, &err), 0);
-	assert_true(v[0].id > 0 && v[1].id > 0 && v[2].id > 0);
-	assert_true(v[0].id != v[1].id && v[1].id != v[2].id);
+	/* Ids are derived from the key, as the alert table derives them. */
+	for (size_t i = 0; i < 3; i++) {
+		char want[ALERT_ID_SIZE];
+
+		alert_id_make(&(struct alert_key){ .src = v[i].src_workload,
+						   .dst = v[i].dst_workload,
+						   .port = v[i].port,
+						   .proto = v[i].proto },
+			      want);
+		assert_string_equal(v[i].id, want);
+	}
+	assert_string_equal(v[0].id, "672cbe7c872f64f3");
+	assert_string_not_equal(v[0].id, v[1].id);
+	assert_string_not_equal(v[1].id, v[2].id);
 
 	/* The same key again: deduplicated, same id, newer counts. */
 	again = alert(web, api, 8080, 50);
 	assert_int_equal(state_db_alerts_save(db, &again, 1, &err), 0);
-	assert_int_equal(again.id, v[0].id);
+	assert_string_equal(again.id, v[0].id);
 	v[0].count = 50;
 	v[0].last_seen = again.last_seen;
 
 	assert_int_equal(state_db_alert_set_state(db, v[1].id, STATE_DB_ALERT_DISMISSED, &err), 1);
 	v[1].state = STATE_DB_ALERT_DISMISSED;
-	assert_int_equal(state_db_alert_set_state(db, 9999, STATE_DB_ALERT_ALLOWED, &err), 0);
+	assert_int_equal(
+		state_db_alert_set_state(db, "0000000000009999", STATE_DB_ALERT_ALLOWED, &err), 0);
+	assert_int_equal(state_db_alert_set_state(db, "9999", STATE_DB_ALERT_ALLOWED, &err), 0);
+	assert_int_equal(state_db_alert_set_state(db, NULL, STATE_DB_ALERT_ALLOWED, &err), 0);
 	/* An alert without workloads is refused and saves nothing. */
 	again.src_workload = NULL;
 	assert_int_equal(state_db_alerts_save(db, &again, 1, &err), -EINVAL);
@@ -424,7 +439,7 @@ static void alerts_round_trip(void **state)
 	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(got[i].id, v[i].id);
+		assert_string_equal(got[i].id, v[i].id);
 		assert_string_equal(got[i].src_workload, v[i].src_workload);
 		assert_string_equal(got[i].dst_workload, v[i].dst_workload);
 		assert_int_equal(got[i].port, v[i].port);
@@ -440,6 +455,54 @@ static void alerts_round_trip(void **state)
 		assert_int_equal(got[i].state, v[i].state);
 	}
 	state_db_alerts_free(got, n);
+	state_db_free(db);
+}
+
+/* Ids given by the caller (the alert table's, which may be salted after a
+ * collision) are stored as given; one another key holds is refused as the
+ * caller's mistake, saving nothing and leaving the store healthy. */
+static void alerts_given_ids(void **state)
+{
+	char web[] = "shop/Deployment/web", api[] = "shop/Deployment/api";
+	struct state_db_alert v[2] = { alert(web, api, 80, 1), alert(web, api, 81, 1) };
+	struct state_db_alert *got = NULL;
+	struct bh_err err = { 0 };
+	struct state_db *db = db_open();
+	size_t n = 0;
+
+	(void) state;
+	memcpy(v[0].id, "00000000000000aa", ALERT_ID_SIZE);
+	assert_int_equal(state_db_alerts_save(db, v, 1, &err), 0);
+	assert_string_equal(v[0].id, "00000000000000aa");
+	/* Saved again, with its id or none: the stored id stays. */
+	v[0].count = 2;
+	assert_int_equal(state_db_alerts_save(db, v, 1, &err), 0);
+	memset(v[0].id, 0, sizeof(v[0].id));
+	v[0].count = 3;
+	assert_int_equal(state_db_alerts_save(db, v, 1, &err), 0);
+	assert_string_equal(v[0].id, "00000000000000aa");
+
+	/* Another key with that id: refused whole. */
+	v[0].count = 4;
+	memcpy(v[1].id, "00000000000000aa", ALERT_ID_SIZE);
+	assert_int_equal(state_db_alerts_save(db, v, 2, &err), -EEXIST);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "'00000000000000aa'"));
+	assert_true(state_db_health(db)->ok);
+	memcpy(v[1].id, "00000000000000AA", ALERT_ID_SIZE);
+	assert_int_equal(state_db_alerts_save(db, &v[1], 1, &err), -EINVAL);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+
+	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].id, "00000000000000aa");
+	assert_int_equal(got[0].count, 3);
+	state_db_alerts_free(got, n);
+	assert_int_equal(
+		state_db_alert_set_state(db, "00000000000000aa", STATE_DB_ALERT_ALLOWED, &err), 1);
+	/* The store writes on after the refusal. */
+	memset(v[1].id, 0, sizeof(v[1].id));
+	assert_int_equal(state_db_alerts_save(db, &v[1], 1, &err), 0);
 	state_db_free(db);
 }
 
@@ -554,7 +617,9 @@ static void migrates_v1(void **state)
 	assert_int_equal(raw_count("PRAGMA user_version"), STATE_DB_SCHEMA_VERSION);
 	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(got[0].id, 7);
+	/* Version 3: the id is the key's (SHA-256 as docs/report.md defines it,
+	 * computed with Python's hashlib). */
+	assert_string_equal(got[0].id, "f045da265ccff5ba");
 	assert_string_equal(got[0].policy, "a/p");
 	assert_int_equal(got[0].state, STATE_DB_ALERT_ALLOWED);
 	assert_null(got[0].src_pod);
@@ -563,7 +628,7 @@ static void migrates_v1(void **state)
 	a = got[0];
 	a.explanation = (char *) "why";
 	assert_int_equal(state_db_alerts_save(db, &a, 1, &err), 0);
-	assert_int_equal(a.id, 7);
+	assert_string_equal(a.id, "f045da265ccff5ba");
 	state_db_alerts_free(got, n);
 	assert_int_equal(state_db_modes_load(db, &m, &n, &err), 0);
 	assert_int_equal(n, 1);
@@ -583,6 +648,72 @@ static void migrates_v1(void **state)
 	db = db_open();
 	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
 	assert_string_equal(got[0].explanation, "why");
+	state_db_alerts_free(got, n);
+	state_db_free(db);
+}
+
+/* Version 2 kept integer ids; version 3 derives each alert's from its
+ * key, keeping everything else, and loads in first-seen order. */
+static void migrates_v2(void **state)
+{
+	struct state_db_alert *got = NULL;
+	struct bh_err err = { 0 };
+	struct state_db *db;
+	size_t n = 0;
+
+	(void) state;
+	raw_exec(v1_schema);
+	raw_exec("ALTER TABLE alerts ADD COLUMN src_pod TEXT;"
+		 "ALTER TABLE alerts ADD COLUMN dst_pod TEXT;"
+		 "ALTER TABLE alerts ADD COLUMN explanation TEXT;"
+		 "INSERT INTO alerts VALUES (9, 'a/Deployment/x', 'a/Deployment/z', 443, 6,"
+		 " 'egress', 'a/q', 1, 5, 6, 'dismissed', 'x-1', NULL, 'why not');"
+		 "INSERT INTO alerts VALUES (3, 'a/Deployment/x', 'a/Deployment/y', 80, 6,"
+		 " 'ingress', 'a/p', 3, 5, 2, 'open', NULL, 'y-1', NULL);"
+		 "INSERT INTO alerts VALUES (4, '192.0.2.0/24', 'a/Deployment/y', 80, 6,"
+		 " 'ingress', 'a/p', 1, 1, 1, 'allowed', NULL, NULL, NULL);"
+		 "PRAGMA user_version = 2;");
+
+	db = db_open();
+	assert_int_equal(raw_count("PRAGMA user_version"), STATE_DB_SCHEMA_VERSION);
+	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
+	assert_int_equal(n, 3);
+	/* First seen 1, then the two of first seen 5 in their old id order. */
+	assert_string_equal(got[0].src_workload, "192.0.2.0/24");
+	assert_int_equal(got[0].state, STATE_DB_ALERT_ALLOWED);
+	assert_string_equal(got[1].id, "f045da265ccff5ba");
+	assert_int_equal(got[1].count, 3);
+	assert_string_equal(got[1].dst_pod, "y-1");
+	assert_null(got[1].explanation);
+	assert_string_equal(got[2].id, "b349a316317728ba");
+	assert_int_equal(got[2].direction, STATE_DB_DIR_EGRESS);
+	assert_string_equal(got[2].policy, "a/q");
+	assert_string_equal(got[2].src_pod, "x-1");
+	assert_string_equal(got[2].explanation, "why not");
+	/* Schema 4: seconds became milliseconds. */
+	assert_int_equal(got[2].first_seen, 5000);
+	assert_int_equal(got[2].last_seen, 6000);
+	assert_int_equal(got[2].state, STATE_DB_ALERT_DISMISSED);
+	for (size_t i = 0; i < n; i++) {
+		char want[ALERT_ID_SIZE];
+
+		alert_id_make(&(struct alert_key){ .src = got[i].src_workload,
+						   .dst = got[i].dst_workload,
+						   .port = got[i].port,
+						   .proto = got[i].proto },
+			      want);
+		assert_string_equal(got[i].id, want);
+	}
+	state_db_alerts_free(got, n);
+	assert_int_equal(state_db_alert_set_state(db, "f045da265ccff5ba", STATE_DB_ALERT_DISMISSED,
+						  &err),
+			 1);
+	/* The new table holds ids to their form. */
+	assert_int_equal(raw_count("SELECT count(*) FROM alerts WHERE typeof(id) = 'text'"), 3);
+	state_db_free(db);
+	db = db_open();
+	assert_int_equal(state_db_alerts_load(db, &got, &n, &err), 0);
+	assert_int_equal(got[1].state, STATE_DB_ALERT_DISMISSED);
 	state_db_alerts_free(got, n);
 	state_db_free(db);
 }
@@ -650,9 +781,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(flows_incremental, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(kill9_mid_checkpoint, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(alerts_round_trip, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(alerts_given_ids, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(modes_proposals_ruleset_round_trip, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(migrates_v1, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(migrates_v2, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(refuses_newer, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(refuses_not_a_database, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(missing_directory, dir_setup, dir_teardown),
