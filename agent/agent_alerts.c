@@ -496,6 +496,6 @@ void agent_alerts_json(struct agent *a, struct json_out *w)
 
 	json_out_arr_begin(w);
 	for (size_t i = 0; i < n; i++)
-		alert_json(alerts_at(a->alerts, i), w);
+		alert_json(alerts_at(a->alerts, i), a->enf_cluster, w);
 	json_out_arr_end(w);
 }

@@ -238,7 +238,7 @@ void report_write_alerts(struct report *rp, struct json_out *w)
 	json_out_arr_begin(w);
 	for (size_t i = 0; i < n; i++) {
 		json_out_newline(w);
-		alert_json(alerts_at(t, i), w);
+		alert_json(alerts_at(t, i), rp->c, w);
 	}
 	json_out_arr_end(w);
 }

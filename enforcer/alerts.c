@@ -21,6 +21,7 @@
 
 #include "addr.h"
 #include "alerts.h"
+#include "cluster.h"
 #include "hash.h"
 #include "hmap.h"
 #include "proto.h"
@@ -694,7 +695,20 @@ static void time_json(struct json_out *w, const char *name, int64_t ms)
 		json_out_null(w);
 }
 
-void alert_json(const struct alert_entry *a, struct json_out *w)
+/* Whether @c holds the policy @ref names ("NAMESPACE/NAME"). */
+static bool policy_known(const struct cluster *c, const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	char ns[256];
+
+	if (!slash || (size_t) (slash - ref) >= sizeof(ns))
+		return false;
+	memcpy(ns, ref, (size_t) (slash - ref));
+	ns[slash - ref] = '\0';
+	return cluster_policy_find(c, ns, slash + 1) != NULL;
+}
+
+void alert_json(const struct alert_entry *a, const struct cluster *c, struct json_out *w)
 {
 	char num[8];
 	const char *proto = proto_label(a->proto, num);
@@ -711,7 +725,10 @@ void alert_json(const struct alert_entry *a, struct json_out *w)
 	json_out_key(w, "direction");
 	json_out_str(w, alert_direction_name(a->direction));
 	json_out_key(w, "policy");
-	json_out_str(w, a->policy);
+	if (c && !policy_known(c, a->policy))
+		json_out_null(w);
+	else
+		json_out_str(w, a->policy);
 	json_out_key(w, "explanation");
 	json_out_str(w, a->explanation);
 	json_out_key(w, "count");

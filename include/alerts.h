@@ -32,6 +32,8 @@
 #include "bh.h"
 #include "json_out.h"
 
+struct cluster;
+
 /* An alert id: 16 lowercase hex characters, and the NUL. */
 #define ALERT_ID_LEN 16
 #define ALERT_ID_SIZE (ALERT_ID_LEN + 1)
@@ -222,8 +224,11 @@ const char *alert_direction_name(enum alert_direction d);
  *    "count":3,"firstSeen":"2026-12-04T05:33:28.123Z",
  *    "lastSeen":"2026-12-04T05:35:01.004Z","state":"open"}
  * A protocol other than TCP, UDP and SCTP is written by its name ("ICMP",
- * "ICMPv6") or its number.  Errors are the writer's (json_out_error()).
+ * "ICMPv6") or its number.  With @c (may be NULL), a deciding policy
+ * that @c no longer holds (deleted since the alert) is written as null:
+ * the explanation still names it.  Errors are the writer's
+ * (json_out_error()).
  */
-void alert_json(const struct alert_entry *a, struct json_out *w);
+void alert_json(const struct alert_entry *a, const struct cluster *c, struct json_out *w);
 
 #endif

@@ -243,7 +243,7 @@ def semantic(r, out):
                 else:
                     c["alerts"] += 1
                     c["openAlerts"] += x["state"] == "open"
-            if sec == "alerts" and x["policy"] not in names:
+            if sec == "alerts" and x["policy"] is not None and x["policy"] not in names:
                 out.append((at + "/policy", "unknown policy %r" % x["policy"]))
             if sec == "flows":
                 a = x["allowedBy"]

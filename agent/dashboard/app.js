@@ -835,7 +835,7 @@ function renderAlerts() {
 	for (const a of list.slice(0, alertLimit)) {
 		frag.append(el('tr', { data: { id: str(a.id) } }, el('td', null, stateNode(a.state)), el('td', null, peerNode(a.src)),
 			el('td', null, peerNode(a.dst)), el('td', null, str(a.port) + '/' + str(a.protocol)),
-			el('td', null, str(a.policy) + ' (' + str(a.direction) + ')'), el('td', null, str(a.explanation)),
+			el('td', null, (a.policy === null ? 'a deleted policy' : str(a.policy)) + ' (' + str(a.direction) + ')'), el('td', null, str(a.explanation)),
 			el('td', { class: 'num' }, str(a.count)), el('td', null, fmtTime(a.firstSeen)), el('td', null, fmtTime(a.lastSeen)),
 			el('td', null, el('code', null, str(a.id)))));
 	}

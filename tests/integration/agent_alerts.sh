@@ -20,6 +20,8 @@
 #   3. kill -9 once the alerts are saved: after the restart /alerts is
 #      the same, byte for byte; SIGTERM saves and exits 0.
 #   4. --policy-mode enforce: the same connection is dropped, no new alert.
+#   5. The deciding policy deleted: the alerts stay, their policy null in
+#      /report, which still validates.
 # And bulkhead_policy_packets_total (the ruleset's nftables counters): y/
 # api-ingress's allowed packets (web -> api), would_deny in preview (cache
 # -> api and the scan), dropped in enforce.
@@ -241,6 +243,26 @@ for _ in $(seq 70); do [ -n "$(pcount dropped)" ] && break; sleep 0.1; done
 [ -z "$(pcount would_deny)" ] || bad "enforce: a would_deny series: $(pcount would_deny)"
 sleep 0.5
 [ "$(status "['alerts']['observed']")" = 0 ] || bad "enforce: observed $(status "['alerts']['observed']")"
+
+# --- 5. the deciding policy deleted: the alerts stay, the report valid ---
+python3 - "$out/cluster.json" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+d["items"] = [i for i in d["items"] if i["kind"] != "NetworkPolicy"]
+json.dump(d, open(sys.argv[1] + ".new", "w"), indent=1)
+os.rename(sys.argv[1] + ".new", sys.argv[1])
+PY
+wait_status "['counts']['policies']" 0
+node_curl --unix-socket "$sock" http://agent/report > "$out/report5.json"
+python3 "$BH_SOURCE_DIR/scripts/validate-report.py" "$out/report5.json" ||
+	bad "the report with the deciding policy deleted is not valid"
+python3 - "$out/report5.json" <<'PY' || bad "policy deleted: $(head -c 600 "$out/report5.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["alerts"]) == 50, len(r["alerts"])
+for a in r["alerts"]:
+    assert a["policy"] is None and "y/api-ingress" in a["explanation"], a
+PY
 kill -TERM "$agent"
 wait "$agent"
 

@@ -12,7 +12,9 @@
 
 #include "alerts.h"
 #include "buf.h"
+#include "cluster.h"
 #include "json_out.h"
+#include "netpol.h"
 #include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -523,7 +525,7 @@ static void flood(void **state)
 
 /* ---- JSON ---- */
 
-static json_t *to_json(const struct alert_entry *a)
+static json_t *to_json_in(const struct alert_entry *a, const struct cluster *c)
 {
 	struct json_out w;
 	struct buf b;
@@ -532,13 +534,18 @@ static json_t *to_json(const struct alert_entry *a)
 
 	buf_init(&b, 1 << 20);
 	json_out_init(&w, &b);
-	alert_json(a, &w);
+	alert_json(a, c, &w);
 	assert_int_equal(json_out_error(&w), 0);
 	j = json_loadb(b.data, b.len, 0, &jerr);
 	if (!j)
 		fail_msg("not JSON (%s): %s", jerr.text, b.data);
 	buf_done(&b);
 	return j;
+}
+
+static json_t *to_json(const struct alert_entry *a)
+{
+	return to_json_in(a, NULL);
 }
 
 static void assert_keys(json_t *o, const char *const *keys, size_t n)
@@ -649,6 +656,40 @@ static void explanation_cut(void **state)
 	alerts_free(t);
 }
 
+/* With a cluster, a deciding policy the cluster no longer holds is
+ * written as null (the report's references stay valid); one it holds is
+ * written by name. */
+static void json_policy_deleted(void **state)
+{
+	struct alerts *t = alerts_new(2);
+	struct alert_key k = key(WEB, API, 80, IPPROTO_TCP);
+	struct cluster *c = cluster_new();
+	struct netpol p;
+	json_t *j;
+
+	(void) state;
+	assert_non_null(c);
+	assert_int_equal(alerts_observe(t, &k, &info_api, T0), 1);
+	netpol_init(&p);
+	p.ns = strdup("shop");
+	p.name = strdup("api-allow-other");
+	assert_int_equal(cluster_policy_put(c, &p), 1);
+	j = to_json_in(alerts_at(t, 0), c);
+	assert_true(json_is_null(json_object_get(j, "policy")));
+	assert_string_equal(json_string_value(json_object_get(j, "explanation")),
+			    alerts_at(t, 0)->explanation);
+	json_decref(j);
+	netpol_init(&p);
+	p.ns = strdup("shop");
+	p.name = strdup("api-allow");
+	assert_int_equal(cluster_policy_put(c, &p), 1);
+	j = to_json_in(alerts_at(t, 0), c);
+	assert_string_equal(json_string_value(json_object_get(j, "policy")), "shop/api-allow");
+	json_decref(j);
+	cluster_free(c);
+	alerts_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +703,7 @@ int main(void)
 		cmocka_unit_test(flood),
 		cmocka_unit_test(json_shape),
 		cmocka_unit_test(explanation_cut),
+		cmocka_unit_test(json_policy_deleted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
