@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent_config.h"
 #include "cluster.h"
 #include "err.h"
 
@@ -65,6 +66,13 @@ enum {
 	{                                                              \
 		.name = "help", .short_name = 'h', .id = CLI_OPT_HELP, \
 		.help = "print this help and exit"                     \
+	}
+/* The local agent's control socket (bulkhead agent --socket). */
+#define CLI_AGENT_SOCKET_DEFAULT AGENT_SOCKET_DEFAULT
+#define CLI_FLAG_SOCKET(ID)                                                                  \
+	{                                                                                    \
+		.name = "socket", .arg = "PATH", .id = (ID),                                 \
+		.help = "the agent's control socket (default: " CLI_AGENT_SOCKET_DEFAULT ")" \
 	}
 /* Cluster state, for the commands that read it (cli_cluster_src). */
 #define CLI_FLAG_SNAPSHOT                                                              \
@@ -242,5 +250,35 @@ int cli_parse_protocol(const char *s, uint8_t *ret);
  * buffer @buf of @len bytes; -EINVAL when malformed. */
 int cli_parse_ns_pod(const char *s, char *buf, size_t len, const char **ret_ns,
 		     const char **ret_pod);
+
+/*
+ * One HTTP request to the local agent over its control socket
+ * (agent/cli_agent_client.c).  @cmd names the command in errors; @path
+ * is the request's path ("/status"); a non-NULL @body is POSTed as JSON.
+ * The answer's body goes to @write(@ud) as it arrives (libcurl's write
+ * callback: return less than given to stop).
+ */
+struct cli_agent_req {
+	const char *cmd;
+	const char *sock;
+	const char *path;
+	const char *body;
+	size_t body_len;
+	long timeout_ms;
+	size_t (*write)(char *p, size_t sz, size_t nmemb, void *ud);
+	void *ud;
+};
+struct cli_agent_answer {
+	long code; /* the HTTP status */
+	bool json; /* Content-Type application/json */
+};
+/*
+ * 0 with @ret filled when the agent answered (any HTTP status: the
+ * caller judges it); -ECANCELED, @reterr untouched, when @write stopped
+ * the transfer; else a system error (exit 3) naming the command and the
+ * socket: no agent answering, or a timeout.
+ */
+int cli_agent_request(const struct cli_agent_req *q, struct cli_agent_answer *ret,
+		      struct bh_err *reterr) BH_MUST_CHECK;
 
 #endif

@@ -15,17 +15,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "atomic_file.h"
 #include "cli.h"
 
-#define EXPORT_SOCKET_DEFAULT "/run/bulkhead/agent.sock"
 /* The agent makes the report from memory (about a second for 10,000 pods
  * and 200,000 flows, docs/figures.md); past this it is hung. */
 #define EXPORT_TIMEOUT_MS 60000L
@@ -43,10 +36,7 @@ static const struct cli_flag export_flags[] = {
 	  .arg = "REPORT.json",
 	  .id = OPT_OUTPUT,
 	  .help = "the file to write (replaced atomically; - for stdout)" },
-	{ .name = "socket",
-	  .arg = "PATH",
-	  .id = OPT_SOCKET,
-	  .help = "the agent's control socket (default: " EXPORT_SOCKET_DEFAULT ")" },
+	CLI_FLAG_SOCKET(OPT_SOCKET),
 	CLI_FLAG_HELP,
 };
 
@@ -69,7 +59,7 @@ struct sink {
 	FILE *f;
 	char head[sizeof(EXPORT_HEAD)]; /* the first bytes, to check */
 	size_t n_head;
-	bool write_err;
+	int write_errno; /* why writing failed (0: it did not) */
 };
 
 static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
@@ -83,87 +73,47 @@ static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
 	s->n_head += k;
 	s->head[s->n_head] = '\0';
 	if (fwrite(p, 1, n, s->f) != n) {
-		s->write_err = true;
+		s->write_errno = errno ? errno : EIO;
 		return 0;
 	}
 	return n;
 }
 
-/* Why connecting to @sock fails: -errno of a connect() of our own
- * (-ECONNREFUSED when it works now: the agent was not there a moment ago). */
-static int socket_errno(const char *sock)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 ? -ECONNREFUSED : -errno;
-	(void) close(fd);
-	return r == -EAGAIN ? -ECONNREFUSED : r;
-}
-
 /* GET /report over @sock into @s: 0, or a system error (one line). */
 static int report_fetch(const char *sock, const char *out, struct sink *s, struct bh_err *reterr)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	const char *ctype = NULL;
-	long code = 0;
-	CURLcode cc;
-	CURL *e;
-	int r = 0;
+	const struct cli_agent_req q = { .cmd = "export",
+					 .sock = sock,
+					 .path = "/report",
+					 .timeout_ms = EXPORT_TIMEOUT_MS,
+					 .write = write_cb,
+					 .ud = s };
+	struct cli_agent_answer ans;
+	int r = cli_agent_request(&q, &ans, reterr);
 
-	e = curl_easy_init();
-	if (!e)
-		return bh_err_oom(reterr);
-	(void) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, sock);
-	(void) curl_easy_setopt(e, CURLOPT_URL, "http://localhost/report");
-	(void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	(void) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_TIMEOUT_MS);
-	(void) curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	(void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	(void) curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-	cc = curl_easy_perform(e);
-	if (cc == CURLE_WRITE_ERROR && s->write_err) {
-		int err = errno ? errno : EIO;
+	if (r == -ECANCELED) {
+		int err = s->write_errno ? s->write_errno : EIO;
 
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -err, "export: writing '%s': %s", out,
-			       strerror(err));
-	} else if (cc == CURLE_COULDNT_CONNECT) {
-		r = socket_errno(sock);
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, r,
-			       "export: no agent answering on socket '%s': %s", sock, strerror(-r));
-	} else if (cc != CURLE_OK) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM,
-			       cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO,
-			       "export: no agent answering on socket '%s': %s", sock,
-			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
-	} else {
-		(void) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-		(void) curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype);
-		if (code != 200)
-			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
-				       "export: the agent on socket '%s' answered HTTP %ld to GET "
-				       "/report",
-				       sock, code);
-		else if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 ||
-			 strcmp(s->head, EXPORT_HEAD) != 0)
-			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EBADMSG,
-				       "export: the agent on socket '%s' sent no report to GET "
-				       "/report",
-				       sock);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -err, "export: writing '%s': %s", out,
+				  strerror(err));
 	}
-	curl_easy_cleanup(e);
-	return r;
+	if (r < 0)
+		return r;
+	if (ans.code != 200)
+		return bh_err_set(
+			reterr, BH_ERR_SYSTEM, -EPROTO,
+			"export: the agent on socket '%s' answered HTTP %ld to GET /report", sock,
+			ans.code);
+	if (!ans.json || strcmp(s->head, EXPORT_HEAD) != 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -EBADMSG,
+				  "export: the agent on socket '%s' sent no report to GET /report",
+				  sock);
+	return 0;
 }
 
 int cli_export(int argc, char **argv, struct bh_err *reterr)
 {
-	const char *sock = EXPORT_SOCKET_DEFAULT, *out = NULL;
+	const char *sock = CLI_AGENT_SOCKET_DEFAULT, *out = NULL;
 	struct atomic_file af = { 0 };
 	struct sink s = { 0 };
 	struct cli_getopt g;

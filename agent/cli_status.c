@@ -14,17 +14,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "buf.h"
 #include "cli.h"
 
-#define STATUS_SOCKET_DEFAULT "/run/bulkhead/agent.sock"
 /* The agent answers from memory: anything slower than this is a hung
  * agent, and the user is told so instead of waiting. */
 #define STATUS_TIMEOUT_MS 5000L
@@ -37,10 +32,7 @@ enum {
 };
 
 static const struct cli_flag status_flags[] = {
-	{ .name = "socket",
-	  .arg = "PATH",
-	  .id = OPT_SOCKET,
-	  .help = "the agent's control socket (default: " STATUS_SOCKET_DEFAULT ")" },
+	CLI_FLAG_SOCKET(OPT_SOCKET),
 	{ .name = "output",
 	  .short_name = 'o',
 	  .arg = "text|json",
@@ -69,76 +61,33 @@ static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
 	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
 }
 
-/* Why connecting to @sock fails: -errno of a connect() of our own (-ECONNREFUSED
- * when it works now: the agent was not there a moment ago). */
-static int socket_errno(const char *sock)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 ? -ECONNREFUSED : -errno;
-	(void) close(fd);
-	return r == -EAGAIN ? -ECONNREFUSED : r;
-}
-
 /* GET /status over @sock into @body: 0, or a system error naming the
  * socket. */
 static int status_fetch(const char *sock, struct buf *body, struct bh_err *reterr)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	long code = 0;
-	CURLcode cc;
-	CURL *e;
-	int r = 0;
+	const struct cli_agent_req q = { .cmd = "status",
+					 .sock = sock,
+					 .path = "/status",
+					 .timeout_ms = STATUS_TIMEOUT_MS,
+					 .write = write_cb,
+					 .ud = body };
+	struct cli_agent_answer ans;
+	int r = cli_agent_request(&q, &ans, reterr);
 
-	e = curl_easy_init();
-	if (!e)
-		return bh_err_oom(reterr);
-	(void) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, sock);
-	(void) curl_easy_setopt(e, CURLOPT_URL, "http://localhost/status");
-	(void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	(void) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, STATUS_TIMEOUT_MS);
-	(void) curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	(void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	(void) curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-	cc = curl_easy_perform(e);
-	if (cc == CURLE_WRITE_ERROR) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
-			       "status: the agent on socket '%s' sent over %d bytes", sock,
-			       STATUS_BODY_MAX);
-		goto out;
-	}
-	if (cc == CURLE_COULDNT_CONNECT) {
-		/* curl's text names "localhost port 80"; the socket's errno
-		 * says what is wrong (missing, refused, permission). */
-		r = socket_errno(sock);
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, r,
-			       "status: no agent answering on socket '%s': %s", sock, strerror(-r));
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		r = bh_err_set(reterr, BH_ERR_SYSTEM,
-			       cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO,
-			       "status: no agent answering on socket '%s': %s", sock,
-			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	(void) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	if (code != 200) {
+	if (r == -ECANCELED)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
+				  "status: the agent on socket '%s' sent over %d bytes", sock,
+				  STATUS_BODY_MAX);
+	if (r < 0)
+		return r;
+	if (ans.code != 200) {
 		buf_reset(body);
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
-			       "status: the agent on socket '%s' answered HTTP %ld to GET /status",
-			       sock, code);
+		return bh_err_set(
+			reterr, BH_ERR_SYSTEM, -EPROTO,
+			"status: the agent on socket '%s' answered HTTP %ld to GET /status", sock,
+			ans.code);
 	}
-out:
-	curl_easy_cleanup(e);
-	return r;
+	return 0;
 }
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
@@ -213,7 +162,7 @@ static void status_print_text(json_t *st)
 
 int cli_status(int argc, char **argv, struct bh_err *reterr)
 {
-	const char *sock = STATUS_SOCKET_DEFAULT, *format = "text";
+	const char *sock = CLI_AGENT_SOCKET_DEFAULT, *format = "text";
 	json_t *st = NULL, *ver;
 	struct cli_getopt g;
 	json_error_t jerr;
