@@ -490,6 +490,36 @@ void agent_alerts_status(struct agent *a, struct json_out *w)
 	json_out_obj_end(w);
 }
 
+int agent_alerts_set_state(struct agent *a, const char *const *ids, size_t n,
+			   enum alert_state state, const char **ret_unknown)
+{
+	size_t changed = 0;
+
+	*ret_unknown = NULL;
+	/* All or nothing: every id is checked before any changes. */
+	for (size_t i = 0; i < n; i++) {
+		if (!a->alerts || !alerts_find(a->alerts, ids[i])) {
+			*ret_unknown = ids[i];
+			return -ENOENT;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct alert_entry *e = alerts_find(a->alerts, ids[i]);
+
+		if (e->state == state)
+			continue;
+		if (alerts_set_state(a->alerts, ids[i], state) < 0)
+			return -EINVAL;
+		log_info("agent: alerts: %s %s -> %s port %u: %s", ids[i], e->src, e->dst,
+			 (unsigned) e->port, alert_state_name(state));
+		changed++;
+	}
+	if (changed)
+		/* A state is no observation: every alert is saved again. */
+		alerts_save_soon(a, INT64_MIN);
+	return (int) changed;
+}
+
 void agent_alerts_json(struct agent *a, struct json_out *w)
 {
 	size_t n = a->alerts ? alerts_count(a->alerts) : 0;

@@ -244,6 +244,9 @@ int agent_http_start(struct agent *a, struct bh_err *reterr)
 	r = http_server_route(a->http, "GET", "/alerts", 0, alerts_cb, a);
 	if (r < 0)
 		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "agent: GET /alerts: %s", strerror(-r));
+	r = agent_control_routes(a, reterr);
+	if (r < 0)
+		return r;
 	r = dashboard_routes(a->http, reterr);
 	if (r < 0)
 		return r;

@@ -32,6 +32,7 @@
 
 #include "agent.h"
 #include "agent_config.h"
+#include "alerts.h"
 #include "err.h"
 #include "hmap.h"
 #include "loop.h"
@@ -304,5 +305,13 @@ const char *agent_alerts_problem(const struct agent *a);
 void agent_alerts_status(struct agent *a, struct json_out *w);
 /* Every alert, as the report's alerts array (GET /alerts). */
 void agent_alerts_json(struct agent *a, struct json_out *w);
+/* Sets the state of the alerts @ids (all or none): the number changed,
+ * or -ENOENT with @ret_unknown the first id the table does not hold.
+ * Saved to the state database with the rest (AGENT_ALERTS_SAVE_MS). */
+int agent_alerts_set_state(struct agent *a, const char *const *ids, size_t n,
+			   enum alert_state state, const char **ret_unknown);
+
+/* agent_control.c: the control socket's routes that change state. */
+int agent_control_routes(struct agent *a, struct bh_err *reterr);
 
 #endif

@@ -29,6 +29,8 @@ cli_main_fn cli_learn;
 cli_main_fn cli_propose;
 cli_main_fn cli_status;
 cli_main_fn cli_export;
+cli_main_fn cli_alerts;
+cli_main_fn cli_dismiss;
 cli_main_fn cli_agent;
 
 /*
@@ -116,6 +118,9 @@ struct cli_command {
 	const char *summary; /* one line for 'bulkhead help' */
 	const char *about;
 	const char *exit_status;
+	/* It takes operands (arguments that are not flags, e.g. alert IDs):
+	 * cli_getopt_next() leaves them to it, from g->optind on. */
+	bool operands;
 	const struct cli_flag *flags;
 	size_t n_flags;
 };
@@ -127,6 +132,8 @@ extern const struct cli_command cli_learn_cmd;
 extern const struct cli_command cli_propose_cmd;
 extern const struct cli_command cli_status_cmd;
 extern const struct cli_command cli_export_cmd;
+extern const struct cli_command cli_alerts_cmd;
+extern const struct cli_command cli_dismiss_cmd;
 extern const struct cli_command cli_agent_cmd;
 
 /* Prints the help of @cmd: usage, about, one line per flag, exit status. */
@@ -145,6 +152,7 @@ struct cli_getopt {
 	const struct cli_flag *flag; /* the flag just returned */
 	const char *arg; /* its value, NULL for a switch */
 	bool long_form; /* it was spelled --NAME, not -X */
+	int optind; /* with cmd->operands: the first operand, once 0 came */
 	struct option longopts[CLI_FLAGS_MAX + 1];
 	char shortopts[3 * CLI_FLAGS_MAX + 2];
 };
@@ -156,7 +164,8 @@ void cli_getopt_init(struct cli_getopt *g, const struct cli_command *cmd, int ar
  * The id of the next flag (> 0; g->flag, g->arg and g->long_form describe
  * it), 0 when all of argv was read, or a usage error (-EINVAL, @reterr
  * naming the command and the unknown flag, the flag missing its value, or
- * the argument that is not a flag).  -h/--help are skipped.
+ * the argument that is not a flag, unless the command takes operands).
+ * -h/--help are skipped.
  */
 int cli_getopt_next(struct cli_getopt *g, struct bh_err *reterr);
 

@@ -209,7 +209,8 @@ int cli_getopt_next(struct cli_getopt *g, struct bh_err *reterr)
 		g->long_form = c >= CLI_VAL_LONG;
 		return g->flag->id;
 	}
-	if (optind < g->argc)
+	g->optind = optind;
+	if (optind < g->argc && !cmd->operands)
 		return cli_usage_err(reterr, cmd->name, "unexpected argument '%s'",
 				     g->argv[optind]);
 	return 0;

@@ -17,7 +17,9 @@
 #   (each time /report validates, holds the alerts /alerts lists, and the
 #   flows learned from the pods' interfaces: cache -> api 80 alerted, web
 #   -> api 80 allowed by y/api-ingress;)
-#   3. kill -9 once the alerts are saved: after the restart /alerts is
+#   bulkhead alerts lists them (text, json, --state); bulkhead dismiss
+#   closes two (an unknown id among them: exit 2, none closed).
+#   3. kill -9 once the alerts are saved (dismissed ones too): after the restart /alerts is
 #      the same, byte for byte; SIGTERM saves and exits 0.
 #   4. --policy-mode enforce: the same connection is dropped, no new alert.
 #   5. The deciding policy deleted: the alerts stay, their policy null in
@@ -219,6 +221,36 @@ if command -v promtool > /dev/null; then
 		bad "promtool: $(cat "$out/promtool")"
 fi
 
+# --- the CLI: bulkhead alerts, bulkhead dismiss ---
+bh() { "$BULKHEAD" "$@" --socket "$sock"; }
+bh alerts -o json --state open > "$out/open.json" || bad "bulkhead alerts: exit $?"
+ids=($(python3 -c 'import json, sys; print(" ".join(a["id"] for a in json.load(open(sys.argv[1]))))' "$out/open.json"))
+[ "${#ids[@]}" = 50 ] || bad "bulkhead alerts --state open: ${#ids[@]} alerts, expected 50"
+bh alerts > "$out/alerts.txt" || bad "bulkhead alerts (text): exit $?"
+grep -q "^${ids[0]}  open " "$out/alerts.txt" && grep -q '^50 alerts, 50 open$' "$out/alerts.txt" ||
+	bad "bulkhead alerts (text): $(head -3 "$out/alerts.txt"; tail -1 "$out/alerts.txt")"
+head -2 "$out/alerts.txt" | cut -c1-200
+# An unknown alert with a known one: exit 2, nothing dismissed.
+bh dismiss "${ids[0]}" 0000000000000000 > "$out/dismiss0" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q "no alert '0000000000000000'" "$out/dismiss0" ||
+	bad "dismiss of an unknown alert: exit $rc: $(cat "$out/dismiss0")"
+[ "$(status "['alerts']['open']")" = 50 ] || bad "an unknown alert dismissed some: open $(status "['alerts']['open']")"
+bh dismiss not-an-id > /dev/null 2>&1
+[ $? = 2 ] || bad "dismiss not-an-id: not exit 2"
+bh dismiss "${ids[0]}" "${ids[1]}" > "$out/dismiss1" || bad "dismiss: exit $?"
+[ "$(grep -c ': dismissed, .* stays denied$' "$out/dismiss1")" = 2 ] || bad "dismiss printed: $(cat "$out/dismiss1")"
+[ "$(status "['alerts']['open']")" = 48 ] || bad "after dismiss: open $(status "['alerts']['open']")"
+bh alerts -o json --state dismissed > "$out/dismissed.json"
+python3 - "$out/dismissed.json" "${ids[0]}" "${ids[1]}" <<'PY' || bad "dismissed: $(cat "$out/dismissed.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sorted(a["id"] for a in d) == sorted(sys.argv[2:4]), d
+assert all(a["state"] == "dismissed" for a in d), d
+PY
+"$BULKHEAD" alerts --socket "$out/none.sock" > /dev/null 2>&1
+[ $? = 3 ] || bad "alerts with no agent: not exit 3"
+
 # --- 3. kill -9 once saved: the same alerts after the restart ---
 wait_status "['alerts']['unsaved']" False
 alerts > "$out/alerts3.json"
@@ -228,6 +260,7 @@ start_agent preview agent2.log || exit 1
 alerts > "$out/alerts4.json"
 cmp -s "$out/alerts3.json" "$out/alerts4.json" ||
 	bad "alerts after kill -9 differ: $(diff "$out/alerts3.json" "$out/alerts4.json" | head -5)"
+[ "$(status "['alerts']['open']")" = 48 ] || bad "after kill -9: open $(status "['alerts']['open']"), expected 48 (2 dismissed)"
 kill -TERM "$agent"
 wait "$agent"
 rc=$?
