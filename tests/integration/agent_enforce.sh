@@ -13,8 +13,10 @@
 #      (not ready) until the cluster is listed;
 #   2. a NetworkPolicy changed, a pod relabelled, the policy deleted, another
 #      created: each reaches the kernel;
-#   3. the API server stopped: the table unchanged, verdicts unchanged; a
-#      policy deleted while it is away is caught up after it is back (with
+#   3. the API server stopped for a minute (BH_API_OUTAGE seconds): the
+#      table unchanged, verdicts unchanged, flows still learned from the
+#      pods' interfaces; a policy deleted while it is away is caught up
+#      after it is back (with
 #      --snapshot: a broken file keeps the table, the fixed file catches
 #      up);
 #   4. kill -9 and restart: the table stays while the agent is down; after
@@ -148,7 +150,8 @@ start_agent() { # LOG [VAR=VALUE]...
 	local log=$1
 	shift
 	topo_bg ip netns exec "$TOPO_NODE" env "$@" "$BULKHEAD" agent --node node-1 "${src_args[@]}" \
-		--state-dir "$state" --socket "$sock" --listen 127.0.0.1:9464 > "$out/$log" 2>&1
+		--interface 'bhv*' --state-dir "$state" --socket "$sock" --listen 127.0.0.1:9464 \
+		> "$out/$log" 2>&1
 	agent=$TOPO_LAST_PID
 	for _ in $(seq 50); do [ -S "$sock" ] && return 0; sleep 0.1; done
 	bad "agent did not serve in 5 s"; cat "$out/$log"; return 1
@@ -275,12 +278,37 @@ n=$(events)
 wait_settled
 before=$(table)
 if [ "$source" = kube ]; then
-	echo "3. the API server stopped; a policy deleted while it is away"
+	echo "3. the API server stopped for a minute; a policy deleted while it is away"
 	stop_api
+	t_stop=$(date +%s)
 	for _ in $(seq 100); do [ "$(field "['api']")" = unreachable ] && break; sleep 0.1; done
 	[ "$(field "['api']")" = unreachable ] || bad "api: $(field "['api']")"
 	[ "$(table)" = "$before" ] || bad "the table changed with the API server away"
 	verify "the API server away" some
+	# BH_API_OUTAGE seconds (a minute) away: a new port probed every 5 s
+	# is a new flow each (denied: an opener nothing answers), learned from
+	# the pods' interfaces meanwhile.
+	f0=$(field "['counts']['flows']")
+	api_ip=$(awk '$1 == "y/api-7c8d9f-xyz12" { print $2 }' "$out/pods")
+	port=7000
+	while [ $(($(date +%s) - t_stop)) -lt "${BH_API_OUTAGE:-60}" ]; do
+		echo "y/api $api_ip $port TCP" |
+			topo_pod_exec x/web-5f6d8c9b7-abcde "$(topo_tool probe)" --timeout-ms 300 > /dev/null
+		port=$((port + 1))
+		sleep 5
+	done
+	# (an unanswered opener is learned LEARN_PENDING_TIMEOUT, 5 s, after it)
+	for _ in $(seq 150); do
+		f1=$(field "['counts']['flows']")
+		[ "$f1" -ge $((f0 + port - 7000)) ] && break
+		sleep 0.1
+	done
+	echo "  $(($(date +%s) - t_stop)) s without the API server: flows $f0 -> $f1"
+	[ "$f1" -ge $((f0 + port - 7000)) ] ||
+		bad "learning stopped without the API server: flows $f0 -> $f1, $((port - 7000)) new ports probed; learned: $(node_curl --unix-socket "$sock" http://agent/report | python3 -c 'import json, sys; print(sorted(f["port"] for f in json.load(sys.stdin)["flows"] if f["port"] >= 7000))')"
+	[ "$(field "['api']")" = unreachable ] || bad "api after the outage: $(field "['api']")"
+	[ "$(table)" = "$before" ] || bad "the table changed in the outage"
+	verify "a minute without the API server" some
 	python3 "$out/edit.py" "$cluster" delete NetworkPolicy y fence > /dev/null
 	python3 - "$out/api/.state.json" <<'PY' || bad "cannot edit the API server's state"
 import json, sys
