@@ -114,20 +114,7 @@ if [ "$source" = kube ]; then
 	cp "$cluster" "$out/api/objects.json"
 	apiport=$(ip netns exec "$TOPO_NODE" python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat > "$out/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: t
-  cluster: {server: 'https://127.0.0.1:$apiport', certificate-authority: certs/ca.crt}
-users:
-- name: t
-  user: {tokenFile: certs/token}
-contexts:
-- name: t
-  context: {cluster: t, user: t}
-KC
+	"$BH_SOURCE_DIR/tests/apiserver/kubeconfig.sh" "$out/kubeconfig" "$apiport"
 	src_args=(--kubeconfig "$out/kubeconfig")
 else
 	src_args=(--snapshot "$agent_file")

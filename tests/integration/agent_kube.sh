@@ -40,20 +40,7 @@ start_api() { # [PORT]
 }
 start_api
 apiport=$(cat "$tmp/port")
-cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: t
-  cluster: {server: 'https://127.0.0.1:$apiport', certificate-authority: certs/ca.crt}
-users:
-- name: t
-  user: {tokenFile: certs/token}
-contexts:
-- name: t
-  context: {cluster: t, user: t}
-KC
+"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
 control() {
 	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control" > /dev/null
 }

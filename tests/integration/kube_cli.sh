@@ -34,20 +34,7 @@ start() { # $1: snapshot file served
 	pid=$!
 	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 	[ -s "$tmp/port" ] || fail "the API server did not start"
-	cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: t
-  cluster: {server: 'https://127.0.0.1:$(cat "$tmp/port")', certificate-authority: certs/ca.crt}
-users:
-- name: t
-  user: {tokenFile: certs/token}
-contexts:
-- name: t
-  context: {cluster: t, user: t}
-KC
+	"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$(cat "$tmp/port")"
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 
