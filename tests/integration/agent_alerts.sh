@@ -30,10 +30,9 @@
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
 
 topo_init
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 command -v curl > /dev/null || { echo "agent_alerts: curl missing" >&2; exit 1; }
 command -v nft > /dev/null || { echo "agent_alerts: nft missing, skipping" >&2; exit 77; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
@@ -45,7 +44,6 @@ out=$TOPO_DIR
 state=$out/state
 sock=$out/agent.sock
 scan=${BH_ALERTS_SCAN:-3000}
-node_curl() { ip netns exec "$TOPO_NODE" curl -s "$@"; }
 python3 - "$snap" "$out/cluster.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -68,18 +66,10 @@ start_agent() { # MODE LOG
 		--snapshot "$out/cluster.json" --config "$out/config.yaml" --policy-mode "$1" \
 		--state-dir "$state" --socket "$sock" --listen 127.0.0.1:9464 > "$out/$2" 2>&1
 	agent=$TOPO_LAST_PID
-	for _ in $(seq 300); do
-		[ "$(node_curl --unix-socket "$sock" -o /dev/null -w '%{http_code}' \
-			http://agent/readyz)" = 200 ] && return 0
-		sleep 0.1
-	done
-	bad "agent ($1) not ready in 30 s"; cat "$out/$2"; return 1
+	agent_wait_ready 300 || { cat "$out/$2"; return 1; }
 }
-status() {
-	node_curl --unix-socket "$sock" http://agent/status |
-		python3 -c "import json, sys; d = json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"
-}
-alerts() { node_curl --unix-socket "$sock" http://agent/alerts; }
+status() { agent_field "$1"; }
+alerts() { agent_get /alerts; }
 # probe FROM PORT...: TCP from pod FROM to y/api, one line per port.
 probe() {
 	local from=$1

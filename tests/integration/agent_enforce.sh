@@ -31,13 +31,12 @@
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
 . "$BH_SOURCE_DIR/tests/integration/lib/matrix.sh"
 source=${BH_AGENT_SOURCE:-kube}
 name=agent_enforce${BH_AGENT_SOURCE:+_$BH_AGENT_SOURCE}
 
 topo_init
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 command -v curl > /dev/null || { echo "$name: curl missing" >&2; exit 1; }
 command -v nft > /dev/null || { echo "$name: nft missing, skipping" >&2; exit 77; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
@@ -49,7 +48,6 @@ out=$TOPO_DIR
 cluster=$out/cluster.json # the cluster as the test made it (check reads it)
 state=$out/state
 sock=$out/agent.sock
-node_curl() { ip netns exec "$TOPO_NODE" curl -s "$@"; }
 
 # --- the cluster: cluster.json, and the API server or the agent's file ---
 cat > "$out/edit.py" <<'PY'
@@ -143,17 +141,8 @@ start_agent() { # LOG [VAR=VALUE]...
 	for _ in $(seq 50); do [ -S "$sock" ] && return 0; sleep 0.1; done
 	bad "agent did not serve in 5 s"; cat "$out/$log"; return 1
 }
-readyz() { node_curl --unix-socket "$sock" -o "$out/readyz" -w '%{http_code}' http://agent/readyz; }
-wait_ready() {
-	for _ in $(seq 300); do [ "$(readyz)" = 200 ] && return 0; sleep 0.1; done
-	bad "agent not ready in 30 s: $(cat "$out/readyz")"; return 1
-}
 kill9() { kill -9 "$agent"; wait "$agent" 2> /dev/null; agent=; }
-field() {
-	node_curl --unix-socket "$sock" http://agent/status |
-		python3 -c "import json, sys; d = json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"
-}
-events() { field "['enforcement']['events']"; }
+events() { agent_field "['enforcement']['events']"; }
 # wait_events N: the sync object took more than N events within 60 s (a
 # relist after an outage waits out the watch backoff).
 wait_events() {
@@ -169,8 +158,8 @@ wait_events() {
 # verdict-map refill waiting: the refill runs 2 s after the last change),
 # so the table read next is the one a kill would leave.
 wait_settled() {
-	for _ in $(seq 100); do [ "$(field "['enforcement']['settled']")" = True ] && return 0; sleep 0.1; done
-	bad "the agent did not settle in 10 s: $(field "['enforcement']")"; return 1
+	for _ in $(seq 100); do [ "$(agent_field "['enforcement']['settled']")" = True ] && return 0; sleep 0.1; done
+	bad "the agent did not settle in 10 s: $(agent_field "['enforcement']")"; return 1
 }
 # The table, its counters left out (they move with the probes).
 table() {
@@ -223,19 +212,19 @@ verify "applied by bulkhead apply" some
 if [ "$source" = kube ]; then
 	start_agent agent1.log
 	sleep 2
-	[ "$(readyz)" = 200 ] && bad "ready without the API server"
-	[ "$(field "['enforcement']['table']")" = waiting ] ||
-		bad "table before the cluster is listed: $(field "['enforcement']")"
+	[ "$(agent_readyz)" = 200 ] && bad "ready without the API server"
+	[ "$(agent_field "['enforcement']['table']")" = waiting ] ||
+		bad "table before the cluster is listed: $(agent_field "['enforcement']")"
 	[ "$(table)" = "$before" ] || bad "the table changed before the cluster was listed"
 	start_api
 else
 	start_agent agent1.log
 fi
-wait_ready || { cat "$out/agent1.log"; exit 1; }
-[ "$(field "['enforcement']['table']")" = adopted ] ||
-	bad "not adopted: $(field "['enforcement']")"
-[ "$(field "['enforcement']['batches']")" = 0 ] || bad "batches sent on adoption"
-[ "$(field "['enforcement']['digest']")" = "$d0" ] || bad "digest $(field "['enforcement']['digest']"), want $d0"
+agent_wait_ready 300 || { cat "$out/agent1.log"; exit 1; }
+[ "$(agent_field "['enforcement']['table']")" = adopted ] ||
+	bad "not adopted: $(agent_field "['enforcement']")"
+[ "$(agent_field "['enforcement']['batches']")" = 0 ] || bad "batches sent on adoption"
+[ "$(agent_field "['enforcement']['digest']")" = "$d0" ] || bad "digest $(agent_field "['enforcement']['digest']"), want $d0"
 [ "$(table)" = "$before" ] || bad "the adopted table changed"
 
 # --- 2. changes ---
@@ -268,14 +257,14 @@ if [ "$source" = kube ]; then
 	echo "3. the API server stopped for a minute; a policy deleted while it is away"
 	stop_api
 	t_stop=$(date +%s)
-	for _ in $(seq 100); do [ "$(field "['api']")" = unreachable ] && break; sleep 0.1; done
-	[ "$(field "['api']")" = unreachable ] || bad "api: $(field "['api']")"
+	for _ in $(seq 100); do [ "$(agent_field "['api']")" = unreachable ] && break; sleep 0.1; done
+	[ "$(agent_field "['api']")" = unreachable ] || bad "api: $(agent_field "['api']")"
 	[ "$(table)" = "$before" ] || bad "the table changed with the API server away"
 	verify "the API server away" some
 	# BH_API_OUTAGE seconds (a minute) away: a new port probed every 5 s
 	# is a new flow each (denied: an opener nothing answers), learned from
 	# the pods' interfaces meanwhile.
-	f0=$(field "['counts']['flows']")
+	f0=$(agent_field "['counts']['flows']")
 	api_ip=$(awk '$1 == "y/api-7c8d9f-xyz12" { print $2 }' "$out/pods")
 	port=7000
 	while [ $(($(date +%s) - t_stop)) -lt "${BH_API_OUTAGE:-60}" ]; do
@@ -286,14 +275,14 @@ if [ "$source" = kube ]; then
 	done
 	# (an unanswered opener is learned LEARN_PENDING_TIMEOUT, 5 s, after it)
 	for _ in $(seq 150); do
-		f1=$(field "['counts']['flows']")
+		f1=$(agent_field "['counts']['flows']")
 		[ "$f1" -ge $((f0 + port - 7000)) ] && break
 		sleep 0.1
 	done
 	echo "  $(($(date +%s) - t_stop)) s without the API server: flows $f0 -> $f1"
 	[ "$f1" -ge $((f0 + port - 7000)) ] ||
 		bad "learning stopped without the API server: flows $f0 -> $f1, $((port - 7000)) new ports probed; learned: $(node_curl --unix-socket "$sock" http://agent/report | python3 -c 'import json, sys; print(sorted(f["port"] for f in json.load(sys.stdin)["flows"] if f["port"] >= 7000))')"
-	[ "$(field "['api']")" = unreachable ] || bad "api after the outage: $(field "['api']")"
+	[ "$(agent_field "['api']")" = unreachable ] || bad "api after the outage: $(agent_field "['api']")"
 	[ "$(table)" = "$before" ] || bad "the table changed in the outage"
 	verify "a minute without the API server" some
 	python3 "$out/edit.py" "$cluster" delete NetworkPolicy y fence > /dev/null
@@ -320,15 +309,15 @@ else
 	echo "3. a broken snapshot file keeps the table; the fixed file catches up"
 	echo '{"apiVersion": "v1", "kind": "List", "items": [' > "$agent_file.tmp"
 	mv "$agent_file.tmp" "$agent_file"
-	for _ in $(seq 50); do [ "$(readyz)" = 503 ] && break; sleep 0.1; done
-	[ "$(readyz)" = 503 ] || bad "ready with a broken snapshot file"
+	for _ in $(seq 50); do [ "$(agent_readyz)" = 503 ] && break; sleep 0.1; done
+	[ "$(agent_readyz)" = 503 ] || bad "ready with a broken snapshot file"
 	[ "$(table)" = "$before" ] || bad "the table changed with a broken snapshot file"
 	verify "a broken snapshot file" some
 	change delete NetworkPolicy y fence
 fi
 wait_events "$n"
-wait_ready
-[ "$(field "['counts']['policies']")" = 0 ] || bad "the deleted policy is still there"
+agent_wait_ready 300
+[ "$(agent_field "['counts']['policies']")" = 0 ] || bad "the deleted policy is still there"
 topo_node_exec nft list chain inet bulkhead pi/y/fence > /dev/null 2>&1 &&
 	bad "chain pi/y/fence still in the kernel"
 verify "caught up" none
@@ -355,18 +344,18 @@ kill9
 [ "$(table)" = "$before" ] || bad "the table changed at kill -9"
 verify "agent down" some
 start_agent agent2.log
-wait_ready
-[ "$(field "['enforcement']['table']")" = replaced ] || bad "after deltas: $(field "['enforcement']")"
-[ "$(field "['enforcement']['full_replaces']")" = 1 ] || bad "full replaces: $(field "['enforcement']")"
+agent_wait_ready 300
+[ "$(agent_field "['enforcement']['table']")" = replaced ] || bad "after deltas: $(agent_field "['enforcement']")"
+[ "$(agent_field "['enforcement']['full_replaces']")" = 1 ] || bad "full replaces: $(agent_field "['enforcement']")"
 verify "restarted (table replaced in one batch)" some
 d1=$(digest)
 wait_settled
 before=$(table)
 kill9
 start_agent agent3.log
-wait_ready
-[ "$(field "['enforcement']['table']")" = adopted ] || bad "second restart: $(field "['enforcement']")"
-[ "$(field "['enforcement']['batches']")" = 0 ] || bad "batches sent on adoption"
+agent_wait_ready 300
+[ "$(agent_field "['enforcement']['table']")" = adopted ] || bad "second restart: $(agent_field "['enforcement']")"
+[ "$(agent_field "['enforcement']['batches']")" = 0 ] || bad "batches sent on adoption"
 [ "$(digest)" = "$d1" ] || bad "digest $(digest), want $d1"
 [ "$(table)" = "$before" ] || bad "the adopted table changed"
 verify "restarted again (adopted)" some
@@ -376,14 +365,14 @@ echo "5. every batch refused: not ready, the table as it was"
 kill9
 change delete NetworkPolicy x guard
 start_agent agent4.log BULKHEAD_FAULT_INJECT=commit
-for _ in $(seq 100); do grep -q enforcement "$out/readyz" 2> /dev/null && break; readyz > /dev/null; sleep 0.1; done
-[ "$(readyz)" = 503 ] && grep -q 'enforcement: replacing the table' "$out/readyz" ||
+for _ in $(seq 100); do grep -q enforcement "$out/readyz" 2> /dev/null && break; agent_readyz > /dev/null; sleep 0.1; done
+[ "$(agent_readyz)" = 503 ] && grep -q 'enforcement: replacing the table' "$out/readyz" ||
 	bad "/readyz with every batch refused: $(cat "$out/readyz")"
 [ "$(table)" = "$before" ] || bad "the table changed although the kernel refused the batch"
-[ "$(field "['enforcement']['errors']")" -ge 1 ] || bad "no error counted"
+[ "$(agent_field "['enforcement']['errors']")" -ge 1 ] || bad "no error counted"
 kill9
 start_agent agent5.log
-wait_ready
+agent_wait_ready 300
 verify "the fault gone" none
 
 # --- 6. metrics, SIGTERM ---

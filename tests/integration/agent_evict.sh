@@ -29,10 +29,9 @@
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
 
 topo_init
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 command -v curl > /dev/null || { echo "agent_evict: curl missing" >&2; exit 1; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
 topo_pods_from_json "$snap" | grep -v '^y/late-0 ' > "$TOPO_DIR/pods"
@@ -44,23 +43,14 @@ state=$out/state
 sock=$out/agent.sock
 printf 'checkpointInterval: 1s\nmaxFlows: 1000\ninterfaces: ["bhv*"]\n' > "$out/agent.yaml"
 agent_pid=
-node_curl() { ip netns exec "$TOPO_NODE" curl -s "$@"; }
 start_agent() { # LOG
 	topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" agent --node node-1 --snapshot "$snap" \
 		--no-enforce --state-dir "$state" --socket "$sock" --config "$out/agent.yaml" \
 		> "$out/$1" 2>&1
 	agent_pid=$TOPO_LAST_PID
-	for _ in $(seq 100); do
-		[ "$(node_curl --unix-socket "$sock" -o /dev/null -w '%{http_code}' \
-			http://agent/readyz)" = 200 ] && return 0
-		sleep 0.1
-	done
-	bad "agent not ready in 10 s"; cat "$out/$1"; return 1
+	agent_wait_ready || { cat "$out/$1"; return 1; }
 }
-flows() {
-	node_curl --unix-socket "$sock" http://agent/status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["flows"])'
-}
+flows() { agent_field "['counts']['flows']"; }
 metric() { # NAME: its value (one series)
 	node_curl --unix-socket "$sock" http://agent/metrics | awk -v m="$1" '$1 == m { print $2 }'
 }

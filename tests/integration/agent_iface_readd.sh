@@ -21,10 +21,9 @@
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
 
 topo_init
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 command -v curl > /dev/null || { echo "agent_iface_readd: curl missing" >&2; exit 1; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
 topo_pods_from_json "$snap" | grep -v '^y/late-0 ' > "$TOPO_DIR/pods"
@@ -41,21 +40,15 @@ state=$out/state
 sock=$out/agent.sock
 log=$out/agent.log
 printf 'checkpointInterval: 1s\n' > "$out/agent.yaml"
-node_curl() { ip netns exec "$TOPO_NODE" curl -s "$@"; }
 topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" agent --node node-1 --snapshot "$snap" --no-enforce \
 	--state-dir "$state" --socket "$sock" --config "$out/agent.yaml" --interface 'bhv*' > "$log" 2>&1
 agent_pid=$TOPO_LAST_PID
-readyz() { node_curl --unix-socket "$sock" -o /dev/null -w '%{http_code}' http://agent/readyz; }
-for _ in $(seq 100); do [ "$(readyz)" = 200 ] && break; sleep 0.1; done
-[ "$(readyz)" = 200 ] || { bad "agent not ready in 10 s"; cat "$log"; exit 1; }
+agent_wait_ready || { cat "$log"; exit 1; }
 [ "$(cat "/proc/$agent_pid/comm")" = bulkhead ] || bad "pid $agent_pid is not the agent"
 
-metrics() { node_curl --unix-socket "$sock" http://agent/metrics; }
+metrics() { agent_get /metrics; }
 metric() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
-flows() {
-	node_curl --unix-socket "$sock" http://agent/status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["flows"])'
-}
+flows() { agent_field "['counts']['flows']"; }
 # fds: the agent's open fds, counted while the /readyz poller is paused
 # (its connections come and go).
 fds() {
@@ -103,7 +96,7 @@ while True:
     time.sleep(0.05)'
 (
 	while :; do
-		[ -e "$out/pause" ] || echo "$(date +%s.%N) $(readyz)"
+		[ -e "$out/pause" ] || echo "$(date +%s.%N) $(agent_readyz)"
 		sleep 0.1
 	done
 ) > "$out/readyz.log" 2>&1 &

@@ -18,10 +18,9 @@
 set -uo pipefail
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 . "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
 
 topo_init
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 command -v curl > /dev/null || { echo "agent_learn: curl missing" >&2; exit 1; }
 snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
 topo_pods_from_json "$snap" | grep -v '^y/late-0 ' > "$TOPO_DIR/pods"
@@ -34,8 +33,6 @@ state=$out/state
 sock=$out/agent.sock
 printf 'checkpointInterval: 1s\ninterfaces: ["bhv*"]\n' > "$out/agent.yaml"
 agent_pid=
-# Readiness is asked on the socket: a TCP connection on the node's loopback
-# would be a flow for conntrack.
 start_agent() { # LOG [FLAG]...
 	local log=$1
 	shift
@@ -43,18 +40,9 @@ start_agent() { # LOG [FLAG]...
 		--state-dir "$state" --socket "$sock" --listen 127.0.0.1:9464 \
 		--config "$out/agent.yaml" "$@" > "$out/$log" 2>&1
 	agent_pid=$TOPO_LAST_PID
-	for _ in $(seq 100); do
-		[ "$(node_curl --unix-socket "$sock" -o /dev/null -w '%{http_code}' \
-			http://agent/readyz)" = 200 ] && return 0
-		sleep 0.1
-	done
-	bad "agent not ready in 10 s"; cat "$out/$log"; return 1
+	agent_wait_ready || { cat "$out/$log"; return 1; }
 }
-node_curl() { ip netns exec "$TOPO_NODE" curl -s "$@"; }
-flows() {
-	node_curl --unix-socket "$sock" http://agent/status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["flows"])'
-}
+flows() { agent_field "['counts']['flows']"; }
 # wait_flows N: /status counts N flows within 10 s.
 wait_flows() {
 	for _ in $(seq 100); do [ "$(flows)" = "$1" ] && return 0; sleep 0.1; done
