@@ -314,6 +314,7 @@ struct agent *agent_free(struct agent *a)
 		return NULL;
 	a->stopping = true;
 	agent_http_stop(a);
+	agent_propose_stop(a);
 	agent_learn_stop(a);
 	agent_alerts_stop(a);
 	agent_counters_stop(a);

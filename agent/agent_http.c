@@ -183,6 +183,8 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	json_out_str(&w, a->cfg.policy_preview ? "preview" : "enforce");
 	json_out_key(&w, "alerts");
 	agent_alerts_status(a, &w);
+	json_out_key(&w, "proposal");
+	agent_propose_status(a, &w);
 	json_out_key(&w, "uptime_seconds");
 	json_out_int(&w, up < 0 ? 0 : up);
 	json_out_obj_end(&w);
@@ -245,6 +247,9 @@ int agent_http_start(struct agent *a, struct bh_err *reterr)
 	if (r < 0)
 		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "agent: GET /alerts: %s", strerror(-r));
 	r = agent_control_routes(a, reterr);
+	if (r < 0)
+		return r;
+	r = agent_propose_routes(a, reterr);
 	if (r < 0)
 		return r;
 	r = dashboard_routes(a->http, reterr);

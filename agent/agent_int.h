@@ -227,6 +227,12 @@ struct agent {
 	char nflog_err[BH_ERR_MSG_MAX]; /* why NFLOG is not read, "" */
 	struct metrics_series *m_alerts, *m_alerts_dropped, *m_nflog_overruns;
 
+	/* --- the proposal (agent_propose.c) --- */
+	struct agent_propose_job *prop_job; /* the computation under way, or NULL */
+	struct loop_io prop_io; /* its eventfd */
+	size_t prop_uncovered; /* flows the last proposal does not cover */
+	char prop_err[BH_ERR_MSG_MAX]; /* why the last computation failed, "" */
+
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */
 	bool policy_counters_init;
@@ -313,5 +319,11 @@ int agent_alerts_set_state(struct agent *a, const char *const *ids, size_t n,
 
 /* agent_control.c: the control socket's routes that change state. */
 int agent_control_routes(struct agent *a, struct bh_err *reterr);
+
+/* agent_propose.c: POST /proposal (computed off the loop) and GET
+ * /proposal; /status's "proposal" object; stop waits for the worker. */
+int agent_propose_routes(struct agent *a, struct bh_err *reterr);
+void agent_propose_status(struct agent *a, struct json_out *w);
+void agent_propose_stop(struct agent *a);
 
 #endif

@@ -1,0 +1,314 @@
+/*
+ * The agent's proposal (docs/lifecycle.md, "The proposal"): least-
+ * privilege NetworkPolicies computed from every flow the state database
+ * holds and the cluster as it is, off the loop.
+ *
+ * POST /proposal starts a computation: the loop copies the cluster and
+ * starts one worker thread, which opens its own connection to the state
+ * database (WAL lets it read while the loop writes), loads the flows as
+ * of the last checkpoint (checkpointInterval), runs propose_build() and
+ * its self-check, and formats the policies as a v1 List.  Its eventfd
+ * wakes the loop, which stores the List as the cluster scope's next
+ * proposal generation (state_db_proposal_put()).  GET /proposal serves
+ * the stored proposal, as JSON or (?format=yaml) YAML; both are what
+ * `kubectl apply -f` takes.  A proposal that leaves learned flows
+ * uncovered is stored (the log and /status say how many): the lifecycle
+ * previews it, and the alerts show what it would deny.
+ *
+ * Loop thread, except job_main() and what it calls.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent_int.h"
+#include "buf.h"
+#include "clock.h"
+#include "cluster.h"
+#include "flows_json.h"
+#include "http_server.h"
+#include "json_out.h"
+#include "log.h"
+#include "netpol_emit.h"
+#include "propose.h"
+#include "state_db.h"
+
+struct agent_propose_job {
+	pthread_t th;
+	int efd;
+	atomic_bool done; /* set by the worker last, before the eventfd */
+	/* In: set before pthread_create(), the worker's while it runs. */
+	char *state_dir;
+	struct cluster *c;
+	/* Out: written by the worker, read after pthread_join(). */
+	int r;
+	struct bh_err err;
+	char *json;
+	size_t n_policies, n_flows, n_uncovered;
+	uint64_t us;
+};
+
+static void job_free(struct agent_propose_job *j)
+{
+	if (!j)
+		return;
+	if (j->efd >= 0)
+		(void) close(j->efd);
+	cluster_free(j->c);
+	free(j->state_dir);
+	free(j->json);
+	free(j);
+}
+
+static int job_run(struct agent_propose_job *j)
+{
+	struct state_db *db = NULL;
+	struct proposal p = { 0 };
+	struct propose_opts o;
+	struct flow_set fs;
+	struct buf out;
+	int r;
+
+	flow_set_init(&fs);
+	buf_init(&out, SIZE_MAX);
+	propose_opts_init(&o);
+	r = state_db_open(j->state_dir, &db, &j->err);
+	if (r >= 0)
+		r = state_db_flows_load(db, &fs, &j->err);
+	(void) state_db_free(db);
+	if (r >= 0)
+		r = propose_build(&fs, j->c, &o, &p, &j->err);
+	if (r >= 0)
+		r = propose_self_check(&p, &fs, j->c, &j->err);
+	if (r >= 0) {
+		r = netpol_emit_list_json(&p, &out);
+		if (r < 0)
+			(void) bh_err_set(&j->err, BH_ERR_SYSTEM, r,
+					  "proposal: cannot format the policies: %s", strerror(-r));
+	}
+	if (r >= 0) {
+		j->json = strndup(out.data ? out.data : "", out.len);
+		if (!j->json)
+			r = bh_err_oom(&j->err);
+		j->n_policies = p.n;
+		j->n_flows = p.n_flows;
+		j->n_uncovered = p.n_flows_unplaced + (p.n_checked - p.n_allowed);
+	}
+	buf_done(&out);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	return r;
+}
+
+static void *job_main(void *arg)
+{
+	struct agent_propose_job *j = arg;
+	uint64_t t0 = clock_mono_us(), one = 1;
+	ssize_t w;
+
+	j->r = job_run(j);
+	j->us = clock_mono_us() - t0;
+	atomic_store(&j->done, true);
+	/* (an eventfd write of 1 fails only on overflow: never here) */
+	w = write(j->efd, &one, sizeof(one));
+	(void) w;
+	return NULL;
+}
+
+/* The worker is done: its proposal stored, or its error kept. */
+static void job_cb(struct loop_io *io, uint32_t revents)
+{
+	struct agent *a = LOOP_CONTAINER_OF(io, struct agent, prop_io);
+	struct agent_propose_job *j = a->prop_job;
+	struct bh_err err = { 0 };
+	int64_t gen = 0;
+	int r;
+
+	(void) revents;
+	if (!atomic_load(&j->done))
+		return;
+	loop_io_remove(&a->prop_io);
+	(void) pthread_join(j->th, NULL);
+	a->prop_job = NULL;
+	r = j->r;
+	if (r >= 0) {
+		r = state_db_proposal_put(a->db, STATE_DB_SCOPE_CLUSTER, j->json,
+					  (int64_t) time(NULL), &gen, &err);
+	} else {
+		err = j->err;
+	}
+	if (r < 0) {
+		(void) snprintf(a->prop_err, sizeof(a->prop_err), "%s", err.msg);
+		log_err("agent: proposal: %s", err.msg);
+	} else {
+		a->prop_err[0] = '\0';
+		a->prop_uncovered = j->n_uncovered;
+		log_info("agent: proposal %" PRId64 ": %zu policies from %zu flows (%zu not "
+			 "covered) in %.2f s, off the loop",
+			 gen, j->n_policies, j->n_flows, j->n_uncovered, (double) j->us / 1e6);
+	}
+	job_free(j);
+}
+
+/* Starts a computation: 0, -EBUSY when one runs, -EAGAIN before the
+ * cluster is known, -errno. */
+static int propose_start(struct agent *a, struct bh_err *reterr)
+{
+	struct cluster *c = agent_source_cluster(a);
+	struct agent_propose_job *j;
+	int r;
+
+	if (a->prop_job)
+		return -EBUSY;
+	if (!c || !a->db)
+		return -EAGAIN;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return bh_err_oom(reterr);
+	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	j->state_dir = strdup(a->cfg.state_dir);
+	atomic_init(&j->done, false);
+	if (j->efd < 0 || !j->state_dir || cluster_copy(c, &j->c) < 0) {
+		job_free(j);
+		return bh_err_oom(reterr);
+	}
+	r = loop_io_add(a->loop, &a->prop_io, j->efd, EPOLLIN, job_cb);
+	if (r < 0) {
+		job_free(j);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "proposal: %s", strerror(-r));
+	}
+	r = -pthread_create(&j->th, NULL, job_main, j);
+	if (r < 0) {
+		loop_io_remove(&a->prop_io);
+		job_free(j);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "proposal: a thread: %s", strerror(-r));
+	}
+	a->prop_job = j;
+	return 0;
+}
+
+static void answer(struct http_response *resp, unsigned status, const char *key, const char *val)
+{
+	struct json_out w;
+
+	resp->status = status;
+	resp->content_type = "application/json";
+	json_out_init(&w, &resp->body);
+	json_out_obj_begin(&w);
+	json_out_key(&w, key);
+	json_out_str(&w, val);
+	json_out_obj_end(&w);
+	json_out_newline(&w);
+}
+
+/* POST /proposal: 202 {"state": "computing"}; 409 while one runs; 503
+ * before the cluster is known. */
+static int post_cb(const struct http_request *req, struct http_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	struct bh_err err = { 0 };
+	int r;
+
+	(void) req;
+	r = propose_start(a, &err);
+	if (r == -EBUSY)
+		answer(resp, 409, "error", "a proposal is being computed");
+	else if (r == -EAGAIN)
+		answer(resp, 503, "error", "the cluster is not known yet");
+	else if (r < 0)
+		answer(resp, 500, "error", err.msg);
+	else
+		answer(resp, 202, "state", "computing");
+	return 0;
+}
+
+/* GET /proposal[?format=yaml]: the stored proposal; 404 when none. */
+static int get_cb(const struct http_request *req, struct http_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	const char *format = http_request_arg(req, "format");
+	struct bh_err err = { 0 };
+	char *json = NULL;
+	json_t *doc;
+	int r;
+
+	if (format && strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0) {
+		answer(resp, 400, "error", "format: expected json or yaml");
+		return 0;
+	}
+	r = state_db_proposal_get(a->db, STATE_DB_SCOPE_CLUSTER, &json, NULL, NULL, &err);
+	if (r < 0) {
+		answer(resp, 500, "error", err.msg);
+		return 0;
+	}
+	if (r == 0) {
+		answer(resp, 404, "error",
+		       a->prop_job ? "no proposal yet: one is being computed" :
+				     "no proposal yet (POST /proposal computes one)");
+		return 0;
+	}
+	if (!format || strcmp(format, "json") == 0) {
+		resp->content_type = "application/json";
+		r = buf_append(&resp->body, json, strlen(json));
+		free(json);
+		return r;
+	}
+	doc = json_loads(json, 0, NULL);
+	free(json);
+	if (!doc)
+		return -EBADMSG;
+	resp->content_type = "application/yaml";
+	r = netpol_emit_yaml(doc, &resp->body);
+	json_decref(doc);
+	return r;
+}
+
+int agent_propose_routes(struct agent *a, struct bh_err *reterr)
+{
+	int r = http_server_route(a->http, "POST", "/proposal", 0, post_cb, a);
+
+	if (r >= 0)
+		r = http_server_route(a->http, "GET", "/proposal", 0, get_cb, a);
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "agent: /proposal: %s", strerror(-r));
+	return 0;
+}
+
+void agent_propose_status(struct agent *a, struct json_out *w)
+{
+	json_out_obj_begin(w);
+	json_out_key(w, "computing");
+	json_out_bool(w, a->prop_job != NULL);
+	json_out_key(w, "uncovered");
+	json_out_uint(w, a->prop_uncovered);
+	json_out_key(w, "error");
+	if (a->prop_err[0])
+		json_out_str(w, a->prop_err);
+	else
+		json_out_null(w);
+	json_out_obj_end(w);
+}
+
+void agent_propose_stop(struct agent *a)
+{
+	struct agent_propose_job *j = a->prop_job;
+
+	if (!j)
+		return;
+	/* The worker reads a copy and a connection of its own: wait for it
+	 * (a proposal takes seconds at most). */
+	loop_io_remove(&a->prop_io);
+	(void) pthread_join(j->th, NULL);
+	a->prop_job = NULL;
+	job_free(j);
+}

@@ -1,0 +1,208 @@
+/*
+ * bulkhead proposal: the local agent's proposed NetworkPolicies.
+ *
+ *   bulkhead proposal [--compute] [--socket PATH] [-o yaml|json]
+ *
+ * GET /proposal on the control socket: the policies as one v1 List, YAML
+ * (default) or JSON, what `kubectl apply -f` takes.  --compute first asks
+ * the agent for a new proposal from every flow it holds (POST /proposal;
+ * it is computed off the agent's loop) and waits for it.
+ *
+ * Exit 0 printed, 2 bad usage, 3 no agent answering, no proposal yet, or
+ * a computation that failed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "cli.h"
+
+/* A proposal over 200,000 flows takes about a second (docs/figures.md);
+ * past this the agent is hung. */
+#define PROPOSAL_TIMEOUT_MS 600000L
+#define PROPOSAL_BODY_MAX (1024u * 1024u * 1024u)
+
+enum {
+	OPT_SOCKET = CLI_OPT_BASE,
+	OPT_OUTPUT,
+	OPT_COMPUTE,
+};
+
+static const struct cli_flag proposal_flags[] = {
+	{ .name = "compute",
+	  .id = OPT_COMPUTE,
+	  .help = "compute a new proposal from every flow the agent holds, and wait for it" },
+	{ .name = "output",
+	  .short_name = 'o',
+	  .arg = "yaml|json",
+	  .id = OPT_OUTPUT,
+	  .help = "output format (default: yaml)" },
+	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_proposal_cmd = {
+	.name = "proposal",
+	.fn = cli_proposal,
+	.usage = "",
+	.summary = "the local agent's proposed NetworkPolicies (kubectl apply takes them)",
+	.about = "Prints the NetworkPolicies the agent on this node proposes from the flows it\n"
+		 "learned (GET /proposal on its control socket), as one List that 'kubectl\n"
+		 "apply' takes.  --compute asks it for a new proposal first and waits.\n",
+	.exit_status = "0 printed, 2 bad usage, 3 system error (no agent answering, no proposal "
+		       "yet, the computation failed)",
+	.flags = proposal_flags,
+	.n_flags = BH_ARRAY_SIZE(proposal_flags),
+};
+
+static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
+{
+	struct buf *b = ud;
+
+	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
+}
+
+/* One request into @body (reset first): 0 with *@code, or exit 3. */
+static int request(struct cli_agent_req *q, struct buf *body, long *code, struct bh_err *reterr)
+{
+	struct cli_agent_answer ans;
+	int r;
+
+	buf_reset(body);
+	q->timeout_ms = PROPOSAL_TIMEOUT_MS;
+	q->write = write_cb;
+	q->ud = body;
+	r = cli_agent_request(q, &ans, reterr);
+	if (r == -ECANCELED)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
+				  "proposal: the agent on socket '%s' sent over %u bytes", q->sock,
+				  PROPOSAL_BODY_MAX);
+	*code = ans.code;
+	return r;
+}
+
+/* The "error" of a JSON answer, or @dflt. */
+static const char *answer_error(const struct buf *body, char *buf, size_t len, const char *dflt)
+{
+	json_t *j = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
+	const char *e = json_string_value(json_object_get(j, "error"));
+
+	(void) snprintf(buf, len, "%s", e ? e : dflt);
+	json_decref(j);
+	return buf;
+}
+
+/* /status's proposal.computing and .error: 1 computing, 0 done (error
+ * copied into @err, "" when none), or -errno. */
+static int computing(const char *sock, struct buf *body, char *err, size_t len,
+		     struct bh_err *reterr)
+{
+	struct cli_agent_req q = { .cmd = "proposal", .sock = sock, .path = "/status" };
+	json_t *st, *p;
+	long code = 0;
+	int r = request(&q, body, &code, reterr);
+
+	if (r < 0)
+		return r;
+	st = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
+	p = json_object_get(st, "proposal");
+	if (code != 200 || !json_is_object(p)) {
+		json_decref(st);
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
+				  "proposal: the agent on socket '%s' says nothing of proposals "
+				  "(an older agent?)",
+				  sock);
+	}
+	r = json_is_true(json_object_get(p, "computing"));
+	(void) snprintf(err, len, "%s",
+			json_is_string(json_object_get(p, "error")) ?
+				json_string_value(json_object_get(p, "error")) :
+				"");
+	json_decref(st);
+	return r;
+}
+
+static int compute(const char *sock, struct buf *body, struct bh_err *reterr)
+{
+	struct cli_agent_req q = {
+		.cmd = "proposal", .sock = sock, .path = "/proposal", .body = "{}", .body_len = 2
+	};
+	struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+	char err[512];
+	long code = 0;
+	int r = request(&q, body, &code, reterr);
+
+	if (r < 0)
+		return r;
+	if (code != 202 && code != 409)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
+				  "proposal: the agent on socket '%s' cannot compute one: %s", sock,
+				  answer_error(body, err, sizeof(err), "no reason given"));
+	for (long waited = 0; waited < PROPOSAL_TIMEOUT_MS; waited += 100) {
+		r = computing(sock, body, err, sizeof(err), reterr);
+		if (r < 0)
+			return r;
+		if (r == 0 && err[0])
+			return bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "proposal: %s", err);
+		if (r == 0)
+			return 0;
+		(void) nanosleep(&pause, NULL);
+	}
+	return bh_err_set(reterr, BH_ERR_SYSTEM, -ETIMEDOUT,
+			  "proposal: the agent on socket '%s' computed for over %ld s", sock,
+			  PROPOSAL_TIMEOUT_MS / 1000);
+}
+
+int cli_proposal(int argc, char **argv, struct bh_err *reterr)
+{
+	struct cli_agent_req q = { .cmd = "proposal", .sock = CLI_AGENT_SOCKET_DEFAULT };
+	bool json = false, want_compute = false;
+	struct cli_getopt g;
+	struct buf body;
+	char err[512];
+	long code = 0;
+	int c, r;
+
+	cli_getopt_init(&g, &cli_proposal_cmd, argc, argv);
+	while ((c = cli_getopt_next(&g, reterr)) > 0) {
+		switch (c) {
+		case OPT_SOCKET:
+			q.sock = g.arg;
+			break;
+		case OPT_OUTPUT:
+			if (strcmp(g.arg, "yaml") != 0 && strcmp(g.arg, "json") != 0)
+				return cli_usage_err(reterr, "proposal",
+						     "-o: expected yaml or json, got '%s'", g.arg);
+			json = strcmp(g.arg, "json") == 0;
+			break;
+		case OPT_COMPUTE:
+			want_compute = true;
+			break;
+		default:
+			return cli_flag_unhandled(reterr, &g);
+		}
+	}
+	if (c < 0)
+		return c;
+	if (!q.sock[0])
+		return cli_usage_err(reterr, "proposal", "--socket: expected a path");
+	buf_init(&body, PROPOSAL_BODY_MAX);
+	r = want_compute ? compute(q.sock, &body, reterr) : 0;
+	q.path = json ? "/proposal?format=json" : "/proposal?format=yaml";
+	if (r == 0)
+		r = request(&q, &body, &code, reterr);
+	if (r == 0 && code != 200)
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, code == 404 ? -ENOENT : -EPROTO,
+			       "proposal: the agent on socket '%s': %s", q.sock,
+			       answer_error(&body, err, sizeof(err), "no proposal"));
+	if (r == 0 && ((body.len && fwrite(body.data, 1, body.len, stdout) != body.len) ||
+		       fflush(stdout) != 0))
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "proposal: writing stdout: %s",
+			       strerror(errno));
+	buf_done(&body);
+	return r;
+}
