@@ -91,6 +91,18 @@ struct state_db_mode;
  * the copy then, not caught up after it). */
 #define AGENT_ENFORCE_BURST_SETTLE_MS 100
 #define AGENT_ENFORCE_BURST_WAIT_MS 1000 /* (at most) */
+/*
+ * A change that recompiles the cluster (a policy; a namespace's labels,
+ * a node's addresses) costs what the last compile of the whole cluster
+ * cost (@enf_compile_us; ruleset_update_all() is that compile plus a
+ * diff): about 1 s at 10,000 pods and 1,000 policies, under 5 ms at a few
+ * hundred pods.  Past this bound it runs in the worker (an update job:
+ * the copy in steps of about 10 ms, the thread) so that no loop turn
+ * waits more than about 50 ms; below it the copy would cost more than it
+ * saves, and the change is made on the loop.  Half the 50 ms budget: the
+ * estimate is the last compile's, and one compile may be slower.
+ */
+#define AGENT_ENFORCE_LOOP_COMPILE_MAX_US 25000
 
 /* One live capture on a pod interface. */
 struct agent_cap {
@@ -198,6 +210,13 @@ struct agent {
 	bool enf_job_pods, enf_job_redo;
 	unsigned enf_job_npods; /* pod changes meanwhile: past the burst bound, redo */
 	uint64_t enf_job_t0; /* clock_mono_us() at its start */
+	/* The copy under way is for an update job: the ruleset the kernel
+	 * holds, taken from @rs (owned; NULL: a full build). */
+	struct ruleset *enf_upd_rs;
+	bool enf_upd_maps; /* ... and refills the verdict maps (sync_refill()) */
+	/* The last compile of the whole cluster measured (a worker's, or
+	 * an update on the loop): AGENT_ENFORCE_LOOP_COMPILE_MAX_US. */
+	uint64_t enf_compile_us;
 	uint64_t enf_events; /* events of the sync objects already freed */
 	unsigned enf_turn; /* changes handed to @sync since the last flush */
 	uint64_t enf_settle_until; /* loop_now() bound of a burst's settling */

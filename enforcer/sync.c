@@ -136,6 +136,11 @@ int sync_policy(struct sync *s, const struct netpol *old, const struct netpol *n
 	return queue(s, r, d, reterr);
 }
 
+int sync_delta(struct sync *s, struct rs_delta *d, struct bh_err *reterr)
+{
+	return queue(s, 0, d, reterr);
+}
+
 /* The table replaced from the ruleset (recompiled first when an update
  * failed), whatever the kernel holds. */
 static int flush_resync(struct sync *s, struct bh_err *reterr)

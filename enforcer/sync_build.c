@@ -26,8 +26,11 @@ struct sync_build {
 	char *node;
 	struct datapath dp;
 	struct nftio *nio; /* NULL when not sending */
+	bool update; /* @rs is given: moved to @c, not built */
+	bool update_maps;
 	/* Out: written by the worker, read after pthread_join(). */
 	struct ruleset *rs;
+	struct rs_delta *delta;
 	int r;
 	struct bh_err err;
 	struct sync_build_result res;
@@ -36,6 +39,7 @@ struct sync_build {
 static void job_free(struct sync_build *b)
 {
 	ruleset_free(b->rs);
+	rs_delta_free(b->delta);
 	cluster_free(b->c);
 	nftio_free(b->nio);
 	free(b->node);
@@ -58,6 +62,17 @@ static void *job_run(struct sync_build *b)
 	uint64_t t0 = clock_mono_us();
 	int r;
 
+	if (b->update) {
+		/* (on failure the ruleset may be half moved: dropped, the
+		 * caller builds anew) */
+		r = b->update_maps ? ruleset_update_maps(b->rs, b->c, &b->delta, &b->err) :
+				     ruleset_update_all(b->rs, b->c, &b->delta, &b->err);
+		b->res.build_us = clock_mono_us() - t0;
+		if (r < 0)
+			return job_fail(b, "updating the ruleset", r);
+		b->res.outcome = SYNC_BUILD_UPDATED;
+		return NULL;
+	}
 	r = ruleset_build(b->c, &b->ro, &b->rs, &b->err);
 	b->res.build_us = clock_mono_us() - t0;
 	if (r < 0)
@@ -109,10 +124,14 @@ int sync_build_start(struct cluster *c, const struct sync_build_opts *o, struct 
 
 	if (!b) {
 		cluster_free(c);
+		ruleset_free(o->update);
 		return bh_err_oom(reterr);
 	}
 	b->efd = -1;
 	b->c = c;
+	b->rs = o->update;
+	b->update = o->update != NULL;
+	b->update_maps = o->update_maps;
 	b->ro = *o->ruleset;
 	b->node = o->ruleset->node ? strdup(o->ruleset->node) : NULL;
 	if (o->ruleset->node && !b->node) {
@@ -132,7 +151,7 @@ int sync_build_start(struct cluster *c, const struct sync_build_opts *o, struct 
 		job_free(b);
 		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "eventfd: %s", strerror(-r));
 	}
-	if (o->send) {
+	if (o->send && !b->update) {
 		r = nftio_open(&b->nio, reterr);
 		if (r < 0) {
 			job_free(b);
@@ -169,8 +188,10 @@ int sync_build_finish(struct sync_build *b, struct sync_build_result *ret, struc
 	*ret = b->res;
 	ret->rs = b->rs;
 	ret->c = b->c;
+	ret->delta = b->delta;
 	b->rs = NULL;
 	b->c = NULL;
+	b->delta = NULL;
 	r = b->r;
 	if (r < 0)
 		*reterr = b->err;
@@ -194,4 +215,5 @@ void sync_build_result_done(struct sync_build_result *r)
 		return;
 	r->rs = ruleset_free(r->rs);
 	r->c = cluster_free(r->c);
+	r->delta = rs_delta_free(r->delta);
 }

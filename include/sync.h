@@ -39,6 +39,7 @@
 #include "netpol.h"
 
 struct nftio;
+struct rs_delta;
 struct ruleset;
 struct sync; /* opaque */
 
@@ -99,6 +100,16 @@ int sync_node(struct sync *s, const struct node *old, const struct node *new,
 	      struct bh_err *reterr) BH_MUST_CHECK;
 int sync_policy(struct sync *s, const struct netpol *old, const struct netpol *new,
 		struct bh_err *reterr) BH_MUST_CHECK;
+
+/*
+ * A change computed off the caller's thread: @d (taken, freed on failure
+ * too; NULL: nothing changed) moved the ruleset @s was made with, already
+ * (ruleset_update_all() in a worker, include/sync_build.h), from what
+ * the kernel holds to what it should.  Queued like an event's, counted
+ * as one.  0, or -ENOMEM with @reterr filled (the next flush replaces the
+ * table in full).
+ */
+int sync_delta(struct sync *s, struct rs_delta *d, struct bh_err *reterr) BH_MUST_CHECK;
 
 /*
  * Sends everything queued as one batch.  1 sent, 0 nothing to send,

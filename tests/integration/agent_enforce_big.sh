@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# netns.agent_enforce_big: the agent's full build runs off its event loop.
+# netns.agent_enforce_big: the agent's full build and policy updates run off
+# its event loop.
 # A 10,000-pod, 1,000-policy cluster (bench/gen-snapshot.py, 256 pods on
 # node-1) served by the test API server; the agent, in a network namespace
 # of its own (unique name, deleted at exit), copies the cluster in steps and
@@ -9,7 +10,14 @@
 #      addresses the table names) reach the kernel once the build is
 #      taken over (the diff from the copy to the cluster now), and so does
 #      a pod created after it;
-#   3. SIGTERM while a build runs (the retry after a refused batch, with
+#   4. a NetworkPolicy created through the API (it selects a local pod)
+#      is compiled off the loop: /healthz, asked every 2 ms
+#      (loop_probe.py) from the change until the agent has settled (the
+#      verdict-map refill 2 s later included), is answered in under 50 ms
+#      each time (the recompile, 100 ms and more, used to run on the
+#      loop), the kernel ends up holding the policy, and the table is
+#      changed by a delta, not replaced;
+#   5. SIGTERM while a build runs (the retry after a refused batch, with
 #      BULKHEAD_FAULT_INJECT=commit) stops the agent cleanly and leaves the
 #      table as it was.
 set -uo pipefail
@@ -19,10 +27,15 @@ command -v nft > /dev/null || { echo "agent_enforce_big: nft missing, skipping" 
 command -v curl > /dev/null || { echo "agent_enforce_big: curl missing" >&2; exit 1; }
 tmp=$(mktemp -d)
 ns=bh-big-$$-$RANDOM
-agent= api=
+agent= api= probe=
+# The longest /healthz wait allowed during a policy change (ms): the
+# issue's 50 ms budget.  Measured: about 6 ms off the loop, 120-140 ms
+# when the change is compiled on the loop (10,000 pods, 1,000 policies).
+stall_max=${BH_STALL_MAX_MS:-50}
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 cleanup() {
+	[ -n "$probe" ] && kill "$probe" 2> /dev/null && wait "$probe" 2> /dev/null
 	[ -n "$agent" ] && kill -9 "$agent" 2> /dev/null && wait "$agent" 2> /dev/null
 	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
 	ip netns delete "$ns" 2> /dev/null
@@ -148,8 +161,47 @@ table > "$tmp/table"
 has_ip 10.64.250.3 || bad "pod after-c (created after the build) is not in the table"
 grep -E "compiled in|during the build" "$tmp/agent1.log" | sed 's/.*msg="/  /' | cut -c1-160
 
-# --- 3. SIGTERM while a build runs ---
-echo "3. SIGTERM during a build: a clean stop, the table as it was"
+# --- 4. a policy change off the loop ---
+echo "4. a policy change: /healthz in under $stall_max ms, the kernel follows by a delta"
+python3 - "$tmp/api/objects.json" > "$tmp/put-pol" <<'PY2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = next(o for o in d["items"] if o["kind"] == "Pod" and o["spec"].get("nodeName") == "node-1")
+pol = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+       "metadata": {"name": "bh-test-pol", "namespace": p["metadata"]["namespace"]},
+       "spec": {"podSelector": {"matchLabels": {"app": p["metadata"]["labels"]["app"]}},
+                "ingress": [{"from": [{"ipBlock": {"cidr": "10.99.77.0/24"}}],
+                             "ports": [{"protocol": "TCP", "port": 7777}]}]}}
+print(json.dumps({"op": "put", "object": pol}))
+PY2
+settled() { status | grep -q '"settled":true'; }
+full_replaces() { status | sed -n 's/.*"enforcement":{[^}]*"full_replaces":\([0-9]*\).*/\1/p'; }
+for _ in $(seq 300); do settled && break; sleep 0.1; done
+settled || bad "the agent did not settle before the policy change: $(status)"
+f0=$(full_replaces)
+python3 "$BH_SOURCE_DIR/tests/integration/loop_probe.py" "$sock" "$tmp/hz4" &
+probe=$!
+sleep 0.3
+control < "$tmp/put-pol"
+t0=$(date +%s)
+# (until the refill that follows, 2 s later, is over too)
+for _ in $(seq 300); do [ $(($(date +%s) - t0)) -ge 3 ] && settled && break; sleep 0.1; done
+kill "$probe"
+wait "$probe"
+probe=
+n=$(wc -l < "$tmp/hz4")
+echo "  /healthz during the change: $n answers, the slowest: $(sort -k2 -n "$tmp/hz4" | tail -1 | cut -d' ' -f2) ms"
+awk -v max="$stall_max" '$3 != 200 || $2 >= max { bad = 1 } END { exit bad }' "$tmp/hz4" ||
+	bad "/healthz slow or failing during a policy change (ms): $(sort -k2 -n "$tmp/hz4" | tail -3 | cut -d' ' -f2,3 | tr '\n' ' ')"
+settled || bad "the agent did not settle after the policy change: $(status)"
+table > "$tmp/table"
+grep -A3 'set p/.*/bh-test-pol/i0/cidr4 {' "$tmp/table" | grep -q "10.99.77.0/24" ||
+	bad "the new policy's ipBlock is not in the kernel's table"
+[ "$(full_replaces)" = "$f0" ] || bad "the policy change replaced the table ($f0 -> $(full_replaces) full replaces)"
+grep -E "ruleset updated|updating the ruleset|refilling" "$tmp/agent1.log" | sed 's/.*msg="/  /' | cut -c1-160
+
+# --- 5. SIGTERM while a build runs ---
+echo "5. SIGTERM during a build: a clean stop, the table as it was"
 kill -9 "$agent"
 wait "$agent" 2> /dev/null
 agent=

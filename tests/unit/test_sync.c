@@ -9,7 +9,8 @@
  * and the full build off the caller's thread (include/sync_build.h): the
  * table replaced by the worker, the changes made meanwhile caught up by a
  * diff, a full replace left to the caller (full_by_caller), a build
- * cancelled.  Needs root: exits 77 (skipped) without.
+ * cancelled, an update in the worker sent as a delta.  Needs root:
+ * exits 77 (skipped) without.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -654,6 +655,57 @@ static void build_off_thread_catches_up(void **state)
 	cluster_free(pc);
 }
 
+/*
+ * An update in the worker (a policy change at scale): the ruleset the
+ * kernel holds is handed over and moved to a copy with policy b-from-a;
+ * the worker sends nothing and hands back the delta, which a sync object
+ * over the result sends as one incremental batch: the policy's chain is
+ * there, the table was not replaced (its comment, the digest of the full
+ * apply, is the same), and the ruleset is a fresh build's.
+ */
+static void update_off_thread_delta(void **state)
+{
+	struct fx *f = *state;
+	struct cluster *pc = load_json(policy_json), *copy = NULL;
+	struct sync_opts so = { .full_by_caller = true };
+	struct sync_build_opts bo = { .ruleset = &f->o, .send = true, .update = f->rs };
+	struct sync_build_result res = { 0 };
+	struct sync_build *b = NULL;
+	struct bh_err err = { 0 };
+	char before[128], after[128];
+	struct netpol p;
+
+	kernel_comment(f, before, sizeof(before));
+	netpol_init(&p);
+	assert_int_equal(netpol_copy(&p, &pc->policies[0]), 0);
+	assert_int_equal(cluster_policy_put(f->c, &p), 1);
+	assert_int_equal(cluster_copy(f->c, &copy), 0);
+	f->s = sync_free(f->s);
+	f->rs = NULL; /* (the worker's now) */
+	assert_int_equal(sync_build_start(copy, &bo, &b, &err), 0);
+	assert_int_equal(sync_build_finish(b, &res, &err), 0);
+	assert_int_equal(res.outcome, SYNC_BUILD_UPDATED);
+	assert_non_null(res.rs);
+	assert_non_null(res.delta);
+	assert_false(rs_delta_is_full(res.delta));
+	assert_false(kernel_chain_exists("pi/x/b-from-a"));
+
+	assert_int_equal(sync_new(res.rs, res.c, f->nio, &so, &f->s), 0);
+	f->rs = res.rs;
+	res.rs = NULL;
+	assert_int_equal(sync_delta(f->s, res.delta, &err), 0);
+	res.delta = NULL;
+	assert_int_equal(sync_flush(f->s, &err), 1);
+	assert_int_equal(sync_stats(f->s)->full, 0);
+	assert_true(kernel_chain_exists("pi/x/b-from-a"));
+	kernel_comment(f, after, sizeof(after));
+	assert_string_equal(before, after);
+	sync_rebind(f->s, f->c);
+	sync_build_result_done(&res);
+	expect_fresh(f);
+	cluster_free(pc);
+}
+
 /* A build that fails in the kernel (a refused batch): the error and what
  * failed come back, the table stays as it was. */
 static void build_off_thread_refused(void **state)
@@ -780,6 +832,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merged_deltas_fit_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(cluster_diff_one_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_off_thread_catches_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(update_off_thread_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_off_thread_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_off_thread_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_left_to_caller, setup, teardown),
