@@ -95,20 +95,7 @@ mkdir "$tmp/api"
 "$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 port=$(ip netns exec "$ns" python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: t
-  cluster: {server: 'https://127.0.0.1:$port', certificate-authority: certs/ca.crt}
-users:
-- name: t
-  user: {tokenFile: certs/token}
-contexts:
-- name: t
-  context: {cluster: t, user: t}
-KC
+"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$port"
 # The control requests: idle-N (one pod each) and burst (EVENTS pods).
 python3 - "$tmp" "$events" "$idle" "$policies" <<'PY'
 import copy, json, sys

@@ -52,20 +52,7 @@ mkdir "$tmp/api"
 "$BH_SOURCE_DIR/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 apiport=$(nx python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: t
-  cluster: {server: 'https://127.0.0.1:$apiport', certificate-authority: certs/ca.crt}
-users:
-- name: t
-  user: {tokenFile: certs/token}
-contexts:
-- name: t
-  context: {cluster: t, user: t}
-KC
+"$BH_SOURCE_DIR/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
 ip netns exec "$ns" /usr/bin/python3 "$BH_SOURCE_DIR/tests/apiserver/apiserver.py" --dir "$tmp/api" \
 	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
 	--token-file "$tmp/certs/token" --port-file "$tmp/port" --port "$apiport" 2> "$tmp/api.log" &
