@@ -789,6 +789,13 @@ void agent_enforce_reload(struct agent *a)
 		enf_take(a);
 		return;
 	}
+	if (a->enf_compile_us > AGENT_ENFORCE_LOOP_COMPILE_MAX_US) {
+		/* Each policy, namespace or node the files changed would
+		 * recompile the cluster on the loop: one update job off it
+		 * instead, for the whole reload. */
+		enf_update(a, false);
+		return;
+	}
 	r = sync_cluster_diff(a->sync, a->enf_cluster, a->snap, false, &err);
 	if (r < 0) {
 		/* Part of the way: start again from the files, one full

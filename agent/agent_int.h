@@ -152,6 +152,9 @@ struct agent {
 	int inotify_fd;
 	struct loop_io inotify_io;
 	struct loop_timer snapshot_timer;
+	struct agent_snap_job *snap_job; /* a reload being read, or NULL */
+	struct loop_io snap_io; /* its eventfd */
+	bool snap_again; /* the files changed while it read */
 	struct agent_watch_dir *wdirs;
 	size_t n_wdirs;
 	bool synced; /* the cluster source has given a whole cluster */

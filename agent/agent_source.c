@@ -6,7 +6,9 @@
  * the directories holding them are watched with inotify.  A change to one
  * of the files (written in place, replaced by a rename, or a ConfigMap's
  * "..data" symlink swapped) reloads all of them AGENT_SNAPSHOT_SETTLE_MS
- * after the last event.  A reload that fails is logged (one line naming
+ * after the last event, read in a worker thread (a large cluster's files
+ * take longer than the loop may wait) and taken over on the loop.  A
+ * reload that fails is logged (one line naming
  * the file and what is wrong), the last good cluster is kept, and /readyz
  * says why until a reload succeeds.
  *
@@ -20,11 +22,15 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,17 +60,129 @@ static int snapshot_load_all(struct agent *a, struct cluster **ret, struct bh_er
 			     NULL, reterr);
 }
 
+/* A reload off the loop: the files of 10,000 pods take a few hundred
+ * milliseconds to read.  One at a time; a change meanwhile reloads again
+ * once it is over. */
+struct agent_snap_job {
+	pthread_t th;
+	int efd;
+	atomic_bool done; /* set by the worker last, before the eventfd */
+	char **paths; /* owned copies: a SIGHUP may change the configuration */
+	size_t n;
+	struct cluster *c; /* out */
+	int r;
+	struct bh_err err;
+};
+
+static void snap_job_free(struct agent_snap_job *j)
+{
+	if (!j)
+		return;
+	if (j->efd >= 0)
+		(void) close(j->efd);
+	for (size_t i = 0; i < j->n; i++)
+		free(j->paths[i]);
+	free(j->paths);
+	cluster_free(j->c);
+	free(j);
+}
+
+static void *snap_job_main(void *arg)
+{
+	struct agent_snap_job *j = arg;
+	const struct snapshot_opts o = { .warn = true };
+	uint64_t one = 1;
+	ssize_t w;
+
+	j->r = snapshot_load((const char *const *) j->paths, j->n, &o, &j->c, NULL, &j->err);
+	atomic_store(&j->done, true);
+	/* (an eventfd write of 1 fails only on overflow: never here) */
+	w = write(j->efd, &one, sizeof(one));
+	(void) w;
+	return NULL;
+}
+
+static void snapshot_loaded(struct agent *a, int r, struct cluster *c, const struct bh_err *e);
+static void snapshot_reload(struct agent *a);
+
+static void snap_job_cb(struct loop_io *io, uint32_t revents)
+{
+	struct agent *a = LOOP_CONTAINER_OF(io, struct agent, snap_io);
+	struct agent_snap_job *j = a->snap_job;
+	struct cluster *c;
+
+	(void) revents;
+	if (!atomic_load(&j->done))
+		return;
+	loop_io_remove(&a->snap_io);
+	(void) pthread_join(j->th, NULL);
+	a->snap_job = NULL;
+	c = j->c;
+	j->c = NULL;
+	snapshot_loaded(a, j->r, c, &j->err);
+	snap_job_free(j);
+	if (a->snap_again) {
+		a->snap_again = false;
+		snapshot_reload(a);
+	}
+}
+
+/* Starts the worker: 0, or -errno (the caller reads on the loop). */
+static int snap_job_start(struct agent *a)
+{
+	struct agent_snap_job *j = calloc(1, sizeof(*j));
+	int r = -ENOMEM;
+
+	if (!j)
+		return -ENOMEM;
+	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	atomic_init(&j->done, false);
+	j->paths = calloc(a->cfg.n_snapshots, sizeof(*j->paths));
+	if (j->efd < 0 || !j->paths)
+		goto fail;
+	for (; j->n < a->cfg.n_snapshots; j->n++)
+		if (!(j->paths[j->n] = strdup(a->cfg.snapshots[j->n])))
+			goto fail;
+	r = loop_io_add(a->loop, &a->snap_io, j->efd, EPOLLIN, snap_job_cb);
+	if (r < 0)
+		goto fail;
+	r = -pthread_create(&j->th, NULL, snap_job_main, j);
+	if (r < 0) {
+		loop_io_remove(&a->snap_io);
+		goto fail;
+	}
+	a->snap_job = j;
+	return 0;
+fail:
+	snap_job_free(j);
+	return r;
+}
+
 static void snapshot_reload(struct agent *a)
 {
 	struct bh_err err = { 0 };
 	struct cluster *c = NULL;
 	int r;
 
+	if (a->snap_job) {
+		a->snap_again = true;
+		return;
+	}
+	if (snap_job_start(a) == 0)
+		return;
 	r = snapshot_load_all(a, &c, &err);
+	snapshot_loaded(a, r, c, &err);
+}
+
+/* A reload's outcome: @c (taken) the cluster now, or the last good one
+ * kept and the error said. */
+static void snapshot_loaded(struct agent *a, int r, struct cluster *c, const struct bh_err *e)
+{
 	if (r < 0) {
-		if (strcmp(a->source_err, err.msg) != 0)
-			log_err("agent: %s; keeping the last good snapshot", err.msg);
-		(void) snprintf(a->source_err, sizeof(a->source_err), "%s", err.msg);
+		cluster_free(c);
+		if (strcmp(a->source_err, e->msg) != 0)
+			log_err("agent: %s; keeping the last good snapshot", e->msg);
+		(void) snprintf(a->source_err, sizeof(a->source_err), "%s", e->msg);
 		return;
 	}
 	cluster_free(a->snap);
@@ -369,5 +487,11 @@ void agent_source_stop(struct agent *a)
 	free(a->wdirs);
 	a->wdirs = NULL;
 	a->n_wdirs = 0;
+	if (a->snap_job) {
+		loop_io_remove(&a->snap_io);
+		(void) pthread_join(a->snap_job->th, NULL);
+		snap_job_free(a->snap_job);
+		a->snap_job = NULL;
+	}
 	a->snap = cluster_free(a->snap);
 }
