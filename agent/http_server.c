@@ -24,6 +24,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ struct http_server {
 	struct http_route *routes;
 	size_t n_routes, cap_routes;
 	uint64_t requests;
+	struct http_request *deferred; /* suspended, waiting for their answer */
 };
 
 struct http_request {
@@ -91,6 +93,11 @@ struct http_request {
 	size_t discarded;
 	bool too_big;
 	bool answered;
+	/* http_request_defer(): on the server's list, the connection
+	 * suspended once the handler returned. */
+	bool deferred;
+	bool drop; /* its deferred answer could not be queued */
+	struct http_request *prev, *next;
 };
 
 /* --- accessors --- */
@@ -131,7 +138,64 @@ uint64_t http_server_requests(const struct http_server *s)
 	return s->requests;
 }
 
+/* --- answers given later --- */
+
+struct http_request *http_request_defer(const struct http_request *creq)
+{
+	/* The request is the server's (the handler gets it const so that it
+	 * cannot change it); deferring hands the caller the right to answer
+	 * it, once. */
+	struct http_request *req = (struct http_request *) creq;
+	struct http_server *s = req->lis->srv;
+
+	if (!req->deferred) {
+		req->deferred = true;
+		req->prev = NULL;
+		req->next = s->deferred;
+		if (s->deferred)
+			s->deferred->prev = req;
+		s->deferred = req;
+	}
+	return req;
+}
+
+/* Off the server's list; the connection stays suspended until resumed. */
+static void undefer(struct http_request *req)
+{
+	struct http_server *s = req->lis->srv;
+
+	if (req->prev)
+		req->prev->next = req->next;
+	else
+		s->deferred = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+	req->deferred = false;
+}
+
 /* --- responses --- */
+
+/* Queues @resp (the caller keeps its reference) with @status, its
+ * Content-Type, an Allow header when @allow, and the handler's @headers
+ * when given. */
+static enum MHD_Result queue(struct http_request *req, unsigned status, struct MHD_Response *resp,
+			     const char *ctype, const char *allow, const char *const *headers)
+{
+	enum MHD_Result r;
+
+	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				       ctype ? ctype : "text/plain; charset=utf-8");
+	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		(void) MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	r = MHD_queue_response(req->conn, status, resp);
+	req->answered = true;
+	req->lis->srv->requests++;
+	return r;
+}
 
 /* Queues @status with @body (copied unless @owned: then taken, malloc'd),
  * an Allow header when @allow, and the handler's @headers when given. */
@@ -151,23 +215,65 @@ static enum MHD_Result respond(struct http_request *req, unsigned status, const 
 			free(body);
 		return MHD_NO;
 	}
-	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				       ctype ? ctype : "text/plain; charset=utf-8");
-	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (allow)
-		(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-		(void) MHD_add_response_header(resp, headers[i], headers[i + 1]);
-	r = MHD_queue_response(req->conn, status, resp);
+	r = queue(req, status, resp, ctype, allow, headers);
 	MHD_destroy_response(resp);
-	req->answered = true;
-	req->lis->srv->requests++;
 	return r;
 }
 
 static enum MHD_Result respond_text(struct http_request *req, unsigned status, const char *text)
 {
 	return respond(req, status, NULL, (char *) text, strlen(text), false, NULL, NULL);
+}
+
+/*
+ * The answer of a deferred request is queued: MHD allows that on a
+ * suspended connection at any time.  Resuming only raises a flag that the
+ * next MHD_run() acts on, so the timer brings that run at once (MHD's
+ * inter-thread eventfd would too, but a timer is what the loop waits on
+ * here).  A queue that failed drops the connection when MHD comes back
+ * to it (access_cb()).
+ */
+static void deferred_resume(struct http_request *req, enum MHD_Result queued)
+{
+	struct http_server *s = req->lis->srv;
+
+	undefer(req);
+	req->drop = queued != MHD_YES;
+	MHD_resume_connection(req->conn);
+	if (loop_timer_arm_in(&s->timer, 0) < 0)
+		log_warning("http: cannot arm the timer, the answer waits for the next event");
+}
+
+int http_request_answer_fd(struct http_request *req, const char *ctype, int fd, uint64_t size)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result mr;
+	int dfd, r;
+
+	/* MHD closes the fd it was given with the response; several
+	 * answers may read one file (it reads at offsets, not from the
+	 * file position), each through its own descriptor. */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0) {
+		r = -errno;
+		http_request_fail(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+		return r;
+	}
+	resp = MHD_create_response_from_fd64(size, dfd);
+	if (!resp) {
+		(void) close(dfd);
+		http_request_fail(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+		return -ENOMEM;
+	}
+	mr = queue(req, MHD_HTTP_OK, resp, ctype, NULL, NULL);
+	MHD_destroy_response(resp);
+	deferred_resume(req, mr);
+	return mr == MHD_YES ? 0 : -ENOMEM;
+}
+
+void http_request_fail(struct http_request *req, unsigned status, const char *text)
+{
+	deferred_resume(req, respond_text(req, status, text));
 }
 
 /* --- built-in routes --- */
@@ -317,6 +423,14 @@ static enum MHD_Result run_handler(struct http_request *req)
 
 	buf_init(&resp.body, HTTP_RESPONSE_MAX);
 	r = rt->fn(req, &resp, rt->ud);
+	if (req->deferred) {
+		buf_done(&resp.body);
+		if (r == 0) {
+			MHD_suspend_connection(req->conn);
+			return MHD_YES;
+		}
+		undefer(req);
+	}
 	if (r < 0) {
 		buf_done(&resp.body);
 		(void) log_errno(LOG_WARNING, r, "http: %s %s failed", req->method, req->path);
@@ -389,6 +503,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		req->discarded += n;
 		return req->discarded > HTTP_DISCARD_FACTOR * lis->srv->body_max ? MHD_NO : MHD_YES;
 	}
+	if (req->drop)
+		return MHD_NO;
 	if (req->answered)
 		return MHD_YES;
 	if (req->too_big)
@@ -406,6 +522,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void) toe;
 	if (!req)
 		return;
+	if (req->deferred) /* never: the server answers them before stopping */
+		undefer(req);
 	buf_done(&req->body);
 	free(req);
 	*con_cls = NULL;
@@ -638,9 +756,10 @@ static int listener_start(struct http_server *s, struct http_listener *lis, int 
 
 	lis->srv = s;
 	lis->control = control;
-	lis->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, lis,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
-				  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	lis->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+				  NULL, NULL, access_cb, lis, MHD_OPTION_EXTERNAL_LOGGER,
+				  mhd_log_cb, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_LIMIT,
 				  (unsigned) (o->conn_max ? o->conn_max : HTTP_CONN_MAX_DEFAULT),
 				  MHD_OPTION_CONNECTION_TIMEOUT,
 				  (unsigned) (o->timeout_s ? o->timeout_s : HTTP_TIMEOUT_S_DEFAULT),
@@ -731,6 +850,15 @@ struct http_server *http_server_free(struct http_server *s)
 
 	if (!s)
 		return NULL;
+	/* MHD_stop_daemon() must find no connection suspended, and a
+	 * resumed one leaves suspension in the next MHD_run() only. */
+	while (s->deferred)
+		http_request_fail(s->deferred, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "the agent is stopping\n");
+	if (s->sock.d)
+		(void) MHD_run(s->sock.d);
+	if (s->tcp.d)
+		(void) MHD_run(s->tcp.d);
 	loop_timer_disarm(&s->timer);
 	listener_stop(&s->tcp);
 	listener_stop(&s->sock);

@@ -20,7 +20,9 @@
  * Handlers are called on the loop thread, once per request, after the
  * whole body was received (at most the configured body limit, else 413
  * before the handler is called).  They must not block: they answer from
- * state the daemon already holds.
+ * state the daemon already holds, or defer the answer
+ * (http_request_defer(): the connection is suspended while the work runs
+ * elsewhere, and the loop serves everything else meanwhile).
  *
  * Built-in routes: GET /healthz (200 "ok" while the loop runs), GET /readyz
  * (200 "ready", or 503 with the one-line reason of the readiness callback),
@@ -151,5 +153,33 @@ const char *http_request_arg(const struct http_request *req, const char *key);
 const char *http_request_body(const struct http_request *req, size_t *ret_len);
 /* Whether the request came on the control socket, not the TCP listener. */
 bool http_request_on_socket(const struct http_request *req);
+
+/*
+ * Answering later.  A handler whose answer takes long to make (the report:
+ * made off the loop) calls http_request_defer() and returns 0 without
+ * filling its response: once it returned the connection is suspended
+ * (libmicrohttpd's MHD_suspend_connection()), and the returned handle,
+ * the server's, stays valid until it is answered, exactly once, with
+ * http_request_answer_fd() or http_request_fail(), on the loop thread,
+ * after the handler returned.  A handler that defers and then returns
+ * -errno is answered 500 as usual and its handle is void.  A suspended
+ * connection has no idle timeout and its client's going away is seen
+ * only when it is answered.  http_server_free() answers 503 to those
+ * still waiting: whoever holds handles gives them up before it.
+ */
+struct http_request *http_request_defer(const struct http_request *req);
+
+/*
+ * Answers a deferred request 200 with the first @size bytes of the file
+ * @fd (borrowed: the server reads a duplicate at offsets, so one file may
+ * answer several requests; it must not change while they are sent) as
+ * @ctype (a static string).  0, or -errno when it could not be queued (then
+ * answered 500, or the connection dropped).  The handle is void after.
+ */
+int http_request_answer_fd(struct http_request *req, const char *ctype, int fd, uint64_t size);
+
+/* Answers a deferred request @status with the plain-text @text (copied).
+ * The handle is void after. */
+void http_request_fail(struct http_request *req, unsigned status, const char *text);
 
 #endif
