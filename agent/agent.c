@@ -313,6 +313,8 @@ struct agent *agent_free(struct agent *a)
 	if (!a)
 		return NULL;
 	a->stopping = true;
+	/* Before the server: it answers its waiting requests. */
+	agent_report_stop(a);
 	agent_http_stop(a);
 	agent_propose_stop(a);
 	agent_learn_stop(a);

@@ -14,7 +14,6 @@
 
 #include "agent_int.h"
 #include "alerts.h"
-#include "clock.h"
 #include "cluster.h"
 #include "dashboard.h"
 #include "http_server.h"
@@ -192,22 +191,12 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	return json_out_error(&w);
 }
 
-/* GET /report (both listeners): made whole into the body, its time on
- * the loop logged (docs/figures.md has it for a large cluster). */
+/* GET /report (both listeners): made off the loop, in a child process
+ * (agent_report_job.c); the request waits suspended meanwhile. */
 static int report_cb(const struct http_request *req, struct http_response *resp, void *ud)
 {
-	struct agent *a = ud;
-	uint64_t t0 = clock_mono_us();
-	struct json_out w;
-	int r;
-
-	(void) req;
-	resp->content_type = "application/json";
-	json_out_init(&w, &resp->body);
-	r = agent_report_write(a, (int64_t) time(NULL), &w);
-	log_debug("agent: GET /report: %zu bytes in %.1f ms%s", resp->body.len,
-		  (double) (clock_mono_us() - t0) / 1000.0, r < 0 ? " (failed)" : "");
-	return r;
+	(void) resp;
+	return agent_report_serve(ud, req);
 }
 
 /* GET /alerts (control socket): every alert, as the report writes them. */

@@ -12,6 +12,7 @@
  *   agent_alerts.c  preview alerts: NFLOG read, resolved, counted, saved
  *   agent_counters.c the ruleset's nftables counters as per-policy metrics
  *   agent_report.c  the report (docs/report.md) of GET /report
+ *   agent_report_job.c GET /report made in a child process, off the loop
  *
  * agent.c calls into the others; they read and write the fields below but
  * never call agent.c (style.layering rule 2: no call cycle), and a part
@@ -43,7 +44,9 @@ struct capture;
 struct engine;
 struct cluster;
 struct ctmon;
+struct http_request;
 struct http_server;
+struct report_job;
 struct identity;
 struct kube_cache;
 struct kube_client;
@@ -137,6 +140,8 @@ struct agent {
 
 	/* --- HTTP (agent_http.c) --- */
 	struct http_server *http;
+	/* GET /report under way (agent_report_job.c), NULL none. */
+	struct report_job *report_job;
 	struct metrics_registry *metrics;
 	struct metrics_family *fam[_METRICS_AGENT_MAX];
 	struct metrics_series *m_learned_pcap, *m_learned_ct, *m_evicted, *m_flows, *m_ct_overruns,
@@ -318,6 +323,15 @@ void agent_counters_stop(struct agent *a);
  * stored modes, the enforcement and a->alerts.  0, or -ENOMEM (or the
  * writer's error, -E2BIG past its buffer's bound). */
 int agent_report_write(struct agent *a, int64_t now, struct json_out *w);
+
+/* agent_report_job.c: GET /report made in a child process while the loop
+ * goes on.  agent_report_serve() defers @req (http_request_defer()) and
+ * answers it when a report made after it came is ready; 0, or -errno
+ * (the request is then the server's to answer 500).
+ * agent_report_stop() kills a child under way and answers 503 to the
+ * waiting requests: before the server stops. */
+int agent_report_serve(struct agent *a, const struct http_request *req);
+void agent_report_stop(struct agent *a);
 
 /* agent_alerts.c: the alert table (restored from the state db) and, when
  * the agent programs nftables, the NFLOG group of preview's logs on the
