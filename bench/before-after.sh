@@ -7,8 +7,9 @@
 # under test differs.  Logs land in OUT (one file per script, side and
 # round); the summary prints each script's result lines per side.
 #   bench/before-after.sh BEFORE [AFTER] [ROUNDS]
-# Knobs: OUT (/tmp/bh-before-after), BENCHES ("enforcer learn propose check"),
-# and each script's own knobs (REPEAT, PACKETS...).
+# Knobs: OUT (/tmp/bh-before-after), BENCHES ("enforcer learn propose check";
+# "report" too: bench-report.sh, its inputs generated once into OUT), and
+# each script's own knobs (REPEAT, PACKETS, RUNS...).
 set -euo pipefail
 before=${1:?usage: bench/before-after.sh BEFORE [AFTER] [ROUNDS]} after=${2:-HEAD} rounds=${3:-2}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ build_side() { # NAME REF
 	cmake -S "$tree" -B "$out/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBH_BENCH=ON \
 		-DBH_WERROR=OFF >/dev/null
 	cmake --build "$out/$name" -j"$(nproc)" --target bulkhead bench_enforcer bench_check \
-		bench_propose bench_flow_mem gen_pcap >/dev/null
+		bench_propose bench_flow_mem gen_pcap tool_report_db_fill >/dev/null
 	echo "$name: $(git -C "$tree" log -1 --format='%h %s' | cut -c1-100)"
 }
 build_side before "$before"
@@ -45,6 +46,8 @@ run_one() { # BENCH SIDE ROUND
 		"${REPEAT:-3}" ;;
 	check) "$src/bench/bench-check.sh" "$d/bench/bench_check" "$d/agent/bulkhead" \
 		"${REPEAT:-3}" ;;
+	report) CACHE="$out" "$src/bench/bench-report.sh" "$d/agent/bulkhead" "$d" 10000 200000 \
+		"${RUNS:-5}" ;;
 	*) echo "unknown bench '$b'" >&2; return 2 ;;
 	esac >"$log" 2>&1 || echo "($b $side round $3: exit $?, see $log)"
 }
