@@ -6,18 +6,19 @@
  * names them, workload_of_pod()), the learned flows aggregated to workload
  * edges, the preview alerts, the cluster's NetworkPolicies.
  *
- * Made in one pass on the loop thread: the sections are gathered in memory
- * first (every workload a flow or an alert names, the counts of each
- * namespace), then written with the streaming writer into the response
- * body.  Flows: each end is resolved as the checkpoints resolve it (what
- * the address was when the flow was seen, learn_resolve_peer()); a pod's
- * workload is the one it has in the cluster now, or the one recorded when
- * it is gone, listed without pods.  An edge's verdict is the engine's over
- * the cluster now, for one flow of the edge: the existing policy and rule
- * that allow it (the destination's ingress rule before the source's egress
- * rule), "allowed-by-existing-policy" (or "enforced" in a namespace in
- * enforce mode); an edge with an alert not allowed is "alerted"; anything
- * else is "uncovered" (no proposal exists yet: issue 15).
+ * Made in one pass, in the child process agent_report_job.c forks (off the
+ * loop, on a copy-on-write copy of the agent): the sections are gathered
+ * in memory first (every workload a flow or an alert names, the counts of
+ * each namespace), then written with the streaming writer into the
+ * response body.  Flows: each end is resolved as the checkpoints resolve it
+ * (what the address was when the flow was seen, learn_resolve_peer()); a
+ * pod's workload is the one it has in the cluster now, or the one recorded
+ * when it is gone, listed without pods.  An edge's verdict is the engine's
+ * over the cluster now, for one flow of the edge: the existing policy and
+ * rule that allow it (the destination's ingress rule before the source's
+ * egress rule), "allowed-by-existing-policy" (or "enforced" in a namespace
+ * in enforce mode); an edge with an alert not allowed is "alerted";
+ * anything else is "uncovered" (no proposal exists yet: issue 15).
  */
 #include <errno.h>
 #include <stdio.h>
