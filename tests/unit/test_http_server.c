@@ -13,6 +13,9 @@
  *     read-only routes served; the same write verb accepted on the socket;
  *   - request bodies over the limit: 413 with a Content-Length and chunked,
  *     the limit itself accepted;
+ *   - deferred answers: two requests suspended while /healthz is answered,
+ *     then both answered from one file (read at offsets), a third failed
+ *     with 503;
  *   - 200 concurrent connections on both listeners, all answered; an idle
  *     connection closed after the timeout (MHD's timer on the loop); past
  *     the connection limit a client waits, and is served once one closes.
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,6 +64,12 @@ struct fixture {
 	/* What the handlers saw (read after the client thread is joined). */
 	int enforce_calls;
 	char enforce_body[BODY_MAX + 1];
+	/* Deferred requests (loop thread), and whether they were answered
+	 * (read by the client thread). */
+	struct http_request *slow[4];
+	int n_slow;
+	struct loop_timer slow_timer;
+	atomic_bool slow_answered;
 	/* The client thread. */
 	void (*client)(struct fixture *f);
 	struct loop_io done_io;
@@ -73,6 +83,7 @@ struct reply {
 	char ctype[256];
 	char allow[256];
 	CURLcode cc;
+	void *ctx; /* the fixture, for a request in a thread of its own */
 };
 
 static struct reply replies[16];
@@ -266,6 +277,55 @@ static int fail_cb(const struct http_request *rq, struct http_response *resp, vo
 	return -EIO;
 }
 
+/* /slow: deferred; the second one arms the timer that answers both. */
+static int slow_cb(const struct http_request *rq, struct http_response *resp, void *ud)
+{
+	struct fixture *f = ud;
+
+	(void) resp;
+	if (f->n_slow >= 4)
+		return -EBUSY;
+	f->slow[f->n_slow++] = http_request_defer(rq);
+	if (f->n_slow == 2)
+		assert_int_equal(loop_timer_arm_in(&f->slow_timer, 300), 0);
+	return 0;
+}
+
+static void slow_timer_cb(struct loop_timer *t)
+{
+	struct fixture *f = LOOP_CONTAINER_OF(t, struct fixture, slow_timer);
+	static const char text[] = "the slow answer\n";
+	int fd = memfd_create("slow", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t) sizeof(text) - 1);
+	atomic_store(&f->slow_answered, true);
+	assert_int_equal(http_request_answer_fd(f->slow[0], "text/x-slow", fd, sizeof(text) - 1),
+			 0);
+	assert_int_equal(http_request_answer_fd(f->slow[1], "text/x-slow", fd, sizeof(text) - 1),
+			 0);
+	(void) close(fd);
+}
+
+/* /slowfail: deferred, failed with 503 right after the handler. */
+static void slowfail_timer_cb(struct loop_timer *t)
+{
+	struct fixture *f = LOOP_CONTAINER_OF(t, struct fixture, slow_timer);
+
+	http_request_fail(f->slow[f->n_slow - 1], 503, "later, maybe\n");
+}
+
+static int slowfail_cb(const struct http_request *rq, struct http_response *resp, void *ud)
+{
+	struct fixture *f = ud;
+
+	(void) resp;
+	f->slow[f->n_slow++] = http_request_defer(rq);
+	loop_timer_init(&f->slow_timer, f->loop, slowfail_timer_cb);
+	assert_int_equal(loop_timer_arm_in(&f->slow_timer, 0), 0);
+	return 0;
+}
+
 static int server_start(struct fixture *f, unsigned conn_max, struct bh_err *err)
 {
 	struct http_server_opts o = {
@@ -289,6 +349,9 @@ static int server_start(struct fixture *f, unsigned conn_max, struct bh_err *err
 	assert_int_equal(http_server_route(f->srv, "POST", "/enforce", 0, enforce_cb, f), 0);
 	assert_int_equal(
 		http_server_route(f->srv, "GET", "/fail", HTTP_ROUTE_READ_ONLY, fail_cb, f), 0);
+	assert_int_equal(http_server_route(f->srv, "GET", "/slow", 0, slow_cb, f), 0);
+	assert_int_equal(http_server_route(f->srv, "GET", "/slowfail", 0, slowfail_cb, f), 0);
+	loop_timer_init(&f->slow_timer, f->loop, slow_timer_cb);
 	return 0;
 }
 
@@ -375,6 +438,54 @@ static void routes_on_socket(void **state)
 	assert_string_equal(replies[7].allow, "GET, HEAD");
 	assert_int_equal(replies[8].code, 500);
 	assert_int_equal(replies[9].code, 200);
+}
+
+static void *slow_main(void *ud)
+{
+	struct reply *r = ud;
+	struct fixture *f = (struct fixture *) r->ctx;
+
+	req(f, false, "GET", "/slow", r);
+	return NULL;
+}
+
+static bool healthz_while_slow;
+
+static void deferred_client(struct fixture *f)
+{
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++) {
+		replies[i].ctx = f;
+		if (pthread_create(&t[i], NULL, slow_main, &replies[i]) != 0)
+			abort();
+	}
+	usleep(100 * 1000);
+	req(f, false, "GET", "/healthz", &replies[2]);
+	healthz_while_slow = !atomic_load(&f->slow_answered);
+	for (int i = 0; i < 2; i++)
+		(void) pthread_join(t[i], NULL);
+	req(f, false, "GET", "/slowfail", &replies[3]);
+}
+
+static void deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct bh_err err = { 0 };
+
+	assert_int_equal(server_start(f, 0, &err), 0);
+	run_client(f, deferred_client);
+	assert_true(healthz_while_slow);
+	assert_int_equal(replies[2].code, 200);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(replies[i].cc, CURLE_OK);
+		assert_int_equal(replies[i].code, 200);
+		assert_string_equal(replies[i].ctype, "text/x-slow");
+		assert_string_equal(replies[i].body, "the slow answer\n");
+	}
+	assert_int_equal(replies[3].code, 503);
+	assert_string_equal(replies[3].body, "later, maybe\n");
+	assert_int_equal(http_server_requests(f->srv), 4);
 }
 
 static void socket_file(void **state)
@@ -717,6 +828,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(routes_on_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(socket_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(tcp_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(body_limit, setup, teardown),
