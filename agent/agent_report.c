@@ -306,7 +306,7 @@ static int flow_add(struct report *rp, const struct identity *id, const struct f
 {
 	char src[ALERT_PEER_MAX + 1], dst[ALERT_PEER_MAX + 1], key[2 * ALERT_PEER_MAX + 32];
 	char spod[ALERT_POD_MAX + 1], dpod[ALERT_POD_MAX + 1];
-	const char *proto = report_proto_label(f->key.proto);
+	const char *proto = proto_name(f->key.proto);
 	size_t spidx, dpidx;
 	int sw, dw, n;
 	struct redge *e;

@@ -80,7 +80,5 @@ void report_write_flows(struct report *rp, struct json_out *w);
 void report_write_alerts(struct report *rp, struct json_out *w);
 /* 0, or -ENOMEM (a policy's YAML). */
 int report_write_policies(struct report *rp, struct json_out *w);
-/* "TCP", "UDP", "SCTP", or NULL for another protocol (no report flow). */
-const char *report_proto_label(uint8_t proto);
 
 #endif

@@ -26,20 +26,6 @@
 /* A policy's YAML, at most (the schema's maxLength). */
 #define REPORT_YAML_MAX (1024 * 1024)
 
-const char *report_proto_label(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	default:
-		return NULL;
-	}
-}
-
 /* @e->id: the key's id, or after a collision in the array the first free
  * one of its salted sequence (docs/report.md, "Ids"). */
 static void write_window(struct json_out *w, int64_t start, uint64_t len, int64_t now)
@@ -200,7 +186,7 @@ void report_write_flows(struct report *rp, struct json_out *w)
 		json_out_key(w, "port");
 		json_out_uint(w, e->port);
 		json_out_key(w, "protocol");
-		json_out_str(w, report_proto_label(e->proto));
+		json_out_str(w, proto_name(e->proto));
 		json_out_key(w, "count");
 		json_out_uint(w, e->count);
 		json_out_key(w, "firstSeen");
