@@ -98,8 +98,10 @@ start_agent() { # LOG [VAR=VALUE]...
 	exit 1
 }
 status() { curl -s --unix-socket "$sock" http://agent/status; }
-building() { status | grep -q '"building":true'; }
-taken() { status | grep -qE '"table":"(replaced|adopted)".*"building":false'; }
+# (grep reads the status whole: grep -q leaving a pipe early can kill the
+# writer with SIGPIPE, which pipefail reports as a failed match)
+building() { grep -q '"building":true' <<< "$(status)"; }
+taken() { grep -qE '"table":"(replaced|adopted)".*"building":false' <<< "$(status)"; }
 events() { status | sed -n 's/.*"enforcement":{[^}]*"events":\([0-9]*\).*/\1/p'; }
 
 # --- 1. /healthz while the build runs ---
@@ -162,7 +164,7 @@ pol = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                              "ports": [{"protocol": "TCP", "port": 7777}]}]}}
 print(json.dumps({"op": "put", "object": pol}))
 PY2
-settled() { status | grep -q '"settled":true'; }
+settled() { grep -q '"settled":true' <<< "$(status)"; }
 full_replaces() { status | sed -n 's/.*"enforcement":{[^}]*"full_replaces":\([0-9]*\).*/\1/p'; }
 for _ in $(seq 300); do settled && break; sleep 0.1; done
 settled || bad "the agent did not settle before the policy change: $(status)"

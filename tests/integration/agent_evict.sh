@@ -114,7 +114,7 @@ flows_is() { [ "$(flows)" = "$1" ]; }
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
 metric_ge() { [ "$(metric "$1")" -ge "$2" ] 2> /dev/null; }
 pcap='bulkhead_flows_learned_total{source="pcap"}'
-stored_has() { ports | grep -qx "$1"; }
+stored_has() { grep -qx "$1" <<< "$(ports)"; } # (not a pipe: grep -q would SIGPIPE it)
 count() { sqlite3 "$state/state.db" 'SELECT count(*) FROM flows'; }
 
 # --- 1. more flows than the table holds ---

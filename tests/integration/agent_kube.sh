@@ -106,9 +106,11 @@ is "['counts']['policies']" 0 || bad "a policy deleted while the API server was 
 wait_for is "['api']" connected || bad "api after the API server came back: $(field "['api']")"
 
 # The outage shows in the watch metrics (read every 5 s).
+# (the page read whole first: grep -q leaving early would make curl die of
+# SIGPIPE, and pipefail then fail a match)
 restarted() {
-	curl -s "http://127.0.0.1:$port/metrics" |
-		grep -qE '^bulkhead_watch_restarts_total\{resource="pods"\} [1-9]'
+	grep -qE '^bulkhead_watch_restarts_total\{resource="pods"\} [1-9]' \
+		<<< "$(curl -s "http://127.0.0.1:$port/metrics")"
 }
 wait_for restarted || wait_for restarted || bad "no watch restart counted for pods"
 curl -s "http://127.0.0.1:$port/metrics" > "$tmp/metrics"

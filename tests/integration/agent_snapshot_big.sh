@@ -53,7 +53,9 @@ ip netns exec "$ns" "$BULKHEAD" agent --node node-1 --snapshot "$tmp/snap/cluste
 	--state-dir "$tmp/state" --socket "$sock" --listen "" > "$tmp/agent.log" 2>&1 &
 agent=$!
 status() { curl -s --unix-socket "$sock" http://agent/status; }
-settled() { status | grep -q '"settled":true'; }
+# (grep reads the status whole: grep -q leaving a pipe early can kill the
+# writer with SIGPIPE, which pipefail reports as a failed match)
+settled() { grep -q '"settled":true' <<< "$(status)"; }
 full_replaces() { status | sed -n 's/.*"enforcement":{[^}]*"full_replaces":\([0-9]*\).*/\1/p'; }
 for _ in $(seq 600); do settled && break; sleep 0.1; done
 settled || { bad "the agent did not take the table and settle in 60 s: $(status)"; cat "$tmp/agent.log"; exit 1; }
