@@ -291,5 +291,13 @@ struct cli_agent_answer {
  */
 int cli_agent_request(const struct cli_agent_req *q, struct cli_agent_answer *ret,
 		      struct bh_err *reterr) BH_MUST_CHECK;
+struct buf;
+/*
+ * cli_agent_request() with the answer's body into @body (reset first, at
+ * most its bound): @q's @write and @ud are set here.  An answer past the
+ * bound is a system error naming the command and the socket.
+ */
+int cli_agent_request_buf(struct cli_agent_req *q, struct buf *body, struct cli_agent_answer *ret,
+			  struct bh_err *reterr) BH_MUST_CHECK;
 
 #endif

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "cli.h"
 
 /* Why connecting to @sock fails: -errno of a connect() of our own
@@ -95,5 +96,28 @@ int cli_agent_request(const struct cli_agent_req *q, struct cli_agent_answer *re
 	}
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(e);
+	return r;
+}
+
+static size_t buf_write_cb(char *p, size_t sz, size_t nmemb, void *ud)
+{
+	struct buf *b = ud;
+
+	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
+}
+
+int cli_agent_request_buf(struct cli_agent_req *q, struct buf *body, struct cli_agent_answer *ret,
+			  struct bh_err *reterr)
+{
+	int r;
+
+	buf_reset(body);
+	q->write = buf_write_cb;
+	q->ud = body;
+	r = cli_agent_request(q, ret, reterr);
+	if (r == -ECANCELED)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
+				  "%s: the agent on socket '%s' sent over %zu bytes", q->cmd,
+				  q->sock, body->max);
 	return r;
 }

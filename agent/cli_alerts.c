@@ -86,13 +86,6 @@ const struct cli_command cli_dismiss_cmd = {
 	.n_flags = BH_ARRAY_SIZE(dismiss_flags),
 };
 
-static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-
-	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
-}
-
 /* @q over the socket into @body; the answer parsed into *@ret.  0, or
  * an error: the agent's own {"error"} for a 404 (exit 2), else exit 3. */
 static int request_json(struct cli_agent_req *q, struct buf *body, json_t **ret,
@@ -103,13 +96,7 @@ static int request_json(struct cli_agent_req *q, struct buf *body, json_t **ret,
 	int r;
 
 	q->timeout_ms = ALERTS_TIMEOUT_MS;
-	q->write = write_cb;
-	q->ud = body;
-	r = cli_agent_request(q, &ans, reterr);
-	if (r == -ECANCELED)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
-				  "%s: the agent on socket '%s' sent over %u bytes", q->cmd,
-				  q->sock, ALERTS_BODY_MAX);
+	r = cli_agent_request_buf(q, body, &ans, reterr);
 	if (r < 0)
 		return r;
 	*ret = ans.json ? json_loadb(body->data ? body->data : "", body->len, 0, &jerr) : NULL;

@@ -59,28 +59,14 @@ const struct cli_command cli_proposal_cmd = {
 	.n_flags = BH_ARRAY_SIZE(proposal_flags),
 };
 
-static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-
-	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
-}
-
 /* One request into @body (reset first): 0 with *@code, or exit 3. */
 static int request(struct cli_agent_req *q, struct buf *body, long *code, struct bh_err *reterr)
 {
 	struct cli_agent_answer ans;
 	int r;
 
-	buf_reset(body);
 	q->timeout_ms = PROPOSAL_TIMEOUT_MS;
-	q->write = write_cb;
-	q->ud = body;
-	r = cli_agent_request(q, &ans, reterr);
-	if (r == -ECANCELED)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
-				  "proposal: the agent on socket '%s' sent over %u bytes", q->sock,
-				  PROPOSAL_BODY_MAX);
+	r = cli_agent_request_buf(q, body, &ans, reterr);
 	*code = ans.code;
 	return r;
 }

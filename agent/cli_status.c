@@ -54,30 +54,16 @@ const struct cli_command cli_status_cmd = {
 	.n_flags = BH_ARRAY_SIZE(status_flags),
 };
 
-static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-
-	return buf_append(b, p, sz * nmemb) == 0 ? sz * nmemb : 0;
-}
-
 /* GET /status over @sock into @body: 0, or a system error naming the
  * socket. */
 static int status_fetch(const char *sock, struct buf *body, struct bh_err *reterr)
 {
-	const struct cli_agent_req q = { .cmd = "status",
-					 .sock = sock,
-					 .path = "/status",
-					 .timeout_ms = STATUS_TIMEOUT_MS,
-					 .write = write_cb,
-					 .ud = body };
+	struct cli_agent_req q = {
+		.cmd = "status", .sock = sock, .path = "/status", .timeout_ms = STATUS_TIMEOUT_MS
+	};
 	struct cli_agent_answer ans;
-	int r = cli_agent_request(&q, &ans, reterr);
+	int r = cli_agent_request_buf(&q, body, &ans, reterr);
 
-	if (r == -ECANCELED)
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -E2BIG,
-				  "status: the agent on socket '%s' sent over %d bytes", sock,
-				  STATUS_BODY_MAX);
 	if (r < 0)
 		return r;
 	if (ans.code != 200) {
