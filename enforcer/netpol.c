@@ -134,6 +134,7 @@ int netpol_copy(struct netpol *dst, const struct netpol *src)
 	dst->ns = str_dup_opt(src->ns, &failed);
 	dst->name = str_dup_opt(src->name, &failed);
 	dst->uid = str_dup_opt(src->uid, &failed);
+	dst->origin = src->origin;
 	if (failed || selector_copy(&dst->pod_sel, &src->pod_sel) < 0)
 		goto oom;
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
@@ -158,6 +159,17 @@ oom:
 const char *netpol_dir_name(enum netpol_dir d)
 {
 	return d == NETPOL_INGRESS ? "ingress" : d == NETPOL_EGRESS ? "egress" : NULL;
+}
+
+const char *netpol_origin_name(enum netpol_origin o)
+{
+	static const char *const names[_NETPOL_ORIGIN_MAX] = {
+		[NETPOL_ORIGIN_CLUSTER] = "cluster",
+		[NETPOL_ORIGIN_PREVIEW] = "preview",
+		[NETPOL_ORIGIN_ENFORCE] = "enforce",
+	};
+
+	return (unsigned) o < _NETPOL_ORIGIN_MAX ? names[o] : NULL;
 }
 
 /* Either absent in both, or both present and equal. */
@@ -202,7 +214,7 @@ static bool rule_equal(const struct netpol_rule *a, const struct netpol_rule *b)
 
 bool netpol_compiled_equal(const struct netpol *a, const struct netpol *b)
 {
-	if (!selector_equal(&a->pod_sel, &b->pod_sel))
+	if (a->origin != b->origin || !selector_equal(&a->pod_sel, &b->pod_sel))
 		return false;
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		if (a->types[d] != b->types[d] || a->n_rules[d] != b->n_rules[d])

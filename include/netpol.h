@@ -58,6 +58,25 @@ struct netpol_rule {
 	struct netpol_peer *peers; /* owned; 0 = every peer */
 };
 
+/*
+ * Where a policy comes from (docs/lifecycle.md, "The ruleset: two origins
+ * of policy").  A cluster policy is one of the cluster's own
+ * NetworkPolicies: always enforced.  A proposal policy is one Bulkhead
+ * proposed for its namespace, compiled in the namespace's stage: in
+ * preview what it would deny is logged and passes, in enforce it is
+ * dropped.  Proposal policies are named NETPOL_PROPOSAL_PREFIX + the
+ * proposed name in the cluster model, so that they never collide with a
+ * cluster policy (a Kubernetes name cannot hold ':').
+ */
+enum netpol_origin {
+	NETPOL_ORIGIN_CLUSTER,
+	NETPOL_ORIGIN_PREVIEW, /* a proposal policy, namespace in preview */
+	NETPOL_ORIGIN_ENFORCE, /* a proposal policy, namespace in enforce */
+	_NETPOL_ORIGIN_MAX,
+};
+
+#define NETPOL_PROPOSAL_PREFIX "proposal:"
+
 struct netpol {
 	char *ns; /* owned */
 	char *name; /* owned */
@@ -68,6 +87,7 @@ struct netpol {
 	bool types[_NETPOL_DIR_MAX];
 	size_t n_rules[_NETPOL_DIR_MAX];
 	struct netpol_rule *rules[_NETPOL_DIR_MAX]; /* owned */
+	enum netpol_origin origin;
 };
 
 void netpol_init(struct netpol *p);
@@ -77,13 +97,15 @@ void netpol_peer_done(struct netpol_peer *p);
 /* Deep copy into an initialised @dst. */
 int netpol_copy(struct netpol *dst, const struct netpol *src) BH_MUST_CHECK;
 /*
- * Equal in every field the compiler reads: the pod selector, the policy
- * types and every rule (ports, peers, selectors, ipBlocks) in order.  The
+ * Equal in every field the compiler reads: the origin, the pod selector,
+ * the policy types and every rule (ports, peers, selectors, ipBlocks) in order.  The
  * namespace, name and uid are not compared (two versions of one policy).
  * Lists in another order are not equal (a false "changed" only costs an
  * update that yields an empty delta).
  */
 bool netpol_compiled_equal(const struct netpol *a, const struct netpol *b);
 const char *netpol_dir_name(enum netpol_dir d); /* "ingress"/"egress" */
+/* "cluster", "preview", "enforce"; NULL when out of range. */
+const char *netpol_origin_name(enum netpol_origin o);
 
 #endif
