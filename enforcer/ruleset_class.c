@@ -248,17 +248,24 @@ int rs_class_chain_build(const struct ruleset *rs, enum netpol_dir d, const char
 		r = ch->name ? 0 : -ENOMEM;
 	}
 	for (const char *pol = key + nl; !r && *pol == '\n'; pol += strcspn(pol + 1, "\n") + 1) {
-		char pn[256], target[RULESET_NAME_MAX];
+		/* Whole, not into a fixed buffer: a proposal's name is
+		 * NETPOL_PROPOSAL_PREFIX + up to 253 characters, and a cut
+		 * name would hash to another chain than its policy's. */
+		char *pn = strndup(pol + 1, strcspn(pol + 1, "\n"));
+		char target[RULESET_NAME_MAX];
 
-		(void) snprintf(pn, sizeof(pn), "%.*s", (int) strcspn(pol + 1, "\n"), pol + 1);
-		if (strcmp(pn, RS_CLASS_PREVIEW) == 0) {
-			preview = true;
-			continue;
+		if (!pn) {
+			r = -ENOMEM;
+			break;
 		}
-		r = ruleset_policy_chain_name(target, sizeof(target), ns, pn, d);
-		if (!r)
+		if (strcmp(pn, RS_CLASS_PREVIEW) == 0)
+			preview = true;
+		else
+			r = ruleset_policy_chain_name(target, sizeof(target), ns, pn, d);
+		if (!r && !preview)
 			r = rs_add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL,
 					RS_VERDICT_JUMP, target);
+		free(pn);
 	}
 	if (!r)
 		r = rs_final_verdict(rs, ch, rs_class_prefix(d, key, prefix, sizeof(prefix)), d,

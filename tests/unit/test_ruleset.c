@@ -1390,6 +1390,65 @@ static void prefixes_round_trip(void **state)
 	cluster_free(c);
 }
 
+/*
+ * Proposal policies' object names: "proposal:NAME" is written
+ * "proposal_NAME" (nft identifiers hold no ':'), and a name past the
+ * bound is hashed ("h/...") and still compiles and agrees with the engine.
+ */
+static void proposal_names(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct cluster *c = load(MODEL, CASES_DIR "/01-deny-all-ingress.json");
+	struct ruleset *rs = NULL;
+	struct bh_err err = { 0 };
+	char longname[300];
+	bool short_seen = false, long_seen = false;
+	struct netpol p;
+
+	(void) state;
+	/* The case's policy as a proposal, and a copy of it named past the
+	 * bound, both in enforce: x's pods are in one class of both. */
+	for (int i = 0; i < 2; i++) {
+		netpol_init(&p);
+		assert_int_equal(netpol_copy(&p, &c->policies[0]), 0);
+		memset(longname, 'q', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = '\0';
+		if (!i)
+			(void) snprintf(longname, sizeof(longname), "%s%s", NETPOL_PROPOSAL_PREFIX,
+					p.name);
+		else
+			memcpy(longname, NETPOL_PROPOSAL_PREFIX, strlen(NETPOL_PROPOSAL_PREFIX));
+		free(p.name);
+		p.name = strdup(longname);
+		assert_non_null(p.name);
+		p.origin = NETPOL_ORIGIN_ENFORCE;
+		assert_true(cluster_policy_put(c, &p) >= 0);
+	}
+	assert_int_equal(cluster_policy_remove(c, "x", "deny-all-ingress"), 1);
+	assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+	for (size_t i = 0; i < ruleset_n_chains(rs); i++) {
+		const struct rs_chain *ch = ruleset_chain(rs, i);
+
+		if (strncmp(ch->name, "ci/x/", 5) != 0)
+			continue;
+		for (size_t k = 0; k < ch->n_rules; k++) {
+			const char *t = ch->rules[k].target;
+
+			if (ch->rules[k].verdict != RS_VERDICT_JUMP)
+				continue;
+			short_seen |= strcmp(t, "pi/x/" RULESET_PROPOSAL_OBJ "deny-all-ingress") ==
+				      0;
+			long_seen |= strncmp(t, "h/", 2) == 0;
+			assert_non_null(ruleset_chain_find(rs, t));
+			assert_null(strchr(t, ':'));
+		}
+	}
+	assert_true(short_seen && long_seen);
+	assert_true(compare_rs("proposal_names", c, rs, BH_MODE_ENFORCE) > 0);
+	ruleset_free(rs);
+	cluster_free(c);
+}
+
 /* The library names the field, the CLI its flag (--node). */
 static void no_node_is_input_error(void **state)
 {
@@ -1466,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(updates_equal_fresh_build),
 		cmocka_unit_test(vmap_shrinks_until_refill),
 		cmocka_unit_test(prefixes_round_trip),
+		cmocka_unit_test(proposal_names),
 		cmocka_unit_test(neighbour_discovery_passes),
 		cmocka_unit_test(remote_pod_events),
 		cmocka_unit_test(finished_pods_have_no_identity),
