@@ -578,6 +578,29 @@ static void set_origins(struct cluster *c, int variant)
 	free(v);
 }
 
+/* model.json, tests/data/origins/cluster.json, and the policies of
+ * tests/data/origins/proposal.json as proposals of origin @o. */
+static struct cluster *load_origins(enum netpol_origin o)
+{
+	struct cluster *c = load(MODEL, BH_TEST_DATA "/origins/cluster.json");
+	struct cluster *pc = load(BH_TEST_DATA "/origins/proposal.json", NULL);
+
+	for (size_t i = 0; i < pc->n_policies; i++) {
+		struct netpol p;
+		char *name;
+
+		netpol_init(&p);
+		assert_int_equal(netpol_copy(&p, &pc->policies[i]), 0);
+		assert_true(asprintf(&name, "%s%s", NETPOL_PROPOSAL_PREFIX, p.name) > 0);
+		free(p.name);
+		p.name = name;
+		p.origin = o;
+		assert_true(cluster_policy_put(c, &p) >= 0);
+	}
+	cluster_free(pc);
+	return c;
+}
+
 /*
  * Every case of tests/data/netpol-cases with its policies given origins
  * (set_origins(), every variant), and tests/data/origins (a cluster
@@ -613,26 +636,13 @@ static void origins_agree_with_engine(void **state)
 	}
 	closedir(dir);
 	for (int variant = 0; variant < 2; variant++) {
-		struct cluster *c = load(MODEL, BH_TEST_DATA "/origins/cluster.json");
-		struct cluster *pc = load(BH_TEST_DATA "/origins/proposal.json", NULL);
+		struct cluster *c =
+			load_origins(variant ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW);
 
-		for (size_t i = 0; i < pc->n_policies; i++) {
-			struct netpol p;
-			char *name;
-
-			netpol_init(&p);
-			assert_int_equal(netpol_copy(&p, &pc->policies[i]), 0);
-			assert_true(asprintf(&name, "%s%s", NETPOL_PROPOSAL_PREFIX, p.name) > 0);
-			free(p.name);
-			p.name = name;
-			p.origin = variant ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW;
-			assert_true(cluster_policy_put(c, &p) >= 0);
-		}
 		cells += compare_all("origins", c, BH_MODE_ENFORCE, &logged);
 		cells += compare_all("origins", c, BH_MODE_PREVIEW, NULL);
 		move_ns(c, "y");
 		cells += compare_all("origins", c, BH_MODE_ENFORCE, &logged);
-		cluster_free(pc);
 		cluster_free(c);
 	}
 	assert_true(files >= 50);
@@ -936,6 +946,54 @@ static void updates_equal_fresh_build(void **state)
 	ruleset_free(rs);
 	cluster_free(c);
 	cluster_free(c2);
+}
+
+/*
+ * Pod events with proposal policies (tests/data/origins), in preview and
+ * in enforce: x/b relabelled pod=c joins x/c's class (the proposal's
+ * alone), x/c relabelled pod=a joins x/a's (the cluster's policy, and
+ * the proposal's a-in in enforce only), a new local pod pod=c comes:
+ * each an incremental delta, the ruleset equal to a fresh build and to
+ * the engine.
+ */
+static void origins_pod_events(void **state)
+{
+	struct ruleset_opts o = { .node = NODE, .mode = BH_MODE_ENFORCE };
+	struct bh_err err = { 0 };
+	struct buf b1, b2;
+
+	(void) state;
+	buf_init(&b1, 1 << 24);
+	buf_init(&b2, 1 << 24);
+	for (int variant = 0; variant < 2; variant++) {
+		struct cluster *c =
+			load_origins(variant ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW);
+		struct ruleset *rs = NULL, *fresh = NULL;
+		static const char *const moves[][3] = { { "x", "b", "c" }, { "x", "c", "a" } };
+
+		assert_int_equal(ruleset_build(c, &o, &rs, &err), 0);
+		for (size_t m = 0; m < BH_ARRAY_SIZE(moves); m++) {
+			struct pod *old = pod_save(c, moves[m][0], moves[m][1]);
+			struct rs_delta *d = NULL;
+
+			relabel(c, moves[m][0], moves[m][1], moves[m][2]);
+			assert_int_equal(update_pod(rs, c, old, moves[m][0], moves[m][1], &d, &err),
+					 0);
+			assert_non_null(d);
+			assert_false(rs_delta_is_full(d));
+			rs_delta_free(d);
+			assert_int_equal(ruleset_build(c, &o, &fresh, &err), 0);
+			text_of(rs, &b1);
+			text_of(fresh, &b2);
+			assert_string_equal(b1.data, b2.data);
+			fresh = ruleset_free(fresh);
+			assert_true(compare_rs("origins_pod_events", c, rs, BH_MODE_ENFORCE) > 0);
+		}
+		ruleset_free(rs);
+		cluster_free(c);
+	}
+	buf_done(&b1);
+	buf_done(&b2);
 }
 
 /*
@@ -1523,6 +1581,7 @@ int main(void)
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),
+		cmocka_unit_test(origins_pod_events),
 		cmocka_unit_test(vmap_shrinks_until_refill),
 		cmocka_unit_test(prefixes_round_trip),
 		cmocka_unit_test(proposal_names),
