@@ -43,6 +43,59 @@ for r in "${runs[@]}"; do
 		echo "ok: $name"
 	fi
 done
+# Two origins of policy (docs/enforcer.md): tests/data/origins, the
+# cluster's allow-b-to-a on x/a and --proposal's a-in (x/a), c-in and
+# c-eg (x/c), in preview (the default) and in enforce.
+osnap="--snapshot tests/data/netpol-cases/model.json --snapshot tests/data/origins/cluster.json
+	--proposal tests/data/origins/proposal.json"
+oruns=(
+	"origins-preview-explain-text|--from x/a --to x/c --port 80 --explain|0"
+	"origins-preview-explain-json|--from x/a --to x/c --port 80 --explain -o json|0"
+	"origins-preview-egress-text|--from x/c --to x/a --port 81 --explain|1"
+	"origins-enforce-explain-text|--proposal-mode enforce --from x/c --to x/a --port 80 --explain|0"
+	"origins-preview-text|--port 80|1"
+	"origins-enforce-text|--proposal-mode enforce --port 80|1"
+)
+for r in "${oruns[@]}"; do
+	IFS='|' read -r name args want <<<"$r"
+	# shellcheck disable=SC2086
+	"$BULKHEAD" check $osnap $args >"$tmp/$name.out" 2>"$tmp/$name.err"
+	rc=$?
+	if [ "$rc" != "$want" ] || [ -s "$tmp/$name.err" ]; then
+		echo "FAIL: check $args: exit $rc (want $want), stderr: $(cat "$tmp/$name.err")"
+		fail=1
+	fi
+	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then
+		cp "$tmp/$name.out" "$dir/$name.out"
+	elif ! diff -u "$dir/$name.out" "$tmp/$name.out"; then
+		echo "FAIL: check $args: output differs from $dir/$name.out"
+		fail=1
+	else
+		echo "ok: $name"
+	fi
+done
+# --proposal's errors: exit 2, one line naming the flag or file.
+printf '%s\n' '{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"x"}}]}' \
+	>"$tmp/pods.json"
+eruns=(
+	"--proposal-mode enforce|--proposal-mode needs --proposal FILE"
+	"--proposal tests/data/origins/proposal.json --proposal-mode drop|--proposal-mode: expected preview or enforce, got 'drop'"
+	"--proposal $tmp/pods.json|--proposal: a proposal holds NetworkPolicies only, found a Pod"
+	"--proposal $tmp/missing.json|$tmp/missing.json"
+)
+for r in "${eruns[@]}"; do
+	IFS='|' read -r args msg <<<"$r"
+	# shellcheck disable=SC2086
+	"$BULKHEAD" check --snapshot tests/data/netpol-cases/model.json $args --port 80 \
+		>/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -qF -- "$msg" "$tmp/err"; then
+		echo "ok: check $args: exit 2, '$msg'"
+	else
+		echo "FAIL: check $args: exit $rc, stderr: $(cat "$tmp/err") (want 2, '$msg')"
+		fail=1
+	fi
+done
 # Every JSON line parses and has the documented shape.
 if command -v python3 >/dev/null; then
 	python3 - "$tmp/all-json.out" <<'PY' || fail=1

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """A small, independent NetworkPolicy evaluator, for differential tests.
 
-    netpol_ref.py --compare SNAPSHOT CHECK_JSON
+    netpol_ref.py --compare SNAPSHOT CHECK_JSON [PROPOSAL preview|enforce]
 
 reads a snapshot (a List of Namespaces, Pods and NetworkPolicies) and the
 output of `bulkhead check -o json` for it, and reports every cell where the
-two disagree.  It shares no code with the C engine: it follows the
+two disagree.  With PROPOSAL (check's --proposal FILE and its
+--proposal-mode), its policies are a proposal next to the snapshot's
+(docs/enforcer.md, "Two origins of policy"): a pod isolated by a snapshot
+policy or an enforced proposal policy is decided by those alone; else a
+previewed proposal decides, and what it denies passes (check's cells are
+the kernel's verdicts).  It shares no code with the C engine: it follows the
 Kubernetes API (policyTypes defaulting as in
 pkg/apis/networking/v1/defaults.go) and documentation directly, over the
 IPv4 pod addresses, plus Bulkhead's documented choices (docs/engine.md):
@@ -47,10 +52,10 @@ def policy_types(spec):
 
 
 class Cluster:
-    def __init__(self, items):
+    def __init__(self, items, proposal=(), mode=None):
         self.ns = {}
         self.pods = {}
-        self.pols = []
+        self.pols = []  # (namespace, spec, enforced)
         for o in items:
             md = o.get("metadata", {})
             if o["kind"] == "Namespace":
@@ -69,7 +74,10 @@ class Cluster:
                     "ip": ipaddress.ip_address(v4[0]) if v4 else None, "ports": ports,
                     "host": bool(spec.get("hostNetwork")), "node": spec.get("nodeName")}
             elif o["kind"] == "NetworkPolicy":
-                self.pols.append((md["namespace"], o["spec"]))
+                self.pols.append((md["namespace"], o["spec"], True))
+        for o in proposal:
+            if o["kind"] == "NetworkPolicy":
+                self.pols.append((o["metadata"]["namespace"], o["spec"], mode == "enforce"))
 
     def ns_labels(self, ns):
         return self.ns.get(ns, {NS_NAME: ns})
@@ -114,13 +122,16 @@ class Cluster:
             return True
         if key == "ingress" and peer_pod["host"] and peer_pod["node"] == self_pod["node"]:
             return True
-        isolated = False
-        for pol_ns, spec in self.pols:
-            if pol_ns != self_pod["ns"] or key.capitalize() not in policy_types(spec):
+        selecting = [(pol_ns, spec, enforced) for pol_ns, spec, enforced in self.pols
+                     if pol_ns == self_pod["ns"] and key.capitalize() in policy_types(spec)
+                     and sel_matches(spec.get("podSelector") or {}, self_pod["labels"])]
+        if not selecting:
+            return True
+        if not any(enforced for _, _, enforced in selecting):
+            return True  # a previewed proposal alone: what it denies passes
+        for pol_ns, spec, enforced in selecting:
+            if not enforced:
                 continue
-            if not sel_matches(spec.get("podSelector") or {}, self_pod["labels"]):
-                continue
-            isolated = True
             for rule in spec.get(key) or []:
                 ports = rule.get("ports") or []
                 peers = rule.get(peers_key) or []
@@ -128,7 +139,7 @@ class Cluster:
                     continue
                 if not peers or any(self.peer_matches(pol_ns, p, peer_pod) for p in peers):
                     return True
-        return not isolated
+        return False
 
     def allowed(self, src, dst, proto, port):
         return (self.direction(src, dst, dst, "egress", "to", proto, port) and
@@ -136,11 +147,15 @@ class Cluster:
 
 
 def main(argv):
-    if len(argv) != 3 or argv[0] != "--compare":
+    if len(argv) not in (3, 5) or argv[0] != "--compare":
         print(__doc__, file=sys.stderr)
         return 2
+    proposal, mode = [], None
+    if len(argv) == 5:
+        with open(argv[3]) as f:
+            proposal, mode = json.load(f)["items"], argv[4]
     with open(argv[1]) as f:
-        c = Cluster(json.load(f)["items"])
+        c = Cluster(json.load(f)["items"], proposal, mode)
     bad = 0
     cells = 0
     with open(argv[2]) as f:
