@@ -79,12 +79,22 @@ static void end_resolve(struct agent *a, const struct addr *ad, const struct pod
 	(void) snprintf(e->id, sizeof(e->id), "%s", addr_format(ad, buf, sizeof(buf)));
 }
 
-/* "NS/NAME" of policy @i into @buf. */
+/* "NS/NAME" of policy @i into @buf.  A proposal policy (agent_stage.c)
+ * is named as its proposal names it (the report's proposals), without
+ * NETPOL_PROPOSAL_PREFIX. */
 static const char *policy_ref(const struct cluster *c, size_t i, char *buf, size_t len)
 {
+	const struct netpol *p;
+	const char *name;
+
 	if (i >= c->n_policies)
 		return NULL;
-	if ((size_t) snprintf(buf, len, "%s/%s", c->policies[i].ns, c->policies[i].name) >= len)
+	p = &c->policies[i];
+	name = p->name;
+	if (p->origin != NETPOL_ORIGIN_CLUSTER &&
+	    strncmp(name, NETPOL_PROPOSAL_PREFIX, strlen(NETPOL_PROPOSAL_PREFIX)) == 0)
+		name += strlen(NETPOL_PROPOSAL_PREFIX);
+	if ((size_t) snprintf(buf, len, "%s/%s", p->ns, name) >= len)
 		return NULL;
 	return buf;
 }
