@@ -197,19 +197,12 @@ void report_write_flows(struct report *rp, struct json_out *w)
 		json_out_str(w, e->state);
 		json_out_key(w, "allowedBy");
 		if (e->by) {
-			/* A proposal policy of the stages (agent_stage.c) is
-			 * named as the proposals name it. */
-			bool prop = e->by->origin != NETPOL_ORIGIN_CLUSTER &&
-				    strncmp(e->by->name, NETPOL_PROPOSAL_PREFIX,
-					    strlen(NETPOL_PROPOSAL_PREFIX)) == 0;
-
 			json_out_obj_begin(w);
 			json_out_key(w, "policy");
-			(void) snprintf(ref, sizeof(ref), "%s/%s", e->by->ns,
-					e->by->name + (prop ? strlen(NETPOL_PROPOSAL_PREFIX) : 0));
+			(void) snprintf(ref, sizeof(ref), "%s/%s", e->by->ns, e->by->name);
 			json_out_str(w, ref);
 			json_out_key(w, "origin");
-			json_out_str(w, prop ? "proposal" : "existing");
+			json_out_str(w, "existing");
 			json_out_key(w, "direction");
 			json_out_str(w, netpol_dir_name(e->by_dir));
 			json_out_key(w, "rule");
