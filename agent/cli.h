@@ -71,6 +71,18 @@ enum {
 		.name = "help", .short_name = 'h', .id = CLI_OPT_HELP, \
 		.help = "print this help and exit"                     \
 	}
+/* A proposal compiled next to the cluster's policies (apply, check):
+ * cli_proposal_merge().  The command gives each an id of its own. */
+#define CLI_FLAG_PROPOSAL(ID)                                                         \
+	{                                                                             \
+		.name = "proposal", .arg = "FILE", .id = (ID),                        \
+		.help = "NetworkPolicies as propose writes them, added as a proposal" \
+	}
+#define CLI_FLAG_PROPOSAL_MODE(ID)                                                                 \
+	{                                                                                          \
+		.name = "proposal-mode", .arg = "preview|enforce", .id = (ID),                     \
+		.help = "what --proposal denies: logged and passed, or dropped (default: preview)" \
+	}
 /* The local agent's control socket (bulkhead agent --socket). */
 #define CLI_AGENT_SOCKET_DEFAULT AGENT_SOCKET_DEFAULT
 #define CLI_FLAG_SOCKET(ID)                                                                  \
@@ -234,6 +246,17 @@ int cli_cluster_load(const struct cli_cluster_src *s, struct cluster **ret, stru
  * an empty but successful answer.  0 when @ns is NULL.
  */
 int cli_namespace_check(const struct cluster *c, const char *ns, struct bh_err *reterr);
+
+/*
+ * --proposal FILE (@path; NULL: none) and --proposal-mode @mode (NULL:
+ * preview) of command @cmd: the NetworkPolicies of FILE (read by the
+ * snapshot reader; Pods or Nodes in it are an input error) are added to
+ * @c as proposal policies "proposal:NAME" of origin preview or enforce
+ * (include/netpol.h).  0, or -errno with @reterr filled (@c may then hold
+ * part of them).
+ */
+int cli_proposal_merge(struct cluster *c, const char *cmd, const char *path, const char *mode,
+		       struct bh_err *reterr);
 
 /* A usage error naming the command and what was expected: -EINVAL. */
 int cli_usage_err(struct bh_err *reterr, const char *cmd, const char *fmt, ...) BH_PRINTF(3, 4);

@@ -5,6 +5,7 @@
  *   bulkhead apply --snapshot FILE... --node NAME --mode preview|enforce
  *                  [--nflog-group N] [--dry-run [-o nft|payload]]
  *                  [--incremental-from FILE...] [--datapath auto|routed|bridged=...]
+ *                  [--proposal FILE [--proposal-mode preview|enforce]]
  *   bulkhead reset
  *
  * The flags are apply_flags[] below (bulkhead apply --help).
@@ -23,6 +24,9 @@
  * watch events, flushed after each changed pod, policy, namespace or
  * node: one batch each (not one transaction: an error leaves the kernel
  * at the last event committed), then the verdict-map refill.
+ * --proposal FILE: its NetworkPolicies are compiled as a proposal in
+ * --proposal-mode (cli_proposal_merge(); docs/enforcer.md, "Two origins
+ * of policy"), next to --snapshot's (not --incremental-from's).
  * BULKHEAD_FAULT_INJECT=commit appends an object the kernel rejects to
  * every batch (tests: a failed batch must change nothing).
  */
@@ -43,6 +47,7 @@ struct apply_args {
 	struct cli_cluster_src src;
 	struct cli_cluster_src from;
 	const char *node, *mode, *output, *group, *datapath;
+	const char *proposal, *proposal_mode;
 	bool dry_run;
 };
 
@@ -54,6 +59,8 @@ enum {
 	OPT_FROM,
 	OPT_OUTPUT,
 	OPT_DATAPATH,
+	OPT_PROPOSAL,
+	OPT_PROPOSAL_MODE,
 };
 
 static const struct cli_flag apply_flags[] = {
@@ -89,6 +96,8 @@ static const struct cli_flag apply_flags[] = {
 	  .arg = "auto|routed|bridged=MAC,PREFIX...",
 	  .id = OPT_DATAPATH,
 	  .help = "how pod traffic crosses the node (default: auto; routed for --dry-run)" },
+	CLI_FLAG_PROPOSAL(OPT_PROPOSAL),
+	CLI_FLAG_PROPOSAL_MODE(OPT_PROPOSAL_MODE),
 	CLI_FLAG_HELP,
 };
 
@@ -161,6 +170,12 @@ static int apply_parse(int argc, char **argv, struct apply_args *a, struct bh_er
 			break;
 		case OPT_DATAPATH:
 			once = &a->datapath, name = "--datapath";
+			break;
+		case OPT_PROPOSAL:
+			once = &a->proposal, name = "--proposal";
+			break;
+		case OPT_PROPOSAL_MODE:
+			once = &a->proposal_mode, name = "--proposal-mode";
 			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
@@ -356,6 +371,9 @@ int cli_apply(int argc, char **argv, struct bh_err *reterr)
 	/* Everything that can fail on bad input happens before the kernel
 	 * is touched: a bad snapshot leaves the ruleset as it was. */
 	r = cli_cluster_load(&a.src, &c, reterr);
+	if (r < 0)
+		goto out;
+	r = cli_proposal_merge(c, "apply", a.proposal, a.proposal_mode, reterr);
 	if (r < 0)
 		goto out;
 	if (!node_known(c, a.node)) {

@@ -49,6 +49,7 @@ struct check_args {
 	struct cli_cluster_src src;
 	const char *from, *to;
 	const char *port, *protocol, *family, *output;
+	const char *proposal, *proposal_mode;
 	bool explain;
 };
 
@@ -60,6 +61,8 @@ enum {
 	OPT_FAMILY,
 	OPT_OUTPUT,
 	OPT_EXPLAIN,
+	OPT_PROPOSAL,
+	OPT_PROPOSAL_MODE,
 };
 
 static const struct cli_flag check_flags[] = {
@@ -96,6 +99,8 @@ static const struct cli_flag check_flags[] = {
 	{ .name = "explain",
 	  .id = OPT_EXPLAIN,
 	  .help = "say which policies isolate each side and which rules allow it" },
+	CLI_FLAG_PROPOSAL(OPT_PROPOSAL),
+	CLI_FLAG_PROPOSAL_MODE(OPT_PROPOSAL_MODE),
 	CLI_FLAG_HELP,
 };
 
@@ -154,6 +159,12 @@ static int check_parse(int argc, char **argv, struct check_args *a, struct bh_er
 			break;
 		case OPT_OUTPUT:
 			once = &a->output, name = "-o";
+			break;
+		case OPT_PROPOSAL:
+			once = &a->proposal, name = "--proposal";
+			break;
+		case OPT_PROPOSAL_MODE:
+			once = &a->proposal_mode, name = "--proposal-mode";
 			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
@@ -445,6 +456,9 @@ static json_t *explain_dir_json(const struct cluster *c, const struct engine_dir
 
 	if (!o)
 		return NULL;
+	/* Only with a proposal in preview: the output without one is as it was. */
+	if (d->would_deny && json_object_set_new(o, "would_deny", json_true()) < 0)
+		goto fail;
 	for (size_t i = 0; i < d->n_isolating; i++) {
 		policy_key(c, d->isolating[i], buf, sizeof(buf));
 		if (json_array_append_new(pols, json_string(buf)) < 0)
@@ -468,7 +482,10 @@ static void explain_dir_text(const struct cluster *c, const struct engine_dir_re
 {
 	char buf[512];
 
-	fprintf(f, "%s of %s: %s (%s)\n", what, key, d->allowed ? "allowed" : "denied",
+	fprintf(f, "%s of %s: %s (%s)\n", what, key,
+		d->would_deny ? "would be denied (preview)" :
+		d->allowed    ? "allowed" :
+				"denied",
 		engine_reason_name(d->reason));
 	if (d->n_isolating) {
 		fprintf(f, "  isolated by:");
@@ -515,6 +532,7 @@ static int check_explain(const struct check_table *t, const struct check_probe *
 			return bh_err_oom(reterr);
 		}
 		if (json_object_set_new(o, "ingress", in) < 0 ||
+		    (res.would_deny && json_object_set_new(o, "would_deny", json_true()) < 0) ||
 		    json_dumpf(o, f, JSON_PRESERVE_ORDER) < 0) {
 			json_decref(o);
 			engine_result_done(&res);
@@ -525,7 +543,9 @@ static int check_explain(const struct check_table *t, const struct check_probe *
 	} else {
 		fprintf(f, "%s/%u %s -> %s (%s): %s\n", pname, p->port, t->from[0].key,
 			t->to[0].key, t->family == AF_INET6 ? "IPv6" : "IPv4",
-			res.allowed ? "allowed" : "denied");
+			engine_verdict_name(res.would_deny ? ENGINE_VERDICT_WOULD_DENY :
+					    res.allowed	   ? ENGINE_VERDICT_ALLOW :
+							     ENGINE_VERDICT_DENY));
 		explain_dir_text(c, &res.dir[NETPOL_EGRESS], "egress", t->from[0].key, f);
 		explain_dir_text(c, &res.dir[NETPOL_INGRESS], "ingress", t->to[0].key, f);
 	}
@@ -578,6 +598,9 @@ int cli_check(int argc, char **argv, struct bh_err *reterr)
 	r = cli_cluster_load(&a.src, &c, reterr);
 	if (r < 0)
 		return r;
+	r = cli_proposal_merge(c, "check", a.proposal, a.proposal_mode, reterr);
+	if (r < 0)
+		goto out;
 	r = cli_namespace_check(c, a.src.namespace, reterr);
 	if (r < 0)
 		goto out;

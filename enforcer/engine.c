@@ -24,6 +24,7 @@ struct engine {
 	struct labels *synth; /* namespaces without a Namespace object */
 	size_t *sel_off[_NETPOL_DIR_MAX]; /* n_pods + 1 offsets into sel[] */
 	size_t *sel[_NETPOL_DIR_MAX]; /* policy indexes */
+	bool *preview[_NETPOL_DIR_MAX]; /* per pod: its policies are proposals in preview */
 	/* Addresses of host-network pods and their nodes, sorted by address:
 	 * a node known only through its host-network pods (no Node object). */
 	size_t n_host;
@@ -70,6 +71,7 @@ struct engine *engine_free(struct engine *e)
 	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
 		free(e->sel_off[d]);
 		free(e->sel[d]);
+		free(e->preview[d]);
 	}
 	free(e);
 	return NULL;
@@ -136,27 +138,44 @@ static int engine_index_ns(struct engine *e)
 	return 0;
 }
 
+static bool selects(const struct netpol *p, enum netpol_dir d, const struct pod *pod)
+{
+	return p->types[d] && selector_matches(&p->pod_sel, &pod->labels);
+}
+
+/*
+ * Per pod and direction, the policies that decide (include/engine.h,
+ * "Origins"): those selecting it that are the cluster's or proposals in
+ * enforce, when there is one; else the proposals in preview selecting it,
+ * and the pod is marked preview.
+ */
 static int engine_index_selected(struct engine *e, enum netpol_dir d)
 {
 	const struct cluster *c = e->c;
 	size_t n = 0, cap = 0, *v = NULL;
 
 	e->sel_off[d] = malloc((c->n_pods + 1) * sizeof(size_t));
-	if (!e->sel_off[d])
+	e->preview[d] = calloc(c->n_pods + 1, sizeof(bool));
+	if (!e->sel_off[d] || !e->preview[d])
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_pods; i++) {
 		const struct pod *pod = &c->pods[i];
+		bool enforced = false;
 		size_t first, end;
 
 		e->sel_off[d][i] = n;
 		if (pod->host_network)
 			continue;
 		cluster_policies_in_ns(c, pod->ns, &first, &end);
+		for (size_t k = first; !enforced && k < end; k++)
+			enforced = c->policies[k].origin != NETPOL_ORIGIN_PREVIEW &&
+				   selects(&c->policies[k], d, pod);
 		for (size_t k = first; k < end; k++) {
 			const struct netpol *p = &c->policies[k];
 
-			if (!p->types[d] || !selector_matches(&p->pod_sel, &pod->labels))
+			if (!selects(p, d, pod) || (enforced && p->origin == NETPOL_ORIGIN_PREVIEW))
 				continue;
+			e->preview[d][i] = !enforced;
 			if (n == cap) {
 				size_t *nv = vec_grow(v, &cap, n + 1, sizeof(*nv));
 
@@ -251,6 +270,11 @@ static const size_t *pod_policies(const struct engine *e, size_t pod_idx, enum n
 bool engine_pod_isolated(const struct engine *e, size_t pod_idx, enum netpol_dir dir)
 {
 	return e->sel_off[dir][pod_idx + 1] > e->sel_off[dir][pod_idx];
+}
+
+bool engine_pod_preview(const struct engine *e, size_t pod_idx, enum netpol_dir dir)
+{
+	return e->preview[dir][pod_idx];
 }
 
 const struct labels *engine_pod_ns_labels(const struct engine *e, size_t pod_idx)
@@ -449,8 +473,10 @@ static bool dir_shortcut(const struct engine *e, const struct dir_ctx *x,
 	return false;
 }
 
-static bool dir_allowed(const struct engine *e, const struct dir_ctx *x, uint8_t proto,
-			uint16_t port)
+/* Do the rules of the policies deciding for @x allow it (shortcuts
+ * first)? */
+static bool dir_rules_allow(const struct engine *e, const struct dir_ctx *x, uint8_t proto,
+			    uint16_t port)
 {
 	enum engine_reason reason;
 	const size_t *pol;
@@ -470,16 +496,50 @@ static bool dir_allowed(const struct engine *e, const struct dir_ctx *x, uint8_t
 	return false;
 }
 
+static enum engine_verdict dir_verdict(const struct engine *e, const struct dir_ctx *x,
+				       uint8_t proto, uint16_t port)
+{
+	if (dir_rules_allow(e, x, proto, port))
+		return ENGINE_VERDICT_ALLOW;
+	return engine_pod_preview(e, pod_index(e, x->self->pod), x->dir) ?
+		       ENGINE_VERDICT_WOULD_DENY :
+		       ENGINE_VERDICT_DENY;
+}
+
+/* A direction that denies decides; else one that would deny in preview. */
+enum engine_verdict engine_verdict(const struct engine *e, const struct engine_ep *src,
+				   const struct engine_ep *dst, uint8_t proto, uint16_t port)
+{
+	enum engine_verdict v[_NETPOL_DIR_MAX];
+	struct dir_ctx x;
+
+	for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
+		dir_ctx_init(&x, d, src, dst);
+		v[d] = dir_verdict(e, &x, proto, port);
+		if (v[d] == ENGINE_VERDICT_DENY)
+			return v[d];
+	}
+	if (v[NETPOL_EGRESS] == ENGINE_VERDICT_WOULD_DENY ||
+	    v[NETPOL_INGRESS] == ENGINE_VERDICT_WOULD_DENY)
+		return ENGINE_VERDICT_WOULD_DENY;
+	return ENGINE_VERDICT_ALLOW;
+}
+
 bool engine_allowed(const struct engine *e, const struct engine_ep *src,
 		    const struct engine_ep *dst, uint8_t proto, uint16_t port)
 {
-	struct dir_ctx x;
+	return engine_verdict(e, src, dst, proto, port) != ENGINE_VERDICT_DENY;
+}
 
-	dir_ctx_init(&x, NETPOL_EGRESS, src, dst);
-	if (!dir_allowed(e, &x, proto, port))
-		return false;
-	dir_ctx_init(&x, NETPOL_INGRESS, src, dst);
-	return dir_allowed(e, &x, proto, port);
+const char *engine_verdict_name(enum engine_verdict v)
+{
+	static const char *const names[_ENGINE_VERDICT_MAX] = {
+		[ENGINE_VERDICT_ALLOW] = "allowed",
+		[ENGINE_VERDICT_DENY] = "denied",
+		[ENGINE_VERDICT_WOULD_DENY] = "would be denied (preview)",
+	};
+
+	return (unsigned) v < _ENGINE_VERDICT_MAX ? names[v] : NULL;
 }
 
 static void dir_result_done(struct engine_dir_result *d)
@@ -535,6 +595,11 @@ static int dir_explain(const struct engine *e, const struct dir_ctx *x, uint8_t 
 	}
 	ret->allowed = ret->n_allowing > 0;
 	ret->reason = ret->allowed ? ENGINE_REASON_RULE : ENGINE_REASON_NO_RULE;
+	ret->preview = engine_pod_preview(e, pod_index(e, x->self->pod), x->dir);
+	if (!ret->allowed && ret->preview) {
+		ret->allowed = true; /* passes, logged */
+		ret->would_deny = true;
+	}
 	return 0;
 }
 
@@ -554,6 +619,8 @@ int engine_explain(const struct engine *e, const struct engine_ep *src, const st
 		}
 	}
 	res.allowed = res.dir[NETPOL_INGRESS].allowed && res.dir[NETPOL_EGRESS].allowed;
+	res.would_deny = res.allowed &&
+			 (res.dir[NETPOL_INGRESS].would_deny || res.dir[NETPOL_EGRESS].would_deny);
 	*ret = res;
 	return 0;
 }

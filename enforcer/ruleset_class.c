@@ -129,26 +129,55 @@ void rs_class_del(struct rs_classes *cs, const char *key)
 		(void) rs_name_map_put(&cs->idx, cs->v[i].key, i); /* exists: no alloc */
 }
 
+/* A cluster policy or a proposal policy in enforce isolates @p for @d. */
+static bool enforced_isolates(const struct bctx *b, const struct pod *p, enum netpol_dir d)
+{
+	size_t pf, pe;
+
+	cluster_policies_in_ns(b->c, p->ns, &pf, &pe);
+	for (size_t i = pf; i < pe; i++) {
+		const struct netpol *pol = &b->c->policies[i];
+
+		if (pol->origin != NETPOL_ORIGIN_PREVIEW && policy_isolates(pol, d, p))
+			return true;
+	}
+	return false;
+}
+
+bool rs_class_has_policy(const struct bctx *b, const struct netpol *pol, enum netpol_dir d,
+			 const struct pod *p)
+{
+	if (!policy_isolates(pol, d, p))
+		return false;
+	return pol->origin != NETPOL_ORIGIN_PREVIEW || !enforced_isolates(b, p, d);
+}
+
 /*
  * The class key of pod @p for @d into @k ("" when @p is not a local pod
- * isolated for @d): its namespace, then the name of every policy that
- * isolates it, in policy order.  With @mark, those policies become active.
+ * isolated for @d): its namespace, then the name of every policy of its
+ * class (rs_class_has_policy()) in policy order, then RS_CLASS_PREVIEW
+ * when they are proposal policies in preview (the class's final verdict
+ * is then log + accept whatever the ruleset's mode: the key, so the
+ * chain's name and its log prefix, says which verdict it has).  With
+ * @mark, those policies become active.
  */
 int rs_class_key(struct bctx *b, const struct pod *p, enum netpol_dir d, struct buf *k, bool mark)
 {
 	size_t pf, pe;
-	bool any = false;
+	bool any = false, enforced;
 	int r;
 
 	buf_reset(k);
 	r = buf_printf(k, "%s", "");
 	if (r || !p || !pod_is_local(b, p))
 		return r;
+	enforced = enforced_isolates(b, p, d);
 	cluster_policies_in_ns(b->c, p->ns, &pf, &pe);
 	for (size_t i = pf; i < pe; i++) {
 		const struct netpol *pol = &b->c->policies[i];
 
-		if (!policy_isolates(pol, d, p))
+		if (!policy_isolates(pol, d, p) ||
+		    (enforced && pol->origin == NETPOL_ORIGIN_PREVIEW))
 			continue;
 		if (!any)
 			r = buf_printf(k, "%s", p->ns);
@@ -160,7 +189,9 @@ int rs_class_key(struct bctx *b, const struct pod *p, enum netpol_dir d, struct 
 			return r;
 		any = true;
 	}
-	return 0;
+	if (any && !enforced)
+		r = buf_printf(k, "\n%s", RS_CLASS_PREVIEW);
+	return r;
 }
 
 static uint64_t class_hash(enum netpol_dir d, const char *key)
@@ -195,13 +226,16 @@ const char *rs_class_prefix(enum netpol_dir d, const char *key, char *buf, size_
 	return buf;
 }
 
-/* The chain of class @key: a jump to each policy chain, the final verdict. */
+/* The chain of class @key: a jump to each policy chain, the final verdict
+ * (log + accept when the ruleset is in preview or the key ends in
+ * RS_CLASS_PREVIEW, else drop). */
 int rs_class_chain_build(const struct ruleset *rs, enum netpol_dir d, const char *key,
 			 struct rs_chain **ret)
 {
 	char name[RULESET_NAME_MAX], prefix[RULESET_PREFIX_MAX];
 	struct rs_chain *ch = calloc(1, sizeof(*ch));
 	size_t nl = strcspn(key, "\n");
+	bool preview = false;
 	char ns[256];
 	int r;
 
@@ -217,13 +251,18 @@ int rs_class_chain_build(const struct ruleset *rs, enum netpol_dir d, const char
 		char pn[256], target[RULESET_NAME_MAX];
 
 		(void) snprintf(pn, sizeof(pn), "%.*s", (int) strcspn(pol + 1, "\n"), pol + 1);
+		if (strcmp(pn, RS_CLASS_PREVIEW) == 0) {
+			preview = true;
+			continue;
+		}
 		r = ruleset_policy_chain_name(target, sizeof(target), ns, pn, d);
 		if (!r)
 			r = rs_add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL,
 					RS_VERDICT_JUMP, target);
 	}
 	if (!r)
-		r = rs_final_verdict(rs, ch, rs_class_prefix(d, key, prefix, sizeof(prefix)));
+		r = rs_final_verdict(rs, ch, rs_class_prefix(d, key, prefix, sizeof(prefix)), d,
+				     preview);
 	if (r) {
 		rs_chain_free(ch);
 		return r;

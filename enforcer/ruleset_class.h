@@ -31,6 +31,13 @@ static const char *const vmap_sets[_NETPOL_DIR_MAX][2] = {
 	[NETPOL_EGRESS] = { "eg4/vmap", "eg6/vmap" },
 };
 
+/*
+ * The last line of the key of a class whose policies are proposal
+ * policies in preview: not a policy name (a Kubernetes name holds no '=',
+ * a proposal policy's starts with NETPOL_PROPOSAL_PREFIX).
+ */
+#define RS_CLASS_PREVIEW "=preview"
+
 typedef int member_fn(void *ud, const char *set, const struct rs_elem *e);
 void rs_digit_set_name(char *buf, size_t len, enum netpol_dir d, int fam, unsigned digit,
 		       unsigned v);
@@ -39,6 +46,14 @@ struct rs_class *rs_class_find(const struct rs_classes *cs, const char *key);
 int rs_class_put(struct rs_classes *cs, const char *key, const char *chain, uint32_t id,
 		 size_t n_pods);
 void rs_class_del(struct rs_classes *cs, const char *key);
+/*
+ * Is @pol one of the policies of @p's class for @d (docs/enforcer.md, "Two
+ * origins of policy")?  When a cluster policy or a proposal policy in
+ * enforce isolates @p, those are; else the proposal policies in preview
+ * that isolate it are.
+ */
+bool rs_class_has_policy(const struct bctx *b, const struct netpol *pol, enum netpol_dir d,
+			 const struct pod *p);
 int rs_class_key(struct bctx *b, const struct pod *p, enum netpol_dir d, struct buf *k, bool mark);
 const char *rs_class_prefix(enum netpol_dir d, const char *key, char *buf, size_t len);
 int rs_class_chain_build(const struct ruleset *rs, enum netpol_dir d, const char *key,

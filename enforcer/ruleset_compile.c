@@ -65,7 +65,7 @@ static int build_policies(struct bctx *b)
 				n_local = 0;
 				for (size_t i = ni ? ni->first : 0; ni && i < ni->end; i++)
 					if (pod_is_local(b, &c->pods[i]) &&
-					    policy_isolates(pol, d, &c->pods[i]))
+					    rs_class_has_policy(b, pol, d, &c->pods[i]))
 						local[n_local++] = &c->pods[i];
 			}
 			r = rs_build_policy(b, pol, d, local, n_local);
@@ -97,6 +97,20 @@ static int add_icmpv6(struct rs_chain *c, uint8_t lo, uint8_t hi)
 	return rs_chain_add_rule(c, &r);
 }
 
+/*
+ * The cluster holds a proposal policy in preview.  Its classes log: the
+ * seen sets then exist whatever the mode.  Asked of the policies, not of
+ * the classes, so that a pod event (which never changes policies) never
+ * needs a set that is not there.
+ */
+static bool any_preview(const struct cluster *c)
+{
+	for (size_t i = 0; i < c->n_policies; i++)
+		if (c->policies[i].origin == NETPOL_ORIGIN_PREVIEW)
+			return true;
+	return false;
+}
+
 static int build_base_sets(struct bctx *b)
 {
 	const struct node *node = cluster_node_find(b->c, b->rs->node);
@@ -119,7 +133,7 @@ static int build_base_sets(struct bctx *b)
 	}
 	rs_set_finish(n4);
 	rs_set_finish(n6);
-	if (b->rs->mode == BH_MODE_PREVIEW) {
+	if (b->rs->mode == BH_MODE_PREVIEW || any_preview(b->c)) {
 		struct rs_set *s;
 
 		r = rs_new_set(b, "seen4", RS_KEY_FLOW4, RS_SET_DYNAMIC, &s);

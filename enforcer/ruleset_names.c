@@ -11,7 +11,10 @@
 #include "ruleset_names.h"
 
 /* Object names are used as nft identifiers; Kubernetes names ([a-z0-9.-])
- * fit, and every name starts with a letter. */
+ * fit, and every name starts with a letter.  The ':' of a proposal
+ * policy's name (NETPOL_PROPOSAL_PREFIX) does not: nft's parser refuses
+ * it, quoted or not (1.0.6), so it is written '_', which no Kubernetes
+ * name holds either (include/ruleset.h, "Object names"). */
 int rs_make_name(char *buf, size_t len, const char *fmt, ...)
 {
 	char tmp[1024];
@@ -23,10 +26,13 @@ int rs_make_name(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
-	if ((size_t) n >= len || (size_t) n >= sizeof(tmp))
+	if ((size_t) n >= len || (size_t) n >= sizeof(tmp)) {
 		n = snprintf(buf, len, "h/%016llx", (unsigned long long) hash_str(tmp, 0));
-	else
-		memcpy(buf, tmp, (size_t) n + 1);
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		buf[i] = tmp[i] == ':' ? '_' : tmp[i];
+	buf[n] = '\0';
 	return 0;
 }
 

@@ -719,7 +719,7 @@ static int local_update(struct ruleset *rs, struct pending *pd, struct cluster *
 
 			for (size_t i = first; i < end; i++)
 				if (pod_is_local(&b, &c->pods[i]) &&
-				    policy_isolates(pol, d, &c->pods[i]))
+				    rs_class_has_policy(&b, pol, d, &c->pods[i]))
 					local[n_local++] = &c->pods[i];
 			r = ruleset_policy_chain_name(pname, sizeof(pname), pol->ns, pol->name, d);
 			if (r)

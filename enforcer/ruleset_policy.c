@@ -572,8 +572,19 @@ int rs_build_policy(struct bctx *b, const struct netpol *pol, enum netpol_dir d,
 	return 0;
 }
 
-int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *prefix)
+int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *prefix,
+		     enum netpol_dir d, bool preview)
 {
+	/*
+	 * What passes in preview is accepted, except what an egress class
+	 * passes while the ruleset enforces (a proposal in preview): the
+	 * destination's ingress, which may be a cluster policy's, decides
+	 * it next, as an allow rule of an egress policy chain does.  The
+	 * last rule passes what the log limit leaves.
+	 */
+	bool to_ingress = d == NETPOL_EGRESS && rs->mode == BH_MODE_ENFORCE;
+	enum rs_verdict pass = to_ingress ? RS_VERDICT_GOTO : RS_VERDICT_ACCEPT;
+	char *target = to_ingress ? (char *) "ingress" : NULL;
 	int r;
 
 	/* What reaches the verdict: the deciding policy's dropped (or
@@ -581,7 +592,7 @@ int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *
 	r = rs_add_rule(ch, RS_RULE_COUNTER, 0, false, NULL, NULL, NULL, RS_VERDICT_ACCEPT, NULL);
 	if (r < 0)
 		return r;
-	if (rs->mode == BH_MODE_ENFORCE)
+	if (rs->mode == BH_MODE_ENFORCE && !preview)
 		return rs_add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, RS_VERDICT_DROP,
 				   NULL);
 	for (int fam = 0; fam < 2; fam++) {
@@ -589,7 +600,8 @@ int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *
 			.kind = RS_RULE_SEEN_SKIP,
 			.family = fam ? AF_INET6 : AF_INET,
 			.peer_set = (char *) (fam ? "seen6" : "seen4"),
-			.verdict = RS_VERDICT_ACCEPT,
+			.verdict = pass,
+			.target = target,
 		};
 
 		r = rs_chain_add_rule(ch, &rr);
@@ -603,7 +615,8 @@ int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *
 			.peer_set = (char *) (fam ? "seen6" : "seen4"),
 			.prefix = (char *) prefix,
 			.group = rs->group,
-			.verdict = RS_VERDICT_ACCEPT,
+			.verdict = pass,
+			.target = target,
 		};
 
 		r = rs_chain_add_rule(ch, &rr);
@@ -618,11 +631,15 @@ int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *
 			.kind = RS_RULE_LOG_LIMIT,
 			.prefix = (char *) prefix,
 			.group = rs->group,
-			.verdict = RS_VERDICT_ACCEPT,
+			.verdict = pass,
+			.target = target,
 		};
 
-		return rs_chain_add_rule(ch, &rr);
+		r = rs_chain_add_rule(ch, &rr);
 	}
+	if (!r && to_ingress)
+		r = rs_add_rule(ch, RS_RULE_VERDICT, 0, false, NULL, NULL, NULL, pass, target);
+	return r;
 }
 
 int rs_active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d)

@@ -25,7 +25,10 @@ int rs_def_use(struct rs_desc *d, char names[2][RULESET_NAME_MAX], bool named,
 	       const struct netpol *pol, enum netpol_dir dir, size_t rule);
 int rs_build_policy(struct bctx *b, const struct netpol *pol, enum netpol_dir d,
 		    const struct pod *const *local, size_t n_local);
-int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *prefix);
+/* The counter and the final verdict of a class chain of direction @d:
+ * drop, or log and pass when @preview or the ruleset is in preview. */
+int rs_final_verdict(const struct ruleset *rs, struct rs_chain *ch, const char *prefix,
+		     enum netpol_dir d, bool preview);
 int rs_active_mark(struct bctx *b, const struct netpol *pol, enum netpol_dir d);
 
 #endif

@@ -183,20 +183,21 @@ int rs_rule_text(const struct rs_rule *r, struct buf *out)
 	case RS_RULE_VERDICT:
 		return verdict_text(r, out);
 	case RS_RULE_SEEN_SKIP:
-		return buf_printf(out, "%s saddr . %s daddr . meta l4proto . th dport @%s accept",
-				  ip, ip, r->peer_set);
+		ret = buf_printf(out, "%s saddr . %s daddr . meta l4proto . th dport @%s ", ip, ip,
+				 r->peer_set);
+		return ret ? ret : verdict_text(r, out);
 	case RS_RULE_SEEN_LOG:
-		return buf_printf(out,
-				  "meta nfproto %s add @%s { %s saddr . %s daddr . meta l4proto . "
-				  "th dport } log prefix \"%s\" group %u accept",
-				  r->family == AF_INET6 ? "ipv6" : "ipv4", r->peer_set, ip, ip,
-				  r->prefix, r->group);
+		ret = buf_printf(out,
+				 "meta nfproto %s add @%s { %s saddr . %s daddr . meta l4proto . "
+				 "th dport } log prefix \"%s\" group %u ",
+				 r->family == AF_INET6 ? "ipv6" : "ipv4", r->peer_set, ip, ip,
+				 r->prefix, r->group);
+		return ret ? ret : verdict_text(r, out);
 	case RS_RULE_LOG_LIMIT:
-		return buf_printf(
-			out,
-			"limit rate %u/second burst %u packets log prefix \"%s\" group %u "
-			"accept",
+		ret = buf_printf(
+			out, "limit rate %u/second burst %u packets log prefix \"%s\" group %u ",
 			RULESET_ALERT_LIMIT, RULESET_ALERT_LIMIT, r->prefix, r->group);
+		return ret ? ret : verdict_text(r, out);
 	case RS_RULE_COUNTER:
 		return buf_printf(out, "counter packets 0 bytes 0");
 	case RS_RULE_ALLOW:

@@ -46,6 +46,17 @@
  *    selectors as if its namespace had only the label
  *    kubernetes.io/metadata.name.
  *
+ * Origins (include/netpol.h; docs/enforcer.md, "Two origins of policy"),
+ * as the enforcer compiles them.  For a pod and a direction, the deciding
+ * policies are those selecting it that are cluster policies or proposal
+ * policies in enforce, when there is one (proposal policies in preview are
+ * then left out: they could only widen it); else the proposal policies in
+ * preview selecting it, and what they do not allow passes, logged: it
+ * "would be denied" (ENGINE_VERDICT_WOULD_DENY).  A connection is denied
+ * when a direction denies; else it would be denied when a direction would
+ * be; else allowed.  engine_allowed() is the kernel's verdict: a
+ * would-deny passes.  Without proposal policies everything is as above.
+ *
  * An engine borrows its cluster: it is valid until the cluster changes, and
  * must then be rebuilt.  Not thread-safe (address lookups build an index in
  * the cluster lazily).
@@ -95,18 +106,21 @@ struct engine_rule_ref {
 };
 
 struct engine_dir_result {
-	bool allowed;
+	bool allowed; /* the kernel's verdict: true for a would-deny */
+	bool preview; /* the deciding policies are proposal policies in preview */
+	bool would_deny; /* preview, and no rule allowed it (reason NO_RULE) */
 	bool isolated;
 	enum engine_reason reason;
 	size_t n_isolating;
-	size_t *isolating; /* owned: policy indexes, cluster order */
+	size_t *isolating; /* owned: the deciding policies' indexes, cluster order */
 	size_t n_allowing;
 	struct engine_rule_ref *allowing; /* owned: every rule that allowed it */
 };
 
 /* Result of engine_explain(): released by engine_result_done(). */
 struct engine_result {
-	bool allowed;
+	bool allowed; /* both directions allow (a would-deny passes) */
+	bool would_deny; /* allowed, and a direction would deny in preview */
 	struct engine_dir_result dir[_NETPOL_DIR_MAX]; /* egress of the source,
 							 ingress of the destination */
 };
@@ -138,9 +152,27 @@ void engine_ep_pod(const struct engine *e, const struct pod *p, int family, stru
  */
 void engine_ep_addr(struct engine *e, const struct addr *a, struct engine_ep *ret);
 
+enum engine_verdict {
+	ENGINE_VERDICT_ALLOW,
+	ENGINE_VERDICT_DENY,
+	ENGINE_VERDICT_WOULD_DENY, /* passes: proposal policies in preview deny it */
+	_ENGINE_VERDICT_MAX,
+};
+
+/*
+ * The verdict on a connection from @src to @dst, @proto
+ * (IPPROTO_TCP/UDP/SCTP) port @port, by origin (see "Origins" above).  No
+ * allocation.
+ */
+enum engine_verdict engine_verdict(const struct engine *e, const struct engine_ep *src,
+				   const struct engine_ep *dst, uint8_t proto, uint16_t port);
+/* "allowed", "denied", "would be denied (preview)"; NULL out of range. */
+const char *engine_verdict_name(enum engine_verdict v);
+
 /*
  * Is a connection from @src to @dst, @proto (IPPROTO_TCP/UDP/SCTP) port
- * @port, allowed?  No allocation; the fast path for matrices.
+ * @port, allowed?  engine_verdict() != ENGINE_VERDICT_DENY: what the
+ * kernel does.  No allocation; the fast path for matrices.
  */
 bool engine_allowed(const struct engine *e, const struct engine_ep *src,
 		    const struct engine_ep *dst, uint8_t proto, uint16_t port);
@@ -180,6 +212,9 @@ const char *engine_reason_name(enum engine_reason r);
  */
 
 bool engine_pod_isolated(const struct engine *e, size_t pod_idx, enum netpol_dir dir);
+/* The policies deciding for pod @pod_idx and @dir are proposal policies
+ * in preview (false when it is not isolated). */
+bool engine_pod_preview(const struct engine *e, size_t pod_idx, enum netpol_dir dir);
 /* The labels namespace selectors see for pod @pod_idx's namespace. */
 const struct labels *engine_pod_ns_labels(const struct engine *e, size_t pod_idx);
 

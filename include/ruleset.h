@@ -35,9 +35,16 @@
  *                                 chains
  *   chain ci/NS/H (ce/NS/H):      a class: the local pods of namespace NS
  *                                 isolated for ingress (egress) by the same
- *                                 ordered list of policies (H: 16 hex of a
- *                                 hash of it): jump pi/NS/POLICY for each,
- *                                 then `counter` and the final verdict
+ *                                 ordered list of policies, with the same
+ *                                 final verdict (H: 16 hex of a hash of
+ *                                 both): jump pi/NS/POLICY for each, then
+ *                                 `counter` and the final verdict.  Which
+ *                                 policies, by origin (include/netpol.h):
+ *                                 the cluster's and the proposal policies
+ *                                 in enforce that isolate the pod when
+ *                                 there is one (preview proposals left
+ *                                 out), else the proposal policies in
+ *                                 preview that isolate it
  *   chain pi/PNS/POLICY:          one rule per rule, peer family and port
  *                                 kind: set lookups, `counter`, then accept
  *                                 (ingress) or goto ingress (egress, so that
@@ -52,7 +59,10 @@
  * changes set elements only; the first pod of a class and the last one
  * leaving add or delete its chain and change the trie.
  *
- * Final verdict of a class chain:
+ * Final verdict of a class chain: preview when the ruleset is in preview
+ * or the class's policies are proposal policies in preview, else enforce.
+ * The seen sets exist when the ruleset is in preview or the cluster holds
+ * a proposal policy in preview.
  *   enforce: drop (no TCP reset: see docs/enforcer.md).
  *   preview: ip saddr . ip daddr . meta l4proto . th dport @seen4 accept
  *            add @seen4 { ... } log prefix "PREFIX" group G accept
@@ -72,7 +82,9 @@
  * "p/NS/NAME/eR/KIND" and "p/NS/NAME/iR/KIND" (R the rule index, KIND
  * ports, cidr4, cidr6, named4, named6); shared peer sets "s/H/pods4" ...
  * Names longer than RULESET_NAME_MAX - 1 are replaced by "h/" and 16 hex
- * digits of their hash.
+ * digits of their hash.  A proposal policy "proposal:NAME" (include/netpol.h)
+ * is named with RULESET_PROPOSAL_OBJ in its objects ("pi/NS/proposal_NAME"):
+ * an nft identifier holds no ':', and no Kubernetes name holds '_'.
  */
 #ifndef BH_RULESET_H
 #define BH_RULESET_H
@@ -90,6 +102,7 @@
 #define RULESET_TABLE "bulkhead" /* family inet */
 #define RULESET_NAME_MAX 128 /* our bound for chain and set names */
 #define RULESET_PREFIX_MAX 64 /* log prefix, NUL included */
+#define RULESET_PROPOSAL_OBJ "proposal_" /* NETPOL_PROPOSAL_PREFIX in object names */
 #define RULESET_NFLOG_GROUP 0x4248 /* default NFLOG group ("BH") */
 #define RULESET_SEEN_TIMEOUT_MS 60000 /* preview: one log per flow per minute */
 #define RULESET_SEEN_SIZE 65535 /* preview: flows remembered per family */

@@ -50,6 +50,25 @@ for r in "${runs[@]}"; do
 		"$BULKHEAD" apply "${args[@]}" --node "$node" --mode enforce --dry-run -o payload
 done
 
+# Two origins of policy (docs/enforcer.md): the cluster's policy
+# allow-b-to-a isolates x/a; the proposal (tests/data/origins/proposal.json) adds
+# a-in (x/a, which the cluster's policy isolates: left out of x/a's class
+# in preview, in it in enforce), c-in and c-eg (x/c, which only the
+# proposal isolates: log and pass in preview, goto ingress for egress;
+# drop in enforce).  The ruleset's own mode stays enforce, but for one run
+# in preview (every class logs).
+origins=(--snapshot tests/data/netpol-cases/model.json --snapshot tests/data/origins/cluster.json
+	--proposal tests/data/origins/proposal.json --node node-1)
+for pmode in preview enforce; do
+	check "origins-$pmode.enforce.nft" "$dir/origins-$pmode.enforce.nft" \
+		"$BULKHEAD" apply "${origins[@]}" --proposal-mode "$pmode" --mode enforce --dry-run
+	check "origins-$pmode.enforce.payload" "$dir/origins-$pmode.enforce.payload" \
+		"$BULKHEAD" apply "${origins[@]}" --proposal-mode "$pmode" --mode enforce \
+		--dry-run -o payload
+done
+check "origins-preview.preview.nft" "$dir/origins-preview.preview.nft" \
+	"$BULKHEAD" apply "${origins[@]}" --proposal-mode preview --mode preview --dry-run
+
 # A bridged node without br_netfilter (--datapath bridged=MAC,PREFIX...,
 # what apply detects on such a node): the same inet table (its digest
 # comment aside) and `table bridge bulkhead`, whose one chain diverts

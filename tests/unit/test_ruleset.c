@@ -5,7 +5,8 @@
  * every case of tests/data/netpol-cases, every pair of endpoints (pods of
  * both families, the node, external addresses) and every probe, its
  * verdict must equal the engine's for the side(s) this node enforces.
- * Also: interval merging, port ranges, and incremental updates that end
+ * The same with the policies given origins (proposal policies in preview
+ * or enforce next to the cluster's).  Also: interval merging, port ranges, and incremental updates that end
  * equal to a fresh build.
  */
 #include <ctype.h>
@@ -280,28 +281,20 @@ static void eps_build(struct engine *e, struct cluster *c, int family, struct ep
 }
 
 /*
- * The NFLOG action of cell @p, whose egress (@eg_deny) and ingress
- * (@in_deny) verdicts on this node are the engine's (a side that is not
- * local counts as allowing).  Enforce: nothing is logged.  Preview: a cell
- * that enforce would drop is logged exactly once, naming the side the
- * forward chain decides on first (the source's egress, then the
- * destination's ingress): "bh:e:NS:H" of the source's egress class or
- * "bh:i:NS:H" of the destination's ingress class, in the default group,
- * and ruleset_alert_pod() resolves it to that pod; any other cell is not
- * logged.  Returns whether the cell was logged.
+ * The NFLOG action of cell @p: @want_n log statements hit, the last one
+ * naming @want_dir's side (the source's egress class "bh:e:NS:H" or the
+ * destination's ingress class "bh:i:NS:H", or their hashed form), in the
+ * default group, and ruleset_alert_pod() resolves it to that pod.
+ * Returns whether the cell was logged.
  */
 static bool check_log(const char *what, const struct ruleset *rs, struct cluster *c,
-		      enum bh_mode mode, const struct pkt *p, const struct engine_ep *src,
-		      const struct engine_ep *dst, bool eg_deny, bool in_deny,
-		      const struct nflog_rec *log)
+		      const struct pkt *p, const struct engine_ep *src, const struct engine_ep *dst,
+		      size_t want_n, enum netpol_dir want_dir, const struct nflog_rec *log)
 {
-	const bool denied = eg_deny || in_deny;
-	const enum netpol_dir want_dir = eg_deny ? NETPOL_EGRESS : NETPOL_INGRESS;
-	const struct pod *want_pod = eg_deny ? src->pod : dst->pod;
+	const struct pod *want_pod = want_dir == NETPOL_EGRESS ? src->pod : dst->pod;
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], head[RULESET_PREFIX_MAX + 8];
 	const char *ns = NULL, *pod = NULL;
 	enum netpol_dir dir;
-	size_t want_n = mode == BH_MODE_PREVIEW && denied ? 1 : 0;
 
 	(void) addr_format(&p->src, a, sizeof(a));
 	(void) addr_format(&p->dst, b, sizeof(b));
@@ -322,13 +315,62 @@ static bool check_log(const char *what, const struct ruleset *rs, struct cluster
 	    !(strncmp(log->prefix, head, 5) == 0 && log->prefix[5] == '#'))
 		fail_msg("%s: %s -> %s %s/%u: logged '%s', want '%s...' (%s of %s/%s)", what, a, b,
 			 proto_name(p->proto), p->port, log->prefix, head,
-			 eg_deny ? "egress" : "ingress", want_pod->ns, want_pod->name);
+			 want_dir == NETPOL_EGRESS ? "egress" : "ingress", want_pod->ns,
+			 want_pod->name);
 	if (ruleset_alert_pod(rs, c, log->prefix, &p->src, &p->dst, &dir, &ns, &pod) < 0 ||
 	    dir != want_dir || strcmp(ns, want_pod->ns) != 0 || strcmp(pod, want_pod->name) != 0)
 		fail_msg("%s: %s -> %s %s/%u: '%s' names %s/%s, want %s of %s/%s", what, a, b,
 			 proto_name(p->proto), p->port, log->prefix, ns ? ns : "-", pod ? pod : "-",
-			 eg_deny ? "egress" : "ingress", want_pod->ns, want_pod->name);
+			 want_dir == NETPOL_EGRESS ? "egress" : "ingress", want_pod->ns,
+			 want_pod->name);
 	return true;
+}
+
+/*
+ * What the kernel must do with a cell, from the engine's verdicts per
+ * side this node enforces (a side that is not local allows).  A side
+ * denies (the engine's allowed false), would deny (a proposal in preview
+ * decides it: docs/enforcer.md, "Two origins of policy") or allows.
+ *  - Ruleset in preview: every class logs and accepts, and an accepting
+ *    egress class ends the walk: nothing dropped, one log when a side
+ *    denies or would deny, naming the egress first.
+ *  - Ruleset in enforce: a denying egress drops, unlogged; a would-deny
+ *    egress logs and hands over to the ingress, which drops if it denies
+ *    and logs (again) if it would deny.
+ */
+struct cell_want {
+	bool allowed;
+	size_t n_logs;
+	enum netpol_dir last_log;
+};
+
+static struct cell_want cell_want(enum bh_mode mode, const struct engine_result *res, bool local_s,
+				  bool local_d)
+{
+	const struct engine_dir_result *eg = &res->dir[NETPOL_EGRESS];
+	const struct engine_dir_result *in = &res->dir[NETPOL_INGRESS];
+	bool eg_drop = local_s && !eg->allowed, in_drop = local_d && !in->allowed;
+	bool eg_log = local_s && eg->would_deny, in_log = local_d && in->would_deny;
+	struct cell_want w = { .allowed = true };
+
+	if (mode == BH_MODE_PREVIEW) {
+		w.n_logs = eg_drop || eg_log || in_drop || in_log;
+		w.last_log = eg_drop || eg_log ? NETPOL_EGRESS : NETPOL_INGRESS;
+		return w;
+	}
+	if (eg_drop)
+		return (struct cell_want){ .allowed = false };
+	w.n_logs = eg_log;
+	w.last_log = NETPOL_EGRESS;
+	if (in_drop) {
+		w.allowed = false;
+		return w;
+	}
+	if (in_log) {
+		w.n_logs++;
+		w.last_log = NETPOL_INGRESS;
+	}
+	return w;
 }
 
 /* Compares ruleset @rs of cluster @c with the engine over every cell
@@ -358,31 +400,29 @@ static size_t compare_rs_logged(const char *what, struct cluster *c, const struc
 							 .dst = l.ep[d].addr,
 							 .proto = probes[k].proto,
 							 .port = probes[k].port };
-					bool want, got, eg_deny, in_deny;
+					struct cell_want want;
+					bool got;
 					char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
 					struct nflog_rec log;
 
 					assert_int_equal(engine_explain(e, &l.ep[s], &l.ep[d],
 									p.proto, p.port, &res),
 							 0);
-					eg_deny = l.local[s] && !res.dir[NETPOL_EGRESS].allowed;
-					in_deny = l.local[d] && !res.dir[NETPOL_INGRESS].allowed;
+					want = cell_want(mode, &res, l.local[s], l.local[d]);
 					engine_result_done(&res);
 					got = kernel_run(&in, &p, &log);
-					if (check_log(what, rs, c, mode, &p, &l.ep[s], &l.ep[d],
-						      eg_deny, in_deny, &log) &&
+					if (check_log(what, rs, c, &p, &l.ep[s], &l.ep[d],
+						      want.n_logs, want.last_log, &log) &&
 					    logged)
 						(*logged)++;
-					/* Preview drops nothing. */
-					want = mode == BH_MODE_PREVIEW || (!eg_deny && !in_deny);
-					if (want != got)
+					if (want.allowed != got)
 						fail_msg(
 							"%s: %s -> %s %s/%u: ruleset %s, engine %s",
 							what, addr_format(&p.src, a, sizeof(a)),
 							addr_format(&p.dst, b, sizeof(b)),
 							proto_name(p.proto), p.port,
 							got ? "allows" : "denies",
-							want ? "allows" : "denies");
+							want.allowed ? "allows" : "denies");
 					cells++;
 				}
 			}
@@ -494,6 +534,112 @@ static void cases_agree_with_engine(void **state)
 	assert_true(logged > 0);
 	print_message("%zu cases, %zu cells agree (verdict and NFLOG action; %zu would-deny "
 		      "cells logged in preview)\n",
+		      files, cells, logged);
+}
+
+/*
+ * The policies of @c given origins (include/netpol.h) by @variant, per
+ * namespace in policy order: 0 every one a proposal in preview, 1 every
+ * one a proposal in enforce, 2 and 3 the first, third... stay the
+ * cluster's and the others are proposals in preview (2) or enforce (3).
+ * A proposal is renamed NETPOL_PROPOSAL_PREFIX + its name.
+ */
+static void set_origins(struct cluster *c, int variant)
+{
+	size_t n = c->n_policies, k = 0;
+	struct netpol *v = calloc(n + 1, sizeof(*v));
+
+	assert_non_null(v);
+	while (c->n_policies) {
+		netpol_init(&v[k]);
+		assert_int_equal(
+			cluster_policy_take(c, c->policies[0].ns, c->policies[0].name, &v[k]), 1);
+		k++;
+	}
+	for (size_t i = 0, nth = 0; i < n; i++) {
+		enum netpol_origin o;
+		char *name;
+
+		nth = i > 0 && strcmp(v[i - 1].ns, v[i].ns) == 0 ? nth + 1 : 0;
+		if (variant < 2)
+			o = variant ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW;
+		else if (nth % 2 == 0)
+			o = NETPOL_ORIGIN_CLUSTER;
+		else
+			o = variant == 3 ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW;
+		if (o != NETPOL_ORIGIN_CLUSTER) {
+			assert_true(asprintf(&name, "%s%s", NETPOL_PROPOSAL_PREFIX, v[i].name) > 0);
+			free(v[i].name);
+			v[i].name = name;
+		}
+		v[i].origin = o;
+		assert_true(cluster_policy_put(c, &v[i]) >= 0);
+	}
+	free(v);
+}
+
+/*
+ * Every case of tests/data/netpol-cases with its policies given origins
+ * (set_origins(), every variant), and tests/data/origins (a cluster
+ * policy and a proposal on the same pod, a pod isolated by the proposal
+ * alone, both directions), in both modes: the ruleset agrees with the
+ * engine cell for cell, would-denies logged.
+ */
+static void origins_agree_with_engine(void **state)
+{
+	DIR *dir = opendir(CASES_DIR);
+	struct dirent *de;
+	size_t files = 0, cells = 0, logged = 0;
+
+	(void) state;
+	assert_non_null(dir);
+	while ((de = readdir(dir))) {
+		char path[1024];
+
+		if (!strstr(de->d_name, ".json") || strcmp(de->d_name, "model.json") == 0)
+			continue;
+		(void) snprintf(path, sizeof(path), "%s/%s", CASES_DIR, de->d_name);
+		for (int variant = 0; variant < 4; variant++) {
+			struct cluster *c = load(MODEL, path);
+			char what[1100];
+
+			set_origins(c, variant);
+			(void) snprintf(what, sizeof(what), "%s (origins %d)", de->d_name, variant);
+			cells += compare_all(what, c, BH_MODE_ENFORCE, &logged);
+			cells += compare_all(what, c, BH_MODE_PREVIEW, NULL);
+			cluster_free(c);
+		}
+		files++;
+	}
+	closedir(dir);
+	for (int variant = 0; variant < 2; variant++) {
+		struct cluster *c = load(MODEL, BH_TEST_DATA "/origins/cluster.json");
+		struct cluster *pc = load(BH_TEST_DATA "/origins/proposal.json", NULL);
+
+		for (size_t i = 0; i < pc->n_policies; i++) {
+			struct netpol p;
+			char *name;
+
+			netpol_init(&p);
+			assert_int_equal(netpol_copy(&p, &pc->policies[i]), 0);
+			assert_true(asprintf(&name, "%s%s", NETPOL_PROPOSAL_PREFIX, p.name) > 0);
+			free(p.name);
+			p.name = name;
+			p.origin = variant ? NETPOL_ORIGIN_ENFORCE : NETPOL_ORIGIN_PREVIEW;
+			assert_true(cluster_policy_put(c, &p) >= 0);
+		}
+		cells += compare_all("origins", c, BH_MODE_ENFORCE, &logged);
+		cells += compare_all("origins", c, BH_MODE_PREVIEW, NULL);
+		move_ns(c, "y");
+		cells += compare_all("origins", c, BH_MODE_ENFORCE, &logged);
+		cluster_free(pc);
+		cluster_free(c);
+	}
+	assert_true(files >= 50);
+	/* Proposals in preview under an enforcing ruleset must have logged. */
+	assert_true(logged > 0);
+	print_message("%zu cases x 4 origin variants + tests/data/origins: %zu cells agree "
+		      "(%zu logged by proposals in preview under enforce)\n",
 		      files, cells, logged);
 }
 
@@ -1314,6 +1460,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cases_agree_with_engine),
+		cmocka_unit_test(origins_agree_with_engine),
 		cmocka_unit_test(cidrs_and_ports_merge),
 		cmocka_unit_test(port_sets_hash_or_ranges),
 		cmocka_unit_test(updates_equal_fresh_build),

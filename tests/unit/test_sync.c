@@ -3,7 +3,7 @@
  * moves into a network namespace of its own (a unique name, deleted as
  * soon as the test is inside it, so it goes even if the test dies) and
  * checks the table `nft` lists there after pod, namespace and policy
- * changes, one batch per flush, the debounced verdict-map refill, the
+ * changes (a proposal's origin switched included), one batch per flush, the debounced verdict-map refill, the
  * full replace after the kernel refused a full set (ENFILE), and a whole
  * new version of the cluster diffed into one batch (sync_cluster_diff()),
  * and the full build off the caller's thread (include/sync_build.h): the
@@ -366,6 +366,100 @@ static void policy_add_delete(void **state)
 	assert_int_equal(sync_flush(f->s, &err), 1);
 	assert_false(kernel_chain_exists("pi/x/b-from-a"));
 	assert_true(kernel_chain_exists("pi/x/allow-team-a"));
+	expect_fresh(f);
+	cluster_free(pc);
+}
+
+/*
+ * Proposal policies (include/netpol.h, origin): x/b isolated by the
+ * proposal alone, x/a by allow-team-a and the proposal.  Their origin
+ * switched from preview to enforce and back, one sync_policy() per
+ * policy: each switch is one incremental batch (no full replace), and the
+ * kernel ends as a fresh build: in preview x/b's class logs and x/a's
+ * leaves the proposal out; in enforce x/b's class drops and x/a's joins
+ * the proposal to allow-team-a.
+ */
+static const char proposal_json[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+	"\"metadata\":{\"name\":\"proposal:a-in\",\"namespace\":\"x\"},"
+	"\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":"
+	"[{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}}}]}]}},"
+	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+	"\"metadata\":{\"name\":\"proposal:b-in\",\"namespace\":\"x\"},"
+	"\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{\"from\":"
+	"[{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}}}]}]}}"
+	"]}";
+
+/* Puts every policy of @pc in the cluster with origin @o, one
+ * sync_policy() each (old and new version), and flushes. */
+static void proposal_origin_set(struct fx *f, const struct cluster *pc, enum netpol_origin o)
+{
+	struct bh_err err = { 0 };
+
+	for (size_t i = 0; i < pc->n_policies; i++) {
+		struct netpol p, old;
+
+		netpol_init(&p);
+		netpol_init(&old);
+		assert_int_equal(netpol_copy(&p, &pc->policies[i]), 0);
+		p.origin = o;
+		assert_true(cluster_policy_replace(f->c, &p, &old) >= 0);
+		assert_int_equal(sync_policy(f->s, old.name ? &old : NULL,
+					     cluster_policy_find(f->c, "x", pc->policies[i].name),
+					     &err),
+				 0);
+		netpol_done(&old);
+	}
+	assert_int_equal(sync_flush(f->s, &err), 1);
+}
+
+static bool kernel_table_has(const char *text)
+{
+	struct buf b;
+	bool found;
+
+	buf_init(&b, 1 << 22);
+	if (run("nft list table inet " RULESET_TABLE " 2>&1", &b) != 0)
+		fail_msg("nft list table: %s", b.data);
+	found = strstr(b.data, text) != NULL;
+	buf_done(&b);
+	return found;
+}
+
+static void proposal_origin_switch(void **state)
+{
+	struct fx *f = *state;
+	struct cluster *pc = load_json(proposal_json);
+	size_t batches;
+
+	proposal_origin_set(f, pc, NETPOL_ORIGIN_PREVIEW);
+	assert_true(kernel_chain_exists("pi/x/proposal_b-in"));
+	assert_false(kernel_chain_exists("pi/x/proposal_a-in")); /* left out of x/a's class */
+	assert_true(kernel_table_has("set seen4 {"));
+	assert_true(kernel_table_has("log prefix \"bh:i:x:"));
+	assert_true(kernel_table_has("jump pi/x/allow-team-a\n\t\tcounter packets 0 bytes 0\n"
+				     "\t\tdrop"));
+	expect_fresh(f);
+
+	batches = nftio_stats(f->nio)->batches;
+	proposal_origin_set(f, pc, NETPOL_ORIGIN_ENFORCE);
+	assert_int_equal(nftio_stats(f->nio)->batches, batches + 1);
+	assert_int_equal(sync_stats(f->s)->full, 0);
+	assert_int_equal(sync_stats(f->s)->resyncs, 0);
+	assert_true(kernel_chain_exists("pi/x/proposal_a-in")); /* joined to allow-team-a */
+	assert_false(kernel_table_has("set seen4 {"));
+	assert_false(kernel_table_has("log prefix"));
+	assert_true(kernel_table_has("jump pi/x/proposal_b-in\n\t\tcounter packets 0 bytes 0\n"
+				     "\t\tdrop"));
+	expect_fresh(f);
+
+	proposal_origin_set(f, pc, NETPOL_ORIGIN_PREVIEW);
+	assert_int_equal(nftio_stats(f->nio)->batches, batches + 2);
+	assert_int_equal(sync_stats(f->s)->full, 0);
+	assert_int_equal(sync_stats(f->s)->resyncs, 0);
+	assert_false(kernel_chain_exists("pi/x/proposal_a-in"));
+	assert_true(kernel_table_has("log prefix \"bh:i:x:"));
 	expect_fresh(f);
 	cluster_free(pc);
 }
@@ -826,6 +920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(pod_add_update_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(namespace_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_add_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(proposal_origin_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_batch_per_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(debounced_refill, setup, teardown),
 		cmocka_unit_test_setup_teardown(enfile_full_fallback, setup, teardown),
