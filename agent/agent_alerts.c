@@ -149,7 +149,8 @@ static int explain(struct agent *a, const struct end *src, const struct end *dst
 	if (r < 0)
 		return r;
 	dr = &res.dir[d];
-	if (res.allowed || dr->allowed || !dr->n_isolating ||
+	/* (a would-deny passes, logged: a previewed proposal's, an alert) */
+	if (((res.allowed || dr->allowed) && !dr->would_deny) || !dr->n_isolating ||
 	    !policy_ref(c, dr->isolating[0], policy, plen)) {
 		engine_result_done(&res);
 		return -ENOENT;
