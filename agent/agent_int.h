@@ -268,7 +268,11 @@ struct agent {
 	struct netpol *stage_pols;
 	size_t n_stage_pols;
 	bool stage_dirty;
-	uint64_t stage_gen; /* cluster_gen the namespaces were last scanned at */
+	/* The source cluster and its namespace count when last scanned and
+	 * injected (a --snapshot reload is a new cluster; the cache's
+	 * cluster stays, and loses no proposal policy to a relist). */
+	const struct cluster *stage_src;
+	size_t stage_n_ns;
 	int64_t stage_retry; /* unix seconds: a failed computation retried then */
 
 	/* --- policy packet counters (agent_counters.c) --- */

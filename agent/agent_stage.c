@@ -519,8 +519,9 @@ int agent_stage_start(struct agent *a, struct bh_err *reterr)
 	a->stage_dirty = true;
 	if (c) {
 		ns_scan(a, c);
-		a->stage_gen = a->cluster_gen;
 		(void) inject(a, c, false);
+		a->stage_src = c;
+		a->stage_n_ns = c->n_ns;
 	}
 	stage_tick(a);
 	return 0;
@@ -530,11 +531,15 @@ void agent_stage_step(struct agent *a)
 {
 	struct cluster *c = source_cluster(a);
 
-	if (!c || a->stage_gen == a->cluster_gen)
+	/* (each turn of the API client comes here: only a new cluster, or
+	 * one with other namespaces, costs a scan) */
+	if (!c || (c == a->stage_src && c->n_ns == a->stage_n_ns))
 		return;
 	ns_scan(a, c);
-	(void) inject(a, c, false);
-	a->stage_gen = a->cluster_gen;
+	if (c != a->stage_src)
+		(void) inject(a, c, false);
+	a->stage_src = c;
+	a->stage_n_ns = c->n_ns;
 	stage_tick(a);
 }
 

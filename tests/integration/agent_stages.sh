@@ -244,5 +244,6 @@ topo_node_exec "$BULKHEAD" enforce --all --socket "$out/none.sock" > /dev/null 2
 [ $? = 3 ] || bad "enforce with no agent: not exit 3"
 
 topo_kill "$agent"
+grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error' "$out"/agent*.log && bad "sanitizer report"
 [ "$fail" = 0 ] && echo "agent_stages: ok"
 exit "$fail"
