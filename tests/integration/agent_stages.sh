@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # netns.agent_stages: the per-namespace stages of 'bulkhead agent
-# --snapshot' (docs/lifecycle.md) in a node namespace made here
+# --snapshot' (docs/lifecycle.md), and of 'bulkhead agent --kubeconfig' on
+# the test API server (BH_STAGES_SOURCE=api, netns.agent_stages_api) in a
+# node namespace made here
 # (tests/integration/lib/topology.sh, the pods of
 # tests/data/learn/snapshot.json, no NetworkPolicy), learning for
 # LEARN seconds:
@@ -54,10 +56,26 @@ api=$(awk '$1 == "y/api-7c8d9f-xyz12" { print $2 }' "$out/pods")
 web=x/web-5f6d8c9b7-abcde
 cache=x/cache-0
 
+# The cluster: the snapshot file, or (BH_STAGES_SOURCE=api) the test API
+# server serving it, on the node namespace's loopback.
+source_args=(--snapshot "$snap")
+if [ "${BH_STAGES_SOURCE:-snapshot}" = api ]; then
+	"$BH_SOURCE_DIR/tests/apiserver/mkcerts.sh" "$out/certs" > /dev/null
+	mkdir "$out/data"
+	cp "$snap" "$out/data/objects.json"
+	topo_bg ip netns exec "$TOPO_NODE" /usr/bin/python3 "$BH_SOURCE_DIR/tests/apiserver/apiserver.py" \
+		--dir "$out/data" --cert "$out/certs/server.crt" --key "$out/certs/server.key" \
+		--token-file "$out/certs/token" --port-file "$out/port" 2> "$out/api.log"
+	for _ in $(seq 100); do [ -s "$out/port" ] && break; sleep 0.1; done
+	[ -s "$out/port" ] || { echo "agent_stages: the API server did not start" >&2; exit 1; }
+	"$BH_SOURCE_DIR/tests/apiserver/kubeconfig.sh" "$out/kubeconfig" "$(cat "$out/port")"
+	source_args=(--kubeconfig "$out/kubeconfig")
+fi
+
 agent=
 start_agent() { # LOG
 	rm -f "$sock"
-	topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" agent --node node-1 --snapshot "$snap" \
+	topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" agent --node node-1 "${source_args[@]}" \
 		--config "$out/config.yaml" --learn-duration "${learn}s" --state-dir "$state" $mode \
 		--socket "$sock" --listen 127.0.0.1:9464 > "$out/$1" 2>&1
 	agent=$TOPO_LAST_PID
