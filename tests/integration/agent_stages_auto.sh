@@ -26,9 +26,11 @@ command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 snap=$BH_SOURCE_DIR/tests/data/snapshot/shop.yaml
 flows=$BH_SOURCE_DIR/tests/data/agent/report-flows.json
 sock=$tmp/agent.sock
+# (a port of its own: tests run in parallel)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_agent() { # STATE CONFIG LOG
 	"$BULKHEAD" agent --node node-1 --snapshot "$snap" --no-enforce --state-dir "$1" \
-		--config "$2" --socket "$sock" > "$tmp/$3" 2>&1 &
+		--config "$2" --socket "$sock" --listen "127.0.0.1:$port" > "$tmp/$3" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		[ "$(curl -s --unix-socket "$sock" -o /dev/null -w '%{http_code}' http://agent/readyz)" = 200 ] &&
