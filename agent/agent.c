@@ -274,6 +274,10 @@ int agent_new(struct agent_config *cfg, const char *config_path, struct agent **
 		r = db_start(a, reterr);
 	if (r == 0)
 		r = agent_source_start(a, reterr);
+	/* (before the enforcement: its first build reads the proposal
+	 * policies of the stages) */
+	if (r == 0)
+		r = agent_stage_start(a, reterr);
 	if (r == 0)
 		r = agent_enforce_start(a, reterr);
 	if (r == 0)
@@ -320,6 +324,7 @@ struct agent *agent_free(struct agent *a)
 	agent_learn_stop(a);
 	agent_alerts_stop(a);
 	agent_counters_stop(a);
+	agent_stage_stop(a);
 	/* Before the source: the sync object follows the cache's cluster. */
 	agent_enforce_stop(a);
 	agent_source_stop(a);

@@ -79,12 +79,22 @@ static void end_resolve(struct agent *a, const struct addr *ad, const struct pod
 	(void) snprintf(e->id, sizeof(e->id), "%s", addr_format(ad, buf, sizeof(buf)));
 }
 
-/* "NS/NAME" of policy @i into @buf. */
+/* "NS/NAME" of policy @i into @buf.  A proposal policy (agent_stage.c)
+ * is named as its proposal names it (the report's proposals), without
+ * NETPOL_PROPOSAL_PREFIX. */
 static const char *policy_ref(const struct cluster *c, size_t i, char *buf, size_t len)
 {
+	const struct netpol *p;
+	const char *name;
+
 	if (i >= c->n_policies)
 		return NULL;
-	if ((size_t) snprintf(buf, len, "%s/%s", c->policies[i].ns, c->policies[i].name) >= len)
+	p = &c->policies[i];
+	name = p->name;
+	if (p->origin != NETPOL_ORIGIN_CLUSTER &&
+	    strncmp(name, NETPOL_PROPOSAL_PREFIX, strlen(NETPOL_PROPOSAL_PREFIX)) == 0)
+		name += strlen(NETPOL_PROPOSAL_PREFIX);
+	if ((size_t) snprintf(buf, len, "%s/%s", p->ns, name) >= len)
 		return NULL;
 	return buf;
 }
@@ -139,7 +149,8 @@ static int explain(struct agent *a, const struct end *src, const struct end *dst
 	if (r < 0)
 		return r;
 	dr = &res.dir[d];
-	if (res.allowed || dr->allowed || !dr->n_isolating ||
+	/* (a would-deny passes, logged: a previewed proposal's, an alert) */
+	if (((res.allowed || dr->allowed) && !dr->would_deny) || !dr->n_isolating ||
 	    !policy_ref(c, dr->isolating[0], policy, plen)) {
 		engine_result_done(&res);
 		return -ENOENT;

@@ -117,7 +117,7 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 								    "enforce" };
 	struct agent *a = ud;
 	const struct cluster *c = agent_source_cluster(a);
-	size_t stages[_STATE_DB_MODE_MAX] = { 0 }, pods;
+	size_t stages[_STATE_DB_MODE_MAX] = { 0 }, pods, cluster_policies = 0;
 	enum state_db_mode_kind cm = STATE_DB_MODE_LEARN;
 	char reason[BH_ERR_MSG_MAX + 64] = "";
 	bool ready, cluster_mode;
@@ -126,6 +126,9 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 
 	(void) req;
 	status_counts(a, c, &pods, stages, &cluster_mode, &cm);
+	/* (the cluster's own: not the proposal policies, agent_stage.c) */
+	for (size_t i = 0; c && i < c->n_policies; i++)
+		cluster_policies += c->policies[i].origin == NETPOL_ORIGIN_CLUSTER;
 	ready = agent_ready(a, reason, sizeof(reason));
 	up = (int64_t) time(NULL) - a->started;
 	resp->content_type = "application/json";
@@ -149,7 +152,7 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	json_out_key(&w, "pods");
 	json_out_uint(&w, pods);
 	json_out_key(&w, "policies");
-	json_out_uint(&w, c ? c->n_policies : 0);
+	json_out_uint(&w, cluster_policies);
 	json_out_key(&w, "flows");
 	json_out_uint(&w, agent_learn_flows(a));
 	json_out_key(&w, "alerts");
@@ -184,6 +187,8 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	agent_alerts_status(a, &w);
 	json_out_key(&w, "proposal");
 	agent_propose_status(a, &w);
+	json_out_key(&w, "stages");
+	agent_stage_status(a, &w);
 	json_out_key(&w, "uptime_seconds");
 	json_out_int(&w, up < 0 ? 0 : up);
 	json_out_obj_end(&w);
@@ -239,6 +244,9 @@ int agent_http_start(struct agent *a, struct bh_err *reterr)
 	if (r < 0)
 		return r;
 	r = agent_propose_routes(a, reterr);
+	if (r < 0)
+		return r;
+	r = agent_stage_routes(a, reterr);
 	if (r < 0)
 		return r;
 	r = dashboard_routes(a->http, reterr);

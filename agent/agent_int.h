@@ -134,7 +134,7 @@ struct agent {
 
 	/* --- state --- */
 	struct state_db *db;
-	/* The modes stored (read at start: nothing changes them yet). */
+	/* The stages stored, one per namespace (agent_stage.c keeps them). */
 	struct state_db_mode *modes;
 	size_t n_modes;
 
@@ -260,6 +260,21 @@ struct agent {
 	size_t prop_uncovered; /* flows the last proposal does not cover */
 	char prop_err[BH_ERR_MSG_MAX]; /* why the last computation failed, "" */
 
+	/* --- stages (agent_stage.c); the stages themselves are @modes --- */
+	struct loop_timer stage_timer; /* the earliest window end, or a retry */
+	/* The proposal policies the namespaces in preview and enforce want
+	 * in the cluster (NETPOL_PROPOSAL_PREFIX names, their origin set),
+	 * decoded from the stored proposals; rebuilt when @stage_dirty. */
+	struct netpol *stage_pols;
+	size_t n_stage_pols;
+	bool stage_dirty;
+	/* The source cluster and its namespace count when last scanned and
+	 * injected (a --snapshot reload is a new cluster; the cache's
+	 * cluster stays, and loses no proposal policy to a relist). */
+	const struct cluster *stage_src;
+	size_t stage_n_ns;
+	int64_t stage_retry; /* unix seconds: a failed computation retried then */
+
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */
 	bool policy_counters_init;
@@ -353,12 +368,47 @@ void agent_alerts_json(struct agent *a, struct json_out *w);
 int agent_alerts_set_state(struct agent *a, const char *const *ids, size_t n,
 			   enum alert_state state, const char **ret_unknown);
 
+/*
+ * agent_stage.c: the stages of the namespaces (docs/lifecycle.md,
+ * "Stages"), kept in a->modes and the state database.  agent_stage_start()
+ * gives a stage to the namespaces first seen and injects the stored
+ * proposals of the namespaces in preview and enforce into the cluster
+ * source (before the first build: a restart compiles what the database
+ * says), and arms the stage timer.  agent_stage_step(): the cluster
+ * source changed (after each turn of the API client, before its batch is
+ * sent): new namespaces, and the proposal policies put back where the
+ * source lost them (a relist).  agent_stage_reloaded(): the --snapshot
+ * files were read again into a->snap, the enforcement not told yet: the
+ * proposal policies are put into the new snapshot before it diffs.
+ */
+int agent_stage_start(struct agent *a, struct bh_err *reterr);
+void agent_stage_step(struct agent *a);
+void agent_stage_reloaded(struct agent *a);
+void agent_stage_stop(struct agent *a);
+/* POST /stage on the control socket. */
+int agent_stage_routes(struct agent *a, struct bh_err *reterr);
+/* /status's "stages" array: each namespace's stage, since, window end. */
+void agent_stage_status(struct agent *a, struct json_out *w);
+
 /* agent_control.c: the control socket's routes that change state. */
 int agent_control_routes(struct agent *a, struct bh_err *reterr);
 
 /* agent_propose.c: POST /proposal (computed off the loop) and GET
  * /proposal; /status's "proposal" object; stop waits for the worker. */
 int agent_propose_routes(struct agent *a, struct bh_err *reterr);
+/* Told on the loop when a computation ends: @r 0 stored (as the next
+ * generation of @scope), or -errno (logged, in /status). */
+typedef void agent_propose_done_fn(struct agent *a, const char *scope, int r);
+/*
+ * Starts a computation of the proposal of @scope (STATE_DB_SCOPE_CLUSTER,
+ * or a namespace: its policies only) from every stored flow and the
+ * cluster's own policies (proposal policies left out), off the loop;
+ * @done_cb (may be NULL) is called when it is stored.  0, -EBUSY while
+ * one runs (one worker at a time), -EAGAIN before the cluster is known,
+ * -errno.
+ */
+int agent_propose_start(struct agent *a, const char *scope, agent_propose_done_fn *done_cb,
+			struct bh_err *reterr);
 void agent_propose_status(struct agent *a, struct json_out *w);
 void agent_propose_stop(struct agent *a);
 

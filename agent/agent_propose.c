@@ -9,8 +9,11 @@
  * of the last checkpoint (checkpointInterval), runs propose_build() and
  * its self-check, and formats the policies as a v1 List.  Its eventfd
  * wakes the loop, which stores the List as the cluster scope's next
- * proposal generation (state_db_proposal_put()).  GET /proposal serves
- * the stored proposal, as JSON or (?format=yaml) YAML; both are what
+ * proposal generation (state_db_proposal_put()).  The stages
+ * (agent_stage.c) compute each namespace's the same way
+ * (agent_propose_start()), keeping that namespace's policies only.  GET
+ * /proposal[?namespace=NS] serves the stored proposal of the cluster (or
+ * of NS), as JSON or (?format=yaml) YAML; both are what
  * `kubectl apply -f` takes.  A proposal that leaves learned flows
  * uncovered is stored (the log and /status say how many): the lifecycle
  * previews it, and the alerts show what it would deny.
@@ -37,6 +40,7 @@
 #include "cluster.h"
 #include "flows_json.h"
 #include "http_server.h"
+#include "kube_cache.h"
 #include "json_out.h"
 #include "log.h"
 #include "netpol_emit.h"
@@ -50,6 +54,8 @@ struct agent_propose_job {
 	/* In: set before pthread_create(), the worker's while it runs. */
 	char *state_dir;
 	struct cluster *c;
+	char *scope; /* STATE_DB_SCOPE_CLUSTER, or the namespace kept */
+	agent_propose_done_fn *done_cb; /* NULL for POST /proposal */
 	/* Out: written by the worker, read after pthread_join(). */
 	int r;
 	struct bh_err err;
@@ -66,8 +72,37 @@ static void job_free(struct agent_propose_job *j)
 		(void) close(j->efd);
 	cluster_free(j->c);
 	free(j->state_dir);
+	free(j->scope);
 	free(j->json);
 	free(j);
+}
+
+/*
+ * Formats the policies of @p into @out: all of them, or those of namespace
+ * @ns only, as `bulkhead propose --namespace` writes them.  The self-check
+ * ran on the whole proposal, and a subset by namespace allows at least as
+ * much (a policy isolates only pods of its own namespace, and the subset
+ * keeps every policy of those pods), so its verdict still holds.
+ */
+static int emit_scope(const struct proposal *p, const char *ns, struct buf *out, size_t *ret_n)
+{
+	struct proposal q = *p; /* shallow: emit only reads */
+	int r;
+
+	*ret_n = p->n;
+	if (!ns[0])
+		return netpol_emit_list_json(p, out);
+	q.v = calloc(p->n ? p->n : 1, sizeof(*q.v));
+	if (!q.v)
+		return -ENOMEM;
+	q.n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].np.ns, ns) == 0)
+			q.v[q.n++] = p->v[i];
+	*ret_n = q.n;
+	r = netpol_emit_list_json(&q, out);
+	free(q.v);
+	return r;
 }
 
 static int job_run(struct agent_propose_job *j)
@@ -91,7 +126,7 @@ static int job_run(struct agent_propose_job *j)
 	if (r >= 0)
 		r = propose_self_check(&p, &fs, j->c, &j->err);
 	if (r >= 0) {
-		r = netpol_emit_list_json(&p, &out);
+		r = emit_scope(&p, j->scope, &out, &j->n_policies);
 		if (r < 0)
 			(void) bh_err_set(&j->err, BH_ERR_SYSTEM, r,
 					  "proposal: cannot format the policies: %s", strerror(-r));
@@ -100,7 +135,6 @@ static int job_run(struct agent_propose_job *j)
 		j->json = strndup(out.data ? out.data : "", out.len);
 		if (!j->json)
 			r = bh_err_oom(&j->err);
-		j->n_policies = p.n;
 		j->n_flows = p.n_flows;
 		j->n_uncovered = p.n_flows_unplaced + (p.n_checked - p.n_allowed);
 	}
@@ -125,7 +159,8 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* The worker is done: its proposal stored, or its error kept. */
+/* The worker is done: its proposal stored, or its error kept; the caller
+ * that asked for it told. */
 static void job_cb(struct loop_io *io, uint32_t revents)
 {
 	struct agent *a = LOOP_CONTAINER_OF(io, struct agent, prop_io);
@@ -141,30 +176,41 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 	(void) pthread_join(j->th, NULL);
 	a->prop_job = NULL;
 	r = j->r;
-	if (r >= 0) {
-		r = state_db_proposal_put(a->db, STATE_DB_SCOPE_CLUSTER, j->json,
-					  (int64_t) time(NULL), &gen, &err);
-	} else {
+	if (r >= 0)
+		r = state_db_proposal_put(a->db, j->scope, j->json, (int64_t) time(NULL), &gen,
+					  &err);
+	else
 		err = j->err;
-	}
 	if (r < 0) {
 		(void) snprintf(a->prop_err, sizeof(a->prop_err), "%s", err.msg);
-		log_err("agent: proposal: %s", err.msg);
+		log_err("agent: proposal%s%s: %s", j->scope[0] ? " of namespace " : "", j->scope,
+			err.msg);
 	} else {
 		a->prop_err[0] = '\0';
 		a->prop_uncovered = j->n_uncovered;
-		log_info("agent: proposal %" PRId64 ": %zu policies from %zu flows (%zu not "
+		log_info("agent: proposal %" PRId64 "%s%s: %zu policies from %zu flows (%zu not "
 			 "covered) in %.2f s, off the loop",
-			 gen, j->n_policies, j->n_flows, j->n_uncovered, (double) j->us / 1e6);
+			 gen, j->scope[0] ? " of namespace " : "", j->scope, j->n_policies,
+			 j->n_flows, j->n_uncovered, (double) j->us / 1e6);
 	}
+	if (j->done_cb)
+		j->done_cb(a, j->scope, r);
 	job_free(j);
 }
 
-/* Starts a computation: 0, -EBUSY when one runs, -EAGAIN before the
- * cluster is known, -errno. */
-static int propose_start(struct agent *a, struct bh_err *reterr)
+/* Drops the proposal policies the cluster holds (docs/lifecycle.md): a
+ * proposal is made over the cluster's own policies only. */
+static void drop_proposal_policies(struct cluster *c)
 {
-	struct cluster *c = agent_source_cluster(a);
+	for (size_t i = c->n_policies; i-- > 0;)
+		if (c->policies[i].origin != NETPOL_ORIGIN_CLUSTER)
+			(void) cluster_policy_remove(c, c->policies[i].ns, c->policies[i].name);
+}
+
+int agent_propose_start(struct agent *a, const char *scope, agent_propose_done_fn *done_cb,
+			struct bh_err *reterr)
+{
+	struct cluster *c = a->cache ? (a->synced ? kube_cache_cluster(a->cache) : NULL) : a->snap;
 	struct agent_propose_job *j;
 	int r;
 
@@ -177,11 +223,14 @@ static int propose_start(struct agent *a, struct bh_err *reterr)
 		return bh_err_oom(reterr);
 	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	j->state_dir = strdup(a->cfg.state_dir);
+	j->scope = strdup(scope);
+	j->done_cb = done_cb;
 	atomic_init(&j->done, false);
-	if (j->efd < 0 || !j->state_dir || cluster_copy(c, &j->c) < 0) {
+	if (j->efd < 0 || !j->state_dir || !j->scope || cluster_copy(c, &j->c) < 0) {
 		job_free(j);
 		return bh_err_oom(reterr);
 	}
+	drop_proposal_policies(j->c);
 	r = loop_io_add(a->loop, &a->prop_io, j->efd, EPOLLIN, job_cb);
 	if (r < 0) {
 		job_free(j);
@@ -220,7 +269,7 @@ static int post_cb(const struct http_request *req, struct http_response *resp, v
 	int r;
 
 	(void) req;
-	r = propose_start(a, &err);
+	r = agent_propose_start(a, STATE_DB_SCOPE_CLUSTER, NULL, &err);
 	if (r == -EBUSY)
 		answer(resp, 409, "error", "a proposal is being computed");
 	else if (r == -EAGAIN)
@@ -237,6 +286,7 @@ static int get_cb(const struct http_request *req, struct http_response *resp, vo
 {
 	struct agent *a = ud;
 	const char *format = http_request_arg(req, "format");
+	const char *ns = http_request_arg(req, "namespace");
 	struct bh_err err = { 0 };
 	char *json = NULL;
 	json_t *doc;
@@ -246,13 +296,14 @@ static int get_cb(const struct http_request *req, struct http_response *resp, vo
 		answer(resp, 400, "error", "format: expected json or yaml");
 		return 0;
 	}
-	r = state_db_proposal_get(a->db, STATE_DB_SCOPE_CLUSTER, &json, NULL, NULL, &err);
+	r = state_db_proposal_get(a->db, ns ? ns : STATE_DB_SCOPE_CLUSTER, &json, NULL, NULL, &err);
 	if (r < 0) {
 		answer(resp, 500, "error", err.msg);
 		return 0;
 	}
 	if (r == 0) {
 		answer(resp, 404, "error",
+		       ns	   ? "no proposal of that namespace yet (it is still learning)" :
 		       a->prop_job ? "no proposal yet: one is being computed" :
 				     "no proposal yet (POST /proposal computes one)");
 		return 0;

@@ -436,12 +436,22 @@ static int edges_judge(struct report *rp)
 			     k++) {
 				const struct engine_dir_result *dr = &res.dir[k];
 
-				if (!dr->isolated || dr->reason != ENGINE_REASON_RULE ||
-				    !dr->n_allowing)
+				if (!dr->isolated || dr->reason != ENGINE_REASON_RULE)
 					continue;
-				e->by = &rp->c->policies[dr->allowing[0].policy];
-				e->by_dir = (enum netpol_dir) k;
-				e->by_rule = dr->allowing[0].rule;
+				/* An existing policy's rule; the proposal
+				 * policies the stages put in the cluster
+				 * (agent_stage.c) are the proposals', not
+				 * named here. */
+				for (size_t j = 0; j < dr->n_allowing && !e->by; j++) {
+					const struct netpol *p =
+						&rp->c->policies[dr->allowing[j].policy];
+
+					if (p->origin != NETPOL_ORIGIN_CLUSTER)
+						continue;
+					e->by = p;
+					e->by_dir = (enum netpol_dir) k;
+					e->by_rule = dr->allowing[j].rule;
+				}
 			}
 			engine_result_done(&res);
 			if (e->by)

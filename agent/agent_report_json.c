@@ -250,6 +250,9 @@ int report_write_policies(struct report *rp, struct json_out *w)
 		const struct netpol *np = &c->policies[i];
 		json_t *doc;
 
+		/* (the proposal policies of the stages are the proposals') */
+		if (np->origin != NETPOL_ORIGIN_CLUSTER)
+			continue;
 		json_out_newline(w);
 		json_out_obj_begin(w);
 		json_out_key(w, "name");

@@ -192,6 +192,8 @@ static void snapshot_loaded(struct agent *a, int r, struct cluster *c, const str
 	a->cluster_gen++;
 	log_info("agent: snapshot reloaded: %zu namespaces, %zu pods, %zu policies, %zu nodes",
 		 c->n_ns, c->n_pods, c->n_policies, c->n_nodes);
+	/* The proposal policies into the new snapshot before the diff. */
+	agent_stage_reloaded(a);
 	agent_enforce_reload(a);
 }
 
@@ -367,8 +369,10 @@ static void kube_step(struct agent *a)
 		(void) snprintf(a->source_err, sizeof(a->source_err),
 				"relisting from the API server '%s'", kube_client_server(a->kube));
 	}
-	/* What this turn brought, one batch (the first whole cluster: the
-	 * table taken). */
+	/* What this turn brought, with the proposal policies the stages put
+	 * back or the namespaces first seen, one batch (the first whole
+	 * cluster: the table taken). */
+	agent_stage_step(a);
 	agent_enforce_step(a);
 	kube_arm(a);
 }

@@ -151,6 +151,10 @@ extern const struct cli_command cli_dismiss_cmd;
 extern const struct cli_command cli_allow_cmd;
 extern const struct cli_command cli_proposal_cmd;
 extern const struct cli_command cli_agent_cmd;
+/* agent/cli_stage.c: POST /stage */
+extern const struct cli_command cli_enforce_cmd;
+extern const struct cli_command cli_preview_cmd;
+extern const struct cli_command cli_relearn_cmd;
 
 /* Prints the help of @cmd: usage, about, one line per flag, exit status. */
 void cli_help_print(const struct cli_command *cmd, FILE *f);

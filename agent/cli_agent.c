@@ -220,14 +220,14 @@ static int parse_flags(struct agent_config *c, int argc, char **argv, const char
 			*ret_config = g.arg;
 			break;
 		case OPT_LEARN_DURATION:
-			r = cli_parse_duration("agent", "--learn-duration", g.arg, 60,
+			r = cli_parse_duration("agent", "--learn-duration", g.arg, 1,
 					       366 * 86400ULL, &c->learn_duration_s, reterr);
 			if (r < 0)
 				return r;
 			agent_config_mark(c, AGENT_SET_LEARN_DURATION);
 			break;
 		case OPT_PREVIEW_WINDOW:
-			r = cli_parse_duration("agent", "--preview-window", g.arg, 60,
+			r = cli_parse_duration("agent", "--preview-window", g.arg, 1,
 					       366 * 86400ULL, &c->preview_window_s, reterr);
 			if (r < 0)
 				return r;

@@ -695,17 +695,23 @@ static void time_json(struct json_out *w, const char *name, int64_t ms)
 		json_out_null(w);
 }
 
-/* Whether @c holds the policy @ref names ("NAMESPACE/NAME"). */
+/* Whether @c holds the policy @ref names ("NAMESPACE/NAME"): a cluster
+ * policy, or a proposal policy of that name (NETPOL_PROPOSAL_PREFIX). */
 static bool policy_known(const struct cluster *c, const char *ref)
 {
 	const char *slash = strchr(ref, '/');
-	char ns[256];
+	char ns[256], name[600];
 
 	if (!slash || (size_t) (slash - ref) >= sizeof(ns))
 		return false;
 	memcpy(ns, ref, (size_t) (slash - ref));
 	ns[slash - ref] = '\0';
-	return cluster_policy_find(c, ns, slash + 1) != NULL;
+	if (cluster_policy_find(c, ns, slash + 1))
+		return true;
+	if ((size_t) snprintf(name, sizeof(name), "%s%s", NETPOL_PROPOSAL_PREFIX, slash + 1) >=
+	    sizeof(name))
+		return false;
+	return cluster_policy_find(c, ns, name) != NULL;
 }
 
 void alert_json(const struct alert_entry *a, const struct cluster *c, struct json_out *w)

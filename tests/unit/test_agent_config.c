@@ -100,7 +100,7 @@ static void errors_name_the_key_and_change_nothing(void **state)
 		{ "node: a\nlernDuration: 1h\n",
 		  "config 'agent.yaml': unknown key 'lernDuration'" },
 		{ "learnDuration: 1x\n", "config 'agent.yaml': learnDuration: expected seconds" },
-		{ "learnDuration: 10\n", "learnDuration: expected seconds or a duration like" },
+		{ "learnDuration: 0\n", "learnDuration: expected seconds or a duration like" },
 		{ "conntrack: 'true'\n", "conntrack: expected true or false" },
 		{ "nflogGroup: 70000\n", "nflogGroup: expected an integer in 1..65535" },
 		{ "maxFlows: -1\n", "maxFlows: expected an integer" },

@@ -1,0 +1,242 @@
+/*
+ * The lifecycle's switches on the local agent (docs/lifecycle.md):
+ *
+ *   bulkhead enforce [--namespace NS... | --all] [--force] [--socket PATH]
+ *   bulkhead preview [--namespace NS... | --all] [--socket PATH]
+ *   bulkhead relearn --namespace NS... [--socket PATH]
+ *
+ * Each is one POST /stage on the control socket; the agent writes the
+ * stages to its state database, then changes the kernel in one batch.
+ * What switched is printed, one line per namespace ("namespace shop:
+ * preview -> enforce"), then those already there and those --all skipped
+ * (still learning).
+ *
+ * Exit 0 done, 2 bad usage, an unknown namespace, open alerts (named) or
+ * a namespace with no proposal yet, 3 no agent answering.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "cli.h"
+
+/* The agent answers from memory and one batch: past this it is hung. */
+#define STAGE_TIMEOUT_MS 30000L
+#define STAGE_BODY_MAX (64u * 1024u * 1024u)
+/* At most this many --namespace flags. */
+#define STAGE_NS_MAX 256
+
+enum {
+	OPT_SOCKET = CLI_OPT_BASE,
+	OPT_NAMESPACE,
+	OPT_ALL,
+	OPT_FORCE,
+};
+
+#define FLAG_NAMESPACE(HELP)                                                        \
+	{                                                                           \
+		.name = "namespace", .arg = "NS", .id = OPT_NAMESPACE, .help = HELP \
+	}
+#define FLAG_ALL(HELP)                                     \
+	{                                                  \
+		.name = "all", .id = OPT_ALL, .help = HELP \
+	}
+
+static const struct cli_flag enforce_flags[] = {
+	FLAG_NAMESPACE("switch this namespace to enforce (repeatable)"),
+	FLAG_ALL("switch every namespace with a proposal to enforce"),
+	{ .name = "force",
+	  .id = OPT_FORCE,
+	  .help = "switch even with open alerts, or a namespace learning again" },
+	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_HELP,
+};
+
+static const struct cli_flag preview_flags[] = {
+	FLAG_NAMESPACE("switch this namespace back to preview (repeatable)"),
+	FLAG_ALL("switch every namespace with a proposal to preview"),
+	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_HELP,
+};
+
+static const struct cli_flag relearn_flags[] = {
+	FLAG_NAMESPACE("start this namespace's learning again (repeatable)"),
+	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_HELP,
+};
+
+static int cli_stage(int argc, char **argv, struct bh_err *reterr);
+
+const struct cli_command cli_enforce_cmd = {
+	.name = "enforce",
+	.fn = cli_stage,
+	.usage = "(--namespace NS | --all)",
+	.summary = "switch namespaces of the local agent to enforce (drop)",
+	.about = "Switches namespaces on the agent of this node from preview to enforce: what\n"
+		 "their proposal denies is dropped from now on.  Refused while alerts of\n"
+		 "those namespaces are open (it names them: 'bulkhead dismiss' them, or\n"
+		 "--force), and for a namespace with no proposal yet; --all skips those\n"
+		 "still learning.  Prints each namespace switched and from what.\n",
+	.exit_status = "0 switched, 2 bad usage, an unknown namespace, open alerts or no "
+		       "proposal yet, 3 system error (no agent answering)",
+	.flags = enforce_flags,
+	.n_flags = BH_ARRAY_SIZE(enforce_flags),
+};
+
+const struct cli_command cli_preview_cmd = {
+	.name = "preview",
+	.fn = cli_stage,
+	.usage = "(--namespace NS | --all)",
+	.summary = "switch namespaces of the local agent back to preview (the rollback)",
+	.about = "Switches namespaces on the agent of this node to preview: what their\n"
+		 "proposal would deny passes again and becomes an alert.  Refused for a\n"
+		 "namespace with no proposal yet; --all skips those still learning.\n"
+		 "Prints each namespace switched and from what.\n",
+	.exit_status = "0 switched, 2 bad usage, an unknown namespace or no proposal yet, 3 "
+		       "system error (no agent answering)",
+	.flags = preview_flags,
+	.n_flags = BH_ARRAY_SIZE(preview_flags),
+};
+
+const struct cli_command cli_relearn_cmd = {
+	.name = "relearn",
+	.fn = cli_stage,
+	.usage = "--namespace NS",
+	.summary = "start a namespace's learning again on the local agent",
+	.about = "Starts the learning window of each namespace again on the agent of this\n"
+		 "node: its proposal policies leave the kernel at once, and a new proposal\n"
+		 "is made from every flow learned when the window ends.  The last proposal\n"
+		 "is kept until then (a forced 'bulkhead enforce' can still take it).\n",
+	.exit_status = "0 switched, 2 bad usage or an unknown namespace, 3 system error (no "
+		       "agent answering)",
+	.flags = relearn_flags,
+	.n_flags = BH_ARRAY_SIZE(relearn_flags),
+};
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "?";
+}
+
+/* The agent's answer to POST /stage, printed. */
+static void print_answer(json_t *ans)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(ans, "switched"), i, e)
+		printf("namespace %s: %s -> %s\n", str(e, "namespace"), str(e, "from"),
+		       str(e, "to"));
+	json_array_foreach(json_object_get(ans, "unchanged"), i, e)
+		printf("namespace %s: already in %s\n", json_string_value(e), str(ans, "stage"));
+	json_array_foreach(json_object_get(ans, "skipped"), i, e)
+		printf("namespace %s: skipped: %s\n", str(e, "namespace"), str(e, "why"));
+}
+
+static int cli_stage(int argc, char **argv, struct bh_err *reterr)
+{
+	const char *cmd = argv[0], *ns[STAGE_NS_MAX];
+	const struct cli_command *c = strcmp(cmd, "enforce") == 0 ? &cli_enforce_cmd :
+				      strcmp(cmd, "preview") == 0 ? &cli_preview_cmd :
+								    &cli_relearn_cmd;
+	const char *stage = strcmp(cmd, "relearn") == 0 ? "learn" : cmd;
+	struct cli_agent_req q = {
+		.cmd = cmd,
+		.sock = CLI_AGENT_SOCKET_DEFAULT,
+		.path = "/stage",
+		.timeout_ms = STAGE_TIMEOUT_MS,
+	};
+	json_t *req = NULL, *list = NULL, *ans = NULL;
+	struct cli_agent_answer res;
+	struct cli_getopt g;
+	bool all = false, force = false;
+	char *text = NULL;
+	size_t n = 0;
+	json_error_t jerr;
+	struct buf body;
+	int o, r;
+
+	cli_getopt_init(&g, c, argc, argv);
+	while ((o = cli_getopt_next(&g, reterr)) > 0) {
+		switch (o) {
+		case OPT_SOCKET:
+			q.sock = g.arg;
+			break;
+		case OPT_NAMESPACE:
+			if (n == STAGE_NS_MAX)
+				return cli_usage_err(reterr, cmd, "--namespace: more than %d",
+						     STAGE_NS_MAX);
+			if (!g.arg[0])
+				return cli_usage_err(reterr, cmd, "--namespace: expected a name");
+			ns[n++] = g.arg;
+			break;
+		case OPT_ALL:
+			all = true;
+			break;
+		case OPT_FORCE:
+			force = true;
+			break;
+		default:
+			return cli_flag_unhandled(reterr, &g);
+		}
+	}
+	if (o < 0)
+		return o;
+	if (!n && !all)
+		return cli_usage_err(reterr, cmd, "expected --namespace NS%s",
+				     c == &cli_relearn_cmd ? "" : " or --all");
+	if (n && all)
+		return cli_usage_err(reterr, cmd, "--namespace and --all: expected one of them");
+	if (!q.sock[0])
+		return cli_usage_err(reterr, cmd, "--socket: expected a path");
+	buf_init(&body, STAGE_BODY_MAX);
+	list = json_array();
+	for (size_t i = 0; list && i < n; i++)
+		if (json_array_append_new(list, json_string(ns[i])) < 0)
+			break;
+	req = list ? json_pack("{s:s, s:b}", "stage", stage, "force", force) : NULL;
+	if (req && (all ? json_object_set_new(req, "all", json_true()) :
+			  json_object_set(req, "namespaces", list)) == 0)
+		text = json_dumps(req, JSON_COMPACT);
+	if (!text) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	q.body = text;
+	q.body_len = strlen(text);
+	r = cli_agent_request_buf(&q, &body, &res, reterr);
+	if (r < 0)
+		goto out;
+	ans = res.json ? json_loadb(body.data ? body.data : "", body.len, 0, &jerr) : NULL;
+	if (res.code == 400 || res.code == 404 || res.code == 409) {
+		const char *e = json_string_value(json_object_get(ans, "error"));
+
+		r = bh_err_set(reterr, BH_ERR_INPUT, res.code == 404 ? -ENOENT : -EBUSY, "%s: %s",
+			       cmd, e ? e : "refused by the agent");
+		goto out;
+	}
+	if (res.code != 200 || !ans) {
+		const char *e = json_string_value(json_object_get(ans, "error"));
+
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EPROTO,
+			       "%s: the agent on socket '%s' answered HTTP %ld to POST /stage%s%s",
+			       cmd, q.sock, res.code, e ? ": " : "", e ? e : "");
+		goto out;
+	}
+	print_answer(ans);
+	if (fflush(stdout) != 0)
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "%s: writing stdout: %s", cmd,
+			       strerror(errno));
+out:
+	free(text);
+	json_decref(list);
+	json_decref(req);
+	json_decref(ans);
+	buf_done(&body);
+	return r;
+}

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# netns.agent_stages: the per-namespace stages of 'bulkhead agent
+# --snapshot' (docs/lifecycle.md), and of 'bulkhead agent --kubeconfig' on
+# the test API server (BH_STAGES_SOURCE=api, netns.agent_stages_api) in a
+# node namespace made here
+# (tests/integration/lib/topology.sh, the pods of
+# tests/data/learn/snapshot.json, no NetworkPolicy), learning for
+# LEARN seconds:
+#   1. x/web -> y/api TCP 80 is learned; every namespace is in learn and
+#      the table holds no proposal chain; 'bulkhead enforce --namespace y'
+#      is exit 2 (no proposal yet).
+#   2. After the window: y is in preview, its proposal stored (GET
+#      /proposal?namespace=y), the table holds its chains (pi/y/proposal_...).
+#      x/cache-0 -> y/api TCP 80 (never seen) passes and becomes an open
+#      alert naming the proposal's policy (no "proposal:" prefix).
+#   3. 'bulkhead enforce --namespace y' refuses (exit 2, naming the
+#      alert); --force switches ("namespace y: preview -> enforce"): the
+#      unobserved connection is dropped, the learned one passes.
+#   4. 'bulkhead preview --all' rolls back: y switched, the connection
+#      passes again.
+#   5. enforce again, kill -9, restart: y is still in enforce, the same
+#      ruleset (nft_canon.py), the connection still dropped; a second
+#      kill -9 and restart adopts the table with the same digest.
+#   6. 'bulkhead relearn --namespace y': learning again, the proposal
+#      chains leave the table, the connection passes.
+#   The alert and the report name y's proposal policy as its proposal
+#   does; the report validates once it lists the proposals.
+#   CLI errors: an unknown namespace exit 2, no --namespace/--all exit 2,
+#   no agent exit 3.  Every report validates.
+# Steps 3 and 5 need the compiler to honour the proposal policies' origin
+# (preview vs enforce per namespace); without it proposal policies are
+# compiled in the agent's --policy-mode.
+set -uo pipefail
+: "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
+. "$BH_SOURCE_DIR/tests/integration/lib/topology.sh"
+. "$BH_SOURCE_DIR/tests/integration/lib/agent.sh"
+
+topo_init
+command -v curl > /dev/null || { echo "agent_stages: curl missing" >&2; exit 1; }
+command -v nft > /dev/null || { echo "agent_stages: nft missing, skipping" >&2; exit 77; }
+snap="$BH_SOURCE_DIR/tests/data/learn/snapshot.json"
+topo_pods_from_json "$snap" > "$TOPO_DIR/pods"
+topo_add_pods "$TOPO_DIR/pods"
+topo_start_servers
+
+out=$TOPO_DIR
+state=$out/state
+sock=$out/agent.sock
+learn=${BH_STAGES_LEARN:-6}
+# (BH_STAGES_POLICY_MODE=preview: the whole table in preview, for a
+# compiler that does not read the policies' origin)
+mode=${BH_STAGES_POLICY_MODE:+--policy-mode $BH_STAGES_POLICY_MODE}
+printf 'interfaces: ["bhv*"]\ncheckpointInterval: 1s\n' > "$out/config.yaml"
+api=$(awk '$1 == "y/api-7c8d9f-xyz12" { print $2 }' "$out/pods")
+[ -n "$api" ] || { echo "agent_stages: no y/api pod in $snap" >&2; exit 1; }
+web=x/web-5f6d8c9b7-abcde
+cache=x/cache-0
+
+# The cluster: the snapshot file, or (BH_STAGES_SOURCE=api) the test API
+# server serving it, on the node namespace's loopback.
+source_args=(--snapshot "$snap")
+if [ "${BH_STAGES_SOURCE:-snapshot}" = api ]; then
+	"$BH_SOURCE_DIR/tests/apiserver/mkcerts.sh" "$out/certs" > /dev/null
+	mkdir "$out/data"
+	cp "$snap" "$out/data/objects.json"
+	topo_bg ip netns exec "$TOPO_NODE" /usr/bin/python3 "$BH_SOURCE_DIR/tests/apiserver/apiserver.py" \
+		--dir "$out/data" --cert "$out/certs/server.crt" --key "$out/certs/server.key" \
+		--token-file "$out/certs/token" --port-file "$out/port" 2> "$out/api.log"
+	for _ in $(seq 100); do [ -s "$out/port" ] && break; sleep 0.1; done
+	[ -s "$out/port" ] || { echo "agent_stages: the API server did not start" >&2; exit 1; }
+	"$BH_SOURCE_DIR/tests/apiserver/kubeconfig.sh" "$out/kubeconfig" "$(cat "$out/port")"
+	source_args=(--kubeconfig "$out/kubeconfig")
+fi
+
+agent=
+start_agent() { # LOG
+	rm -f "$sock"
+	topo_bg ip netns exec "$TOPO_NODE" "$BULKHEAD" agent --node node-1 "${source_args[@]}" \
+		--config "$out/config.yaml" --learn-duration "${learn}s" --state-dir "$state" $mode \
+		--socket "$sock" --listen 127.0.0.1:9464 > "$out/$1" 2>&1
+	agent=$TOPO_LAST_PID
+	agent_wait_ready 300 || { cat "$out/$1"; return 1; }
+}
+cli() { topo_node_exec "$BULKHEAD" "$@" --socket "$sock"; }
+# stage NS: the namespace's stage in /status.
+stage() {
+	agent_get /status | python3 -c '
+import json, sys
+s = [x["stage"] for x in json.load(sys.stdin)["stages"] if x["namespace"] == sys.argv[1]]
+print(s[0] if s else "none")' "$1"
+}
+wait_stage() { # NS STAGE SECONDS
+	for _ in $(seq $((${3:-10} * 10))); do [ "$(stage "$1")" = "$2" ] && return 0; sleep 0.1; done
+	bad "namespace $1 is in $(stage "$1"), expected $2"; return 1
+}
+# passes FROM: whether TCP 80 from pod FROM to y/api connects (true/false).
+passes() {
+	echo "y/api $api 80 TCP" | topo_pod_exec "$1" "$(topo_tool probe)" --timeout-ms 1000 |
+		grep -q '"ok":true' && echo true || echo false
+}
+table() { topo_node_exec nft list table inet bulkhead; }
+canon() { # OUT: the table's verdicts, class numbering abstracted away
+	table > "$out/listing.txt"
+	topo_node_exec nft -j list table inet bulkhead > "$out/listing.json"
+	python3 "$BH_SOURCE_DIR/tests/integration/lib/nft_canon.py" "$out/listing.txt" \
+		"$out/listing.json" > "$out/canon.tmp" || bad "nft_canon.py failed"
+	# (the table's comment is the digest of its last full replace; the
+	# counters start again)
+	python3 - "$out/canon.tmp" > "$1" <<'PY'
+import re, sys
+# (and the preview log's dynamic set, whose elements expire)
+lines = [re.sub(r"counter packets \d+ bytes \d+", "counter", l) for l in open(sys.argv[1])
+         if 'comment "bulkhead:' not in l and "expires" not in l]
+out = []
+for l in lines:
+    if l.strip() == "}" and out and out[-1].strip() == "elements = {":
+        out.pop()
+        continue
+    out.append(l)
+sys.stdout.write("".join(out))
+PY
+}
+digest() { agent_field "['enforcement']['digest']"; }
+settled() {
+	for _ in $(seq 100); do
+		[ "$(agent_field "['enforcement']['settled']")" = True ] && return 0
+		sleep 0.1
+	done
+	bad "the enforcement did not settle: $(agent_get /status)"
+}
+# The report validates.  Until it lists the proposals (its "proposals"
+# section, empty before that is built), an alert naming a proposal policy
+# is the one error let through.
+report_ok() { # OUT
+	agent_get /report > "$1"
+	python3 "$BH_SOURCE_DIR/scripts/validate-report.py" "$1" > "$1.check" 2>&1 && return 0
+	if python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["proposals"] != [])' "$1" &&
+		! grep -v -e "/alerts/[0-9]*/policy: unknown policy" -e ": valid$" "$1.check" |
+			grep -q .; then
+		echo "$1: valid but for the alerts naming proposal policies (no proposals section yet)"
+		return 0
+	fi
+	cat "$1.check"
+	bad "$1 is not a valid report"
+}
+
+# --- 1. learning ---
+start_agent agent.log || exit 1
+[ "$(stage y)" = learn ] && [ "$(stage x)" = learn ] || bad "not learning at start: $(agent_get /status)"
+for _ in 1 2 3; do [ "$(passes "$web")" = true ] || bad "web -> api 80 did not connect"; done
+cli enforce --namespace y > "$out/early.out" 2> "$out/early.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "still learning until" "$out/early.err" && [ ! -s "$out/early.out" ] ||
+	bad "enforce while learning: exit $rc: $(cat "$out/early.err")"
+table | grep -q 'proposal_' && bad "a proposal chain while learning"
+
+# --- 2. preview ---
+wait_stage y preview $((learn + 15)) || { cat "$out/agent.log"; exit 1; }
+wait_stage x preview 5
+settled
+agent_get '/proposal?namespace=y' > "$out/proposal-y.json"
+python3 - "$out/proposal-y.json" <<'PY' || bad "y's proposal: $(head -c 400 "$out/proposal-y.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "List" and d["items"], d
+assert all(i["metadata"]["namespace"] == "y" for i in d["items"]), d
+assert any(i["spec"]["podSelector"].get("matchLabels", {}).get("app") == "api" and
+           "Ingress" in i["spec"]["policyTypes"] for i in d["items"]), d
+PY
+table > "$out/table-preview.nft"
+grep -q 'pi/y/proposal_' "$out/table-preview.nft" || bad "no proposal chain of y in the table"
+[ "$(passes "$web")" = true ] || bad "web -> api 80 (learned) does not pass in preview"
+[ "$(passes "$cache")" = true ] || bad "cache -> api 80 does not pass in preview"
+for _ in $(seq 50); do
+	[ "$(agent_get /alerts | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 1 ] && break
+	sleep 0.1
+done
+agent_get /alerts > "$out/alerts.json"
+id=$(python3 - "$out/alerts.json" <<'PY'
+import json, sys
+a = [x for x in json.load(open(sys.argv[1])) if x["dst"].get("workload") == "y/Deployment/api"]
+assert len(a) == 1, a
+a = a[0]
+assert a["src"]["workload"] == "x/StatefulSet/cache" and a["port"] == 80 and a["state"] == "open", a
+assert a["policy"].startswith("y/") and "proposal:" not in a["policy"], a
+print(a["id"])
+PY
+) || bad "the alert of cache -> api: $(cat "$out/alerts.json")"
+report_ok "$out/report-preview.json"
+python3 - "$out/report-preview.json" <<'PY' || bad "the report in preview"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert not [p for p in r["existingPolicies"] if "proposal:" in p["name"]], r["existingPolicies"]
+y = [n for n in r["namespaces"] if n["name"] == "y"][0]
+assert y["mode"] == "preview", y
+PY
+
+# --- 3. enforce: refused while the alert is open, then forced ---
+cli enforce --namespace y > "$out/refused.out" 2> "$out/refused.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "$id" "$out/refused.err" && [ "$(stage y)" = preview ] ||
+	bad "enforce with an open alert: exit $rc: $(cat "$out/refused.err")"
+cli enforce --namespace y --force > "$out/enforce.out" 2> "$out/enforce.err" ||
+	bad "enforce --force: exit $?: $(cat "$out/enforce.err")"
+[ "$(cat "$out/enforce.out")" = "namespace y: preview -> enforce" ] ||
+	bad "enforce printed: $(cat "$out/enforce.out")"
+[ "$(stage y)" = enforce ] || bad "y is in $(stage y) after enforce"
+settled
+[ "$(passes "$web")" = true ] || bad "web -> api 80 (learned) does not pass in enforce"
+[ "$(passes "$cache")" = false ] || bad "cache -> api 80 (not learned) passes in enforce"
+
+# --- 4. the rollback ---
+cli preview --all > "$out/preview.out" 2> "$out/preview.err" || bad "preview --all: exit $?"
+grep -qx "namespace y: enforce -> preview" "$out/preview.out" &&
+	grep -qx "namespace x: already in preview" "$out/preview.out" ||
+	bad "preview --all printed: $(cat "$out/preview.out")"
+settled
+[ "$(passes "$cache")" = true ] || bad "cache -> api 80 does not pass after the rollback"
+
+# --- 5. kill -9 and restart in enforce ---
+# The stage switch went in as an incremental batch: the restart compiles
+# the same ruleset (the same verdicts, nft_canon.py) and replaces the
+# table once (it holds deltas); a second restart adopts it, same digest.
+cli enforce --namespace y --force > /dev/null || bad "enforce again: exit $?"
+settled
+canon "$out/canon-before.txt"
+kill_9() { kill -9 "$(pgrep -P "$agent" -x bulkhead || echo "$agent")"; wait "$agent" 2> /dev/null; }
+kill_9
+start_agent agent2.log || exit 1
+settled
+[ "$(stage y)" = enforce ] || bad "y is in $(stage y) after the restart"
+canon "$out/canon-after.txt"
+cmp -s "$out/canon-before.txt" "$out/canon-after.txt" ||
+	bad "the ruleset changed across the restart: $(diff "$out/canon-before.txt" "$out/canon-after.txt" | head -12)"
+[ "$(passes "$cache")" = false ] || bad "cache -> api 80 passes after the restart"
+[ "$(passes "$web")" = true ] || bad "web -> api 80 does not pass after the restart"
+d1=$(digest)
+kill_9
+start_agent agent3.log || exit 1
+settled
+[ "$(stage y)" = enforce ] || bad "y is in $(stage y) after the second restart"
+[ "$(digest)" = "$d1" ] || bad "the digest changed across the second restart: $d1 -> $(digest)"
+[ "$(agent_field "['enforcement']['table']")" = adopted ] ||
+	bad "the table was not adopted: $(agent_field "['enforcement']")"
+
+# --- 6. relearn ---
+cli relearn --namespace y > "$out/relearn.out" || bad "relearn: exit $?"
+[ "$(cat "$out/relearn.out")" = "namespace y: enforce -> learn" ] ||
+	bad "relearn printed: $(cat "$out/relearn.out")"
+settled
+table | grep -q 'pi/y/proposal_' && bad "y's proposal chains stay after relearn"
+[ "$(passes "$cache")" = true ] || bad "cache -> api 80 does not pass after relearn"
+report_ok "$out/report-relearn.json"
+
+# --- CLI errors ---
+cli enforce --namespace nope > /dev/null 2> "$out/nope.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "no namespace 'nope'" "$out/nope.err" || bad "unknown namespace: exit $rc"
+cli preview > /dev/null 2> "$out/usage.err"
+[ $? = 2 ] || bad "preview without --namespace or --all: not exit 2"
+topo_node_exec "$BULKHEAD" enforce --all --socket "$out/none.sock" > /dev/null 2>&1
+[ $? = 3 ] || bad "enforce with no agent: not exit 3"
+
+topo_kill "$agent"
+grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error' "$out"/agent*.log && bad "sanitizer report"
+[ "$fail" = 0 ] && echo "agent_stages: ok"
+exit "$fail"
