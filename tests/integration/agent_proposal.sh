@@ -31,7 +31,7 @@ mkdir "$tmp/state"
 	{ echo "FAIL: report_db_fill"; exit 1; }
 start_agent() { # LOG
 	"$BULKHEAD" agent --node node-1 --snapshot "$snap" --no-enforce --state-dir "$tmp/state" \
-		--socket "$sock" > "$tmp/$1" 2>&1 &
+		--socket "$sock" --listen "" > "$tmp/$1" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		[ "$(curl -s --unix-socket "$sock" -o /dev/null -w '%{http_code}' http://agent/readyz)" = 200 ] &&

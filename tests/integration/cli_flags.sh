@@ -45,8 +45,8 @@ pok=(--flows "$BH_SOURCE_DIR/$pd/flows-node-1.json" --snapshot "$BH_SOURCE_DIR/$
 
 # --- help ---
 declare -A flags=(
-	[check]="snapshot kubeconfig context skip-unknown namespace from to port protocol family output explain help"
-	[apply]="snapshot kubeconfig context skip-unknown node mode nflog-group dry-run output incremental-from datapath help"
+	[check]="snapshot kubeconfig context skip-unknown namespace from to port protocol family output explain proposal proposal-mode help"
+	[apply]="snapshot kubeconfig context skip-unknown node mode nflog-group dry-run output incremental-from datapath proposal proposal-mode help"
 	[reset]="help"
 	[learn]="pcap interface conntrack snapshot kubeconfig context skip-unknown duration max-flows node conntrack-rcvbuf output help"
 	[propose]="flows snapshot kubeconfig context skip-unknown namespace output out-file ingress-only egress-only aggregate-ips aggregate-prefix4 aggregate-prefix6 allow-uncovered help"
