@@ -78,8 +78,20 @@ struct proposal {
 	size_t n_unplaced;
 	struct proposal_unplaced *unplaced; /* owned, sorted by (src, dst, proto, port) */
 	size_t n_workloads_seen;
-	/* Filled by propose_self_check(). */
+	/* Directions of workloads that got no policy because an existing
+	 * policy of the cluster (NETPOL_ORIGIN_CLUSTER) isolates every one of
+	 * their pods in that direction: a proposed policy could only widen
+	 * what the existing ones allow (docs/propose.md, "Existing
+	 * policies"). */
+	size_t n_existing_isolated;
+	/* Filled by propose_self_check().  n_allowed counts the flows that
+	 * the existing policies and the proposal together allow; of those,
+	 * n_existing_allowed were allowed by a rule of an existing policy
+	 * isolating one of their ends.  n_existing_denied flows are denied by
+	 * the existing policies alone: they are no failure of the proposal
+	 * (it cannot widen an existing policy) and are not in the denials. */
 	size_t n_checked, n_allowed;
+	size_t n_existing_allowed, n_existing_denied;
 	size_t n_denials;
 	struct proposal_denial *denials; /* owned */
 };
@@ -95,18 +107,21 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 
 /*
  * Evaluates the proposal with the policy engine, on a copy of @c whose
- * policies are replaced by the proposed ones, against every flow of
+ * policies are its existing ones (NETPOL_ORIGIN_CLUSTER; policies of other
+ * origins are left out) and the proposed ones, against every flow of
  * @flows that propose_build() could place (the same flows, resolved the
- * same way): fills n_checked, n_allowed and the denied endpoint pairs
- * (sorted).  Returns 0 (whatever the coverage) or -ENOMEM.
+ * same way): fills n_checked, n_allowed, n_existing_allowed,
+ * n_existing_denied and the endpoint pairs the proposal denies (sorted).
+ * Returns 0 (whatever the coverage) or -ENOMEM.
  */
 int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
 		       struct bh_err *reterr) BH_MUST_CHECK;
 
 /*
  * Learned flows the proposal does not cover once self-checked: those the
- * self-check found denied plus those that could not be placed.  0 is the
- * only value that means every learned flow is allowed.
+ * self-check found denied (not those an existing policy denies) plus those
+ * that could not be placed.  0 means every learned flow is allowed, or
+ * denied by an existing policy.
  */
 size_t proposal_uncovered(const struct proposal *p);
 
