@@ -127,4 +127,40 @@ size_t proposal_uncovered(const struct proposal *p);
 
 void proposal_done(struct proposal *p);
 
+/* One flow, as an alert names it (include/alerts.h). */
+struct propose_amend_flow {
+	/* The deciding direction: ingress amends the destination's policy,
+	 * egress the source's. */
+	enum netpol_dir dir;
+	/* "NAMESPACE/KIND/NAME" of a workload, or an address (or a /32 or
+	 * /128 CIDR).  Borrowed. */
+	const char *src, *dst;
+	uint16_t port; /* 0: every port of @proto */
+	uint8_t proto; /* IPPROTO_* */
+};
+
+/*
+ * Adds to the proposal @p the rule propose would have written for the flow
+ * @f (learner/propose_amend.c): in the policy of direction @f->dir of the
+ * deciding side's workload (of its namespace, of that policy type, whose
+ * bulkhead.io/workload annotation names the workload, or without one whose
+ * podSelector is the workload's), a rule whose peer is what propose writes
+ * for the other end (the workload's selector with its namespace's, or a
+ * /32 or /128 ipBlock) and whose port is written as propose writes it (named
+ * where every pod of the destination names it).  The policy's
+ * bulkhead.io/peers annotation gets a line for it.  Idempotent: when a rule
+ * of that policy already allows the flow nothing changes.
+ *
+ * @p needs only n and v[] (np, annotations): a proposal decoded from the
+ * List propose writes will do.  @c is borrowed (its indexes may be built)
+ * and is the cluster the workloads are looked up in.  *@ret_changed: true
+ * when a rule was added.  Errors, with the peer or policy named in @reterr:
+ * -EINVAL (input) for a peer that is neither a workload nor one address;
+ * -ENOENT (input) for a workload the cluster does not have, a deciding side
+ * that is an address, or no proposed policy for the workload in that
+ * direction; -ENOMEM.  On failure @p is as it was.
+ */
+int propose_amend(struct proposal *p, struct cluster *c, const struct propose_amend_flow *f,
+		  bool *ret_changed, struct bh_err *reterr) BH_MUST_CHECK;
+
 #endif
