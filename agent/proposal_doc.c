@@ -23,7 +23,7 @@ static int strings_read(const json_t *md, const char *key, size_t i, struct labe
 	if (!json_is_object(o))
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 				  "proposal: items[%zu].metadata.%s: expected an object", i, key);
-	json_object_foreach ((json_t *) o, k, v) {
+	json_object_foreach((json_t *) o, k, v) {
 		if (!json_is_string(v))
 			return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 					  "proposal: items[%zu].metadata.%s.%s: expected a string",
@@ -34,8 +34,7 @@ static int strings_read(const json_t *md, const char *key, size_t i, struct labe
 	return 0;
 }
 
-int proposal_doc_decode(const char *text, size_t len, struct proposal *ret,
-			struct bh_err *reterr)
+int proposal_doc_decode(const char *text, size_t len, struct proposal *ret, struct bh_err *reterr)
 {
 	struct proposal p = { 0 };
 	json_error_t jerr;

@@ -23,8 +23,8 @@
  * error naming @what and @s: not a peer, a workload the cluster does not
  * have (-ENOENT), or a CIDR wider than one address.
  */
-static int end_parse(const struct workload_set *ws, const char *what, const char *s,
-		     struct ep *ret, struct bh_err *reterr)
+static int end_parse(const struct workload_set *ws, const char *what, const char *s, struct ep *ret,
+		     struct bh_err *reterr)
 {
 	char buf[END_MAX + 1], *kind, *name;
 	const struct workload *w;
@@ -33,8 +33,8 @@ static int end_parse(const struct workload_set *ws, const char *what, const char
 
 	if (!s || !*s || strlen(s) > END_MAX)
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "amend: %s '%s': neither NAMESPACE/KIND/NAME nor an address", what,
-				  s ? s : "");
+				  "amend: %s '%s': neither NAMESPACE/KIND/NAME nor an address",
+				  what, s ? s : "");
 	if (addr_parse(s, &a) == 0 || cidr_parse(s, &cidr) == 0) {
 		if (addr_parse(s, &a) == 0)
 			cidr_from_addr(&cidr, &a);
@@ -49,8 +49,8 @@ static int end_parse(const struct workload_set *ws, const char *what, const char
 	name = kind ? strchr(kind + 1, '/') : NULL;
 	if (!name || kind == buf || name == kind + 1 || !name[1] || strchr(name + 1, '/'))
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "amend: %s '%s': neither NAMESPACE/KIND/NAME nor an address", what,
-				  s);
+				  "amend: %s '%s': neither NAMESPACE/KIND/NAME nor an address",
+				  what, s);
 	*kind++ = '\0';
 	*name++ = '\0';
 	w = workload_set_find(ws, buf, kind, name);
@@ -91,7 +91,7 @@ static struct proposal_policy *policy_of(struct proposal *p, const struct worklo
 		if (strcmp(pp->np.ns, w->ns) != 0 || !pp->np.types[d])
 			continue;
 		if (a ? strncmp(a, w->kind, klen) == 0 && a[klen] == '/' &&
-				strcmp(a + klen + 1, w->name) == 0 :
+				    strcmp(a + klen + 1, w->name) == 0 :
 			selector_equal(&pp->np.pod_sel, &w->sel))
 			return pp;
 	}
@@ -115,8 +115,8 @@ static const struct pod *ep_engine(struct engine *e, const struct ctx *x, const 
 }
 
 /* Does a rule of @pp already allow edge @ed in direction @d? */
-static bool already_allowed(struct engine *e, const struct ctx *x,
-			    const struct proposal_policy *pp, enum netpol_dir d, const struct edge *ed)
+static bool already_allowed(struct engine *e, const struct ctx *x, const struct proposal_policy *pp,
+			    enum netpol_dir d, const struct edge *ed)
 {
 	struct engine_ep src, dst;
 	const struct pod *dpod;
@@ -125,7 +125,8 @@ static bool already_allowed(struct engine *e, const struct ctx *x,
 	dpod = ep_engine(e, x, &ed->dst, &dst);
 	for (size_t i = 0; i < pp->np.n_rules[d]; i++)
 		if (engine_rule_allows(e, &pp->np, &pp->np.rules[d][i],
-				       d == NETPOL_INGRESS ? &src : &dst, dpod, ed->proto, ed->port))
+				       d == NETPOL_INGRESS ? &src : &dst, dpod, ed->proto,
+				       ed->port))
 			return true;
 	return false;
 }
@@ -213,11 +214,10 @@ int propose_amend(struct proposal *p, struct cluster *c, const struct propose_am
 		v = realloc(pp->np.rules[d], (pp->np.n_rules[d] + 1) * sizeof(*v));
 		if (v)
 			pp->np.rules[d] = v;
-		if (!v ||
-		    note_add(pp, d,
-			     ep_name(&ws, d == NETPOL_INGRESS ? &ed.src : &ed.dst, name,
-				     sizeof(name)),
-			     &ed) < 0) {
+		if (!v || note_add(pp, d,
+				   ep_name(&ws, d == NETPOL_INGRESS ? &ed.src : &ed.dst, name,
+					   sizeof(name)),
+				   &ed) < 0) {
 			netpol_rule_done(&rule);
 			goto oom;
 		}
