@@ -160,7 +160,8 @@ int report_proposals_gather(struct report *rp)
 			rpl->pp = pp;
 			rp->n_pol++;
 			for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
-				rpl->rules[d] = calloc(pp->np.n_rules[d] + 1, sizeof(*rpl->rules[d]));
+				rpl->rules[d] =
+					calloc(pp->np.n_rules[d] + 1, sizeof(*rpl->rules[d]));
 				if (!rpl->rules[d])
 					return -ENOMEM;
 			}
@@ -175,7 +176,8 @@ void report_proposals_done(struct report *rp)
 {
 	for (size_t i = 0; i < rp->n_pol; i++)
 		for (int d = 0; d < _NETPOL_DIR_MAX; d++) {
-			for (size_t k = 0; rp->pol[i].rules[d] && k < rp->pol[i].pp->np.n_rules[d]; k++)
+			for (size_t k = 0; rp->pol[i].rules[d] && k < rp->pol[i].pp->np.n_rules[d];
+			     k++)
 				free(rp->pol[i].rules[d][k].edges);
 			free(rp->pol[i].rules[d]);
 		}
@@ -250,8 +252,8 @@ int report_proposals_judge(struct report *rp, struct engine *eng, size_t i,
 			isolated[dir] = true;
 			for (size_t ri = 0; ri < np->n_rules[dir]; ri++) {
 				if (!engine_rule_allows(eng, np, &np->rules[dir][ri],
-							dir == NETPOL_INGRESS ? s : d, dpod, e->proto,
-							e->port))
+							dir == NETPOL_INGRESS ? s : d, dpod,
+							e->proto, e->port))
 					continue;
 				r = rule_add_edge(&rp->pol[k].rules[dir][ri], i);
 				if (r < 0)
@@ -327,7 +329,8 @@ static int peer_text(const struct netpol *np, const struct netpol_peer *peer, st
 		r = buf_printf(b, "%s", np->ns);
 	else if (ns->match_labels.n == 1 && !ns->n_reqs &&
 		 labels_get(&ns->match_labels, "kubernetes.io/metadata.name"))
-		r = buf_printf(b, "%s", labels_get(&ns->match_labels, "kubernetes.io/metadata.name"));
+		r = buf_printf(b, "%s",
+			       labels_get(&ns->match_labels, "kubernetes.io/metadata.name"));
 	else if (sel_empty(ns))
 		r = buf_printf(b, "all namespaces");
 	else if ((r = buf_printf(b, "namespaces ")) == 0)
