@@ -335,9 +335,12 @@ void agent_counters_stop(struct agent *a);
 
 /* agent_report.c: the whole report (docs/report.md, schema version 1) at
  * @now (unix seconds) into @w, from the cluster, the flow table, the
- * stored modes, the enforcement and a->alerts.  0, or -ENOMEM (or the
- * writer's error, -E2BIG past its buffer's bound). */
-int agent_report_write(struct agent *a, int64_t now, struct json_out *w);
+ * stored modes, the enforcement, a->alerts and the stored proposals
+ * @stored (read on the loop, report_stored_load(); may be NULL).  0, or
+ * -ENOMEM (or the writer's error, -E2BIG past its buffer's bound). */
+struct report_stored;
+int agent_report_write(struct agent *a, const struct report_stored *stored, int64_t now,
+		       struct json_out *w);
 
 /* agent_report_job.c: GET /report made in a child process while the loop
  * goes on.  agent_report_serve() defers @req (http_request_defer()) and

@@ -136,7 +136,7 @@ static int job_run(struct agent_propose_job *j)
 		if (!j->json)
 			r = bh_err_oom(&j->err);
 		j->n_flows = p.n_flows;
-		j->n_uncovered = p.n_flows_unplaced + (p.n_checked - p.n_allowed);
+		j->n_uncovered = proposal_uncovered(&p);
 	}
 	buf_done(&out);
 	proposal_done(&p);

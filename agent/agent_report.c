@@ -17,8 +17,12 @@
  * over the cluster now, for one flow of the edge: the existing policy and
  * rule that allow it (the destination's ingress rule before the source's
  * egress rule), "allowed-by-existing-policy" (or "enforced" in a namespace
- * in enforce mode); an edge with an alert not allowed is "alerted";
- * anything else is "uncovered" (no proposal exists yet: issue 15).
+ * in enforce mode); an edge with an alert not allowed is "alerted"; an
+ * edge the stored proposal allows is "allowed-by-proposal"
+ * (agent_report_proposals.c); anything else is "uncovered".  Policies of
+ * the cluster model that are no existing policy (a proposal compiled in,
+ * origin preview or enforce) are not existing policies here: the
+ * proposals section shows them as stored.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -416,6 +420,10 @@ static int edges_judge(struct report *rp)
 		struct engine_result res;
 
 		e->state = "uncovered";
+		if (eng) {
+			edge_ep(rp, eng, e->src_pidx, &e->src_addr, &s);
+			edge_ep(rp, eng, e->dst_pidx, &e->dst_addr, &d);
+		}
 		if (rp->a->alerts) {
 			const struct alert_key k = {
 				.src = e->src, .dst = e->dst, .port = e->port, .proto = e->proto
@@ -426,8 +434,6 @@ static int edges_judge(struct report *rp)
 		if (al && al->state != ALERT_ALLOWED) {
 			e->state = "alerted";
 		} else if (eng) {
-			edge_ep(rp, eng, e->src_pidx, &e->src_addr, &s);
-			edge_ep(rp, eng, e->dst_pidx, &e->dst_addr, &d);
 			if (engine_explain(eng, &s, &d, e->proto, e->port, &res) < 0) {
 				engine_free(eng);
 				return -ENOMEM;
@@ -458,6 +464,10 @@ static int edges_judge(struct report *rp)
 				e->state = h && h->mode == STATE_DB_MODE_ENFORCE ?
 						   "enforced" :
 						   "allowed-by-existing-policy";
+		}
+		if (eng && report_proposals_judge(rp, eng, i, &s, &d) < 0) {
+			engine_free(eng);
+			return -ENOMEM;
 		}
 		if (h) {
 			h->flows++;
@@ -520,6 +530,7 @@ static void report_done(struct report *rp)
 		free(rp->e[i].src_pod);
 		free(rp->e[i].dst_pod);
 	}
+	report_proposals_done(rp);
 	free(rp->wl);
 	free(rp->e);
 	free(rp->ns);
@@ -530,9 +541,10 @@ static void report_done(struct report *rp)
 	hmap_free(&rp->ns_by_name);
 }
 
-int agent_report_write(struct agent *a, int64_t now, struct json_out *w)
+int agent_report_write(struct agent *a, const struct report_stored *stored, int64_t now,
+		       struct json_out *w)
 {
-	struct report rp = { .a = a, .c = agent_source_cluster(a), .now = now };
+	struct report rp = { .a = a, .c = agent_source_cluster(a), .now = now, .stored = stored };
 	uint64_t t0 = clock_mono_us(), t[5] = { 0 };
 	/* Built here when the cluster changed since the last checkpoint: in
 	 * the report's child, a copy the agent does not keep. */
@@ -558,6 +570,8 @@ int agent_report_write(struct agent *a, int64_t now, struct json_out *w)
 		r = alerts_gather(&rp);
 	if (r == 0)
 		r = ns_finish(&rp);
+	if (r == 0)
+		r = report_proposals_gather(&rp);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < rp.n_wl; i++) {
@@ -589,10 +603,10 @@ int agent_report_write(struct agent *a, int64_t now, struct json_out *w)
 	json_out_key(w, "alerts");
 	report_write_alerts(&rp, w);
 	json_out_key(w, "proposals");
-	json_out_arr_begin(w);
-	json_out_arr_end(w);
+	r = report_write_proposals(&rp, w);
 	json_out_key(w, "existingPolicies");
-	r = report_write_policies(&rp, w);
+	if (r == 0)
+		r = report_write_policies(&rp, w);
 	json_out_obj_end(w);
 	json_out_newline(w);
 	if (r == 0)

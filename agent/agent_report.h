@@ -17,10 +17,13 @@
 #include "json_out.h"
 #include "labels.h"
 #include "netpol.h"
+#include "propose.h"
 #include "state_db.h"
 
 struct agent;
 struct cluster;
+struct engine;
+struct engine_ep;
 
 #define REPORT_NONE ((size_t) -1)
 
@@ -45,8 +48,34 @@ struct redge {
 	const char *state;
 	/* allowedBy, when a policy allows it */
 	const struct netpol *by;
+	bool by_proposal; /* @by is a proposed policy, not an existing one */
 	enum netpol_dir by_dir;
 	size_t by_rule;
+};
+
+/*
+ * The stored proposals a report shows (docs/report.md, "proposals[]"),
+ * read on the loop before the report's child is forked: the child must
+ * not use the loop's database connection (SQLite connections do not
+ * survive fork()), and the proposals are small next to what the child
+ * reads.  The JSON texts as stored (the List propose writes), namespace
+ * scopes first, the cluster scope last.
+ */
+struct report_stored {
+	size_t n;
+	char **scope; /* owned */
+	char **json; /* owned */
+};
+
+/* One rule of a proposed policy: the edges (indexes) that justify it. */
+struct rrule {
+	size_t *edges, n, cap;
+};
+
+/* One proposed policy the report shows, with its rules' flows. */
+struct rpol {
+	const struct proposal_policy *pp; /* borrowed from report->props */
+	struct rrule *rules[_NETPOL_DIR_MAX]; /* owned, one per rule */
 };
 
 struct rns {
@@ -70,6 +99,12 @@ struct report {
 	struct rns *ns;
 	size_t n_ns, cap_ns;
 	struct hmap ns_by_name;
+	/* proposals (agent_report_proposals.c) */
+	const struct report_stored *stored; /* borrowed, may be NULL */
+	struct proposal *props; /* owned: each stored proposal decoded */
+	size_t n_props;
+	struct rpol *pol; /* owned, sorted by (namespace, name) */
+	size_t n_pol;
 };
 
 /* agent_report_json.c: the sections, in the schema's order. */
@@ -80,5 +115,26 @@ void report_write_flows(struct report *rp, struct json_out *w);
 void report_write_alerts(struct report *rp, struct json_out *w);
 /* 0, or -ENOMEM (a policy's YAML). */
 int report_write_policies(struct report *rp, struct json_out *w);
+
+/* agent_report_proposals.c.  On the loop: the stored proposals of every
+ * scope that has one (the cluster's, each namespace of the cluster or of
+ * a stored mode).  0, -ENOMEM or the database's -errno. */
+int report_stored_load(struct agent *a, struct report_stored *ret);
+void report_stored_done(struct report_stored *s);
+/* In the report: rp->stored decoded into rp->props and rp->pol (a
+ * namespace's own proposal before the cluster scope's policies of that
+ * namespace).  A proposal that does not decode is left out, logged at
+ * debug.  0 or -ENOMEM. */
+int report_proposals_gather(struct report *rp);
+/* Edge @i with its endpoints @s and @d (of @eng, over rp->c): the rules
+ * that allow it get it as a justifying flow, and an "uncovered" edge the
+ * proposal allows (every isolated side allowed by a rule) becomes
+ * "allowed-by-proposal" ("enforced" in a namespace in enforce).  0 or
+ * -ENOMEM. */
+int report_proposals_judge(struct report *rp, struct engine *eng, size_t i,
+			   const struct engine_ep *s, const struct engine_ep *d);
+/* The proposals[] section.  0 or -ENOMEM. */
+int report_write_proposals(struct report *rp, struct json_out *w);
+void report_proposals_done(struct report *rp);
 
 #endif

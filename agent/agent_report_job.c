@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "agent_int.h"
+#include "agent_report.h"
 #include "buf.h"
 #include "clock.h"
 #include "http_server.h"
@@ -94,8 +95,11 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* The child: the report of its copy of the agent into @fd, then gone. */
-__attribute__((noreturn)) static void child_main(struct agent *a, int fd, pid_t parent, int64_t now)
+/* The child: the report of its copy of the agent into @fd, then gone.
+ * @stored: the proposals the parent read for it (the database connection
+ * is the parent's, and its descriptor is closed here). */
+__attribute__((noreturn)) static void
+child_main(struct agent *a, const struct report_stored *stored, int fd, pid_t parent, int64_t now)
 {
 	struct json_out w;
 	struct buf b;
@@ -108,7 +112,7 @@ __attribute__((noreturn)) static void child_main(struct agent *a, int fd, pid_t 
 	(void) close_range((unsigned) fd + 1, ~0U, 0);
 	buf_init(&b, HTTP_RESPONSE_MAX);
 	json_out_init(&w, &b);
-	r = agent_report_write(a, now, &w);
+	r = agent_report_write(a, stored, now, &w);
 	if (r == 0)
 		r = write_all(fd, b.data ? b.data : "", b.len);
 	_exit(r < 0 ? 1 : 0);
@@ -172,17 +176,29 @@ static int child_start(struct report_job *j)
 {
 	pid_t parent = getpid(), pid;
 	int64_t now = (int64_t) time(NULL);
+	struct report_stored stored = { 0 };
 	int r;
 
 	j->memfd = memfd_create("bulkhead-report", MFD_CLOEXEC);
 	if (j->memfd < 0)
 		return -errno;
 	j->t0 = clock_mono_us();
+	/* The stored proposals, read here: the child must not touch the
+	 * loop's SQLite connection.  A read that fails leaves them out. */
+	r = report_stored_load(j->a, &stored);
+	if (r < 0)
+		log_warning("agent: report: the stored proposals cannot be read, "
+			    "leaving them out: %s",
+			    strerror(-r));
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		r = -errno;
+		report_stored_done(&stored);
+		return r;
+	}
 	if (pid == 0)
-		child_main(j->a, j->memfd, parent, now);
+		child_main(j->a, &stored, j->memfd, parent, now);
+	report_stored_done(&stored);
 	j->pid = pid;
 	j->fork_us = clock_mono_us() - j->t0;
 	j->pidfd = pidfd_open(pid, 0);

@@ -202,7 +202,7 @@ void report_write_flows(struct report *rp, struct json_out *w)
 			(void) snprintf(ref, sizeof(ref), "%s/%s", e->by->ns, e->by->name);
 			json_out_str(w, ref);
 			json_out_key(w, "origin");
-			json_out_str(w, "existing");
+			json_out_str(w, e->by_proposal ? "proposal" : "existing");
 			json_out_key(w, "direction");
 			json_out_str(w, netpol_dir_name(e->by_dir));
 			json_out_key(w, "rule");
@@ -250,7 +250,8 @@ int report_write_policies(struct report *rp, struct json_out *w)
 		const struct netpol *np = &c->policies[i];
 		json_t *doc;
 
-		/* (the proposal policies of the stages are the proposals') */
+		/* a proposal compiled into the cluster model is no existing
+		 * policy: proposals[] shows it */
 		if (np->origin != NETPOL_ORIGIN_CLUSTER)
 			continue;
 		json_out_newline(w);

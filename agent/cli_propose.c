@@ -227,11 +227,18 @@ static void malloc_tune(void)
 	(void) mallopt(M_TRIM_THRESHOLD, PROPOSE_MALLOC_THRESHOLD);
 }
 
+/* The learned flows the proposal answers for: all but those an existing
+ * policy denies. */
+static size_t answered(const struct proposal *p)
+{
+	return p->n_checked + p->n_flows_unplaced - p->n_existing_denied;
+}
+
 /* The share of learned flows allowed, never rounded up to 100.0% while
  * one is not covered. */
 static double coverage(const struct proposal *p)
 {
-	size_t total = p->n_checked + p->n_flows_unplaced;
+	size_t total = answered(p);
 	double pct = total ? 100.0 * (double) p->n_allowed / (double) total : 100.0;
 
 	return proposal_uncovered(p) && pct > 99.9 ? 99.9 : pct;
@@ -249,7 +256,20 @@ static void report(const struct proposal *p)
 	else if (p->n_flows_unplaced)
 		fprintf(stderr, " (%zu not placed)", p->n_flows_unplaced);
 	fprintf(stderr, "\npropose: self-check: %zu/%zu learned flows allowed (%.1f%%)\n",
-		p->n_allowed, p->n_checked + p->n_flows_unplaced, coverage(p));
+		p->n_allowed, answered(p), coverage(p));
+	/* Only where the cluster has policies of its own: the output for a
+	 * cluster without any stays as it was. */
+	if (p->n_existing_isolated)
+		fprintf(stderr,
+			"propose: existing policies: %zu workload direction%s already isolated, "
+			"no policy proposed there\n",
+			p->n_existing_isolated, p->n_existing_isolated == 1 ? "" : "s");
+	if (p->n_existing_allowed || p->n_existing_denied)
+		fprintf(stderr,
+			"propose: existing policies: %zu learned flows allowed by an existing "
+			"policy, %zu denied by one (not counted as the proposal's failures: a "
+			"proposal cannot widen an existing policy)\n",
+			p->n_existing_allowed, p->n_existing_denied);
 	for (size_t i = 0; i < p->n_denials; i++) {
 		const struct proposal_denial *d = &p->denials[i];
 
@@ -348,7 +368,8 @@ int cli_propose(int argc, char **argv, struct bh_err *reterr)
 		goto out;
 	report(&p);
 	if (proposal_uncovered(&p) && !a.allow_uncovered) {
-		size_t total = p.n_checked + p.n_flows_unplaced, denied = p.n_checked - p.n_allowed;
+		size_t total = answered(&p),
+		       denied = p.n_checked - p.n_allowed - p.n_existing_denied;
 
 		if (!p.n_flows_unplaced)
 			r = bh_err_set(

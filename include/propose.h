@@ -78,8 +78,20 @@ struct proposal {
 	size_t n_unplaced;
 	struct proposal_unplaced *unplaced; /* owned, sorted by (src, dst, proto, port) */
 	size_t n_workloads_seen;
-	/* Filled by propose_self_check(). */
+	/* Directions of workloads that got no policy because an existing
+	 * policy of the cluster (NETPOL_ORIGIN_CLUSTER) isolates every one of
+	 * their pods in that direction: a proposed policy could only widen
+	 * what the existing ones allow (docs/propose.md, "Existing
+	 * policies"). */
+	size_t n_existing_isolated;
+	/* Filled by propose_self_check().  n_allowed counts the flows that
+	 * the existing policies and the proposal together allow; of those,
+	 * n_existing_allowed were allowed by a rule of an existing policy
+	 * isolating one of their ends.  n_existing_denied flows are denied by
+	 * the existing policies alone: they are no failure of the proposal
+	 * (it cannot widen an existing policy) and are not in the denials. */
 	size_t n_checked, n_allowed;
+	size_t n_existing_allowed, n_existing_denied;
 	size_t n_denials;
 	struct proposal_denial *denials; /* owned */
 };
@@ -95,21 +107,60 @@ int propose_build(const struct flow_set *flows, struct cluster *c, const struct 
 
 /*
  * Evaluates the proposal with the policy engine, on a copy of @c whose
- * policies are replaced by the proposed ones, against every flow of
+ * policies are its existing ones (NETPOL_ORIGIN_CLUSTER; policies of other
+ * origins are left out) and the proposed ones, against every flow of
  * @flows that propose_build() could place (the same flows, resolved the
- * same way): fills n_checked, n_allowed and the denied endpoint pairs
- * (sorted).  Returns 0 (whatever the coverage) or -ENOMEM.
+ * same way): fills n_checked, n_allowed, n_existing_allowed,
+ * n_existing_denied and the endpoint pairs the proposal denies (sorted).
+ * Returns 0 (whatever the coverage) or -ENOMEM.
  */
 int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
 		       struct bh_err *reterr) BH_MUST_CHECK;
 
 /*
  * Learned flows the proposal does not cover once self-checked: those the
- * self-check found denied plus those that could not be placed.  0 is the
- * only value that means every learned flow is allowed.
+ * self-check found denied (not those an existing policy denies) plus those
+ * that could not be placed.  0 means every learned flow is allowed, or
+ * denied by an existing policy.
  */
 size_t proposal_uncovered(const struct proposal *p);
 
 void proposal_done(struct proposal *p);
+
+/* One flow, as an alert names it (include/alerts.h). */
+struct propose_amend_flow {
+	/* The deciding direction: ingress amends the destination's policy,
+	 * egress the source's. */
+	enum netpol_dir dir;
+	/* "NAMESPACE/KIND/NAME" of a workload, or an address (or a /32 or
+	 * /128 CIDR).  Borrowed. */
+	const char *src, *dst;
+	uint16_t port; /* 0: every port of @proto */
+	uint8_t proto; /* IPPROTO_* */
+};
+
+/*
+ * Adds to the proposal @p the rule propose would have written for the flow
+ * @f (learner/propose_amend.c): in the policy of direction @f->dir of the
+ * deciding side's workload (of its namespace, of that policy type, whose
+ * bulkhead.io/workload annotation names the workload, or without one whose
+ * podSelector is the workload's), a rule whose peer is what propose writes
+ * for the other end (the workload's selector with its namespace's, or a
+ * /32 or /128 ipBlock) and whose port is written as propose writes it (named
+ * where every pod of the destination names it).  The policy's
+ * bulkhead.io/peers annotation gets a line for it.  Idempotent: when a rule
+ * of that policy already allows the flow nothing changes.
+ *
+ * @p needs only n and v[] (np, annotations): a proposal decoded from the
+ * List propose writes will do.  @c is borrowed (its indexes may be built)
+ * and is the cluster the workloads are looked up in.  *@ret_changed: true
+ * when a rule was added.  Errors, with the peer or policy named in @reterr:
+ * -EINVAL (input) for a peer that is neither a workload nor one address;
+ * -ENOENT (input) for a workload the cluster does not have, a deciding side
+ * that is an address, or no proposed policy for the workload in that
+ * direction; -ENOMEM.  On failure @p is as it was.
+ */
+int propose_amend(struct proposal *p, struct cluster *c, const struct propose_amend_flow *f,
+		  bool *ret_changed, struct bh_err *reterr) BH_MUST_CHECK;
 
 #endif

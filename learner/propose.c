@@ -62,6 +62,34 @@ void proposal_done(struct proposal *p)
 }
 
 /*
+ * Does an existing policy of the cluster (NETPOL_ORIGIN_CLUSTER; policies
+ * of other origins are as if absent) isolate every pod of @w in direction
+ * @d?  A workload whose pods are all gone is not isolated: nothing says
+ * what its next pods will carry.
+ */
+static bool existing_isolates(const struct cluster *c, const struct workload *w, enum netpol_dir d)
+{
+	if (!w->n_pods)
+		return false;
+	for (size_t i = 0; i < w->n_pods; i++) {
+		const struct pod *pod = &c->pods[w->pods[i]];
+		size_t first, end;
+		bool isolated = false;
+
+		cluster_policies_in_ns(c, pod->ns, &first, &end);
+		for (size_t k = first; k < end && !isolated; k++) {
+			const struct netpol *np = &c->policies[k];
+
+			isolated = np->origin == NETPOL_ORIGIN_CLUSTER && np->types[d] &&
+				   selector_matches(&np->pod_sel, &pod->labels);
+		}
+		if (!isolated)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Policies of direction @d: one per workload seen at either end of a flow,
  * so a workload seen only as a client is isolated for ingress too (nothing
  * connected to it while learning).  A host-network workload is never
@@ -99,6 +127,14 @@ static int policies_for(struct ctx *x, enum netpol_dir d, const bool *seen, cons
 				break;
 		}
 		if (!seen[w] || x->ws->v[w].host_network || (!in && j == i && x->dns_wl[w])) {
+			i = j;
+			continue;
+		}
+		/* A NetworkPolicy only widens what another allows: where an
+		 * existing policy isolates the workload, a proposed one would
+		 * change nothing that is enforced. */
+		if (existing_isolates(x->c, &x->ws->v[w], d)) {
+			p->n_existing_isolated++;
 			i = j;
 			continue;
 		}
@@ -256,5 +292,5 @@ out_err:
 
 size_t proposal_uncovered(const struct proposal *p)
 {
-	return p->n_checked - p->n_allowed + p->n_flows_unplaced;
+	return p->n_checked - p->n_allowed - p->n_existing_denied + p->n_flows_unplaced;
 }

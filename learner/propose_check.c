@@ -75,36 +75,111 @@ static int denial_add(struct proposal *p, struct proposal_denial *d)
 	return 0;
 }
 
+/*
+ * The policies checked: the cluster's existing ones (origin cluster) and
+ * the proposed ones, renamed with NETPOL_PROPOSAL_PREFIX so that none
+ * replaces an existing policy of the same name in the memo's copy, and of
+ * origin enforce so that the two are joined as NetworkPolicies are.  The
+ * renamed copies are shallow: only @names is owned.
+ */
+struct checked {
+	const struct netpol **v;
+	size_t n, n_existing;
+	struct netpol *renamed;
+	char **names;
+};
+
+static void checked_done(struct checked *k, size_t n_proposed)
+{
+	for (size_t i = 0; k->names && i < n_proposed; i++)
+		free(k->names[i]);
+	free(k->names);
+	free(k->renamed);
+	free(k->v);
+}
+
+static int checked_init(struct checked *k, const struct proposal *p, const struct cluster *c)
+{
+	size_t n_ex = 0;
+
+	*k = (struct checked){ 0 };
+	for (size_t i = 0; i < c->n_policies; i++)
+		n_ex += c->policies[i].origin == NETPOL_ORIGIN_CLUSTER;
+	k->v = calloc(n_ex + p->n + 1, sizeof(*k->v));
+	k->renamed = calloc(p->n + 1, sizeof(*k->renamed));
+	k->names = calloc(p->n + 1, sizeof(*k->names));
+	if (!k->v || !k->renamed || !k->names)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_policies; i++)
+		if (c->policies[i].origin == NETPOL_ORIGIN_CLUSTER)
+			k->v[k->n++] = &c->policies[i];
+	k->n_existing = k->n;
+	for (size_t i = 0; i < p->n; i++) {
+		k->renamed[i] = p->v[i].np;
+		if (k->n_existing) {
+			if (asprintf(&k->names[i], NETPOL_PROPOSAL_PREFIX "%s", p->v[i].np.name) <
+			    0) {
+				k->names[i] = NULL;
+				return -ENOMEM;
+			}
+			k->renamed[i].name = k->names[i];
+			k->renamed[i].origin = NETPOL_ORIGIN_ENFORCE;
+		}
+		k->v[k->n++] = &k->renamed[i];
+	}
+	return 0;
+}
+
+/* The endpoint of @pl (placed on @from) for an engine over @to, a copy of
+ * @from with the same pods in the same order. */
+static void ep_on(struct engine *e, const struct cluster *from, const struct cluster *to,
+		  const struct pod *pod, const struct addr *a, struct engine_ep *ret)
+{
+	if (pod)
+		engine_ep_pod(e, &to->pods[pod - from->pods], a->family, ret);
+	else
+		engine_ep_addr(e, a, ret);
+}
+
 int propose_self_check(struct proposal *p, const struct flow_set *flows, const struct cluster *c,
 		       struct bh_err *reterr)
 {
-	struct engine_memo *m = NULL;
-	struct engine *e;
-	struct cluster *cc;
+	struct engine_memo *m = NULL, *mx = NULL;
+	struct engine *e, *ex = NULL;
+	struct cluster *cc, *cx = NULL;
 	const struct pod *sp = NULL;
-	struct engine_ep src = { 0 };
+	struct engine_ep src = { 0 }, xsrc = { 0 };
 	struct place spl = { 0 };
-	const struct netpol **pols = calloc(p->n ? p->n : 1, sizeof(*pols));
+	struct checked k;
 	/* Without memory for it, lookups are simply not remembered. */
 	struct pod_memo_slot *pod_memo = calloc(POD_MEMO_SLOTS, sizeof(*pod_memo));
 	int r;
 
 	p->n_checked = p->n_allowed = 0;
-	if (!pols) {
-		r = -ENOMEM;
+	p->n_existing_allowed = p->n_existing_denied = 0;
+	r = checked_init(&k, p, c);
+	if (r < 0)
 		goto out;
-	}
-	/* The proposal alone: policies already in the cluster are not part
-	 * of what is being checked.  The memo asks the engine once per class
-	 * of pods, port and protocol (include/engine_memo.h). */
-	for (size_t i = 0; i < p->n; i++)
-		pols[i] = &p->v[i].np;
+	/* The existing policies and the proposal together, as they would be
+	 * enforced; without existing policies, the proposal alone.  The memo
+	 * asks the engine once per class of pods, port and protocol
+	 * (include/engine_memo.h). */
 	r = engine_memo_new((struct cluster *) c,
-			    &(struct engine_memo_policies){ .n = p->n, .v = pols }, &m);
+			    &(struct engine_memo_policies){ .n = k.n, .v = k.v }, &m);
 	if (r < 0)
 		goto out;
 	e = engine_memo_engine(m);
 	cc = engine_memo_cluster(m);
+	/* And the existing policies alone: which flows they decide. */
+	if (k.n_existing) {
+		r = engine_memo_new((struct cluster *) c,
+				    &(struct engine_memo_policies){ .n = k.n_existing, .v = k.v },
+				    &mx);
+		if (r < 0)
+			goto out;
+		ex = engine_memo_engine(mx);
+		cx = engine_memo_cluster(mx);
+	}
 
 	for (size_t i = 0; i < flows->n; i++) {
 		const struct flow_record *f = &flows->flows[i];
@@ -122,10 +197,9 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 			propose_place_end(cc, &p->ws, pod_memo, &f->key.src, &f->src_peer,
 					  f->last_seen, &spl);
 			sp = check_pod(cc, &spl);
-			if (sp)
-				engine_ep_pod(e, sp, f->key.src.family, &src);
-			else
-				engine_ep_addr(e, &f->key.src, &src);
+			ep_on(e, cc, cc, sp, &f->key.src, &src);
+			if (ex)
+				ep_on(ex, cc, cx, sp, &f->key.src, &xsrc);
 		}
 		propose_place_end(cc, &p->ws, pod_memo, &f->key.dst, &f->dst_peer, f->last_seen,
 				  &dpl);
@@ -133,11 +207,28 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 		if (spl.kind == PLACE_NONE || dpl.kind == PLACE_NONE)
 			continue;
 		dp = check_pod(cc, &dpl);
-		if (dp)
-			engine_ep_pod(e, dp, f->key.dst.family, &dst);
-		else
-			engine_ep_addr(e, &f->key.dst, &dst);
+		ep_on(e, cc, cc, dp, &f->key.dst, &dst);
 		p->n_checked++;
+		if (ex) {
+			struct engine_memo_explanation why;
+			struct engine_ep xdst;
+
+			ep_on(ex, cc, cx, dp, &f->key.dst, &xdst);
+			r = engine_memo_explain(mx, &xsrc, &xdst, f->key.proto, f->key.port, &why);
+			if (r < 0)
+				goto out;
+			/* Denied by what exists: the proposal cannot widen it. */
+			if (!why.allowed) {
+				p->n_existing_denied++;
+				continue;
+			}
+			if (why.reason == ENGINE_REASON_RULE &&
+			    engine_memo_allowed(m, &src, &dst, f->key.proto, f->key.port)) {
+				p->n_existing_allowed++;
+				p->n_allowed++;
+				continue;
+			}
+		}
 		if (engine_memo_allowed(m, &src, &dst, f->key.proto, f->key.port)) {
 			p->n_allowed++;
 			continue;
@@ -161,8 +252,9 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
 out:
 	if (r < 0)
 		bh_err_oom(reterr);
+	engine_memo_free(mx);
 	engine_memo_free(m);
 	free(pod_memo);
-	free(pols);
+	checked_done(&k, p->n);
 	return r;
 }

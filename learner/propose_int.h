@@ -10,6 +10,7 @@
  *   propose_edges.c     edges and DNS edges
  *   propose_rules.c     the rules of one policy
  *   propose_names.c     policy names
+ *   propose_amend.c     one flow's rule added to a proposal
  *   propose_check.c     the self-check through the engine memo
  */
 #ifndef BH_PROPOSE_INT_H
@@ -151,6 +152,16 @@ int propose_add_dns_edges(struct ctx *x);
 /* propose_rules.c */
 int propose_policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const struct edge *e,
 			 size_t n, struct proposal_policy *pp);
+/*
+ * The rule propose writes in the policy of workload @wi, direction @d, for
+ * the single edge @e (its peer on its port): the peer workload's selector
+ * with its namespace's, or the /32 or /128 ipBlock of an address; the port
+ * named where every pod of the destination workload names it.  No
+ * aggregation.  0 or -ENOMEM; *@ret is the caller's to release
+ * (netpol_rule_done()).
+ */
+int propose_rule_build(const struct ctx *x, size_t wi, enum netpol_dir d, const struct edge *e,
+		       struct netpol_rule *ret);
 
 /* propose_names.c */
 int propose_policy_name_cmp(const void *a, const void *b);

@@ -109,6 +109,13 @@ oom:
 	return -ENOMEM;
 }
 
+/* An address peer: the /32 or /128 of @a. */
+static void peer_addr(const struct addr *a, struct netpol_peer *peer)
+{
+	*peer = (struct netpol_peer){ .kind = NETPOL_PEER_IPBLOCK };
+	cidr_from_addr(&peer->cidr, a);
+}
+
 /* An address peer of a policy, with the ports it used. */
 struct ip_peer {
 	struct ep ep;
@@ -199,8 +206,7 @@ static int ip_rules(const struct ctx *x, struct netpol *np, enum netpol_dir d, s
 			size_t m = k + 1;
 			uint64_t flows = ips[k].flows;
 
-			*pp = (struct netpol_peer){ .kind = NETPOL_PEER_IPBLOCK };
-			cidr_from_addr(&pp->cidr, &ips[k].ep.addr);
+			peer_addr(&ips[k].ep.addr, pp);
 			if (x->o->aggregate_count && ips[k].ep.kind == EP_EXT) {
 				struct cidr wide;
 				uint8_t plen = ips[k].ep.addr.family == AF_INET ?
@@ -247,6 +253,58 @@ static int ip_rules(const struct ctx *x, struct netpol *np, enum netpol_dir d, s
 		}
 		i = j;
 	}
+	return 0;
+}
+
+/*
+ * The rule of @w's policy for the workload peer @pw reached over the edges
+ * [e, e + n): their ports, named where every pod of the destination names
+ * them, and @pw's selector with its namespace's.
+ */
+static int workload_rule(const struct ctx *x, const struct workload *w, const struct workload *pw,
+			 enum netpol_dir d, const struct edge *e, size_t n,
+			 struct netpol_rule *rule)
+{
+	int r = build_ports(x, e, n, d == NETPOL_INGRESS ? w : pw, rule);
+
+	if (r < 0)
+		return r;
+	rule->peers = calloc(1, sizeof(*rule->peers));
+	if (!rule->peers)
+		return -ENOMEM;
+	r = peer_workload(pw, &rule->peers[0]);
+	if (r < 0)
+		return r;
+	rule->n_peers = 1;
+	return 0;
+}
+
+int propose_rule_build(const struct ctx *x, size_t wi, enum netpol_dir d, const struct edge *e,
+		       struct netpol_rule *ret)
+{
+	const struct ep *peer = d == NETPOL_INGRESS ? &e->src : &e->dst;
+	struct netpol_rule rule = { 0 };
+	int r;
+
+	if (peer->kind == EP_WL) {
+		r = workload_rule(x, &x->ws->v[wi], &x->ws->v[peer->wl], d, e, 1, &rule);
+	} else {
+		/* as ip_rules() writes a peer alone with its ports */
+		r = build_ports(x, e, 1, NULL, &rule);
+		if (r == 0) {
+			rule.peers = calloc(1, sizeof(*rule.peers));
+			r = rule.peers ? 0 : -ENOMEM;
+		}
+		if (r == 0) {
+			peer_addr(&peer->addr, &rule.peers[0]);
+			rule.n_peers = 1;
+		}
+	}
+	if (r < 0) {
+		netpol_rule_done(&rule);
+		return r;
+	}
+	*ret = rule;
 	return 0;
 }
 
@@ -325,17 +383,9 @@ int propose_policy_build(struct ctx *x, size_t wi, enum netpol_dir d, const stru
 
 			if (!rule)
 				goto out;
-			r = build_ports(x, &e[i], j - i, d == NETPOL_INGRESS ? w : pw, rule);
+			r = workload_rule(x, w, pw, d, &e[i], j - i, rule);
 			if (r < 0)
 				goto out;
-			r = -ENOMEM;
-			rule->peers = calloc(1, sizeof(*rule->peers));
-			if (!rule->peers)
-				goto out;
-			r = peer_workload(pw, &rule->peers[0]);
-			if (r < 0)
-				goto out;
-			rule->n_peers = 1;
 			r = buf_printf(&notes, "%s %s/%s/%s: ", d == NETPOL_INGRESS ? "from" : "to",
 				       pw->ns, pw->kind, pw->name);
 			if (r == 0)
