@@ -9,31 +9,45 @@
  *   POST /alerts/dismiss  {"ids": ["3f0c...", ...]}
  *       the alerts dismissed (all or none): {"changed": N, "alerts": [...]}
  *       with each alert as GET /alerts writes it.
+ *   POST /alerts/allow  {"ids": [...]}
+ *       each alert's flow taken into the proposal of the namespace whose
+ *       proposal policy decided it (propose_amend(): the rule `bulkhead
+ *       propose` would have written), stored as that namespace's next
+ *       generation, and the proposal policies sent to the kernel as one
+ *       batch; then the alerts are "allowed".  All or none: 404 for an
+ *       alert the agent does not hold, 409 for one that no proposal
+ *       decided (a cluster policy's: Bulkhead never edits those) or that
+ *       the proposal cannot take (its workload gone), before anything is
+ *       stored.  Answered as dismiss is.
  *
  * Loop thread only.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "agent_int.h"
 #include "alerts.h"
+#include "buf.h"
 #include "http_server.h"
 #include "json_out.h"
+#include "log.h"
+#include "netpol_emit.h"
+#include "proposal_doc.h"
+#include "propose.h"
+#include "state_db.h"
 
 /* At most this many ids in one request (the table's own bound is
  * maxAlerts; a request past it is a client's mistake). */
 #define CONTROL_IDS_MAX 100000
 
-/* Writes {"error": ...} with @status: 1 (an answer), or -errno. */
-static int answer_error(struct http_response *resp, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int answer_error(struct http_response *resp, unsigned status, const char *fmt, ...)
+int agent_control_error(struct http_response *resp, unsigned status, const char *fmt, ...)
 {
 	char msg[512];
 	struct json_out w;
@@ -66,23 +80,166 @@ static int body_ids(const struct http_request *req, struct http_response *resp, 
 
 	*doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*doc)
-		return answer_error(resp, 400, "the body is not JSON: %s", jerr.text);
+		return agent_control_error(resp, 400, "the body is not JSON: %s", jerr.text);
 	ids = json_object_get(*doc, "ids");
 	if (!json_is_object(*doc) || !json_is_array(ids) || json_array_size(ids) == 0)
-		return answer_error(resp, 400, "the body has no \"ids\": a non-empty array");
+		return agent_control_error(resp, 400, "the body has no \"ids\": a non-empty array");
 	n = json_array_size(ids);
 	if (n > CONTROL_IDS_MAX)
-		return answer_error(resp, 400, "\"ids\": more than %d", CONTROL_IDS_MAX);
+		return agent_control_error(resp, 400, "\"ids\": more than %d", CONTROL_IDS_MAX);
 	*ret = calloc(n, sizeof(**ret));
 	if (!*ret)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		(*ret)[i] = json_string_value(json_array_get(ids, i));
 		if (!(*ret)[i])
-			return answer_error(resp, 400, "\"ids\"[%zu]: not a string", i);
+			return agent_control_error(resp, 400, "\"ids\"[%zu]: not a string", i);
 	}
 	*ret_n = n;
 	return 0;
+}
+
+/* One namespace's stored proposal, decoded, while `allow` amends it. */
+struct allow_ns {
+	char ns[254]; /* a Kubernetes name, NUL */
+	struct proposal p;
+	bool loaded, changed;
+};
+
+/* The namespace and name of the policy that decided @e ("NS/NAME"). */
+static bool alert_policy_split(const struct alert_entry *e, char *ns, size_t len,
+			       const char **ret_name)
+{
+	const char *slash = e->policy ? strchr(e->policy, '/') : NULL;
+
+	if (!slash || (size_t) (slash - e->policy) >= len)
+		return false;
+	memcpy(ns, e->policy, (size_t) (slash - e->policy));
+	ns[slash - e->policy] = '\0';
+	*ret_name = slash + 1;
+	return true;
+}
+
+static struct allow_ns *allow_ns_get(struct allow_ns **v, size_t *n, const char *ns)
+{
+	struct allow_ns *t;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].ns, ns) == 0)
+			return &(*v)[i];
+	t = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!t)
+		return NULL;
+	*v = t;
+	t[*n] = (struct allow_ns){ 0 };
+	(void) snprintf(t[*n].ns, sizeof(t[*n].ns), "%s", ns);
+	return &t[(*n)++];
+}
+
+/*
+ * The amendments of `allow` for the alerts @ids: every one checked and
+ * applied to the decoded proposals first, then each changed proposal
+ * stored and the proposal policies sent as one batch.  0 (the alerts'
+ * state is the caller's to set), or an answer written (1), or -errno.
+ */
+static int allow(struct agent *a, const char *const *ids, size_t n, struct http_response *resp)
+{
+	struct allow_ns *nsv = NULL;
+	size_t n_ns = 0, stored = 0;
+	struct bh_err err = { 0 };
+	char nsbuf[sizeof(nsv->ns)];
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
+		struct propose_amend_flow f;
+		struct allow_ns *t;
+		const char *name;
+		bool changed = false;
+		char *json = NULL;
+
+		if (!e) {
+			r = agent_control_error(resp, 404, "no alert '%.64s' on this agent",
+						ids[i]);
+			break;
+		}
+		if (!alert_policy_split(e, nsbuf, sizeof(nsbuf), &name) ||
+		    !agent_stage_is_proposal(a, nsbuf, name)) {
+			r = agent_control_error(
+				resp, 409,
+				"alert %s was decided by the cluster's policy '%.300s', "
+				"not by a proposal: Bulkhead does not edit the "
+				"cluster's policies",
+				e->id, e->policy ? e->policy : "?");
+			break;
+		}
+		t = allow_ns_get(&nsv, &n_ns, nsbuf);
+		if (!t) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!t->loaded) {
+			r = state_db_proposal_get(a->db, nsbuf, &json, NULL, NULL, &err);
+			if (r == 0)
+				r = bh_err_set(&err, BH_ERR_INPUT, -ENOENT,
+					       "namespace '%s' has no stored proposal", nsbuf);
+			if (r > 0)
+				r = proposal_doc_decode(json, strlen(json), &t->p, &err);
+			free(json);
+			t->loaded = r >= 0;
+			if (r < 0) {
+				r = agent_control_error(resp, 409, "alert %s: %s", e->id, err.msg);
+				break;
+			}
+		}
+		f = (struct propose_amend_flow){
+			.dir = e->direction == ALERT_INGRESS ? NETPOL_INGRESS : NETPOL_EGRESS,
+			.src = e->src,
+			.dst = e->dst,
+			.port = e->port,
+			.proto = e->proto,
+		};
+		r = propose_amend(&t->p, a->enf_cluster, &f, &changed, &err);
+		if (r < 0) {
+			r = r == -ENOMEM ?
+				    r :
+				    agent_control_error(resp, 409, "alert %s: %s", e->id, err.msg);
+			break;
+		}
+		t->changed |= changed;
+	}
+	for (size_t k = 0; r == 0 && k < n_ns; k++) {
+		const char *ns = nsv[k].ns;
+		struct buf out;
+
+		if (!nsv[k].changed)
+			continue;
+		buf_init(&out, SIZE_MAX);
+		r = netpol_emit_list_json(&nsv[k].p, &out);
+		if (r == 0)
+			r = buf_append(&out, "", 1); /* the NUL state_db takes */
+		if (r == 0)
+			r = state_db_proposal_put(a->db, ns, out.data, (int64_t) time(NULL), NULL,
+						  &err);
+		buf_done(&out);
+		if (r < 0) {
+			/* Stored ones stay: they are what the alerts asked. */
+			log_err("agent: allow: the proposal of namespace '%s': %s", ns,
+				err.msg[0] ? err.msg : strerror(-r));
+			r = agent_control_error(resp, 500, "the proposal of namespace '%s': %s", ns,
+						err.msg[0] ? err.msg : strerror(-r));
+			break;
+		}
+		log_notice("agent: allow: the proposal of namespace '%s' takes %s", ns,
+			   n == 1 ? "one more flow" : "more flows");
+		stored++;
+	}
+	if (stored)
+		agent_stage_proposals_changed(a);
+	for (size_t k = 0; k < n_ns; k++)
+		proposal_done(&nsv[k].p);
+	free(nsv);
+	return r;
 }
 
 static int set_state(struct agent *a, const struct http_request *req, struct http_response *resp,
@@ -97,9 +254,14 @@ static int set_state(struct agent *a, const struct http_request *req, struct htt
 	r = body_ids(req, resp, &doc, &ids, &n);
 	if (r != 0)
 		goto out;
+	if (state == ALERT_ALLOWED) {
+		r = allow(a, ids, n, resp);
+		if (r != 0)
+			goto out;
+	}
 	r = agent_alerts_set_state(a, ids, n, state, &unknown);
 	if (r == -ENOENT) {
-		r = answer_error(resp, 404, "no alert '%.64s' on this agent", unknown);
+		r = agent_control_error(resp, 404, "no alert '%.64s' on this agent", unknown);
 		goto out;
 	}
 	if (r < 0)
@@ -128,12 +290,21 @@ static int dismiss_cb(const struct http_request *req, struct http_response *resp
 	return set_state(ud, req, resp, ALERT_DISMISSED);
 }
 
+static int allow_cb(const struct http_request *req, struct http_response *resp, void *ud)
+{
+	return set_state(ud, req, resp, ALERT_ALLOWED);
+}
+
 int agent_control_routes(struct agent *a, struct bh_err *reterr)
 {
 	int r = http_server_route(a->http, "POST", "/alerts/dismiss", 0, dismiss_cb, a);
 
 	if (r < 0)
 		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "agent: POST /alerts/dismiss: %s",
+				  strerror(-r));
+	r = http_server_route(a->http, "POST", "/alerts/allow", 0, allow_cb, a);
+	if (r < 0)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, r, "agent: POST /alerts/allow: %s",
 				  strerror(-r));
 	return 0;
 }

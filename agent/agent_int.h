@@ -45,6 +45,7 @@ struct engine;
 struct cluster;
 struct ctmon;
 struct http_request;
+struct http_response;
 struct http_server;
 struct report_job;
 struct identity;
@@ -390,11 +391,21 @@ void agent_stage_reloaded(struct agent *a);
 void agent_stage_stop(struct agent *a);
 /* POST /stage on the control socket. */
 int agent_stage_routes(struct agent *a, struct bh_err *reterr);
+/* Whether NS/@name (as alerts name it, without NETPOL_PROPOSAL_PREFIX) is
+ * a policy of a proposal that the stages compile (preview or enforce). */
+bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name);
+/* A stored proposal of a namespace changed (`allow`): the proposal
+ * policies follow, as one batch. */
+void agent_stage_proposals_changed(struct agent *a);
 /* /status's "stages" array: each namespace's stage, since, window end. */
 void agent_stage_status(struct agent *a, struct json_out *w);
 
 /* agent_control.c: the control socket's routes that change state. */
 int agent_control_routes(struct agent *a, struct bh_err *reterr);
+/* Answers {"error": ...} with @status (the control routes' error answer,
+ * which the CLI prints as it is): 1, or -errno. */
+int agent_control_error(struct http_response *resp, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* agent_propose.c: POST /proposal (computed off the loop) and GET
  * /proposal; /status's "proposal" object; stop waits for the worker. */

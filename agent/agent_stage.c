@@ -584,30 +584,6 @@ void agent_stage_status(struct agent *a, struct json_out *w)
 
 /* ---- POST /stage ---- */
 
-static int answer_error(struct http_response *resp, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int answer_error(struct http_response *resp, unsigned status, const char *fmt, ...)
-{
-	char msg[1024];
-	struct json_out w;
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	resp->status = status;
-	resp->content_type = "application/json";
-	buf_reset(&resp->body);
-	json_out_init(&w, &resp->body);
-	json_out_obj_begin(&w);
-	json_out_key(&w, "error");
-	json_out_str(&w, msg);
-	json_out_obj_end(&w);
-	json_out_newline(&w);
-	return json_out_error(&w);
-}
-
 /* 409 naming the open alerts of the namespaces @v. */
 static int answer_alerts(struct agent *a, struct http_response *resp, const char *const *v,
 			 size_t n, size_t open)
@@ -734,7 +710,9 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 
 	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
-		return answer_error(resp, 400, "the body is not JSON: %s", jerr.text);
+		return agent_control_error(resp, 400, "the body is not JSON: %s", jerr.text) < 0 ?
+			       -ENOMEM :
+			       0;
 	list = json_object_get(doc, "namespaces");
 	jall = json_object_get(doc, "all");
 	jforce = json_object_get(doc, "force");
@@ -742,14 +720,14 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 	force = json_is_true(jforce);
 	if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "stage")) ||
 	    stage_parse(json_string_value(json_object_get(doc, "stage")), &to) < 0) {
-		r = answer_error(resp, 400, "\"stage\": expected enforce, preview or learn");
+		r = agent_control_error(resp, 400, "\"stage\": expected enforce, preview or learn");
 		goto out;
 	}
 	if ((jall && !json_is_boolean(jall)) || (jforce && !json_is_boolean(jforce)) ||
 	    (list && !json_is_array(list)) || (!all && json_array_size(list) == 0) ||
 	    (all && list) || json_array_size(list) > STAGE_NAMESPACES_MAX) {
-		r = answer_error(resp, 400,
-				 "expected \"namespaces\": a non-empty array, or \"all\": true");
+		r = agent_control_error(
+			resp, 400, "expected \"namespaces\": a non-empty array, or \"all\": true");
 		goto out;
 	}
 	n = all ? a->n_modes : json_array_size(list);
@@ -772,13 +750,15 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 		if (!all) {
 			v[i] = json_string_value(json_array_get(list, i));
 			if (!v[i] || !v[i][0]) {
-				r = answer_error(resp, 400, "\"namespaces\"[%zu]: not a name", i);
+				r = agent_control_error(resp, 400,
+							"\"namespaces\"[%zu]: not a name", i);
 				goto out;
 			}
 		}
 		m = mode_find(a, v[i]);
 		if (!m) {
-			r = answer_error(resp, 404, "no namespace '%.253s' on this agent", v[i]);
+			r = agent_control_error(resp, 404, "no namespace '%.253s' on this agent",
+						v[i]);
 			goto out;
 		}
 		from[i] = m->mode;
@@ -786,7 +766,7 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 		if (r < 0)
 			goto out;
 		if (r == 1 && !all) {
-			r = answer_error(resp, 409, "%s", why);
+			r = agent_control_error(resp, 409, "%s", why);
 			goto out;
 		}
 		skip[i] = r == 1;
@@ -806,7 +786,7 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 		if (r < 0) {
 			/* (those before are switched: the batch below sends them) */
 			stages_apply(a, true);
-			r = answer_error(resp, 500, "%s", err.msg);
+			r = agent_control_error(resp, 500, "%s", err.msg);
 			goto out;
 		}
 		log_notice("agent: stages: namespace '%s': %s -> %s%s", v[i],
@@ -866,6 +846,22 @@ out:
 	free(skip);
 	json_decref(doc);
 	return r < 0 ? r : 0;
+}
+
+bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name)
+{
+	char full[512];
+
+	if (a->stage_dirty)
+		wanted_build(a);
+	(void) snprintf(full, sizeof(full), "%s%s", NETPOL_PROPOSAL_PREFIX, name);
+	return wanted_find(a, ns, full) != NULL;
+}
+
+void agent_stage_proposals_changed(struct agent *a)
+{
+	a->stage_dirty = true;
+	stages_apply(a, true);
 }
 
 int agent_stage_routes(struct agent *a, struct bh_err *reterr)
