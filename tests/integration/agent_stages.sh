@@ -174,16 +174,17 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 agent_get /alerts > "$out/alerts.json"
-id=$(python3 - "$out/alerts.json" <<'PY'
+read -r id apol < <(python3 - "$out/alerts.json" <<'PY'
 import json, sys
 a = [x for x in json.load(open(sys.argv[1])) if x["dst"].get("workload") == "y/Deployment/api"]
 assert len(a) == 1, a
 a = a[0]
 assert a["src"]["workload"] == "x/StatefulSet/cache" and a["port"] == 80 and a["state"] == "open", a
 assert a["policy"].startswith("y/") and "proposal:" not in a["policy"], a
-print(a["id"])
+print(a["id"], a["policy"])
 PY
-) || bad "the alert of cache -> api: $(cat "$out/alerts.json")"
+)
+[ -n "${apol:-}" ] || bad "the alert of cache -> api: $(cat "$out/alerts.json")"
 report_ok "$out/report-preview.json"
 python3 - "$out/report-preview.json" <<'PY' || bad "the report in preview"
 import json, sys
@@ -192,6 +193,22 @@ assert not [p for p in r["existingPolicies"] if "proposal:" in p["name"]], r["ex
 y = [n for n in r["namespaces"] if n["name"] == "y"][0]
 assert y["mode"] == "preview", y
 PY
+
+# pcount VERDICT: bulkhead_policy_packets_total of y's proposal policy
+# that decided the alert (labelled "proposal:NAME"), waited for up to 8 s
+# to reach at least 1 (the counters are read every 5 s).
+ppol="proposal:${apol#y/}"
+pcount() {
+	local n
+	for _ in $(seq 80); do
+		n=$(node_curl http://127.0.0.1:9464/metrics | awk -v p="$ppol" -v v="$1" \
+			'index($0, "bulkhead_policy_packets_total{namespace=\"y\",policy=\"" p "\",verdict=\"" v "\"}") == 1 { print $2 }')
+		[ "${n:-0}" -ge 1 ] && break
+		sleep 0.1
+	done
+	echo "${n:-0}"
+}
+[ "$(pcount would_deny)" -ge 1 ] || bad "no would_deny packets counted for y/$ppol in preview"
 
 # --- 3. enforce: refused while the alert is open; allow; enforce ---
 cli enforce --namespace y > "$out/refused.out" 2> "$out/refused.err"
@@ -237,6 +254,7 @@ settled
 [ "$(passes "$web")" = true ] || bad "web -> api 80 (learned) does not pass in enforce"
 [ "$(passes "$cache")" = true ] || bad "cache -> api 80 (allowed) does not pass in enforce"
 [ "$(passes "$late")" = false ] || bad "late -> api 80 (never seen) passes in enforce"
+[ "$(pcount dropped)" -ge 1 ] || bad "no dropped packets counted for y/$ppol in enforce"
 
 # --- 4. the rollback ---
 cli preview --all > "$out/preview.out" 2> "$out/preview.err" || bad "preview --all: exit $?"
