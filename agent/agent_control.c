@@ -8,7 +8,8 @@
  *
  *   POST /alerts/dismiss  {"ids": ["3f0c...", ...]}
  *       the alerts dismissed (all or none): {"changed": N, "alerts": [...]}
- *       with each alert as GET /alerts writes it.
+ *       with each alert as GET /alerts writes it.  409 for an alert that
+ *       was allowed: its flow is in the proposal, not denied.
  *   POST /alerts/allow  {"ids": [...]}
  *       each alert's flow taken into the proposal of the namespace whose
  *       proposal policy decided it (propose_amend(): the rule `bulkhead
@@ -258,6 +259,18 @@ static int set_state(struct agent *a, const struct http_request *req, struct htt
 		r = allow(a, ids, n, resp);
 		if (r != 0)
 			goto out;
+	}
+	for (size_t i = 0; state == ALERT_DISMISSED && i < n; i++) {
+		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
+
+		if (e && e->state == ALERT_ALLOWED) {
+			r = agent_control_error(resp, 409,
+						"alert %s is allowed: its rule is in the proposal, so "
+						"its flow is not denied; 'bulkhead relearn' makes the "
+						"proposal again from what is learned",
+						e->id);
+			goto out;
+		}
 	}
 	r = agent_alerts_set_state(a, ids, n, state, &unknown);
 	if (r == -ENOENT) {

@@ -242,6 +242,10 @@ a = [x for x in json.load(sys.stdin) if x["id"] == sys.argv[1]]
 print(a[0]["state"] + " " + str(a[0]["count"]) if a else "none")' "$1"; }
 c1=$(count "$id")
 [ "${c1% *}" = allowed ] || bad "the alert is $c1 after allow"
+cli dismiss "$id" > /dev/null 2> "$out/dismiss-allowed.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "is allowed" "$out/dismiss-allowed.err" && [ "$(count "$id")" = "$c1" ] ||
+	bad "dismiss of an allowed alert: exit $rc: $(cat "$out/dismiss-allowed.err")"
 [ "$(passes "$cache")" = true ] || bad "cache -> api 80 does not pass after allow"
 sleep 1.5
 [ "$(count "$id")" = "$c1" ] || bad "cache -> api 80 was logged again after allow: $c1 -> $(count "$id")"
