@@ -264,11 +264,12 @@ static int set_state(struct agent *a, const struct http_request *req, struct htt
 		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
 
 		if (e && e->state == ALERT_ALLOWED) {
-			r = agent_control_error(resp, 409,
-						"alert %s is allowed: its rule is in the proposal, so "
-						"its flow is not denied; 'bulkhead relearn' makes the "
-						"proposal again from what is learned",
-						e->id);
+			r = agent_control_error(
+				resp, 409,
+				"alert %s is allowed: its rule is in the proposal, so "
+				"its flow is not denied; 'bulkhead relearn' makes the "
+				"proposal again from what is learned",
+				e->id);
 			goto out;
 		}
 	}
