@@ -236,6 +236,10 @@ peers = [p for r in api[0]["spec"].get("ingress", []) for p in r.get("from", [])
 assert any(p.get("podSelector", {}).get("matchLabels", {}).get("app") == "cache" and
            p.get("namespaceSelector") for p in peers), peers
 PY
+# kubectl takes the amended proposal as it is served (YAML).
+agent_get '/proposal?namespace=y&format=yaml' > "$out/proposal-y2.yaml"
+"$BH_SOURCE_DIR/tests/golden/propose_kubectl.sh" "$out/proposal-y2.yaml" > "$out/kubectl.out" 2>&1 ||
+	bad "kubectl refused the amended proposal: $(cat "$out/kubectl.out")"
 count() { agent_get /alerts | python3 -c '
 import json, sys
 a = [x for x in json.load(sys.stdin) if x["id"] == sys.argv[1]]
