@@ -192,6 +192,17 @@ r = json.load(open(sys.argv[1]))
 assert not [p for p in r["existingPolicies"] if "proposal:" in p["name"]], r["existingPolicies"]
 y = [n for n in r["namespaces"] if n["name"] == "y"][0]
 assert y["mode"] == "preview", y
+# The alert in the report: the pods, the port, the deciding policy, which
+# is one of y's proposals (and says why).
+a = [x for x in r["alerts"] if x["dst"].get("workload") == "y/Deployment/api"]
+assert len(a) == 1, r["alerts"]
+a = a[0]
+assert a["src"]["pod"] == "cache-0" and a["dst"]["pod"] == "api-7c8d9f-xyz12", a
+assert a["port"] == 80 and a["protocol"] == "TCP" and a["direction"] == "ingress", a
+ns, name = a["policy"].split("/", 1)
+pol = [p for p in r["proposals"] if p["namespace"] == ns and p["name"] == name]
+assert ns == "y" and len(pol) == 1, (a["policy"], [(p["namespace"], p["name"]) for p in r["proposals"]])
+assert name in a["explanation"], a
 PY
 
 # pcount VERDICT: bulkhead_policy_packets_total of y's proposal policy
