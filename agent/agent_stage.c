@@ -521,7 +521,7 @@ int agent_stage_start(struct agent *a, struct bh_err *reterr)
 		ns_scan(a, c);
 		(void) inject(a, c, false);
 		a->stage_src = c;
-		a->stage_n_ns = c->n_ns;
+		a->stage_ns_gen = c->ns_gen;
 	}
 	stage_tick(a);
 	return 0;
@@ -532,14 +532,14 @@ void agent_stage_step(struct agent *a)
 	struct cluster *c = source_cluster(a);
 
 	/* (each turn of the API client comes here: only a new cluster, or
-	 * one with other namespaces, costs a scan) */
-	if (!c || (c == a->stage_src && c->n_ns == a->stage_n_ns))
+	 * one where a namespace may have appeared, costs a scan) */
+	if (!c || (c == a->stage_src && c->ns_gen == a->stage_ns_gen))
 		return;
 	ns_scan(a, c);
 	if (c != a->stage_src)
 		(void) inject(a, c, false);
 	a->stage_src = c;
-	a->stage_n_ns = c->n_ns;
+	a->stage_ns_gen = c->ns_gen;
 	stage_tick(a);
 }
 
