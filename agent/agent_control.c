@@ -18,7 +18,7 @@
  *       alert the agent does not hold, 409 for one that no proposal
  *       decided (a cluster policy's: Bulkhead never edits those) or that
  *       the proposal cannot take (its workload gone), before anything is
- *       stored.  Answered as dismiss is.
+ *       stored; 503 before the cluster is read.  Answered as dismiss is.
  *
  * Loop thread only.
  */
@@ -148,8 +148,15 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 	size_t n_ns = 0, stored = 0;
 	struct bh_err err = { 0 };
 	char nsbuf[sizeof(nsv->ns)];
+	/* The enforcement's cluster; without one (--no-enforce, or before
+	 * its first build: the alerts restored from the database) the
+	 * cluster it will follow. */
+	struct cluster *c = a->enf_cluster ? a->enf_cluster : agent_source_cluster(a);
 	int r = 0;
 
+	if (!c)
+		return agent_control_error(
+			resp, 503, "the cluster is not read yet: allow needs its workloads");
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
 		struct propose_amend_flow f;
@@ -199,7 +206,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			.port = e->port,
 			.proto = e->proto,
 		};
-		r = propose_amend(&t->p, a->enf_cluster, &f, &changed, &err);
+		r = propose_amend(&t->p, c, &f, &changed, &err);
 		if (r < 0) {
 			r = r == -ENOMEM ?
 				    r :

@@ -106,5 +106,41 @@ sleep 2.5
 [ "$(stages)" = "$(all_in preview)" ] || bad "autoPromote off: $(stages) after the window"
 kill "$pid"; wait "$pid"; pid=
 
+# --- POST /alerts/allow without an enforcement (--no-enforce: the
+# enforcement never holds a cluster): an alert of a previewed proposal
+# policy, restored from the state database, is taken into the proposal
+# from the source cluster (it crashed on a NULL cluster) ---
+curl_ok=1
+db=$(ls "$tmp/s2"/*.db 2> /dev/null | head -1)
+command -v sqlite3 > /dev/null || curl_ok=0
+if [ "$curl_ok" = 1 ] && [ -n "$db" ]; then
+	start_agent "$tmp/s2" "$tmp/manual.yaml" allow.log
+	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" > "$tmp/shop.json"
+	kill "$pid"; wait "$pid"; pid=
+	# the egress policy of a workload of shop (its ingress is the cluster's)
+	read -r pol wl < <(python3 - "$tmp/shop.json" <<'PY'
+import json, sys
+for it in json.load(open(sys.argv[1]))["items"]:
+    md = it["metadata"]
+    if "Egress" in it["spec"].get("policyTypes", []) and "bulkhead.io/workload" in md.get("annotations", {}):
+        print(md["name"], "shop/" + md["annotations"]["bulkhead.io/workload"])
+        break
+PY
+)
+	[ -n "$pol" ] || bad "no egress policy of a workload in shop's proposal: $(cat "$tmp/shop.json")"
+	sqlite3 "$db" "INSERT INTO alerts (id, src_workload, dst_workload, port, proto, direction,
+		policy, count, first_seen, last_seen, state) VALUES ('00000000000000a1', '$wl',
+		'192.0.2.7', 4444, 6, 'egress', 'shop/$pol', 1, 1700000000000, 1700000000000, 'open');" ||
+		bad "cannot insert an alert"
+	start_agent "$tmp/s2" "$tmp/manual.yaml" allow2.log
+	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
+		-d '{"ids":["00000000000000a1"]}' http://agent/alerts/allow)
+	[ "$code" = 200 ] && grep -q '"state":"allowed"' "$tmp/allow.out" ||
+		bad "allow without an enforcement: $code $(cat "$tmp/allow.out"); $(tail -3 "$tmp/allow2.log")"
+	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" | grep -q '4444' ||
+		bad "the allowed flow is not in shop's proposal"
+	kill "$pid"; wait "$pid" || bad "SIGTERM after allow: exit $?"; pid=
+fi
+
 [ "$fail" = 0 ] && echo "agent_stages_auto: ok"
 exit "$fail"
