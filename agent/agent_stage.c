@@ -498,6 +498,14 @@ static void proposal_done_cb(struct agent *a, const char *scope, int r)
 
 	if (r < 0) {
 		a->stage_retry = time(NULL) + STAGE_RETRY_S;
+	} else if (m && (m->mode == STATE_DB_MODE_PREVIEW || m->mode == STATE_DB_MODE_ENFORCE)) {
+		/* Forced to preview or enforce (its last proposal) while this
+		 * one was computed: the stored proposal is this one now, and
+		 * the kernel follows it (a restart would compile it). */
+		log_notice("agent: stages: namespace '%s': its new proposal replaces the one "
+			   "in %s",
+			   scope, state_db_mode_name(m->mode));
+		agent_stage_proposals_changed(a);
 	} else if (m && m->mode == STATE_DB_MODE_PROPOSED) {
 		if (mode_set(a, scope, STATE_DB_MODE_PREVIEW, time(NULL), &err) < 0) {
 			log_err("agent: stages: namespace '%s': %s", scope, err.msg);
