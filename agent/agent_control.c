@@ -35,6 +35,7 @@
 #include "agent_int.h"
 #include "alerts.h"
 #include "buf.h"
+#include "cluster.h"
 #include "http_server.h"
 #include "json_out.h"
 #include "log.h"
@@ -161,7 +162,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
 		struct propose_amend_flow f;
 		struct allow_ns *t;
-		const char *name;
+		const char *name = NULL;
 		bool changed = false;
 		char *json = NULL;
 
@@ -172,12 +173,25 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 		}
 		if (!alert_policy_split(e, nsbuf, sizeof(nsbuf), &name) ||
 		    !agent_stage_is_proposal(a, nsbuf, name)) {
-			r = agent_control_error(
-				resp, 409,
-				"alert %s was decided by the cluster's policy '%.300s', "
-				"not by a proposal: Bulkhead does not edit the "
-				"cluster's policies",
-				e->id, e->policy ? e->policy : "?");
+			const struct netpol *cp =
+				e->policy && name ? cluster_policy_find(c, nsbuf, name) : NULL;
+
+			if (cp && cp->origin == NETPOL_ORIGIN_CLUSTER)
+				r = agent_control_error(
+					resp, 409,
+					"alert %s was decided by the cluster's policy '%.300s', "
+					"not by a proposal: Bulkhead does not edit the "
+					"cluster's policies",
+					e->id, e->policy);
+			else
+				/* (a proposal policy no more compiled: its
+				 * namespace learns again, or its proposal
+				 * changed) */
+				r = agent_control_error(
+					resp, 409,
+					"alert %s: its policy '%.300s' is no policy of a "
+					"proposal in preview or enforce now",
+					e->id, e->policy ? e->policy : "?");
 			break;
 		}
 		t = allow_ns_get(&nsv, &n_ns, nsbuf);

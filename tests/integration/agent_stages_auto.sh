@@ -130,7 +130,9 @@ PY
 	[ -n "$pol" ] || bad "no egress policy of a workload in shop's proposal: $(cat "$tmp/shop.json")"
 	sqlite3 "$db" "INSERT INTO alerts (id, src_workload, dst_workload, port, proto, direction,
 		policy, count, first_seen, last_seen, state) VALUES ('00000000000000a1', '$wl',
-		'192.0.2.7', 4444, 6, 'egress', 'shop/$pol', 1, 1700000000000, 1700000000000, 'open');" ||
+		'192.0.2.7', 4444, 6, 'egress', 'shop/$pol', 1, 1700000000000, 1700000000000, 'open'),
+		('00000000000000a2', '$wl', '192.0.2.8', 4444, 6, 'egress', 'shop/$pol', 1,
+		1700000000000, 1700000000000, 'open');" ||
 		bad "cannot insert an alert"
 	start_agent "$tmp/s2" "$tmp/manual.yaml" allow2.log
 	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
@@ -139,6 +141,13 @@ PY
 		bad "allow without an enforcement: $code $(cat "$tmp/allow.out"); $(tail -3 "$tmp/allow2.log")"
 	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" | grep -q '4444' ||
 		bad "the allowed flow is not in shop's proposal"
+	# shop learns again: its proposal is not compiled, an alert of it is
+	# refused as such (not as a cluster policy's)
+	[ "$(post '{"stage":"learn","namespaces":["shop"]}')" = 200 ] || bad "relearn shop: $(cat "$tmp/post.out")"
+	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
+		-d '{"ids":["00000000000000a2"]}' http://agent/alerts/allow)
+	[ "$code" = 409 ] && grep -q 'no policy of a proposal in preview or enforce' "$tmp/allow.out" ||
+		bad "allow while shop learns: $code $(cat "$tmp/allow.out")"
 	kill "$pid"; wait "$pid" || bad "SIGTERM after allow: exit $?"; pid=
 fi
 
