@@ -142,12 +142,13 @@ PY
 	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" | grep -q '4444' ||
 		bad "the allowed flow is not in shop's proposal"
 	# shop learns again: its proposal is not compiled, an alert of it is
-	# refused as such (not as a cluster policy's)
+	# refused as such (not as a cluster policy's), and 'bulkhead allow'
+	# says why, exit 2
 	[ "$(post '{"stage":"learn","namespaces":["shop"]}')" = 200 ] || bad "relearn shop: $(cat "$tmp/post.out")"
-	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
-		-d '{"ids":["00000000000000a2"]}' http://agent/alerts/allow)
-	[ "$code" = 409 ] && grep -q 'no policy of a proposal in preview or enforce' "$tmp/allow.out" ||
-		bad "allow while shop learns: $code $(cat "$tmp/allow.out")"
+	"$BULKHEAD" allow 00000000000000a2 --socket "$sock" > /dev/null 2> "$tmp/allow.err"
+	rc=$?
+	[ "$rc" = 2 ] && grep -q 'no policy of a proposal in preview or enforce' "$tmp/allow.err" ||
+		bad "allow while shop learns: exit $rc: $(cat "$tmp/allow.err")"
 	kill "$pid"; wait "$pid" || bad "SIGTERM after allow: exit $?"; pid=
 fi
 
