@@ -201,7 +201,7 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 	char *json = NULL, *name;
 	json_error_t jerr;
 	json_t *doc, *items, *it;
-	size_t i;
+	size_t i, n0 = a->n_stage_pols;
 	int r;
 
 	r = state_db_proposal_get(a->db, m->scope, &json, NULL, NULL, reterr);
@@ -244,7 +244,14 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 		a->stage_pols[a->n_stage_pols++] = np;
 	}
 	json_decref(doc);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		/* The whole proposal left out, not the policies before the
+		 * error: half a proposal would be compiled. */
+		while (a->n_stage_pols > n0)
+			netpol_done(&a->stage_pols[--a->n_stage_pols]);
+		return r;
+	}
+	return 0;
 }
 
 /* The wanted proposal policies again from the stored proposals. */
