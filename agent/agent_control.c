@@ -19,7 +19,7 @@
  *       alert the agent does not hold, 409 for one that no proposal
  *       decided (a cluster policy's: Bulkhead never edits those) or that
  *       the proposal cannot take (its workload gone), before anything is
- *       stored.  Answered as dismiss is.
+ *       stored; 503 before the cluster is read.  Answered as dismiss is.
  *
  * Loop thread only.
  */
@@ -36,6 +36,7 @@
 #include "agent_int.h"
 #include "alerts.h"
 #include "buf.h"
+#include "cluster.h"
 #include "http_server.h"
 #include "json_out.h"
 #include "log.h"
@@ -149,13 +150,20 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 	size_t n_ns = 0, stored = 0;
 	struct bh_err err = { 0 };
 	char nsbuf[sizeof(nsv->ns)];
+	/* The enforcement's cluster; without one (--no-enforce, or before
+	 * its first build: the alerts restored from the database) the
+	 * cluster it will follow. */
+	struct cluster *c = a->enf_cluster ? a->enf_cluster : agent_source_cluster(a);
 	int r = 0;
 
+	if (!c)
+		return agent_control_error(
+			resp, 503, "the cluster is not read yet: allow needs its workloads");
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
 		struct propose_amend_flow f;
 		struct allow_ns *t;
-		const char *name;
+		const char *name = NULL;
 		bool changed = false;
 		char *json = NULL;
 
@@ -166,12 +174,25 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 		}
 		if (!alert_policy_split(e, nsbuf, sizeof(nsbuf), &name) ||
 		    !agent_stage_is_proposal(a, nsbuf, name)) {
-			r = agent_control_error(
-				resp, 409,
-				"alert %s was decided by the cluster's policy '%.300s', "
-				"not by a proposal: Bulkhead does not edit the "
-				"cluster's policies",
-				e->id, e->policy ? e->policy : "?");
+			const struct netpol *cp =
+				e->policy && name ? cluster_policy_find(c, nsbuf, name) : NULL;
+
+			if (cp && cp->origin == NETPOL_ORIGIN_CLUSTER)
+				r = agent_control_error(
+					resp, 409,
+					"alert %s was decided by the cluster's policy '%.300s', "
+					"not by a proposal: Bulkhead does not edit the "
+					"cluster's policies",
+					e->id, e->policy);
+			else
+				/* (a proposal policy no more compiled: its
+				 * namespace learns again, or its proposal
+				 * changed) */
+				r = agent_control_error(
+					resp, 409,
+					"alert %s: its policy '%.300s' is no policy of a "
+					"proposal in preview or enforce now",
+					e->id, e->policy ? e->policy : "?");
 			break;
 		}
 		t = allow_ns_get(&nsv, &n_ns, nsbuf);
@@ -200,7 +221,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			.port = e->port,
 			.proto = e->proto,
 		};
-		r = propose_amend(&t->p, a->enf_cluster, &f, &changed, &err);
+		r = propose_amend(&t->p, c, &f, &changed, &err);
 		if (r < 0) {
 			r = r == -ENOMEM ?
 				    r :

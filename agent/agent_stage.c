@@ -201,7 +201,7 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 	char *json = NULL, *name;
 	json_error_t jerr;
 	json_t *doc, *items, *it;
-	size_t i;
+	size_t i, n0 = a->n_stage_pols;
 	int r;
 
 	r = state_db_proposal_get(a->db, m->scope, &json, NULL, NULL, reterr);
@@ -244,7 +244,14 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 		a->stage_pols[a->n_stage_pols++] = np;
 	}
 	json_decref(doc);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		/* The whole proposal left out, not the policies before the
+		 * error: half a proposal would be compiled. */
+		while (a->n_stage_pols > n0)
+			netpol_done(&a->stage_pols[--a->n_stage_pols]);
+		return r;
+	}
+	return 0;
 }
 
 /* The wanted proposal policies again from the stored proposals. */
@@ -498,6 +505,14 @@ static void proposal_done_cb(struct agent *a, const char *scope, int r)
 
 	if (r < 0) {
 		a->stage_retry = time(NULL) + STAGE_RETRY_S;
+	} else if (m && (m->mode == STATE_DB_MODE_PREVIEW || m->mode == STATE_DB_MODE_ENFORCE)) {
+		/* Forced to preview or enforce (its last proposal) while this
+		 * one was computed: the stored proposal is this one now, and
+		 * the kernel follows it (a restart would compile it). */
+		log_notice("agent: stages: namespace '%s': its new proposal replaces the one "
+			   "in %s",
+			   scope, state_db_mode_name(m->mode));
+		agent_stage_proposals_changed(a);
 	} else if (m && m->mode == STATE_DB_MODE_PROPOSED) {
 		if (mode_set(a, scope, STATE_DB_MODE_PREVIEW, time(NULL), &err) < 0) {
 			log_err("agent: stages: namespace '%s': %s", scope, err.msg);
@@ -521,7 +536,7 @@ int agent_stage_start(struct agent *a, struct bh_err *reterr)
 		ns_scan(a, c);
 		(void) inject(a, c, false);
 		a->stage_src = c;
-		a->stage_n_ns = c->n_ns;
+		a->stage_ns_gen = c->ns_gen;
 	}
 	stage_tick(a);
 	return 0;
@@ -532,14 +547,14 @@ void agent_stage_step(struct agent *a)
 	struct cluster *c = source_cluster(a);
 
 	/* (each turn of the API client comes here: only a new cluster, or
-	 * one with other namespaces, costs a scan) */
-	if (!c || (c == a->stage_src && c->n_ns == a->stage_n_ns))
+	 * one where a namespace may have appeared, costs a scan) */
+	if (!c || (c == a->stage_src && c->ns_gen == a->stage_ns_gen))
 		return;
 	ns_scan(a, c);
 	if (c != a->stage_src)
 		(void) inject(a, c, false);
 	a->stage_src = c;
-	a->stage_n_ns = c->n_ns;
+	a->stage_ns_gen = c->ns_gen;
 	stage_tick(a);
 }
 
