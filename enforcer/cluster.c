@@ -270,8 +270,10 @@ int cluster_node_put(struct cluster *c, struct node *n)
 int cluster_ns_take(struct cluster *c, const char *name, struct k8s_ns *ret)
 {
 	struct name_key k = { .name = name };
+	int r = sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb, ret);
 
-	return sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb, ret);
+	c->ns_gen += r == 1;
+	return r;
 }
 
 int cluster_pod_take(struct cluster *c, const char *ns, const char *name, struct pod *ret)

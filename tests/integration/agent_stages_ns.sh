@@ -4,7 +4,11 @@
 # gets a stage, also when the namespace count does not change:
 #   - the first pod of a namespace that has no Namespace object;
 #   - a Namespace deleted and another created while the agent's watches
-#     are stalled (both events in one turn of the API client).
+#     are stalled (both events in one turn of the API client);
+#   and a namespace deleted forgets its stage: y, in preview after its
+#   learning window (2 s), is back in learn once its Namespace is
+#   deleted (a namespace created again under that name is not enforced by
+#   the old one's proposal).
 set -uo pipefail
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
@@ -36,7 +40,7 @@ control() {
 	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control" > /dev/null
 }
 
-printf 'learnDuration: 1h\n' > "$tmp/config.yaml"
+printf 'learnDuration: 2s\n' > "$tmp/config.yaml"
 sock=$tmp/agent.sock
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BULKHEAD" agent --node node-1 --kubeconfig "$tmp/kubeconfig" --state-dir "$tmp/state" --no-enforce \
@@ -72,6 +76,19 @@ control <<'J'
 J
 wait_for has fresh || wait_for has fresh || bad "a namespace created as another was deleted has no stage: $(stages)"
 grep -q "namespace 'fresh' first seen: learn" "$tmp/agent.log" || bad "no log line of 'fresh'"
+
+# A namespace deleted forgets its stage.
+stage() {
+	curl -s --unix-socket "$sock" http://agent/status | python3 -c '
+import json, sys
+s = [x["stage"] for x in json.load(sys.stdin)["stages"] if x["namespace"] == sys.argv[1]]
+print(s[0] if s else "none")' "$1"
+}
+is_stage() { [ "$(stage "$1")" = "$2" ]; }
+wait_for is_stage y preview || wait_for is_stage y preview || bad "y is in $(stage y), not preview"
+control <<< '{"op": "delete", "resource": "namespaces", "group": "", "name": "y"}'
+wait_for is_stage y learn || bad "y is in $(stage y) after its deletion, not learn"
+grep -q "namespace 'y' was deleted" "$tmp/agent.log" || bad "no log line of y's deletion"
 
 kill -TERM "$agent"
 wait "$agent"
