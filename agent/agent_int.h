@@ -38,6 +38,8 @@
 #include "hmap.h"
 #include "loop.h"
 #include "metrics.h"
+#include "netpol.h"
+#include "state_db.h"
 
 struct alerts;
 struct capture;
@@ -46,6 +48,7 @@ struct cluster;
 struct ctmon;
 struct http_request;
 struct http_response;
+struct json_t;
 struct http_server;
 struct report_job;
 struct identity;
@@ -267,6 +270,9 @@ struct agent {
 	 * in the cluster (NETPOL_PROPOSAL_PREFIX names, their origin set),
 	 * decoded from the stored proposals; rebuilt when @stage_dirty. */
 	struct netpol *stage_pols;
+	/* The workload ("NS/KIND/NAME") each of @stage_pols is for, from its
+	 * bulkhead.io/workload annotation; NULL without one. */
+	char **stage_pol_wl;
 	size_t n_stage_pols;
 	bool stage_dirty;
 	/* The source cluster and its ns_gen when last scanned and injected
@@ -397,8 +403,31 @@ bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name);
 /* A stored proposal of a namespace changed (`allow`): the proposal
  * policies follow, as one batch. */
 void agent_stage_proposals_changed(struct agent *a);
-/* /status's "stages" array: each namespace's stage, since, window end. */
+/* /status's "stages" array: each namespace's stage, since, window end;
+ * then each workload override. */
 void agent_stage_status(struct agent *a, struct json_out *w);
+/* The wanted proposal policies rebuilt when the stages changed. */
+void agent_stage_wanted_sync(struct agent *a);
+
+/*
+ * agent_stage_workload.c: a workload's override of its namespace's stage
+ * (a mode whose scope is "NS/KIND/NAME").  agent_stage_is_workload(): a
+ * scope of that kind.  agent_stage_workload_clear(): the overrides of
+ * namespace @ns removed (its own stage changes).  agent_stage_workload_of():
+ * the workload of the stored proposal policy @item of @ns (in @ret_wl,
+ * malloc'd, NULL without the annotation), and @origin set to its
+ * override's.  agent_stage_workload_status(): the overrides as /status
+ * stages[] objects.  agent_stage_workload_post(): POST /stage with
+ * "workloads": 1 switched (an answer written, the batch to send), 0 an
+ * answer written, nothing switched, -errno.
+ */
+bool agent_stage_is_workload(const char *scope);
+int agent_stage_workload_clear(struct agent *a, const char *ns, struct bh_err *reterr);
+int agent_stage_workload_of(struct agent *a, const char *ns, struct json_t *item,
+			    enum netpol_origin *origin, char **ret_wl);
+void agent_stage_workload_status(struct agent *a, struct json_out *w);
+int agent_stage_workload_post(struct agent *a, struct json_t *list, enum state_db_mode_kind to,
+			      bool force, struct http_response *resp);
 
 /* agent_control.c: the control socket's routes that change state. */
 int agent_control_routes(struct agent *a, struct bh_err *reterr);

@@ -556,7 +556,8 @@ int agent_report_write(struct agent *a, const struct report_stored *stored, int6
 	hmap_init(&rp.e_by_id, 0);
 	hmap_init(&rp.ns_by_name, 0);
 	for (size_t k = 0; k < a->n_modes; k++)
-		if (a->modes[k].scope[0] && ns_get(&rp, a->modes[k].scope) == NONE) {
+		if (a->modes[k].scope[0] && !agent_stage_is_workload(a->modes[k].scope) &&
+		    ns_get(&rp, a->modes[k].scope) == NONE) {
 			r = -ENOMEM;
 			goto out;
 		}

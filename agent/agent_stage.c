@@ -140,7 +140,13 @@ static int mode_set(struct agent *a, const char *ns, enum state_db_mode_kind kin
 		.learn_window = (int64_t) a->cfg.learn_duration_s,
 		.preview_window = (int64_t) a->cfg.preview_window_s,
 	};
+	int r;
 
+	/* (a namespace's own switch clears its workloads' overrides, before
+	 * the batch like the stage) */
+	r = agent_stage_workload_clear(a, ns, reterr);
+	if (r < 0)
+		return r;
 	return mode_put(a, &m, reterr);
 }
 
@@ -216,14 +222,19 @@ static void ns_scan(struct agent *a, const struct cluster *c)
 
 static void wanted_free(struct agent *a)
 {
-	for (size_t i = 0; i < a->n_stage_pols; i++)
+	for (size_t i = 0; i < a->n_stage_pols; i++) {
 		netpol_done(&a->stage_pols[i]);
+		free(a->stage_pol_wl[i]);
+	}
 	free(a->stage_pols);
+	free(a->stage_pol_wl);
 	a->stage_pols = NULL;
+	a->stage_pol_wl = NULL;
 	a->n_stage_pols = 0;
 }
 
-/* Appends the policies of the stored proposal of @m's namespace. */
+/* Appends the policies of the stored proposal of @m's namespace (of the
+ * origin of its workload's override, agent_stage_workload.c). */
 static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_err *reterr)
 {
 	enum netpol_origin origin = m->mode == STATE_DB_MODE_ENFORCE ? NETPOL_ORIGIN_ENFORCE :
@@ -246,7 +257,9 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 				  "the stored proposal of namespace '%s' is no List", m->scope);
 	}
 	json_array_foreach(items, i, it) {
+		enum netpol_origin o = origin;
 		struct netpol np, *v;
+		char **vw, *wl = NULL;
 
 		netpol_init(&np);
 		r = kube_netpol_decode(it, &np, reterr);
@@ -263,14 +276,19 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 		}
 		free(np.name);
 		np.name = name;
-		np.origin = origin;
 		v = realloc(a->stage_pols, (a->n_stage_pols + 1) * sizeof(*v));
-		if (!v) {
+		if (v)
+			a->stage_pols = v;
+		vw = realloc(a->stage_pol_wl, (a->n_stage_pols + 1) * sizeof(*vw));
+		if (vw)
+			a->stage_pol_wl = vw;
+		if (!v || !vw || agent_stage_workload_of(a, m->scope, it, &o, &wl) < 0) {
 			netpol_done(&np);
 			r = bh_err_oom(reterr);
 			break;
 		}
-		a->stage_pols = v;
+		np.origin = o;
+		a->stage_pol_wl[a->n_stage_pols] = wl;
 		a->stage_pols[a->n_stage_pols++] = np;
 	}
 	json_decref(doc);
@@ -294,7 +312,8 @@ static void wanted_build(struct agent *a)
 	for (size_t k = 0; k < a->n_modes; k++) {
 		const struct state_db_mode *m = &a->modes[k];
 
-		if (m->mode != STATE_DB_MODE_PREVIEW && m->mode != STATE_DB_MODE_ENFORCE)
+		if ((m->mode != STATE_DB_MODE_PREVIEW && m->mode != STATE_DB_MODE_ENFORCE) ||
+		    agent_stage_is_workload(m->scope))
 			continue;
 		if (wanted_add(a, m, &err) < 0)
 			log_err("agent: stages: the proposal of namespace '%s' is left out: %s",
@@ -445,7 +464,7 @@ static void stage_tick(struct agent *a)
 		struct state_db_mode *m = &a->modes[k];
 		int64_t due;
 
-		if (!m->scope[0])
+		if (!m->scope[0] || agent_stage_is_workload(m->scope))
 			continue;
 		switch (m->mode) {
 		case STATE_DB_MODE_LEARN:
@@ -608,7 +627,7 @@ void agent_stage_status(struct agent *a, struct json_out *w)
 	for (size_t k = 0; k < a->n_modes; k++) {
 		const struct state_db_mode *m = &a->modes[k];
 
-		if (!m->scope[0])
+		if (!m->scope[0] || agent_stage_is_workload(m->scope))
 			continue;
 		json_out_obj_begin(w);
 		json_out_key(w, "namespace");
@@ -626,7 +645,14 @@ void agent_stage_status(struct agent *a, struct json_out *w)
 			json_out_null(w);
 		json_out_obj_end(w);
 	}
+	agent_stage_workload_status(a, w);
 	json_out_arr_end(w);
+}
+
+void agent_stage_wanted_sync(struct agent *a)
+{
+	if (a->stage_dirty)
+		wanted_build(a);
 }
 
 /* ---- POST /stage ---- */
@@ -770,6 +796,20 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 		r = agent_control_error(resp, 400, "\"stage\": expected enforce, preview or learn");
 		goto out;
 	}
+	if (json_object_get(doc, "workloads")) {
+		if (list || jall) {
+			r = agent_control_error(
+				resp, 400,
+				"\"workloads\" goes with neither \"namespaces\" nor "
+				"\"all\"");
+			goto out;
+		}
+		r = agent_stage_workload_post(a, json_object_get(doc, "workloads"), to, force,
+					      resp);
+		if (r == 1)
+			stages_apply(a, true);
+		goto out;
+	}
 	if ((jall && !json_is_boolean(jall)) || (jforce && !json_is_boolean(jforce)) ||
 	    (list && !json_is_array(list)) || (!all && json_array_size(list) == 0) ||
 	    (all && list) || json_array_size(list) > STAGE_NAMESPACES_MAX) {
@@ -788,7 +828,7 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 	if (all) {
 		n = 0;
 		for (size_t k = 0; k < a->n_modes; k++)
-			if (a->modes[k].scope[0])
+			if (a->modes[k].scope[0] && !agent_stage_is_workload(a->modes[k].scope))
 				v[n++] = a->modes[k].scope;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -802,7 +842,7 @@ static int stage_cb(const struct http_request *req, struct http_response *resp, 
 				goto out;
 			}
 		}
-		m = mode_find(a, v[i]);
+		m = agent_stage_is_workload(v[i]) ? NULL : mode_find(a, v[i]);
 		if (!m) {
 			r = agent_control_error(resp, 404, "no namespace '%.253s' on this agent",
 						v[i]);

@@ -1,18 +1,23 @@
 /*
  * The lifecycle's switches on the local agent (docs/lifecycle.md):
  *
- *   bulkhead enforce [--namespace NS... | --all] [--force] [--socket PATH]
- *   bulkhead preview [--namespace NS... | --all] [--socket PATH]
+ *   bulkhead enforce [--namespace NS... | --all | --workload NS/KIND/NAME...]
+ *                    [--force] [--socket PATH]
+ *   bulkhead preview [--namespace NS... | --all | --workload NS/KIND/NAME...]
+ *                    [--socket PATH]
  *   bulkhead relearn --namespace NS... [--socket PATH]
  *
  * Each is one POST /stage on the control socket; the agent writes the
  * stages to its state database, then changes the kernel in one batch.
  * What switched is printed, one line per namespace ("namespace shop:
- * preview -> enforce"), then those already there and those --all skipped
- * (still learning).
+ * preview -> enforce", or "workload shop/Deployment/api: preview ->
+ * enforce" with --workload: one workload's override of its namespace's
+ * stage), then those already there and those --all skipped (still
+ * learning).
  *
- * Exit 0 done, 2 bad usage, an unknown namespace, open alerts (named) or
- * a namespace with no proposal yet, 3 no agent answering.
+ * Exit 0 done, 2 bad usage, an unknown namespace or workload, open alerts
+ * (named) or a namespace with no proposal yet (or, with --workload, not in
+ * preview or enforce), 3 no agent answering.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,11 +39,16 @@ enum {
 	OPT_NAMESPACE,
 	OPT_ALL,
 	OPT_FORCE,
+	OPT_WORKLOAD,
 };
 
 #define FLAG_NAMESPACE(HELP)                                                        \
 	{                                                                           \
 		.name = "namespace", .arg = "NS", .id = OPT_NAMESPACE, .help = HELP \
+	}
+#define FLAG_WORKLOAD(HELP)                                                                 \
+	{                                                                                   \
+		.name = "workload", .arg = "NS/KIND/NAME", .id = OPT_WORKLOAD, .help = HELP \
 	}
 #define FLAG_ALL(HELP)                                     \
 	{                                                  \
@@ -48,6 +58,7 @@ enum {
 static const struct cli_flag enforce_flags[] = {
 	FLAG_NAMESPACE("switch this namespace to enforce (repeatable)"),
 	FLAG_ALL("switch every namespace with a proposal to enforce"),
+	FLAG_WORKLOAD("switch only this workload's proposal policies to enforce (repeatable)"),
 	{ .name = "force",
 	  .id = OPT_FORCE,
 	  .help = "switch even with open alerts, or a namespace learning again" },
@@ -58,6 +69,8 @@ static const struct cli_flag enforce_flags[] = {
 static const struct cli_flag preview_flags[] = {
 	FLAG_NAMESPACE("switch this namespace back to preview (repeatable)"),
 	FLAG_ALL("switch every namespace with a proposal to preview"),
+	FLAG_WORKLOAD("switch only this workload's proposal policies back to preview "
+		      "(repeatable)"),
 	CLI_FLAG_SOCKET(OPT_SOCKET),
 	CLI_FLAG_HELP,
 };
@@ -73,13 +86,16 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr);
 const struct cli_command cli_enforce_cmd = {
 	.name = "enforce",
 	.fn = cli_stage,
-	.usage = "(--namespace NS | --all)",
+	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
 	.summary = "switch namespaces of the local agent to enforce (drop)",
 	.about = "Switches namespaces on the agent of this node from preview to enforce: what\n"
 		 "their proposal denies is dropped from now on.  Refused while alerts of\n"
 		 "those namespaces are open (it names them: 'bulkhead dismiss' them, or\n"
 		 "--force), and for a namespace with no proposal yet; --all skips those\n"
-		 "still learning.  Prints each namespace switched and from what.\n",
+		 "still learning.  Prints each namespace switched and from what.\n"
+		 "--workload switches one workload of a namespace in preview or enforce\n"
+		 "(its proposal policies, those propose wrote for it) on its own, until\n"
+		 "the namespace itself switches.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace, open alerts or no "
 		       "proposal yet, 3 system error (no agent answering)",
 	.flags = enforce_flags,
@@ -89,12 +105,13 @@ const struct cli_command cli_enforce_cmd = {
 const struct cli_command cli_preview_cmd = {
 	.name = "preview",
 	.fn = cli_stage,
-	.usage = "(--namespace NS | --all)",
+	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
 	.summary = "switch namespaces of the local agent back to preview (the rollback)",
 	.about = "Switches namespaces on the agent of this node to preview: what their\n"
 		 "proposal would deny passes again and becomes an alert.  Refused for a\n"
 		 "namespace with no proposal yet; --all skips those still learning.\n"
-		 "Prints each namespace switched and from what.\n",
+		 "Prints each namespace switched and from what.  --workload switches one\n"
+		 "workload of a namespace in preview or enforce on its own.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace or no proposal yet, 3 "
 		       "system error (no agent answering)",
 	.flags = preview_flags,
@@ -123,17 +140,17 @@ static const char *str(json_t *o, const char *key)
 	return s ? s : "?";
 }
 
-/* The agent's answer to POST /stage, printed. */
-static void print_answer(json_t *ans)
+/* The agent's answer to POST /stage, printed (@what: "namespace" or
+ * "workload", what was asked for). */
+static void print_answer(json_t *ans, const char *what)
 {
 	json_t *e;
 	size_t i;
 
 	json_array_foreach(json_object_get(ans, "switched"), i, e)
-		printf("namespace %s: %s -> %s\n", str(e, "namespace"), str(e, "from"),
-		       str(e, "to"));
+		printf("%s %s: %s -> %s\n", what, str(e, what), str(e, "from"), str(e, "to"));
 	json_array_foreach(json_object_get(ans, "unchanged"), i, e)
-		printf("namespace %s: already in %s\n", json_string_value(e), str(ans, "stage"));
+		printf("%s %s: already in %s\n", what, json_string_value(e), str(ans, "stage"));
 	json_array_foreach(json_object_get(ans, "skipped"), i, e)
 		printf("namespace %s: skipped: %s\n", str(e, "namespace"), str(e, "why"));
 }
@@ -154,9 +171,9 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	json_t *req = NULL, *list = NULL, *ans = NULL;
 	struct cli_agent_answer res;
 	struct cli_getopt g;
-	bool all = false, force = false;
+	bool all = false, force = false, wl = false;
 	char *text = NULL;
-	size_t n = 0;
+	size_t n = 0, nwl = 0;
 	json_error_t jerr;
 	struct buf body;
 	int o, r;
@@ -175,6 +192,17 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 				return cli_usage_err(reterr, cmd, "--namespace: expected a name");
 			ns[n++] = g.arg;
 			break;
+		case OPT_WORKLOAD:
+			if (n == STAGE_NS_MAX)
+				return cli_usage_err(reterr, cmd, "--workload: more than %d",
+						     STAGE_NS_MAX);
+			if (!g.arg[0])
+				return cli_usage_err(reterr, cmd,
+						     "--workload: expected NS/KIND/NAME");
+			ns[n++] = g.arg;
+			nwl++;
+			wl = true;
+			break;
 		case OPT_ALL:
 			all = true;
 			break;
@@ -191,7 +219,11 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, cmd, "expected --namespace NS%s",
 				     c == &cli_relearn_cmd ? "" : " or --all");
 	if (n && all)
-		return cli_usage_err(reterr, cmd, "--namespace and --all: expected one of them");
+		return cli_usage_err(reterr, cmd, "--%s and --all: expected one of them",
+				     wl ? "workload" : "namespace");
+	if (wl && n != nwl)
+		return cli_usage_err(reterr, cmd,
+				     "--workload and --namespace: expected one of them");
 	if (!q.sock[0])
 		return cli_usage_err(reterr, cmd, "--socket: expected a path");
 	buf_init(&body, STAGE_BODY_MAX);
@@ -201,7 +233,7 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 			break;
 	req = list ? json_pack("{s:s, s:b}", "stage", stage, "force", force) : NULL;
 	if (req && (all ? json_object_set_new(req, "all", json_true()) :
-			  json_object_set(req, "namespaces", list)) == 0)
+			  json_object_set(req, wl ? "workloads" : "namespaces", list)) == 0)
 		text = json_dumps(req, JSON_COMPACT);
 	if (!text) {
 		r = bh_err_oom(reterr);
@@ -228,7 +260,7 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 			       cmd, q.sock, res.code, e ? ": " : "", e ? e : "");
 		goto out;
 	}
-	print_answer(ans);
+	print_answer(ans, wl ? "workload" : "namespace");
 	if (fflush(stdout) != 0)
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "%s: writing stdout: %s", cmd,
 			       strerror(errno));

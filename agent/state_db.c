@@ -55,6 +55,7 @@ static const char *const stmt_sql[_SDB_STMT_MAX] = {
 	[SDB_ALERT_STATE] = "UPDATE alerts SET state = ? WHERE id = ?",
 	[SDB_MODE_PUT] = "INSERT OR REPLACE INTO modes (scope, mode, since, learn_window,"
 			 " preview_window) VALUES (?, ?, ?, ?, ?)",
+	[SDB_MODE_DEL] = "DELETE FROM modes WHERE scope = ?",
 	[SDB_PROPOSAL_PUT] = "INSERT INTO proposals (scope, generation, created, json)"
 			     " VALUES (?, 1, ?, ?) ON CONFLICT (scope) DO UPDATE SET"
 			     " generation = generation + 1, created = excluded.created,"
@@ -595,6 +596,25 @@ int state_db_mode_set(struct state_db *db, const struct state_db_mode *m, struct
 	sqlite3_bind_int64(st, 3, m->since);
 	sqlite3_bind_int64(st, 4, m->learn_window);
 	sqlite3_bind_int64(st, 5, m->preview_window);
+	r = step_done(db, st, what, reterr);
+	if (r < 0)
+		return r;
+	return state_db_commit(db, what, reterr);
+}
+
+int state_db_mode_del(struct state_db *db, const char *scope, struct bh_err *reterr)
+{
+	const char *what = "removing a mode";
+	sqlite3_stmt *st;
+	int r;
+
+	r = state_db_begin(db, what, reterr);
+	if (r < 0)
+		return r;
+	r = state_db_stmt(db, SDB_MODE_DEL, &st, reterr);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, scope);
 	r = step_done(db, st, what, reterr);
 	if (r < 0)
 		return r;

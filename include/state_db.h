@@ -193,7 +193,9 @@ enum state_db_mode_kind {
 };
 
 struct state_db_mode {
-	char *scope; /* STATE_DB_SCOPE_CLUSTER or a namespace */
+	/* STATE_DB_SCOPE_CLUSTER, a namespace, or a workload "NS/KIND/NAME"
+	 * (an override of its namespace's stage, docs/lifecycle.md) */
+	char *scope;
 	enum state_db_mode_kind mode;
 	int64_t since; /* unix seconds: when this mode began */
 	int64_t learn_window; /* seconds, 0 when not set */
@@ -202,6 +204,8 @@ struct state_db_mode {
 
 /* Sets the mode of m->scope (borrowed), replacing what was stored. */
 int state_db_mode_set(struct state_db *db, const struct state_db_mode *m, struct bh_err *reterr);
+/* Removes the mode of @scope (none stored is no error). */
+int state_db_mode_del(struct state_db *db, const char *scope, struct bh_err *reterr);
 /* Every stored mode ordered by scope, in a new array (state_db_modes_free()). */
 int state_db_modes_load(struct state_db *db, struct state_db_mode **ret, size_t *ret_n,
 			struct bh_err *reterr);
