@@ -40,6 +40,9 @@
  *   proposal policies leave the kernel; the stored proposal stays (GET
  *   /proposal?namespace=NS serves it) until the next one replaces it, and
  *   --force can still preview or enforce it meanwhile.
+ * {"stage": ..., "workloads": [NS/KIND/NAME...], "force": bool} switches
+ *   workloads on their own (agent_stage_workload.c); a namespace's own
+ *   switch (mode_set()) clears the overrides of its workloads.
  *
  * Loop thread only.
  */
