@@ -298,8 +298,10 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 	if (r < 0) {
 		/* The whole proposal left out, not the policies before the
 		 * error: half a proposal would be compiled. */
-		while (a->n_stage_pols > n0)
+		while (a->n_stage_pols > n0) {
 			netpol_done(&a->stage_pols[--a->n_stage_pols]);
+			free(a->stage_pol_wl[a->n_stage_pols]);
+		}
 		return r;
 	}
 	return 0;

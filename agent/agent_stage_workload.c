@@ -230,8 +230,8 @@ static int answer_alerts(struct agent *a, struct http_response *resp, const char
 	if (!ids)
 		return -ENOMEM;
 	(void) snprintf(msg, sizeof(msg),
-			"%zu open alert%s: %s%s; dismiss them ('bulkhead dismiss') or --force", open,
-			open == 1 ? "" : "s", first, open > 1 ? ", ..." : "");
+			"%zu open alert%s: %s%s; dismiss them ('bulkhead dismiss') or --force",
+			open, open == 1 ? "" : "s", first, open > 1 ? ", ..." : "");
 	ans = json_object();
 	if (!ans)
 		json_decref(ids);
@@ -246,7 +246,8 @@ static int answer_alerts(struct agent *a, struct http_response *resp, const char
 	resp->status = 409;
 	resp->content_type = "application/json";
 	buf_reset(&resp->body);
-	if (buf_append(&resp->body, text, strlen(text)) < 0 || buf_append(&resp->body, "\n", 1) < 0) {
+	if (buf_append(&resp->body, text, strlen(text)) < 0 ||
+	    buf_append(&resp->body, "\n", 1) < 0) {
 		free(text);
 		return -ENOMEM;
 	}
@@ -283,16 +284,16 @@ static int check(struct agent *a, struct http_response *resp, const char *wl,
 	}
 	if (!known(a, wl)) {
 		r = agent_control_error(resp, 404,
-					"no workload '%.300s' in the proposal of namespace '%s'", wl,
-					ns);
+					"no workload '%.300s' in the proposal of namespace '%s'",
+					wl, ns);
 		return r < 0 ? r : 1;
 	}
 	*ret_ns = m;
 	return 0;
 }
 
-int agent_stage_workload_post(struct agent *a, json_t *list, enum state_db_mode_kind to,
-			      bool force, struct http_response *resp)
+int agent_stage_workload_post(struct agent *a, json_t *list, enum state_db_mode_kind to, bool force,
+			      struct http_response *resp)
 {
 	size_t n = json_array_size(list);
 	const char **v = NULL;
