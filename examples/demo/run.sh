@@ -45,6 +45,9 @@ bulkhead=$(command -v "$bulkhead") || { echo "demo: no bulkhead binary" >&2; exi
 for t in ip python3 nft; do
 	command -v "$t" > /dev/null || { echo "demo: '$t' missing (scripts/install-deps.sh)" >&2; exit 2; }
 done
+# The interpreter itself, not a version manager's shim in front of it: the
+# demo stops the pods' servers by pid, and a shim's pid is not theirs.
+py=$(python3 -c 'import sys; print(sys.executable)')
 
 id=bhdemo$$
 node=$id-node
@@ -54,9 +57,13 @@ pids=()
 agent=
 t0=$(date +%s)
 
+# The demo's own stdout and stderr, for cleanup: a signal's trap can run
+# while a command's redirection (to a file of $work) is still in place.
+exec 3>&1 4>&2
 cleanup() {
 	local rc=$? p ns
 	trap - EXIT INT TERM
+	exec 1>&3 2>&4
 	[ -n "$agent" ] && kill "$agent" 2> /dev/null
 	for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done
 	for p in "$agent" "${pids[@]}"; do [ -n "$p" ] && wait "$p" 2> /dev/null; done
@@ -64,7 +71,9 @@ cleanup() {
 	# the demo takes it out, then the namespaces.
 	ip netns exec "$node" nft delete table inet bulkhead 2> /dev/null
 	for ns in "${netns[@]}"; do ip netns del "$ns" 2> /dev/null; done
-	if [ "$rc" != 0 ] && [ -s "$work/agent.log" ]; then
+	if [ "$rc" = 130 ] || [ "$rc" = 143 ]; then
+		echo "demo: interrupted"
+	elif [ "$rc" != 0 ] && [ -s "$work/agent.log" ]; then
 		echo "demo: failed (exit $rc); the agent's log:" >&2
 		tail -n 20 "$work/agent.log" >&2
 	fi
@@ -102,7 +111,7 @@ while read -r ns name ip; do
 	pod_name[$short]=$ns/$name
 	pod_ip[$short]=$ip
 	[ "$ns" = default ] || echo "${short/coredns/dns}.$ns $ip" >> "$hosts"
-done < <(python3 - "$here/shop.yaml" <<'PY'
+done < <("$py" - "$here/shop.yaml" <<'PY'
 import re, sys
 # The pods of shop.yaml: namespace, name, address (the file's own layout).
 text = open(sys.argv[1]).read()
@@ -145,12 +154,15 @@ done
 app() { # POD ARGS...: runs app.py in POD's namespace
 	local p=$1
 	shift
-	ip netns exec "$id-$p" python3 "$here/app.py" "$@"
+	ip netns exec "$id-$p" "$py" "$here/app.py" "$@"
 }
 dns=${pod_ip[coredns]}
 for p in coredns database cache api frontend; do
 	role=${p/coredns/dns}
-	app "$p" serve "$role" --hosts "$hosts" --dns "$dns" > "$work/$p.log" 2>&1 &
+	# (not through app(): a backgrounded function is a subshell, whose pid is
+	# not the server's)
+	ip netns exec "$id-$p" "$py" "$here/app.py" serve "$role" --hosts "$hosts" --dns "$dns" \
+		> "$work/$p.log" 2>&1 3>&- 4>&- &
 	pids+=($!)
 done
 # shop PATH: one customer request, quiet; its answer in $work/answer.
@@ -199,7 +211,7 @@ start_agent() { # MODE
 	agent_shown=1
 	args[3]=$here/shop.yaml
 	rm -f agent.sock
-	ip netns exec "$node" "$bulkhead" agent "${args[@]}" >> agent.log 2>&1 &
+	ip netns exec "$node" "$bulkhead" agent "${args[@]}" >> agent.log 2>&1 3>&- 4>&- &
 	agent=$!
 	for _ in $(seq 100); do
 		"$bulkhead" status --socket agent.sock 2> /dev/null | grep -q '^health: *ready' && return 0
@@ -233,7 +245,7 @@ if [ "$lifecycle" = 1 ]; then
 	# The agent computes the proposal itself at the end of the learning
 	# window and compiles it in preview.
 	for _ in $(seq 100); do
-		"$bulkhead" export -o - --socket agent.sock 2> /dev/null | python3 -c '
+		"$bulkhead" export -o - --socket agent.sock 2> /dev/null | "$py" -c '
 import json, sys
 r = json.load(sys.stdin)
 sys.exit(0 if any(n["name"] == "shop" and n["mode"] == "preview" for n in r["namespaces"]) else 1)' &&
@@ -246,7 +258,7 @@ else
 fi
 # The database's policies, the ones that matter for the attacker, in full;
 # the others named.
-python3 - proposal.out <<'PY' || die "the proposal does not read"
+"$py" - proposal.out <<'PY' || die "the proposal does not read"
 import sys
 docs = open(sys.argv[1]).read().split("\n- ")
 print(docs[0].rstrip())
@@ -270,7 +282,7 @@ if [ "$lifecycle" = 0 ]; then
 		mv proposal.json.new proposal.json || die "bulkhead proposal -o json failed"
 	for _ in $(seq 100); do
 		[ "$("$bulkhead" status --socket agent.sock -o json 2> /dev/null |
-			python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["policies"])')" \
+			"$py" -c 'import json, sys; print(json.load(sys.stdin)["counts"]["policies"])')" \
 			-gt 0 ] 2> /dev/null && break
 		sleep 0.1
 	done
@@ -287,7 +299,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 run alerts || die "bulkhead alerts failed"
-alert=$("$bulkhead" alerts --state open -o json --socket agent.sock | python3 -c '
+alert=$("$bulkhead" alerts --state open -o json --socket agent.sock | "$py" -c '
 import json, sys
 a = [x for x in json.load(sys.stdin) if x["dst"].get("workload") == "shop/StatefulSet/cache" and x["port"] == 6379]
 print(a[0]["id"] if a else "")')
@@ -305,7 +317,7 @@ else
 	note "(stand-in until 'bulkhead allow' is built: the rules it would add, put in by hand)"
 	echo "\$ bulkhead allow $alert"
 	"$bulkhead" alerts -o json --socket agent.sock > alerts.json
-	python3 - proposal.json alerts.json "$alert" <<'PY' || die "cannot amend the proposal"
+	"$py" - proposal.json alerts.json "$alert" <<'PY' || die "cannot amend the proposal"
 import json, os, sys
 path, alerts, aid = sys.argv[1:4]
 plist = json.load(open(path))
