@@ -85,7 +85,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ -t 1 ]; then b=$(tput bold 2> /dev/null); n=$(tput sgr0 2> /dev/null); else b= n=; fi
+if [ -t 1 ]; then b=$(tput bold 2> /dev/null); n=$(tput sgr0 2> /dev/null); else b='' n=''; fi
 step=0
 # say TEXT: what the demo does next, in plain words.
 say() {
@@ -99,10 +99,17 @@ run() {
 	echo "\$ bulkhead $*"
 	"$bulkhead" "$@" --socket agent.sock
 }
+# status_lines FIELD...: the lines of 'bulkhead status' for FIELDs.
+status_lines() {
+	local re
+	re=$(IFS='|'; echo "$*")
+	echo "\$ bulkhead status | grep -E '^($re):'"
+	"$bulkhead" status --socket agent.sock | grep -E "^($re):" || die "bulkhead status failed"
+}
 cd "$work" || exit 1
 
 # --- the node and its pods ---
-declare -A pod_ns pod_ip pod_name
+declare -A pod_ip pod_name
 pods=(coredns frontend api database cache customer attacker)
 hosts=$work/hosts
 : > "$hosts"
@@ -237,10 +244,11 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 note "$count requests served; every connection's first packet was seen by the agent."
 sleep 1.5 # one checkpoint: the flows are in the state database
-run status | grep -E '^(namespaces|flows):' || die "bulkhead status failed"
+status_lines namespaces flows
 
 say "Proposing NetworkPolicies from what was learned."
-note "One ingress and one egress policy per workload, allowing exactly what it did."
+note "One ingress and one egress policy per workload, allowing exactly what it did"
+note "(shown: the database's ingress policy in full, the others by name):"
 if [ "$lifecycle" = 1 ]; then
 	# The agent computes the proposal itself at the end of the learning
 	# window and compiles it in preview.
@@ -287,7 +295,7 @@ if [ "$lifecycle" = 0 ]; then
 		sleep 0.1
 	done
 fi
-run status | grep -E '^(namespaces|policies):' || die "bulkhead status failed"
+status_lines namespaces policies alerts
 shop_show / || die "the shop failed in preview"
 
 say "Something new happens: the shop's new cart page reads the cache from the frontend."
@@ -315,7 +323,7 @@ else
 	# may reach the destination, the destination's ingress policy takes the
 	# source, on the alert's port.
 	note "(stand-in until 'bulkhead allow' is built: the rules it would add, put in by hand)"
-	echo "\$ bulkhead allow $alert"
+	echo "# bulkhead allow $alert"
 	"$bulkhead" alerts -o json --socket agent.sock > alerts.json
 	"$py" - proposal.json alerts.json "$alert" <<'PY' || die "cannot amend the proposal"
 import json, os, sys
@@ -346,13 +354,13 @@ else
 	# enforce in one command; until it is built the agent is restarted in
 	# --policy-mode enforce (it keeps its state directory).
 	note "(stand-in until 'bulkhead enforce' is built: the agent restarted in enforce mode)"
-	echo "\$ bulkhead enforce --all"
+	echo "# bulkhead enforce --all"
 	kill "$agent"
 	wait "$agent"
 	agent=
 	start_agent enforce
 fi
-run status | grep -E '^(namespaces|policies):' || die "bulkhead status failed"
+status_lines namespaces policies alerts
 
 say "The shop keeps working, the new cart page included:"
 shop_show / || die "the shop failed after enforce"
@@ -362,7 +370,7 @@ say "The attacker tries the database again. Its connection is dropped:"
 note "(dropped, not rejected: the attacker learns nothing, it just waits)"
 echo "[attacker]\$ connect ${pod_ip[database]} 5432"
 app attacker connect "${pod_ip[database]}" 5432 --timeout 2 > attacker.out
-cat attacker.out | sed 's/^/  /'
+sed 's/^/  /' attacker.out
 grep -q 'dropped' attacker.out || die "the attacker's connection was not dropped"
 
 say "Writing the report, the dashboard's input."

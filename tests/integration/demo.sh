@@ -105,6 +105,33 @@ assert not any(f["src"].get("workload", "").startswith("default/attacker") and f
 PY
 python3 "$BH_SOURCE_DIR/scripts/validate-report.py" "$tmp/report.json" ||
 	bad "the demo's report does not validate"
+# README.md's excerpt of the demo's output (between <!-- demo --> and
+# <!-- /demo -->) is what it printed: its runs of lines, separated by '...'
+# lines, each found whole and in order; '...' within a line stands for any
+# text.
+python3 - "$BH_SOURCE_DIR/README.md" "$tmp/out" <<'PY' || bad "README.md's demo excerpt differs from the demo's output"
+import re, sys
+readme, out = open(sys.argv[1]).read(), open(sys.argv[2]).read().splitlines()
+m = re.search(r"<!-- demo -->\n```text\n(.*?)```\n<!-- /demo -->", readme, re.S)
+assert m, "README.md has no <!-- demo --> excerpt"
+runs, cur = [], []
+for line in m.group(1).splitlines():
+    if line == "...":
+        runs.append(cur)
+        cur = []
+    else:
+        cur.append(re.compile(".*".join(map(re.escape, line.rstrip().split("...")))))
+runs.append(cur)
+at = 0
+for run in [r for r in runs if r]:
+    for i in range(at, len(out) - len(run) + 1):
+        if all(p.fullmatch(out[i + j].rstrip()) for j, p in enumerate(run)):
+            at = i + len(run)
+            break
+    else:
+        sys.exit("README.md's demo excerpt: not found in order in the output:\n  " +
+                 "\n  ".join(p.pattern for p in run))
+PY
 
 # --- stopped while learning: everything cleaned up too ---
 "$run" --bulkhead "$BULKHEAD" --report "$tmp/report2.json" > "$tmp/out2" 2>&1 &
