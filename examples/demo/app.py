@@ -18,7 +18,7 @@ import socket
 import socketserver
 import sys
 
-TIMEOUT = 2.0
+TIMEOUT = 3.0
 
 
 def hosts_read(path):

@@ -220,12 +220,18 @@ start_agent() { # MODE
 	rm -f agent.sock
 	ip netns exec "$node" "$bulkhead" agent "${args[@]}" >> agent.log 2>&1 3>&- 4>&- &
 	agent=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		"$bulkhead" status --socket agent.sock 2> /dev/null | grep -q '^health: *ready' && return 0
 		kill -0 "$agent" 2> /dev/null || die "the agent stopped: $(tail -n 3 agent.log)"
 		sleep 0.1
 	done
-	die "the agent is not ready after 10 s"
+	die "the agent is not ready after 30 s"
+}
+# status_json EXPR: a field of the agent's status (EXPR a Python subscript
+# like "['counts']['policies']"); empty when it does not answer.
+status_json() {
+	"$bulkhead" status -o json --socket agent.sock 2> /dev/null |
+		"$py" -c 'import json, sys; print(eval("json.load(sys.stdin)" + sys.argv[1]))' "$1" 2> /dev/null
 }
 say "Starting the Bulkhead agent on the node, with a snapshot of the cluster."
 note "It reads the pods from examples/demo/shop.yaml (there are no NetworkPolicies),"
@@ -252,7 +258,7 @@ note "(shown: the database's ingress policy in full, the others by name):"
 if [ "$lifecycle" = 1 ]; then
 	# The agent computes the proposal itself at the end of the learning
 	# window and compiles it in preview.
-	for _ in $(seq 100); do
+	for ((i = 0; i < 100; i++)); do
 		"$bulkhead" export -o - --socket agent.sock 2> /dev/null | "$py" -c '
 import json, sys
 r = json.load(sys.stdin)
@@ -260,6 +266,7 @@ sys.exit(0 if any(n["name"] == "shop" and n["mode"] == "preview" for n in r["nam
 			break
 		sleep 0.2
 	done
+	[ "$i" -lt 100 ] || die "namespace shop is not in preview 20 s after learning"
 	if "$bulkhead" proposal --help 2>&1 | grep -q -- --namespace; then
 		run proposal --namespace shop -o yaml > proposal.out || die "no proposal"
 	else
@@ -306,14 +313,17 @@ if [ "$lifecycle" = 0 ]; then
 	# TODO(stages, origin): the agent puts its proposal in preview itself.
 	note "(stand-in until the agent's per-namespace stages are built: the proposal"
 	note " is handed to the agent as cluster policies, compiled in preview)"
-	"$bulkhead" proposal -o json --socket agent.sock > proposal.json.new &&
-		mv proposal.json.new proposal.json || die "bulkhead proposal -o json failed"
-	for _ in $(seq 100); do
-		[ "$("$bulkhead" status --socket agent.sock -o json 2> /dev/null |
-			"$py" -c 'import json, sys; print(json.load(sys.stdin)["counts"]["policies"])')" \
-			-gt 0 ] 2> /dev/null && break
+	batches=$(status_json "['enforcement']['batches']")
+	"$bulkhead" proposal -o json --socket agent.sock > proposal.json.new ||
+		die "bulkhead proposal -o json failed"
+	mv proposal.json.new proposal.json
+	# In the kernel once the agent read the file and sent its batch.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(status_json "['counts']['policies']")" -gt 0 ] 2> /dev/null &&
+			[ "$(status_json "['enforcement']['batches']")" -gt "$batches" ] 2> /dev/null && break
 		sleep 0.1
 	done
+	[ "$i" -lt 100 ] || die "the agent did not take the proposal in 10 s"
 fi
 status_lines namespaces policies alerts
 shop_show / || die "the shop failed in preview"
@@ -322,7 +332,7 @@ say "Something new happens: the shop's new cart page reads the cache from the fr
 note "Nobody did that while Bulkhead was learning, so the proposal does not allow it."
 note "In preview it still works, and it becomes an alert:"
 shop_show /cart || die "the cart page failed in preview"
-for _ in $(seq 50); do
+for _ in $(seq 100); do
 	"$bulkhead" alerts --state open -o json --socket agent.sock 2> /dev/null | grep -q '"id"' && break
 	sleep 0.1
 done
