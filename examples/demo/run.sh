@@ -344,14 +344,15 @@ print(a[0]["id"] if a else "")')
 [ -n "$alert" ] || die "no alert for the frontend's connection to the cache"
 
 say "The cart page is wanted: allowing it amends the proposal."
-if "$bulkhead" help allow > /dev/null 2>&1; then
+if [ "$lifecycle" = 1 ]; then
 	run allow "$alert" || die "bulkhead allow failed"
 else
-	# TODO(propamend): 'bulkhead allow ALERT' amends the proposal and the
-	# preview ruleset; until it is built the demo adds the rules it would
-	# write to the policies it handed the agent: the source's egress policy
-	# may reach the destination, the destination's ingress policy takes the
-	# source, on the alert's port.
+	# TODO(propamend, stages): 'bulkhead allow ALERT' amends the agent's
+	# proposal and the preview ruleset (POST /alerts/allow); until the
+	# agent has its stages and that route, the proposal in the kernel is
+	# the demo's file, and the demo adds the rules allow would write to it:
+	# the source's egress policy may reach the destination, the
+	# destination's ingress policy takes the source, on the alert's port.
 	note "(stand-in until 'bulkhead allow' is built: the rules it would add, put in by hand)"
 	echo "# bulkhead allow $alert"
 	"$bulkhead" alerts -o json --socket agent.sock > alerts.json
