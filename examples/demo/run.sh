@@ -345,7 +345,7 @@ print(a[0]["id"] if a else "")')
 
 say "The cart page is wanted: allowing it amends the proposal."
 if [ "$lifecycle" = 1 ]; then
-	run allow "$alert" || die "bulkhead allow failed"
+	run allow "$alert" || die "bulkhead allow failed (it needs the agent's POST /alerts/allow)"
 else
 	# TODO(propamend, stages): 'bulkhead allow ALERT' amends the agent's
 	# proposal and the preview ruleset (POST /alerts/allow); until the
