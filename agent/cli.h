@@ -31,6 +31,7 @@ cli_main_fn cli_status;
 cli_main_fn cli_export;
 cli_main_fn cli_alerts;
 cli_main_fn cli_dismiss;
+cli_main_fn cli_allow;
 cli_main_fn cli_proposal;
 cli_main_fn cli_agent;
 
@@ -135,6 +136,7 @@ extern const struct cli_command cli_status_cmd;
 extern const struct cli_command cli_export_cmd;
 extern const struct cli_command cli_alerts_cmd;
 extern const struct cli_command cli_dismiss_cmd;
+extern const struct cli_command cli_allow_cmd;
 extern const struct cli_command cli_proposal_cmd;
 extern const struct cli_command cli_agent_cmd;
 

@@ -1,16 +1,18 @@
 /*
- * The local agent's preview alerts: list them, dismiss some.
+ * The local agent's preview alerts: list them, allow or dismiss some.
  *
  *   bulkhead alerts [--state open|allowed|dismissed|all] [--socket PATH]
  *                   [-o text|json]
+ *   bulkhead allow ALERT... [--socket PATH]
  *   bulkhead dismiss ALERT... [--socket PATH]
  *
  * `alerts` asks GET /alerts on the control socket: text is one line per
  * alert (id, state, source, destination, port, deciding policy, count,
  * last seen) under a header; json is the agent's array as it sent it
- * (docs/report.md, "alerts"), filtered by --state.  `dismiss` keeps each
- * flow denied and closes its alert (POST /alerts/dismiss): all the alerts
- * named, or none when one is unknown.
+ * (docs/report.md, "alerts"), filtered by --state.  `allow` amends the
+ * proposal so that it takes each flow in (POST /alerts/allow); `dismiss`
+ * keeps each flow denied and closes its alert (POST /alerts/dismiss).
+ * Both change all the alerts named, or none when one is unknown.
  *
  * Exit 0 done, 2 bad usage, an unknown alert or an id that is not one,
  * 3 no agent answering (or an answer that is not what the route gives).
@@ -65,9 +67,28 @@ const struct cli_command cli_alerts_cmd = {
 	.n_flags = BH_ARRAY_SIZE(alerts_flags),
 };
 
-static const struct cli_flag dismiss_flags[] = {
+static const struct cli_flag verb_flags[] = {
 	CLI_FLAG_SOCKET(OPT_SOCKET),
 	CLI_FLAG_HELP,
+};
+
+const struct cli_command cli_allow_cmd = {
+	.name = "allow",
+	.fn = cli_allow,
+	.usage = "ALERT...",
+	.summary = "take alerted flows into the local agent's proposal",
+	.about = "Allows each ALERT (an ID from 'bulkhead alerts') on the agent of this node:\n"
+		 "the proposal of the deciding pod's namespace gets the rule 'bulkhead\n"
+		 "propose' would have written for the flow (the peer's workload selector,\n"
+		 "or an ipBlock for an address; the port and protocol), as a new\n"
+		 "generation, and the kernel's ruleset takes it at once.  The alert's state\n"
+		 "becomes 'allowed'.  All the alerts named are allowed, or none when one\n"
+		 "is unknown or was not decided by a proposal.\n",
+	.exit_status = "0 allowed, 2 bad usage, an unknown alert or one no proposal decided, 3 "
+		       "system error (no agent answering)",
+	.operands = true,
+	.flags = verb_flags,
+	.n_flags = BH_ARRAY_SIZE(verb_flags),
 };
 
 const struct cli_command cli_dismiss_cmd = {
@@ -82,8 +103,8 @@ const struct cli_command cli_dismiss_cmd = {
 	.exit_status = "0 dismissed, 2 bad usage or an unknown alert, 3 system error (no agent "
 		       "answering)",
 	.operands = true,
-	.flags = dismiss_flags,
-	.n_flags = BH_ARRAY_SIZE(dismiss_flags),
+	.flags = verb_flags,
+	.n_flags = BH_ARRAY_SIZE(verb_flags),
 };
 
 /* @q over the socket into @body; the answer parsed into *@ret.  0, or
@@ -272,11 +293,14 @@ out:
 	return r;
 }
 
-int cli_dismiss(int argc, char **argv, struct bh_err *reterr)
+/* One verb on alerts: POST @path {"ids": [...]}, one line per alert
+ * changed, "ID: @done, SRC -> DST PROTO/PORT @what". */
+static int alerts_verb(const struct cli_command *cmd, const char *path, const char *done,
+		       const char *what, int argc, char **argv, struct bh_err *reterr)
 {
-	struct cli_agent_req q = { .cmd = "dismiss",
+	struct cli_agent_req q = { .cmd = cmd->name,
 				   .sock = CLI_AGENT_SOCKET_DEFAULT,
-				   .path = "/alerts/dismiss" };
+				   .path = path };
 	json_t *ids = NULL, *req = NULL, *ans = NULL, *a;
 	struct cli_getopt g;
 	struct buf body;
@@ -284,7 +308,7 @@ int cli_dismiss(int argc, char **argv, struct bh_err *reterr)
 	size_t i;
 	int c, r;
 
-	cli_getopt_init(&g, &cli_dismiss_cmd, argc, argv);
+	cli_getopt_init(&g, cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
@@ -297,13 +321,14 @@ int cli_dismiss(int argc, char **argv, struct bh_err *reterr)
 	if (c < 0)
 		return c;
 	if (g.optind >= argc)
-		return cli_usage_err(reterr, "dismiss",
-				     "expected the alerts to dismiss (IDs from 'bulkhead alerts')");
+		return cli_usage_err(reterr, cmd->name,
+				     "expected the alerts to %s (IDs from 'bulkhead alerts')",
+				     cmd->name);
 	if (!q.sock[0])
-		return cli_usage_err(reterr, "dismiss", "--socket: expected a path");
+		return cli_usage_err(reterr, cmd->name, "--socket: expected a path");
 	for (int k = g.optind; k < argc; k++)
 		if (!alert_id_valid(argv[k]))
-			return cli_usage_err(reterr, "dismiss",
+			return cli_usage_err(reterr, cmd->name,
 					     "'%s' is no alert ID (16 hex digits, from 'bulkhead "
 					     "alerts')",
 					     argv[k]);
@@ -328,12 +353,12 @@ int cli_dismiss(int argc, char **argv, struct bh_err *reterr)
 
 		peer_text(json_object_get(a, "src"), src, sizeof(src));
 		peer_text(json_object_get(a, "dst"), dst, sizeof(dst));
-		printf("%s: dismissed, %s -> %s %s/%" JSON_INTEGER_FORMAT " stays denied\n",
-		       field(a, "id"), src, dst, field(a, "protocol"),
-		       json_integer_value(json_object_get(a, "port")));
+		printf("%s: %s, %s -> %s %s/%" JSON_INTEGER_FORMAT " %s\n", field(a, "id"), done,
+		       src, dst, field(a, "protocol"),
+		       json_integer_value(json_object_get(a, "port")), what);
 	}
 	if (fflush(stdout) != 0)
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "dismiss: writing stdout: %s",
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "%s: writing stdout: %s", cmd->name,
 			       strerror(errno));
 out:
 	free(text);
@@ -341,4 +366,16 @@ out:
 	json_decref(ans);
 	buf_done(&body);
 	return r;
+}
+
+int cli_allow(int argc, char **argv, struct bh_err *reterr)
+{
+	return alerts_verb(&cli_allow_cmd, "/alerts/allow", "allowed", "is allowed by the proposal",
+			   argc, argv, reterr);
+}
+
+int cli_dismiss(int argc, char **argv, struct bh_err *reterr)
+{
+	return alerts_verb(&cli_dismiss_cmd, "/alerts/dismiss", "dismissed", "stays denied", argc,
+			   argv, reterr);
 }

@@ -17,9 +17,9 @@
 /* The commands, in the order 'bulkhead help' lists them; each one's flags
  * are its table (struct cli_command, agent/cli.h). */
 static const struct cli_command *const commands[] = {
-	&cli_check_cmd,	  &cli_apply_cmd,    &cli_reset_cmd,  &cli_learn_cmd,
-	&cli_propose_cmd, &cli_agent_cmd,    &cli_status_cmd, &cli_alerts_cmd,
-	&cli_dismiss_cmd, &cli_proposal_cmd, &cli_export_cmd,
+	&cli_check_cmd,	  &cli_apply_cmd,   &cli_reset_cmd,    &cli_learn_cmd,
+	&cli_propose_cmd, &cli_agent_cmd,   &cli_status_cmd,   &cli_alerts_cmd,
+	&cli_allow_cmd,	  &cli_dismiss_cmd, &cli_proposal_cmd, &cli_export_cmd,
 };
 
 static void usage(FILE *f)
