@@ -108,7 +108,8 @@ const struct cli_command cli_dismiss_cmd = {
 };
 
 /* @q over the socket into @body; the answer parsed into *@ret.  0, or
- * an error: the agent's own {"error"} for a 404 (exit 2), else exit 3. */
+ * an error: the agent's own {"error"} for a 400, 404 or 409 (an alert no
+ * proposal decided: exit 2), else exit 3. */
 static int request_json(struct cli_agent_req *q, struct buf *body, json_t **ret,
 			struct bh_err *reterr)
 {
@@ -121,7 +122,7 @@ static int request_json(struct cli_agent_req *q, struct buf *body, json_t **ret,
 	if (r < 0)
 		return r;
 	*ret = ans.json ? json_loadb(body->data ? body->data : "", body->len, 0, &jerr) : NULL;
-	if (ans.code == 404 || ans.code == 400) {
+	if (ans.code == 404 || ans.code == 400 || ans.code == 409) {
 		const char *e = json_string_value(json_object_get(*ret, "error"));
 
 		r = bh_err_set(reterr, BH_ERR_INPUT, -ENOENT, "%s: %s (socket '%s')", q->cmd,
