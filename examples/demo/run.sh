@@ -10,11 +10,15 @@
 # kube-system; a customer and an attacker in default), each wired to a
 # "node" namespace by a veth as a routed CNI does, and runs the pods' code
 # (examples/demo/app.py).  Then, in the node namespace, 'bulkhead agent'
-# with that snapshot: it learns from the traffic, proposes NetworkPolicies,
-# previews them (one unexpected connection becomes an alert, which is
-# allowed), enforces them, and the attacker's connection to the database is
-# dropped while the shop keeps working.  The report is left in --report
-# (./report.json) for the dashboard.
+# with that snapshot and its per-namespace stages (--learn-duration, the
+# --learn seconds, 10 by default): it learns from the traffic, proposes
+# NetworkPolicies for each namespace at the end of the window and previews
+# them; one unexpected connection becomes an alert, 'bulkhead enforce'
+# refuses while it is open, 'bulkhead allow' takes it into the proposal,
+# 'bulkhead enforce --all' enforces, and the attacker's connection to the
+# database is dropped while the shop keeps working.  The report
+# ('bulkhead export') is left in --report (./report.json) for the
+# dashboard.
 #
 # Every claim the demo prints is checked: the script exits 1 when one does
 # not hold (the shop fails, the attacker gets through, no alert...).  No
@@ -45,6 +49,12 @@ bulkhead=$(command -v "$bulkhead") || { echo "demo: no bulkhead binary" >&2; exi
 for t in ip python3 nft; do
 	command -v "$t" > /dev/null || { echo "demo: '$t' missing (scripts/install-deps.sh)" >&2; exit 2; }
 done
+# The lifecycle's verbs (a bulkhead without them cannot run the demo).
+for v in enforce allow; do
+	"$bulkhead" help "$v" > /dev/null 2>&1 || { echo "demo: '$bulkhead' has no '$v' verb" >&2; exit 2; }
+done
+"$bulkhead" proposal --help 2>&1 | grep -q -- --namespace ||
+	{ echo "demo: '$bulkhead proposal' has no --namespace" >&2; exit 2; }
 # The interpreter itself, not a version manager's shim in front of it: the
 # demo stops the pods' servers by pid, and a shim's pid is not theirs.
 py=$(python3 -c 'import sys; print(sys.executable)')
@@ -196,103 +206,60 @@ app attacker connect "${pod_ip[database]}" 5432 | sed 's/^/  /'
 # --- the agent ---
 # Flows reach the state database at each checkpoint: every second here.
 printf 'checkpointInterval: 1s\n' > config.yaml
-# TODO(stages, origin): until the agent compiles its own proposal into the
-# kernel (per-namespace stages), the demo hands it the proposal as cluster
-# policies through a second snapshot file, in --policy-mode preview.
-lifecycle=0
-"$bulkhead" help enforce > /dev/null 2>&1 && lifecycle=1
-echo '{"apiVersion": "v1", "kind": "List", "items": []}' > proposal.json
-agent_shown=
-start_agent() { # MODE
-	# Until the stages are built, --learn-duration (1m at least there) is
-	# not passed: the demo asks for the proposal itself.
-	local args=(--node node-1 --snapshot examples/demo/shop.yaml)
-	if [ "$lifecycle" = 1 ]; then
-		args+=(--learn-duration "${learn}s")
-	else
-		args+=(--snapshot proposal.json --policy-mode "$1")
-	fi
-	args+=(--interface 'bh-*' --config config.yaml --state-dir "$work/state" --socket "$work/agent.sock"
-		--listen 127.0.0.1:9464)
-	[ -n "$agent_shown" ] || echo "\$ bulkhead agent ${args[*]}" | sed "s/ bh-\*/ 'bh-*'/"
-	agent_shown=1
-	args[3]=$here/shop.yaml
-	rm -f agent.sock
-	ip netns exec "$node" "$bulkhead" agent "${args[@]}" >> agent.log 2>&1 3>&- 4>&- &
-	agent=$!
-	for _ in $(seq 300); do
-		"$bulkhead" status --socket agent.sock 2> /dev/null | grep -q '^health: *ready' && return 0
-		kill -0 "$agent" 2> /dev/null || die "the agent stopped: $(tail -n 3 agent.log)"
-		sleep 0.1
-	done
-	die "the agent is not ready after 30 s"
-}
-# status_json EXPR: a field of the agent's status (EXPR a Python subscript
-# like "['counts']['policies']"); empty when it does not answer.
-status_json() {
-	"$bulkhead" status -o json --socket agent.sock 2> /dev/null |
-		"$py" -c 'import json, sys; print(eval("json.load(sys.stdin)" + sys.argv[1]))' "$1" 2> /dev/null
-}
 say "Starting the Bulkhead agent on the node, with a snapshot of the cluster."
 note "It reads the pods from examples/demo/shop.yaml (there are no NetworkPolicies),"
-note "watches the pods' interfaces (bh-*) and answers on a control socket"
+note "watches the pods' interfaces (bh-*), learns each namespace for $learn seconds"
+note "(--learn-duration; a day by default) and answers on a control socket"
 note "(the commands below are run with --socket $work/agent.sock, left out here):"
-start_agent preview
+args=(--node node-1 --snapshot examples/demo/shop.yaml --learn-duration "${learn}s"
+	--interface 'bh-*' --config config.yaml --state-dir "$work/state" --socket "$work/agent.sock"
+	--listen 127.0.0.1:9464)
+echo "\$ bulkhead agent ${args[*]}" | sed "s/ bh-\*/ 'bh-*'/"
+args[3]=$here/shop.yaml
+ip netns exec "$node" "$bulkhead" agent "${args[@]}" > agent.log 2>&1 3>&- 4>&- &
+agent=$!
+for _ in $(seq 300); do
+	"$bulkhead" status --socket agent.sock 2> /dev/null | grep -q '^health: *ready' && break
+	kill -0 "$agent" 2> /dev/null || die "the agent stopped: $(tail -n 3 agent.log)"
+	sleep 0.1
+done
+"$bulkhead" status --socket agent.sock 2> /dev/null | grep -q '^health: *ready' ||
+	die "the agent is not ready after 30 s"
 run status || die "bulkhead status failed"
 
+# stage NS: namespace NS's stage on the agent (learn, proposed, preview,
+# enforce), empty when it does not answer.
+stage() {
+	"$bulkhead" status -o json --socket agent.sock 2> /dev/null | "$py" -c '
+import json, sys
+print(*[s["stage"] for s in json.load(sys.stdin)["stages"] if s["namespace"] == sys.argv[1]])' "$1" 2> /dev/null
+}
 say "Learning for $learn seconds what talks to what, while customers shop."
-end=$(($(date +%s) + learn))
+note "The agent's learning window started with it; until it ends nothing is"
+note "blocked or reported, every connection is only recorded."
 count=0
-while [ "$(date +%s)" -lt "$end" ]; do
+t_learn=$(date +%s)
+while [ "$(stage shop)" = learn ]; do
+	[ $(($(date +%s) - t_learn)) -lt $((learn + 30)) ] || die "namespace shop still learning after $((learn + 30)) s"
 	shop / || die "the shop failed while learning: $(cat "$work/answer")"
 	count=$((count + 1))
 	sleep 0.3
 done
 note "$count requests served; every connection's first packet was seen by the agent."
-sleep 1.5 # one checkpoint: the flows are in the state database
-status_lines namespaces flows
+status_lines flows
 
-say "Proposing NetworkPolicies from what was learned."
-note "One ingress and one egress policy per workload, allowing exactly what it did"
-note "(shown: the database's ingress policy in full, the others by name):"
-if [ "$lifecycle" = 1 ]; then
-	# The agent computes the proposal itself at the end of the learning
-	# window and compiles it in preview.
-	for ((i = 0; i < 100; i++)); do
-		"$bulkhead" export -o - --socket agent.sock 2> /dev/null | "$py" -c '
-import json, sys
-r = json.load(sys.stdin)
-sys.exit(0 if any(n["name"] == "shop" and n["mode"] == "preview" for n in r["namespaces"]) else 1)' &&
-			break
-		sleep 0.2
-	done
-	[ "$i" -lt 100 ] || die "namespace shop is not in preview 20 s after learning"
-	if "$bulkhead" proposal --help 2>&1 | grep -q -- --namespace; then
-		run proposal --namespace shop -o yaml > proposal.out || die "no proposal"
-	else
-		# TODO(stages): 'bulkhead proposal --namespace NS'; until then the
-		# agent's route that it would call.
-		echo "# GET /proposal?namespace=shop&format=yaml on the agent's socket" > proposal.out
-		"$py" - "$work/agent.sock" '/proposal?namespace=shop&format=yaml' >> proposal.out <<'PY' ||
-import http.client, socket, sys
-class Conn(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(sys.argv[1])
-c = Conn("agent")
-c.request("GET", sys.argv[2])
-r = c.getresponse()
-body = r.read().decode()
-sys.stdout.write(body)
-sys.exit(0 if r.status == 200 else 1)
-PY
-			die "no proposal for namespace shop: $(tail -n 1 proposal.out)"
-	fi
-else
-	run proposal --compute -o yaml > proposal.out || die "bulkhead proposal --compute failed"
-fi
-# The database's policies, the ones that matter for the attacker, in full;
-# the others named.
+say "Proposing: at the end of the window the agent proposed NetworkPolicies."
+note "For each namespace, one ingress and one egress policy per workload, allowing"
+note "exactly what it did (shown: the shop's database ingress policy in full, the"
+note "others by name):"
+for ((i = 0; i < 100; i++)); do
+	[ "$(stage shop)" = preview ] && break
+	sleep 0.2
+done
+[ "$i" -lt 100 ] || die "namespace shop is in '$(stage shop)', not preview, 20 s after learning"
+run proposal --namespace shop > proposal.out 2>&1 || die "no proposal: $(tail -n 1 proposal.out)"
+# The database's ingress policy, the one that matters for the attacker, in
+# full; the others named.
 "$py" - proposal.out <<'PY' || die "the proposal does not read"
 import sys
 docs = open(sys.argv[1]).read().split("\n- ")
@@ -309,25 +276,12 @@ PY
 grep -q 'bulkhead-database-ingress' proposal.out || die "no policy for the database in the proposal"
 
 say "Previewing the proposal: what it would block is let through, and reported."
-if [ "$lifecycle" = 0 ]; then
-	# TODO(stages, origin): the agent puts its proposal in preview itself.
-	note "(stand-in until the agent's per-namespace stages are built: the proposal"
-	note " is handed to the agent as cluster policies, compiled in preview)"
-	batches=$(status_json "['enforcement']['batches']")
-	"$bulkhead" proposal -o json --socket agent.sock > proposal.json.new ||
-		die "bulkhead proposal -o json failed"
-	mv proposal.json.new proposal.json
-	# In the kernel once the agent read the file and sent its batch.
-	for ((i = 0; i < 100; i++)); do
-		[ "$(status_json "['counts']['policies']")" -gt 0 ] 2> /dev/null &&
-			[ "$(status_json "['enforcement']['batches']")" -gt "$batches" ] 2> /dev/null && break
-		sleep 0.1
-	done
-	[ "$i" -lt 100 ] || die "the agent did not take the proposal in 10 s"
-fi
-status_lines namespaces policies alerts
+note "Every namespace went on to preview with its proposal, compiled into the kernel:"
+status_lines namespaces alerts
 shop_show / || die "the shop failed in preview"
 
+# alerts_json: the agent's alerts, JSON.
+alerts_json() { "$bulkhead" alerts --state all -o json --socket agent.sock; }
 say "Something new happens: the shop's new cart page reads the cache from the frontend."
 note "Nobody did that while Bulkhead was learning, so the proposal does not allow it."
 note "In preview it still works, and it becomes an alert:"
@@ -343,55 +297,45 @@ a = [x for x in json.load(sys.stdin) if x["dst"].get("workload") == "shop/Statef
 print(a[0]["id"] if a else "")')
 [ -n "$alert" ] || die "no alert for the frontend's connection to the cache"
 
-say "The cart page is wanted: allowing it amends the proposal."
-if [ "$lifecycle" = 1 ]; then
-	run allow "$alert" || die "bulkhead allow failed (it needs the agent's POST /alerts/allow)"
-else
-	# TODO(propamend, stages): 'bulkhead allow ALERT' amends the agent's
-	# proposal and the preview ruleset (POST /alerts/allow); until the
-	# agent has its stages and that route, the proposal in the kernel is
-	# the demo's file, and the demo adds the rules allow would write to it:
-	# the source's egress policy may reach the destination, the
-	# destination's ingress policy takes the source, on the alert's port.
-	note "(stand-in until 'bulkhead allow' is built: the rules it would add, put in by hand)"
-	echo "# bulkhead allow $alert"
-	"$bulkhead" alerts -o json --socket agent.sock > alerts.json
-	"$py" - proposal.json alerts.json "$alert" <<'PY' || die "cannot amend the proposal"
-import json, os, sys
-path, alerts, aid = sys.argv[1:4]
-plist = json.load(open(path))
-a = next(x for x in json.load(open(alerts)) if x["id"] == aid)
-pols = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in plist["items"]}
-def peer(end):
-    ns, kind, name = end["workload"].split("/")
-    sel = pols[(ns, f"bulkhead-{name}-ingress")]["spec"]["podSelector"]
-    return {"podSelector": sel,
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-ports = [{"protocol": a["protocol"], "port": a["port"]}]
-src_ns, _, src = a["src"]["workload"].split("/")
-dst_ns, _, dst = a["dst"]["workload"].split("/")
-pols[(src_ns, f"bulkhead-{src}-egress")]["spec"]["egress"].append({"to": [peer(a["dst"])], "ports": ports})
-pols[(dst_ns, f"bulkhead-{dst}-ingress")]["spec"]["ingress"].append({"from": [peer(a["src"])], "ports": ports})
-json.dump(plist, open(path + ".new", "w"), indent=1)
-os.rename(path + ".new", path)
-PY
-fi
+say "Enforcing now is refused: an alert is open, and nobody has looked at it yet."
+run enforce --all > enforce.out 2>&1
+rc=$?
+cat enforce.out
+[ "$rc" = 2 ] && grep -q "$alert" enforce.out || die "enforce with an open alert: exit $rc, expected 2 naming $alert"
+[ "$(stage shop)" = preview ] || die "namespace shop left preview though enforce was refused"
+note "Each open alert is allowed (the flow is wanted) or dismissed (it stays denied) first."
 
-say "Enforcing: from now on what the policies do not allow is dropped."
-if [ "$lifecycle" = 1 ]; then
-	run enforce --all || die "bulkhead enforce failed"
-else
-	# TODO(stages): 'bulkhead enforce --all' switches every namespace to
-	# enforce in one command; until it is built the agent is restarted in
-	# --policy-mode enforce (it keeps its state directory).
-	note "(stand-in until 'bulkhead enforce' is built: the agent restarted in enforce mode)"
-	echo "# bulkhead enforce --all"
-	kill "$agent"
-	wait "$agent"
-	agent=
-	start_agent enforce
-fi
-status_lines namespaces policies alerts
+say "The cart page is wanted: allowing it amends the proposal."
+run allow "$alert" || die "bulkhead allow failed"
+"$bulkhead" proposal --namespace shop -o json --socket agent.sock > amended.json ||
+	die "no proposal after allow"
+"$py" - amended.json <<'PY' || die "the proposal does not let the frontend reach the cache after allow"
+import json, sys
+pols = {p["metadata"]["name"]: p["spec"] for p in json.load(open(sys.argv[1]))["items"]}
+def has(name, key, side, app):
+    return any(p.get("podSelector", {}).get("matchLabels", {}).get("app") == app and
+               {"protocol": "TCP", "port": 6379} in r.get("ports", [])
+               for r in pols[name].get(key, []) for p in r.get(side, []))
+assert has("bulkhead-frontend-egress", "egress", "to", "cache")
+assert has("bulkhead-cache-ingress", "ingress", "from", "frontend")
+PY
+note "The frontend's egress policy and the cache's ingress policy each got the rule."
+note "The cart page still works in preview, and raises no new alert:"
+count_before=$(alerts_json | "$py" -c 'import json, sys; print(sum(a["count"] for a in json.load(sys.stdin)))')
+shop_show /cart || die "the cart page failed after allow"
+sleep 1.5 # the preview log reaches the agent's alerts at once; give it time
+run alerts --state all || die "bulkhead alerts failed"
+alerts_json | "$py" -c '
+import json, sys
+a = json.load(sys.stdin)
+assert len(a) == 1 and a[0]["id"] == sys.argv[1] and a[0]["state"] == "allowed", a
+assert sum(x["count"] for x in a) == int(sys.argv[2]), a' "$alert" "$count_before" ||
+	die "the cart page raised an alert again after allow"
+
+say "Enforcing: from now on what the proposals do not allow is dropped."
+run enforce --all || die "bulkhead enforce failed"
+[ "$(stage shop)" = enforce ] || die "namespace shop is in '$(stage shop)' after enforce"
+status_lines namespaces alerts
 
 say "The shop keeps working, the new cart page included:"
 shop_show / || die "the shop failed after enforce"
