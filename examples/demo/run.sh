@@ -77,6 +77,13 @@ cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2> /dev/null
 	for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done
 	for p in "$agent" "${pids[@]}"; do [ -n "$p" ] && wait "$p" 2> /dev/null; done
+	# (a sanitizer build's agent reports at exit: that fails the demo too)
+	if [ -s "$work/agent.log" ] &&
+		grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/agent.log"; then
+		echo "demo: the agent's log has a sanitizer report:" >&2
+		grep -E -A 12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/agent.log" | head -n 40 >&2
+		[ "$rc" = 0 ] && rc=1
+	fi
 	# The agent leaves its table in the kernel on SIGTERM (fail static);
 	# the demo takes it out, then the namespaces.
 	ip netns exec "$node" nft delete table inet bulkhead 2> /dev/null
