@@ -8,7 +8,8 @@
  *
  *   POST /alerts/dismiss  {"ids": ["3f0c...", ...]}
  *       the alerts dismissed (all or none): {"changed": N, "alerts": [...]}
- *       with each alert as GET /alerts writes it.
+ *       with each alert as GET /alerts writes it.  409 for an alert that
+ *       was allowed: its flow is in the proposal, not denied.
  *   POST /alerts/allow  {"ids": [...]}
  *       each alert's flow taken into the proposal of the namespace whose
  *       proposal policy decided it (propose_amend(): the rule `bulkhead
@@ -21,7 +22,7 @@
  *       alert the agent does not hold, 409 for one that no proposal
  *       decided (a cluster policy's: Bulkhead never edits those) or that
  *       the proposal cannot take (its workload gone), before anything is
- *       stored.  Answered as dismiss is.
+ *       stored; 503 before the cluster is read.  Answered as dismiss is.
  *
  * Loop thread only.
  */
@@ -38,6 +39,7 @@
 #include "agent_int.h"
 #include "alerts.h"
 #include "buf.h"
+#include "cluster.h"
 #include "http_server.h"
 #include "json_out.h"
 #include "log.h"
@@ -179,7 +181,7 @@ static bool workload_ns(const char *end, char *ns, size_t len)
  * stored proposal, or a workload whose proposal has no policy of that
  * direction (not isolated by it).  0, or an answer written (1), or -errno.
  */
-static int allow_other_end(struct agent *a, struct allow_ns **nsv, size_t *n_ns,
+static int allow_other_end(struct agent *a, struct cluster *c, struct allow_ns **nsv, size_t *n_ns,
 			   const struct alert_entry *e, const struct propose_amend_flow *f,
 			   struct http_response *resp)
 {
@@ -200,7 +202,7 @@ static int allow_other_end(struct agent *a, struct allow_ns **nsv, size_t *n_ns,
 	if (r == 0)
 		return 0;
 	if (r > 0) {
-		r = propose_amend(&t->p, a->enf_cluster, &o, &changed, &err);
+		r = propose_amend(&t->p, c, &o, &changed, &err);
 		if (r == -ENOENT)
 			return 0;
 	}
@@ -225,13 +227,20 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 	size_t n_ns = 0, stored = 0;
 	struct bh_err err = { 0 };
 	char nsbuf[sizeof(nsv->ns)];
+	/* The enforcement's cluster; without one (--no-enforce, or before
+	 * its first build: the alerts restored from the database) the
+	 * cluster it will follow. */
+	struct cluster *c = a->enf_cluster ? a->enf_cluster : agent_source_cluster(a);
 	int r = 0;
 
+	if (!c)
+		return agent_control_error(
+			resp, 503, "the cluster is not read yet: allow needs its workloads");
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
 		struct propose_amend_flow f;
 		struct allow_ns *t;
-		const char *name;
+		const char *name = NULL;
 		bool changed = false;
 
 		if (!e) {
@@ -241,12 +250,25 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 		}
 		if (!alert_policy_split(e, nsbuf, sizeof(nsbuf), &name) ||
 		    !agent_stage_is_proposal(a, nsbuf, name)) {
-			r = agent_control_error(
-				resp, 409,
-				"alert %s was decided by the cluster's policy '%.300s', "
-				"not by a proposal: Bulkhead does not edit the "
-				"cluster's policies",
-				e->id, e->policy ? e->policy : "?");
+			const struct netpol *cp =
+				e->policy && name ? cluster_policy_find(c, nsbuf, name) : NULL;
+
+			if (cp && cp->origin == NETPOL_ORIGIN_CLUSTER)
+				r = agent_control_error(
+					resp, 409,
+					"alert %s was decided by the cluster's policy '%.300s', "
+					"not by a proposal: Bulkhead does not edit the "
+					"cluster's policies",
+					e->id, e->policy);
+			else
+				/* (a proposal policy no more compiled: its
+				 * namespace learns again, or its proposal
+				 * changed) */
+				r = agent_control_error(
+					resp, 409,
+					"alert %s: its policy '%.300s' is no policy of a "
+					"proposal in preview or enforce now",
+					e->id, e->policy ? e->policy : "?");
 			break;
 		}
 		t = allow_ns_get(&nsv, &n_ns, nsbuf);
@@ -270,7 +292,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			.port = e->port,
 			.proto = e->proto,
 		};
-		r = propose_amend(&t->p, a->enf_cluster, &f, &changed, &err);
+		r = propose_amend(&t->p, c, &f, &changed, &err);
 		if (r < 0) {
 			r = r == -ENOMEM ?
 				    r :
@@ -278,7 +300,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			break;
 		}
 		t->changed |= changed;
-		r = allow_other_end(a, &nsv, &n_ns, e, &f, resp);
+		r = allow_other_end(a, c, &nsv, &n_ns, e, &f, resp);
 	}
 	for (size_t k = 0; r == 0 && k < n_ns; k++) {
 		const char *ns = nsv[k].ns;
@@ -330,6 +352,19 @@ static int set_state(struct agent *a, const struct http_request *req, struct htt
 		r = allow(a, ids, n, resp);
 		if (r != 0)
 			goto out;
+	}
+	for (size_t i = 0; state == ALERT_DISMISSED && i < n; i++) {
+		const struct alert_entry *e = a->alerts ? alerts_find(a->alerts, ids[i]) : NULL;
+
+		if (e && e->state == ALERT_ALLOWED) {
+			r = agent_control_error(
+				resp, 409,
+				"alert %s is allowed: its rule is in the proposal, so "
+				"its flow is not denied; 'bulkhead relearn' makes the "
+				"proposal again from what is learned",
+				e->id);
+			goto out;
+		}
 	}
 	r = agent_alerts_set_state(a, ids, n, state, &unknown);
 	if (r == -ENOENT) {

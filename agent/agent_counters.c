@@ -5,7 +5,13 @@
  *   - allowed: the allow rules of the policy's chains ("pi/NS/NAME",
  *     "pe/NS/NAME");
  *   - dropped (enforce) or would_deny (preview): the final verdict of each
- *     class chain, attributed to the first policy it jumps to.
+ *     class chain, attributed to the first policy it jumps to.  A class
+ *     is in preview when the whole ruleset is (--policy-mode preview) or
+ *     when that policy is a proposal's in preview (its namespace's stage;
+ *     docs/lifecycle.md: such a class holds no other kind of policy).
+ * A proposal policy is labelled "proposal:NAME" (its chains are
+ * "pi/NS/proposal_NAME"), so that it never adds to the series of a
+ * cluster policy of the same name.
  * Each series is set to the kernel's sum (metrics_counter_set()), so a
  * table replaced whole shows as a counter reset; the series of a policy
  * the table no longer counts is removed.  Policies whose chain names were
@@ -15,10 +21,12 @@
  * millisecond for a node of a 1,000-policy cluster.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent_int.h"
+#include "cluster.h"
 #include "hash.h"
 #include "hmap.h"
 #include "log.h"
@@ -51,23 +59,52 @@ static bool policy_chain(const char *chain, const char **ns, size_t *ns_len, con
 	return true;
 }
 
+/* Whether the proposal policy NS/@pname ("proposal:NAME") is compiled
+ * in preview. */
+static bool proposal_previewed(const struct agent *a, const char *ns, size_t ns_len,
+			       const char *pname)
+{
+	char nsb[RULESET_NAME_MAX];
+	const struct netpol *p;
+
+	if (!a->enf_cluster || ns_len >= sizeof(nsb))
+		return false;
+	memcpy(nsb, ns, ns_len);
+	nsb[ns_len] = '\0';
+	p = cluster_policy_find(a->enf_cluster, nsb, pname);
+	return p && p->origin == NETPOL_ORIGIN_PREVIEW;
+}
+
 static void counter_cb(const char *chain, const char *first_jump, uint64_t packets, uint64_t bytes,
 		       void *ud)
 {
 	struct agent *a = ud;
 	const char *verdict, *ns, *name;
 	size_t ns_len, klen;
-	char key[2 * RULESET_NAME_MAX + 16];
+	char key[2 * RULESET_NAME_MAX + 16], pname[RULESET_NAME_MAX + 16];
+	bool class;
 	struct pc *pc;
 
 	(void) bytes;
 	if (policy_chain(chain, &ns, &ns_len, &name))
-		verdict = "allowed";
+		class = false;
 	else if ((strncmp(chain, "ci/", 3) == 0 || strncmp(chain, "ce/", 3) == 0) &&
 		 policy_chain(first_jump, &ns, &ns_len, &name))
-		verdict = a->cfg.policy_preview ? "would_deny" : "dropped";
+		class = true;
 	else
 		return;
+	if (strncmp(name, RULESET_PROPOSAL_OBJ, strlen(RULESET_PROPOSAL_OBJ)) == 0) {
+		(void) snprintf(pname, sizeof(pname), "%s%s", NETPOL_PROPOSAL_PREFIX,
+				name + strlen(RULESET_PROPOSAL_OBJ));
+		name = pname;
+	}
+	if (!class)
+		verdict = "allowed";
+	else if (a->cfg.policy_preview ||
+		 (name == pname && proposal_previewed(a, ns, ns_len, name)))
+		verdict = "would_deny";
+	else
+		verdict = "dropped";
 	klen = ns_len + 1 + strlen(name) + 1 + strlen(verdict);
 	if (klen >= sizeof(key))
 		return;

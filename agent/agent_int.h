@@ -269,11 +269,11 @@ struct agent {
 	struct netpol *stage_pols;
 	size_t n_stage_pols;
 	bool stage_dirty;
-	/* The source cluster and its namespace count when last scanned and
-	 * injected (a --snapshot reload is a new cluster; the cache's
-	 * cluster stays, and loses no proposal policy to a relist). */
+	/* The source cluster and its ns_gen when last scanned and injected
+	 * (a --snapshot reload is a new cluster; the cache's cluster stays,
+	 * and loses no proposal policy to a relist). */
 	const struct cluster *stage_src;
-	size_t stage_n_ns;
+	uint64_t stage_ns_gen;
 	int64_t stage_retry; /* unix seconds: a failed computation retried then */
 
 	/* --- policy packet counters (agent_counters.c) --- */

@@ -77,31 +77,23 @@ static void job_free(struct agent_propose_job *j)
 	free(j);
 }
 
-/*
- * Formats the policies of @p into @out: all of them, or those of namespace
- * @ns only, as `bulkhead propose --namespace` writes them.  The self-check
- * ran on the whole proposal, and a subset by namespace allows at least as
- * much (a policy isolates only pods of its own namespace, and the subset
- * keeps every policy of those pods), so its verdict still holds.
- */
+/* Formats the policies of @p into @out: all of them, or those of namespace
+ * @ns only (proposal_ns_view()), as `bulkhead propose --namespace` writes
+ * them. */
 static int emit_scope(const struct proposal *p, const char *ns, struct buf *out, size_t *ret_n)
 {
-	struct proposal q = *p; /* shallow: emit only reads */
+	struct proposal q;
 	int r;
 
 	*ret_n = p->n;
 	if (!ns[0])
 		return netpol_emit_list_json(p, out);
-	q.v = calloc(p->n ? p->n : 1, sizeof(*q.v));
-	if (!q.v)
-		return -ENOMEM;
-	q.n = 0;
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->v[i].np.ns, ns) == 0)
-			q.v[q.n++] = p->v[i];
+	r = proposal_ns_view(p, ns, &q);
+	if (r < 0)
+		return r;
 	*ret_n = q.n;
 	r = netpol_emit_list_json(&q, out);
-	free(q.v);
+	proposal_ns_view_done(&q);
 	return r;
 }
 

@@ -171,11 +171,41 @@ static void ns_seen(struct agent *a, const char *ns, int64_t now)
 	log_info("agent: stages: namespace '%s' first seen: %s", ns, state_db_mode_name(m.mode));
 }
 
-/* Every namespace of @c (its Namespace objects and its pods'). */
+/*
+ * A namespace the API server deleted forgets its stage: back to learn
+ * from now, its proposal out of the kernel (the caller's next batch).  A
+ * namespace created again under the same name is a new application: it
+ * must not be enforced at once by the proposal of the one deleted.  Not
+ * with --snapshot, whose files may hold pods without Namespace objects.
+ */
+static void ns_gone(struct agent *a, const struct cluster *c, int64_t now)
+{
+	struct bh_err err = { 0 };
+
+	for (size_t k = 0; a->cache && k < a->n_modes; k++) {
+		const char *ns = a->modes[k].scope;
+
+		if (!ns[0] || strchr(ns, '/') || a->modes[k].mode == STATE_DB_MODE_LEARN ||
+		    cluster_ns_find(c, ns))
+			continue;
+		if (mode_set(a, ns, STATE_DB_MODE_LEARN, now, &err) < 0) {
+			log_err("agent: stages: namespace '%s': %s", ns, err.msg);
+			continue;
+		}
+		a->stage_dirty = true;
+		log_notice("agent: stages: namespace '%s' was deleted: its proposal leaves the "
+			   "kernel, and it learns again if it comes back",
+			   ns);
+	}
+}
+
+/* Every namespace of @c (its Namespace objects and its pods'), and those
+ * gone from it. */
 static void ns_scan(struct agent *a, const struct cluster *c)
 {
 	int64_t now = time(NULL);
 
+	ns_gone(a, c, now);
 	for (size_t i = 0; i < c->n_ns; i++)
 		ns_seen(a, c->ns[i].name, now);
 	/* (pods are sorted by namespace) */
@@ -201,7 +231,7 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 	char *json = NULL, *name;
 	json_error_t jerr;
 	json_t *doc, *items, *it;
-	size_t i;
+	size_t i, n0 = a->n_stage_pols;
 	int r;
 
 	r = state_db_proposal_get(a->db, m->scope, &json, NULL, NULL, reterr);
@@ -244,7 +274,14 @@ static int wanted_add(struct agent *a, const struct state_db_mode *m, struct bh_
 		a->stage_pols[a->n_stage_pols++] = np;
 	}
 	json_decref(doc);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		/* The whole proposal left out, not the policies before the
+		 * error: half a proposal would be compiled. */
+		while (a->n_stage_pols > n0)
+			netpol_done(&a->stage_pols[--a->n_stage_pols]);
+		return r;
+	}
+	return 0;
 }
 
 /* The wanted proposal policies again from the stored proposals. */
@@ -369,21 +406,23 @@ static void stages_apply(struct agent *a, bool send)
 		(void) inject(a, c, send);
 }
 
-/* The open alerts that a policy of namespace @ns decided. */
-static bool alert_of(const struct alert_entry *e, const char *ns)
+/* An open alert that a policy of namespace @ns's proposal, as compiled
+ * now, decided (the alerts of a proposal gone, after a relearn or a new
+ * generation, are about policies that are not there to enforce). */
+static bool alert_of(struct agent *a, const struct alert_entry *e, const char *ns)
 {
 	size_t n = strlen(ns);
 
 	return e->state == ALERT_OPEN && e->policy && strncmp(e->policy, ns, n) == 0 &&
-	       e->policy[n] == '/';
+	       e->policy[n] == '/' && agent_stage_is_proposal(a, ns, e->policy + n + 1);
 }
 
-static size_t alerts_open_in(const struct agent *a, const char *ns)
+static size_t alerts_open_in(struct agent *a, const char *ns)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; a->alerts && i < alerts_count(a->alerts); i++)
-		n += alert_of(alerts_at(a->alerts, i), ns);
+		n += alert_of(a, alerts_at(a->alerts, i), ns);
 	return n;
 }
 
@@ -498,6 +537,14 @@ static void proposal_done_cb(struct agent *a, const char *scope, int r)
 
 	if (r < 0) {
 		a->stage_retry = time(NULL) + STAGE_RETRY_S;
+	} else if (m && (m->mode == STATE_DB_MODE_PREVIEW || m->mode == STATE_DB_MODE_ENFORCE)) {
+		/* Forced to preview or enforce (its last proposal) while this
+		 * one was computed: the stored proposal is this one now, and
+		 * the kernel follows it (a restart would compile it). */
+		log_notice("agent: stages: namespace '%s': its new proposal replaces the one "
+			   "in %s",
+			   scope, state_db_mode_name(m->mode));
+		agent_stage_proposals_changed(a);
 	} else if (m && m->mode == STATE_DB_MODE_PROPOSED) {
 		if (mode_set(a, scope, STATE_DB_MODE_PREVIEW, time(NULL), &err) < 0) {
 			log_err("agent: stages: namespace '%s': %s", scope, err.msg);
@@ -521,7 +568,7 @@ int agent_stage_start(struct agent *a, struct bh_err *reterr)
 		ns_scan(a, c);
 		(void) inject(a, c, false);
 		a->stage_src = c;
-		a->stage_n_ns = c->n_ns;
+		a->stage_ns_gen = c->ns_gen;
 	}
 	stage_tick(a);
 	return 0;
@@ -532,14 +579,14 @@ void agent_stage_step(struct agent *a)
 	struct cluster *c = source_cluster(a);
 
 	/* (each turn of the API client comes here: only a new cluster, or
-	 * one with other namespaces, costs a scan) */
-	if (!c || (c == a->stage_src && c->n_ns == a->stage_n_ns))
+	 * one where a namespace may have appeared, costs a scan) */
+	if (!c || (c == a->stage_src && c->ns_gen == a->stage_ns_gen))
 		return;
 	ns_scan(a, c);
-	if (c != a->stage_src)
+	if (c != a->stage_src || a->stage_dirty)
 		(void) inject(a, c, false);
 	a->stage_src = c;
-	a->stage_n_ns = c->n_ns;
+	a->stage_ns_gen = c->ns_gen;
 	stage_tick(a);
 }
 
@@ -595,7 +642,7 @@ static int answer_alerts(struct agent *a, struct http_response *resp, const char
 		const struct alert_entry *e = alerts_at(a->alerts, i);
 
 		for (size_t k = 0; k < n && !first[0]; k++)
-			if (alert_of(e, v[k]))
+			if (alert_of(a, e, v[k]))
 				(void) snprintf(first, sizeof(first), "%s (%.80s -> %.80s port %u)",
 						e->id, e->src, e->dst, (unsigned) e->port);
 	}
@@ -620,7 +667,7 @@ static int answer_alerts(struct agent *a, struct http_response *resp, const char
 		const struct alert_entry *e = alerts_at(a->alerts, i);
 
 		for (size_t k = 0; k < n; k++) {
-			if (alert_of(e, v[k])) {
+			if (alert_of(a, e, v[k])) {
 				json_out_str(&w, e->id);
 				break;
 			}

@@ -99,17 +99,17 @@ const struct cli_command cli_dismiss_cmd = {
 	.about = "Closes each ALERT (an ID from 'bulkhead alerts') on the agent of this node:\n"
 		 "its flow stays denied by the policies, the alert's state becomes\n"
 		 "'dismissed' (kept across restarts).  All the alerts named are dismissed,\n"
-		 "or none when one is unknown.\n",
-	.exit_status = "0 dismissed, 2 bad usage or an unknown alert, 3 system error (no agent "
-		       "answering)",
+		 "or none when one is unknown or was allowed (its flow is in the proposal).\n",
+	.exit_status = "0 dismissed, 2 bad usage, an unknown alert or an allowed one, 3 system "
+		       "error (no agent answering)",
 	.operands = true,
 	.flags = verb_flags,
 	.n_flags = BH_ARRAY_SIZE(verb_flags),
 };
 
 /* @q over the socket into @body; the answer parsed into *@ret.  0, or
- * an error: the agent's own {"error"} for a 400, 404 or 409 (an alert no
- * proposal decided: exit 2), else exit 3. */
+ * an error: the agent's own {"error"} for a 400, 404 or 409 (an alert it
+ * does not hold, or cannot change so: exit 2), else exit 3. */
 static int request_json(struct cli_agent_req *q, struct buf *body, json_t **ret,
 			struct bh_err *reterr)
 {

@@ -295,31 +295,23 @@ static void report(const struct proposal *p)
 	}
 }
 
-/*
- * The policies of namespace @ns only (--namespace), into @out.  The
- * self-check ran on the whole proposal; a subset by namespace allows at
- * least as much (a policy isolates only pods of its own namespace, and the
- * subset keeps every policy of those pods), so its verdict still holds.
- */
+/* The policies of namespace @ns only (--namespace; proposal_ns_view()), or
+ * all of them, into @out. */
 static int emit(const struct proposal *p, const char *ns, bool json, struct buf *out)
 {
-	struct proposal q = *p; /* shallow: emit only reads */
+	struct proposal q = *p;
 	int r;
 
 	if (ns) {
-		q.v = calloc(p->n ? p->n : 1, sizeof(*q.v));
-		if (!q.v)
-			return -ENOMEM;
-		q.n = 0;
-		for (size_t i = 0; i < p->n; i++)
-			if (strcmp(p->v[i].np.ns, ns) == 0)
-				q.v[q.n++] = p->v[i];
+		r = proposal_ns_view(p, ns, &q);
+		if (r < 0)
+			return r;
 		fprintf(stderr, "propose: --namespace '%s': writing %zu of %zu policies\n", ns, q.n,
 			p->n);
 	}
 	r = json ? netpol_emit_list_json(&q, out) : netpol_emit_list_yaml(&q, out);
 	if (ns)
-		free(q.v);
+		proposal_ns_view_done(&q);
 	return r;
 }
 

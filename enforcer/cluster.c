@@ -203,19 +203,32 @@ struct cluster *cluster_free(struct cluster *c)
 int cluster_ns_replace(struct cluster *c, struct k8s_ns *ns, struct k8s_ns *ret_old)
 {
 	struct name_key k = { .name = ns->name };
+	int r = sorted_put((void **) &c->ns, &c->n_ns, &c->cap_ns, sizeof(*ns), ns, &k, cmp_ns,
+			   ns_done_cb, ret_old);
 
-	return sorted_put((void **) &c->ns, &c->n_ns, &c->cap_ns, sizeof(*ns), ns, &k, cmp_ns,
-			  ns_done_cb, ret_old);
+	c->ns_gen += r == 1;
+	return r;
 }
 
 int cluster_pod_replace(struct cluster *c, struct pod *p, struct pod *ret_old)
 {
 	struct name_key k = { .ns = p->ns, .name = p->name };
+	bool found;
+	size_t i;
+	int r;
 
 	c->by_addr_stale = true;
 	c->by_name_valid = false;
-	return sorted_put((void **) &c->pods, &c->n_pods, &c->cap_pods, sizeof(*p), p, &k, cmp_pod,
-			  pod_done_cb, ret_old);
+	r = sorted_put((void **) &c->pods, &c->n_pods, &c->cap_pods, sizeof(*p), p, &k, cmp_pod,
+		       pod_done_cb, ret_old);
+	if (r != 1)
+		return r;
+	/* The first pod of its namespace: that namespace may be new. */
+	i = sorted_find(c->pods, c->n_pods, sizeof(*c->pods), &k, cmp_pod, &found);
+	if ((i == 0 || strcmp(c->pods[i - 1].ns, c->pods[i].ns) != 0) &&
+	    (i + 1 == c->n_pods || strcmp(c->pods[i + 1].ns, c->pods[i].ns) != 0))
+		c->ns_gen++;
+	return r;
 }
 
 int cluster_policy_replace(struct cluster *c, struct netpol *p, struct netpol *ret_old)
@@ -257,8 +270,10 @@ int cluster_node_put(struct cluster *c, struct node *n)
 int cluster_ns_take(struct cluster *c, const char *name, struct k8s_ns *ret)
 {
 	struct name_key k = { .name = name };
+	int r = sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb, ret);
 
-	return sorted_remove(c->ns, &c->n_ns, sizeof(*c->ns), &k, cmp_ns, ns_done_cb, ret);
+	c->ns_gen += r == 1;
+	return r;
 }
 
 int cluster_pod_take(struct cluster *c, const char *ns, const char *name, struct pod *ret)

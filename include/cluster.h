@@ -83,6 +83,11 @@ struct cluster {
 	char *by_name_keys; /* owned: the keys, one after another */
 	size_t by_name_pods; /* n_pods when built */
 	bool by_name_valid;
+	/* Bumped when a namespace may have appeared or gone: a Namespace
+	 * object added or removed, or the first pod of a namespace (a
+	 * namespace deleted and another created leave n_ns as it was; this
+	 * changes). */
+	uint64_t ns_gen;
 };
 
 struct cluster_addr_ref {

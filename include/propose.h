@@ -125,6 +125,18 @@ int propose_self_check(struct proposal *p, const struct flow_set *flows, const s
  */
 size_t proposal_uncovered(const struct proposal *p);
 
+/*
+ * A shallow view of @p holding only the policies of namespace @ns, in
+ * order (`propose --namespace`, a namespace's proposal in the agent): the
+ * view shares everything with @p, which must outlive it; release it with
+ * proposal_ns_view_done(), never proposal_done().  The self-check ran on
+ * the whole proposal, and a subset by namespace allows at least as much
+ * (a policy isolates only pods of its own namespace, and the subset keeps
+ * every policy of those pods), so its verdict still holds.  0 or -ENOMEM.
+ */
+int proposal_ns_view(const struct proposal *p, const char *ns, struct proposal *ret) BH_MUST_CHECK;
+void proposal_ns_view_done(struct proposal *view);
+
 void proposal_done(struct proposal *p);
 
 /* One flow, as an alert names it (include/alerts.h). */

@@ -294,3 +294,23 @@ size_t proposal_uncovered(const struct proposal *p)
 {
 	return p->n_checked - p->n_allowed - p->n_existing_denied + p->n_flows_unplaced;
 }
+
+int proposal_ns_view(const struct proposal *p, const char *ns, struct proposal *ret)
+{
+	*ret = *p;
+	ret->v = calloc(p->n ? p->n : 1, sizeof(*ret->v));
+	if (!ret->v)
+		return -ENOMEM;
+	ret->n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].np.ns, ns) == 0)
+			ret->v[ret->n++] = p->v[i];
+	return 0;
+}
+
+void proposal_ns_view_done(struct proposal *view)
+{
+	free(view->v);
+	view->v = NULL;
+	view->n = 0;
+}

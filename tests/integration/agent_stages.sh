@@ -199,16 +199,17 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 agent_get /alerts > "$out/alerts.json"
-id=$(python3 - "$out/alerts.json" <<'PY'
+read -r id apol < <(python3 - "$out/alerts.json" <<'PY'
 import json, sys
 a = [x for x in json.load(open(sys.argv[1])) if x["dst"].get("workload") == "y/Deployment/api"]
 assert len(a) == 1, a
 a = a[0]
 assert a["src"]["workload"] == "x/StatefulSet/cache" and a["port"] == 80 and a["state"] == "open", a
 assert a["policy"].startswith("y/") and "proposal:" not in a["policy"], a
-print(a["id"])
+print(a["id"], a["policy"])
 PY
-) || bad "the alert of cache -> api: $(cat "$out/alerts.json")"
+)
+[ -n "${apol:-}" ] || bad "the alert of cache -> api: $(cat "$out/alerts.json")"
 report_ok "$out/report-preview.json"
 python3 - "$out/report-preview.json" <<'PY' || bad "the report in preview"
 import json, sys
@@ -216,7 +217,34 @@ r = json.load(open(sys.argv[1]))
 assert not [p for p in r["existingPolicies"] if "proposal:" in p["name"]], r["existingPolicies"]
 y = [n for n in r["namespaces"] if n["name"] == "y"][0]
 assert y["mode"] == "preview", y
+# The alert in the report: the pods, the port, the deciding policy, which
+# is one of y's proposals (and says why).
+a = [x for x in r["alerts"] if x["dst"].get("workload") == "y/Deployment/api"]
+assert len(a) == 1, r["alerts"]
+a = a[0]
+assert a["src"]["pod"] == "cache-0" and a["dst"]["pod"] == "api-7c8d9f-xyz12", a
+assert a["port"] == 80 and a["protocol"] == "TCP" and a["direction"] == "ingress", a
+ns, name = a["policy"].split("/", 1)
+pol = [p for p in r["proposals"] if p["namespace"] == ns and p["name"] == name]
+assert ns == "y" and len(pol) == 1, (a["policy"], [(p["namespace"], p["name"]) for p in r["proposals"]])
+assert name in a["explanation"], a
 PY
+
+# pcount VERDICT: bulkhead_policy_packets_total of y's proposal policy
+# that decided the alert (labelled "proposal:NAME"), waited for up to 8 s
+# to reach at least 1 (the counters are read every 5 s).
+ppol="proposal:${apol#y/}"
+pcount() {
+	local n
+	for _ in $(seq 80); do
+		n=$(node_curl http://127.0.0.1:9464/metrics | awk -v p="$ppol" -v v="$1" \
+			'index($0, "bulkhead_policy_packets_total{namespace=\"y\",policy=\"" p "\",verdict=\"" v "\"}") == 1 { print $2 }')
+		[ "${n:-0}" -ge 1 ] && break
+		sleep 0.1
+	done
+	echo "${n:-0}"
+}
+[ "$(pcount would_deny)" -ge 1 ] || bad "no would_deny packets counted for y/$ppol in preview"
 
 # --- 3. enforce: refused while the alert is open; allow; enforce ---
 cli enforce --namespace y > "$out/refused.out" 2> "$out/refused.err"
@@ -244,12 +272,20 @@ peers = [p for r in api[0]["spec"].get("ingress", []) for p in r.get("from", [])
 assert any(p.get("podSelector", {}).get("matchLabels", {}).get("app") == "cache" and
            p.get("namespaceSelector") for p in peers), peers
 PY
+# kubectl takes the amended proposal as it is served (YAML).
+agent_get '/proposal?namespace=y&format=yaml' > "$out/proposal-y2.yaml"
+"$BH_SOURCE_DIR/tests/golden/propose_kubectl.sh" "$out/proposal-y2.yaml" > "$out/kubectl.out" 2>&1 ||
+	bad "kubectl refused the amended proposal: $(cat "$out/kubectl.out")"
 count() { agent_get /alerts | python3 -c '
 import json, sys
 a = [x for x in json.load(sys.stdin) if x["id"] == sys.argv[1]]
 print(a[0]["state"] + " " + str(a[0]["count"]) if a else "none")' "$1"; }
 c1=$(count "$id")
 [ "${c1% *}" = allowed ] || bad "the alert is $c1 after allow"
+cli dismiss "$id" > /dev/null 2> "$out/dismiss-allowed.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "is allowed" "$out/dismiss-allowed.err" && [ "$(count "$id")" = "$c1" ] ||
+	bad "dismiss of an allowed alert: exit $rc: $(cat "$out/dismiss-allowed.err")"
 [ "$(passes "$cache")" = true ] || bad "cache -> api 80 does not pass after allow"
 sleep 1.5
 [ "$(count "$id")" = "$c1" ] || bad "cache -> api 80 was logged again after allow: $c1 -> $(count "$id")"
@@ -262,6 +298,7 @@ settled
 [ "$(passes "$web")" = true ] || bad "web -> api 80 (learned) does not pass in enforce"
 [ "$(passes "$cache")" = true ] || bad "cache -> api 80 (allowed) does not pass in enforce"
 [ "$(passes "$late")" = false ] || bad "late -> api 80 (never seen) passes in enforce"
+[ "$(pcount dropped)" -ge 1 ] || bad "no dropped packets counted for y/$ppol in enforce"
 
 # --- 4. the rollback ---
 cli preview --all > "$out/preview.out" 2> "$out/preview.err" || bad "preview --all: exit $?"

@@ -106,5 +106,80 @@ sleep 2.5
 [ "$(stages)" = "$(all_in preview)" ] || bad "autoPromote off: $(stages) after the window"
 kill "$pid"; wait "$pid"; pid=
 
+# --- POST /alerts/allow without an enforcement (--no-enforce: the
+# enforcement never holds a cluster): an alert of a previewed proposal
+# policy, restored from the state database, is taken into the proposal
+# from the source cluster (it crashed on a NULL cluster) ---
+curl_ok=1
+db=$(ls "$tmp/s2"/*.db 2> /dev/null | head -1)
+command -v sqlite3 > /dev/null || curl_ok=0
+if [ "$curl_ok" = 1 ] && [ -n "$db" ]; then
+	start_agent "$tmp/s2" "$tmp/manual.yaml" allow.log
+	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" > "$tmp/shop.json"
+	kill "$pid"; wait "$pid"; pid=
+	# the egress policy of a workload of shop (its ingress is the cluster's)
+	read -r pol wl < <(python3 - "$tmp/shop.json" <<'PY'
+import json, sys
+for it in json.load(open(sys.argv[1]))["items"]:
+    md = it["metadata"]
+    if "Egress" in it["spec"].get("policyTypes", []) and "bulkhead.io/workload" in md.get("annotations", {}):
+        print(md["name"], "shop/" + md["annotations"]["bulkhead.io/workload"])
+        break
+PY
+)
+	[ -n "$pol" ] || bad "no egress policy of a workload in shop's proposal: $(cat "$tmp/shop.json")"
+	sqlite3 "$db" "INSERT INTO alerts (id, src_workload, dst_workload, port, proto, direction,
+		policy, count, first_seen, last_seen, state) VALUES ('00000000000000a1', '$wl',
+		'192.0.2.7', 4444, 6, 'egress', 'shop/$pol', 1, 1700000000000, 1700000000000, 'open'),
+		('00000000000000a2', '$wl', '192.0.2.8', 4444, 6, 'egress', 'shop/$pol', 1,
+		1700000000000, 1700000000000, 'open');" ||
+		bad "cannot insert an alert"
+	start_agent "$tmp/s2" "$tmp/manual.yaml" allow2.log
+	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
+		-d '{"ids":["00000000000000a1"]}' http://agent/alerts/allow)
+	[ "$code" = 200 ] && grep -q '"state":"allowed"' "$tmp/allow.out" ||
+		bad "allow without an enforcement: $code $(cat "$tmp/allow.out"); $(tail -3 "$tmp/allow2.log")"
+	curl -s --unix-socket "$sock" "http://agent/proposal?namespace=shop" > "$tmp/shop2.json"
+	grep -q '4444' "$tmp/shop2.json" ||
+		bad "the allowed flow is not in shop's proposal: $(head -c 300 "$tmp/shop2.json"); $(grep -i 'allow\|propos' "$tmp/allow2.log")"
+	# shop learns again: its proposal is not compiled, an alert of it is
+	# refused as such (not as a cluster policy's), and 'bulkhead allow'
+	# says why, exit 2
+	[ "$(post '{"stage":"learn","namespaces":["shop"]}')" = 200 ] || bad "relearn shop: $(cat "$tmp/post.out")"
+	"$BULKHEAD" allow 00000000000000a2 --socket "$sock" > /dev/null 2> "$tmp/allow.err"
+	rc=$?
+	[ "$rc" = 2 ] && grep -q 'no policy of a proposal in preview or enforce' "$tmp/allow.err" ||
+		bad "allow while shop learns: exit $rc: $(cat "$tmp/allow.err")"
+	kill "$pid"; wait "$pid" || bad "SIGTERM after allow: exit $?"; pid=
+	# A stored proposal the agent cannot read whole (kube-system's, with a
+	# policy that has no podSelector last) is left out whole: none of its
+	# policies is compiled, so an alert of its first is no proposal's.
+	sqlite3 "$db" "SELECT json FROM proposals WHERE scope = 'kube-system'" > "$tmp/ks.json"
+	read -r first fwl < <(python3 -c '
+import json, sys
+md = json.load(open(sys.argv[1]))["items"][0]["metadata"]
+print(md["name"], "kube-system/" + md["annotations"]["bulkhead.io/workload"])' "$tmp/ks.json")
+	python3 - "$tmp/ks.json" > "$tmp/broken.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["items"].append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                   "metadata": {"name": "broken", "namespace": "kube-system"}, "spec": {}})
+print(json.dumps(d))
+PY
+	sqlite3 "$db" "UPDATE proposals SET json = readfile('$tmp/broken.json') WHERE scope = 'kube-system';
+		INSERT INTO alerts (id, src_workload, dst_workload, port, proto, direction, policy,
+		count, first_seen, last_seen, state) VALUES ('00000000000000a3', '192.0.2.9',
+		'$fwl', 4444, 6, 'ingress', 'kube-system/$first', 1, 1700000000000,
+		1700000000000, 'open');" || bad "cannot break kube-system's proposal"
+	start_agent "$tmp/s2" "$tmp/manual.yaml" allow3.log
+	grep -q "the proposal of namespace 'kube-system' is left out" "$tmp/allow3.log" ||
+		bad "kube-system's broken proposal not said: $(cat "$tmp/allow3.log")"
+	code=$(curl -s --unix-socket "$sock" -o "$tmp/allow.out" -w '%{http_code}' \
+		-d '{"ids":["00000000000000a3"]}' http://agent/alerts/allow)
+	[ "$code" = 409 ] && grep -q 'no policy of a proposal in preview or enforce' "$tmp/allow.out" ||
+		bad "an alert of a proposal left out: $code $(cat "$tmp/allow.out")"
+	kill "$pid"; wait "$pid" || bad "SIGTERM: exit $?"; pid=
+fi
+
 [ "$fail" = 0 ] && echo "agent_stages_auto: ok"
 exit "$fail"

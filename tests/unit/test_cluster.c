@@ -276,6 +276,52 @@ static void policies_by_namespace(void **state)
 	cluster_free(c);
 }
 
+static void put_ns(struct cluster *c, const char *name)
+{
+	struct k8s_ns ns = { .name = strdup(name) };
+
+	labels_init(&ns.labels);
+	assert_true(cluster_ns_put(c, &ns) >= 0);
+}
+
+/* ns_gen changes whenever a namespace may have appeared (the agent's
+ * stages rescan then), also when one was deleted and another created in
+ * between, which n_ns does not show; and only then. */
+static void ns_gen_counts_new_namespaces(void **state)
+{
+	struct cluster *c = cluster_new();
+	uint64_t g;
+
+	(void) state;
+	assert_non_null(c);
+	put_ns(c, "a");
+	put_ns(c, "b");
+	g = c->ns_gen;
+	assert_int_equal(cluster_ns_remove(c, "a"), 1);
+	put_ns(c, "z");
+	assert_int_equal(c->n_ns, 2);
+	assert_true(c->ns_gen != g);
+	/* a Namespace object modified: nothing new */
+	g = c->ns_gen;
+	put_ns(c, "z");
+	assert_true(c->ns_gen == g);
+	/* the first pod of a namespace with no Namespace object */
+	put_pod(c, "p", "x", "10.0.0.1", 1, 0);
+	assert_true(c->ns_gen != g);
+	/* more pods of a namespace with pods: nothing new */
+	g = c->ns_gen;
+	put_pod(c, "p", "a", "10.0.0.2", 1, 0);
+	put_pod(c, "p", "z", "10.0.0.3", 1, 0);
+	put_pod(c, "p", "x", "10.0.0.4", 1, 0);
+	assert_true(c->ns_gen == g);
+	put_pod(c, "o", "a", "10.0.0.5", 1, 0);
+	assert_true(c->ns_gen != g);
+	g = c->ns_gen;
+	put_pod(c, "q", "a", "10.0.0.6", 1, 0);
+	assert_true(c->ns_gen != g);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +332,7 @@ int main(void)
 		cmocka_unit_test(reused_address_prefers_live_newest),
 		cmocka_unit_test(finished_pod_yields_address),
 		cmocka_unit_test(policies_by_namespace),
+		cmocka_unit_test(ns_gen_counts_new_namespaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
