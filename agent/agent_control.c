@@ -13,9 +13,12 @@
  *   POST /alerts/allow  {"ids": [...]}
  *       each alert's flow taken into the proposal of the namespace whose
  *       proposal policy decided it (propose_amend(): the rule `bulkhead
- *       propose` would have written), stored as that namespace's next
- *       generation, and the proposal policies sent to the kernel as one
- *       batch; then the alerts are "allowed".  All or none: 404 for an
+ *       propose` would have written), and into the other end's proposal
+ *       too where one of its policies isolates that end (an egress alert's
+ *       destination ingress policy: else the flow, allowed on one side,
+ *       is still dropped on the other once enforced), stored as those
+ *       namespaces' next generation, and the proposal policies sent to the
+ *       kernel as one batch; then the alerts are "allowed".  All or none: 404 for an
  *       alert the agent does not hold, 409 for one that no proposal
  *       decided (a cluster policy's: Bulkhead never edits those) or that
  *       the proposal cannot take (its workload gone), before anything is
@@ -138,6 +141,80 @@ static struct allow_ns *allow_ns_get(struct allow_ns **v, size_t *n, const char 
 	return &t[(*n)++];
 }
 
+/* Loads @t's stored proposal once: 1 loaded, 0 none stored, -errno
+ * (@reterr set). */
+static int allow_ns_load(struct agent *a, struct allow_ns *t, struct bh_err *reterr)
+{
+	char *json = NULL;
+	int r;
+
+	if (t->loaded)
+		return 1;
+	r = state_db_proposal_get(a->db, t->ns, &json, NULL, NULL, reterr);
+	if (r > 0)
+		r = proposal_doc_decode(json, strlen(json), &t->p, reterr);
+	free(json);
+	if (r < 0 || !json)
+		return r;
+	t->loaded = true;
+	return 1;
+}
+
+/* The namespace of the workload @end ("NAMESPACE/KIND/NAME") into @ns;
+ * false for an address. */
+static bool workload_ns(const char *end, char *ns, size_t len)
+{
+	const char *slash = end ? strchr(end, '/') : NULL;
+
+	if (!slash || !strchr(slash + 1, '/') || strchr(slash + 1, '/')[1] == '\0' ||
+	    (size_t) (slash - end) >= len)
+		return false;
+	memcpy(ns, end, (size_t) (slash - end));
+	ns[slash - end] = '\0';
+	return true;
+}
+
+/*
+ * The other end of @f's flow, when a proposal isolates it too (an egress
+ * alert's destination, an ingress alert's source): the rule goes into that
+ * end's policy as well.  Nothing for an address, a namespace with no
+ * stored proposal, or a workload whose proposal has no policy of that
+ * direction (not isolated by it).  0, or an answer written (1), or -errno.
+ */
+static int allow_other_end(struct agent *a, struct cluster *c, struct allow_ns **nsv, size_t *n_ns,
+			   const struct alert_entry *e, const struct propose_amend_flow *f,
+			   struct http_response *resp)
+{
+	struct propose_amend_flow o = *f;
+	char ns[sizeof((*nsv)->ns)];
+	struct bh_err err = { 0 };
+	struct allow_ns *t;
+	bool changed = false;
+	int r;
+
+	o.dir = f->dir == NETPOL_EGRESS ? NETPOL_INGRESS : NETPOL_EGRESS;
+	if (!workload_ns(o.dir == NETPOL_INGRESS ? f->dst : f->src, ns, sizeof(ns)))
+		return 0;
+	t = allow_ns_get(nsv, n_ns, ns);
+	if (!t)
+		return -ENOMEM;
+	r = allow_ns_load(a, t, &err);
+	if (r == 0)
+		return 0;
+	if (r > 0) {
+		r = propose_amend(&t->p, c, &o, &changed, &err);
+		if (r == -ENOENT)
+			return 0;
+	}
+	if (r < 0)
+		return r == -ENOMEM ?
+			       r :
+			       agent_control_error(resp, 409, "alert %s: the proposal of '%s': %s",
+						   e->id, ns, err.msg);
+	t->changed |= changed;
+	return 0;
+}
+
 /*
  * The amendments of `allow` for the alerts @ids: every one checked and
  * applied to the decoded proposals first, then each changed proposal
@@ -165,7 +242,6 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 		struct allow_ns *t;
 		const char *name = NULL;
 		bool changed = false;
-		char *json = NULL;
 
 		if (!e) {
 			r = agent_control_error(resp, 404, "no alert '%.64s' on this agent",
@@ -200,20 +276,15 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			r = -ENOMEM;
 			break;
 		}
-		if (!t->loaded) {
-			r = state_db_proposal_get(a->db, nsbuf, &json, NULL, NULL, &err);
-			if (r == 0)
-				r = bh_err_set(&err, BH_ERR_INPUT, -ENOENT,
-					       "namespace '%s' has no stored proposal", nsbuf);
-			if (r > 0)
-				r = proposal_doc_decode(json, strlen(json), &t->p, &err);
-			free(json);
-			t->loaded = r >= 0;
-			if (r < 0) {
-				r = agent_control_error(resp, 409, "alert %s: %s", e->id, err.msg);
-				break;
-			}
+		r = allow_ns_load(a, t, &err);
+		if (r == 0)
+			r = bh_err_set(&err, BH_ERR_INPUT, -ENOENT,
+				       "namespace '%s' has no stored proposal", nsbuf);
+		if (r < 0) {
+			r = agent_control_error(resp, 409, "alert %s: %s", e->id, err.msg);
+			break;
 		}
+		r = 0;
 		f = (struct propose_amend_flow){
 			.dir = e->direction == ALERT_INGRESS ? NETPOL_INGRESS : NETPOL_EGRESS,
 			.src = e->src,
@@ -229,6 +300,7 @@ static int allow(struct agent *a, const char *const *ids, size_t n, struct http_
 			break;
 		}
 		t->changed |= changed;
+		r = allow_other_end(a, c, &nsv, &n_ns, e, &f, resp);
 	}
 	for (size_t k = 0; r == 0 && k < n_ns; k++) {
 		const char *ns = nsv[k].ns;

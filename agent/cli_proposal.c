@@ -1,12 +1,14 @@
 /*
  * bulkhead proposal: the local agent's proposed NetworkPolicies.
  *
- *   bulkhead proposal [--compute] [--socket PATH] [-o yaml|json]
+ *   bulkhead proposal [--compute | --namespace NS] [--socket PATH] [-o yaml|json]
  *
  * GET /proposal on the control socket: the policies as one v1 List, YAML
  * (default) or JSON, what `kubectl apply -f` takes.  --compute first asks
  * the agent for a new proposal from every flow it holds (POST /proposal;
- * it is computed off the agent's loop) and waits for it.
+ * it is computed off the agent's loop) and waits for it.  --namespace NS
+ * prints the proposal the agent's stages made for NS at the end of its
+ * learning window (GET /proposal?namespace=NS), as amended by `allow`.
  *
  * Exit 0 printed, 2 bad usage, 3 no agent answering, no proposal yet, or
  * a computation that failed.
@@ -30,12 +32,21 @@ enum {
 	OPT_SOCKET = CLI_OPT_BASE,
 	OPT_OUTPUT,
 	OPT_COMPUTE,
+	OPT_NAMESPACE,
 };
+
+/* A namespace name is a DNS label (RFC 1123): it goes into the query as
+ * it is. */
+#define NAMESPACE_MAX 63
 
 static const struct cli_flag proposal_flags[] = {
 	{ .name = "compute",
 	  .id = OPT_COMPUTE,
 	  .help = "compute a new proposal from every flow the agent holds, and wait for it" },
+	{ .name = "namespace",
+	  .arg = "NS",
+	  .id = OPT_NAMESPACE,
+	  .help = "the proposal of namespace NS, made at the end of its learning window" },
 	{ .name = "output",
 	  .short_name = 'o',
 	  .arg = "yaml|json",
@@ -52,9 +63,11 @@ const struct cli_command cli_proposal_cmd = {
 	.summary = "the local agent's proposed NetworkPolicies (kubectl apply takes them)",
 	.about = "Prints the NetworkPolicies the agent on this node proposes from the flows it\n"
 		 "learned (GET /proposal on its control socket), as one List that 'kubectl\n"
-		 "apply' takes.  --compute asks it for a new proposal first and waits.\n",
+		 "apply' takes.  --compute asks it for a new proposal first and waits.\n"
+		 "--namespace NS prints the proposal of NS, made at the end of its learning\n"
+		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n",
 	.exit_status = "0 printed, 2 bad usage, 3 system error (no agent answering, no proposal "
-		       "yet, the computation failed)",
+		       "yet (of that namespace), the computation failed)",
 	.flags = proposal_flags,
 	.n_flags = BH_ARRAY_SIZE(proposal_flags),
 };
@@ -143,13 +156,27 @@ static int compute(const char *sock, struct buf *body, struct bh_err *reterr)
 			  PROPOSAL_TIMEOUT_MS / 1000);
 }
 
+/* Whether @s is a DNS label, as Kubernetes names namespaces. */
+static bool namespace_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAMESPACE_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
 int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 {
 	struct cli_agent_req q = { .cmd = "proposal", .sock = CLI_AGENT_SOCKET_DEFAULT };
 	bool json = false, want_compute = false;
+	const char *ns = NULL;
 	struct cli_getopt g;
 	struct buf body;
-	char err[512];
+	char err[512], path[128];
 	long code = 0;
 	int c, r;
 
@@ -168,6 +195,13 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 		case OPT_COMPUTE:
 			want_compute = true;
 			break;
+		case OPT_NAMESPACE:
+			if (!namespace_valid(g.arg))
+				return cli_usage_err(reterr, "proposal",
+						     "--namespace: '%s' is not a namespace name",
+						     g.arg);
+			ns = g.arg;
+			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
 		}
@@ -176,9 +210,15 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 		return c;
 	if (!q.sock[0])
 		return cli_usage_err(reterr, "proposal", "--socket: expected a path");
+	if (want_compute && ns)
+		return cli_usage_err(reterr, "proposal",
+				     "--compute and --namespace: a namespace's proposal is made by "
+				     "its stage, expected one of them");
+	(void) snprintf(path, sizeof(path), "/proposal?format=%s%s%s", json ? "json" : "yaml",
+			ns ? "&namespace=" : "", ns ? ns : "");
+	q.path = path;
 	buf_init(&body, PROPOSAL_BODY_MAX);
 	r = want_compute ? compute(q.sock, &body, reterr) : 0;
-	q.path = json ? "/proposal?format=json" : "/proposal?format=yaml";
 	if (r == 0)
 		r = request(&q, &body, &code, reterr);
 	if (r == 0 && code != 200)

@@ -10,7 +10,10 @@
 #      the table holds no proposal chain; 'bulkhead enforce --namespace y'
 #      is exit 2 (no proposal yet).
 #   2. After the window: y is in preview, its proposal stored (GET
-#      /proposal?namespace=y), the table holds its chains (pi/y/proposal_...).
+#      /proposal?namespace=y; 'bulkhead proposal --namespace y' prints it,
+#      JSON and YAML, y's policies only; a namespace with none is exit 3,
+#      a name that is no namespace name or with --compute exit 2), the
+#      table holds its chains (pi/y/proposal_...).
 #      x/cache-0 -> y/api TCP 80 (never seen) passes and becomes an open
 #      alert naming the proposal's policy (no "proposal:" prefix).
 #   3. 'bulkhead enforce --namespace y' refuses (exit 2, naming the
@@ -165,6 +168,28 @@ assert all(i["metadata"]["namespace"] == "y" for i in d["items"]), d
 assert any(i["spec"]["podSelector"].get("matchLabels", {}).get("app") == "api" and
            "Ingress" in i["spec"]["policyTypes"] for i in d["items"]), d
 PY
+cli proposal --namespace y -o json > "$out/proposal-y.cli.json" ||
+	bad "proposal --namespace y -o json: exit $?"
+cmp -s "$out/proposal-y.json" "$out/proposal-y.cli.json" ||
+	bad "proposal --namespace y differs from GET /proposal?namespace=y"
+cli proposal --namespace y > "$out/proposal-y.yaml" || bad "proposal --namespace y: exit $?"
+python3 - "$out/proposal-y.yaml" "$out/proposal-y.json" <<'PY' || bad "proposal --namespace y (YAML): $(head -c 400 "$out/proposal-y.yaml")"
+import json, re, sys
+text, d = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+assert text.startswith("apiVersion: v1\nkind: List\n"), text[:80]
+# ("y" is quoted: YAML 1.1 reads it as a boolean)
+assert re.findall(r'^    namespace: "?([^"\s]+)"?$', text, re.M) == ["y"] * len(d["items"]), text
+assert sorted(re.findall(r"^    name: (\S+)$", text, re.M)) == sorted(
+    i["metadata"]["name"] for i in d["items"]), text
+PY
+cli proposal --namespace nope > "$out/ns-nope.out" 2> "$out/ns-nope.err"
+rc=$?
+[ "$rc" = 3 ] && grep -q "no proposal of that namespace" "$out/ns-nope.err" && [ ! -s "$out/ns-nope.out" ] ||
+	bad "proposal --namespace nope: exit $rc: $(cat "$out/ns-nope.err")"
+cli proposal --namespace 'y&format=xml' > /dev/null 2> "$out/ns-bad.err"
+[ $? = 2 ] || bad "proposal --namespace 'y&format=xml': not exit 2: $(cat "$out/ns-bad.err")"
+cli proposal --namespace y --compute > /dev/null 2> "$out/ns-compute.err"
+[ $? = 2 ] || bad "proposal --namespace y --compute: not exit 2: $(cat "$out/ns-compute.err")"
 table > "$out/table-preview.nft"
 grep -q 'pi/y/proposal_' "$out/table-preview.nft" || bad "no proposal chain of y in the table"
 [ "$(passes "$web")" = true ] || bad "web -> api 80 (learned) does not pass in preview"
