@@ -397,6 +397,8 @@ void agent_stage_reloaded(struct agent *a);
 void agent_stage_stop(struct agent *a);
 /* POST /stage on the control socket. */
 int agent_stage_routes(struct agent *a, struct bh_err *reterr);
+/* Whether @ns is a namespace the stages know (it has a stage). */
+bool agent_stage_known(struct agent *a, const char *ns);
 /* Whether NS/@name (as alerts name it, without NETPOL_PROPOSAL_PREFIX) is
  * a policy of a proposal that the stages compile (preview or enforce). */
 bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name);

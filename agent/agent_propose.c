@@ -273,7 +273,8 @@ static int post_cb(const struct http_request *req, struct http_response *resp, v
 	return 0;
 }
 
-/* GET /proposal[?format=yaml]: the stored proposal; 404 when none. */
+/* GET /proposal[?format=yaml][&namespace=NS]: the stored proposal; 404
+ * when none, 400 for a namespace the agent has no stage of. */
 static int get_cb(const struct http_request *req, struct http_response *resp, void *ud)
 {
 	struct agent *a = ud;
@@ -286,6 +287,13 @@ static int get_cb(const struct http_request *req, struct http_response *resp, vo
 
 	if (format && strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0) {
 		answer(resp, 400, "error", "format: expected json or yaml");
+		return 0;
+	}
+	if (ns && !agent_stage_known(a, ns)) {
+		char msg[320];
+
+		(void) snprintf(msg, sizeof(msg), "no namespace '%.253s' on this agent", ns);
+		answer(resp, 400, "error", msg);
 		return 0;
 	}
 	r = state_db_proposal_get(a->db, ns ? ns : STATE_DB_SCOPE_CLUSTER, &json, NULL, NULL, &err);

@@ -940,6 +940,11 @@ out:
 	return r < 0 ? r : 0;
 }
 
+bool agent_stage_known(struct agent *a, const char *ns)
+{
+	return ns[0] && !strchr(ns, '/') && mode_find(a, ns);
+}
+
 bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name)
 {
 	char full[512];

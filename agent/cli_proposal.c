@@ -66,8 +66,9 @@ const struct cli_command cli_proposal_cmd = {
 		 "apply' takes.  --compute asks it for a new proposal first and waits.\n"
 		 "--namespace NS prints the proposal of NS, made at the end of its learning\n"
 		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n",
-	.exit_status = "0 printed, 2 bad usage, 3 system error (no agent answering, no proposal "
-		       "yet (of that namespace), the computation failed)",
+	.exit_status = "0 printed, 2 bad usage or a namespace the agent does not know, 3 system "
+		       "error (no agent answering, no proposal yet (of that namespace), the "
+		       "computation failed)",
 	.flags = proposal_flags,
 	.n_flags = BH_ARRAY_SIZE(proposal_flags),
 };
@@ -222,7 +223,10 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 	if (r == 0)
 		r = request(&q, &body, &code, reterr);
 	if (r == 0 && code != 200)
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, code == 404 ? -ENOENT : -EPROTO,
+		r = bh_err_set(reterr, code == 400 ? BH_ERR_INPUT : BH_ERR_SYSTEM,
+			       code == 404 ? -ENOENT :
+			       code == 400 ? -EINVAL :
+					     -EPROTO,
 			       "proposal: the agent on socket '%s': %s", q.sock,
 			       answer_error(&body, err, sizeof(err), "no proposal"));
 	if (r == 0 && ((body.len && fwrite(body.data, 1, body.len, stdout) != body.len) ||

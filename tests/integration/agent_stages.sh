@@ -11,8 +11,9 @@
 #      is exit 2 (no proposal yet).
 #   2. After the window: y is in preview, its proposal stored (GET
 #      /proposal?namespace=y; 'bulkhead proposal --namespace y' prints it,
-#      JSON and YAML, y's policies only; a namespace with none is exit 3,
-#      a name that is no namespace name or with --compute exit 2), the
+#      JSON and YAML, y's policies only; while learning it is exit 3, an
+#      unknown namespace, a name that is no namespace name or with
+#      --compute exit 2), the
 #      table holds its chains (pi/y/proposal_...).
 #      x/cache-0 -> y/api TCP 80 (never seen) passes and becomes an open
 #      alert naming the proposal's policy (no "proposal:" prefix).
@@ -154,6 +155,10 @@ rc=$?
 [ "$rc" = 2 ] && grep -q "still learning until" "$out/early.err" && [ ! -s "$out/early.out" ] ||
 	bad "enforce while learning: exit $rc: $(cat "$out/early.err")"
 table | grep -q 'proposal_' && bad "a proposal chain while learning"
+cli proposal --namespace y > "$out/early-prop.out" 2> "$out/early-prop.err"
+rc=$?
+[ "$rc" = 3 ] && grep -q "no proposal of that namespace yet" "$out/early-prop.err" ||
+	bad "proposal --namespace y while learning: exit $rc: $(cat "$out/early-prop.err")"
 
 # --- 2. preview ---
 wait_stage y preview $((learn + 15)) || { cat "$out/agent.log"; exit 1; }
@@ -184,7 +189,7 @@ assert sorted(re.findall(r"^    name: (\S+)$", text, re.M)) == sorted(
 PY
 cli proposal --namespace nope > "$out/ns-nope.out" 2> "$out/ns-nope.err"
 rc=$?
-[ "$rc" = 3 ] && grep -q "no proposal of that namespace" "$out/ns-nope.err" && [ ! -s "$out/ns-nope.out" ] ||
+[ "$rc" = 2 ] && grep -q "no namespace 'nope' on this agent" "$out/ns-nope.err" && [ ! -s "$out/ns-nope.out" ] ||
 	bad "proposal --namespace nope: exit $rc: $(cat "$out/ns-nope.err")"
 cli proposal --namespace 'y&format=xml' > /dev/null 2> "$out/ns-bad.err"
 [ $? = 2 ] || bad "proposal --namespace 'y&format=xml': not exit 2: $(cat "$out/ns-bad.err")"

@@ -51,8 +51,8 @@ declare -A flags=(
 	[learn]="pcap interface conntrack snapshot kubeconfig context skip-unknown duration max-flows node conntrack-rcvbuf output help"
 	[propose]="flows snapshot kubeconfig context skip-unknown namespace output out-file ingress-only egress-only aggregate-ips aggregate-prefix4 aggregate-prefix6 allow-uncovered help"
 	[status]="socket output help"
-	[enforce]="namespace all force socket help"
-	[preview]="namespace all socket help"
+	[enforce]="namespace all workload force socket help"
+	[preview]="namespace all workload socket help"
 	[relearn]="namespace socket help"
 	[agent]="node kubeconfig context snapshot state-dir socket listen interface conntrack nflog-group config learn-duration preview-window no-enforce policy-mode help"
 )
