@@ -72,6 +72,14 @@ static const struct setting settings[AGENT_SET_COUNT] = {
 	[AGENT_SET_ENFORCE] = { "enforce", T_BOOL, AT(enforce), 0, 0, 0, true, false },
 	[AGENT_SET_POLICY_MODE] = { "policyMode", T_MODE, AT(policy_preview), 0, 0, 0, true,
 				    false },
+	[AGENT_SET_CLUSTER] = { "cluster", T_BOOL, AT(cluster), 0, 0, 0, true, false },
+	[AGENT_SET_NAMESPACE] = { "namespace", T_STR, AT(ns), 0, 0, 0, true, false },
+	[AGENT_SET_CLUSTER_INTERVAL] = { "clusterInterval", T_DUR, AT(cluster_interval_s), 0, 1,
+					 DAY_S, false, false },
+	[AGENT_SET_LEASE_DURATION] = { "leaseDuration", T_DUR, AT(lease_duration_s), 0, 2, 3600,
+				       true, false },
+	[AGENT_SET_LEASE_RENEW] = { "leaseRenew", T_DUR, AT(lease_renew_s), 0, 1, 3600, true,
+				    false },
 };
 
 static void *field(struct agent_config *c, const struct setting *s)
@@ -239,9 +247,16 @@ int agent_config_init(struct agent_config *c)
 		.max_flows = 1000000,
 		.max_alerts = 10000,
 		.checkpoint_interval_s = 60,
+		.cluster_interval_s = 60,
+		.lease_duration_s = 15,
+		.lease_renew_s = 5,
 		.log_level = LOG_INFO,
 	};
-	if (!(c->state_dir = strdup(AGENT_STATE_DIR_DEFAULT)) ||
+	const char *ns = getenv("POD_NAMESPACE");
+
+	if (!ns || !ns[0])
+		ns = AGENT_NAMESPACE_DEFAULT;
+	if (!(c->ns = strdup(ns)) || !(c->state_dir = strdup(AGENT_STATE_DIR_DEFAULT)) ||
 	    !(c->socket = strdup(AGENT_SOCKET_DEFAULT)) ||
 	    !(c->listen = strdup(AGENT_LISTEN_DEFAULT))) {
 		agent_config_done(c);

@@ -4,6 +4,7 @@
  *                [--interface GLOB]... [--conntrack] [--nflog-group N]
  *                [--config FILE] [--learn-duration D] [--preview-window D]
  *                [--no-enforce] [--policy-mode enforce|preview]
+ *                [--cluster] [--namespace NS] [--cluster-interval D]
  *
  * The node daemon (include/agent.h).  Settings come from the defaults,
  * then the --config file, then the command line (include/agent_config.h);
@@ -32,6 +33,9 @@ enum {
 	OPT_PREVIEW_WINDOW,
 	OPT_NO_ENFORCE,
 	OPT_POLICY_MODE,
+	OPT_CLUSTER,
+	OPT_NAMESPACE,
+	OPT_CLUSTER_INTERVAL,
 };
 
 static const struct cli_flag agent_flags[] = {
@@ -86,6 +90,19 @@ static const struct cli_flag agent_flags[] = {
 	  .id = OPT_POLICY_MODE,
 	  .help = "preview: what the policies deny is logged as an alert and passes "
 		  "(default enforce)" },
+	{ .name = "cluster",
+	  .id = OPT_CLUSTER,
+	  .help = "act with the other nodes' agents through the API server: NodeFlows, "
+		  "Proposals, PolicyMode (docs/cluster.md)" },
+	{ .name = "namespace",
+	  .arg = "NS",
+	  .id = OPT_NAMESPACE,
+	  .help = "the agent's own namespace, where its Lease lives (default: $POD_NAMESPACE, "
+		  "else " AGENT_NAMESPACE_DEFAULT ")" },
+	{ .name = "cluster-interval",
+	  .arg = "DURATION",
+	  .id = OPT_CLUSTER_INTERVAL,
+	  .help = "with --cluster, write the node's NodeFlows at most this often (default 60s)" },
 	CLI_FLAG_HELP,
 };
 
@@ -216,6 +233,24 @@ static int parse_flags(struct agent_config *c, int argc, char **argv, const char
 			c->policy_preview = strcmp(g.arg, "preview") == 0;
 			agent_config_mark(c, AGENT_SET_POLICY_MODE);
 			break;
+		case OPT_CLUSTER:
+			c->cluster = true;
+			agent_config_mark(c, AGENT_SET_CLUSTER);
+			break;
+		case OPT_NAMESPACE:
+			if (!g.arg[0])
+				return cli_usage_err(reterr, "agent",
+						     "--namespace: expected a name");
+			r = set_str(&c->ns, g.arg);
+			agent_config_mark(c, AGENT_SET_NAMESPACE);
+			break;
+		case OPT_CLUSTER_INTERVAL:
+			r = cli_parse_duration("agent", "--cluster-interval", g.arg, 1, 86400ULL,
+					       &c->cluster_interval_s, reterr);
+			if (r < 0)
+				return r;
+			agent_config_mark(c, AGENT_SET_CLUSTER_INTERVAL);
+			break;
 		case OPT_CONFIG:
 			*ret_config = g.arg;
 			break;
@@ -262,6 +297,9 @@ int cli_agent(int argc, char **argv, struct bh_err *reterr)
 		r = agent_config_load(&c, config, reterr);
 	if (r == 0 && !c.node)
 		r = cli_usage_err(reterr, "agent", "--node: expected this node's name");
+	if (r == 0 && c.cluster && c.n_snapshots)
+		r = cli_usage_err(reterr, "agent",
+				  "--cluster: needs the API server, not --snapshot files");
 	if (r == 0)
 		r = agent_new(&c, config, &a, reterr);
 	if (r == 0)

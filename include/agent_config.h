@@ -27,6 +27,13 @@
  *     checkpointInterval: 60s
  *     logLevel: info                       # debug, info, notice, warning, err
  *     logFormat: text                      # text or json
+ *     cluster: false                       # true: coordinate through the API
+ *                                          # server (docs/cluster.md)
+ *     namespace: bulkhead-system           # the agent's own (the Lease);
+ *                                          # default $POD_NAMESPACE
+ *     clusterInterval: 60s                 # NodeFlows written at most this often
+ *     leaseDuration: 15s
+ *     leaseRenew: 5s
  *
  * A key that is not one of these is an error naming it (a typo must not
  * leave a setting at its default unnoticed), as is a value of the wrong
@@ -48,6 +55,7 @@
 #define AGENT_STATE_DIR_DEFAULT "/var/lib/bulkhead"
 #define AGENT_SOCKET_DEFAULT "/run/bulkhead/agent.sock"
 #define AGENT_LISTEN_DEFAULT ":9464"
+#define AGENT_NAMESPACE_DEFAULT "bulkhead-system"
 #define AGENT_CONFIG_MAX (1u << 20) /* bytes of a configuration file */
 
 /* One bit per setting, for agent_config_mark() and the reload's report. */
@@ -72,6 +80,11 @@ enum agent_setting {
 	AGENT_SET_LOG_FORMAT,
 	AGENT_SET_ENFORCE,
 	AGENT_SET_POLICY_MODE,
+	AGENT_SET_CLUSTER,
+	AGENT_SET_NAMESPACE,
+	AGENT_SET_CLUSTER_INTERVAL,
+	AGENT_SET_LEASE_DURATION,
+	AGENT_SET_LEASE_RENEW,
 	AGENT_SET_COUNT,
 };
 
@@ -101,6 +114,13 @@ struct agent_config {
 	uint64_t max_flows;
 	uint64_t max_alerts;
 	uint64_t checkpoint_interval_s;
+	/* cluster: coordinate with the other nodes' agents through the API
+	 * server (NodeFlows, the proposer Lease, PolicyMode and Proposal
+	 * objects: docs/cluster.md) instead of the node-local lifecycle. */
+	bool cluster;
+	char *ns; /* the agent's own namespace (the Lease); never NULL */
+	uint64_t cluster_interval_s; /* NodeFlows written at most this often */
+	uint64_t lease_duration_s, lease_renew_s;
 	int log_level; /* LOG_ERR .. LOG_DEBUG */
 	bool log_json;
 	/* Settings given on the command line (bits of enum agent_setting):

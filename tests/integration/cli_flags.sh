@@ -54,7 +54,7 @@ declare -A flags=(
 	[enforce]="namespace all workload force socket help"
 	[preview]="namespace all workload socket help"
 	[relearn]="namespace socket help"
-	[agent]="node kubeconfig context snapshot state-dir socket listen interface conntrack nflog-group config learn-duration preview-window no-enforce policy-mode help"
+	[agent]="node kubeconfig context snapshot state-dir socket listen interface conntrack nflog-group config learn-duration preview-window no-enforce policy-mode cluster namespace cluster-interval help"
 )
 for top in help --help -h; do
 	run "$top"
