@@ -63,6 +63,7 @@ BUILTIN = [
     ("", "v1", "pods", "Pod", True, ["po"]),
     ("", "v1", "nodes", "Node", False, ["no"]),
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
+    ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
 ]
 
 HISTORY_MAX = 200000
@@ -256,6 +257,11 @@ STATE = None
 ARGS = None
 
 
+def host_port():
+    host = "[%s]" % ARGS.address if ":" in ARGS.address else ARGS.address
+    return "%s:%d" % (host, ARGS.port)
+
+
 def parse_path(path):
     """Returns (resource, namespace, name, subresource) or raises KeyError."""
     seg = [s for s in path.split("/") if s]
@@ -426,7 +432,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
                                         "serverAddressByClientCIDRs": [
                                             {"clientCIDR": "0.0.0.0/0",
-                                             "serverAddress": "127.0.0.1:%d" % ARGS.port}]})
+                                             "serverAddress": host_port()}]})
         if p == "/apis":
             return self.send_json(200, self.group_list())
         if p == "/api/v1" or (p.startswith("/apis/") and p.count("/") == 3):
@@ -928,6 +934,8 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--client-ca", help="CA accepted for client certificates")
     ap.add_argument("--token-file", required=True, help="re-read on every request")
+    ap.add_argument("--address", default="127.0.0.1",
+                    help="address to listen on (an address of a test's own network namespace)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the bound port here once listening")
     ap.add_argument("--watch-timeout", type=float, default=1800.0, help="longest watch, seconds")
@@ -951,7 +959,9 @@ def main():
     if ARGS.client_ca:
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(ARGS.client_ca)
-    srv = Server(("127.0.0.1", ARGS.port), Handler)
+    if ":" in ARGS.address:
+        Server.address_family = socket.AF_INET6
+    srv = Server((ARGS.address, ARGS.port), Handler)
     srv.ctx = ctx
     ARGS.port = srv.server_address[1]
 
