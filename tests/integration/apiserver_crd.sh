@@ -77,7 +77,7 @@ expect() {
 
 # --crd-file registered the project's PolicyMode at start (cluster-scoped).
 k api-resources --api-group=bulkhead.io > "$tmp/res.out"
-grep -Eq '^policymodes +bulkhead.io/v1alpha1 +false +PolicyMode' "$tmp/res.out" ||
+grep -Eq '^policymodes +([a-z]+ +)?bulkhead.io/v1alpha1 +false +PolicyMode' "$tmp/res.out" ||
 	fail "--crd-file did not register policymodes: $(cat "$tmp/res.out")"
 ka -f - > /dev/null <<'EOF'
 apiVersion: bulkhead.io/v1alpha1
@@ -86,7 +86,7 @@ metadata: {name: all}
 spec: {mode: enforce, namespace: ""}
 EOF
 k get policymodes > "$tmp/pm.out"
-grep -Eq '^NAME +MODE +SCOPE *$' "$tmp/pm.out" || fail "policymodes columns: $(cat "$tmp/pm.out")"
+grep -Eq '^NAME +MODE( |$)' "$tmp/pm.out" || fail "policymodes columns: $(cat "$tmp/pm.out")"
 grep -Eq '^all +enforce ' "$tmp/pm.out" || fail "policymodes row: $(cat "$tmp/pm.out")"
 
 # kubectl apply -f registers both CRDs; discovery lists them as the real
