@@ -224,6 +224,8 @@ static void timer_cb(struct loop_timer *t)
 		l->w = NULL;
 		(void) snprintf(l->err, sizeof(l->err), "%s", err.msg);
 	}
+	/* the API client's timer, so that the request goes out now */
+	(void) loop_timer_arm_in(&a->kube_timer, 0);
 }
 
 int cluster_lease_start(struct agent *a, struct bh_err *reterr)

@@ -92,6 +92,8 @@ struct pwrite {
 	struct kube_request *req; /* a DELETE */
 	json_t *obj; /* the desired object (update), or the status (status) */
 	char what[600]; /* "NS/NAME" and the verb, for the log */
+	char ns[254], name[254];
+	bool create; /* a create, turned into an update on -EEXIST */
 	struct pwrite *next;
 };
 
@@ -324,10 +326,15 @@ static struct pwrite *pwrite_new(struct cluster_proposer *p, json_t *obj, const 
 	w->p = p;
 	w->obj = json_incref(obj);
 	(void) snprintf(w->what, sizeof(w->what), "%s Proposal '%.253s/%.253s'", verb, ns, name);
+	(void) snprintf(w->ns, sizeof(w->ns), "%s", ns);
+	(void) snprintf(w->name, sizeof(w->name), "%s", name);
 	w->next = p->writes;
 	p->writes = w;
 	return w;
 }
+
+static int spec_mutate_cb(void *ud, json_t *obj);
+static const struct kube_ref *prop_ref(const char *ns, struct kube_ref *ref);
 
 static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err)
 {
@@ -335,6 +342,21 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 	struct cluster_proposer *p = w->p;
 
 	(void) obj;
+	if (r == -EEXIST && w->create) {
+		/* Created since the watch last told us (its event is on the
+		 * way): update it instead. */
+		struct kube_ref ref;
+		struct bh_err e = { 0 };
+
+		w->create = false;
+		(void) snprintf(w->what, sizeof(w->what), "update Proposal '%.253s/%.253s'", w->ns,
+				w->name);
+		r = kube_write_update(p->a->kube, prop_ref(w->ns, &ref), w->name, false,
+				      spec_mutate_cb, write_done_cb, w, &w->w, &e);
+		if (r == 0)
+			return;
+		err = &e;
+	}
 	pwrite_unlink(w);
 	if (r < 0) {
 		p->write_errors++;
@@ -429,9 +451,11 @@ static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj)
 	if (exists)
 		r = kube_write_update(p->a->kube, prop_ref(ns, &ref), name, false, spec_mutate_cb,
 				      write_done_cb, w, &w->w, &err);
-	else
+	else {
+		w->create = true;
 		r = kube_write_create(p->a->kube, prop_ref(ns, &ref), obj, write_done_cb, w, &w->w,
 				      &err);
+	}
 	if (r < 0)
 		start_failed(w, &err);
 }
