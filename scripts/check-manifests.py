@@ -344,7 +344,10 @@ def hang_together():
     AGENT_NEEDS |= {("bulkhead.io", "proposals", v)
                     for v in ("get", "list", "watch", "create", "update", "patch", "delete")}
     AGENT_NEEDS |= {("bulkhead.io", "proposals/status", v) for v in ("get", "update", "patch")}
-    AGENT_NEEDS |= {("bulkhead.io", "policymodes", v) for v in ("get", "list", "watch")}
+    # get/list/watch: the agents; create/update/patch: the verbs run in the
+    # agent's pod (bulkhead enforce|preview|relearn, rbac.yaml says why).
+    AGENT_NEEDS |= {("bulkhead.io", "policymodes", v)
+                    for v in ("get", "list", "watch", "create", "update", "patch")}
     LEASE_NEEDS = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
 
     if agent_role and binding and sa:
