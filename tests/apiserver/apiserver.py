@@ -12,11 +12,7 @@ with limit/continue, watch with chunked transfer encoding (one JSON event per
 line), resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Gone for a
 compacted resourceVersion (an ERROR event, as the real server sends), Table
 output for kubectl, create/update/merge-patch/json-patch/delete, the status
-subresource and resourceVersion preconditions (409 Conflict).  With
---openapi-dir DIR (tests/data/openapi): DIR's OpenAPI v3 documents at
-/openapi/v3 and /openapi/v3/apis/G/V, the same schemas as the protobuf
-/openapi/v2 that kubectl's client-side validation reads, and every resource
-they have a PATCH operation for served (integration.manifests_kubectl).
+subresource and resourceVersion preconditions (409 Conflict).
 
 Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   {"op": "put", "object": {...}}            create or replace, one event
@@ -43,6 +39,11 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   An object put with the annotation bench/sent-ns "pending" (ADDED or MODIFIED)
   is stamped with the time its event is written to a watch stream; with
   --sent-log FILE, "NS/NAME TIME_NS" is appended to FILE as well.
+
+OpenAPI (--openapi-dir DIR, tests/data/openapi): DIR's OpenAPI v3 documents
+at /openapi/v3 and /openapi/v3/apis/G/V, the same schemas as the protobuf
+/openapi/v2 that kubectl's client-side validation reads, and every resource
+they have a PATCH operation for served (integration.manifests_kubectl).
 """
 
 import argparse
