@@ -32,7 +32,7 @@ CASES = [
      "POD_NAMESPACE"),
     ("daemonset.yaml", "        - operator: Exists", "        - operator: Exists\n          key: a",
      "does not tolerate every taint"),
-    ("daemonset.yaml", "type: DirectoryOrCreate", "type: DirectoryOrMake", "is not one of"),
+    ("daemonset.yaml", "type: DirectoryOrCreate", "type: 7", "7 is not of type 'string'"),
     ("rbac.yaml", "resources: [\"pods\", \"namespaces\", \"nodes\"]",
      "resources: [\"pods\", \"namespaces\", \"nodes\", \"secrets\"]", "grants secrets"),
     ("rbac.yaml", "verbs: [\"get\", \"list\", \"watch\", \"create\", \"update\", \"patch\", \"delete\"]",

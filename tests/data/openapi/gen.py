@@ -5,11 +5,14 @@ Transcribed from kubernetes/kubernetes v1.32 api/openapi-spec/v3/*.json for
 every kind manifests/ holds (v1 Namespace and ServiceAccount; rbac/v1
 ClusterRole, ClusterRoleBinding, Role, RoleBinding; apps/v1 DaemonSet;
 apiextensions/v1 CustomResourceDefinition) and every definition they
-reference, each definition complete (every property, its type, format,
-required list and enum where upstream has one) in upstream's form
-(properties referencing others as allOf of one $ref).  Left out: the
-descriptions, defaults, the List kinds and the operations other than the
-PATCH of each resource.  The PATCH operations carry
+reference, each definition complete (every property of v1.32, its type,
+format and required list) in upstream's form (properties referencing
+others as allOf of one $ref; no enums: upstream's v3 text gives the valid
+values of these string fields in descriptions only).  Checked against the
+stored upstream text of rbac/v1, PodSpec, PodSecurityContext and Volume.
+Left out: the descriptions, defaults, x-kubernetes-list-type and patch
+strategy markers, the List kinds and the operations other than the PATCH
+of each resource.  The PATCH operations carry
 x-kubernetes-group-version-kind, as upstream's, but not the fieldValidation
 query parameter: kubectl then validates on the client (as against an API
 server without server-side field validation), which is what
@@ -42,10 +45,6 @@ def ref(name):
 
 def arr(item):
     return {"type": "array", "items": item}
-
-
-def enum(*values):
-    return {"type": "string", "enum": list(values)}
 
 
 def obj(props, required=None, gvk=None):
@@ -96,7 +95,7 @@ core_objects = {
         "spec": ref(CORE + "NamespaceSpec"), "status": ref(CORE + "NamespaceStatus")}),
     CORE + "NamespaceSpec": obj({"finalizers": STRS}),
     CORE + "NamespaceStatus": obj({
-        "conditions": arr(ref(CORE + "NamespaceCondition")), "phase": enum("Active", "Terminating")}),
+        "conditions": arr(ref(CORE + "NamespaceCondition")), "phase": S}),
     CORE + "NamespaceCondition": obj({
         "lastTransitionTime": ref(META + "Time"), "message": S, "reason": S, "status": S,
         "type": S}, ["status", "type"]),
@@ -111,18 +110,17 @@ core_objects = {
 }
 
 # --- core/v1: the pod template ---
-PROTO = enum("SCTP", "TCP", "UDP")
 container_props = {
     "args": STRS, "command": STRS, "env": arr(ref(CORE + "EnvVar")),
     "envFrom": arr(ref(CORE + "EnvFromSource")), "image": S,
-    "imagePullPolicy": enum("Always", "IfNotPresent", "Never"),
+    "imagePullPolicy": S,
     "lifecycle": ref(CORE + "Lifecycle"), "livenessProbe": ref(CORE + "Probe"), "name": S,
     "ports": arr(ref(CORE + "ContainerPort")), "readinessProbe": ref(CORE + "Probe"),
     "resizePolicy": arr(ref(CORE + "ContainerResizePolicy")),
     "resources": ref(CORE + "ResourceRequirements"), "restartPolicy": S,
     "securityContext": ref(CORE + "SecurityContext"), "startupProbe": ref(CORE + "Probe"),
     "stdin": B, "stdinOnce": B, "terminationMessagePath": S,
-    "terminationMessagePolicy": enum("FallbackToLogsOnError", "File"), "tty": B,
+    "terminationMessagePolicy": S, "tty": B,
     "volumeDevices": arr(ref(CORE + "VolumeDevice")),
     "volumeMounts": arr(ref(CORE + "VolumeMount")), "workingDir": S,
 }
@@ -140,7 +138,7 @@ pod = {
         "activeDeadlineSeconds": I64, "affinity": ref(CORE + "Affinity"),
         "automountServiceAccountToken": B, "containers": arr(ref(CORE + "Container")),
         "dnsConfig": ref(CORE + "PodDNSConfig"),
-        "dnsPolicy": enum("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"),
+        "dnsPolicy": S,
         "enableServiceLinks": B,
         "ephemeralContainers": arr(ref(CORE + "EphemeralContainer")),
         "hostAliases": arr(ref(CORE + "HostAlias")), "hostIPC": B, "hostNetwork": B,
@@ -149,11 +147,11 @@ pod = {
         "initContainers": arr(ref(CORE + "Container")), "nodeName": S, "nodeSelector": MAP,
         "os": ref(CORE + "PodOS"),
         "overhead": {"type": "object", "additionalProperties": ref(QTY)},
-        "preemptionPolicy": enum("Never", "PreemptLowerPriority"), "priority": I32,
+        "preemptionPolicy": S, "priority": I32,
         "priorityClassName": S, "readinessGates": arr(ref(CORE + "PodReadinessGate")),
         "resourceClaims": arr(ref(CORE + "PodResourceClaim")),
         "resources": ref(CORE + "ResourceRequirements"),
-        "restartPolicy": enum("Always", "Never", "OnFailure"), "runtimeClassName": S,
+        "restartPolicy": S, "runtimeClassName": S,
         "schedulerName": S, "schedulingGates": arr(ref(CORE + "PodSchedulingGate")),
         "securityContext": ref(CORE + "PodSecurityContext"), "serviceAccount": S,
         "serviceAccountName": S, "setHostnameAsFQDN": B, "shareProcessNamespace": B,
@@ -164,7 +162,7 @@ pod = {
     CORE + "Container": obj(container_props, ["name"]),
     CORE + "EphemeralContainer": obj(dict(container_props, targetContainerName=S), ["name"]),
     CORE + "ContainerPort": obj({"containerPort": I32, "hostIP": S, "hostPort": I32, "name": S,
-                                 "protocol": PROTO}, ["containerPort"]),
+                                 "protocol": S}, ["containerPort"]),
     CORE + "ContainerResizePolicy": obj({"resourceName": S, "restartPolicy": S},
                                         ["resourceName", "restartPolicy"]),
     CORE + "EnvVar": obj({"name": S, "value": S, "valueFrom": ref(CORE + "EnvVarSource")},
@@ -191,7 +189,7 @@ pod = {
     CORE + "ExecAction": obj({"command": STRS}),
     CORE + "HTTPGetAction": obj({
         "host": S, "httpHeaders": arr(ref(CORE + "HTTPHeader")), "path": S, "port": ref(IOS),
-        "scheme": enum("HTTP", "HTTPS")}, ["port"]),
+        "scheme": S}, ["port"]),
     CORE + "HTTPHeader": obj({"name": S, "value": S}, ["name", "value"]),
     CORE + "TCPSocketAction": obj({"host": S, "port": ref(IOS)}, ["port"]),
     CORE + "SleepAction": obj({"seconds": I64}, ["seconds"]),
@@ -209,7 +207,7 @@ pod = {
     CORE + "SecurityContext": obj({
         "allowPrivilegeEscalation": B, "appArmorProfile": ref(CORE + "AppArmorProfile"),
         "capabilities": ref(CORE + "Capabilities"), "privileged": B,
-        "procMount": enum("Default", "Unmasked"), "readOnlyRootFilesystem": B,
+        "procMount": S, "readOnlyRootFilesystem": B,
         "runAsGroup": I64, "runAsNonRoot": B, "runAsUser": I64,
         "seLinuxOptions": ref(CORE + "SELinuxOptions"),
         "seccompProfile": ref(CORE + "SeccompProfile"),
@@ -217,22 +215,22 @@ pod = {
     CORE + "Capabilities": obj({"add": STRS, "drop": STRS}),
     CORE + "SELinuxOptions": obj({"level": S, "role": S, "type": S, "user": S}),
     CORE + "SeccompProfile": obj({"localhostProfile": S,
-                                  "type": enum("Localhost", "RuntimeDefault", "Unconfined")},
+                                  "type": S},
                                  ["type"]),
     CORE + "AppArmorProfile": obj({"localhostProfile": S,
-                                   "type": enum("Localhost", "RuntimeDefault", "Unconfined")},
+                                   "type": S},
                                   ["type"]),
     CORE + "WindowsSecurityContextOptions": obj({
         "gmsaCredentialSpec": S, "gmsaCredentialSpecName": S, "hostProcess": B,
         "runAsUserName": S}),
     CORE + "VolumeMount": obj({
-        "mountPath": S, "mountPropagation": enum("Bidirectional", "HostToContainer", "None"),
+        "mountPath": S, "mountPropagation": S,
         "name": S, "readOnly": B, "recursiveReadOnly": S, "subPath": S, "subPathExpr": S},
         ["mountPath", "name"]),
     CORE + "VolumeDevice": obj({"devicePath": S, "name": S}, ["devicePath", "name"]),
     CORE + "Toleration": obj({
-        "effect": enum("NoExecute", "NoSchedule", "PreferNoSchedule"), "key": S,
-        "operator": enum("Equal", "Exists"), "tolerationSeconds": I64, "value": S}),
+        "effect": S, "key": S,
+        "operator": S, "tolerationSeconds": I64, "value": S}),
     CORE + "PodDNSConfig": obj({"nameservers": STRS,
                                 "options": arr(ref(CORE + "PodDNSConfigOption")),
                                 "searches": STRS}),
@@ -245,19 +243,19 @@ pod = {
                                     "resourceClaimTemplateName": S}, ["name"]),
     CORE + "PodSecurityContext": obj({
         "appArmorProfile": ref(CORE + "AppArmorProfile"), "fsGroup": I64,
-        "fsGroupChangePolicy": enum("Always", "OnRootMismatch"), "runAsGroup": I64,
+        "fsGroupChangePolicy": S, "runAsGroup": I64,
         "runAsNonRoot": B, "runAsUser": I64, "seLinuxChangePolicy": S,
         "seLinuxOptions": ref(CORE + "SELinuxOptions"),
         "seccompProfile": ref(CORE + "SeccompProfile"), "supplementalGroups": arr(I64),
-        "supplementalGroupsPolicy": enum("Merge", "Strict"),
+        "supplementalGroupsPolicy": S,
         "sysctls": arr(ref(CORE + "Sysctl")),
         "windowsOptions": ref(CORE + "WindowsSecurityContextOptions")}),
     CORE + "Sysctl": obj({"name": S, "value": S}, ["name", "value"]),
     CORE + "TopologySpreadConstraint": obj({
         "labelSelector": ref(META + "LabelSelector"), "matchLabelKeys": STRS, "maxSkew": I32,
-        "minDomains": I32, "nodeAffinityPolicy": enum("Honor", "Ignore"),
-        "nodeTaintsPolicy": enum("Honor", "Ignore"), "topologyKey": S,
-        "whenUnsatisfiable": enum("DoNotSchedule", "ScheduleAnyway")},
+        "minDomains": I32, "nodeAffinityPolicy": S,
+        "nodeTaintsPolicy": S, "topologyKey": S,
+        "whenUnsatisfiable": S},
         ["maxSkew", "topologyKey", "whenUnsatisfiable"]),
     CORE + "Affinity": obj({"nodeAffinity": ref(CORE + "NodeAffinity"),
                             "podAffinity": ref(CORE + "PodAffinity"),
@@ -269,7 +267,7 @@ pod = {
                                     ["nodeSelectorTerms"]), **{"x-kubernetes-map-type": "atomic"}),
     CORE + "NodeSelectorTerm": selector_term,
     CORE + "NodeSelectorRequirement": obj({
-        "key": S, "operator": enum("DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"),
+        "key": S, "operator": S,
         "values": STRS}, ["key", "operator"]),
     CORE + "PreferredSchedulingTerm": obj({"preference": ref(CORE + "NodeSelectorTerm"),
                                            "weight": I32}, ["preference", "weight"]),
@@ -308,9 +306,7 @@ for field, t in {**VOLUME_USED, **VOLUME_PLACEHOLDER}.items():
     volume_props[field] = ref(CORE + t)
 volumes = {
     CORE + "Volume": obj(volume_props, ["name"]),
-    CORE + "HostPathVolumeSource": obj({"path": S, "type": enum(
-        "", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File",
-        "FileOrCreate", "Socket")}, ["path"]),
+    CORE + "HostPathVolumeSource": obj({"path": S, "type": S}, ["path"]),
     CORE + "EmptyDirVolumeSource": obj({"medium": S, "sizeLimit": ref(QTY)}),
     CORE + "ConfigMapVolumeSource": obj({"defaultMode": I32, "items": arr(ref(CORE + "KeyToPath")),
                                          "name": S, "optional": B}),
@@ -322,7 +318,7 @@ volumes = {
     CORE + "DownwardAPIVolumeFile": obj({
         "fieldRef": ref(CORE + "ObjectFieldSelector"), "mode": I32, "path": S,
         "resourceFieldRef": ref(CORE + "ResourceFieldSelector")}, ["path"]),
-    CORE + "ImageVolumeSource": obj({"pullPolicy": enum("Always", "IfNotPresent", "Never"),
+    CORE + "ImageVolumeSource": obj({"pullPolicy": S,
                                      "reference": S}),
     CORE + "NFSVolumeSource": obj({"path": S, "readOnly": B, "server": S}, ["path", "server"]),
     CORE + "PersistentVolumeClaimVolumeSource": obj({"claimName": S, "readOnly": B},
@@ -341,7 +337,7 @@ apps = {
         "updateStrategy": ref(APPS + "DaemonSetUpdateStrategy")}, ["selector", "template"]),
     APPS + "DaemonSetUpdateStrategy": obj({
         "rollingUpdate": ref(APPS + "RollingUpdateDaemonSet"),
-        "type": enum("OnDelete", "RollingUpdate")}),
+        "type": S}),
     APPS + "RollingUpdateDaemonSet": obj({"maxSurge": ref(IOS), "maxUnavailable": ref(IOS)}),
     APPS + "DaemonSetStatus": obj({
         "collisionCount": I32, "conditions": arr(ref(APPS + "DaemonSetCondition")),
