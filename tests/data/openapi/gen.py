@@ -9,7 +9,9 @@ reference, each definition complete (every property of v1.32, its type,
 format and required list) in upstream's form (properties referencing
 others as allOf of one $ref; no enums: upstream's v3 text gives the valid
 values of these string fields in descriptions only).  Checked against the
-stored upstream text of rbac/v1, PodSpec, PodSecurityContext and Volume.
+stored upstream text (a later release) of rbac/v1, PodSpec, PodSecurityContext,
+Container, ContainerPort, Capabilities, the ConfigMap selectors and Volume:
+the same, less the fields added after v1.32.
 Left out: the descriptions, defaults, x-kubernetes-list-type and patch
 strategy markers, the List kinds and the operations other than the PATCH
 of each resource.  The PATCH operations carry
