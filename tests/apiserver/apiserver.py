@@ -64,9 +64,11 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   --sent-log FILE, "NS/NAME TIME_NS" is appended to FILE as well.
 
 OpenAPI (--openapi-dir DIR, tests/data/openapi): DIR's OpenAPI v3 documents
-at /openapi/v3 and /openapi/v3/apis/G/V, the same schemas as the protobuf
+and one of each stored CRD's group and version (its openAPIV3Schema) at
+/openapi/v3 and /openapi/v3/apis/G/V, the same schemas as the protobuf
 /openapi/v2 that kubectl's client-side validation reads, and every resource
-they have a PATCH operation for served (integration.manifests_kubectl).
+DIR's documents have a PATCH operation for served
+(integration.manifests_kubectl).
 """
 
 import argparse
@@ -785,7 +787,45 @@ def openapi_docs():
             body = f.read()
         gv = name[:-len("_openapi.json")].replace("__", "/")
         out[gv] = (hashlib.sha512(body).hexdigest().upper()[:128], body)
+    meta = json.loads(out["api/v1"][1])["components"]["schemas"] if "api/v1" in out else {}
+    for gv, doc in crd_openapi_docs(meta).items():
+        body = json.dumps(doc).encode()
+        out[gv] = (hashlib.sha512(body).hexdigest().upper()[:128], body)
     return out
+
+
+def crd_openapi_docs(meta_schemas):
+    """{"apis/G/V": document} of the stored CRDs, as the real server
+    publishes them: each served version's openAPIV3Schema as the kind's
+    schema (metadata an ObjectMeta), with a PATCH operation without
+    fieldValidation, so that kubectl validates custom resources too."""
+    with STATE.lock:
+        r = STATE.res.get((crd.GROUP, crd.VERSION, crd.PLURAL))
+        crds = [copy.deepcopy(o) for o in r.objs.values()] if r else []
+    docs = {}
+    for c in crds:
+        spec = c.get("spec", {})
+        group, names = spec.get("group", ""), spec.get("names", {})
+        for v in spec.get("versions", []):
+            schema = copy.deepcopy(v.get("schema", {}).get("openAPIV3Schema"))
+            if not v.get("served") or not isinstance(schema, dict):
+                continue
+            gvk = {"group": group, "kind": names.get("kind"), "version": v["name"]}
+            name = "%s.%s.%s" % (".".join(reversed(group.split("."))), v["name"], gvk["kind"])
+            schema.setdefault("properties", {})["metadata"] = {
+                "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}]}
+            schema["x-kubernetes-group-version-kind"] = [gvk]
+            path = "/apis/%s/%s/%s%s/{name}" % (
+                group, v["name"], "namespaces/{namespace}/" if spec.get("scope") == "Namespaced"
+                else "", names.get("plural"))
+            doc = docs.setdefault("apis/%s/%s" % (group, v["name"]), {
+                "openapi": "3.0.0", "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
+                "paths": {}, "components": {"schemas": dict(meta_schemas)}})
+            doc["paths"][path] = {"patch": {"x-kubernetes-action": "patch",
+                                            "x-kubernetes-group-version-kind": gvk,
+                                            "responses": {"200": {"description": "OK"}}}}
+            doc["components"]["schemas"][name] = schema
+    return docs
 
 
 # kubectl's client-side schema validation (apply --validate=strict when the
@@ -857,6 +897,8 @@ def openapi_resources():
     """Serves (discovery, get, list...) every resource the documents of
     --openapi-dir have a PATCH operation for, so that kubectl maps their
     kinds (apply --dry-run=client GETs each object first)."""
+    if not ARGS.openapi_dir:
+        return
     for _, body in openapi_docs().values():
         for path, item in json.loads(body)["paths"].items():
             gvk = item.get("patch", {}).get("x-kubernetes-group-version-kind")

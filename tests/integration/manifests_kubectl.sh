@@ -7,7 +7,9 @@
 # must create every object (dry run), and the same with a misspelled field,
 # a wrong type or a missing required field must be refused naming it.  Then
 # for real, and where the server registers CRDs (the api branch's), the
-# examples of examples/cluster with the CRDs' printer columns.
+# examples of examples/cluster: validated by kubectl against the CRDs'
+# published schemas (a misspelled field refused), then created and listed
+# with the CRDs' printer columns.
 # Loopback only, no root.  Skips (77) only when kubectl is not installed.
 set -euo pipefail
 src=${BH_SOURCE_DIR:?}
@@ -95,6 +97,19 @@ if ! k api-resources --api-group=bulkhead.io -o name 2> /dev/null | grep -q '^no
 	echo "note: this API server does not register CRDs; the examples are not applied"
 	exit 0
 fi
+# The server now publishes the CRDs' schemas: kubectl validates the custom
+# resources on the client too, and refuses a misspelled field.
+rm -rf "$tmp/.kube/cache"
+k apply --dry-run=client --validate=strict -f "$src/examples/cluster/" > "$tmp/exdry.out" 2>&1 ||
+	{ cat "$tmp/exdry.out"; fail "kubectl apply --dry-run=client examples/cluster"; }
+sed 's/      seen_by: \[conntrack\]/      seenBy: [conntrack]/' "$src/examples/cluster/nodeflows.yaml" > "$tmp/nf-bad.yaml"
+cmp -s "$src/examples/cluster/nodeflows.yaml" "$tmp/nf-bad.yaml" && fail "the seen_by edit changed nothing"
+if apply "$tmp/nf-bad.yaml" > "$tmp/nf-bad.out" 2> "$tmp/nf-bad.err"; then
+	fail "kubectl accepted a NodeFlows with seenBy: $(cat "$tmp/nf-bad.out")"
+fi
+grep -q 'unknown field "seenBy" in io.bulkhead.v1alpha1.NodeFlows' "$tmp/nf-bad.err" ||
+	fail "no unknown field seenBy in: $(cat "$tmp/nf-bad.err")"
+echo "refused as it should be (example): $(grep -o 'ValidationError([^)]*)[^;]*' "$tmp/nf-bad.err" | head -1)"
 k apply -f "$src/examples/cluster/" > "$tmp/ex.out" 2>&1 || { cat "$tmp/ex.out"; fail "kubectl apply examples/cluster"; }
 k get nf > "$tmp/nf.out"
 head -1 "$tmp/nf.out" | grep -q 'NAME *GENERATED *PACKETS *TRUNCATED *AGE' ||
