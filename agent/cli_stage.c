@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "cli_cluster.h"
 
 /* The agent answers from memory and one batch: past this it is hung. */
 #define STAGE_TIMEOUT_MS 30000L
@@ -40,7 +41,22 @@ enum {
 	OPT_ALL,
 	OPT_FORCE,
 	OPT_WORKLOAD,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
+	OPT_TIMEOUT,
 };
+
+/* The cluster form waits this long for every agent by default. */
+#define STAGE_CLUSTER_TIMEOUT_S 60
+#define FLAG_TIMEOUT                                                                       \
+	{                                                                                  \
+		.name = "timeout", .arg = "D", .id = OPT_TIMEOUT,                          \
+		.help = "on a cluster: how long to wait for every agent (default: 60s)" \
+	}
+#define FLAGS_CLUSTER                                                                  \
+	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG), CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT), \
+		CLI_FLAG_CLUSTER(OPT_CLUSTER), FLAG_TIMEOUT
 
 #define FLAG_NAMESPACE(HELP)                                                        \
 	{                                                                           \
@@ -63,6 +79,7 @@ static const struct cli_flag enforce_flags[] = {
 	  .id = OPT_FORCE,
 	  .help = "switch even with open alerts, or a namespace learning again" },
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
@@ -72,12 +89,14 @@ static const struct cli_flag preview_flags[] = {
 	FLAG_WORKLOAD("switch only this workload's proposal policies back to preview "
 		      "(repeatable)"),
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
 static const struct cli_flag relearn_flags[] = {
 	FLAG_NAMESPACE("start this namespace's learning again (repeatable)"),
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
@@ -170,8 +189,10 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	};
 	json_t *req = NULL, *list = NULL, *ans = NULL;
 	struct cli_agent_answer res;
+	struct cli_target t = { 0 };
+	uint64_t timeout_s = STAGE_CLUSTER_TIMEOUT_S;
 	struct cli_getopt g;
-	bool all = false, force = false, wl = false;
+	bool all = false, force = false, wl = false, timeout_set = false;
 	char *text = NULL;
 	size_t n = 0, nwl = 0;
 	json_error_t jerr;
@@ -182,7 +203,22 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	while ((o = cli_getopt_next(&g, reterr)) > 0) {
 		switch (o) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
+			break;
+		case OPT_TIMEOUT:
+			r = cli_parse_duration(cmd, "--timeout", g.arg, 1, 86400, &timeout_s, reterr);
+			if (r < 0)
+				return r;
+			timeout_set = true;
 			break;
 		case OPT_NAMESPACE:
 			if (n == STAGE_NS_MAX)
@@ -226,6 +262,26 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 				     "--workload and --namespace: expected one of them");
 	if (!q.sock[0])
 		return cli_usage_err(reterr, cmd, "--socket: expected a path");
+	r = cli_cluster_choose(&t, cmd, reterr);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		const struct cli_stage_req cq = { .cmd = cmd,
+						  .stage = stage,
+						  .ns = ns,
+						  .n = n,
+						  .all = all,
+						  .force = force,
+						  .timeout_s = (unsigned) timeout_s,
+						  .target = &t };
+
+		if (wl)
+			return cli_usage_err(reterr, cmd,
+					     "--workload: only on the local agent (--socket)");
+		return cli_cluster_stage_run(&cq, reterr);
+	}
+	if (timeout_set)
+		return cli_usage_err(reterr, cmd, "--timeout: only on a cluster (--kubeconfig)");
 	buf_init(&body, STAGE_BODY_MAX);
 	list = json_array();
 	for (size_t i = 0; list && i < n; i++)
