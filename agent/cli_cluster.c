@@ -4,6 +4,8 @@
  * the effective stage of a namespace.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 #include "cli_cluster.h"
 #include "cluster_api.h"
 #include "kube_write.h"
-#include "rfc3339.h"
+#include "cluster_stage.h"
 
 /* A list of every node's NodeFlows is at most ~1.5 MiB per node. */
 #define CLUSTER_READ_MAX (1024u << 20)
@@ -158,30 +160,6 @@ const char *cli_json_str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/*
- * An RFC 3339 time in milliseconds since the epoch, the fraction kept to
- * the millisecond (switchedAt is written with ms, and a switch and the
- * agents' answer often fall in one second); -1 when absent or malformed.
- */
-static int64_t time_ms(const char *s)
-{
-	const char *dot = strchr(s, '.');
-	int64_t sec, ms = 0;
-	int digits = 0;
-
-	if (!s[0] || rfc3339_parse(s, &sec) < 0)
-		return -1;
-	if (dot)
-		for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++)
-			if (digits < 3) {
-				ms = ms * 10 + (*p - '0');
-				digits++;
-			}
-	for (; digits < 3; digits++)
-		ms *= 10;
-	return sec * 1000 + ms;
-}
-
 bool cli_cluster_has_proposal(json_t *proposals, const char *ns)
 {
 	size_t i;
@@ -207,46 +185,53 @@ static json_t *mode_find(json_t *modes, const char *name)
 	return NULL;
 }
 
-static int64_t switched_ms(json_t *mode)
+/* PolicyMode @obj parsed into @ret; one that cannot be read is left out,
+ * as the agents leave it out (with a warning here). */
+static void mode_parse(json_t *obj, struct cluster_mode *ret)
 {
-	return mode ? time_ms(cli_json_str(json_object_get(mode, "spec"), "switchedAt")) : -1;
+	struct bh_err err = { 0 };
+
+	*ret = (struct cluster_mode){ 0 };
+	if (obj && cluster_mode_parse(obj, ret, &err) < 0) {
+		fprintf(stderr, "bulkhead: warning: %s, ignoring\n", err.msg);
+		*ret = (struct cluster_mode){ 0 };
+	}
 }
 
-/* COMPAT(proposer): the rule of docs/cluster.md, "The effective stage";
- * to be replaced by include/cluster_stage.h once it is on main. */
 const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns,
 			      json_t **ret_mode)
 {
-	json_t *m_ns = mode_find(modes, ns), *m_all = mode_find(modes, CLUSTER_POLICYMODE_ALL);
-	json_t *m, *p;
-	int64_t computed = -1, t;
-	const char *mode;
+	struct cluster_stage_input in = { .computed_at = INT64_MIN };
+	struct cluster_stage st;
 	size_t i;
+	json_t *p;
 
-	if (ret_mode)
-		*ret_mode = NULL;
-	if (!cli_cluster_has_proposal(proposals, ns))
-		return "learn";
-	m = !m_ns ? m_all : !m_all ? m_ns : switched_ms(m_all) > switched_ms(m_ns) ? m_all : m_ns;
-	if (!m)
-		return "preview";
-	if (ret_mode)
-		*ret_mode = m;
-	mode = cli_json_str(json_object_get(m, "spec"), "mode");
-	if (strcmp(mode, "learn") == 0) {
-		json_array_foreach(proposals, i, p) {
-			if (strcmp(cli_json_str(json_object_get(p, "metadata"), "namespace"), ns) != 0)
-				continue;
-			t = time_ms(cli_json_str(json_object_get(p, "spec"), "computedAt"));
-			if (t > computed)
-				computed = t;
-		}
-		return computed < switched_ms(m) ? "learn" : "preview";
+	mode_parse(mode_find(modes, ns), &in.ns);
+	mode_parse(mode_find(modes, CLUSTER_POLICYMODE_ALL), &in.all);
+	json_array_foreach(proposals, i, p) {
+		int64_t t;
+
+		if (strcmp(cli_json_str(json_object_get(p, "metadata"), "namespace"), ns) != 0)
+			continue;
+		in.has_proposals = true;
+		if (cluster_time_parse_ms(cli_json_str(json_object_get(p, "spec"), "computedAt"),
+					  &t) == 0 &&
+		    t > in.computed_at)
+			in.computed_at = t;
 	}
-	return strcmp(mode, "enforce") == 0 ? "enforce" : "preview";
+	cluster_stage_effective(&in, &st);
+	if (ret_mode)
+		*ret_mode = !st.switched_at ? NULL :
+			    st.from_all	    ? mode_find(modes, CLUSTER_POLICYMODE_ALL) :
+					      mode_find(modes, ns);
+	return st.mode == STATE_DB_MODE_LEARN	? "learn" :
+	       st.mode == STATE_DB_MODE_ENFORCE ? "enforce" :
+						  "preview";
 }
 
 int64_t cli_cluster_time_ms(const char *s)
 {
-	return time_ms(s);
+	int64_t t;
+
+	return cluster_time_parse_ms(s, &t) == 0 ? t : -1;
 }
