@@ -66,13 +66,17 @@ const struct cli_command cli_alerts_cmd = {
 	.name = "alerts",
 	.fn = cli_alerts,
 	.usage = "",
-	.summary = "the local agent's preview alerts",
+	.summary = "the preview alerts of the local agent, or of every node",
 	.about = "Asks the agent on this node, through its control socket (GET /alerts),\n"
 		 "for its preview alerts: the flows its previewed policies would deny, one\n"
 		 "per (source workload, destination workload, port, protocol), with the\n"
 		 "deciding policy, the count, first and last seen, and the state (open,\n"
-		 "allowed, dismissed).  The ID is what 'bulkhead dismiss' takes.\n",
-	.exit_status = "0 listed, 2 bad usage, 3 system error (no agent answering)",
+		 "allowed, dismissed).  The ID is what 'bulkhead dismiss' takes.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) every node's alerts, from the NodeFlows objects,\n"
+		 "each with its node.\n",
+	.exit_status = "0 listed, 2 bad usage, 3 system error (no agent answering, no API "
+		       "server)",
 	.flags = alerts_flags,
 	.n_flags = BH_ARRAY_SIZE(alerts_flags),
 };

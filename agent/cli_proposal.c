@@ -67,15 +67,18 @@ const struct cli_command cli_proposal_cmd = {
 	.name = "proposal",
 	.fn = cli_proposal,
 	.usage = "",
-	.summary = "the local agent's proposed NetworkPolicies (kubectl apply takes them)",
+	.summary = "the proposed NetworkPolicies, of the local agent or the cluster",
 	.about = "Prints the NetworkPolicies the agent on this node proposes from the flows it\n"
 		 "learned (GET /proposal on its control socket), as one List that 'kubectl\n"
 		 "apply' takes.  --compute asks it for a new proposal first and waits.\n"
 		 "--namespace NS prints the proposal of NS, made at the end of its learning\n"
-		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n",
-	.exit_status = "0 printed, 2 bad usage or a namespace the agent does not know, 3 system "
-		       "error (no agent answering, no proposal yet (of that namespace), the "
-		       "computation failed)",
+		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) the plain NetworkPolicies of the Proposal objects\n"
+		 "(of namespace NS with --namespace), for any CNI.\n",
+	.exit_status = "0 printed, 2 bad usage or a namespace the agent (or the cluster) has no "
+		       "proposal of, 3 system error (no agent answering, no API server, no "
+		       "proposal yet, the computation failed)",
 	.flags = proposal_flags,
 	.n_flags = BH_ARRAY_SIZE(proposal_flags),
 };

@@ -7,6 +7,11 @@
  *                    [--socket PATH]
  *   bulkhead relearn --namespace NS... [--socket PATH]
  *
+ * With --kubeconfig FILE, --context NAME or --cluster (or $KUBECONFIG set,
+ * or in a pod) and no --socket, each acts on the cluster instead
+ * (agent/cli_cluster_stage.c; the choice: cli_cluster.h), waiting at most
+ * --timeout D (default 60s) for every agent.
+ *
  * Each is one POST /stage on the control socket; the agent writes the
  * stages to its state database, then changes the kernel in one batch.
  * What switched is printed, one line per namespace ("namespace shop:
@@ -106,7 +111,7 @@ const struct cli_command cli_enforce_cmd = {
 	.name = "enforce",
 	.fn = cli_stage,
 	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
-	.summary = "switch namespaces of the local agent to enforce (drop)",
+	.summary = "switch namespaces to enforce (drop), on this node or the cluster",
 	.about = "Switches namespaces on the agent of this node from preview to enforce: what\n"
 		 "their proposal denies is dropped from now on.  Refused while alerts of\n"
 		 "those namespaces are open (it names them: 'bulkhead dismiss' them, or\n"
@@ -114,9 +119,14 @@ const struct cli_command cli_enforce_cmd = {
 		 "still learning.  Prints each namespace switched and from what.\n"
 		 "--workload switches one workload of a namespace in preview or enforce\n"
 		 "(its proposal policies, those propose wrote for it) on its own, until\n"
-		 "the namespace itself switches.\n",
+		 "the namespace itself switches.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace, open alerts or no "
-		       "proposal yet, 3 system error (no agent answering)",
+		       "proposal yet, 3 system error (no agent answering, no API server), 4 "
+		       "timed out (names the nodes whose agent did not report)",
 	.flags = enforce_flags,
 	.n_flags = BH_ARRAY_SIZE(enforce_flags),
 };
@@ -125,14 +135,19 @@ const struct cli_command cli_preview_cmd = {
 	.name = "preview",
 	.fn = cli_stage,
 	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
-	.summary = "switch namespaces of the local agent back to preview (the rollback)",
+	.summary = "switch namespaces back to preview (the rollback), here or on the cluster",
 	.about = "Switches namespaces on the agent of this node to preview: what their\n"
 		 "proposal would deny passes again and becomes an alert.  Refused for a\n"
 		 "namespace with no proposal yet; --all skips those still learning.\n"
 		 "Prints each namespace switched and from what.  --workload switches one\n"
-		 "workload of a namespace in preview or enforce on its own.\n",
+		 "workload of a namespace in preview or enforce on its own.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace or no proposal yet, 3 "
-		       "system error (no agent answering)",
+		       "system error (no agent answering, no API server), 4 timed out (names "
+		       "the nodes whose agent did not report)",
 	.flags = preview_flags,
 	.n_flags = BH_ARRAY_SIZE(preview_flags),
 };
@@ -141,13 +156,18 @@ const struct cli_command cli_relearn_cmd = {
 	.name = "relearn",
 	.fn = cli_stage,
 	.usage = "--namespace NS",
-	.summary = "start a namespace's learning again on the local agent",
+	.summary = "start a namespace's learning again, locally or on the cluster",
 	.about = "Starts the learning window of each namespace again on the agent of this\n"
 		 "node: its proposal policies leave the kernel at once, and a new proposal\n"
 		 "is made from every flow learned when the window ends.  The last proposal\n"
-		 "is kept until then (a forced 'bulkhead enforce' can still take it).\n",
+		 "is kept until then (a forced 'bulkhead enforce' can still take it).\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage or an unknown namespace, 3 system error (no "
-		       "agent answering)",
+		       "agent answering, no API server), 4 timed out (names the nodes whose "
+		       "agent did not report)",
 	.flags = relearn_flags,
 	.n_flags = BH_ARRAY_SIZE(relearn_flags),
 };
