@@ -96,16 +96,20 @@ const struct cli_command cli_allow_cmd = {
 	.name = "allow",
 	.fn = cli_allow,
 	.usage = "ALERT...",
-	.summary = "take alerted flows into the local agent's proposal",
+	.summary = "take alerted flows into the proposal, of the local agent or the cluster",
 	.about = "Allows each ALERT (an ID from 'bulkhead alerts') on the agent of this node:\n"
 		 "the proposal of the deciding pod's namespace gets the rule 'bulkhead\n"
 		 "propose' would have written for the flow (the peer's workload selector,\n"
 		 "or an ipBlock for an address; the port and protocol), as a new\n"
 		 "generation, and the kernel's ruleset takes it at once.  The alert's state\n"
 		 "becomes 'allowed'.  All the alerts named are allowed, or none when one\n"
-		 "is unknown or was not decided by a proposal.\n",
+		 "is unknown or was not decided by a proposal.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) the alerts are found in the NodeFlows objects and\n"
+		 "the Proposal objects are amended (written with their resourceVersion).\n",
 	.exit_status = "0 allowed, 2 bad usage, an unknown alert or one no proposal decided, 3 "
-		       "system error (no agent answering)",
+		       "system error (no agent answering, no API server, Proposal objects changing "
+		       "under every attempt)",
 	.operands = true,
 	.flags = allow_flags,
 	.n_flags = BH_ARRAY_SIZE(allow_flags),
@@ -384,6 +388,7 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 				   .sock = CLI_AGENT_SOCKET_DEFAULT,
 				   .path = path };
 	json_t *ids = NULL, *req = NULL, *ans = NULL, *a;
+	struct cli_target t = { 0 };
 	struct cli_getopt g;
 	struct buf body;
 	char *text = NULL;
@@ -394,7 +399,16 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
 			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
@@ -414,6 +428,13 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 					     "'%s' is no alert ID (16 hex digits, from 'bulkhead "
 					     "alerts')",
 					     argv[k]);
+	/* dismiss stays on the node that saw the flow: its alert is that
+	 * agent's (docs/cluster.md). */
+	r = cmd == &cli_allow_cmd ? cli_cluster_choose(&t, cmd->name, reterr) : 0;
+	if (r < 0)
+		return r;
+	if (r == 1)
+		return cli_cluster_allow(&t, argv + g.optind, (size_t) (argc - g.optind), reterr);
 	buf_init(&body, ALERTS_BODY_MAX);
 	ids = json_array();
 	req = json_pack("{s:o}", "ids", ids);

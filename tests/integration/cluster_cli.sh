@@ -16,7 +16,10 @@
 #     --socket with --kubeconfig: exit 2;
 #   - relearn: PolicyMode mode learn;
 #   - alerts: every node's, with the node; proposal -o yaml|json: the
-#     plain NetworkPolicies, through kubectl apply --dry-run=client.
+#     plain NetworkPolicies, through kubectl apply --dry-run=client;
+#   - allow: an unknown alert exit 2; the deciding Proposal (and the other
+#     end's, which isolates it too) amended with the rule and its flow,
+#     through an injected 409; again: nothing to amend.
 set -uo pipefail
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
@@ -35,6 +38,8 @@ command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 
 "$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
+# Pods, namespaces and nodes: the propose test's cluster (shop, data).
+cp "$src/tests/data/propose/snapshot.json" "$tmp/data/objects.json"
 /usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
 	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
 	--token-file "$tmp/certs/token" --port-file "$tmp/port" 2> "$tmp/api.log" &
@@ -219,5 +224,66 @@ cp "$tmp/prop.out" "$tmp/proposal.yaml"
 "$src/tests/golden/propose_kubectl.sh" "$tmp/proposal.yaml" > "$tmp/kubectl.log" 2>&1 ||
 	bad "kubectl dry-run of proposal -o yaml: $(cat "$tmp/kubectl.log")"
 
-[ "$fail" = 0 ] && echo "cluster_cli: enforce/preview/relearn, alerts and proposal act on the cluster"
+# --- allow: the alert's flow into the Proposal objects ---
+# The shop Proposal objects as the holder writes them, from what propose
+# makes of the propose test's flows (one object per workload).
+"$BULKHEAD" propose --flows "$src/tests/data/propose/flows-node-1.json" \
+	--flows "$src/tests/data/propose/flows-node-2.json" \
+	--snapshot "$src/tests/data/propose/snapshot.json" --namespace shop -o json > "$tmp/shop.json" 2> "$tmp/propose.err" ||
+	bad "propose for the allow fixture: exit $?"
+python3 - "$tmp/shop.json" <<'PY' | control > /dev/null
+import json, sys
+objs = {}
+for np in json.load(open(sys.argv[1]))["items"]:
+    md = np["metadata"]
+    stem = md["name"].rsplit("-", 1)[0]
+    o = objs.setdefault(stem, {"apiVersion": "bulkhead.io/v1alpha1", "kind": "Proposal",
+        "metadata": {"name": stem, "namespace": md["namespace"],
+                     "labels": {"app.kubernetes.io/managed-by": "bulkhead"}},
+        "spec": {"workload": {"kind": "Deployment", "name": stem[len("bulkhead-"):]},
+                 "computedAt": "2026-12-04T10:01:00.000Z", "nodes": ["node-1", "node-2"],
+                 "policies": []}})
+    n = len(np["spec"].get("ingress", [])) + len(np["spec"].get("egress", []))
+    o["spec"]["policies"].append({"name": md["name"], "labels": md.get("labels", {}),
+        "annotations": md.get("annotations", {}), "spec": np["spec"],
+        "rules": [{"flows": []} for _ in range(n)]})
+print(json.dumps({"op": "put_many", "objects": list(objs.values())}))
+PY
+walert='{"id": "fedcba9876543210", "state": "open", "direction": "ingress",
+ "src": {"workload": "shop/Deployment/worker", "pod": "worker-7c9d8f6b4-aaaaa"},
+ "dst": {"workload": "shop/Deployment/api", "pod": "api-5d4c8b7f9-aaaaa"},
+ "port": 9999, "protocol": "TCP", "policy": "shop/bulkhead-api-ingress",
+ "count": 2, "firstSeen": "2026-12-04T10:00:00Z", "lastSeen": "2026-12-04T10:02:00Z"}'
+nodeflows node-1 "[$walert]" | control > /dev/null
+get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.before.json"
+bh 2 allow_unknown allow --kubeconfig "$kc" 0000000000000000
+grep -q "no alert '0000000000000000'" "$tmp/allow_unknown.err" || bad "allow unknown: $(cat "$tmp/allow_unknown.err")"
+echo '{"op": "fault", "fault": "conflict", "count": 1, "resource": "proposals"}' | control > /dev/null
+bh 0 allow allow --kubeconfig "$kc" fedcba9876543210
+grep -q "^fedcba9876543210: allowed" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
+grep -q "^Proposal shop/bulkhead-api: amended" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
+get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.after.json"
+get /apis/$G/namespaces/shop/proposals/bulkhead-worker > "$tmp/worker.after.json"
+python3 - "$tmp/api.before.json" "$tmp/api.after.json" "$tmp/worker.after.json" <<'PY' ||
+import json, sys
+b, a, w = (json.load(open(f)) for f in sys.argv[1:])
+pol = lambda o, n: [p for p in o["spec"]["policies"] if p["name"] == n][0]
+bi, ai = pol(b, "bulkhead-api-ingress"), pol(a, "bulkhead-api-ingress")
+assert len(ai["spec"]["ingress"]) == len(bi["spec"]["ingress"]) + 1, ai["spec"]
+new = ai["spec"]["ingress"][-1]
+assert new["ports"] == [{"protocol": "TCP", "port": 9999}], new
+assert new["from"][0]["podSelector"] == {"matchLabels": {"app": "worker"}}, new
+assert len(ai["rules"]) == len(ai["spec"]["ingress"]), ai["rules"]
+f = ai["rules"][-1]["flows"][0]
+assert (f["src"], f["dst"], f["port"], f["nodes"]) == ("shop/Deployment/worker", "shop/Deployment/api", 9999, ["node-1"]), f
+# the other end: worker's egress, which its proposal isolates, takes it too
+we = pol(w, "bulkhead-worker-egress")
+assert any(r.get("ports") == [{"protocol": "TCP", "port": 9999}] for r in we["spec"]["egress"]), we["spec"]
+assert a["spec"]["computedAt"] == b["spec"]["computedAt"]
+PY
+	bad "allow: the Proposal objects: $(cat "$tmp/api.after.json")"
+bh 0 allow_again allow --kubeconfig "$kc" fedcba9876543210
+grep -q "nothing to amend" "$tmp/allow_again.out" || bad "allow again: $(cat "$tmp/allow_again.out")"
+
+[ "$fail" = 0 ] && echo "cluster_cli: enforce/preview/relearn, alerts, proposal and allow act on the cluster"
 exit "$fail"
