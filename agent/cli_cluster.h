@@ -27,10 +27,10 @@
 #include "kube_config.h"
 
 /* The flags of the cluster form; each command gives them ids of its own. */
-#define CLI_FLAG_CLUSTER_KUBECONFIG(ID)                                                      \
-	{                                                                                    \
-		.name = "kubeconfig", .arg = "FILE", .id = (ID),                             \
-		.help = "act on the cluster through the API server of this kubeconfig"       \
+#define CLI_FLAG_CLUSTER_KUBECONFIG(ID)                                                \
+	{                                                                              \
+		.name = "kubeconfig", .arg = "FILE", .id = (ID),                       \
+		.help = "act on the cluster through the API server of this kubeconfig" \
 	}
 #define CLI_FLAG_CLUSTER_CONTEXT(ID)                                               \
 	{                                                                          \
@@ -104,8 +104,7 @@ const char *cli_json_str(json_t *o, const char *key);
  * PolicyMode items @modes (arrays of objects).  When @ret_mode is not NULL
  * it receives the deciding PolicyMode (borrowed, NULL when none).
  */
-const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns,
-			      json_t **ret_mode);
+const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, json_t **ret_mode);
 
 /* An RFC 3339 time as milliseconds since the epoch (the fraction kept to
  * the millisecond); -1 when empty or malformed. */

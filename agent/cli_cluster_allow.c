@@ -90,8 +90,7 @@ static const char *end_of(json_t *a, const char *key)
 
 /* The namespace @ns's proposal, decoded once: NULL with 0 when it has no
  * Proposal object. */
-static int ns_get(struct allow_run *x, const char *ns, struct allow_ns **ret,
-		  struct bh_err *reterr)
+static int ns_get(struct allow_run *x, const char *ns, struct allow_ns **ret, struct bh_err *reterr)
 {
 	struct allow_ns *t = NULL;
 	struct buf text;
@@ -158,11 +157,11 @@ static int amend(struct allow_run *x, const char *id, json_t *a, struct bh_err *
 				  "allow: alert %s names no deciding policy", id);
 	(void) snprintf(ns, sizeof(ns), "%.*s", (int) (slash - pol), pol);
 	if (cli_parse_protocol(cli_json_str(a, "protocol"), &proto) < 0)
-		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "allow: alert %s: protocol '%s'", id, cli_json_str(a, "protocol"));
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "allow: alert %s: protocol '%s'",
+				  id, cli_json_str(a, "protocol"));
 	f = (struct propose_amend_flow){
 		.dir = strcmp(cli_json_str(a, "direction"), "egress") == 0 ? NETPOL_EGRESS :
-									      NETPOL_INGRESS,
+									     NETPOL_INGRESS,
 		.src = end_of(a, "src"),
 		.dst = end_of(a, "dst"),
 		.port = (uint16_t) json_integer_value(json_object_get(a, "port")),
@@ -273,7 +272,8 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 		return bh_err_oom(reterr);
 	cli_kube_ref(&ref, CLUSTER_PROPOSAL_RESOURCE, t->ns);
 	json_array_foreach(t->objs, i, o) {
-		json_t *pols = json_deep_copy(json_object_get(json_object_get(o, "spec"), "policies"));
+		json_t *pols =
+			json_deep_copy(json_object_get(json_object_get(o, "spec"), "policies"));
 		const char *name = cli_json_str(json_object_get(o, "metadata"), "name");
 		bool changed = false;
 		size_t j;
@@ -303,7 +303,8 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 		}
 		if (r == 0 && changed) {
 			const struct obj_write w = {
-				.rv = cli_json_str(json_object_get(o, "metadata"), "resourceVersion"),
+				.rv = cli_json_str(json_object_get(o, "metadata"),
+						   "resourceVersion"),
 				.policies = pols,
 			};
 
@@ -349,14 +350,13 @@ static int allow_round(struct allow_run *x, char *const *ids, size_t n, struct b
 		if (r < 0)
 			goto out;
 		if (json_array_append_new(
-			    flows, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s]}", "src",
-					     end_of(a, "src"), "dst", end_of(a, "dst"), "protocol",
-					     cli_json_str(a, "protocol"), "port",
-					     json_integer_value(json_object_get(a, "port")),
-					     "connections",
-					     json_integer_value(json_object_get(a, "count")),
-					     "lastSeen", cli_json_str(a, "lastSeen"), "nodes",
-					     node)) < 0) {
+			    flows,
+			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s]}", "src",
+				      end_of(a, "src"), "dst", end_of(a, "dst"), "protocol",
+				      cli_json_str(a, "protocol"), "port",
+				      json_integer_value(json_object_get(a, "port")), "connections",
+				      json_integer_value(json_object_get(a, "count")), "lastSeen",
+				      cli_json_str(a, "lastSeen"), "nodes", node)) < 0) {
 			r = bh_err_oom(reterr);
 			goto out;
 		}
@@ -372,8 +372,7 @@ out:
 	return r;
 }
 
-int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
-		      struct bh_err *reterr)
+int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, struct bh_err *reterr)
 {
 	const struct cli_cluster_src src = { .kubeconfig = t->kubeconfig, .context = t->context };
 	struct allow_run x = { 0 };
