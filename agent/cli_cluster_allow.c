@@ -43,6 +43,7 @@ struct allow_run {
 	struct cli_kube *k;
 	struct cluster *c;
 	json_t *nodeflows, *props;
+	json_t *lines; /* what each alert allows, printed once all is written */
 	struct allow_ns v[ALLOW_NS_MAX];
 	size_t n;
 };
@@ -58,6 +59,7 @@ static void run_reset(struct allow_run *x)
 	json_decref(x->nodeflows);
 	json_decref(x->props);
 	x->nodeflows = x->props = NULL;
+	json_array_clear(x->lines);
 }
 
 /* The alert @id and its node, from the NodeFlows; NULL when no node has
@@ -349,6 +351,20 @@ static int allow_round(struct allow_run *x, char *const *ids, size_t n, struct b
 		r = amend(x, ids[i], a, reterr);
 		if (r < 0)
 			goto out;
+		{
+			char line[1024];
+
+			(void) snprintf(line, sizeof(line),
+					"%s: allowed, %s -> %s %s/%" JSON_INTEGER_FORMAT
+					" is allowed by the proposal (seen on %s)",
+					ids[i], end_of(a, "src"), end_of(a, "dst"),
+					cli_json_str(a, "protocol"),
+					json_integer_value(json_object_get(a, "port")), node);
+			if (json_array_append_new(x->lines, json_string(line)) < 0) {
+				r = bh_err_oom(reterr);
+				goto out;
+			}
+		}
 		if (json_array_append_new(
 			    flows,
 			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s]}", "src",
@@ -383,6 +399,11 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, st
 	if (r < 0)
 		goto out;
 	x.k = &k;
+	x.lines = json_array();
+	if (!x.lines) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
 	r = cli_cluster_load(&src, &x.c, reterr);
 	if (r < 0) {
 		r = bh_err_prefix(reterr, "allow: ");
@@ -390,23 +411,27 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, st
 	}
 	for (int round = 0; round < ALLOW_ROUNDS; round++) {
 		r = allow_round(&x, ids, n, reterr);
-		run_reset(&x);
 		if (r != -ESTALE)
 			break;
+		run_reset(&x);
 	}
 	if (r == -ESTALE)
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EBUSY,
 			       "allow: the Proposal objects changed under every one of %d attempts",
 			       ALLOW_ROUNDS);
 	if (r == 0) {
-		for (size_t i = 0; i < n; i++)
-			printf("%s: allowed by the proposal\n", ids[i]);
+		size_t i;
+		json_t *l;
+
+		json_array_foreach(x.lines, i, l)
+			printf("%s\n", json_string_value(l));
 		if (fflush(stdout) != 0)
 			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "allow: writing stdout: %s",
 				       strerror(errno));
 	}
 out:
 	run_reset(&x);
+	json_decref(x.lines);
 	cluster_free(x.c);
 	cli_kube_done(&k);
 	return r;

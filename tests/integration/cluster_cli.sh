@@ -29,7 +29,7 @@ api= fake=
 cleanup() {
 	[ -n "$fake" ] && kill "$fake" 2> /dev/null && wait "$fake" 2> /dev/null
 	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
-	rm -rf "$tmp"
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail=0
@@ -260,7 +260,7 @@ bh 2 allow_unknown allow --kubeconfig "$kc" 0000000000000000
 grep -q "no alert '0000000000000000'" "$tmp/allow_unknown.err" || bad "allow unknown: $(cat "$tmp/allow_unknown.err")"
 echo '{"op": "fault", "fault": "conflict", "count": 1, "resource": "proposals"}' | control > /dev/null
 bh 0 allow allow --kubeconfig "$kc" fedcba9876543210
-grep -q "^fedcba9876543210: allowed" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
+grep -q "^fedcba9876543210: allowed, shop/Deployment/worker -> shop/Deployment/api TCP/9999 is allowed by the proposal (seen on node-1)$" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
 grep -q "^Proposal shop/bulkhead-api: amended" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
 get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.after.json"
 get /apis/$G/namespaces/shop/proposals/bulkhead-worker > "$tmp/worker.after.json"
