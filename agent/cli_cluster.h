@@ -135,5 +135,8 @@ int cli_cluster_proposal(const struct cli_target *t, const char *ns, bool json,
 			 struct bh_err *reterr);
 int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
 		      struct bh_err *reterr);
+/* The cluster report into file @out ("-": stdout), replaced atomically
+ * (agent/cli_cluster_export.c). */
+int cli_cluster_export(const struct cli_target *t, const char *out, struct bh_err *reterr);
 
 #endif
