@@ -280,8 +280,14 @@ static int wait_reports(struct cli_kube *k, struct waiting *x, unsigned timeout_
 		if (x->changed && kube_watch_synced(x->w)) {
 			x->changed = false;
 			synced = true;
-			if (!missing(x))
+			if (!missing(x)) {
+				if (!kube_watch_count(x->w))
+					fprintf(stderr,
+						"bulkhead: %s: warning: no NodeFlows object: no "
+						"agent to wait for\n",
+						k->cmd);
 				break;
+			}
 		}
 		if (now >= deadline) {
 			if (!synced)
