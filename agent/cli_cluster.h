@@ -126,11 +126,10 @@ struct cli_stage_req {
 };
 int cli_cluster_stage_run(const struct cli_stage_req *q, struct bh_err *reterr);
 
-/* The cluster forms of alerts, proposal and allow
- * (agent/cli_cluster_alerts.c).  @state "all" or an alert state; @json
- * the output format. */
-int cli_cluster_alerts(const struct cli_target *t, const char *state, bool json,
-		       struct bh_err *reterr);
+/* The cluster forms of proposal (agent/cli_cluster_proposal.c: @ns NULL
+ * for every namespace, @json the output format) and allow
+ * (agent/cli_cluster_allow.c: the alert ids @ids).  alerts' is in
+ * agent/cli_alerts.c, next to its printer. */
 int cli_cluster_proposal(const struct cli_target *t, const char *ns, bool json,
 			 struct bh_err *reterr);
 int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
