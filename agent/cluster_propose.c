@@ -94,6 +94,7 @@ struct pwrite {
 	char what[600]; /* "NS/NAME" and the verb, for the log */
 	char ns[254], name[254];
 	bool create; /* a create, turned into an update on -EEXIST */
+	bool spec; /* a computed object (create, update or delete), not a status */
 	struct pwrite *next;
 };
 
@@ -104,6 +105,12 @@ struct cluster_proposer {
 	struct pjob *job;
 	struct loop_io job_io;
 	struct pwrite *writes;
+	/* Namespaces a write of whose computed objects failed: computed and
+	 * written again at the next tick (a namespace left with some of its
+	 * Proposals is no longer "without Proposal objects", and would
+	 * otherwise miss the others until a relearn). */
+	char **redo;
+	size_t n_redo;
 	uint64_t computations, objects_written, objects_deleted, status_written, write_errors;
 	char err[BH_ERR_MSG_MAX];
 };
@@ -316,6 +323,39 @@ static void pwrite_unlink(struct pwrite *w)
 		*pp = w->next;
 }
 
+/* Whether namespace @ns is to be computed again. */
+static bool redo_has(const struct cluster_proposer *p, const char *ns)
+{
+	for (size_t i = 0; i < p->n_redo; i++)
+		if (strcmp(p->redo[i], ns) == 0)
+			return true;
+	return false;
+}
+
+static void redo_add(struct cluster_proposer *p, const char *ns)
+{
+	char **v, *s;
+
+	if (redo_has(p, ns))
+		return;
+	v = realloc(p->redo, (p->n_redo + 1) * sizeof(*v));
+	if (!v)
+		return; /* (computed again at its next relearn) */
+	p->redo = v;
+	s = strdup(ns);
+	if (s)
+		p->redo[p->n_redo++] = s;
+}
+
+static void redo_clear(struct cluster_proposer *p)
+{
+	for (size_t i = 0; i < p->n_redo; i++)
+		free(p->redo[i]);
+	free(p->redo);
+	p->redo = NULL;
+	p->n_redo = 0;
+}
+
 static struct pwrite *pwrite_new(struct cluster_proposer *p, json_t *obj, const char *verb,
 				 const char *ns, const char *name)
 {
@@ -342,7 +382,7 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 	struct cluster_proposer *p = w->p;
 
 	(void) obj;
-	if (r == -EEXIST && w->create) {
+	if (r == -EEXIST && w->create && cluster_lease_held(p->a)) {
 		/* Created since the watch last told us (its event is on the
 		 * way): update it instead. */
 		struct kube_ref ref;
@@ -358,8 +398,12 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 		err = &e;
 	}
 	pwrite_unlink(w);
-	if (r < 0) {
+	if (r == -ENOLCK) {
+		log_notice("agent: cluster: %s: not written, the Lease is no longer held", w->what);
+	} else if (r < 0) {
 		p->write_errors++;
+		if (w->spec)
+			redo_add(p, w->ns);
 		(void) snprintf(p->err, sizeof(p->err), "%.200s: %.300s", w->what,
 				err && err->msg[0] ? err->msg : strerror(-r));
 		log_warning("agent: cluster: %s", p->err);
@@ -369,13 +413,19 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 	pwrite_free(w);
 }
 
-/* The update of a Proposal: its spec and labels as computed. */
+/* The update of a Proposal: its spec and labels as computed.  Each
+ * attempt (a retry may come seconds later) writes only while this agent
+ * still holds the Lease: the object as read carries its resourceVersion,
+ * which does not stop a former holder from overwriting the new holder's
+ * Proposal with what it computed before (-ENOLCK: not written). */
 static int spec_mutate_cb(void *ud, json_t *obj)
 {
 	struct pwrite *w = ud;
 	json_t *md = json_object_get(obj, "metadata");
 	json_t *labels = json_object_get(json_object_get(w->obj, "metadata"), "labels");
 
+	if (!cluster_lease_held(w->p->a))
+		return -ENOLCK;
 	if (!json_is_object(md))
 		return -EINVAL;
 	if (json_object_set(obj, "spec", json_object_get(w->obj, "spec")) < 0 ||
@@ -384,11 +434,14 @@ static int spec_mutate_cb(void *ud, json_t *obj)
 	return 0;
 }
 
-/* The status of a Proposal: its namespace's effective mode. */
+/* The status of a Proposal: its namespace's effective mode (only while
+ * holding the Lease, as spec_mutate_cb()). */
 static int status_mutate_cb(void *ud, json_t *obj)
 {
 	struct pwrite *w = ud;
 
+	if (!cluster_lease_held(w->p->a))
+		return -ENOLCK;
 	return json_object_set(obj, "status", w->obj) < 0 ? -ENOMEM : 0;
 }
 
@@ -437,16 +490,17 @@ static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj)
 	const char *name =
 		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	bool exists = kube_watch_get(p->w[W_PROPOSALS], ns, name) != NULL;
-	struct pwrite *w = pwrite_new(
-		p, obj, exists ? "update Proposal '%s/%s'" : "create Proposal '%s/%s'", ns, name);
+	struct pwrite *w = pwrite_new(p, obj, exists ? "update" : "create", ns, name);
 	struct kube_ref ref;
 	struct bh_err err = { 0 };
 	int r;
 
 	if (!w) {
 		p->write_errors++;
+		redo_add(p, ns);
 		return;
 	}
+	w->spec = true;
 	p->objects_written++;
 	if (exists)
 		r = kube_write_update(p->a->kube, prop_ref(ns, &ref), name, false, spec_mutate_cb,
@@ -472,8 +526,10 @@ static void delete_one(struct cluster_proposer *p, const char *ns, const char *n
 
 	if (!w) {
 		p->write_errors++;
+		redo_add(p, ns);
 		return;
 	}
+	w->spec = true;
 	o.ud = w;
 	(void) snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s",
 			CLUSTER_API_GROUP_VERSION, ns, CLUSTER_PROPOSAL_RESOURCE, name);
@@ -683,6 +739,8 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 	if (j->r < 0) {
 		(void) snprintf(p->err, sizeof(p->err), "%s", j->err.msg);
 		log_err("agent: cluster: proposals: %s", j->err.msg);
+		for (size_t i = 0; i < j->n_ns; i++)
+			redo_add(p, j->ns[i]);
 		job_free(j);
 		return;
 	}
@@ -832,6 +890,21 @@ fail:
 	return r;
 }
 
+/* Cancels every write in flight: none of their callbacks runs again.  Not
+ * from inside a write's callback. */
+static void writes_cancel(struct cluster_proposer *p)
+{
+	while (p->writes) {
+		struct pwrite *w = p->writes;
+
+		p->writes = w->next;
+		w->w = kube_write_cancel(w->w);
+		if (w->req)
+			kube_request_cancel(w->req);
+		pwrite_free(w);
+	}
+}
+
 /* --- the tick --- */
 
 static void tick(struct cluster_proposer *p)
@@ -844,9 +917,13 @@ static void tick(struct cluster_proposer *p)
 	int r;
 
 	if (!cluster_lease_held(a)) {
-		if (p->w[0])
-			log_info(
-				"agent: cluster: not the Lease holder: the proposer stops watching");
+		if (p->w[0] || p->writes)
+			log_info("agent: cluster: not the Lease holder: the proposer stops "
+				 "watching and writing");
+		/* A write still retrying (or a create or delete, which no
+		 * mutate callback guards) must not land once another agent
+		 * may hold the Lease. */
+		writes_cancel(p);
 		watches_stop(p);
 		return;
 	}
@@ -865,12 +942,14 @@ static void tick(struct cluster_proposer *p)
 		return;
 	}
 	for (size_t i = 0; i < s.n; i++) {
-		due[i] = ns_due(a, &s.v[i], now);
+		due[i] = ns_due(a, &s.v[i], now) || (s.v[i].flows && redo_has(p, s.v[i].name));
 		n_due += due[i];
 	}
 	if (n_due) {
 		r = job_start(p, &s, due);
-		if (r < 0 && r != -EAGAIN)
+		if (r == 0)
+			redo_clear(p);
+		else if (r != -EAGAIN)
 			log_err("agent: cluster: cannot start computing the proposals: %s",
 				strerror(-r));
 	}
@@ -922,16 +1001,9 @@ void cluster_propose_stop(struct agent *a)
 		(void) pthread_join(p->job->th, NULL);
 		job_free(p->job);
 	}
-	while (p->writes) {
-		struct pwrite *w = p->writes;
-
-		p->writes = w->next;
-		w->w = kube_write_cancel(w->w);
-		if (w->req)
-			kube_request_cancel(w->req);
-		pwrite_free(w);
-	}
+	writes_cancel(p);
 	watches_stop(p);
+	redo_clear(p);
 	free(p);
 	a->proposer = NULL;
 }

@@ -7,7 +7,9 @@
 # the application's workloads run on both nodes:
 #   - exactly one agent holds the Lease; one Proposal per workload appears,
 #     its policies those `bulkhead propose` makes from both files, spec.nodes
-#     naming both nodes, status.mode preview (no PolicyMode);
+#     naming both nodes, status.mode preview (no PolicyMode), even though
+#     the API server refused the first create (the namespace is computed
+#     and written again);
 #   - kill -9 of the holder: the other agent takes the Lease (the time is
 #     measured, and must stay within leaseDuration + 1 s);
 #   - a PolicyMode learn of namespace shop (written through /_control): once
@@ -63,6 +65,12 @@ P
 done
 [ "$(get /apis/bulkhead.io/v1alpha1/nodeflows | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')" = 2 ] ||
 	{ echo "FAIL: the NodeFlows objects were not stored"; cat "$tmp/api.log"; exit 1; }
+
+# The first create of a Proposal is refused (422, not retried): the holder
+# must write that workload's object at its next tick all the same (the
+# namespace has its other objects by then), and say which object failed.
+echo '{"op": "fault", "fault": "write_status", "status": 422, "count": 1, "resource": "proposals", "verb": "create"}' |
+	control
 
 cat > "$tmp/config.yaml" << EOF
 cluster: true
@@ -156,6 +164,11 @@ sys.exit(1 if errs else 0)
 P
 }
 wait_for 10 check_objects preview > /dev/null || bad "the Proposal objects: $(check_objects preview)"
+err=$(status "$holder" "['cluster']['proposer']['error']")
+[[ "$err" =~ ^create\ Proposal\ \'(shop|data)/bulkhead-[a-z0-9-]+\':\ .*422 ]] ||
+	bad "the refused create: proposer error '$err'"
+[ "$(status "$holder" "['cluster']['proposer']['writeErrors']")" = 1 ] ||
+	bad "write errors: $(status "$holder" "['cluster']['proposer']")"
 n_objs=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$tmp/proposals.json")
 echo "node-$holder holds the Lease; $n_objs Proposal objects"
 
