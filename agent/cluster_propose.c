@@ -7,25 +7,23 @@
  * watches run (keep_objects: the decisions read whole objects); once all
  * have listed, and no computation or write is under way, each namespace
  * with flows is decided (see the header), the namespaces to compute go to
- * one worker thread together (one propose_build() over the union of every
- * node's flows, as propose over several flows files), and each Proposal
+ * one worker thread together (agent/cluster_propose_job.c: one
+ * propose_build() over the union of every node's flows, as propose over
+ * several flows files), and each Proposal
  * whose status.mode differs from its namespace's effective stage gets a
  * status write.  A tick with work in flight does nothing: the next one
  * decides again from the objects as they are then.
  *
- * Loop thread, except job_main() and what it calls.
+ * A namespace whose computed objects could not all be written is computed
+ * and written again at the next tick.  Loop thread only.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -35,8 +33,8 @@
 #include "cluster_api.h"
 #include "cluster_lease.h"
 #include "cluster_propose.h"
+#include "cluster_propose_job.h"
 #include "cluster_stage.h"
-#include "flows_json.h"
 #include "json_out.h"
 #include "kube_cache.h"
 #include "kube_client.h"
@@ -44,7 +42,6 @@
 #include "kube_write.h"
 #include "log.h"
 #include "proposal_obj.h"
-#include "propose.h"
 #include "rfc3339.h"
 
 enum {
@@ -64,27 +61,6 @@ struct pns {
 	struct cluster_stage st;
 };
 
-/* One computation: its inputs and, once done, the objects per namespace. */
-struct pjob {
-	pthread_t th;
-	int efd;
-	atomic_bool done;
-	/* in */
-	struct cluster *c;
-	char **docs; /* each NodeFlows as a flows.json document */
-	char **nodes; /* its node */
-	size_t n_docs;
-	char **ns; /* the namespaces to compute */
-	size_t n_ns;
-	int64_t computed_at; /* unix ms */
-	/* out */
-	int r;
-	struct bh_err err;
-	json_t **objs; /* per namespace: its Proposal objects */
-	size_t n_flows, n_uncovered;
-	uint64_t us;
-};
-
 /* One write (or delete) in flight. */
 struct pwrite {
 	struct cluster_proposer *p;
@@ -102,7 +78,7 @@ struct cluster_proposer {
 	struct agent *a;
 	struct loop_timer timer;
 	struct kube_watch *w[_W_MAX];
-	struct pjob *job;
+	struct cluster_pjob *job;
 	struct loop_io job_io;
 	struct pwrite *writes;
 	/* Namespaces a write of whose computed objects failed: computed and
@@ -637,111 +613,25 @@ static void status_keep(struct cluster_proposer *p, const struct pns *n)
 	names_done(&l);
 }
 
-/* --- the computation, off the loop --- */
-
-static void job_free(struct pjob *j)
-{
-	if (!j)
-		return;
-	if (j->efd >= 0)
-		(void) close(j->efd);
-	cluster_free(j->c);
-	for (size_t i = 0; i < j->n_docs; i++) {
-		free(j->docs[i]);
-		free(j->nodes[i]);
-	}
-	free(j->docs);
-	free(j->nodes);
-	for (size_t i = 0; i < j->n_ns; i++) {
-		free(j->ns[i]);
-		if (j->objs)
-			json_decref(j->objs[i]);
-	}
-	free(j->ns);
-	free(j->objs);
-	free(j);
-}
-
-static int job_run(struct pjob *j)
-{
-	struct flow_set all, *per = calloc(j->n_docs + 1, sizeof(*per));
-	struct proposal_obj_node *nodes = calloc(j->n_docs + 1, sizeof(*nodes));
-	struct proposal p = { 0 };
-	struct propose_opts o;
-	int r = 0;
-
-	flow_set_init(&all);
-	propose_opts_init(&o);
-	j->objs = calloc(j->n_ns + 1, sizeof(*j->objs));
-	if (!per || !nodes || !j->objs) {
-		r = bh_err_oom(&j->err);
-		goto out;
-	}
-	for (size_t i = 0; i < j->n_docs; i++)
-		flow_set_init(&per[i]);
-	for (size_t i = 0; i < j->n_docs && r >= 0; i++) {
-		char name[300];
-
-		(void) snprintf(name, sizeof(name), "NodeFlows '%s'", j->nodes[i]);
-		r = flows_json_load_buf(&per[i], j->docs[i], strlen(j->docs[i]), name, &j->err);
-		if (r >= 0)
-			r = flows_json_load_buf(&all, j->docs[i], strlen(j->docs[i]), name,
-						&j->err);
-		nodes[i] = (struct proposal_obj_node){ .name = j->nodes[i], .flows = &per[i] };
-	}
-	if (r >= 0)
-		r = propose_build(&all, j->c, &o, &p, &j->err);
-	if (r >= 0)
-		r = propose_self_check(&p, &all, j->c, &j->err);
-	for (size_t i = 0; i < j->n_ns && r >= 0; i++)
-		r = proposal_obj_build(&p, j->c, j->ns[i], nodes, j->n_docs, j->computed_at,
-				       &j->objs[i], &j->err);
-	if (r >= 0) {
-		j->n_flows = p.n_flows;
-		j->n_uncovered = proposal_uncovered(&p);
-	}
-out:
-	proposal_done(&p);
-	for (size_t i = 0; per && i < j->n_docs; i++)
-		flow_set_done(&per[i]);
-	free(per);
-	free(nodes);
-	flow_set_done(&all);
-	return r;
-}
-
-static void *job_main(void *arg)
-{
-	struct pjob *j = arg;
-	uint64_t t0 = clock_mono_us(), one = 1;
-	ssize_t w;
-
-	j->r = job_run(j);
-	j->us = clock_mono_us() - t0;
-	atomic_store(&j->done, true);
-	w = write(j->efd, &one, sizeof(one));
-	(void) w;
-	return NULL;
-}
+/* --- the computation (agent/cluster_propose_job.c) --- */
 
 /* A computation ended: its objects written, the stale ones deleted. */
 static void job_cb(struct loop_io *io, uint32_t revents)
 {
 	struct cluster_proposer *p = LOOP_CONTAINER_OF(io, struct cluster_proposer, job_io);
-	struct pjob *j = p->job;
+	struct cluster_pjob *j = p->job;
 
 	(void) revents;
 	if (!atomic_load(&j->done))
 		return;
 	loop_io_remove(&p->job_io);
-	(void) pthread_join(j->th, NULL);
 	p->job = NULL;
 	if (j->r < 0) {
 		(void) snprintf(p->err, sizeof(p->err), "%s", j->err.msg);
 		log_err("agent: cluster: proposals: %s", j->err.msg);
 		for (size_t i = 0; i < j->n_ns; i++)
 			redo_add(p, j->ns[i]);
-		job_free(j);
+		cluster_pjob_free(j);
 		return;
 	}
 	p->computations++;
@@ -749,7 +639,7 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 	if (!cluster_lease_held(p->a) || !watches_synced(p)) {
 		log_notice("agent: cluster: proposals computed, but the Lease is no longer held: "
 			   "not written");
-		job_free(j);
+		cluster_pjob_free(j);
 		return;
 	}
 	for (size_t i = 0; i < j->n_ns; i++) {
@@ -781,112 +671,34 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 			write_one(p, j->ns[i], json_array_get(objs, k));
 	}
 	(void) loop_timer_arm_in(&p->a->kube_timer, 0);
-	job_free(j);
-}
-
-struct docs {
-	struct cluster_proposer *p;
-	struct pjob *j;
-	int r;
-};
-
-/* NodeFlows @name's spec as a flows.json v1 document (docs/cluster.md:
- * the spec holds node, generated, stats and flows). */
-static int doc_cb(void *ud, const char *ns, const char *name, const char *rv)
-{
-	struct docs *d = ud;
-	const json_t *spec =
-		json_object_get(kube_watch_get(d->p->w[W_NODEFLOWS], ns, name), "spec");
-	const char *node = json_string_value(json_object_get(spec, "node"));
-	json_t *doc;
-
-	(void) rv;
-	if (!json_is_object(spec))
-		return 0;
-	doc = json_pack("{s:s, s:s, s:i, s:s}", "apiVersion", FLOWS_JSON_API_VERSION, "kind",
-			FLOWS_JSON_KIND, "version", FLOWS_JSON_VERSION, "node", node ? node : name);
-	if (!doc) {
-		d->r = -ENOMEM;
-		return 1;
-	}
-	for (size_t i = 0; i < 3; i++) {
-		static const char *const keys[] = { "generated", "stats", "flows" };
-		json_t *v = json_object_get(spec, keys[i]);
-
-		if (v && json_object_set(doc, keys[i], v) < 0)
-			d->r = -ENOMEM;
-	}
-	if (!json_object_get(doc, "flows") && json_object_set_new(doc, "flows", json_array()) < 0)
-		d->r = -ENOMEM;
-	if (d->r == 0) {
-		struct pjob *j = d->j;
-
-		j->docs[j->n_docs] = json_dumps(doc, JSON_COMPACT);
-		j->nodes[j->n_docs] = strdup(node ? node : name);
-		if (!j->docs[j->n_docs] || !j->nodes[j->n_docs]) {
-			free(j->docs[j->n_docs]);
-			free(j->nodes[j->n_docs]);
-			d->r = -ENOMEM;
-		} else {
-			j->n_docs++;
-		}
-	}
-	json_decref(doc);
-	return d->r < 0;
-}
-
-static int nodeflows_docs(struct cluster_proposer *p, struct pjob *j)
-{
-	struct docs d = { .p = p, .j = j };
-
-	(void) kube_watch_foreach(p->w[W_NODEFLOWS], doc_cb, &d);
-	return d.r;
+	cluster_pjob_free(j);
 }
 
 static int job_start(struct cluster_proposer *p, const struct scan *s, const bool *due)
 {
 	struct agent *a = p->a;
 	struct cluster *c = a->cache && a->synced ? kube_cache_cluster(a->cache) : NULL;
-	struct pjob *j;
-	size_t n_nf = kube_watch_count(p->w[W_NODEFLOWS]);
-	int r = -ENOMEM;
+	const char **ns;
+	size_t n = 0;
+	int r;
 
 	if (!c)
 		return -EAGAIN;
-	j = calloc(1, sizeof(*j));
-	if (!j)
+	ns = calloc(s->n + 1, sizeof(*ns));
+	if (!ns)
 		return -ENOMEM;
-	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	atomic_init(&j->done, false);
-	j->computed_at = wall_ms();
-	j->docs = calloc(n_nf + 1, sizeof(*j->docs));
-	j->nodes = calloc(n_nf + 1, sizeof(*j->nodes));
-	j->ns = calloc(s->n + 1, sizeof(*j->ns));
-	if (j->efd < 0 || !j->docs || !j->nodes || !j->ns || cluster_copy(c, &j->c) < 0)
-		goto fail;
-	/* a proposal is made over the cluster's own policies only */
-	for (size_t i = j->c->n_policies; i-- > 0;)
-		if (j->c->policies[i].origin != NETPOL_ORIGIN_CLUSTER)
-			(void) cluster_policy_remove(j->c, j->c->policies[i].ns,
-						     j->c->policies[i].name);
 	for (size_t i = 0; i < s->n; i++)
-		if (due[i] && !(j->ns[j->n_ns++] = strdup(s->v[i].name)))
-			goto fail;
-	r = nodeflows_docs(p, j);
+		if (due[i])
+			ns[n++] = s->v[i].name;
+	r = cluster_pjob_start(c, p->w[W_NODEFLOWS], ns, n, wall_ms(), &p->job);
+	free(ns);
 	if (r < 0)
-		goto fail;
-	r = loop_io_add(a->loop, &p->job_io, j->efd, EPOLLIN, job_cb);
-	if (r < 0)
-		goto fail;
-	r = -pthread_create(&j->th, NULL, job_main, j);
+		return r;
+	r = loop_io_add(a->loop, &p->job_io, p->job->efd, EPOLLIN, job_cb);
 	if (r < 0) {
-		loop_io_remove(&p->job_io);
-		goto fail;
+		cluster_pjob_free(p->job);
+		p->job = NULL;
 	}
-	p->job = j;
-	return 0;
-fail:
-	job_free(j);
 	return r;
 }
 
@@ -998,8 +810,7 @@ void cluster_propose_stop(struct agent *a)
 	loop_timer_disarm(&p->timer);
 	if (p->job) {
 		loop_io_remove(&p->job_io);
-		(void) pthread_join(p->job->th, NULL);
-		job_free(p->job);
+		cluster_pjob_free(p->job);
 	}
 	writes_cancel(p);
 	watches_stop(p);
