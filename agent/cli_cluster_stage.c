@@ -258,6 +258,7 @@ static int wait_reports(struct cli_kube *k, struct waiting *x, unsigned timeout_
 		.resource = CLUSTER_NODEFLOWS_RESOURCE,
 		.cluster_scoped = true,
 		.keep_objects = true,
+		.page_limit = CLUSTER_LIST_PAGE,
 		.event_cb = wait_event_cb,
 		.synced_cb = wait_synced_cb,
 		.ud = x,

@@ -17,6 +17,7 @@
  * A namespace whose computed objects could not all be written is computed
  * and written again at the next tick.  Loop thread only.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,6 +51,9 @@ enum {
 	W_MODES,
 	_W_MAX,
 };
+
+static_assert((uint64_t) CLUSTER_LIST_PAGE * (CLUSTER_OBJECT_MAX + 64 * 1024) < KUBE_LIST_PAGE_MAX,
+	      "a page of NodeFlows fits a watch's page");
 
 /* A namespace seen in the objects. */
 struct pns {
@@ -115,7 +119,8 @@ static int watches_start(struct cluster_proposer *p)
 						   .version = CLUSTER_API_VERSION,
 						   .resource = res[i].resource,
 						   .cluster_scoped = res[i].cluster_scoped,
-						   .keep_objects = true };
+						   .keep_objects = true,
+						   .page_limit = CLUSTER_LIST_PAGE };
 		int r = kube_watch_new(p->a->kube, &o, &p->w[i]);
 
 		if (r == 0)
