@@ -21,6 +21,26 @@
 #define CLUSTER_READ_MAX (128u << 20)
 #define CLUSTER_READ_TIMEOUT_S 60
 
+int cli_target_opt(struct cli_target *t, int first, int id, const char *arg)
+{
+	switch (id - first) {
+	case 0:
+		t->socket = arg;
+		return 1;
+	case 1:
+		t->kubeconfig = arg;
+		return 1;
+	case 2:
+		t->context = arg;
+		return 1;
+	case 3:
+		t->cluster = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int cli_cluster_choose(const struct cli_target *t, const char *cmd, struct bh_err *reterr)
 {
 	const char *env;

@@ -52,6 +52,13 @@ struct cli_target {
 };
 
 /*
+ * The target's flags, for a command whose ids for --socket, --kubeconfig,
+ * --context and --cluster are @first and the three after it: 1 when @id
+ * is one of them (@t now says so, @arg its value), else 0.
+ */
+int cli_target_opt(struct cli_target *t, int first, int id, const char *arg);
+
+/*
  * Decides the target as the header says: 1 for the cluster, 0 for the
  * local agent, or a usage error (-EINVAL) naming @cmd when --socket comes
  * with a cluster flag.
