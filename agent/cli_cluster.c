@@ -227,13 +227,12 @@ bool cli_cluster_has_proposal(json_t *proposals, const char *ns)
 	return false;
 }
 
-/* The PolicyMode item named @name, or NULL. */
-static json_t *mode_find(json_t *modes, const char *name)
+json_t *cli_item_find(json_t *items, const char *name)
 {
 	size_t i;
 	json_t *m;
 
-	json_array_foreach(modes, i, m) {
+	json_array_foreach(items, i, m) {
 		if (strcmp(cli_json_str(json_object_get(m, "metadata"), "name"), name) == 0)
 			return m;
 	}
@@ -260,8 +259,8 @@ const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, 
 	size_t i;
 	json_t *p;
 
-	mode_parse(mode_find(modes, ns), &in.ns);
-	mode_parse(mode_find(modes, CLUSTER_POLICYMODE_ALL), &in.all);
+	mode_parse(cli_item_find(modes, ns), &in.ns);
+	mode_parse(cli_item_find(modes, CLUSTER_POLICYMODE_ALL), &in.all);
 	json_array_foreach(proposals, i, p) {
 		int64_t t;
 
@@ -276,8 +275,8 @@ const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, 
 	cluster_stage_effective(&in, &st);
 	if (ret_mode)
 		*ret_mode = !st.switched_at ? NULL :
-			    st.from_all	    ? mode_find(modes, CLUSTER_POLICYMODE_ALL) :
-					      mode_find(modes, ns);
+			    st.from_all	    ? cli_item_find(modes, CLUSTER_POLICYMODE_ALL) :
+					      cli_item_find(modes, ns);
 	return st.mode == STATE_DB_MODE_LEARN	? "learn" :
 	       st.mode == STATE_DB_MODE_ENFORCE ? "enforce" :
 						  "preview";

@@ -119,6 +119,9 @@ int64_t cli_cluster_time_ms(const char *s);
 
 /* Whether namespace @ns has a Proposal object among @proposals. */
 bool cli_cluster_has_proposal(json_t *proposals, const char *ns);
+/* The item of @items (a JSON array of objects) whose metadata.name is
+ * @name (the first), or NULL. */
+json_t *cli_item_find(json_t *items, const char *name);
 
 /* Runs a cluster verb (agent/cli_cluster_stage.c): enforce, preview or
  * relearn, with the namespaces @ns (@n of them) or @all. */
