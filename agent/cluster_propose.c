@@ -91,6 +91,14 @@ struct cluster_proposer {
 	 * otherwise miss the others until a relearn). */
 	char **redo;
 	size_t n_redo;
+	/* Namespaces whose last computation made no object (their flows'
+	 * pods are gone, say), and when (clock_mono_ms()): computed again
+	 * once clusterInterval has passed, not at every tick. */
+	struct pempty {
+		char *ns;
+		uint64_t at;
+	} * empty;
+	size_t n_empty;
 	uint64_t computations, objects_written, objects_deleted, status_written, write_errors;
 	char err[BH_ERR_MSG_MAX];
 };
@@ -326,6 +334,44 @@ static void redo_add(struct cluster_proposer *p, const char *ns)
 	s = strdup(ns);
 	if (s)
 		p->redo[p->n_redo++] = s;
+}
+
+/* Whether namespace @ns made no object less than clusterInterval ago. */
+static bool empty_recent(const struct cluster_proposer *p, const char *ns)
+{
+	for (size_t i = 0; i < p->n_empty; i++)
+		if (strcmp(p->empty[i].ns, ns) == 0)
+			return clock_mono_ms() - p->empty[i].at <
+			       p->a->cfg.cluster_interval_s * 1000;
+	return false;
+}
+
+static void empty_set(struct cluster_proposer *p, const char *ns)
+{
+	struct pempty *v;
+	char *s;
+
+	for (size_t i = 0; i < p->n_empty; i++)
+		if (strcmp(p->empty[i].ns, ns) == 0) {
+			p->empty[i].at = clock_mono_ms();
+			return;
+		}
+	v = realloc(p->empty, (p->n_empty + 1) * sizeof(*v));
+	if (!v)
+		return; /* (computed again at the next tick) */
+	p->empty = v;
+	s = strdup(ns);
+	if (s)
+		p->empty[p->n_empty++] = (struct pempty){ .ns = s, .at = clock_mono_ms() };
+}
+
+static void empty_clear(struct cluster_proposer *p)
+{
+	for (size_t i = 0; i < p->n_empty; i++)
+		free(p->empty[i].ns);
+	free(p->empty);
+	p->empty = NULL;
+	p->n_empty = 0;
 }
 
 static void redo_clear(struct cluster_proposer *p)
@@ -674,6 +720,8 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 		}
 		for (size_t k = 0; k < json_array_size(objs); k++)
 			write_one(p, j->ns[i], json_array_get(objs, k));
+		if (!json_array_size(objs))
+			empty_set(p, j->ns[i]);
 	}
 	(void) loop_timer_arm_in(&p->a->kube_timer, 0);
 	cluster_pjob_free(j);
@@ -759,7 +807,8 @@ static void tick(struct cluster_proposer *p)
 		return;
 	}
 	for (size_t i = 0; i < s.n; i++) {
-		due[i] = ns_due(a, &s.v[i], now) || (s.v[i].flows && redo_has(p, s.v[i].name));
+		due[i] = (ns_due(a, &s.v[i], now) && !empty_recent(p, s.v[i].name)) ||
+			 (s.v[i].flows && redo_has(p, s.v[i].name));
 		n_due += due[i];
 	}
 	if (n_due) {
@@ -820,6 +869,7 @@ void cluster_propose_stop(struct agent *a)
 	writes_cancel(p);
 	watches_stop(p);
 	redo_clear(p);
+	empty_clear(p);
 	free(p);
 	a->proposer = NULL;
 }

@@ -51,11 +51,20 @@ control() { curl -sk -X POST --data-binary @- "$base/_control" > /dev/null; }
 get() { curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "$base$1"; }
 now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
 
-# Each node's NodeFlows: its flows file's members as the spec.
+# Each node's NodeFlows: its flows file's members as the spec; node-1's
+# with a flow between two pods of namespace ghost that are gone (propose
+# places neither: ghost gets no object, and is not computed at every tick).
 for n in 1 2; do
 	python3 - "$data/propose/flows-node-$n.json" node-$n << 'P' | control
 import json, sys
 f = json.load(open(sys.argv[1]))
+if sys.argv[2] == "node-1":
+    g = json.loads(json.dumps(f["flows"][0]))
+    g["src"] = {"ip": "10.9.9.9", "kind": "pod", "namespace": "ghost", "name": "gone-1",
+                "workload": {"kind": "Deployment", "name": "gone"}, "labels": {"app": "gone"}}
+    g["dst"] = {"ip": "10.9.9.8", "kind": "pod", "namespace": "ghost", "name": "gone-2",
+                "workload": {"kind": "Deployment", "name": "gone2"}, "labels": {"app": "gone2"}}
+    f["flows"].append(g)
 print(json.dumps({"op": "put", "object": {
     "apiVersion": "bulkhead.io/v1alpha1", "kind": "NodeFlows",
     "metadata": {"name": sys.argv[2]},
@@ -169,6 +178,11 @@ err=$(status "$holder" "['cluster']['proposer']['error']")
 	bad "the refused create: proposer error '$err'"
 [ "$(status "$holder" "['cluster']['proposer']['writeErrors']")" = 1 ] ||
 	bad "write errors: $(status "$holder" "['cluster']['proposer']")"
+# ghost made no object: not computed again within clusterInterval (60 s)
+c0=$(status "$holder" "['cluster']['proposer']['computations']")
+sleep $((RENEW * 3))
+c1=$(status "$holder" "['cluster']['proposer']['computations']")
+[ "$c0" = "$c1" ] || bad "the holder computed $c0, then $c1 times in $((RENEW * 3)) s (ghost at every tick)"
 n_objs=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$tmp/proposals.json")
 echo "node-$holder holds the Lease; $n_objs Proposal objects"
 
