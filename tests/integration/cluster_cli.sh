@@ -187,6 +187,14 @@ bh 0 relearn relearn --kubeconfig "$kc" --namespace shop --timeout 20
 [ "$(cat "$tmp/relearn.out")" = "namespace shop: preview -> learn" ] || bad "relearn: $(cat "$tmp/relearn.out" "$tmp/relearn.err")"
 [ "$(get /apis/$G/policymodes/shop | jq_ "d['spec']['mode']")" = learn ] || bad "relearn: PolicyMode shop"
 
+# --- two namespaces, the second write refused: the first said switched ---
+echo '{"op": "fault", "fault": "write_status", "status": 422, "count": 1, "resource": "policymodes", "verb": "create"}' |
+	control > /dev/null
+bh 3 half relearn --kubeconfig "$kc" --namespace shop --namespace web --timeout 5
+[ "$(cat "$tmp/half.out")" = "namespace shop: already in learn" ] ||
+	bad "relearn of shop and web, web refused: stdout $(cat "$tmp/half.out")"
+grep -q "PolicyMode 'web'" "$tmp/half.err" || bad "relearn, web refused: $(cat "$tmp/half.err")"
+
 # --- refusals ---
 bh 2 unknown enforce --kubeconfig "$kc" --namespace nope
 grep -q "unknown namespace 'nope'" "$tmp/unknown.err" || bad "unknown: $(cat "$tmp/unknown.err")"
