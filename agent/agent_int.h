@@ -409,6 +409,10 @@ const char *agent_alerts_problem(const struct agent *a);
 void agent_alerts_status(struct agent *a, struct json_out *w);
 /* Every alert, as the report's alerts array (GET /alerts). */
 void agent_alerts_json(struct agent *a, struct json_out *w);
+/* Cluster mode, after the proposal policies changed (an amended Proposal
+ * object): each open alert whose flow the cluster as enforced now allows
+ * becomes allowed (saved with the rest).  The number changed. */
+size_t agent_alerts_recheck(struct agent *a);
 /* Sets the state of the alerts @ids (all or none): the number changed,
  * or -ENOENT with @ret_unknown the first id the table does not hold.
  * Saved to the state database with the rest (AGENT_ALERTS_SAVE_MS). */

@@ -379,6 +379,8 @@ static void follow_apply(struct agent *a)
 		/* One batch for every namespace of this turn. */
 		agent_stage_proposals_changed(a);
 		a->cf_batches++;
+		/* (an amended proposal may allow what an open alert saw) */
+		(void) agent_alerts_recheck(a);
 		(void) clock_gettime(CLOCK_REALTIME, &ts);
 		now_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		for (size_t i = 0; i < n_ns; i++) {

@@ -19,9 +19,22 @@
 #     the Proposal's computedAt, also while writes conflict;
 #   - a write of the proposal is a new generation only when it changed;
 #   - steady state: no content change costs no write (idle, 3 intervals).
+#   - as root, all of it in a network namespace of its own with node-1
+#     enforcing: the proposal's rules are in table inet bulkhead in preview
+#     and enforce and gone in learn, and node-1's open preview alert whose
+#     flow the amended Proposal allows becomes "allowed".
 set -uo pipefail
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
+# As root: again inside a namespace of its own (its loopback), deleted after.
+if [ -z "${BH_CL_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v nft > /dev/null &&
+	ip netns add "bhclc-$$" 2> /dev/null; then
+	ip -n "bhclc-$$" link set lo up
+	BH_CL_NETNS=1 ip netns exec "bhclc-$$" "$0" "$@"
+	rc=$?
+	ip netns del "bhclc-$$"
+	exit "$rc"
+fi
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-clconf.XXXXXX)
 api= a1= a2=
@@ -74,10 +87,24 @@ tool=$BH_BUILD_DIR/tests/tools/state_db_tool
 mkdir "$tmp/s1" "$tmp/s2"
 "$tool" "$tmp/s1" fill 300 1 > /dev/null || bad "state_db_tool fill node-1"
 "$tool" "$tmp/s2" fill 500 2 > /dev/null || bad "state_db_tool fill node-2"
+# node-1's alert: y/api's address -> x/cache-0 TCP 6379, denied by the
+# ingress of the proposal of x (below), open.
+python3 - "$tmp/s1/state.db" <<'PY' || bad "cannot set node-1's alert"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE alerts SET src_workload = '10.77.1.1/32', dst_workload = 'x/StatefulSet/cache', "
+           "src_pod = NULL, dst_pod = 'cache-0', port = 6379, proto = 6, direction = 'ingress', "
+           "policy = 'x/bulkhead-cache-ingress', state = 'open'")
+db.commit()
+PY
 
+# node-1 enforces in the namespace of its own (one table per namespace).
+enforce() { [ -n "${BH_CL_NETNS:-}" ] && [ "$1" = 1 ]; }
 start() { # N
+	local noenf=--no-enforce
+	enforce "$1" && noenf=
 	"$BULKHEAD" agent --node "node-$1" --kubeconfig "$tmp/kubeconfig" --cluster --cluster-interval 1s \
-		--state-dir "$tmp/s$1" --no-enforce --socket "$tmp/a$1.sock" --listen "" > "$tmp/a$1.log" 2>&1 &
+		--state-dir "$tmp/s$1" $noenf --socket "$tmp/a$1.sock" --listen "" > "$tmp/a$1.log" 2>&1 &
 	eval "a$1=$!"
 }
 # Writes answered 409 from now on: the agents' first creates and patches.
@@ -117,12 +144,12 @@ for n in 1 2; do
 done
 
 # --- the stages follow PolicyMode and Proposal objects ---
-prop='{"apiVersion": "'$G'", "kind": "Proposal", "metadata": {"name": "bulkhead-web", "namespace": "x",
+prop='{"apiVersion": "'$G'", "kind": "Proposal", "metadata": {"name": "bulkhead-cache", "namespace": "x",
  "labels": {"app.kubernetes.io/managed-by": "bulkhead"}},
- "spec": {"workload": {"kind": "Deployment", "name": "web"}, "computedAt": "COMPUTED",
-  "nodes": ["node-1"], "policies": [{"name": "bulkhead-web-ingress",
+ "spec": {"workload": {"kind": "StatefulSet", "name": "cache"}, "computedAt": "COMPUTED",
+  "nodes": ["node-1"], "policies": [{"name": "bulkhead-cache-ingress",
    "labels": {"app.kubernetes.io/managed-by": "bulkhead"}, "annotations": {},
-   "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+   "spec": {"podSelector": {"matchLabels": {"app": "cache"}}, "policyTypes": ["Ingress"],
     "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}]}, "rules": [{"flows": []}]}]}}'
 put_prop() { # COMPUTED PORT
 	local o=${prop/COMPUTED/$1}
@@ -141,19 +168,32 @@ for n in 1 2; do
 	wait_for 100 is_applied $n x "[('learn', '', '', True, True)]" ||
 		bad "node-$n: x before any object: $(applied $n x)"
 done
+# The proposal's port in node-1's table (enforcing only): its rule's port
+# set, "elements = { tcp . PORT }".
+table_has() { # PORT yes|no
+	local t
+	t=$(nft list table inet bulkhead 2> /dev/null)
+	if [ "$2" = yes ]; then grep -q "tcp . $1 }" <<< "$t"; else ! grep -q "tcp . $1 }" <<< "$t"; fi
+}
+if enforce 1; then
+	wait_for 100 table_has 8080 no || bad "port 8080 in the table while x learns"
+fi
 put_prop "2026-12-04T10:01:00.000Z" 8080
 for n in 1 2; do
 	wait_for 100 is_stage $n x preview || bad "node-$n: a Proposal without PolicyMode: $(stage_of $n x)"
 	wait_for 100 is_applied $n x "[('preview', '', '2026-12-04T10:01:00.000Z', True, True)]" ||
 		bad "node-$n: applied after the Proposal: $(applied $n x)"
 done
+if enforce 1; then
+	wait_for 100 table_has 8080 yes || bad "the proposal's port 8080 not in the table in preview"
+fi
 "$BULKHEAD" proposal --socket "$tmp/a1.sock" --namespace x -o json > "$tmp/p1.json" 2> "$tmp/p1.err" ||
 	bad "proposal of x on node-1: $(cat "$tmp/p1.err")"
 python3 -c "
 import json, sys
 d = json.load(open(sys.argv[1]))
 it = d['items']
-assert [p['metadata']['name'] for p in it] == ['bulkhead-web-ingress'], it
+assert [p['metadata']['name'] for p in it] == ['bulkhead-cache-ingress'], it
 assert it[0]['spec']['ingress'][0]['ports'][0]['port'] == 8080, it
 " "$tmp/p1.json" || bad "the stored proposal of x is not the Proposal's policy"
 
@@ -168,16 +208,29 @@ for n in 1 2; do
 		bad "node-$n: applied after PolicyMode x enforce: $(applied $n x)"
 	[ "$(status $n "d['nodeFlows']['failures']")" = 0 ] || bad "node-$n: a write failed: $(status $n "d['nodeFlows']")"
 done
+alert_state() { curl -s --unix-socket "$tmp/a1.sock" http://agent/alerts |
+	python3 -c "import json, sys; print([a['state'] for a in json.load(sys.stdin)])"; }
+if enforce 1; then
+	wait_for 100 table_has 8080 yes || bad "the proposal's port 8080 not in the table in enforce"
+	[ "$(alert_state)" = "['open']" ] || bad "node-1's alert before the amendment: $(alert_state)"
+fi
 # The same Proposal put again: no new generation; an amended one: one.
 gen() { grep -c "namespace 'x': proposal generation" "$tmp/a$1.log"; }
 g0=$(gen 1)
 put_prop "2026-12-04T10:01:00.000Z" 8080
 sleep 1
 [ "$(gen 1)" = "$g0" ] || bad "an unchanged Proposal made a new generation"
-put_prop "2026-12-04T10:01:00.000Z" 9090
+put_prop "2026-12-04T10:01:00.000Z" 6379
 wait_for 50 test "$(gen 1)" = $((g0 + 1)) || bad "an amended Proposal made no new generation"
 "$BULKHEAD" proposal --socket "$tmp/a1.sock" --namespace x -o json |
-	grep -q 9090 || bad "the amended proposal is not stored"
+	grep -q 6379 || bad "the amended proposal is not stored"
+if enforce 1; then
+	wait_for 100 table_has 6379 yes || bad "the amended port 6379 not in the table"
+	wait_for 50 test "$(alert_state)" = "['allowed']" ||
+		bad "node-1's alert the amended proposal allows: $(alert_state)"
+	wait_for 50 test "$(nf 1 "[a['state'] for a in d['status']['alerts']]")" = "['allowed']" ||
+		bad "node-1's NodeFlows alert after the amendment: $(nf 1 "d['status']['alerts']")"
+fi
 # PolicyMode all learn, later than x's: learn while the proposals are older.
 echo '{"op": "put", "object": {"apiVersion": "'$G'", "kind": "PolicyMode", "metadata": {"name": "all"},
  "spec": {"mode": "learn", "namespace": "", "switchedAt": "2026-12-04T11:00:00.000Z"}}}' | control > /dev/null
@@ -186,6 +239,9 @@ for n in 1 2; do
 	wait_for 100 is_applied $n x "[('learn', '2026-12-04T11:00:00.000Z', '2026-12-04T10:01:00.000Z', True, True)]" ||
 		bad "node-$n: applied after PolicyMode all learn: $(applied $n x)"
 done
+if enforce 1; then
+	wait_for 100 table_has 6379 no || bad "the proposal's port 6379 still in the table in learn"
+fi
 
 # --- steady state: nothing changed, nothing written ---
 w0=$(status 1 "d['nodeFlows']['requests']")
