@@ -46,6 +46,8 @@ struct alerts;
 struct capture;
 struct engine;
 struct cluster;
+struct cluster_lease;
+struct cluster_proposer;
 struct ctmon;
 struct http_request;
 struct http_response;
@@ -324,6 +326,11 @@ struct agent {
 	struct cluster_applied *cl_applied;
 	size_t n_cl_applied;
 	uint64_t cf_batches;
+
+	/* --- cluster mode: the Lease and its holder's proposals
+	 * (cluster_lease.c, cluster_propose.c); NULL without cfg.cluster --- */
+	struct cluster_lease *lease;
+	struct cluster_proposer *proposer;
 
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */
