@@ -263,6 +263,14 @@ if enforce 1; then
 	wait_for 100 table_has 6379 no || bad "the proposal's port 6379 still in the table in learn"
 fi
 
+# The workstation's verb (agent/cli_cluster*.c) on these agents: one
+# PolicyMode write, then it waits on every NodeFlows' status.applied.
+"$BULKHEAD" preview --kubeconfig "$tmp/kubeconfig" --namespace x --timeout 20 > "$tmp/preview.out" 2>&1 ||
+	bad "bulkhead preview --namespace x (both agents reporting it): $(cat "$tmp/preview.out")"
+for n in 1 2; do
+	is_stage $n x preview || bad "node-$n after 'bulkhead preview': $(stage_of $n x)"
+done
+
 # --- steady state: nothing changed, nothing written ---
 # (the switch's own writes over: the alerts of x name no policy in learn)
 sleep 2.5
