@@ -653,6 +653,58 @@ void proposal_obj_computed_at(const json_t *objs, bool *ret_has, int64_t *ret_ne
 	*ret_newest = newest;
 }
 
+int proposal_obj_mark(json_t *objs, const char *id)
+{
+	for (size_t i = 0; i < json_array_size(objs); i++) {
+		json_t *spec = json_object_get(json_array_get(objs, i), "spec");
+
+		if (!json_is_object(spec) ||
+		    json_object_set_new(spec, "computation",
+					json_pack("{s:s, s:I}", "id", id, "count",
+						  (json_int_t) json_array_size(objs))) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+bool proposal_obj_complete(const json_t *objs, const char **ret_id)
+{
+	const char *id = NULL, *newest_id = NULL;
+	int64_t newest = INT64_MIN;
+	size_t marked = 0;
+	json_int_t count = 0;
+	bool same = true;
+
+	for (size_t i = 0; i < json_array_size(objs); i++) {
+		const json_t *spec = json_object_get(json_array_get(objs, i), "spec");
+		const json_t *c = json_object_get(spec, "computation");
+		const char *cid = json_string_value(json_object_get(c, "id"));
+		int64_t t;
+
+		if (cluster_time_parse_ms(json_string_value(json_object_get(spec, "computedAt")),
+					  &t) < 0)
+			t = 0;
+		if (t > newest) {
+			newest = t;
+			newest_id = cid;
+		}
+		if (!cid) {
+			same = false;
+			continue;
+		}
+		marked++;
+		if (id && strcmp(id, cid) != 0)
+			same = false;
+		id = cid;
+		count = json_integer_value(json_object_get(c, "count"));
+	}
+	if (ret_id)
+		*ret_id = newest_id;
+	if (!marked)
+		return true;
+	return same && (json_int_t) marked >= count;
+}
+
 /* --- Proposal objects -> the List --- */
 
 static int policy_cmp(const void *x, const void *y)

@@ -84,4 +84,23 @@ int proposal_obj_to_list(const json_t *objs, struct buf *out, struct bh_err *ret
  */
 void proposal_obj_computed_at(const json_t *objs, bool *ret_has, int64_t *ret_newest);
 
+/*
+ * Marks the objects of one round of the holder (a JSON array, @objs):
+ * spec.computation = {"id": @id, "count": the array's size} on each, so
+ * that a round cut short (a holder dead between two writes) can be told
+ * from a finished one (proposal_obj_complete()).  0 or -ENOMEM (some
+ * objects may be marked).
+ */
+int proposal_obj_mark(json_t *objs, const char *id) BH_MUST_CHECK;
+
+/*
+ * Whether the Proposal objects of one namespace (@objs, borrowed) are one
+ * whole round: every object carries the same spec.computation.id and
+ * there are spec.computation.count of them; objects none of which carries
+ * spec.computation (written before it existed) count as whole.  *@ret_id
+ * (when not NULL) is the id of the object with the newest computedAt, NULL
+ * when it has none (borrowed from @objs).
+ */
+bool proposal_obj_complete(const json_t *objs, const char **ret_id);
+
 #endif

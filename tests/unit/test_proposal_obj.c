@@ -233,6 +233,46 @@ static void computed_at(void **state)
 	app_done(&a);
 }
 
+/* A round's marker: whole once every object carries it; one missing, an
+ * object of another round or one unmarked among marked ones is not. */
+static void computation(void **state)
+{
+	struct app a;
+	const char *id = NULL;
+	json_t *part, *mixed;
+
+	(void) state;
+	app_load(&a);
+	assert_true(json_array_size(a.objs) >= 2);
+	/* unmarked (written before the marker existed): whole */
+	assert_true(proposal_obj_complete(a.objs, &id));
+	assert_null(id);
+	assert_int_equal(proposal_obj_mark(a.objs, "1764842460000-node-1"), 0);
+	assert_true(proposal_obj_complete(a.objs, &id));
+	assert_string_equal(id, "1764842460000-node-1");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(json_array_get(a.objs, 0), "spec"),
+						 "computation"),
+				 "count")),
+			 (json_int_t) json_array_size(a.objs));
+	/* a holder dead after its first write */
+	part = json_array();
+	assert_int_equal(json_array_append(part, json_array_get(a.objs, 0)), 0);
+	assert_false(proposal_obj_complete(part, &id));
+	assert_string_equal(id, "1764842460000-node-1");
+	/* ... and one object of the round before it */
+	mixed = json_deep_copy(a.objs);
+	json_object_set_new(json_object_get(json_object_get(json_array_get(mixed, 1), "spec"),
+					    "computation"),
+			    "id", json_string("1764842400000-node-2"));
+	assert_false(proposal_obj_complete(mixed, NULL));
+	json_object_del(json_object_get(json_array_get(mixed, 1), "spec"), "computation");
+	assert_false(proposal_obj_complete(mixed, NULL));
+	json_decref(part);
+	json_decref(mixed);
+	app_done(&a);
+}
+
 static void list_error(const json_t *objs, const char *want)
 {
 	struct bh_err err = { 0 };
@@ -363,7 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),  cmocka_unit_test(objects),
 		cmocka_unit_test(computed_at), cmocka_unit_test(malformed),
-		cmocka_unit_test(many_flows),
+		cmocka_unit_test(many_flows), cmocka_unit_test(computation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
