@@ -14,8 +14,12 @@
  * status write.  A tick with work in flight does nothing: the next one
  * decides again from the objects as they are then.
  *
- * A namespace whose computed objects could not all be written is computed
- * and written again at the next tick.  Loop thread only.
+ * Every object of one round carries spec.computation {id, count}.  A
+ * namespace whose objects are not one whole round (a holder died between
+ * two writes, or a write failed) is completed at the next tick: computed
+ * again, the objects of the newest round keeping their content (and any
+ * `allow` amendment) with a new marker, the others written, the stale ones
+ * deleted; never during a learning window.  Loop thread only.
  */
 #include <assert.h>
 #include <errno.h>
@@ -35,6 +39,7 @@
 #include "cluster_lease.h"
 #include "cluster_propose.h"
 #include "cluster_propose_job.h"
+#include "cluster_propose_round.h"
 #include "cluster_stage.h"
 #include "json_out.h"
 #include "kube_cache.h"
@@ -62,6 +67,9 @@ struct pns {
 	int64_t first; /* its earliest first_seen, unix seconds */
 	bool has; /* it has Proposal objects ... */
 	int64_t computed_at; /* ... the newest computed then (unix ms) */
+	json_t *objs; /* ... which are these */
+	bool complete; /* ... one whole round (proposal_obj_complete()) */
+	const char *id; /* ... the newest one's round, borrowed from objs */
 	struct cluster_stage st;
 };
 
@@ -75,6 +83,7 @@ struct pwrite {
 	char ns[254], name[254];
 	bool create; /* a create, turned into an update on -EEXIST */
 	bool spec; /* a computed object (create, update or delete), not a status */
+	bool mark_only; /* an update of spec.computation alone */
 	struct pwrite *next;
 };
 
@@ -99,6 +108,12 @@ struct cluster_proposer {
 		uint64_t at;
 	} * empty;
 	size_t n_empty;
+	/* The rounds this holder wrote since it took the Lease. */
+	struct pround_set rounds;
+	/* The namespaces the computation in flight completes (a round cut
+	 * short): the objects of the round kept already written keep their
+	 * content (and any `allow` amendment), only their marker changes. */
+	struct pkeep_set keep;
 	uint64_t computations, objects_written, objects_deleted, status_written, write_errors;
 	char err[BH_ERR_MSG_MAX];
 };
@@ -162,8 +177,10 @@ struct scan {
 
 static void scan_done(struct scan *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->v[i].name);
+		json_decref(s->v[i].objs);
+	}
 	free(s->v);
 }
 
@@ -241,6 +258,14 @@ static int proposals_scan_cb(void *ud, const char *ns, const char *name, const c
 		return s->r;
 	}
 	n->has = true;
+	if (!n->objs && !(n->objs = json_array())) {
+		s->r = -ENOMEM;
+		return s->r;
+	}
+	if (json_array_append(n->objs, (json_t *) o) < 0) {
+		s->r = -ENOMEM;
+		return s->r;
+	}
 	if (at && cluster_time_parse_ms(at, &t) == 0 && t > n->computed_at)
 		n->computed_at = t;
 	return 0;
@@ -274,8 +299,12 @@ static int scan_run(struct cluster_proposer *p, struct scan *s)
 						  .all = all,
 						  .has_proposals = s->v[i].has,
 						  .computed_at = s->v[i].computed_at };
+		const struct pround *mine;
 
 		cluster_stage_effective(&in, &s->v[i].st);
+		/* The holder's own whole round may not be in the watch yet. */
+		s->v[i].complete = proposal_obj_complete(s->v[i].objs, &s->v[i].id) ||
+				   ((mine = pround_find(&p->rounds, s->v[i].name)) && mine->whole);
 	}
 	return s->r;
 }
@@ -429,8 +458,10 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 		log_notice("agent: cluster: %s: not written, the Lease is no longer held", w->what);
 	} else if (r < 0) {
 		p->write_errors++;
-		if (w->spec)
+		if (w->spec) {
 			redo_add(p, w->ns);
+			pround_failed(&p->rounds, w->ns);
+		}
 		(void) snprintf(p->err, sizeof(p->err), "%.200s: %.300s", w->what,
 				err && err->msg[0] ? err->msg : strerror(-r));
 		log_warning("agent: cluster: %s", p->err);
@@ -453,8 +484,14 @@ static int spec_mutate_cb(void *ud, json_t *obj)
 
 	if (!cluster_lease_held(w->p->a))
 		return -ENOLCK;
-	if (!json_is_object(md))
+	if (!json_is_object(md) || !json_is_object(json_object_get(obj, "spec")))
 		return -EINVAL;
+	if (w->mark_only)
+		return json_object_set(json_object_get(obj, "spec"), "computation",
+				       json_object_get(json_object_get(w->obj, "spec"),
+						       "computation")) < 0 ?
+			       -ENOMEM :
+			       0;
 	if (json_object_set(obj, "spec", json_object_get(w->obj, "spec")) < 0 ||
 	    json_object_set(md, "labels", labels) < 0)
 		return -ENOMEM;
@@ -511,13 +548,22 @@ static void start_failed(struct pwrite *w, const struct bh_err *err)
 	write_done_cb(w, err->code ? err->code : -ENOMEM, NULL, err);
 }
 
-/* Creates or updates @obj (a computed Proposal of @ns). */
-static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj)
+/* Creates or updates @obj (a computed Proposal of @ns); only its marker
+ * when the object is of round @keep_id (when not NULL). */
+static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj, const char *keep_id)
 {
 	const char *name =
 		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-	bool exists = kube_watch_get(p->w[W_PROPOSALS], ns, name) != NULL;
-	struct pwrite *w = pwrite_new(p, obj, exists ? "update" : "create", ns, name);
+	const json_t *cur = kube_watch_get(p->w[W_PROPOSALS], ns, name);
+	bool exists = cur != NULL;
+	const char *cur_id = json_string_value(json_object_get(
+		json_object_get(json_object_get(cur, "spec"), "computation"), "id"));
+	bool mark_only = keep_id && cur_id && strcmp(cur_id, keep_id) == 0;
+	struct pwrite *w = pwrite_new(p, obj,
+				      mark_only ? "mark" :
+				      exists	? "update" :
+						  "create",
+				      ns, name);
 	struct kube_ref ref;
 	struct bh_err err = { 0 };
 	int r;
@@ -525,9 +571,11 @@ static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj)
 	if (!w) {
 		p->write_errors++;
 		redo_add(p, ns);
+		pround_failed(&p->rounds, ns);
 		return;
 	}
 	w->spec = true;
+	w->mark_only = mark_only;
 	p->objects_written++;
 	if (exists)
 		r = kube_write_update(p->a->kube, prop_ref(ns, &ref), name, false, spec_mutate_cb,
@@ -554,6 +602,7 @@ static void delete_one(struct cluster_proposer *p, const char *ns, const char *n
 	if (!w) {
 		p->write_errors++;
 		redo_add(p, ns);
+		pround_failed(&p->rounds, ns);
 		return;
 	}
 	w->spec = true;
@@ -584,13 +633,12 @@ static void names_done(struct names *l)
 	free(l->v);
 }
 
-static int names_cb(void *ud, const char *ns, const char *name, const char *rv)
+/* Adds @name to @l unless it is there. */
+static int names_add(struct names *l, const char *name)
 {
-	struct names *l = ud;
-
-	(void) rv;
-	if (strcmp(ns, l->ns) != 0)
-		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], name) == 0)
+			return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 8;
 		char **v = realloc(l->v, cap * sizeof(*v));
@@ -608,6 +656,14 @@ static int names_cb(void *ud, const char *ns, const char *name, const char *rv)
 	}
 	l->n++;
 	return 0;
+}
+
+static int names_cb(void *ud, const char *ns, const char *name, const char *rv)
+{
+	struct names *l = ud;
+
+	(void) rv;
+	return strcmp(ns, l->ns) == 0 ? names_add(l, name) : 0;
 }
 
 /* The Proposal objects of @ns, collected before any write starts. */
@@ -666,6 +722,47 @@ static void status_keep(struct cluster_proposer *p, const struct pns *n)
 
 /* --- the computation (agent/cluster_propose_job.c) --- */
 
+/* Namespace @j->ns[@i]'s objects marked as one round, the stale ones (in
+ * the watch, or written by this holder's last round and maybe not in the
+ * watch yet) deleted, the others written. */
+static void ns_write(struct cluster_proposer *p, struct cluster_pjob *j, size_t i)
+{
+	json_t *objs = j->objs[i];
+	const struct pround *mine = pround_find(&p->rounds, j->ns[i]);
+	const char *keep_id = pkeep_get(&p->keep, j->ns[i]);
+	struct names old;
+	char id[300];
+
+	(void) snprintf(id, sizeof(id), "%" PRId64 "-%.250s", j->computed_at, p->a->cfg.node);
+	if (proposal_obj_mark(objs, id) < 0 || names_get(p, j->ns[i], &old) < 0) {
+		p->write_errors++;
+		redo_add(p, j->ns[i]);
+		return;
+	}
+	for (size_t k = 0; mine && k < mine->n; k++)
+		(void) names_add(&old, mine->names[k]);
+	for (size_t k = 0; k < old.n && old.r == 0; k++) {
+		bool keep = false;
+
+		for (size_t q = 0; q < json_array_size(objs) && !keep; q++)
+			keep = strcmp(old.v[k],
+				      json_string_value(json_object_get(
+					      json_object_get(json_array_get(objs, q), "metadata"),
+					      "name"))) == 0;
+		if (!keep)
+			delete_one(p, j->ns[i], old.v[k]);
+	}
+	if (old.r < 0)
+		redo_add(p, j->ns[i]);
+	names_done(&old);
+	if (pround_set(&p->rounds, j->ns[i], id, objs) < 0)
+		log_warning("agent: cluster: %s", strerror(ENOMEM));
+	for (size_t k = 0; k < json_array_size(objs); k++)
+		write_one(p, j->ns[i], json_array_get(objs, k), keep_id);
+	if (!json_array_size(objs))
+		empty_set(p, j->ns[i]);
+}
+
 /* A computation ended: its objects written, the stale ones deleted. */
 static void job_cb(struct loop_io *io, uint32_t revents)
 {
@@ -682,6 +779,7 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 		log_err("agent: cluster: proposals: %s", j->err.msg);
 		for (size_t i = 0; i < j->n_ns; i++)
 			redo_add(p, j->ns[i]);
+		pkeep_clear(&p->keep);
 		cluster_pjob_free(j);
 		return;
 	}
@@ -690,39 +788,19 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 	if (!cluster_lease_held(p->a) || !watches_synced(p)) {
 		log_notice("agent: cluster: proposals computed, but the Lease is no longer held: "
 			   "not written");
+		pkeep_clear(&p->keep);
 		cluster_pjob_free(j);
 		return;
 	}
 	for (size_t i = 0; i < j->n_ns; i++) {
-		const json_t *objs = j->objs[i];
-		struct names old;
-
 		log_info("agent: cluster: proposals of namespace '%s': %zu objects from %zu "
-			 "nodes' flows (%zu flows, %zu not covered) in %.2f s, off the loop",
-			 j->ns[i], json_array_size(objs), j->n_docs, j->n_flows, j->n_uncovered,
-			 (double) j->us / 1e6);
-		/* what is no longer proposed: deleted */
-		if (names_get(p, j->ns[i], &old) == 0) {
-			for (size_t k = 0; k < old.n; k++) {
-				bool keep = false;
-
-				for (size_t q = 0; q < json_array_size(objs) && !keep; q++)
-					keep = strcmp(old.v[k],
-						      json_string_value(json_object_get(
-							      json_object_get(json_array_get(objs,
-											     q),
-									      "metadata"),
-							      "name"))) == 0;
-				if (!keep)
-					delete_one(p, j->ns[i], old.v[k]);
-			}
-			names_done(&old);
-		}
-		for (size_t k = 0; k < json_array_size(objs); k++)
-			write_one(p, j->ns[i], json_array_get(objs, k));
-		if (!json_array_size(objs))
-			empty_set(p, j->ns[i]);
+			 "nodes' flows (%zu flows, %zu not covered) in %.2f s, off the loop%s",
+			 j->ns[i], json_array_size(j->objs[i]), j->n_docs, j->n_flows,
+			 j->n_uncovered, (double) j->us / 1e6,
+			 pkeep_get(&p->keep, j->ns[i]) ? " (completing a round cut short)" : "");
+		ns_write(p, j, i);
 	}
+	pkeep_clear(&p->keep);
 	(void) loop_timer_arm_in(&p->a->kube_timer, 0);
 	cluster_pjob_free(j);
 }
@@ -790,6 +868,7 @@ static void tick(struct cluster_proposer *p)
 		 * may hold the Lease. */
 		writes_cancel(p);
 		watches_stop(p);
+		pround_clear(&p->rounds);
 		return;
 	}
 	if (!p->w[0]) {
@@ -807,15 +886,28 @@ static void tick(struct cluster_proposer *p)
 		return;
 	}
 	for (size_t i = 0; i < s.n; i++) {
-		due[i] = (ns_due(a, &s.v[i], now) && !empty_recent(p, s.v[i].name)) ||
-			 (s.v[i].flows && redo_has(p, s.v[i].name));
+		const struct pns *n = &s.v[i];
+		bool redo = n->flows && redo_has(p, n->name);
+		bool learn = n->st.mode == STATE_DB_MODE_LEARN;
+
+		/* A round cut short (or not all written) is completed, keeping
+		 * what it wrote, but not while a learning window runs: its end
+		 * computes the whole namespace. */
+		due[i] = (ns_due(a, n, now) && !empty_recent(p, n->name)) || (redo && learn);
+		if (!due[i] && n->flows && !learn && (redo || !n->complete)) {
+			due[i] = true;
+			if (n->id && pkeep_add(&p->keep, n->name, n->id) < 0)
+				due[i] = false;
+		}
 		n_due += due[i];
 	}
 	if (n_due) {
 		r = job_start(p, &s, due);
 		if (r == 0)
 			redo_clear(p);
-		else if (r != -EAGAIN)
+		else
+			pkeep_clear(&p->keep);
+		if (r < 0 && r != -EAGAIN)
 			log_err("agent: cluster: cannot start computing the proposals: %s",
 				strerror(-r));
 	}
@@ -870,6 +962,8 @@ void cluster_propose_stop(struct agent *a)
 	watches_stop(p);
 	redo_clear(p);
 	empty_clear(p);
+	pkeep_clear(&p->keep);
+	pround_clear(&p->rounds);
 	free(p);
 	a->proposer = NULL;
 }

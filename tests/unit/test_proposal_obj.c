@@ -403,7 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),  cmocka_unit_test(objects),
 		cmocka_unit_test(computed_at), cmocka_unit_test(malformed),
-		cmocka_unit_test(many_flows), cmocka_unit_test(computation),
+		cmocka_unit_test(many_flows),  cmocka_unit_test(computation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
