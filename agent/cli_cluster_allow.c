@@ -8,9 +8,11 @@
  * whose policies changed is written back with its read resourceVersion.
  *
  * All or none: every alert is checked and every amendment made before the
- * first write.  A write that finds the object changed since it was read
- * (a 409, or another resourceVersion) starts the whole amendment again
- * from a fresh read, at most ALLOW_ROUNDS times.
+ * first write; a write that fails puts the objects already written back
+ * as they were read (an update with their new resourceVersion: one changed
+ * again since is left, and named).  A write that finds the object changed
+ * since it was read (a 409, or another resourceVersion) starts the whole
+ * amendment again from a fresh read, at most ALLOW_ROUNDS times.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +46,9 @@ struct allow_run {
 	struct cluster *c;
 	json_t *nodeflows, *props;
 	json_t *lines; /* what each alert allows, printed once all is written */
+	/* The objects this round wrote: {ns, name, rv (written), policies (as
+	 * read)}, to put back when a later write fails. */
+	json_t *written;
 	struct allow_ns v[ALLOW_NS_MAX];
 	size_t n;
 };
@@ -60,6 +65,7 @@ static void run_reset(struct allow_run *x)
 	json_decref(x->props);
 	x->nodeflows = x->props = NULL;
 	json_array_clear(x->lines);
+	json_array_clear(x->written);
 }
 
 /* The alert @id and its node, from the NodeFlows; NULL when no node has
@@ -297,14 +303,26 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 				.policies = pols,
 			};
 
+			json_t *out = NULL;
+
 			r = kube_write_wait_update(x->k->client, &ref, name, false, obj_mutate_cb,
-						   (void *) &w, NULL, reterr);
+						   (void *) &w, &out, reterr);
 			if (r == -EBUSY || r == -ENOENT)
 				r = -ESTALE;
-			if (r == 0) {
-				printf("Proposal %s/%s: amended\n", t->ns, name);
+			if (r == 0 &&
+			    json_array_append_new(
+				    x->written,
+				    json_pack("{s:s, s:s, s:s, s:O}", "ns", t->ns, "name", name,
+					      "rv",
+					      cli_json_str(json_object_get(out, "metadata"),
+							   "resourceVersion"),
+					      "policies",
+					      json_object_get(json_object_get(o, "spec"),
+							      "policies"))) < 0)
+				r = bh_err_oom(reterr); /* (the object stays amended) */
+			json_decref(out);
+			if (r == 0)
 				(*ret_written)++;
-			}
 		}
 		json_decref(pols);
 		if (r < 0)
@@ -312,6 +330,45 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 	}
 	json_decref(list);
 	return r;
+}
+
+/* Puts back the objects this round wrote (the newest first), after a
+ * write failed with @reterr: -ESTALE is kept (the round starts again from
+ * a fresh read), any other failure says in one line which objects were
+ * put back and which could not be. */
+static int round_undo(struct allow_run *x, int r, struct bh_err *reterr)
+{
+	char done[512] = "", left[512] = "";
+
+	for (size_t i = json_array_size(x->written); i-- > 0;) {
+		json_t *o = json_array_get(x->written, i);
+		const struct obj_write w = { .rv = cli_json_str(o, "rv"),
+					     .policies = json_object_get(o, "policies") };
+		struct kube_ref ref;
+		struct bh_err e = { 0 };
+		char *to = done;
+		size_t len;
+
+		cli_kube_ref(&ref, CLUSTER_PROPOSAL_RESOURCE, cli_json_str(o, "ns"));
+		if (kube_write_wait_update(x->k->client, &ref, cli_json_str(o, "name"), false,
+					   obj_mutate_cb, (void *) &w, NULL, &e) < 0)
+			to = left;
+		len = strlen(to);
+		(void) snprintf(to + len, sizeof(done) - len, "%s%s/%s", len ? ", " : "",
+				cli_json_str(o, "ns"), cli_json_str(o, "name"));
+	}
+	if (r == -ESTALE && !left[0])
+		return r;
+	if (r == -ESTALE)
+		return bh_err_set(reterr, BH_ERR_SYSTEM, -EBUSY,
+				  "allow: a Proposal changed under the amendment; left amended "
+				  "(changed again since): %s",
+				  left);
+	if (!left[0])
+		return bh_err_prefix(reterr,
+				     "allow: nothing amended (put back as read: %s): ", done);
+	return bh_err_prefix(reterr, "allow: left amended (changed again since): %s%s%s: ", left,
+			     done[0] ? "; put back as read: " : "", done);
 }
 
 /* One round: read, check and amend everything, then write. */
@@ -367,6 +424,13 @@ static int allow_round(struct allow_run *x, char *const *ids, size_t n, struct b
 	for (size_t i = 0; i < x->n && r == 0; i++)
 		if (x->v[i].changed)
 			r = ns_write(x, &x->v[i], flows, &written, reterr);
+	if (r < 0 && json_array_size(x->written))
+		r = round_undo(x, r, reterr);
+	for (size_t i = 0; r == 0 && i < json_array_size(x->written); i++) {
+		json_t *o = json_array_get(x->written, i);
+
+		printf("Proposal %s/%s: amended\n", cli_json_str(o, "ns"), cli_json_str(o, "name"));
+	}
 	if (r == 0 && !written)
 		printf("nothing to amend: the proposals already allow %s\n",
 		       n == 1 ? "this flow" : "these flows");
@@ -387,7 +451,8 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, st
 		goto out;
 	x.k = &k;
 	x.lines = json_array();
-	if (!x.lines) {
+	x.written = json_array();
+	if (!x.lines || !x.written) {
 		r = bh_err_oom(reterr);
 		goto out;
 	}
@@ -419,6 +484,7 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, st
 out:
 	run_reset(&x);
 	json_decref(x.lines);
+	json_decref(x.written);
 	cluster_free(x.c);
 	cli_kube_done(&k);
 	return r;

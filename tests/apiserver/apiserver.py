@@ -49,7 +49,8 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
       write_status  the next "count" writes answer HTTP "status" (500, 429, 503...)
                   Both take optional filters: only writes of "resource" (a plural,
                   or "PLURAL/status" for status writes only) by "verb" (create,
-                  update, patch, delete) count and answer so.
+                  update, patch, delete) count and answer so.  "after": N lets the first
+                  N matching writes through.
   {"op": "stats"}                           counters (401s, watches, lists, faults):
                                             writes_by {"PLURAL[/status]": {VERB: n}},
                                             writes_by_object {"PLURAL[/status]":
@@ -741,7 +742,8 @@ class Handler(BaseHTTPRequestHandler):
                     code = 409 if f == "conflict" else int(req.get("status", 500))
                     STATE.write_faults.append({"count": int(req.get("count", 1)), "status": code,
                                                "resource": req.get("resource"),
-                                               "verb": req.get("verb")})
+                                               "verb": req.get("verb"),
+                                               "after": int(req.get("after", 0))})
                 elif f == "restart":
                     STATE.gen += 1
                     STATE.hist.clear()

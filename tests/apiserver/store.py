@@ -108,7 +108,8 @@ class State:
         self.faults = {"drop": 0, "gone": 0, "malformed": 0, "huge": 0, "stall": 0}
         self.fault_args = {}
         self.gone_http = 0
-        # Write faults, oldest first: {"count", "status", "resource", "verb"}
+        # Write faults, oldest first: {"count", "status", "resource", "verb",
+        # "after" (that many matching writes pass first)}
         # (resource and verb None: any); the first that matches a write fires.
         self.write_faults = []
         self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0,
@@ -125,6 +126,9 @@ class State:
             if f["resource"] is not None and (res is None or f["resource"] not in
                                               (res, res.split("/")[0])):
                 continue
+            if f.get("after", 0) > 0:
+                f["after"] -= 1  # this one passes
+                return None
             f["count"] -= 1
             if f["count"] <= 0:
                 self.write_faults.remove(f)

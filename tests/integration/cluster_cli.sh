@@ -269,6 +269,23 @@ nodeflows node-1 "[$walert]" | control > /dev/null
 get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.before.json"
 bh 2 allow_unknown allow --kubeconfig "$kc" 0000000000000000
 grep -q "no alert '0000000000000000'" "$tmp/allow_unknown.err" || bad "allow unknown: $(cat "$tmp/allow_unknown.err")"
+# All or none: the second object's update refused (422, after the first
+# went through): the first is put back as read, the command fails in one
+# line saying so.
+echo '{"op": "fault", "fault": "write_status", "status": 422, "count": 1, "after": 1, "resource": "proposals", "verb": "update"}' |
+	control > /dev/null
+"$BULKHEAD" allow --kubeconfig "$kc" 77ec37f64b8efbcf > "$tmp/allow_half.out" 2> "$tmp/allow_half.err" &&
+	bad "allow with a refused second write: exit 0"
+get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.half.json"
+python3 - "$tmp/api.before.json" "$tmp/api.half.json" <<'PY' ||
+import json, sys
+b, a = (json.load(open(f)) for f in sys.argv[1:])
+assert b["spec"]["policies"] == a["spec"]["policies"]
+PY
+	bad "allow with a refused second write left shop/bulkhead-api amended"
+[ "$(wc -l < "$tmp/allow_half.err")" = 1 ] && grep -q "nothing amended (put back as read: shop/bulkhead-api)" "$tmp/allow_half.err" ||
+	bad "allow with a refused second write said: $(cat "$tmp/allow_half.err")"
+grep -q "amended" "$tmp/allow_half.out" && bad "allow with a refused second write printed: $(cat "$tmp/allow_half.out")"
 echo '{"op": "fault", "fault": "conflict", "count": 1, "resource": "proposals"}' | control > /dev/null
 bh 0 allow allow --kubeconfig "$kc" 77ec37f64b8efbcf
 grep -q "^77ec37f64b8efbcf: allowed, shop/Deployment/worker -> shop/Deployment/api TCP/9999 is allowed by the proposal (seen on node-1)$" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
