@@ -110,9 +110,7 @@ struct cluster_proposer {
 	size_t n_empty;
 	/* The rounds this holder wrote since it took the Lease. */
 	struct pround_set rounds;
-	/* The namespaces the computation in flight completes (a round cut
-	 * short): the objects of the round kept already written keep their
-	 * content (and any `allow` amendment), only their marker changes. */
+	/* The namespaces the computation in flight completes (ns_write()). */
 	struct pkeep_set keep;
 	uint64_t computations, objects_written, objects_deleted, status_written, write_errors;
 	char err[BH_ERR_MSG_MAX];
@@ -302,9 +300,11 @@ static int scan_run(struct cluster_proposer *p, struct scan *s)
 		const struct pround *mine;
 
 		cluster_stage_effective(&in, &s->v[i].st);
-		/* The holder's own whole round may not be in the watch yet. */
+		/* The holder's own whole round may not be in the watch yet
+		 * (for a while: an object deleted since is written again). */
 		s->v[i].complete = proposal_obj_complete(s->v[i].objs, &s->v[i].id) ||
-				   ((mine = pround_find(&p->rounds, s->v[i].name)) && mine->whole);
+				   ((mine = pround_find(&p->rounds, s->v[i].name)) && mine->whole &&
+				    clock_mono_ms() - mine->at < 2000 * p->a->cfg.lease_renew_s);
 	}
 	return s->r;
 }
@@ -724,7 +724,9 @@ static void status_keep(struct cluster_proposer *p, const struct pns *n)
 
 /* Namespace @j->ns[@i]'s objects marked as one round, the stale ones (in
  * the watch, or written by this holder's last round and maybe not in the
- * watch yet) deleted, the others written. */
+ * watch yet) deleted, the others written; when completing a round cut
+ * short, the objects of the round kept (pkeep_get()) keep their content
+ * and any `allow` amendment, only their marker changes. */
 static void ns_write(struct cluster_proposer *p, struct cluster_pjob *j, size_t i)
 {
 	json_t *objs = j->objs[i];
@@ -755,8 +757,7 @@ static void ns_write(struct cluster_proposer *p, struct cluster_pjob *j, size_t 
 	if (old.r < 0)
 		redo_add(p, j->ns[i]);
 	names_done(&old);
-	if (pround_set(&p->rounds, j->ns[i], id, objs) < 0)
-		log_warning("agent: cluster: %s", strerror(ENOMEM));
+	(void) pround_set(&p->rounds, j->ns[i], id, objs); /* (else: the watch alone) */
 	for (size_t k = 0; k < json_array_size(objs); k++)
 		write_one(p, j->ns[i], json_array_get(objs, k), keep_id);
 	if (!json_array_size(objs))
@@ -779,18 +780,14 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 		log_err("agent: cluster: proposals: %s", j->err.msg);
 		for (size_t i = 0; i < j->n_ns; i++)
 			redo_add(p, j->ns[i]);
-		pkeep_clear(&p->keep);
-		cluster_pjob_free(j);
-		return;
+		goto out;
 	}
 	p->computations++;
 	/* The Lease may have gone meanwhile: only a holder writes. */
 	if (!cluster_lease_held(p->a) || !watches_synced(p)) {
 		log_notice("agent: cluster: proposals computed, but the Lease is no longer held: "
 			   "not written");
-		pkeep_clear(&p->keep);
-		cluster_pjob_free(j);
-		return;
+		goto out;
 	}
 	for (size_t i = 0; i < j->n_ns; i++) {
 		log_info("agent: cluster: proposals of namespace '%s': %zu objects from %zu "
@@ -800,8 +797,9 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 			 pkeep_get(&p->keep, j->ns[i]) ? " (completing a round cut short)" : "");
 		ns_write(p, j, i);
 	}
-	pkeep_clear(&p->keep);
 	(void) loop_timer_arm_in(&p->a->kube_timer, 0);
+out:
+	pkeep_clear(&p->keep);
 	cluster_pjob_free(j);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cluster_propose_round.h"
 
 struct pround *pround_find(struct pround_set *s, const char *ns)
@@ -37,7 +38,9 @@ static void round_drop(struct pround_set *s, const char *ns)
 
 int pround_set(struct pround_set *s, const char *ns, const char *id, const json_t *objs)
 {
-	struct pround r = { .ns = strdup(ns), .id = strdup(id), .whole = true };
+	struct pround r = {
+		.ns = strdup(ns), .id = strdup(id), .whole = true, .at = clock_mono_ms()
+	};
 	struct pround *v;
 
 	round_drop(s, ns);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -21,6 +22,7 @@ struct pround {
 	char **names; /* the objects the round wrote */
 	size_t n;
 	bool whole; /* every write of the round succeeded (so far) */
+	uint64_t at; /* when it was recorded, clock_mono_ms() */
 };
 
 struct pround_set {

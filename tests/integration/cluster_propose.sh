@@ -212,7 +212,7 @@ for k in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedF
     amended["metadata"].pop(k, None)
 open(sys.argv[2] + ".put", "w").write(json.dumps({"op": "put", "object": amended}))
 open(sys.argv[2] + ".del", "w").write(json.dumps({
-    "op": "delete", "resource": "proposals", "group": "bulkhead.io", "namespace": "shop",
+    "op": "delete", "resource": "proposals", "group": "bulkhead.io", "version": "v1alpha1", "namespace": "shop",
     "name": gone["metadata"]["name"], "silent": True}))
 P2
 control < "$tmp/cut.put"
@@ -251,6 +251,12 @@ fi
 
 wait_for $((RENEW * 5 + 5)) completed ||
 	bad "the round cut short in shop (no $cut_gone) was not completed keeping $cut_amended: $(completed)"
+# One of the holder's own whole round deleted (seen by its watch): written
+# again once the holder's trust in its own writes ends (2 x leaseRenew).
+echo "{\"op\": \"delete\", \"resource\": \"proposals\", \"group\": \"bulkhead.io\", \"version\": \"v1alpha1\", \"namespace\": \"shop\", \"name\": \"$cut_gone\"}" |
+	control
+wait_for $((RENEW * 5 + 5)) completed ||
+	bad "shop/$cut_gone, deleted under the holder, was not written again: $(completed)"
 
 # A relearn of shop: the new holder computes its proposals again.
 switched=$(now_ms)
