@@ -19,7 +19,8 @@
 #     plain NetworkPolicies, through kubectl apply --dry-run=client;
 #   - allow: an unknown alert exit 2; the deciding Proposal (and the other
 #     end's, which isolates it too) amended with the rule and its flow,
-#     through an injected 409; again: nothing to amend;
+#     through an injected 409; again: nothing to amend; the second
+#     object's update refused (422): the first put back, one line, exit 1+;
 #   - export: the cluster report (every node's flows and alerts, the
 #     proposals, the namespaces' stages, nodes listed) validates against
 #     docs/report.schema.json; no API server: exit 3, no file.

@@ -14,6 +14,10 @@
 #     and written again);
 #   - kill -9 of the holder: the other agent takes the Lease (the time is
 #     measured, and must stay within leaseDuration + 1 s);
+#   - a round cut short (one of shop's objects deleted as the holder dies,
+#     another amended): the new holder writes the missing one, keeps the
+#     amendment, and marks every object with one round (spec.computation);
+#     an object deleted under it later is written again;
 #   - a PolicyMode learn of namespace shop (written through /_control): once
 #     learnDuration has passed the new holder computes shop's proposals
 #     again (computedAt after the switch), still from both nodes' flows.
