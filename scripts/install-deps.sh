@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Installs everything Bulkhead needs to build, test and run on Debian bookworm.
 # Run as root (or with sudo available).  Idempotent.
+#   --build   only what a release build needs (the Dockerfile's build stage:
+#             compiler, cmake and the libraries' -dev packages; no tests)
 set -euo pipefail
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-PKGS=(
-	# build
-	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-	# libraries (the chosen ones, plus cmocka for tests, libmicrohttpd for
-	# /metrics, libyaml for YAML output, SQLite for the agent's state and
-	# libcrypto, which libcurl already brings, for SHA-256 ids)
+BUILD_PKGS=(
+	build-essential cmake pkg-config
+	# libraries (the chosen ones, libmicrohttpd for /metrics, libyaml for
+	# YAML output, SQLite for the agent's state and libcrypto, which
+	# libcurl already brings, for SHA-256 ids)
 	libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
 	libcurl4-openssl-dev libjansson-dev libpcap-dev
-	libcmocka-dev libmicrohttpd-dev libyaml-dev libsqlite3-dev libssl-dev
+	libmicrohttpd-dev libyaml-dev libsqlite3-dev libssl-dev
+)
+PKGS=(
+	"${BUILD_PKGS[@]}"
+	# tests and the other compilers' builds (fuzzing, clang-format)
+	clang clang-format libclang-rt-14-dev libcmocka-dev
 	# kernel-side tools the integration tests drive and compare against
 	iproute2 nftables conntrack tcpdump iperf3 socat netcat-openbsd
 	# test API server and schema validation
@@ -35,6 +41,7 @@ PKGS=(
 # unless a kubectl is already installed (the Google Cloud SDK's kubectl
 # package ships the same /usr/bin/kubectl and would conflict).
 command -v kubectl > /dev/null 2>&1 || PKGS+=(kubernetes-client)
+[ "${1:-}" = --build ] && PKGS=("${BUILD_PKGS[@]}")
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
