@@ -53,205 +53,11 @@ import ssl
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-BUILTIN = [
-    # group, version, plural, kind, namespaced, shortnames
-    ("", "v1", "namespaces", "Namespace", False, ["ns"]),
-    ("", "v1", "pods", "Pod", True, ["po"]),
-    ("", "v1", "nodes", "Node", False, ["no"]),
-    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
-    ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
-]
-
-HISTORY_MAX = 200000
-
-
-def plural_of(kind):
-    k = kind.lower()
-    if k.endswith("y") and not k.endswith("ey"):
-        return k[:-1] + "ies"
-    if k.endswith("s"):
-        return k + "es"
-    return k + "s"
-
-
-def now_rfc3339():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def status(code, reason, message, details=None):
-    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-         "message": message, "reason": reason, "code": code}
-    if details:
-        s["details"] = details
-    return s
-
-
-class Resource:
-    def __init__(self, group, version, plural, kind, namespaced, short=()):
-        self.group, self.version, self.plural = group, version, plural
-        self.kind, self.namespaced, self.short = kind, namespaced, list(short)
-        self.objs = {}  # (ns, name) -> dict
-        self.enc = {}  # (ns, name) -> bytes (cached JSON)
-        self.keys = []  # sorted
-        self.keys_dirty = False
-
-    @property
-    def key(self):
-        return "%s/%s/%s" % (self.group, self.version, self.plural)
-
-    @property
-    def api_version(self):
-        return "%s/%s" % (self.group, self.version) if self.group else self.version
-
-    def sorted_keys(self):
-        if self.keys_dirty:
-            self.keys = sorted(self.objs)
-            self.keys_dirty = False
-        return self.keys
-
-
-class Conflict(Exception):
-    pass
-
-
-class State:
-    def __init__(self, datadir):
-        self.lock = threading.Condition()
-        self.res = {}
-        for b in BUILTIN:
-            self.add_resource(*b)
-        self.rv = 1
-        self.compacted = 1  # watches from rv < compacted get 410
-        self.hist = []  # (rv, reskey, ns, type, bytes)
-        self.hist_rvs = []
-        self.hist_base = 0  # absolute index of hist[0]
-        self.datadir = datadir
-        self.gen = 0  # bumped by restart faults: streams of older gens close
-        self.faults = {"drop": 0, "gone": 0, "malformed": 0, "huge": 0, "stall": 0}
-        self.fault_args = {}
-        self.gone_http = 0
-        self.conflicts = 0
-        self.write_faults = []  # HTTP statuses the next writes answer
-        self.stats = {"unauthorized": 0, "watches": 0, "lists": 0, "gets": 0, "writes": 0,
-                      "active": 0}
-
-    def add_resource(self, group, version, plural, kind, namespaced, short=()):
-        r = Resource(group, version, plural, kind, namespaced, short)
-        self.res[(group, version, plural)] = r
-        return r
-
-    def resource_for(self, obj):
-        av = obj.get("apiVersion", "")
-        kind = obj.get("kind", "")
-        g, _, v = av.rpartition("/")
-        for r in self.res.values():
-            if r.group == g and r.version == v and r.kind == kind:
-                return r
-        ns = bool(obj.get("metadata", {}).get("namespace"))
-        return self.add_resource(g, v, plural_of(kind), kind, ns)
-
-    # --- loading and saving ---
-    def load_dir(self):
-        path = os.path.join(self.datadir, ".state.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                st = json.load(f)
-            for rdef in st.get("resources", []):
-                if (rdef[0], rdef[1], rdef[2]) not in self.res:
-                    self.add_resource(*rdef)
-            for obj in st["objects"]:
-                self.store(obj, keep_rv=True)
-            self.rv = max(self.rv, st["rv"]) + 1
-            self.compacted = self.rv
-            return
-        for name in sorted(os.listdir(self.datadir)):
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            with open(os.path.join(self.datadir, name)) as f:
-                doc = json.load(f)
-            items = doc.get("items", []) if doc.get("kind", "").endswith("List") else [doc]
-            for obj in items:
-                self.rv += 1
-                self.init_meta(obj)
-                self.store(obj)
-        self.compacted = self.rv
-
-    def save(self):
-        objs = []
-        for r in self.res.values():
-            objs.extend(r.objs.values())
-        defs = [[r.group, r.version, r.plural, r.kind, r.namespaced] for r in self.res.values()]
-        tmp = os.path.join(self.datadir, ".state.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump({"rv": self.rv, "resources": defs, "objects": objs}, f)
-        os.rename(tmp, os.path.join(self.datadir, ".state.json"))
-
-    def init_meta(self, obj):
-        md = obj.setdefault("metadata", {})
-        md.setdefault("uid", str(uuid.uuid4()))
-        md.setdefault("creationTimestamp", now_rfc3339())
-        md["resourceVersion"] = str(self.rv)
-
-    def store(self, obj, keep_rv=False):
-        r = self.resource_for(obj)
-        md = obj["metadata"]
-        key = (md.get("namespace", "") if r.namespaced else "", md["name"])
-        if key not in r.objs:
-            r.keys_dirty = True
-        r.objs[key] = obj
-        r.enc[key] = json.dumps(obj, separators=(",", ":")).encode()
-        return r, key
-
-    # --- mutations (lock held) ---
-    def record(self, r, ns, etype, obj):
-        data = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
-        self.hist.append((self.rv, r.key, ns, etype, data, obj))
-        self.hist_rvs.append(self.rv)
-        if len(self.hist) > HISTORY_MAX:
-            drop = len(self.hist) // 2
-            self.compacted = self.hist_rvs[drop - 1] + 1
-            del self.hist[:drop]
-            del self.hist_rvs[:drop]
-            self.hist_base += drop
-        self.lock.notify_all()
-
-    def put(self, obj, precondition=None, create_only=False):
-        r = self.resource_for(obj)
-        md = obj.setdefault("metadata", {})
-        key = (md.get("namespace", "") if r.namespaced else "", md.get("name", ""))
-        old = r.objs.get(key)
-        if create_only and old is not None:
-            raise Conflict("AlreadyExists")
-        if precondition and old is not None and old["metadata"]["resourceVersion"] != precondition:
-            raise Conflict("Conflict")
-        if precondition and old is None:
-            raise KeyError(key)
-        self.rv += 1
-        if old is not None:
-            md["uid"] = old["metadata"].get("uid", md.get("uid"))
-            md["creationTimestamp"] = old["metadata"].get("creationTimestamp")
-        self.init_meta(obj)
-        self.store(obj)
-        self.record(r, key[0], "MODIFIED" if old is not None else "ADDED", obj)
-        return obj
-
-    def delete(self, r, key, silent=False):
-        obj = r.objs.pop(key)
-        r.enc.pop(key)
-        r.keys_dirty = True
-        self.rv += 1
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["resourceVersion"] = str(self.rv)
-        if silent:
-            self.compacted = self.rv + 1
-        else:
-            self.record(r, key[0], "DELETED", obj)
-        return obj
-
+import crd
+from store import Conflict, State, json_patch, merge_patch, status
 
 STATE = None
 ARGS = None
@@ -277,58 +83,13 @@ def parse_path(path):
     if not rest:
         raise KeyError(path)
     r = STATE.res.get((g, v, rest[0]))
-    if r is None:
+    if r is None or (ns is not None and not r.namespaced):
         raise KeyError(path)
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
-    if len(rest) > 3:
+    if len(rest) > 3 or sub not in (None, "status") or (sub and r.status_sub is False):
         raise KeyError(path)
     return r, ns, name, sub
-
-
-def merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    out = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
-
-
-def json_patch(doc, ops):
-    doc = copy.deepcopy(doc)
-    for op in ops:
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
-        parent = doc
-        for p in parts[:-1]:
-            parent = parent[int(p)] if isinstance(parent, list) else parent.setdefault(p, {})
-        last = parts[-1]
-        o = op["op"]
-        if o == "test":
-            cur = parent[int(last)] if isinstance(parent, list) else parent.get(last)
-            if cur != op.get("value"):
-                raise Conflict("Conflict")
-        elif o in ("add", "replace"):
-            if isinstance(parent, list):
-                if last == "-":
-                    parent.append(op["value"])
-                else:
-                    parent.insert(int(last), op["value"])
-            else:
-                parent[last] = op["value"]
-        elif o == "remove":
-            if isinstance(parent, list):
-                del parent[int(last)]
-            else:
-                parent.pop(last, None)
-        else:
-            raise ValueError("unsupported op " + o)
-    return doc
 
 
 def table_for(r, objs_enc, rv, cont=None, remaining=None, include_header=True):
@@ -337,11 +98,14 @@ def table_for(r, objs_enc, rv, cont=None, remaining=None, include_header=True):
         obj = json.loads(enc)
         md = obj["metadata"]
         cells = [md["name"]]
-        if r.plural == "pods":
+        if r.columns is not None:
+            cells += crd.row_cells(r, obj)
+        elif r.plural == "pods":
             cells += [obj.get("status", {}).get("phase", ""),
                       obj.get("status", {}).get("podIP", ""),
                       obj.get("spec", {}).get("nodeName", "")]
-        cells.append(md.get("creationTimestamp", ""))
+        if r.columns is None:
+            cells.append(md.get("creationTimestamp", ""))
         rows.append({"cells": cells, "object": {
             "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": md}})
     cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
@@ -350,6 +114,8 @@ def table_for(r, objs_enc, rv, cont=None, remaining=None, include_header=True):
                  {"name": "IP", "type": "string", "format": "", "description": "", "priority": 1},
                  {"name": "Node", "type": "string", "format": "", "description": "", "priority": 1}]
     cols.append({"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0})
+    if r.columns is not None:
+        cols = crd.column_defs(r)
     meta = {"resourceVersion": str(rv)}
     if cont:
         meta["continue"] = cont
@@ -468,7 +234,8 @@ class Handler(BaseHTTPRequestHandler):
                 groups.setdefault(r.group, set()).add(r.version)
         out = []
         for g, vs in sorted(groups.items()):
-            vers = [{"groupVersion": "%s/%s" % (g, v), "version": v} for v in sorted(vs)]
+            vers = [{"groupVersion": "%s/%s" % (g, v), "version": v}
+                    for v in sorted(vs, key=crd.version_key)]
             out.append({"name": g, "versions": vers, "preferredVersion": vers[0]})
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
 
@@ -482,10 +249,15 @@ class Handler(BaseHTTPRequestHandler):
             if r.group != g or r.version != v:
                 continue
             verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-            rl.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                       "kind": r.kind, "verbs": verbs, "shortNames": r.short})
-            rl.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
-                       "kind": r.kind, "verbs": ["get", "patch", "update"]})
+            ent = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                   "kind": r.kind, "verbs": verbs, "shortNames": r.short}
+            if r.categories:
+                ent["categories"] = r.categories
+            rl.append(ent)
+            if r.status_sub is not False:
+                rl.append({"name": r.plural + "/status", "singularName": "",
+                           "namespaced": r.namespaced, "kind": r.kind,
+                           "verbs": ["get", "patch", "update"]})
         if not rl:
             return self.fail(404, "NotFound", "the server could not find the requested resource")
         self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
@@ -528,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
         if cont:
             meta += ',"continue":"%s","remainingItemCount":%d' % (cont, remaining)
         body = b'{"kind":"%s","apiVersion":"%s","metadata":{%s},"items":[' % (
-            (r.kind + "List").encode(), r.api_version.encode(), meta.encode())
+            r.list_kind.encode(), r.api_version.encode(), meta.encode())
         body += b",".join(out) + b"]}"
         self.send_json(200, body)
 
@@ -688,29 +460,38 @@ class Handler(BaseHTTPRequestHandler):
         self.chunk(data + b"\n")
 
     # --- writes ---
-    def write_prologue(self):
+    def write_prologue(self, verb):
+        """Authorizes, counts and parses a write of @verb (create, update,
+        patch, delete); answers it (None) when a write fault matches."""
         if not self.authorized():
             return None
+        try:
+            t = parse_path(urlsplit(self.path).path.rstrip("/"))
+        except KeyError:
+            t = None
+        res = obj_key = None
+        if t is not None:
+            r, ns, name, sub = t
+            res = r.plural + ("/status" if sub else "")
+            if name:
+                obj_key = "%s/%s" % (ns, name) if r.namespaced and ns else name
         with STATE.lock:
-            STATE.stats["writes"] += 1
-            if STATE.conflicts > 0:
-                STATE.conflicts -= 1
-                self.body()
-                self.fail(409, "Conflict", "the object has been modified; please apply your changes "
-                          "to the latest version and try again (injected)")
-                return None
-            if STATE.write_faults:
-                code = STATE.write_faults.pop(0)
-                self.body()
+            STATE.count_write(res, verb, obj_key)
+            f = STATE.take_fault(res, verb)
+        if f is not None:
+            self.body()
+            code = f["status"]
+            if code == 409:
+                self.fail(409, "Conflict", "the object has been modified; please apply your "
+                          "changes to the latest version and try again (injected)")
+            else:
                 self.fail(code, "InternalError" if code >= 500 else "TooManyRequests",
                           "injected HTTP %d" % code)
-                return None
-        try:
-            return parse_path(urlsplit(self.path).path.rstrip("/"))
-        except KeyError:
+            return None
+        if t is None:
             self.body()
             self.fail(404, "NotFound", "the server could not find the requested resource")
-            return None
+        return t
 
     def read_obj(self):
         try:
@@ -723,7 +504,7 @@ class Handler(BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         if u.path == "/_control":
             return self.control()
-        t = self.write_prologue()
+        t = self.write_prologue("create")
         if t is None:
             return
         r, ns, name, sub = t
@@ -734,22 +515,37 @@ class Handler(BaseHTTPRequestHandler):
             return self.fail(405, "MethodNotAllowed", "POST to a collection only")
         md = obj.setdefault("metadata", {})
         if r.namespaced:
-            md["namespace"] = ns or md.get("namespace", "default")
+            if ns and md.get("namespace") not in (None, "", ns):
+                return self.fail(400, "BadRequest", "the namespace of the provided object does "
+                                 "not match the namespace sent on the request")
+            md["namespace"] = ns or md.get("namespace") or "default"
+        else:
+            md.pop("namespace", None)
         if not md.get("name"):
             return self.fail(422, "Invalid", "metadata.name: Required value")
         obj.setdefault("apiVersion", r.api_version)
         obj.setdefault("kind", r.kind)
+        if obj["apiVersion"] != r.api_version or obj["kind"] != r.kind:
+            return self.fail(400, "BadRequest", "%s %s in the body, %s %s in the path" % (
+                obj["apiVersion"], obj["kind"], r.api_version, r.kind))
         md.pop("resourceVersion", None)
+        with STATE.lock:
+            STATE.count_object(r.plural, "%s/%s" % (md["namespace"], md["name"])
+                               if r.namespaced else md["name"])
+        if r.status_sub:
+            obj.pop("status", None)  # create ignores status, as the real server
         with STATE.lock:
             try:
                 out = STATE.put(obj, create_only=True)
             except Conflict:
                 return self.fail(409, "AlreadyExists", '%s "%s" already exists' % (r.plural, md["name"]))
+            except crd.Invalid as e:
+                return self.fail(422, "Invalid", '%s "%s" is invalid: %s' % (r.kind, md["name"], e))
             enc = json.dumps(out).encode()
         self.send_json(201, enc)
 
-    def update(self, make):
-        t = self.write_prologue()
+    def update(self, verb, make):
+        t = self.write_prologue(verb)
         if t is None:
             return
         r, ns, name, sub = t
@@ -775,10 +571,14 @@ class Handler(BaseHTTPRequestHandler):
                 keep = copy.deepcopy(old)
                 keep["status"] = new.get("status")
                 new = keep
-            else:
+            elif r.status_sub:
+                new.pop("status", None)
+                if "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+            elif r.status_sub is None:
                 new["status"] = new.get("status", old.get("status"))
-                if "status" in new and new["status"] is None:
-                    del new["status"]
+            if "status" in new and new["status"] is None:
+                del new["status"]
             new.setdefault("metadata", {})
             new["metadata"]["name"] = name
             if r.namespaced:
@@ -789,6 +589,8 @@ class Handler(BaseHTTPRequestHandler):
             except Conflict:
                 return self.fail(409, "Conflict", "the object has been modified; please apply your "
                                  "changes to the latest version and try again")
+            except crd.Invalid as e:
+                return self.fail(422, "Invalid", '%s "%s" is invalid: %s' % (r.kind, name, e))
             enc = json.dumps(out).encode()
         self.send_json(200, enc)
 
@@ -796,7 +598,7 @@ class Handler(BaseHTTPRequestHandler):
         def make(old, raw):
             new = json.loads(raw)
             return new, new.get("metadata", {}).get("resourceVersion") or None
-        self.update(make)
+        self.update("update", make)
 
     def do_PATCH(self):
         ctype = self.headers.get("Content-Type", "")
@@ -813,10 +615,10 @@ class Handler(BaseHTTPRequestHandler):
                 if old["metadata"]["resourceVersion"] != pre:
                     raise Conflict()
             return new, None
-        self.update(make)
+        self.update("patch", make)
 
     def do_DELETE(self):
-        t = self.write_prologue()
+        t = self.write_prologue("delete")
         if t is None:
             return
         r, ns, name, sub = t
@@ -837,7 +639,10 @@ class Handler(BaseHTTPRequestHandler):
         op = req.get("op")
         with STATE.lock:
             if op == "put":
-                obj = STATE.put(req["object"])
+                try:
+                    obj = STATE.put(req["object"])
+                except crd.Invalid as e:
+                    return self.fail(422, "Invalid", str(e))
                 return self.send_json(200, obj)
             if op == "put_many":
                 for o in req["objects"]:
@@ -856,7 +661,8 @@ class Handler(BaseHTTPRequestHandler):
                     out[r.key] = {"%s/%s" % k: o["metadata"]["resourceVersion"] for k, o in r.objs.items()}
                 return self.send_json(200, {"rv": STATE.rv, "objects": out})
             if op == "stats":
-                return self.send_json(200, dict(STATE.stats, rv=STATE.rv, compacted=STATE.compacted))
+                return self.send_json(200, dict(STATE.stats, rv=STATE.rv, compacted=STATE.compacted,
+                                                pending_faults=STATE.write_faults))
             if op == "bench_touch":
                 r = STATE.res[("", "v1", "pods")]
                 old = r.objs[(req["namespace"], req["name"])]
@@ -868,10 +674,11 @@ class Handler(BaseHTTPRequestHandler):
                 f = req.get("fault")
                 if f == "gone_http":
                     STATE.gone_http += int(req.get("count", 1))
-                elif f == "conflict":
-                    STATE.conflicts += int(req.get("count", 1))
-                elif f == "write_status":
-                    STATE.write_faults += [int(req.get("status", 500))] * int(req.get("count", 1))
+                elif f in ("conflict", "write_status"):
+                    code = 409 if f == "conflict" else int(req.get("status", 500))
+                    STATE.write_faults.append({"count": int(req.get("count", 1)), "status": code,
+                                               "resource": req.get("resource"),
+                                               "verb": req.get("verb")})
                 elif f == "restart":
                     STATE.gen += 1
                     STATE.hist.clear()
@@ -943,6 +750,8 @@ def main():
     ap.add_argument("--generate-pods", type=int, default=0, help="write N pods into DIR first")
     ap.add_argument("--crd", action="append", default=[],
                     help="GROUP/VERSION/PLURAL/KIND of a namespaced custom resource")
+    ap.add_argument("--crd-file", action="append", default=[],
+                    help="CustomResourceDefinitions to register at start (YAML or JSON)")
     ap.add_argument("--sent-log", help="append NS/NAME TIME_NS of every bench-stamped event sent")
     ap.add_argument("--verbose", action="store_true")
     ARGS = ap.parse_args()
@@ -950,10 +759,20 @@ def main():
         with open(os.path.join(ARGS.dir, "generated.json"), "w") as f:
             json.dump(gen_pods(ARGS.generate_pods), f)
     STATE = State(ARGS.dir)
-    for crd in ARGS.crd:
-        g, v, plural, kind = crd.split("/")
+    for spec in ARGS.crd:
+        g, v, plural, kind = spec.split("/")
         STATE.add_resource(g, v, plural, kind, True)
     STATE.load_dir()
+    for path in ARGS.crd_file:
+        for obj in crd.load_docs(path):
+            if not crd.is_crd(obj):
+                sys.exit("apiserver: %s: %s %s is not a CustomResourceDefinition" % (
+                    path, obj.get("kind"), obj.get("metadata", {}).get("name")))
+            try:
+                with STATE.lock:
+                    STATE.put(obj)
+            except crd.Invalid as e:
+                sys.exit("apiserver: %s: %s: %s" % (path, obj.get("metadata", {}).get("name"), e))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(ARGS.cert, ARGS.key)
     if ARGS.client_ca:
