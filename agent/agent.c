@@ -22,6 +22,8 @@
 #include <time.h>
 
 #include "agent_int.h"
+#include "cluster_lease.h"
+#include "cluster_propose.h"
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
@@ -288,6 +290,11 @@ int agent_new(struct agent_config *cfg, const char *config_path, struct agent **
 		socket_dir_make(a->cfg.socket);
 		r = agent_http_start(a, reterr);
 	}
+	/* cluster mode (docs/cluster.md): the Lease, the holder's proposals */
+	if (r == 0)
+		r = cluster_lease_start(a, reterr);
+	if (r == 0)
+		r = cluster_propose_start(a, reterr);
 	if (r == 0 && loop_timer_arm_in(&a->stats_timer, AGENT_STATS_MS) < 0)
 		r = bh_err_oom(reterr);
 	if (r < 0)
@@ -320,6 +327,9 @@ struct agent *agent_free(struct agent *a)
 	/* Before the server: it answers its waiting requests. */
 	agent_report_stop(a);
 	agent_http_stop(a);
+	/* cluster mode: before the source (they use its API client) */
+	cluster_propose_stop(a);
+	cluster_lease_stop(a);
 	agent_propose_stop(a);
 	agent_learn_stop(a);
 	agent_alerts_stop(a);

@@ -15,6 +15,7 @@
 #include "agent_int.h"
 #include "alerts.h"
 #include "cluster.h"
+#include "cluster_propose.h"
 #include "dashboard.h"
 #include "http_server.h"
 #include "json_out.h"
@@ -189,6 +190,10 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	agent_propose_status(a, &w);
 	json_out_key(&w, "stages");
 	agent_stage_status(a, &w);
+	if (a->cfg.cluster) {
+		json_out_key(&w, "cluster");
+		cluster_propose_status(a, &w);
+	}
 	json_out_key(&w, "uptime_seconds");
 	json_out_int(&w, up < 0 ? 0 : up);
 	json_out_obj_end(&w);

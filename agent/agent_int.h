@@ -45,6 +45,8 @@ struct alerts;
 struct capture;
 struct engine;
 struct cluster;
+struct cluster_lease;
+struct cluster_proposer;
 struct ctmon;
 struct http_request;
 struct http_response;
@@ -281,6 +283,11 @@ struct agent {
 	const struct cluster *stage_src;
 	uint64_t stage_ns_gen;
 	int64_t stage_retry; /* unix seconds: a failed computation retried then */
+
+	/* --- cluster mode: the Lease and its holder's proposals
+	 * (cluster_lease.c, cluster_propose.c); NULL without cfg.cluster --- */
+	struct cluster_lease *lease;
+	struct cluster_proposer *proposer;
 
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */

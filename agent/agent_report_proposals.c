@@ -26,6 +26,7 @@
 #include "log.h"
 #include "netpol_emit.h"
 #include "proposal_doc.h"
+#include "propose.h"
 #include "proto.h"
 #include "selector.h"
 #include "state_db.h"
@@ -223,13 +224,41 @@ static int rule_add_edge(struct rrule *rr, size_t i)
 	return 0;
 }
 
+/* One rule of a proposed policy that edge @i justifies. */
+struct judge {
+	struct rpol *rpl;
+	enum netpol_dir dir;
+	size_t i;
+	bool allowed;
+	const struct netpol *by;
+	enum netpol_dir by_dir;
+	size_t by_rule;
+};
+
+static int judge_rule_cb(size_t rule, void *userdata)
+{
+	struct judge *j = userdata;
+	int r = rule_add_edge(&j->rpl->rules[j->dir][rule], j->i);
+
+	if (r < 0)
+		return r;
+	j->allowed = true;
+	if (!j->by) {
+		j->by = &j->rpl->pp->np;
+		j->by_dir = j->dir;
+		j->by_rule = rule;
+	}
+	return 0;
+}
+
 int report_proposals_judge(struct report *rp, struct engine *eng, size_t i,
 			   const struct engine_ep *s, const struct engine_ep *d)
 {
 	struct redge *e = &rp->e[i];
-	const struct netpol *by = NULL;
-	enum netpol_dir by_dir = NETPOL_INGRESS;
-	size_t by_rule = 0;
+	struct judge j = { .i = i };
+	const struct netpol *by;
+	enum netpol_dir by_dir;
+	size_t by_rule;
 	bool isolated[_NETPOL_DIR_MAX] = { false }, allowed[_NETPOL_DIR_MAX] = { false };
 	const struct pod *dpod = e->dst_pidx != REPORT_NONE ? &rp->c->pods[e->dst_pidx] : NULL;
 	int r;
@@ -240,33 +269,26 @@ int report_proposals_judge(struct report *rp, struct engine *eng, size_t i,
 		size_t self = dir == NETPOL_INGRESS ? e->dst_pidx : e->src_pidx;
 		const struct pod *sp;
 
-		if (self == REPORT_NONE || rp->c->pods[self].host_network)
+		if (self == REPORT_NONE)
 			continue;
 		sp = &rp->c->pods[self];
+		j.dir = (enum netpol_dir) dir;
 		for (size_t k = pol_first(rp, sp->ns);
 		     k < rp->n_pol && strcmp(rp->pol[k].pp->np.ns, sp->ns) == 0; k++) {
-			const struct netpol *np = &rp->pol[k].pp->np;
-
-			if (!np->types[dir] || !selector_matches(&np->pod_sel, &sp->labels))
-				continue;
-			isolated[dir] = true;
-			for (size_t ri = 0; ri < np->n_rules[dir]; ri++) {
-				if (!engine_rule_allows(eng, np, &np->rules[dir][ri],
-							dir == NETPOL_INGRESS ? s : d, dpod,
-							e->proto, e->port))
-					continue;
-				r = rule_add_edge(&rp->pol[k].rules[dir][ri], i);
-				if (r < 0)
-					return r;
-				allowed[dir] = true;
-				if (!by) {
-					by = np;
-					by_dir = (enum netpol_dir) dir;
-					by_rule = ri;
-				}
-			}
+			j.rpl = &rp->pol[k];
+			j.allowed = false;
+			r = propose_rules_justified(eng, &rp->pol[k].pp->np, j.dir, sp,
+						    dir == NETPOL_INGRESS ? s : d, dpod, e->proto,
+						    e->port, judge_rule_cb, &j);
+			if (r < 0)
+				return r;
+			isolated[dir] |= r > 0;
+			allowed[dir] |= j.allowed;
 		}
 	}
+	by = j.by;
+	by_dir = j.by_dir;
+	by_rule = j.by_rule;
 	if (strcmp(e->state, "uncovered") != 0 || !by || (isolated[0] && !allowed[0]) ||
 	    (isolated[1] && !allowed[1]))
 		return 0;

@@ -139,6 +139,28 @@ void proposal_ns_view_done(struct proposal *view);
 
 void proposal_done(struct proposal *p);
 
+struct engine;
+struct engine_ep;
+
+typedef int propose_justified_fn(size_t rule, void *userdata);
+/*
+ * The rules of a proposed policy @np, direction @dir, that one learned flow
+ * justifies (learner/propose_justify.c; the report's proposals[].rules and
+ * the Proposal objects' rules[].flows use it): @np lists @dir and selects
+ * the flow's own side for it (@self: the destination's pod for ingress,
+ * the source's for egress; NULL, a pod of another namespace or one on the
+ * host network: never), and the rule allows the flow's other side @peer
+ * on @proto/@port (engine_rule_allows(), named ports against @dst, the
+ * destination's pod or NULL).  Calls @fn with the index of each such rule,
+ * in order.  Returns 1 when @np isolates @self for @dir (whether or not a
+ * rule allowed the flow), 0 when not, or the first negative return of
+ * @fn.  Everything is borrowed; no allocation.
+ */
+int propose_rules_justified(const struct engine *e, const struct netpol *np, enum netpol_dir dir,
+			    const struct pod *self, const struct engine_ep *peer,
+			    const struct pod *dst, uint8_t proto, uint16_t port,
+			    propose_justified_fn *fn, void *userdata);
+
 /* One flow, as an alert names it (include/alerts.h). */
 struct propose_amend_flow {
 	/* The deciding direction: ingress amends the destination's policy,

@@ -1,18 +1,33 @@
 #!/usr/bin/python3
 """A test Kubernetes API server speaking the real wire protocol.
 
-Backed by a directory of objects (JSON files holding one object or a List;
-the state is saved back to DIR/.state.json on SIGTERM and read on start, so
-a restarted server keeps its objects and resourceVersions), over TLS with
-bearer tokens read from a file on every request (so rotation can be tested)
-or a client certificate signed by the CA.
+Backed by a directory of objects (JSON or YAML files holding objects or
+Lists; the state is saved back to DIR/.state.json on SIGTERM and read on
+start, so a restarted server keeps its objects and resourceVersions), over
+TLS on --address (default 127.0.0.1) with bearer tokens read from a file on
+every request (so rotation can be tested) or a client certificate signed by
+the CA.  store.py holds the objects, crd.py the CustomResourceDefinitions.
 
-Protocol: discovery (/version, /api, /apis, /api/v1, /apis/G/V), get, list
-with limit/continue, watch with chunked transfer encoding (one JSON event per
-line), resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Gone for a
-compacted resourceVersion (an ERROR event, as the real server sends), Table
-output for kubectl, create/update/merge-patch/json-patch/delete, the status
-subresource and resourceVersion preconditions (409 Conflict).
+Protocol: discovery (/version, /api, /apis, /api/v1, /apis/G, /apis/G/V), get,
+list with limit/continue, watch with chunked transfer encoding (one JSON event
+per line), resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Gone for
+a compacted resourceVersion (an ERROR event, as the real server sends), Table
+output for kubectl, create/update/merge-patch/json-patch/delete,
+resourceVersion preconditions (409 Conflict), metadata.generation.
+
+Resources: namespaces, pods, nodes, networkpolicies, coordination.k8s.io/v1
+leases (namespaced, no status subresource), and
+apiextensions.k8s.io/v1 customresourcedefinitions.  A stored CRD (POST, the
+control put, a file in --dir, --crd-file FILE) registers its resource as the
+real server does: its group, every served version (each a store of its own,
+no conversion), plural/singular/kind/listKind/shortNames/categories, scope
+(Cluster or Namespaced), the additionalPrinterColumns Table output evaluates
+(simple JSONPath: .spec.mode, .a[0].b, .a[*]; dates as ages), and the status
+subresource: with one, create drops status, writes to the main resource keep
+the stored status and writes to /status keep everything else; without one,
+/status is 404 and main writes change everything.  Deleting the CRD deletes
+its objects and unregisters it.  --crd G/V/PLURAL/KIND registers a namespaced
+resource the older, lenient way (main writes keep a status they omit).
 
 Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   {"op": "put", "object": {...}}            create or replace, one event
@@ -30,7 +45,13 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
                   apiserver whose watch cache starts at the current revision)
       conflict    the next "count" writes answer 409 Conflict
       write_status  the next "count" writes answer HTTP "status" (500, 429, 503...)
-  {"op": "stats"}                           counters (401s, watches, lists, faults)
+                  Both take optional filters: only writes of "resource" (a plural,
+                  or "PLURAL/status" for status writes only) by "verb" (create,
+                  update, patch, delete) count and answer so.
+  {"op": "stats"}                           counters (401s, watches, lists, faults):
+                                            writes_by {"PLURAL[/status]": {VERB: n}},
+                                            writes_by_object {"PLURAL[/status]":
+                                            {"[NS/]NAME": n}}, faulted, pending_faults
   {"op": "bench_touch", "namespace": NS, "name": N}
                                             modifies a pod, stamping the annotation
                                             bench/sent-ns with the time of sending

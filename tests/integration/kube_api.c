@@ -184,6 +184,87 @@ static void write_conflicts_retried(void **state)
 		"z");
 }
 
+/* A JSON merge patch of Lease bulkhead-proposer's holder with precondition @rv. */
+static int lease_patch(struct fx *f, const char *holder, const char *rv, json_t **ret)
+{
+	struct kube_ref ref = { .group = "coordination.k8s.io",
+				.version = "v1",
+				.resource = "leases",
+				.ns = "bulkhead-system" };
+	json_t *patch = json_pack("{s:{s:s}}", "spec", "holderIdentity", holder);
+	struct bh_err err = { 0 };
+	int r;
+
+	assert_non_null(patch);
+	r = kube_write_wait_patch(f->cl, &ref, "bulkhead-proposer", false, patch, rv, ret, &err);
+	json_decref(patch);
+	return r;
+}
+
+static json_int_t writes_by(struct fx *f, const char *res, const char *verb)
+{
+	json_t *st = apisrv_control(&f->s, "{s:s}", "op", "stats");
+	json_int_t n;
+
+	assert_non_null(st);
+	n = json_integer_value(
+		json_object_get(json_object_get(json_object_get(st, "writes_by"), res), verb));
+	json_decref(st);
+	return n;
+}
+
+/* A Lease written as the proposer's election does (create, patch with the
+ * read resourceVersion, 409 with a stale one), and a conflict fault that
+ * answers only Lease patches: pod updates and the Lease's create pass. */
+static void lease_and_conflicts_per_resource(void **state)
+{
+	struct fx *f = *state;
+	struct kube_ref pods = { .group = "", .version = "v1", .resource = "pods", .ns = "x" };
+	struct kube_ref leases = { .group = "coordination.k8s.io",
+				   .version = "v1",
+				   .resource = "leases",
+				   .ns = "bulkhead-system" };
+	struct kube_write_stats before, after;
+	struct bh_err err = { 0 };
+	json_t *lease, *out = NULL, *ans;
+	char rv0[32], rv1[32];
+
+	fx_up(f, NULL);
+	ans = apisrv_control(&f->s, "{s:s, s:s, s:i, s:s, s:s}", "op", "fault", "fault", "conflict",
+			     "count", 1, "resource", "leases", "verb", "patch");
+	json_decref(ans);
+	lease = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i}}", "apiVersion",
+			  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+			  "bulkhead-proposer", "spec", "holderIdentity", "node-1",
+			  "leaseDurationSeconds", 15);
+	assert_int_equal(kube_write_wait_create(f->cl, &leases, lease, &out, &err), 0);
+	json_decref(lease);
+	(void) snprintf(rv0, sizeof(rv0), "%s",
+			json_string_value(json_object_get(json_object_get(out, "metadata"),
+							  "resourceVersion")));
+	json_decref(out);
+	kube_write_stats_get(&before);
+	assert_int_equal(kube_write_wait_update(f->cl, &pods, "a", false, relabel_cb, (char *) "z",
+						NULL, &err),
+			 0);
+	kube_write_stats_get(&after);
+	assert_int_equal(after.conflicts - before.conflicts, 0);
+	/* The injected 409 answers the Lease patch with the current version. */
+	assert_int_equal(lease_patch(f, "node-2", rv0, NULL), -ESTALE);
+	assert_int_equal(lease_patch(f, "node-2", rv0, &out), 0);
+	(void) snprintf(rv1, sizeof(rv1), "%s",
+			json_string_value(json_object_get(json_object_get(out, "metadata"),
+							  "resourceVersion")));
+	json_decref(out);
+	assert_string_not_equal(rv0, rv1);
+	/* A real conflict: another node patching with the version it read. */
+	assert_int_equal(lease_patch(f, "node-3", rv0, NULL), -ESTALE);
+	assert_int_equal(lease_patch(f, "node-3", rv1, NULL), 0);
+	assert_int_equal(writes_by(f, "leases", "patch"), 4);
+	assert_int_equal(writes_by(f, "leases", "create"), 1);
+	assert_int_equal(writes_by(f, "pods", "update"), 1);
+}
+
 static void fault_drop(void **state)
 {
 	struct fx *f = *state;
@@ -594,6 +675,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(initial_sync_10k_paged, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(events_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(write_conflicts_retried, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(lease_and_conflicts_per_resource, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_drop, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_event, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fault_gone_http, fx_setup, fx_teardown),

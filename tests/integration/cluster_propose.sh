@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# integration.cluster_propose: the proposer Lease and the holder's Proposal
+# objects (docs/cluster.md, "The Lease and the proposer") with two agent
+# processes in cluster mode on the test API server (loopback, no root, no
+# nftables: --no-enforce).  The NodeFlows objects of node-1 and node-2 are
+# put through /_control (tests/data/propose's two flows files), the pods of
+# the application's workloads run on both nodes:
+#   - exactly one agent holds the Lease; one Proposal per workload appears,
+#     its policies those `bulkhead propose` makes from both files, spec.nodes
+#     naming both nodes, status.mode preview (no PolicyMode);
+#   - kill -9 of the holder: the other agent takes the Lease (the time is
+#     measured, and must stay within leaseDuration + leaseRenew);
+#   - a PolicyMode learn of namespace shop (written through /_control): once
+#     learnDuration has passed the new holder computes shop's proposals
+#     again (computedAt after the switch), still from both nodes' flows.
+set -uo pipefail
+unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+: "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
+src=$BH_SOURCE_DIR
+data=$src/tests/data
+tmp=$(mktemp -d /tmp/bh-clusterprop.XXXXXX)
+api= a1= a2=
+cleanup() {
+	for p in $a1 $a2 $api; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+
+# Lease timings of this test (the defaults are 15 s and 5 s).
+DURATION=3 RENEW=1 LEARN=2
+
+"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
+mkdir "$tmp/data"
+cp "$data/propose/snapshot.json" "$tmp/data/objects.json"
+/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
+	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
+	--token-file "$tmp/certs/token" --port-file "$tmp/port" \
+	--crd-file "$data/cluster/crds.yaml" 2> "$tmp/api.log" &
+api=$!
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { echo "FAIL: the API server did not start"; cat "$tmp/api.log"; exit 1; }
+apiport=$(cat "$tmp/port")
+"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
+base=https://127.0.0.1:$apiport
+control() { curl -sk -X POST --data-binary @- "$base/_control" > /dev/null; }
+get() { curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "$base$1"; }
+now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+
+# Each node's NodeFlows: its flows file's members as the spec.
+for n in 1 2; do
+	python3 - "$data/propose/flows-node-$n.json" node-$n << 'P' | control
+import json, sys
+f = json.load(open(sys.argv[1]))
+print(json.dumps({"op": "put", "object": {
+    "apiVersion": "bulkhead.io/v1alpha1", "kind": "NodeFlows",
+    "metadata": {"name": sys.argv[2]},
+    "spec": {"node": sys.argv[2], "generated": f["generated"], "stats": f["stats"],
+             "flows": f["flows"]}}}))
+P
+done
+[ "$(get /apis/bulkhead.io/v1alpha1/nodeflows | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')" = 2 ] ||
+	{ echo "FAIL: the NodeFlows objects were not stored"; cat "$tmp/api.log"; exit 1; }
+
+cat > "$tmp/config.yaml" << EOF
+cluster: true
+namespace: bulkhead-system
+leaseDuration: ${DURATION}s
+leaseRenew: ${RENEW}s
+learnDuration: ${LEARN}s
+logLevel: info
+EOF
+start_agent() { # N
+	"$BULKHEAD" agent --node "node-$1" --kubeconfig "$tmp/kubeconfig" --config "$tmp/config.yaml" \
+		--state-dir "$tmp/state-$1" --no-enforce --socket "$tmp/agent-$1.sock" --listen "" \
+		> "$tmp/agent-$1.log" 2>&1 &
+}
+start_agent 1
+a1=$!
+start_agent 2
+a2=$!
+wait_for() { # SECONDS CMD...
+	local t=$1
+	shift
+	for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+status() { # N EXPR
+	curl -s --max-time 5 --unix-socket "$tmp/agent-$1.sock" http://agent/status |
+		python3 -c "import json, sys; d = json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$2" 2> /dev/null
+}
+holder_is() { [ "$(status "$1" "['cluster']['leaseHolder']")" = True ]; }
+one_holder() { holder_is 1 || holder_is 2; }
+wait_for 20 one_holder || { bad "no agent took the Lease"; tail -5 "$tmp"/agent-*.log; exit 1; }
+if holder_is 1; then holder=1 other=2; else holder=2 other=1; fi
+sleep "$RENEW"
+holder_is "$other" && bad "both agents hold the Lease"
+[ "$(status "$other" "['cluster']['holder']")" = "node-$holder" ] ||
+	bad "node-$other does not see node-$holder as the holder: $(status "$other" "['cluster']")"
+lease=$(get /apis/coordination.k8s.io/v1/namespaces/bulkhead-system/leases/bulkhead-proposer)
+[ "$(echo "$lease" | python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["holderIdentity"])')" = "node-$holder" ] ||
+	bad "the Lease object: $lease"
+
+# The Proposal objects of every namespace, as the holder wrote them.
+proposals() { get /apis/bulkhead.io/v1alpha1/proposals > "$tmp/proposals.json"; }
+have_proposals() { # NAMESPACE [AFTER_MS]
+	proposals
+	python3 - "$tmp/proposals.json" "$@" << 'P'
+import json, sys, datetime
+items = [o for o in json.load(open(sys.argv[1]))["items"] if o["metadata"]["namespace"] == sys.argv[2]]
+def ms(t):
+    return int(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1000)
+after = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+sys.exit(0 if items and all(ms(o["spec"]["computedAt"]) >= after for o in items) else 1)
+P
+}
+wait_for 30 have_proposals shop || { bad "no Proposal in shop"; tail -20 "$tmp/agent-$holder.log"; exit 1; }
+wait_for 10 have_proposals data || bad "no Proposal in data"
+
+# What they hold: the policies `bulkhead propose` makes from both files,
+# one object per workload, both nodes named.
+"$BULKHEAD" propose --snapshot "$data/propose/snapshot.json" --flows "$data/propose/flows-node-1.json" \
+	--flows "$data/propose/flows-node-2.json" -o json > "$tmp/want.json" 2> /dev/null ||
+	bad "bulkhead propose failed"
+check_objects() { # EXPECTED_MODE
+	proposals
+	python3 - "$tmp/proposals.json" "$tmp/want.json" "$1" << 'P'
+import json, sys
+objs = json.load(open(sys.argv[1]))["items"]
+want = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in json.load(open(sys.argv[2]))["items"]}
+got, errs = {}, []
+for o in objs:
+    md, spec = o["metadata"], o["spec"]
+    pols = spec["policies"]
+    stems = {p["name"].rsplit("-", 1)[0] for p in pols}
+    if stems != {md["name"]}:
+        errs.append("%s: policies %s" % (md["name"], [p["name"] for p in pols]))
+    for p in pols:
+        got[(md["namespace"], p["name"])] = p
+    if md["namespace"] == "shop" and md["name"] in ("bulkhead-api", "bulkhead-frontend") and \
+       spec["nodes"] != ["node-1", "node-2"]:
+        errs.append("%s: nodes %s" % (md["name"], spec["nodes"]))
+    if o.get("status", {}).get("mode") != sys.argv[3]:
+        errs.append("%s: status %s" % (md["name"], o.get("status")))
+if set(got) != set(want):
+    errs.append("policies %s, want %s" % (sorted(got), sorted(want)))
+for k in set(got) & set(want):
+    if got[k]["spec"] != want[k]["spec"]:
+        errs.append("%s/%s: spec differs" % k)
+if len({(o["metadata"]["namespace"], o["spec"]["workload"]["kind"], o["spec"]["workload"]["name"]) for o in objs}) != len(objs):
+    errs.append("two objects for one workload")
+print("\n".join(errs))
+sys.exit(1 if errs else 0)
+P
+}
+wait_for 10 check_objects preview > /dev/null || bad "the Proposal objects: $(check_objects preview)"
+n_objs=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$tmp/proposals.json")
+echo "node-$holder holds the Lease; $n_objs Proposal objects"
+
+# kill -9 of the holder: the other takes over.
+victim=a$holder
+kill -9 "${!victim}"
+wait "${!victim}" 2> /dev/null
+t0=$(now_ms)
+eval "$victim="
+if wait_for $((DURATION + RENEW + 5)) holder_is "$other"; then
+	took=$(($(now_ms) - t0))
+	echo "takeover: node-$other holds the Lease ${took} ms after the kill -9 of node-$holder" \
+		"(leaseDuration ${DURATION}s, leaseRenew ${RENEW}s)"
+	[ "$took" -le $(((DURATION + RENEW) * 1000 + 500)) ] ||
+		bad "the takeover took ${took} ms, over leaseDuration + leaseRenew"
+else
+	bad "node-$other did not take the Lease"
+	tail -20 "$tmp/agent-$other.log"
+fi
+
+# A relearn of shop: the new holder computes its proposals again.
+switched=$(now_ms)
+python3 - "$switched" << 'P' | control
+import json, sys, datetime
+t = datetime.datetime.fromtimestamp(int(sys.argv[1]) / 1000, datetime.timezone.utc)
+print(json.dumps({"op": "put", "object": {
+    "apiVersion": "bulkhead.io/v1alpha1", "kind": "PolicyMode", "metadata": {"name": "shop"},
+    "spec": {"mode": "learn", "namespace": "shop", "force": False,
+             "switchedAt": t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)}}}))
+P
+wait_for $((LEARN + RENEW * 3 + 10)) have_proposals shop "$switched" ||
+	bad "shop's proposals were not computed again after the relearn"
+[ "$(status "$other" "['cluster']['proposer']['computations']")" -ge 1 ] 2> /dev/null ||
+	bad "node-$other computed nothing: $(status "$other" "['cluster']")"
+wait_for 10 check_objects preview > /dev/null || bad "after the takeover: $(check_objects preview)"
+
+[ "$fail" = 0 ] || { tail -30 "$tmp"/agent-*.log; tail -20 "$tmp/api.log"; }
+exit "$fail"
