@@ -26,6 +26,8 @@
 #include "alerts.h"
 #include "buf.h"
 #include "cli.h"
+#include "cli_cluster.h"
+#include "cluster_api.h"
 
 /* The agent answers from memory: past this it is hung. */
 #define ALERTS_TIMEOUT_MS 10000L
@@ -36,7 +38,14 @@ enum {
 	OPT_SOCKET = CLI_OPT_BASE,
 	OPT_OUTPUT,
 	OPT_STATE,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
 };
+
+#define FLAGS_CLUSTER                                                                  \
+	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG), CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT), \
+		CLI_FLAG_CLUSTER(OPT_CLUSTER)
 
 static const struct cli_flag alerts_flags[] = {
 	{ .name = "state",
@@ -49,6 +58,7 @@ static const struct cli_flag alerts_flags[] = {
 	  .id = OPT_OUTPUT,
 	  .help = "output format (default: text)" },
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
@@ -56,13 +66,17 @@ const struct cli_command cli_alerts_cmd = {
 	.name = "alerts",
 	.fn = cli_alerts,
 	.usage = "",
-	.summary = "the local agent's preview alerts",
+	.summary = "the preview alerts of the local agent, or of every node",
 	.about = "Asks the agent on this node, through its control socket (GET /alerts),\n"
 		 "for its preview alerts: the flows its previewed policies would deny, one\n"
 		 "per (source workload, destination workload, port, protocol), with the\n"
 		 "deciding policy, the count, first and last seen, and the state (open,\n"
-		 "allowed, dismissed).  The ID is what 'bulkhead dismiss' takes.\n",
-	.exit_status = "0 listed, 2 bad usage, 3 system error (no agent answering)",
+		 "allowed, dismissed).  The ID is what 'bulkhead dismiss' takes.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) every node's alerts, from the NodeFlows objects,\n"
+		 "each with its node.\n",
+	.exit_status = "0 listed, 2 bad usage, 3 system error (no agent answering, no API "
+		       "server)",
 	.flags = alerts_flags,
 	.n_flags = BH_ARRAY_SIZE(alerts_flags),
 };
@@ -72,23 +86,33 @@ static const struct cli_flag verb_flags[] = {
 	CLI_FLAG_HELP,
 };
 
+static const struct cli_flag allow_flags[] = {
+	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
+	CLI_FLAG_HELP,
+};
+
 const struct cli_command cli_allow_cmd = {
 	.name = "allow",
 	.fn = cli_allow,
 	.usage = "ALERT...",
-	.summary = "take alerted flows into the local agent's proposal",
+	.summary = "take alerted flows into the proposal, of the local agent or the cluster",
 	.about = "Allows each ALERT (an ID from 'bulkhead alerts') on the agent of this node:\n"
 		 "the proposal of the deciding pod's namespace gets the rule 'bulkhead\n"
 		 "propose' would have written for the flow (the peer's workload selector,\n"
 		 "or an ipBlock for an address; the port and protocol), as a new\n"
 		 "generation, and the kernel's ruleset takes it at once.  The alert's state\n"
 		 "becomes 'allowed'.  All the alerts named are allowed, or none when one\n"
-		 "is unknown or was not decided by a proposal.\n",
+		 "is unknown or was not decided by a proposal.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) the alerts are found in the NodeFlows objects and\n"
+		 "the Proposal objects are amended (written with their resourceVersion).\n",
 	.exit_status = "0 allowed, 2 bad usage, an unknown alert or one no proposal decided, 3 "
-		       "system error (no agent answering)",
+		       "system error (no agent answering, no API server, Proposal objects changing "
+		       "under every attempt)",
 	.operands = true,
-	.flags = verb_flags,
-	.n_flags = BH_ARRAY_SIZE(verb_flags),
+	.flags = allow_flags,
+	.n_flags = BH_ARRAY_SIZE(allow_flags),
 };
 
 const struct cli_command cli_dismiss_cmd = {
@@ -162,6 +186,7 @@ static void peer_text(json_t *p, char *buf, size_t len)
 
 struct widths {
 	int src, dst, pol;
+	int node; /* 0: no NODE column (the local agent's alerts) */
 };
 
 static const char *policy_text(json_t *a)
@@ -179,6 +204,9 @@ static int max_int(int a, int b)
 static void alert_line(json_t *a, const struct widths *w)
 {
 	char src[1024], dst[1024], port[32];
+
+	if (w->node)
+		printf("%-*s  ", w->node, field(a, "node"));
 
 	peer_text(json_object_get(a, "src"), src, sizeof(src));
 	peer_text(json_object_get(a, "dst"), dst, sizeof(dst));
@@ -204,8 +232,12 @@ static void alerts_print_text(json_t *list)
 		w.dst = max_int(w.dst, (int) strlen(buf));
 		w.pol = max_int(w.pol, (int) strlen(policy_text(a)));
 		open += strcmp(field(a, "state"), "open") == 0;
+		if (json_object_get(a, "node"))
+			w.node = max_int(max_int(w.node, 4), (int) strlen(field(a, "node")));
 	}
 	if (json_array_size(list)) {
+		if (w.node)
+			printf("%-*s  ", w.node, "NODE");
 		printf("%-16s  %-9s  %-*s  %-*s  %-11s  %-*s  %-9s  %7s  %s\n", "ID", "STATE",
 		       w.src, "SOURCE", w.dst, "DESTINATION", "PORT", w.pol, "POLICY", "DIRECTION",
 		       "COUNT", "LAST SEEN");
@@ -216,8 +248,49 @@ static void alerts_print_text(json_t *list)
 	       json_array_size(list) == 1 ? "" : "s", open);
 }
 
+/* Every node's alerts from the NodeFlows objects, each with "node": its
+ * node, into *@ret (a new array). */
+static int cluster_alerts(const struct cli_target *t, json_t **ret, struct bh_err *reterr)
+{
+	json_t *nodeflows = NULL, *list = json_array(), *nf, *a;
+	struct cli_kube k;
+	size_t i, j;
+	int r;
+
+	r = cli_kube_open(&k, "alerts", t, reterr);
+	if (r == 0)
+		r = cli_kube_list(&k, CLUSTER_NODEFLOWS_RESOURCE, &nodeflows, reterr);
+	if (r < 0)
+		goto out;
+	if (!list) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	json_array_foreach(nodeflows, i, nf) {
+		json_t *node = json_object_get(json_object_get(nf, "metadata"), "name");
+
+		json_array_foreach(json_object_get(json_object_get(nf, "status"), "alerts"), j, a) {
+			json_t *c = json_is_object(a) ? json_copy(a) : NULL;
+
+			if (!c || json_object_set(c, "node", node ? node : json_null()) < 0 ||
+			    json_array_append_new(list, c) < 0) {
+				r = bh_err_oom(reterr);
+				goto out;
+			}
+		}
+	}
+	*ret = list;
+	list = NULL;
+out:
+	json_decref(list);
+	json_decref(nodeflows);
+	cli_kube_done(&k);
+	return r;
+}
+
 int cli_alerts(int argc, char **argv, struct bh_err *reterr)
 {
+	struct cli_target t = { 0 };
 	const char *format = "text", *state = "all";
 	struct cli_agent_req q = { .cmd = "alerts",
 				   .sock = CLI_AGENT_SOCKET_DEFAULT,
@@ -233,7 +306,16 @@ int cli_alerts(int argc, char **argv, struct bh_err *reterr)
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
 			break;
 		case OPT_OUTPUT:
 			if (strcmp(g.arg, "text") != 0 && strcmp(g.arg, "json") != 0)
@@ -258,8 +340,11 @@ int cli_alerts(int argc, char **argv, struct bh_err *reterr)
 		return c;
 	if (!q.sock[0])
 		return cli_usage_err(reterr, "alerts", "--socket: expected a path");
+	r = cli_cluster_choose(&t, "alerts", reterr);
+	if (r < 0)
+		return r;
 	buf_init(&body, ALERTS_BODY_MAX);
-	r = request_json(&q, &body, &list, reterr);
+	r = r == 1 ? cluster_alerts(&t, &list, reterr) : request_json(&q, &body, &list, reterr);
 	if (r < 0)
 		goto out;
 	if (!json_is_array(list)) {
@@ -303,6 +388,7 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 				   .sock = CLI_AGENT_SOCKET_DEFAULT,
 				   .path = path };
 	json_t *ids = NULL, *req = NULL, *ans = NULL, *a;
+	struct cli_target t = { 0 };
 	struct cli_getopt g;
 	struct buf body;
 	char *text = NULL;
@@ -313,7 +399,16 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
 			break;
 		default:
 			return cli_flag_unhandled(reterr, &g);
@@ -333,6 +428,13 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 					     "'%s' is no alert ID (16 hex digits, from 'bulkhead "
 					     "alerts')",
 					     argv[k]);
+	/* dismiss stays on the node that saw the flow: its alert is that
+	 * agent's (docs/cluster.md). */
+	r = cmd == &cli_allow_cmd ? cli_cluster_choose(&t, cmd->name, reterr) : 0;
+	if (r < 0)
+		return r;
+	if (r == 1)
+		return cli_cluster_allow(&t, argv + g.optind, (size_t) (argc - g.optind), reterr);
 	buf_init(&body, ALERTS_BODY_MAX);
 	ids = json_array();
 	req = json_pack("{s:o}", "ids", ids);

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "cli_cluster.h"
 
 /* A proposal over 200,000 flows takes about a second (docs/figures.md);
  * past this the agent is hung. */
@@ -33,6 +34,9 @@ enum {
 	OPT_OUTPUT,
 	OPT_COMPUTE,
 	OPT_NAMESPACE,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
 };
 
 /* A namespace name is a DNS label (RFC 1123): it goes into the query as
@@ -53,6 +57,9 @@ static const struct cli_flag proposal_flags[] = {
 	  .id = OPT_OUTPUT,
 	  .help = "output format (default: yaml)" },
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG),
+	CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT),
+	CLI_FLAG_CLUSTER(OPT_CLUSTER),
 	CLI_FLAG_HELP,
 };
 
@@ -60,15 +67,18 @@ const struct cli_command cli_proposal_cmd = {
 	.name = "proposal",
 	.fn = cli_proposal,
 	.usage = "",
-	.summary = "the local agent's proposed NetworkPolicies (kubectl apply takes them)",
+	.summary = "the proposed NetworkPolicies, of the local agent or the cluster",
 	.about = "Prints the NetworkPolicies the agent on this node proposes from the flows it\n"
 		 "learned (GET /proposal on its control socket), as one List that 'kubectl\n"
 		 "apply' takes.  --compute asks it for a new proposal first and waits.\n"
 		 "--namespace NS prints the proposal of NS, made at the end of its learning\n"
-		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n",
-	.exit_status = "0 printed, 2 bad usage or a namespace the agent does not know, 3 system "
-		       "error (no agent answering, no proposal yet (of that namespace), the "
-		       "computation failed)",
+		 "window and amended by 'bulkhead allow' (the one previewed or enforced).\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) the plain NetworkPolicies of the Proposal objects\n"
+		 "(of namespace NS with --namespace), for any CNI.\n",
+	.exit_status = "0 printed, 2 bad usage or a namespace the agent (or the cluster) has no "
+		       "proposal of, 3 system error (no agent answering, no API server, no "
+		       "proposal yet, the computation failed)",
 	.flags = proposal_flags,
 	.n_flags = BH_ARRAY_SIZE(proposal_flags),
 };
@@ -175,6 +185,7 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 	struct cli_agent_req q = { .cmd = "proposal", .sock = CLI_AGENT_SOCKET_DEFAULT };
 	bool json = false, want_compute = false;
 	const char *ns = NULL;
+	struct cli_target t = { 0 };
 	struct cli_getopt g;
 	struct buf body;
 	char err[512], path[128];
@@ -185,7 +196,16 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
 			break;
 		case OPT_OUTPUT:
 			if (strcmp(g.arg, "yaml") != 0 && strcmp(g.arg, "json") != 0)
@@ -215,6 +235,15 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 		return cli_usage_err(reterr, "proposal",
 				     "--compute and --namespace: a namespace's proposal is made by "
 				     "its stage, expected one of them");
+	r = cli_cluster_choose(&t, "proposal", reterr);
+	if (r < 0)
+		return r;
+	if (r == 1 && want_compute)
+		return cli_usage_err(reterr, "proposal",
+				     "--compute: only on the local agent (--socket); on a cluster "
+				     "the Lease holder computes the proposals");
+	if (r == 1)
+		return cli_cluster_proposal(&t, ns, json, reterr);
 	(void) snprintf(path, sizeof(path), "/proposal?format=%s%s%s", json ? "json" : "yaml",
 			ns ? "&namespace=" : "", ns ? ns : "");
 	q.path = path;

@@ -7,6 +7,11 @@
  *                    [--socket PATH]
  *   bulkhead relearn --namespace NS... [--socket PATH]
  *
+ * With --kubeconfig FILE, --context NAME or --cluster (or $KUBECONFIG set,
+ * or in a pod) and no --socket, each acts on the cluster instead
+ * (agent/cli_cluster_stage.c; the choice: cli_cluster.h), waiting at most
+ * --timeout D (default 60s) for every agent.
+ *
  * Each is one POST /stage on the control socket; the agent writes the
  * stages to its state database, then changes the kernel in one batch.
  * What switched is printed, one line per namespace ("namespace shop:
@@ -27,6 +32,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "cli_cluster.h"
 
 /* The agent answers from memory and one batch: past this it is hung. */
 #define STAGE_TIMEOUT_MS 30000L
@@ -40,7 +46,22 @@ enum {
 	OPT_ALL,
 	OPT_FORCE,
 	OPT_WORKLOAD,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
+	OPT_TIMEOUT,
 };
+
+/* The cluster form waits this long for every agent by default. */
+#define STAGE_CLUSTER_TIMEOUT_S 60
+#define FLAG_TIMEOUT                                                                       \
+	{                                                                                  \
+		.name = "timeout", .arg = "D", .id = OPT_TIMEOUT,                          \
+		.help = "on a cluster: how long to wait for every agent (default: 60s)" \
+	}
+#define FLAGS_CLUSTER                                                                  \
+	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG), CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT), \
+		CLI_FLAG_CLUSTER(OPT_CLUSTER), FLAG_TIMEOUT
 
 #define FLAG_NAMESPACE(HELP)                                                        \
 	{                                                                           \
@@ -63,6 +84,7 @@ static const struct cli_flag enforce_flags[] = {
 	  .id = OPT_FORCE,
 	  .help = "switch even with open alerts, or a namespace learning again" },
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
@@ -72,12 +94,14 @@ static const struct cli_flag preview_flags[] = {
 	FLAG_WORKLOAD("switch only this workload's proposal policies back to preview "
 		      "(repeatable)"),
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
 static const struct cli_flag relearn_flags[] = {
 	FLAG_NAMESPACE("start this namespace's learning again (repeatable)"),
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	FLAGS_CLUSTER,
 	CLI_FLAG_HELP,
 };
 
@@ -87,7 +111,7 @@ const struct cli_command cli_enforce_cmd = {
 	.name = "enforce",
 	.fn = cli_stage,
 	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
-	.summary = "switch namespaces of the local agent to enforce (drop)",
+	.summary = "switch namespaces to enforce (drop), on this node or the cluster",
 	.about = "Switches namespaces on the agent of this node from preview to enforce: what\n"
 		 "their proposal denies is dropped from now on.  Refused while alerts of\n"
 		 "those namespaces are open (it names them: 'bulkhead dismiss' them, or\n"
@@ -95,9 +119,14 @@ const struct cli_command cli_enforce_cmd = {
 		 "still learning.  Prints each namespace switched and from what.\n"
 		 "--workload switches one workload of a namespace in preview or enforce\n"
 		 "(its proposal policies, those propose wrote for it) on its own, until\n"
-		 "the namespace itself switches.\n",
+		 "the namespace itself switches.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace, open alerts or no "
-		       "proposal yet, 3 system error (no agent answering)",
+		       "proposal yet, 3 system error (no agent answering, no API server), 4 "
+		       "timed out (names the nodes whose agent did not report)",
 	.flags = enforce_flags,
 	.n_flags = BH_ARRAY_SIZE(enforce_flags),
 };
@@ -106,14 +135,19 @@ const struct cli_command cli_preview_cmd = {
 	.name = "preview",
 	.fn = cli_stage,
 	.usage = "(--namespace NS | --all | --workload NS/KIND/NAME)",
-	.summary = "switch namespaces of the local agent back to preview (the rollback)",
+	.summary = "switch namespaces back to preview (the rollback), here or on the cluster",
 	.about = "Switches namespaces on the agent of this node to preview: what their\n"
 		 "proposal would deny passes again and becomes an alert.  Refused for a\n"
 		 "namespace with no proposal yet; --all skips those still learning.\n"
 		 "Prints each namespace switched and from what.  --workload switches one\n"
-		 "workload of a namespace in preview or enforce on its own.\n",
+		 "workload of a namespace in preview or enforce on its own.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage, an unknown namespace or no proposal yet, 3 "
-		       "system error (no agent answering)",
+		       "system error (no agent answering, no API server), 4 timed out (names "
+		       "the nodes whose agent did not report)",
 	.flags = preview_flags,
 	.n_flags = BH_ARRAY_SIZE(preview_flags),
 };
@@ -122,13 +156,18 @@ const struct cli_command cli_relearn_cmd = {
 	.name = "relearn",
 	.fn = cli_stage,
 	.usage = "--namespace NS",
-	.summary = "start a namespace's learning again on the local agent",
+	.summary = "start a namespace's learning again, locally or on the cluster",
 	.about = "Starts the learning window of each namespace again on the agent of this\n"
 		 "node: its proposal policies leave the kernel at once, and a new proposal\n"
 		 "is made from every flow learned when the window ends.  The last proposal\n"
-		 "is kept until then (a forced 'bulkhead enforce' can still take it).\n",
+		 "is kept until then (a forced 'bulkhead enforce' can still take it).\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket: docs/cluster.md) it writes the PolicyMode of the\n"
+		 "namespace (or 'all') once and waits, up to --timeout, until every node's\n"
+		 "agent reports the new stage in its NodeFlows.\n",
 	.exit_status = "0 switched, 2 bad usage or an unknown namespace, 3 system error (no "
-		       "agent answering)",
+		       "agent answering, no API server), 4 timed out (names the nodes whose "
+		       "agent did not report)",
 	.flags = relearn_flags,
 	.n_flags = BH_ARRAY_SIZE(relearn_flags),
 };
@@ -170,8 +209,10 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	};
 	json_t *req = NULL, *list = NULL, *ans = NULL;
 	struct cli_agent_answer res;
+	struct cli_target t = { 0 };
+	uint64_t timeout_s = STAGE_CLUSTER_TIMEOUT_S;
 	struct cli_getopt g;
-	bool all = false, force = false, wl = false;
+	bool all = false, force = false, wl = false, timeout_set = false;
 	char *text = NULL;
 	size_t n = 0, nwl = 0;
 	json_error_t jerr;
@@ -182,7 +223,22 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	while ((o = cli_getopt_next(&g, reterr)) > 0) {
 		switch (o) {
 		case OPT_SOCKET:
-			q.sock = g.arg;
+			q.sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
+			break;
+		case OPT_TIMEOUT:
+			r = cli_parse_duration(cmd, "--timeout", g.arg, 1, 86400, &timeout_s, reterr);
+			if (r < 0)
+				return r;
+			timeout_set = true;
 			break;
 		case OPT_NAMESPACE:
 			if (n == STAGE_NS_MAX)
@@ -226,6 +282,26 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 				     "--workload and --namespace: expected one of them");
 	if (!q.sock[0])
 		return cli_usage_err(reterr, cmd, "--socket: expected a path");
+	r = cli_cluster_choose(&t, cmd, reterr);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		const struct cli_stage_req cq = { .cmd = cmd,
+						  .stage = stage,
+						  .ns = ns,
+						  .n = n,
+						  .all = all,
+						  .force = force,
+						  .timeout_s = (unsigned) timeout_s,
+						  .target = &t };
+
+		if (wl)
+			return cli_usage_err(reterr, cmd,
+					     "--workload: only on the local agent (--socket)");
+		return cli_cluster_stage_run(&cq, reterr);
+	}
+	if (timeout_set)
+		return cli_usage_err(reterr, cmd, "--timeout: only on a cluster (--kubeconfig)");
 	buf_init(&body, STAGE_BODY_MAX);
 	list = json_array();
 	for (size_t i = 0; list && i < n; i++)

@@ -14,6 +14,7 @@ enum bh_exit {
 	BH_EXIT_DENY = 1, /* check: a verdict of deny */
 	BH_EXIT_INPUT = 2, /* bad usage or bad input */
 	BH_EXIT_SYSTEM = 3, /* netlink, permission, API */
+	BH_EXIT_TIMEOUT = 4, /* a cluster switch: not every agent reported in time */
 };
 
 enum bh_mode {

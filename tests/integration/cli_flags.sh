@@ -51,9 +51,14 @@ declare -A flags=(
 	[learn]="pcap interface conntrack snapshot kubeconfig context skip-unknown duration max-flows node conntrack-rcvbuf output help"
 	[propose]="flows snapshot kubeconfig context skip-unknown namespace output out-file ingress-only egress-only aggregate-ips aggregate-prefix4 aggregate-prefix6 allow-uncovered help"
 	[status]="socket output help"
-	[enforce]="namespace all workload force socket help"
-	[preview]="namespace all workload socket help"
-	[relearn]="namespace socket help"
+	[enforce]="namespace all workload force socket kubeconfig context cluster timeout help"
+	[preview]="namespace all workload socket kubeconfig context cluster timeout help"
+	[relearn]="namespace socket kubeconfig context cluster timeout help"
+	[alerts]="state output socket kubeconfig context cluster help"
+	[allow]="socket kubeconfig context cluster help"
+	[dismiss]="socket help"
+	[proposal]="compute namespace output socket kubeconfig context cluster help"
+	[export]="output socket help"
 	[agent]="node kubeconfig context snapshot state-dir socket listen interface conntrack nflog-group config learn-duration preview-window no-enforce policy-mode cluster namespace cluster-interval help"
 )
 for top in help --help -h; do
@@ -92,6 +97,16 @@ expect_err 2 "expected a command"
 expect_err 2 "check: '--from' needs a value" check --snapshot "$snap" --from
 expect_err 2 "check: --from: expected NS/POD" check --snapshot "$snap" --from --help
 expect_err 2 "reset: unexpected argument 'now'" reset now
+# The target of the verbs that act on the local agent or on the cluster
+# (docs/cluster.md): one of them; --timeout and --workload only where they
+# mean something; --timeout a duration.
+expect_err 2 "enforce: --socket and --kubeconfig" enforce --all --socket /nonexistent --kubeconfig /nonexistent
+expect_err 2 "alerts: --socket and --cluster" alerts --socket /nonexistent --cluster
+expect_err 2 "preview: --timeout: only on a cluster" preview --all --socket /nonexistent --timeout 5s
+expect_err 2 "enforce: --timeout" enforce --all --cluster --timeout 5x
+expect_err 2 "enforce: --workload: only on the local agent" enforce --kubeconfig /nonexistent --workload a/Deployment/b
+expect_err 2 "proposal: --compute: only on the local agent" proposal --kubeconfig /nonexistent --compute
+expect_err 2 "relearn: " relearn --namespace a --kubeconfig /nonexistent
 
 # --- -o and --output ---
 # check: the format either way.
