@@ -67,6 +67,12 @@ int flows_writer_open(const char *path, const struct flows_header *h, struct flo
 /* Adds @f with its peers f->src_peer and f->dst_peer (borrowed).  -ENOMEM,
  * -EIO (write error), -EINVAL (a protocol with no name: a caller bug). */
 int flows_writer_add(struct flows_writer *w, const struct flow_record *f);
+/* Appends @f alone to @b as the writer writes it (one JSON object, no
+ * separator): for documents that carry flow records inside others (a
+ * NodeFlows object's spec.flows).  -ENOMEM, -E2BIG (@b's bound), -EINVAL
+ * (a protocol with no name). */
+struct buf;
+int flows_record_append(struct buf *b, const struct flow_record *f);
 /* Ends the document and puts it in place (fsync + rename); frees @w
  * whatever the outcome.  On failure @path is untouched. */
 int flows_writer_commit(struct flows_writer *w, struct bh_err *reterr);

@@ -207,17 +207,17 @@ static int put_peer(struct buf *b, const struct addr *a, const struct flow_peer 
  * call per key.  The array's json_out state never sees the flows: the
  * comma before every flow but the first is written here.
  */
-int flows_writer_add(struct flows_writer *w, const struct flow_record *f)
+static int record_put(struct buf *b, struct flows_time *first, struct flows_time *last,
+		      const struct flow_record *f)
 {
 	const char *proto = proto_name(f->key.proto);
-	struct buf *b = &w->b;
 	size_t start = b->len;
 	char *p;
 	int r;
 
 	if (!proto)
 		return -EINVAL;
-	r = buf_append(b, w->n ? ",\n{\"src\":" : "\n{\"src\":", w->n ? 9 : 8);
+	r = buf_append(b, "{\"src\":", 7);
 	if (r == 0)
 		r = put_peer(b, &f->key.src, &f->src_peer);
 	if (r == 0)
@@ -241,11 +241,11 @@ int flows_writer_add(struct flows_writer *w, const struct flow_record *f)
 	p = LIT(p, ",\"first_seen\":");
 	*p = '\0';
 	b->len = (size_t) (p - b->data);
-	r = put_time(b, &w->first, f->first_seen);
+	r = put_time(b, first, f->first_seen);
 	if (r == 0)
 		r = buf_append(b, ",\"last_seen\":", 13);
 	if (r == 0)
-		r = put_time(b, &w->last, f->last_seen);
+		r = put_time(b, last, f->last_seen);
 	if (r == 0)
 		r = buf_reserve(b, 64);
 	if (r < 0)
@@ -260,8 +260,7 @@ int flows_writer_add(struct flows_writer *w, const struct flow_record *f)
 	p = LIT(p, "]}");
 	*p = '\0';
 	b->len = (size_t) (p - b->data);
-	w->n++;
-	return b->len >= FLOWS_WRITE_CHUNK ? flush(w) : 0;
+	return 0;
 
 fail:
 	/* Nothing of a flow that did not fit. */
@@ -269,7 +268,35 @@ fail:
 		b->len = start;
 		b->data[start] = '\0';
 	}
-	return r == -E2BIG ? -ENOMEM : r;
+	return r;
+}
+
+int flows_writer_add(struct flows_writer *w, const struct flow_record *f)
+{
+	size_t start = w->b.len;
+	int r;
+
+	if (!proto_name(f->key.proto))
+		return -EINVAL;
+	r = buf_append(&w->b, w->n ? ",\n" : "\n", w->n ? 2 : 1);
+	if (r == 0)
+		r = record_put(&w->b, &w->first, &w->last, f);
+	if (r < 0) {
+		if (w->b.data) {
+			w->b.len = start;
+			w->b.data[start] = '\0';
+		}
+		return r == -E2BIG ? -ENOMEM : r;
+	}
+	w->n++;
+	return w->b.len >= FLOWS_WRITE_CHUNK ? flush(w) : 0;
+}
+
+int flows_record_append(struct buf *b, const struct flow_record *f)
+{
+	struct flows_time first = { 0 }, last = { 0 };
+
+	return record_put(b, &first, &last, f);
 }
 
 struct flows_writer *flows_writer_abort(struct flows_writer *w)
