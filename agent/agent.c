@@ -286,6 +286,12 @@ int agent_new(struct agent_config *cfg, const char *config_path, struct agent **
 		r = agent_alerts_start(a, reterr);
 	if (r == 0)
 		r = agent_learn_start(a, reterr);
+	/* Cluster mode: the node's NodeFlows object, and the stages from
+	 * the PolicyMode and Proposal objects (docs/cluster.md). */
+	if (r == 0)
+		r = cluster_nodeflows_start(a, reterr);
+	if (r == 0)
+		r = cluster_follow_start(a, reterr);
 	if (r == 0) {
 		socket_dir_make(a->cfg.socket);
 		r = agent_http_start(a, reterr);
@@ -331,6 +337,8 @@ struct agent *agent_free(struct agent *a)
 	cluster_propose_stop(a);
 	cluster_lease_stop(a);
 	agent_propose_stop(a);
+	cluster_follow_stop(a);
+	cluster_nodeflows_stop(a);
 	agent_learn_stop(a);
 	agent_alerts_stop(a);
 	agent_counters_stop(a);

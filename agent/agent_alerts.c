@@ -531,6 +531,64 @@ int agent_alerts_set_state(struct agent *a, const char *const *ids, size_t n,
 	return (int) changed;
 }
 
+/* An alert's end: its pod in the enforcement's cluster (@ns the
+ * namespace of its workload id), else its address; -ENOENT when neither. */
+static int end_of(struct agent *a, const char *id, const char *pod, struct end *e, struct addr *ret)
+{
+	const char *slash = strchr(id, '/');
+	char ns[256];
+
+	if (pod && slash && (size_t) (slash - id) < sizeof(ns)) {
+		memcpy(ns, id, (size_t) (slash - id));
+		ns[slash - id] = '\0';
+		e->pod = cluster_pod_find(a->enf_cluster, ns, pod);
+		if (!e->pod || !e->pod->n_ips)
+			return -ENOENT;
+		*ret = e->pod->ips[0];
+	} else {
+		char b[ADDR_STR_MAX + 8], *cut;
+
+		(void) snprintf(b, sizeof(b), "%s", id);
+		cut = strchr(b, '/');
+		if (cut)
+			*cut = '\0';
+		if (addr_parse(b, ret) < 0)
+			return -ENOENT;
+		e->pod = NULL;
+	}
+	(void) snprintf(e->id, sizeof(e->id), "%s", id);
+	return 0;
+}
+
+size_t agent_alerts_recheck(struct agent *a)
+{
+	size_t n = a->alerts && a->enf_cluster ? alerts_count(a->alerts) : 0, changed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct alert_entry *e = alerts_at(a->alerts, i);
+		char policy[ALERT_POLICY_MAX + 1], expl[512], id[ALERT_ID_SIZE];
+		struct end s, d;
+		struct addr sa, da;
+
+		if (e->state != ALERT_OPEN || end_of(a, e->src, e->src_pod, &s, &sa) < 0 ||
+		    end_of(a, e->dst, e->dst_pod, &d, &da) < 0 || sa.family != da.family)
+			continue;
+		if (explain(a, &s, &d, &sa, &da, e->proto, e->port,
+			    e->direction == ALERT_INGRESS ? NETPOL_INGRESS : NETPOL_EGRESS, policy,
+			    sizeof(policy), expl, sizeof(expl)) != -ENOENT)
+			continue;
+		(void) snprintf(id, sizeof(id), "%s", e->id);
+		if (alerts_set_state(a->alerts, id, ALERT_ALLOWED) < 0)
+			continue;
+		log_info("agent: alerts: %s %s -> %s port %u: allowed by the proposal now", id,
+			 e->src, e->dst, (unsigned) e->port);
+		changed++;
+	}
+	if (changed)
+		alerts_save_soon(a, INT64_MIN);
+	return changed;
+}
+
 void agent_alerts_json(struct agent *a, struct json_out *w)
 {
 	size_t n = a->alerts ? alerts_count(a->alerts) : 0;

@@ -124,6 +124,16 @@ struct agent_cap {
 	struct metrics_series *drops;
 };
 
+/* What cluster mode applied to a namespace (NodeFlows status.applied). */
+struct cluster_applied {
+	char *ns; /* owned */
+	enum state_db_mode_kind stage;
+	int64_t switched_at; /* the PolicyMode followed, unix ms; 0 none */
+	int64_t computed_at; /* the newest Proposal's computedAt, unix ms; 0 none */
+	int64_t applied_at; /* when its batch was sent, unix ms */
+	char err[BH_ERR_MSG_MAX]; /* why it is not applied, "" */
+};
+
 /* One directory of snapshot files watched with inotify. */
 struct agent_watch_dir {
 	int wd;
@@ -288,6 +298,32 @@ struct agent {
 	 * (cluster_lease.c, cluster_propose.c); NULL without cfg.cluster --- */
 	struct cluster_lease *lease;
 	struct cluster_proposer *proposer;
+	/* --- cluster mode (cluster_nodeflows.c, cluster_follow.c) --- */
+	bool nf_on; /* the NodeFlows writer runs */
+	struct loop_timer nf_timer; /* the next build every clusterInterval, or a retry */
+	struct kube_write *nf_write; /* the request under way, or NULL */
+	int nf_op; /* what it is (cluster_nodeflows.c's enum nf_op) */
+	/* The write pending: the whole object (@nf_full, its content text
+	 * for the comparison @nf_full_text) or status.applied alone
+	 * (@nf_patch); status.applied's text either way. */
+	struct json_t *nf_full, *nf_patch;
+	char *nf_full_text, *nf_pending_applied;
+	/* What was last written, and the object's resourceVersion (NULL:
+	 * to be read first). */
+	char *nf_written, *nf_applied_written, *nf_rv;
+	bool nf_want_full, nf_want_applied;
+	unsigned nf_stale; /* -ESTALE in a row */
+	int64_t nf_last_check; /* clock ms of the last build */
+	uint64_t nf_writes, nf_attempts, nf_conflicts, nf_fails;
+	uint64_t nf_build_us; /* the last build's time on the loop */
+	size_t nf_build_flows; /* ... over this many flows */
+	/* Following the PolicyMode and Proposal objects (cluster_follow.c). */
+	bool cf_on;
+	struct kube_watch *cf_modes, *cf_props;
+	struct loop_timer cf_timer; /* the changes of a turn applied together */
+	struct cluster_applied *cl_applied;
+	size_t n_cl_applied;
+	uint64_t cf_batches;
 
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */
@@ -379,6 +415,10 @@ const char *agent_alerts_problem(const struct agent *a);
 void agent_alerts_status(struct agent *a, struct json_out *w);
 /* Every alert, as the report's alerts array (GET /alerts). */
 void agent_alerts_json(struct agent *a, struct json_out *w);
+/* Cluster mode, after the proposal policies changed (an amended Proposal
+ * object): each open alert whose flow the cluster as enforced now allows
+ * becomes allowed (saved with the rest).  The number changed. */
+size_t agent_alerts_recheck(struct agent *a);
 /* Sets the state of the alerts @ids (all or none): the number changed,
  * or -ENOENT with @ret_unknown the first id the table does not hold.
  * Saved to the state database with the rest (AGENT_ALERTS_SAVE_MS). */
@@ -412,6 +452,11 @@ bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name);
 /* A stored proposal of a namespace changed (`allow`): the proposal
  * policies follow, as one batch. */
 void agent_stage_proposals_changed(struct agent *a);
+/* Cluster mode (cluster_follow.c): sets the stage of namespace @ns (the
+ * database first); the caller sends the batch
+ * (agent_stage_proposals_changed()).  1 switched, 0 already there, -errno. */
+int agent_stage_set(struct agent *a, const char *ns, enum state_db_mode_kind kind,
+		    struct bh_err *reterr);
 /* /status's "stages" array: each namespace's stage, since, window end;
  * then each workload override. */
 void agent_stage_status(struct agent *a, struct json_out *w);
@@ -437,6 +482,28 @@ int agent_stage_workload_of(struct agent *a, const char *ns, struct json_t *item
 void agent_stage_workload_status(struct agent *a, struct json_out *w);
 int agent_stage_workload_post(struct agent *a, struct json_t *list, enum state_db_mode_kind to,
 			      bool force, struct http_response *resp);
+
+/*
+ * cluster_nodeflows.c: this node's NodeFlows object (docs/cluster.md),
+ * written every clusterInterval when its content changed, and at once
+ * when status.applied changed (cluster_nodeflows_applied_changed()).
+ * Cluster mode with the API server only; a no-op otherwise.
+ * cluster_nodeflows_status(): /status's "nodeFlows" object.
+ */
+int cluster_nodeflows_start(struct agent *a, struct bh_err *reterr);
+void cluster_nodeflows_applied_changed(struct agent *a);
+void cluster_nodeflows_stop(struct agent *a);
+void cluster_nodeflows_status(struct agent *a, struct json_out *w);
+
+/*
+ * cluster_follow.c: the stages of the namespaces from the PolicyMode and
+ * Proposal objects (docs/cluster.md, "The effective stage"): each
+ * namespace's proposal stored as a new generation when its objects
+ * changed, its stage set, the proposal policies injected as one batch,
+ * and status.applied recorded.  Cluster mode with the API server only.
+ */
+int cluster_follow_start(struct agent *a, struct bh_err *reterr);
+void cluster_follow_stop(struct agent *a);
 
 /* agent_control.c: the control socket's routes that change state. */
 int agent_control_routes(struct agent *a, struct bh_err *reterr);

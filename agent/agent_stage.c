@@ -465,6 +465,12 @@ static void stage_tick(struct agent *a)
 	struct bh_err err = { 0 };
 	bool promoted = false;
 
+	/* In cluster mode the stages follow the API's objects
+	 * (cluster_follow.c): no window of this node's moves them. */
+	if (a->cfg.cluster) {
+		loop_timer_disarm(&a->stage_timer);
+		return;
+	}
 	for (size_t k = 0; k < a->n_modes; k++) {
 		struct state_db_mode *m = &a->modes[k];
 		int64_t due;
@@ -953,6 +959,18 @@ bool agent_stage_is_proposal(struct agent *a, const char *ns, const char *name)
 		wanted_build(a);
 	(void) snprintf(full, sizeof(full), "%s%s", NETPOL_PROPOSAL_PREFIX, name);
 	return wanted_find(a, ns, full) != NULL;
+}
+
+int agent_stage_set(struct agent *a, const char *ns, enum state_db_mode_kind kind,
+		    struct bh_err *reterr)
+{
+	const struct state_db_mode *m = mode_find(a, ns);
+	int r;
+
+	if (m && m->mode == kind)
+		return 0;
+	r = mode_set(a, ns, kind, time(NULL), reterr);
+	return r < 0 ? r : 1;
 }
 
 void agent_stage_proposals_changed(struct agent *a)
