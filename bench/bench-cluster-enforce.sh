@@ -7,11 +7,13 @@
 # in a namespace of their own):
 #
 # 1. Time from `bulkhead enforce --all` to every agent dropping: a prober in
-#    each direction across the nodes (frontend on node-a -> db on node-b,
-#    db -> frontend) tries an unobserved TCP connection every 5 ms
-#    (tests/integration/lib/switch_probe.py); the switch is the first
-#    failed attempt after the last one that connected, from the moment the
-#    command was started.  SWITCHES (5) rounds of enforce --all --force
+#    each direction across the nodes tries an unobserved TCP connection
+#    every 5 ms (tests/integration/lib/switch_probe.py), each one only one
+#    agent decides (ghost-a, an address on node-a the cluster does not
+#    know, to db on node-b: node-b's agent; ghost-b to frontend: node-a's);
+#    the switch is the first failed attempt after the last one that
+#    connected, from the moment the command was started; the later of the
+#    two is the time to every agent dropping.  SWITCHES (5) rounds of enforce --all --force
 #    (the probers' own packets are alerts in preview) then preview --all
 #    (the rollback, timed the same way to both passing); medians.
 # 2. The API write latency (one PolicyMode merge patch from the
@@ -95,8 +97,8 @@ probe_start() { # FROM TO PORT OUT
 }
 probing() { [ -s "$out/probe-ab" ] && [ -s "$out/probe-ba" ]; }
 if has 1; then
-	probe_start frontend db 81 "$out/probe-ab"
-	probe_start db frontend 80 "$out/probe-ba"
+	probe_start ghost-a db 81 "$out/probe-ab"
+	probe_start ghost-b frontend 80 "$out/probe-ba"
 	cl_wait 100 probing || die "the probers did not start"
 fi
 when() { # KIND T0: both directions switched to KIND, the later in $w

@@ -27,8 +27,9 @@
 #   6. `bulkhead preview --all` rolls back: both agents in preview, the
 #      unobserved connections pass.
 #   7. The time from `bulkhead enforce --all` to both agents dropping,
-#      measured by a prober in each direction (--force: the probers' own
-#      packets are alerts while in preview), printed; rolled back again.
+#      measured by a prober in each direction whose connection only one of
+#      the agents decides (--force: the probers' own packets are alerts
+#      while in preview), printed; rolled back again.
 #   8. `bulkhead export`: the cluster report validates
 #      (scripts/validate-report.py) and holds both nodes' flows.
 #   9. kill -9 of the Lease holder: the other agent takes the Lease within
@@ -317,37 +318,43 @@ app_passes "after the rollback"
 [ "$fail" = 0 ] || die "rollback"
 
 # --- 7. the time from enforce --all to both agents dropping ---
+# Each prober's connection is one only one agent drops: ghost-a (node-a,
+# an address the cluster does not know, so nothing isolates it) to db is
+# dropped by node-b's agent (db's ingress), ghost-b to frontend by
+# node-a's.  Both directions across the nodes.
 step "7. timed switch"
 probe_start() { # FROM TO PORT OUT
 	topo_bg ip netns exec "$(topo_pod_ns "${CL_POD[$1]}")" "$TOPO_PY" \
 		"$BH_SOURCE_DIR/tests/integration/lib/switch_probe.py" \
 		"${CL_POD_IP[${CL_POD[$2]}]}" "$3" "$4" --stop "$out/stop"
 }
+[ "$(cl_pass ghost-a db 81)" = true ] || bad "ghost-a -> db 81 does not pass in preview"
+[ "$(cl_pass ghost-b frontend 80)" = true ] || bad "ghost-b -> frontend 80 does not pass in preview"
 rm -f "$out/stop"
-probe_start frontend db 81 "$out/probe-ab"
-pab=$TOPO_LAST_PID
-probe_start db frontend 80 "$out/probe-ba"
-pba=$TOPO_LAST_PID
-probing() { [ -s "$out/probe-ab" ] && [ -s "$out/probe-ba" ]; }
+probe_start ghost-a db 81 "$out/probe-b"
+pb=$TOPO_LAST_PID
+probe_start ghost-b frontend 80 "$out/probe-a"
+pa=$TOPO_LAST_PID
+probing() { [ -s "$out/probe-a" ] && [ -s "$out/probe-b" ]; }
 cl_wait 100 probing || bad "the probers did not start"
 t0=$(date +%s%N)
 cl_cli enforce --all --force > "$out/enforce2.out" 2> "$out/enforce2.err" || bad "enforce --all --force: exit $?: $(cat "$out/enforce2.err")"
 t1=$(date +%s%N)
 dropped() {
-	ab=$("$TOPO_PY" "$BH_SOURCE_DIR/tests/integration/lib/switch_probe.py" --when "$out/probe-ab" "$t0" drop)
-	ba=$("$TOPO_PY" "$BH_SOURCE_DIR/tests/integration/lib/switch_probe.py" --when "$out/probe-ba" "$t0" drop)
-	[ "$ab" != none ] && [ "$ba" != none ]
+	da=$("$TOPO_PY" "$BH_SOURCE_DIR/tests/integration/lib/switch_probe.py" --when "$out/probe-a" "$t0" drop)
+	db=$("$TOPO_PY" "$BH_SOURCE_DIR/tests/integration/lib/switch_probe.py" --when "$out/probe-b" "$t0" drop)
+	[ "$da" != none ] && [ "$db" != none ]
 }
-cl_wait "$slow" dropped || bad "not dropped in both directions: a -> b $ab ms, b -> a $ba ms"
+cl_wait "$slow" dropped || bad "not dropped by both agents: node-a $da ms, node-b $db ms"
 sleep 0.5
-dropped || bad "the drop did not hold: a -> b $ab, b -> a $ba"
+dropped || bad "the drop did not hold: node-a $da, node-b $db"
 touch "$out/stop"
-topo_kill "$pab"
-topo_kill "$pba"
-cl_log "enforce --all to dropping: node-a -> node-b $ab ms, node-b -> node-a $ba ms (the CLI returned in $(((t1 - t0) / 1000000)) ms)"
-echo "cluster: enforce --all to both agents dropping: a->b $ab ms, b->a $ba ms; CLI $(((t1 - t0) / 1000000)) ms"
+topo_kill "$pa"
+topo_kill "$pb"
+echo "cluster: enforce --all to dropping: node-a's agent $da ms, node-b's $db ms (ghost-b -> frontend, ghost-a -> db); the CLI returned in $(((t1 - t0) / 1000000)) ms"
 cl_cli preview --all > /dev/null 2> "$out/preview2.err" || bad "preview --all (2): exit $?: $(cat "$out/preview2.err")"
-[ "$(cl_pass frontend db 81)" = true ] || bad "frontend -> db 81 does not pass after the second rollback"
+[ "$(cl_pass ghost-a db 81)" = true ] || bad "ghost-a -> db 81 does not pass after the second rollback"
+[ "$(cl_pass ghost-b frontend 80)" = true ] || bad "ghost-b -> frontend 80 does not pass after the second rollback"
 
 # --- 8. the cluster report ---
 step "8. export"

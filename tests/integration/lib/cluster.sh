@@ -22,6 +22,12 @@
 #   shop/api      (Deployment)  node-a and node-b (one workload on both)
 #   shop/client   (Deployment)  node-a (talks to frontend; a new flow later)
 #   shop/db       (StatefulSet) node-b
+#   ghost/a, ghost/b            node-a, node-b: a veth and an address each,
+#                               but no Pod object (an address the cluster
+#                               does not know: no policy isolates it, so a
+#                               probe from ghost-a to db is decided by
+#                               node-b's agent alone, ghost-b to frontend
+#                               by node-a's)
 # The objects (Nodes, Namespaces, Pods with nodeName, labels and
 # ownerReferences) and the project's CRDs (manifests/crd-*.yaml) are the
 # API server's initial state.
@@ -49,6 +55,8 @@ a shop/api-5d6e7f8a9-aa001 10.244.1.11 Deployment api api
 a shop/client-7f8e9d0c1-cc001 10.244.1.12 Deployment client client
 b shop/api-5d6e7f8a9-bb002 10.244.2.11 Deployment api api
 b shop/db-0 10.244.2.12 StatefulSet db db
+a ghost/a 10.244.1.99 - - -
+b ghost/b 10.244.2.99 - - -
 P
 )
 # The pods by short name (the tests' words).
@@ -58,6 +66,8 @@ CL_POD[api-a]=shop/api-5d6e7f8a9-aa001
 CL_POD[client]=shop/client-7f8e9d0c1-cc001
 CL_POD[api-b]=shop/api-5d6e7f8a9-bb002
 CL_POD[db]=shop/db-0
+CL_POD[ghost-a]=ghost/a
+CL_POD[ghost-b]=ghost/b
 CL_LEARN=${CL_LEARN:-5s}
 CL_INTERVAL=${CL_INTERVAL:-1s}
 
@@ -136,6 +146,8 @@ for i, line in enumerate(pods.split("\n")):
     if not line.strip():
         continue
     n, pod, ip, kind, wl, app = line.split()
+    if kind == "-":
+        continue
     ns, name = pod.split("/")
     labels = {"app": app}
     if kind == "Deployment":
