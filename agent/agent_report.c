@@ -86,11 +86,11 @@ static size_t ns_get(struct report *rp, const char *name)
 }
 
 /* A stored mode of @scope, or NULL. */
-static const struct state_db_mode *mode_of(const struct agent *a, const char *scope)
+static const struct state_db_mode *mode_of(const struct report_src *src, const char *scope)
 {
-	for (size_t k = 0; k < a->n_modes; k++)
-		if (strcmp(a->modes[k].scope, scope) == 0)
-			return &a->modes[k];
+	for (size_t k = 0; k < src->n_modes; k++)
+		if (strcmp(src->modes[k].scope, scope) == 0)
+			return &src->modes[k];
 	return NULL;
 }
 
@@ -103,12 +103,12 @@ static int ns_cmp(const void *x, const void *y)
  * learning), the index rebuilt. */
 static int ns_finish(struct report *rp)
 {
-	const struct state_db_mode *cm = mode_of(rp->a, STATE_DB_SCOPE_CLUSTER);
+	const struct state_db_mode *cm = mode_of(rp->src, STATE_DB_SCOPE_CLUSTER);
 
 	if (rp->n_ns)
 		qsort(rp->ns, rp->n_ns, sizeof(*rp->ns), ns_cmp);
 	for (size_t i = 0; i < rp->n_ns; i++) {
-		const struct state_db_mode *m = mode_of(rp->a, rp->ns[i].name);
+		const struct state_db_mode *m = mode_of(rp->src, rp->ns[i].name);
 
 		rp->ns[i].stored = m ? m : cm;
 		rp->ns[i].mode = rp->ns[i].stored ? rp->ns[i].stored->mode : STATE_DB_MODE_LEARN;
@@ -256,6 +256,11 @@ static int flow_end(struct report *rp, const struct identity *id, const struct f
 	*ret_pidx = NONE;
 	if (!p && id && learn_resolve_peer(id, addr, f, &peer) < 0)
 		return -ENOMEM;
+	/* A record of a flows.json document names its ends itself. */
+	if (!p && !id) {
+		peer = addr == &f->key.src ? f->src_peer : f->dst_peer;
+		peer.borrowed = true;
+	}
 	if (!p && peer.kind == FLOW_PEER_POD && peer.ns && peer.name)
 		p = cluster_pod_find(rp->c, peer.ns, peer.name);
 	if (p) {
@@ -365,17 +370,20 @@ static int flow_add(struct report *rp, const struct identity *id, const struct f
 
 /* Every flow of the table, resolved, into edges (without a cluster,
  * nothing resolves: no edge). */
-static int flows_gather(struct report *rp, const struct identity *id)
+static int flows_gather(struct report *rp)
 {
-	const struct flow_table *t = rp->a->learn ? learn_table(rp->a->learn) : NULL;
+	const struct flow_table *t = rp->src->table;
+	const struct flow_set *set = rp->src->set;
 	size_t n = t && rp->c ? flow_table_count(t) : 0;
 	struct flow_record f;
 	int r = 0;
 
 	for (size_t i = 0; i < n && r == 0; i++) {
 		flow_table_record_at(t, i, &f);
-		r = flow_add(rp, id, &f);
+		r = flow_add(rp, rp->src->id, &f);
 	}
+	for (size_t i = 0; set && rp->c && i < set->n && r == 0; i++)
+		r = flow_add(rp, NULL, &set->flows[i]);
 	return r;
 }
 
@@ -424,12 +432,12 @@ static int edges_judge(struct report *rp)
 			edge_ep(rp, eng, e->src_pidx, &e->src_addr, &s);
 			edge_ep(rp, eng, e->dst_pidx, &e->dst_addr, &d);
 		}
-		if (rp->a->alerts) {
+		if (rp->src->alerts) {
 			const struct alert_key k = {
 				.src = e->src, .dst = e->dst, .port = e->port, .proto = e->proto
 			};
 
-			al = alerts_lookup(rp->a->alerts, &k);
+			al = alerts_lookup(rp->src->alerts, &k);
 		}
 		if (al && al->state != ALERT_ALLOWED) {
 			e->state = "alerted";
@@ -482,7 +490,7 @@ static int edges_judge(struct report *rp)
  * has) and their counts. */
 static int alerts_gather(struct report *rp)
 {
-	const struct alerts *t = rp->a->alerts;
+	const struct alerts *t = rp->src->alerts;
 	size_t n = t ? alerts_count(t) : 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -498,7 +506,7 @@ static int alerts_gather(struct report *rp)
 
 static void alerts_count_ns(struct report *rp)
 {
-	const struct alerts *t = rp->a->alerts;
+	const struct alerts *t = rp->src->alerts;
 	size_t n = t ? alerts_count(t) : 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -541,23 +549,20 @@ static void report_done(struct report *rp)
 	hmap_free(&rp->ns_by_name);
 }
 
-int agent_report_write(struct agent *a, const struct report_stored *stored, int64_t now,
-		       struct json_out *w)
+int report_write(const struct report_src *src, const struct report_stored *stored, int64_t now,
+		 struct json_out *w)
 {
-	struct report rp = { .a = a, .c = agent_source_cluster(a), .now = now, .stored = stored };
+	struct report rp = { .src = src, .c = src->c, .now = now, .stored = stored };
 	uint64_t t0 = clock_mono_us(), t[5] = { 0 };
-	/* Built here when the cluster changed since the last checkpoint: in
-	 * the report's child, a copy the agent does not keep. */
-	const struct identity *id = agent_learn_identity(a);
 	int r;
 
 	hmap_init(&rp.wl_by_id, 0);
 	hmap_init(&rp.e_by_key, 0);
 	hmap_init(&rp.e_by_id, 0);
 	hmap_init(&rp.ns_by_name, 0);
-	for (size_t k = 0; k < a->n_modes; k++)
-		if (a->modes[k].scope[0] && !agent_stage_is_workload(a->modes[k].scope) &&
-		    ns_get(&rp, a->modes[k].scope) == NONE) {
+	for (size_t k = 0; k < src->n_modes; k++)
+		if (src->modes[k].scope[0] && !strchr(src->modes[k].scope, '/') &&
+		    ns_get(&rp, src->modes[k].scope) == NONE) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -565,7 +570,7 @@ int agent_report_write(struct agent *a, const struct report_stored *stored, int6
 	r = workloads_gather(&rp);
 	t[1] = clock_mono_us();
 	if (r == 0)
-		r = flows_gather(&rp, id);
+		r = flows_gather(&rp);
 	t[2] = clock_mono_us();
 	if (r == 0)
 		r = alerts_gather(&rp);
@@ -591,7 +596,7 @@ int agent_report_write(struct agent *a, const struct report_stored *stored, int6
 	 * it again and again. */
 	if (buf_reserve(w->b, 4096 + rp.n_ns * 400 + rp.n_wl * 200 + rp.n_e * 330 +
 				      (rp.c ? rp.c->n_pods * 100 + rp.c->n_policies * 700 : 0) +
-				      (a->alerts ? alerts_count(a->alerts) * 600 : 0)) < 0)
+				      (src->alerts ? alerts_count(src->alerts) * 600 : 0)) < 0)
 		log_debug("agent: report: no room reserved, growing as it goes");
 	json_out_obj_begin(w);
 	report_write_head(&rp, w);
@@ -621,4 +626,34 @@ int agent_report_write(struct agent *a, const struct report_stored *stored, int6
 out:
 	report_done(&rp);
 	return r;
+}
+
+int agent_report_write(struct agent *a, const struct report_stored *stored, int64_t now,
+		       struct json_out *w)
+{
+	const struct report_src src = {
+		.c = agent_source_cluster(a),
+		.table = a->learn ? learn_table(a->learn) : NULL,
+		/* Built here when the cluster changed since the last
+		 * checkpoint: in the report's child, a copy the agent does
+		 * not keep. */
+		.id = agent_learn_identity(a),
+		.alerts = a->alerts,
+		.modes = a->modes,
+		.n_modes = a->n_modes,
+		.cluster_name = a->cfg.context ? a->cfg.context : "",
+		.from_snapshot = a->cfg.n_snapshots > 0,
+		.api_connected = a->synced && !a->api_down,
+		.last_sync = a->last_sync,
+		.node = a->cfg.node,
+		.started = a->started,
+		.learn_duration_s = a->cfg.learn_duration_s,
+		.preview_window_s = a->cfg.preview_window_s,
+		.auto_promote = a->cfg.auto_promote,
+		.enf_digest = a->enf_digest,
+		.enf_last = a->nio ? a->enf_last : 0,
+		.enf_err = a->enf_err,
+	};
+
+	return report_write(&src, stored, now, w);
 }

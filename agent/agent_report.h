@@ -24,6 +24,43 @@ struct agent;
 struct cluster;
 struct engine;
 struct engine_ep;
+struct flow_set;
+struct flow_table;
+struct identity;
+
+/*
+ * What a report is made of, whoever holds it: the agent fills it from
+ * itself (agent_report_write()), `bulkhead export` on a cluster from the
+ * API objects (agent/cli_cluster_export.c).  Everything is borrowed.
+ */
+struct report_src {
+	struct cluster *c; /* NULL before the first sync */
+	/* The flows: the learner's table, each end resolved through @id as
+	 * the checkpoints resolve it, and the records of @set, each end
+	 * named by its own peer (flows.json).  Either may be NULL. */
+	const struct flow_table *table;
+	const struct identity *id;
+	const struct flow_set *set;
+	const struct alerts *alerts; /* may be NULL */
+	/* The stages, by scope ("" the cluster's, a namespace, or a
+	 * workload "NS/KIND/NAME", left out of the namespaces). */
+	const struct state_db_mode *modes;
+	size_t n_modes;
+	/* The head (docs/report.md) */
+	const char *cluster_name;
+	bool from_snapshot; /* cluster.source "snapshot", else "api" */
+	bool api_connected; /* cluster.api */
+	int64_t last_sync; /* 0: null */
+	const char *node; /* node.name */
+	const char *const *nodes; /* the cluster report's nodes, NULL: none */
+	size_t n_nodes;
+	int64_t started; /* a learning window's start without a stored one */
+	uint64_t learn_duration_s, preview_window_s;
+	bool auto_promote;
+	const char *enf_digest; /* "" none */
+	int64_t enf_last; /* 0: null */
+	const char *enf_err; /* "" none */
+};
 
 #define REPORT_NONE ((size_t) -1)
 
@@ -86,7 +123,7 @@ struct rns {
 };
 
 struct report {
-	struct agent *a;
+	const struct report_src *src;
 	struct cluster *c; /* NULL before the first sync */
 	int64_t now;
 	struct rwl *wl;
@@ -106,6 +143,13 @@ struct report {
 	struct rpol *pol; /* owned, sorted by (namespace, name) */
 	size_t n_pol;
 };
+
+/*
+ * Writes the report of @src (docs/report.md, schema version 1) into @w:
+ * 0, or -ENOMEM.  @stored: the proposals to show (may be NULL).
+ */
+int report_write(const struct report_src *src, const struct report_stored *stored, int64_t now,
+		 struct json_out *w);
 
 /* agent_report_json.c: the sections, in the schema's order. */
 void report_write_head(struct report *rp, struct json_out *w);

@@ -46,7 +46,7 @@ void report_write_namespaces(struct report *rp, struct json_out *w)
 {
 	static const char *const modes[_STATE_DB_MODE_MAX] = { "learning", "proposed", "preview",
 							       "enforce" };
-	const struct agent *a = rp->a;
+	const struct report_src *a = rp->src;
 	char cmd[300];
 
 	json_out_arr_begin(w);
@@ -61,14 +61,14 @@ void report_write_namespaces(struct report *rp, struct json_out *w)
 		json_out_key(w, "mode");
 		json_out_str(w, modes[ns->mode]);
 		json_out_key(w, "autoPromote");
-		json_out_bool(w, a->cfg.auto_promote);
+		json_out_bool(w, a->auto_promote);
 		/* Learning since its mode was stored, else since the agent
 		 * started; the preview window from its start. */
 		json_out_key(w, "learning");
 		if (ns->mode == STATE_DB_MODE_LEARN)
 			write_window(w, m && m->since ? m->since : a->started,
 				     m && m->learn_window > 0 ? (uint64_t) m->learn_window :
-								a->cfg.learn_duration_s,
+								a->learn_duration_s,
 				     rp->now);
 		else
 			json_out_null(w);
@@ -76,7 +76,7 @@ void report_write_namespaces(struct report *rp, struct json_out *w)
 		if (ns->mode == STATE_DB_MODE_PREVIEW && m)
 			write_window(w, m->since,
 				     m->preview_window > 0 ? (uint64_t) m->preview_window :
-							     a->cfg.preview_window_s,
+							     a->preview_window_s,
 				     rp->now);
 		else
 			json_out_null(w);
@@ -218,7 +218,7 @@ void report_write_flows(struct report *rp, struct json_out *w)
 
 void report_write_alerts(struct report *rp, struct json_out *w)
 {
-	const struct alerts *t = rp->a->alerts;
+	const struct alerts *t = rp->src->alerts;
 	size_t n = t ? alerts_count(t) : 0;
 
 	json_out_arr_begin(w);
@@ -298,8 +298,8 @@ static bool digest_ok(const char *s)
 
 void report_write_head(struct report *rp, struct json_out *w)
 {
-	const struct agent *a = rp->a;
-	const struct node *node = rp->c ? cluster_node_find(rp->c, a->cfg.node) : NULL;
+	const struct report_src *a = rp->src;
+	const struct node *node = rp->c && a->node[0] ? cluster_node_find(rp->c, a->node) : NULL;
 	char buf[ADDR_STR_MAX];
 	struct utsname u;
 
@@ -316,12 +316,12 @@ void report_write_head(struct report *rp, struct json_out *w)
 	json_out_key(w, "cluster");
 	json_out_obj_begin(w);
 	json_out_key(w, "name");
-	json_out_str(w, a->cfg.context ? a->cfg.context : "");
+	json_out_str(w, a->cluster_name);
 	json_out_key(w, "source");
-	json_out_str(w, a->cfg.n_snapshots ? "snapshot" : "api");
-	if (!a->cfg.n_snapshots) {
+	json_out_str(w, a->from_snapshot ? "snapshot" : "api");
+	if (!a->from_snapshot) {
 		json_out_key(w, "api");
-		json_out_str(w, a->synced && !a->api_down ? "connected" : "unreachable");
+		json_out_str(w, a->api_connected ? "connected" : "unreachable");
 	}
 	json_out_key(w, "lastSync");
 	if (a->last_sync)
@@ -333,34 +333,43 @@ void report_write_head(struct report *rp, struct json_out *w)
 	json_out_key(w, "node");
 	json_out_obj_begin(w);
 	json_out_key(w, "name");
-	json_out_str(w, a->cfg.node);
+	json_out_str(w, a->node);
 	json_out_key(w, "addresses");
 	json_out_arr_begin(w);
 	for (size_t i = 0; node && i < node->n_addrs; i++)
 		json_out_str(w, addr_format(&node->addrs[i], buf, sizeof(buf)));
 	json_out_arr_end(w);
-	if (uname(&u) == 0) {
+	if (!a->nodes && uname(&u) == 0) {
 		json_out_key(w, "kernel");
 		json_out_strn(w, u.release, strnlen(u.release, 128));
 	}
 	json_out_obj_end(w);
 
+	/* The cluster report: the nodes whose NodeFlows it was made from. */
+	if (a->nodes) {
+		json_out_key(w, "nodes");
+		json_out_arr_begin(w);
+		for (size_t i = 0; i < a->n_nodes; i++)
+			json_out_str(w, a->nodes[i]);
+		json_out_arr_end(w);
+	}
+
 	/* The table's comment as the kernel holds it (docs/report.md). */
 	json_out_key(w, "enforcement");
 	json_out_obj_begin(w);
 	json_out_key(w, "rulesetDigest");
-	if (digest_ok(a->enf_digest))
+	if (a->enf_digest && digest_ok(a->enf_digest))
 		json_out_str(w, a->enf_digest);
 	else
 		json_out_null(w);
 	json_out_key(w, "lastProgrammed");
-	if (a->nio && a->enf_last)
+	if (a->enf_last)
 		json_out_time(w, a->enf_last);
 	else
 		json_out_null(w);
 	json_out_key(w, "errors");
 	json_out_arr_begin(w);
-	if (a->enf_err[0])
+	if (a->enf_err && a->enf_err[0])
 		json_out_str(w, a->enf_err);
 	json_out_arr_end(w);
 	json_out_obj_end(w);

@@ -43,7 +43,7 @@ enum {
 	OPT_CLUSTER,
 };
 
-#define FLAGS_CLUSTER                                                                  \
+#define FLAGS_CLUSTER                                                                       \
 	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG), CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT), \
 		CLI_FLAG_CLUSTER(OPT_CLUSTER)
 

@@ -29,7 +29,7 @@ int cli_cluster_choose(const struct cli_target *t, const char *cmd, struct bh_er
 				     "--socket and %s: expected one of them (the local agent, or "
 				     "the cluster)",
 				     t->kubeconfig ? "--kubeconfig" :
-				     t->context    ? "--context" :
+				     t->context	   ? "--context" :
 						     "--cluster");
 	if (t->socket)
 		return 0;
@@ -93,7 +93,8 @@ int cli_kube_get(struct cli_kube *k, const char *path, json_t **ret, struct bh_e
 	}
 	if (status != 200) {
 		status_message(&body, msg, sizeof(msg));
-		r = bh_err_set(reterr, BH_ERR_SYSTEM, status == 401 || status == 403 ? -EACCES : -EIO,
+		r = bh_err_set(reterr, BH_ERR_SYSTEM,
+			       status == 401 || status == 403 ? -EACCES : -EIO,
 			       "%s: the API server %s answered HTTP %ld to GET %s%s%s", k->cmd,
 			       kube_client_server(k->client), status, path, msg[0] ? ": " : "",
 			       msg);
@@ -198,8 +199,7 @@ static void mode_parse(json_t *obj, struct cluster_mode *ret)
 	}
 }
 
-const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns,
-			      json_t **ret_mode)
+const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, json_t **ret_mode)
 {
 	struct cluster_stage_input in = { .computed_at = INT64_MIN };
 	struct cluster_stage st;

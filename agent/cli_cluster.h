@@ -27,10 +27,10 @@
 #include "kube_config.h"
 
 /* The flags of the cluster form; each command gives them ids of its own. */
-#define CLI_FLAG_CLUSTER_KUBECONFIG(ID)                                                      \
-	{                                                                                    \
-		.name = "kubeconfig", .arg = "FILE", .id = (ID),                             \
-		.help = "act on the cluster through the API server of this kubeconfig"       \
+#define CLI_FLAG_CLUSTER_KUBECONFIG(ID)                                                \
+	{                                                                              \
+		.name = "kubeconfig", .arg = "FILE", .id = (ID),                       \
+		.help = "act on the cluster through the API server of this kubeconfig" \
 	}
 #define CLI_FLAG_CLUSTER_CONTEXT(ID)                                               \
 	{                                                                          \
@@ -104,8 +104,7 @@ const char *cli_json_str(json_t *o, const char *key);
  * PolicyMode items @modes (arrays of objects).  When @ret_mode is not NULL
  * it receives the deciding PolicyMode (borrowed, NULL when none).
  */
-const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns,
-			      json_t **ret_mode);
+const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, json_t **ret_mode);
 
 /* An RFC 3339 time as milliseconds since the epoch (the fraction kept to
  * the millisecond); -1 when empty or malformed. */
@@ -127,14 +126,16 @@ struct cli_stage_req {
 };
 int cli_cluster_stage_run(const struct cli_stage_req *q, struct bh_err *reterr);
 
-/* The cluster forms of alerts, proposal and allow
- * (agent/cli_cluster_alerts.c).  @state "all" or an alert state; @json
- * the output format. */
-int cli_cluster_alerts(const struct cli_target *t, const char *state, bool json,
-		       struct bh_err *reterr);
+/* The cluster forms of proposal (agent/cli_cluster_proposal.c: @ns NULL
+ * for every namespace, @json the output format) and allow
+ * (agent/cli_cluster_allow.c: the alert ids @ids).  alerts' is in
+ * agent/cli_alerts.c, next to its printer. */
 int cli_cluster_proposal(const struct cli_target *t, const char *ns, bool json,
 			 struct bh_err *reterr);
 int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
 		      struct bh_err *reterr);
+/* The cluster report into file @out ("-": stdout), replaced atomically
+ * (agent/cli_cluster_export.c). */
+int cli_cluster_export(const struct cli_target *t, const char *out, struct bh_err *reterr);
 
 #endif

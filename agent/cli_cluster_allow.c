@@ -43,6 +43,7 @@ struct allow_run {
 	struct cli_kube *k;
 	struct cluster *c;
 	json_t *nodeflows, *props;
+	json_t *lines; /* what each alert allows, printed once all is written */
 	struct allow_ns v[ALLOW_NS_MAX];
 	size_t n;
 };
@@ -58,6 +59,7 @@ static void run_reset(struct allow_run *x)
 	json_decref(x->nodeflows);
 	json_decref(x->props);
 	x->nodeflows = x->props = NULL;
+	json_array_clear(x->lines);
 }
 
 /* The alert @id and its node, from the NodeFlows; NULL when no node has
@@ -90,8 +92,7 @@ static const char *end_of(json_t *a, const char *key)
 
 /* The namespace @ns's proposal, decoded once: NULL with 0 when it has no
  * Proposal object. */
-static int ns_get(struct allow_run *x, const char *ns, struct allow_ns **ret,
-		  struct bh_err *reterr)
+static int ns_get(struct allow_run *x, const char *ns, struct allow_ns **ret, struct bh_err *reterr)
 {
 	struct allow_ns *t = NULL;
 	struct buf text;
@@ -158,11 +159,11 @@ static int amend(struct allow_run *x, const char *id, json_t *a, struct bh_err *
 				  "allow: alert %s names no deciding policy", id);
 	(void) snprintf(ns, sizeof(ns), "%.*s", (int) (slash - pol), pol);
 	if (cli_parse_protocol(cli_json_str(a, "protocol"), &proto) < 0)
-		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
-				  "allow: alert %s: protocol '%s'", id, cli_json_str(a, "protocol"));
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL, "allow: alert %s: protocol '%s'",
+				  id, cli_json_str(a, "protocol"));
 	f = (struct propose_amend_flow){
 		.dir = strcmp(cli_json_str(a, "direction"), "egress") == 0 ? NETPOL_EGRESS :
-									      NETPOL_INGRESS,
+									     NETPOL_INGRESS,
 		.src = end_of(a, "src"),
 		.dst = end_of(a, "dst"),
 		.port = (uint16_t) json_integer_value(json_object_get(a, "port")),
@@ -273,7 +274,8 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 		return bh_err_oom(reterr);
 	cli_kube_ref(&ref, CLUSTER_PROPOSAL_RESOURCE, t->ns);
 	json_array_foreach(t->objs, i, o) {
-		json_t *pols = json_deep_copy(json_object_get(json_object_get(o, "spec"), "policies"));
+		json_t *pols =
+			json_deep_copy(json_object_get(json_object_get(o, "spec"), "policies"));
 		const char *name = cli_json_str(json_object_get(o, "metadata"), "name");
 		bool changed = false;
 		size_t j;
@@ -303,7 +305,8 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 		}
 		if (r == 0 && changed) {
 			const struct obj_write w = {
-				.rv = cli_json_str(json_object_get(o, "metadata"), "resourceVersion"),
+				.rv = cli_json_str(json_object_get(o, "metadata"),
+						   "resourceVersion"),
 				.policies = pols,
 			};
 
@@ -348,15 +351,28 @@ static int allow_round(struct allow_run *x, char *const *ids, size_t n, struct b
 		r = amend(x, ids[i], a, reterr);
 		if (r < 0)
 			goto out;
+		{
+			char line[1024];
+
+			(void) snprintf(line, sizeof(line),
+					"%s: allowed, %s -> %s %s/%" JSON_INTEGER_FORMAT
+					" is allowed by the proposal (seen on %s)",
+					ids[i], end_of(a, "src"), end_of(a, "dst"),
+					cli_json_str(a, "protocol"),
+					json_integer_value(json_object_get(a, "port")), node);
+			if (json_array_append_new(x->lines, json_string(line)) < 0) {
+				r = bh_err_oom(reterr);
+				goto out;
+			}
+		}
 		if (json_array_append_new(
-			    flows, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s]}", "src",
-					     end_of(a, "src"), "dst", end_of(a, "dst"), "protocol",
-					     cli_json_str(a, "protocol"), "port",
-					     json_integer_value(json_object_get(a, "port")),
-					     "connections",
-					     json_integer_value(json_object_get(a, "count")),
-					     "lastSeen", cli_json_str(a, "lastSeen"), "nodes",
-					     node)) < 0) {
+			    flows,
+			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s]}", "src",
+				      end_of(a, "src"), "dst", end_of(a, "dst"), "protocol",
+				      cli_json_str(a, "protocol"), "port",
+				      json_integer_value(json_object_get(a, "port")), "connections",
+				      json_integer_value(json_object_get(a, "count")), "lastSeen",
+				      cli_json_str(a, "lastSeen"), "nodes", node)) < 0) {
 			r = bh_err_oom(reterr);
 			goto out;
 		}
@@ -372,8 +388,7 @@ out:
 	return r;
 }
 
-int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
-		      struct bh_err *reterr)
+int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n, struct bh_err *reterr)
 {
 	const struct cli_cluster_src src = { .kubeconfig = t->kubeconfig, .context = t->context };
 	struct allow_run x = { 0 };
@@ -384,6 +399,11 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
 	if (r < 0)
 		goto out;
 	x.k = &k;
+	x.lines = json_array();
+	if (!x.lines) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
 	r = cli_cluster_load(&src, &x.c, reterr);
 	if (r < 0) {
 		r = bh_err_prefix(reterr, "allow: ");
@@ -391,23 +411,27 @@ int cli_cluster_allow(const struct cli_target *t, char *const *ids, size_t n,
 	}
 	for (int round = 0; round < ALLOW_ROUNDS; round++) {
 		r = allow_round(&x, ids, n, reterr);
-		run_reset(&x);
 		if (r != -ESTALE)
 			break;
+		run_reset(&x);
 	}
 	if (r == -ESTALE)
 		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EBUSY,
 			       "allow: the Proposal objects changed under every one of %d attempts",
 			       ALLOW_ROUNDS);
 	if (r == 0) {
-		for (size_t i = 0; i < n; i++)
-			printf("%s: allowed by the proposal\n", ids[i]);
+		size_t i;
+		json_t *l;
+
+		json_array_foreach(x.lines, i, l)
+			printf("%s\n", json_string_value(l));
 		if (fflush(stdout) != 0)
 			r = bh_err_set(reterr, BH_ERR_SYSTEM, -EIO, "allow: writing stdout: %s",
 				       strerror(errno));
 	}
 out:
 	run_reset(&x);
+	json_decref(x.lines);
 	cluster_free(x.c);
 	cli_kube_done(&k);
 	return r;

@@ -46,7 +46,8 @@ static int ns_known(struct cli_kube *k, json_t *proposals, json_t *nodeflows, co
 	if (cli_cluster_has_proposal(proposals, ns))
 		return 1;
 	json_array_foreach(nodeflows, i, nf) {
-		json_array_foreach(json_object_get(json_object_get(nf, "status"), "applied"), j, a) {
+		json_array_foreach(json_object_get(json_object_get(nf, "status"), "applied"), j,
+				   a) {
 			if (strcmp(cli_json_str(a, "namespace"), ns) == 0)
 				return 1;
 		}
@@ -74,8 +75,7 @@ static bool alert_of(json_t *a, const char *const *ns, size_t n)
 }
 
 /* Exit 2 naming the open alerts of @ns and their nodes, or 0 when none. */
-static int alerts_refuse(json_t *nodeflows, const char *const *ns, size_t n,
-			 struct bh_err *reterr)
+static int alerts_refuse(json_t *nodeflows, const char *const *ns, size_t n, struct bh_err *reterr)
 {
 	char names[BH_ERR_MSG_MAX / 2] = "";
 	size_t open = 0, len = 0, i, j;
@@ -122,8 +122,8 @@ static int mode_mutate_cb(void *ud, json_t *obj)
 		if (!labels || json_object_set_new(md, "labels", labels) < 0)
 			goto fail;
 	}
-	if (json_object_set_new(labels, CLUSTER_MANAGED_BY_LABEL,
-				json_string(CLUSTER_MANAGED_BY)) < 0 ||
+	if (json_object_set_new(labels, CLUSTER_MANAGED_BY_LABEL, json_string(CLUSTER_MANAGED_BY)) <
+		    0 ||
 	    json_object_set_new(obj, "spec", spec) < 0)
 		return -ENOMEM;
 	return 0;
@@ -143,8 +143,8 @@ static int mode_write(struct cli_kube *k, const char *name, const struct mode_wr
 
 	cli_kube_ref(&ref, CLUSTER_POLICYMODE_RESOURCE, NULL);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		r = kube_write_wait_update(k->client, &ref, name, false, mode_mutate_cb,
-					   (void *) m, NULL, reterr);
+		r = kube_write_wait_update(k->client, &ref, name, false, mode_mutate_cb, (void *) m,
+					   NULL, reterr);
 		if (r != -ENOENT)
 			break;
 		obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", CLUSTER_API_GROUP_VERSION,
@@ -280,8 +280,14 @@ static int wait_reports(struct cli_kube *k, struct waiting *x, unsigned timeout_
 		if (x->changed && kube_watch_synced(x->w)) {
 			x->changed = false;
 			synced = true;
-			if (!missing(x))
+			if (!missing(x)) {
+				if (!kube_watch_count(x->w))
+					fprintf(stderr,
+						"bulkhead: %s: warning: no NodeFlows object: no "
+						"agent to wait for\n",
+						k->cmd);
 				break;
+			}
 		}
 		if (now >= deadline) {
 			if (!synced)
@@ -290,8 +296,8 @@ static int wait_reports(struct cli_kube *k, struct waiting *x, unsigned timeout_
 			fprintf(stderr,
 				"bulkhead: %s: timed out after %u s waiting for %zu node%s to "
 				"report %s: %s%s\n",
-				k->cmd, timeout_s, x->missing, x->missing == 1 ? "" : "s",
-				x->stage, x->names, x->missing > STAGE_NAMED_MAX ? ", ..." : "");
+				k->cmd, timeout_s, x->missing, x->missing == 1 ? "" : "s", x->stage,
+				x->names, x->missing > STAGE_NAMED_MAX ? ", ..." : "");
 			r = BH_EXIT_TIMEOUT;
 			goto out;
 		}
@@ -437,8 +443,8 @@ int cli_cluster_stage_run(const struct cli_stage_req *q, struct bh_err *reterr)
 		json_array_foreach(nodeflows, i, nf) {
 			size_t j;
 
-			json_array_foreach(json_object_get(json_object_get(nf, "status"), "applied"),
-					   j, a) {
+			json_array_foreach(
+				json_object_get(json_object_get(nf, "status"), "applied"), j, a) {
 				const char *s = cli_json_str(a, "namespace");
 				bool seen = false;
 

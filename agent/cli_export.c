@@ -18,6 +18,7 @@
 
 #include "atomic_file.h"
 #include "cli.h"
+#include "cli_cluster.h"
 
 /* The agent makes the report from memory (about a second for 10,000 pods
  * and 200,000 flows, docs/figures.md); past this it is hung. */
@@ -28,6 +29,9 @@
 enum {
 	OPT_SOCKET = CLI_OPT_BASE,
 	OPT_OUTPUT,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
 };
 
 static const struct cli_flag export_flags[] = {
@@ -37,6 +41,9 @@ static const struct cli_flag export_flags[] = {
 	  .id = OPT_OUTPUT,
 	  .help = "the file to write (replaced atomically; - for stdout)" },
 	CLI_FLAG_SOCKET(OPT_SOCKET),
+	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG),
+	CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT),
+	CLI_FLAG_CLUSTER(OPT_CLUSTER),
 	CLI_FLAG_HELP,
 };
 
@@ -44,12 +51,17 @@ const struct cli_command cli_export_cmd = {
 	.name = "export",
 	.fn = cli_export,
 	.usage = "-o REPORT.json",
-	.summary = "write the local agent's report (the dashboard's input) to a file",
+	.summary = "write the report (the dashboard's input) of the local agent or the cluster",
 	.about = "Asks the agent on this node, through its control socket (GET /report), for\n"
 		 "its report (docs/report.md: workloads, flows, alerts, proposals,\n"
 		 "enforcement) and writes it to REPORT.json: a temporary file renamed into\n"
-		 "place once the whole report came, so the file is whole or untouched.\n",
-	.exit_status = "0 written, 2 bad usage, 3 system error (no agent answering, no report, "
+		 "place once the whole report came, so the file is whole or untouched.\n"
+		 "On a cluster (--kubeconfig, --context, --cluster, $KUBECONFIG or in a\n"
+		 "pod, without --socket) the cluster report: every node's flows and alerts\n"
+		 "(NodeFlows), the proposals (Proposal), the cluster from the API, in the\n"
+		 "same schema, with the nodes listed.\n",
+	.exit_status = "0 written, 2 bad usage, 3 system error (no agent answering, no API "
+		       "server, no report, "
 		       "the file cannot be written)",
 	.flags = export_flags,
 	.n_flags = BH_ARRAY_SIZE(export_flags),
@@ -114,6 +126,7 @@ static int report_fetch(const char *sock, const char *out, struct sink *s, struc
 int cli_export(int argc, char **argv, struct bh_err *reterr)
 {
 	const char *sock = CLI_AGENT_SOCKET_DEFAULT, *out = NULL;
+	struct cli_target t = { 0 };
 	struct atomic_file af = { 0 };
 	struct sink s = { 0 };
 	struct cli_getopt g;
@@ -124,7 +137,16 @@ int cli_export(int argc, char **argv, struct bh_err *reterr)
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
 		case OPT_SOCKET:
-			sock = g.arg;
+			sock = t.socket = g.arg;
+			break;
+		case OPT_KUBECONFIG:
+			t.kubeconfig = g.arg;
+			break;
+		case OPT_CONTEXT:
+			t.context = g.arg;
+			break;
+		case OPT_CLUSTER:
+			t.cluster = true;
 			break;
 		case OPT_OUTPUT:
 			out = g.arg;
@@ -140,6 +162,11 @@ int cli_export(int argc, char **argv, struct bh_err *reterr)
 				     "-o: expected the file to write (REPORT.json)");
 	if (!sock[0])
 		return cli_usage_err(reterr, "export", "--socket: expected a path");
+	r = cli_cluster_choose(&t, "export", reterr);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		return cli_cluster_export(&t, out, reterr);
 	to_stdout = strcmp(out, "-") == 0;
 	if (to_stdout) {
 		s.f = stdout;

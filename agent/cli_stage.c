@@ -54,12 +54,12 @@ enum {
 
 /* The cluster form waits this long for every agent by default. */
 #define STAGE_CLUSTER_TIMEOUT_S 60
-#define FLAG_TIMEOUT                                                                       \
-	{                                                                                  \
-		.name = "timeout", .arg = "D", .id = OPT_TIMEOUT,                          \
+#define FLAG_TIMEOUT                                                                    \
+	{                                                                               \
+		.name = "timeout", .arg = "D", .id = OPT_TIMEOUT,                       \
 		.help = "on a cluster: how long to wait for every agent (default: 60s)" \
 	}
-#define FLAGS_CLUSTER                                                                  \
+#define FLAGS_CLUSTER                                                                       \
 	CLI_FLAG_CLUSTER_KUBECONFIG(OPT_KUBECONFIG), CLI_FLAG_CLUSTER_CONTEXT(OPT_CONTEXT), \
 		CLI_FLAG_CLUSTER(OPT_CLUSTER), FLAG_TIMEOUT
 
@@ -235,7 +235,8 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 			t.cluster = true;
 			break;
 		case OPT_TIMEOUT:
-			r = cli_parse_duration(cmd, "--timeout", g.arg, 1, 86400, &timeout_s, reterr);
+			r = cli_parse_duration(cmd, "--timeout", g.arg, 1, 86400, &timeout_s,
+					       reterr);
 			if (r < 0)
 				return r;
 			timeout_set = true;

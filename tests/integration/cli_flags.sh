@@ -58,7 +58,7 @@ declare -A flags=(
 	[allow]="socket kubeconfig context cluster help"
 	[dismiss]="socket help"
 	[proposal]="compute namespace output socket kubeconfig context cluster help"
-	[export]="output socket help"
+	[export]="output socket kubeconfig context cluster help"
 	[agent]="node kubeconfig context snapshot state-dir socket listen interface conntrack nflog-group config learn-duration preview-window no-enforce policy-mode cluster namespace cluster-interval help"
 )
 for top in help --help -h; do

@@ -19,7 +19,10 @@
 #     plain NetworkPolicies, through kubectl apply --dry-run=client;
 #   - allow: an unknown alert exit 2; the deciding Proposal (and the other
 #     end's, which isolates it too) amended with the rule and its flow,
-#     through an injected 409; again: nothing to amend.
+#     through an injected 409; again: nothing to amend;
+#   - export: the cluster report (every node's flows and alerts, the
+#     proposals, the namespaces' stages, nodes listed) validates against
+#     docs/report.schema.json; no API server: exit 3, no file.
 set -uo pipefail
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
@@ -29,7 +32,7 @@ api= fake=
 cleanup() {
 	[ -n "$fake" ] && kill "$fake" 2> /dev/null && wait "$fake" 2> /dev/null
 	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
-	rm -rf "$tmp"
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail=0
@@ -249,7 +252,7 @@ for np in json.load(open(sys.argv[1]))["items"]:
         "rules": [{"flows": []} for _ in range(n)]})
 print(json.dumps({"op": "put_many", "objects": list(objs.values())}))
 PY
-walert='{"id": "fedcba9876543210", "state": "open", "direction": "ingress",
+walert='{"id": "77ec37f64b8efbcf", "state": "open", "direction": "ingress",
  "src": {"workload": "shop/Deployment/worker", "pod": "worker-7c9d8f6b4-aaaaa"},
  "dst": {"workload": "shop/Deployment/api", "pod": "api-5d4c8b7f9-aaaaa"},
  "port": 9999, "protocol": "TCP", "policy": "shop/bulkhead-api-ingress",
@@ -259,8 +262,8 @@ get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.before.json"
 bh 2 allow_unknown allow --kubeconfig "$kc" 0000000000000000
 grep -q "no alert '0000000000000000'" "$tmp/allow_unknown.err" || bad "allow unknown: $(cat "$tmp/allow_unknown.err")"
 echo '{"op": "fault", "fault": "conflict", "count": 1, "resource": "proposals"}' | control > /dev/null
-bh 0 allow allow --kubeconfig "$kc" fedcba9876543210
-grep -q "^fedcba9876543210: allowed" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
+bh 0 allow allow --kubeconfig "$kc" 77ec37f64b8efbcf
+grep -q "^77ec37f64b8efbcf: allowed, shop/Deployment/worker -> shop/Deployment/api TCP/9999 is allowed by the proposal (seen on node-1)$" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
 grep -q "^Proposal shop/bulkhead-api: amended" "$tmp/allow.out" || bad "allow printed: $(cat "$tmp/allow.out")"
 get /apis/$G/namespaces/shop/proposals/bulkhead-api > "$tmp/api.after.json"
 get /apis/$G/namespaces/shop/proposals/bulkhead-worker > "$tmp/worker.after.json"
@@ -282,8 +285,50 @@ assert any(r.get("ports") == [{"protocol": "TCP", "port": 9999}] for r in we["sp
 assert a["spec"]["computedAt"] == b["spec"]["computedAt"]
 PY
 	bad "allow: the Proposal objects: $(cat "$tmp/api.after.json")"
-bh 0 allow_again allow --kubeconfig "$kc" fedcba9876543210
+bh 0 allow_again allow --kubeconfig "$kc" 77ec37f64b8efbcf
 grep -q "nothing to amend" "$tmp/allow_again.out" || bad "allow again: $(cat "$tmp/allow_again.out")"
 
-[ "$fail" = 0 ] && echo "cluster_cli: enforce/preview/relearn, alerts, proposal and allow act on the cluster"
+# --- export: the cluster report, the node report's schema ---
+# Each node's flows: the propose test's flows.json files as NodeFlows specs.
+for n in 1 2; do
+	python3 - "$src/tests/data/propose/flows-node-$n.json" "node-$n" <<'PY' | control > /dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+spec = {k: d[k] for k in ("node", "generated", "stats", "flows")}
+st = {"truncated": 0, "alertsTruncated": 0, "applied": [], "alerts": []}
+print(json.dumps({"op": "put", "object": {"apiVersion": "bulkhead.io/v1alpha1", "kind": "NodeFlows",
+    "metadata": {"name": sys.argv[2]}, "spec": spec, "status": st}}))
+PY
+done
+nf1=$(get /apis/$G/nodeflows/node-1)
+# node-1's alert (the one allowed above)
+echo "{\"op\": \"put\", \"object\": $(echo "$nf1" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+for k in ('resourceVersion', 'uid', 'creationTimestamp'):
+    d['metadata'].pop(k, None)
+d['status']['alerts'] = [json.loads(sys.argv[1])]
+print(json.dumps(d))" "$walert")}" | control > /dev/null
+bh 0 export export --kubeconfig "$kc" -o "$tmp/report.json"
+python3 "$src/scripts/validate-report.py" "$tmp/report.json" > "$tmp/validate.out" 2>&1 ||
+	bad "the cluster report does not validate: $(head -5 "$tmp/validate.out")"
+python3 - "$tmp/report.json" <<'PY' || bad "the cluster report: $(head -c 600 "$tmp/report.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["nodes"] == ["node-1", "node-2"], d["nodes"]
+assert d["node"]["name"] == "*", d["node"]
+assert len(d["flows"]) > 10, len(d["flows"])
+ends = {(f["src"].get("workload"), f["dst"].get("workload")) for f in d["flows"]}
+assert ("shop/Deployment/frontend", "shop/Deployment/api") in ends, ends
+assert [a["id"] for a in d["alerts"]] == ["77ec37f64b8efbcf"], d["alerts"]
+names = {p["name"] for p in d["proposals"]}
+assert "bulkhead-api-ingress" in names, names
+modes = {n["name"]: n["mode"] for n in d["namespaces"]}
+assert modes["shop"] in ("preview", "enforce", "learning"), modes
+assert d["cluster"]["source"] == "api"
+PY
+bh 3 exportdown export --kubeconfig "$tmp/down.kubeconfig" -o "$tmp/down.json"
+[ ! -e "$tmp/down.json" ] || bad "a failed export wrote its file"
+
+[ "$fail" = 0 ] && echo "cluster_cli: enforce/preview/relearn, alerts, proposal, allow and export act on the cluster"
 exit "$fail"

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "cli_cluster.h"
 #include "testutil.h"
 
 static const struct cli_command *const commands[] = {
@@ -337,6 +338,38 @@ static void help_lists_every_flag(void **state)
 	}
 }
 
+/* The target of the verbs (cli_cluster.h): --socket the local agent, a
+ * cluster flag the cluster, else $KUBECONFIG or a pod; both: usage. */
+static void target_choice(void **state)
+{
+	struct bh_err err = { 0 };
+
+	(void) state;
+	assert_int_equal(unsetenv("KUBECONFIG"), 0);
+	assert_int_equal(unsetenv("KUBERNETES_SERVICE_HOST"), 0);
+	assert_int_equal(cli_cluster_choose(&(struct cli_target){ 0 }, "enforce", &err), 0);
+	assert_int_equal(
+		cli_cluster_choose(&(struct cli_target){ .kubeconfig = "k" }, "enforce", &err), 1);
+	assert_int_equal(
+		cli_cluster_choose(&(struct cli_target){ .context = "c" }, "enforce", &err), 1);
+	assert_int_equal(
+		cli_cluster_choose(&(struct cli_target){ .cluster = true }, "enforce", &err), 1);
+	assert_int_equal(cli_cluster_choose(&(struct cli_target){ .socket = "/s", .cluster = true },
+					    "enforce", &err),
+			 -EINVAL);
+	assert_int_equal(err.kind, BH_ERR_INPUT);
+	assert_int_equal(setenv("KUBECONFIG", "/k", 1), 0);
+	assert_int_equal(cli_cluster_choose(&(struct cli_target){ 0 }, "enforce", &err), 1);
+	assert_int_equal(
+		cli_cluster_choose(&(struct cli_target){ .socket = "/s" }, "enforce", &err), 0);
+	assert_int_equal(setenv("KUBECONFIG", "", 1), 0);
+	assert_int_equal(cli_cluster_choose(&(struct cli_target){ 0 }, "enforce", &err), 0);
+	assert_int_equal(setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1), 0);
+	assert_int_equal(cli_cluster_choose(&(struct cli_target){ 0 }, "enforce", &err), 1);
+	assert_int_equal(unsetenv("KUBECONFIG"), 0);
+	assert_int_equal(unsetenv("KUBERNETES_SERVICE_HOST"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +377,7 @@ int main(void)
 		cmocka_unit_test(protocol_any_case), cmocka_unit_test(tables_consistent),
 		cmocka_unit_test(output_one_flag),   cmocka_unit_test(getopt_errors),
 		cmocka_unit_test(help_asked),	     cmocka_unit_test(help_lists_every_flag),
+		cmocka_unit_test(target_choice),
 	};
 
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
