@@ -560,7 +560,7 @@ static int end_of(struct agent *a, const char *id, const char *pod, struct end *
 	return 0;
 }
 
-size_t agent_alerts_recheck(struct agent *a)
+size_t agent_alerts_recheck(struct agent *a, agent_alerts_pick_fn *pick)
 {
 	size_t n = a->alerts && a->enf_cluster ? alerts_count(a->alerts) : 0, changed = 0;
 
@@ -570,7 +570,8 @@ size_t agent_alerts_recheck(struct agent *a)
 		struct end s, d;
 		struct addr sa, da;
 
-		if (e->state != ALERT_OPEN || end_of(a, e->src, e->src_pod, &s, &sa) < 0 ||
+		if (e->state != ALERT_OPEN || !pick(a, e) ||
+		    end_of(a, e->src, e->src_pod, &s, &sa) < 0 ||
 		    end_of(a, e->dst, e->dst_pod, &d, &da) < 0 || sa.family != da.family)
 			continue;
 		if (explain(a, &s, &d, &sa, &da, e->proto, e->port,

@@ -27,6 +27,7 @@
 #define BH_AGENT_INT_H
 
 #include <net/if.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -313,10 +314,15 @@ struct agent {
 	char *nf_written, *nf_applied_written, *nf_rv;
 	bool nf_want_full, nf_want_applied;
 	unsigned nf_stale; /* -ESTALE in a row */
-	int64_t nf_last_check; /* clock ms of the last build */
+	/* The build under way in a child process (its pid, pidfd watched
+	 * by @nf_io, the memfd it writes into; -1 none). */
+	pid_t nf_pid;
+	int nf_pidfd, nf_memfd;
+	struct loop_io nf_io;
+	uint64_t nf_t0, nf_fork_us;
 	uint64_t nf_writes, nf_attempts, nf_conflicts, nf_fails;
-	uint64_t nf_build_us; /* the last build's time on the loop */
-	size_t nf_build_flows; /* ... over this many flows */
+	uint64_t nf_build_us; /* the last build, the child's start to its end */
+	uint64_t nf_loop_us; /* ... of which on the loop (fork, read) */
 	/* Following the PolicyMode and Proposal objects (cluster_follow.c). */
 	bool cf_on;
 	struct kube_watch *cf_modes, *cf_props;
@@ -416,9 +422,11 @@ void agent_alerts_status(struct agent *a, struct json_out *w);
 /* Every alert, as the report's alerts array (GET /alerts). */
 void agent_alerts_json(struct agent *a, struct json_out *w);
 /* Cluster mode, after the proposal policies changed (an amended Proposal
- * object): each open alert whose flow the cluster as enforced now allows
- * becomes allowed (saved with the rest).  The number changed. */
-size_t agent_alerts_recheck(struct agent *a);
+ * object): each open alert that @pick picks and whose flow the cluster as
+ * enforced now allows becomes allowed (saved with the rest).  The number
+ * changed. */
+typedef bool agent_alerts_pick_fn(struct agent *a, const struct alert_entry *e);
+size_t agent_alerts_recheck(struct agent *a, agent_alerts_pick_fn *pick);
 /* Sets the state of the alerts @ids (all or none): the number changed,
  * or -ENOENT with @ret_unknown the first id the table does not hold.
  * Saved to the state database with the rest (AGENT_ALERTS_SAVE_MS). */

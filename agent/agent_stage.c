@@ -178,6 +178,10 @@ static void ns_seen(struct agent *a, const char *ns, int64_t now)
 		return;
 	}
 	log_info("agent: stages: namespace '%s' first seen: %s", ns, state_db_mode_name(m.mode));
+	/* Cluster mode: its stage comes from the API's objects
+	 * (cluster_follow.c looks at it at the next turn). */
+	if (a->cf_on)
+		(void) loop_timer_arm_in(&a->cf_timer, 0);
 }
 
 /*

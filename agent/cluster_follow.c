@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "agent_int.h"
+#include "alerts.h"
 #include "buf.h"
 #include "cluster_api.h"
 #include "cluster_stage.h"
@@ -309,6 +310,22 @@ static int follow_ns(struct agent *a, const char *ns, const json_t *objs,
 	return changed;
 }
 
+/* An alert decided by a policy of a proposal compiled now (preview or
+ * enforce): one the amended proposal may allow.  Alerts of a namespace
+ * back in learn stay as they are (nothing isolates: "allowed" would be
+ * false). */
+static bool alert_of_proposal(struct agent *a, const struct alert_entry *e)
+{
+	const char *slash = e->policy ? strchr(e->policy, '/') : NULL;
+	char ns[256];
+
+	if (!slash || (size_t) (slash - e->policy) >= sizeof(ns))
+		return false;
+	memcpy(ns, e->policy, (size_t) (slash - e->policy));
+	ns[slash - e->policy] = '\0';
+	return agent_stage_is_proposal(a, ns, slash + 1);
+}
+
 static void follow_apply(struct agent *a)
 {
 	struct follow_scan s = { .a = a };
@@ -380,7 +397,7 @@ static void follow_apply(struct agent *a)
 		agent_stage_proposals_changed(a);
 		a->cf_batches++;
 		/* (an amended proposal may allow what an open alert saw) */
-		(void) agent_alerts_recheck(a);
+		(void) agent_alerts_recheck(a, alert_of_proposal);
 		(void) clock_gettime(CLOCK_REALTIME, &ts);
 		now_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		for (size_t i = 0; i < n_ns; i++) {

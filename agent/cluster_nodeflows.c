@@ -31,12 +31,20 @@
  * figure at 1,000,000 flows.  Loop thread only.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "agent_int.h"
 #include "buf.h"
@@ -317,7 +325,6 @@ static json_t *nf_build(struct agent *a, int64_t now)
 	json_t *obj = NULL, *flows = NULL, *alerts = NULL, *applied = NULL;
 	char gen[RFC3339_STR_MAX];
 	struct buf fb, out;
-	uint64_t t0 = clock_mono_us();
 	bool ok = false;
 
 	buf_init(&fb, SIZE_MAX);
@@ -405,8 +412,6 @@ static json_t *nf_build(struct agent *a, int64_t now)
 				json_integer((json_int_t) atrunc)) < 0)
 		goto out;
 	ok = true;
-	a->nf_build_us = clock_mono_us() - t0;
-	a->nf_build_flows = n;
 	if (truncated || atrunc)
 		log_debug("agent: NodeFlows: %zu flow records and %zu alerts left out (%u bytes "
 			  "at most)",
@@ -445,6 +450,8 @@ static char *content_text(const json_t *obj)
 /* ---- the writes ---- */
 
 static void nf_next(struct agent *a);
+static int child_start(struct agent *a);
+static void child_reset(struct agent *a);
 static void nf_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err);
 
 static int read_fn(void *ud, json_t *obj)
@@ -567,11 +574,177 @@ static void nf_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err)
 	(void) loop_timer_arm_in(&a->nf_timer, NF_RETRY_MS);
 }
 
+/* ---- the build, in a child process ---- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/* The child: "HASH\n" (the SHA-256 of the content text) and the object
+ * into @fd, then gone (as agent_report_job.c's child: its own copy of
+ * the agent, no descriptor of the parent's but @fd). */
+__attribute__((noreturn)) static void child_main(struct agent *a, int fd, pid_t parent)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 2];
+	json_t *obj;
+	char *text, *all;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(2);
+	if (fd > 3)
+		(void) close_range(3, (unsigned) fd - 1, 0);
+	(void) close_range((unsigned) fd + 1, ~0U, 0);
+	obj = nf_build(a, time(NULL));
+	text = obj ? content_text(obj) : NULL;
+	all = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	if (!text || !all || !EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL))
+		_exit(1);
+	for (unsigned i = 0; i < mdlen; i++)
+		(void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[2 * mdlen] = '\n';
+	if (write_all(fd, hex, 2 * mdlen + 1) < 0 || write_all(fd, all, strlen(all)) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+static void child_reset(struct agent *a)
+{
+	if (a->nf_pid > 0) {
+		(void) kill(a->nf_pid, SIGKILL);
+		(void) waitpid(a->nf_pid, NULL, 0);
+	}
+	a->nf_pid = -1;
+	loop_io_remove(&a->nf_io);
+	if (a->nf_pidfd >= 0)
+		(void) close(a->nf_pidfd);
+	if (a->nf_memfd >= 0)
+		(void) close(a->nf_memfd);
+	a->nf_pidfd = a->nf_memfd = -1;
+}
+
+static void child_done_cb(struct loop_io *io, uint32_t revents);
+
+static int child_start(struct agent *a)
+{
+	pid_t parent = getpid(), pid;
+	int r;
+
+	a->nf_t0 = clock_mono_us();
+	a->nf_memfd = memfd_create("bulkhead-nodeflows", MFD_CLOEXEC);
+	if (a->nf_memfd < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		child_main(a, a->nf_memfd, parent);
+	a->nf_pid = pid;
+	a->nf_fork_us = clock_mono_us() - a->nf_t0;
+	a->nf_pidfd = pidfd_open(pid, 0);
+	if (a->nf_pidfd < 0)
+		return -1;
+	r = loop_io_add(a->loop, &a->nf_io, a->nf_pidfd, EPOLLIN, child_done_cb);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+/* The child's object, read: written when its content or status.applied
+ * differ from what was written last (status.applied as it is now). */
+static void child_take(struct agent *a, const char *p, size_t len)
+{
+	const char *nl = memchr(p, '\n', len);
+	json_t *obj, *applied;
+	char *hash, *applied_text;
+
+	if (!nl)
+		return;
+	if (a->nf_op != NF_IDLE || a->nf_full || a->nf_patch) {
+		/* A write under way (status.applied's): built again after
+		 * it, not written with the same resourceVersion beside it. */
+		a->nf_want_full = true;
+		return;
+	}
+	applied = applied_json(a);
+	applied_text = applied ? json_dumps(applied, JSON_COMPACT) : NULL;
+	if (a->nf_written && strlen(a->nf_written) == (size_t) (nl - p) &&
+	    memcmp(a->nf_written, p, (size_t) (nl - p)) == 0 && applied_text &&
+	    a->nf_applied_written && strcmp(applied_text, a->nf_applied_written) == 0) {
+		free(applied_text);
+		json_decref(applied);
+		return;
+	}
+	obj = json_loadb(nl + 1, len - (size_t) (nl - p) - 1, 0, NULL);
+	hash = strndup(p, (size_t) (nl - p));
+	if (!obj || !hash || !applied_text ||
+	    json_object_set_new(json_object_get(obj, "status"), "applied", applied) < 0) {
+		json_decref(obj);
+		free(hash);
+		free(applied_text);
+		log_err("agent: NodeFlows: %s", strerror(ENOMEM));
+		return;
+	}
+	a->nf_full = obj;
+	a->nf_full_text = hash;
+	free(a->nf_pending_applied);
+	a->nf_pending_applied = applied_text;
+	a->nf_want_applied = false;
+	nf_start(a, a->nf_rv ? NF_PATCH : NF_READ);
+}
+
+static void child_done_cb(struct loop_io *io, uint32_t revents)
+{
+	struct agent *a = LOOP_CONTAINER_OF(io, struct agent, nf_io);
+	uint64_t t0 = clock_mono_us();
+	struct stat st;
+	int status = 0;
+	char *p = NULL;
+	pid_t r;
+
+	(void) revents;
+	r = waitpid(a->nf_pid, &status, WNOHANG);
+	if (r == 0)
+		return;
+	if (r == a->nf_pid)
+		a->nf_pid = -1;
+	a->nf_build_us = t0 - a->nf_t0;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    fstat(a->nf_memfd, &st) < 0 || st.st_size <= 0) {
+		log_warning("agent: NodeFlows: the process that builds it failed (%s %d)",
+			    WIFSIGNALED(status) ? "signal" : "exit status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		child_reset(a);
+		return;
+	}
+	p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, a->nf_memfd, 0);
+	if (p != MAP_FAILED) {
+		child_take(a, p, (size_t) st.st_size);
+		(void) munmap(p, (size_t) st.st_size);
+	}
+	child_reset(a);
+	a->nf_loop_us = a->nf_fork_us + (clock_mono_us() - t0);
+	nf_next(a);
+}
+
 /* Decides the next write: the whole content when its time came and it
  * changed, or status.applied when it changed. */
 static void nf_next(struct agent *a)
 {
-	int64_t now_ms = clock_mono_us() / 1000;
 	char *applied_text;
 	json_t *applied;
 
@@ -583,32 +756,15 @@ static void nf_next(struct agent *a)
 		return;
 	}
 	if (a->nf_want_full) {
-		json_t *obj = nf_build(a, time(NULL));
-		char *text = obj ? content_text(obj) : NULL;
-
+		if (a->nf_pid > 0)
+			return; /* (its end comes back here) */
 		a->nf_want_full = false;
-		a->nf_last_check = now_ms;
 		(void) loop_timer_arm_in(&a->nf_timer, (uint64_t) a->cfg.cluster_interval_s * 1000);
-		if (!text) {
-			json_decref(obj);
-			log_err("agent: NodeFlows: %s", strerror(ENOMEM));
-			return;
+		if (child_start(a) < 0) {
+			log_err("agent: NodeFlows: cannot start the process that builds it: %s",
+				strerror(errno));
+			child_reset(a);
 		}
-		applied_text = json_dumps(
-			json_object_get(json_object_get(obj, "status"), "applied"), JSON_COMPACT);
-		if (a->nf_written && strcmp(text, a->nf_written) == 0 && applied_text &&
-		    a->nf_applied_written && strcmp(applied_text, a->nf_applied_written) == 0) {
-			free(text);
-			free(applied_text);
-			json_decref(obj);
-			return;
-		}
-		a->nf_full = obj;
-		a->nf_full_text = text;
-		free(a->nf_pending_applied);
-		a->nf_pending_applied = applied_text;
-		a->nf_want_applied = false;
-		nf_start(a, a->nf_rv ? NF_PATCH : NF_READ);
 		return;
 	}
 	if (!a->nf_want_applied)
@@ -658,6 +814,8 @@ int cluster_nodeflows_start(struct agent *a, struct bh_err *reterr)
 	if (!a->cfg.cluster || !a->kube)
 		return 0;
 	loop_timer_init(&a->nf_timer, a->loop, nf_timer_cb);
+	a->nf_pid = -1;
+	a->nf_pidfd = a->nf_memfd = -1;
 	a->nf_on = true;
 	/* The first build once the cluster and the flows are read. */
 	(void) loop_timer_arm_in(&a->nf_timer, 0);
@@ -678,6 +836,7 @@ void cluster_nodeflows_stop(struct agent *a)
 		return;
 	a->nf_write = kube_write_cancel(a->nf_write);
 	loop_timer_disarm(&a->nf_timer);
+	child_reset(a);
 	a->nf_full = json_decref_null(a->nf_full);
 	a->nf_patch = json_decref_null(a->nf_patch);
 	free(a->nf_full_text);
@@ -710,7 +869,7 @@ void cluster_nodeflows_status(struct agent *a, struct json_out *w)
 	json_out_uint(w, st.conflicts);
 	json_out_key(w, "buildMicroseconds");
 	json_out_uint(w, a->nf_build_us);
-	json_out_key(w, "buildFlows");
-	json_out_uint(w, a->nf_build_flows);
+	json_out_key(w, "loopMicroseconds");
+	json_out_uint(w, a->nf_loop_us);
 	json_out_obj_end(w);
 }
