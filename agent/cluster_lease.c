@@ -43,6 +43,7 @@ struct cluster_lease {
 	bool held;
 	uint64_t renewed; /* clock_mono_ms() of the start of the last renewal */
 	char holder[256]; /* the holder last seen, "" none */
+	int64_t expires; /* unix ms the other holder's Lease expires, as read */
 	uint64_t transitions; /* times this agent took or lost the Lease */
 	char err[BH_ERR_MSG_MAX]; /* the last failed write, "" */
 };
@@ -124,6 +125,7 @@ static int mutate_cb(void *ud, json_t *obj)
 
 		if (live) {
 			holder_seen(l, spec);
+			l->expires = renewed + (int64_t) dur * 1000;
 			return -EALREADY;
 		}
 	}
@@ -152,10 +154,17 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 		return;
 	}
 	if (r == -EALREADY || r == -EEXIST) {
+		int64_t wait = l->expires - now_ms();
+
 		l->err[0] = '\0';
 		if (r == -EEXIST)
 			l->holder[0] = '\0'; /* created by another: read next time */
 		set_held(l, false, "another agent holds it");
+		/* Try again as it expires rather than up to leaseRenew later:
+		 * a dead holder is replaced within leaseDuration of its last
+		 * renewal (plus a read and a write). */
+		if (r == -EALREADY && wait >= 0 && (uint64_t) wait < l->a->cfg.lease_renew_s * 1000)
+			(void) loop_timer_arm_in(&l->timer, (uint64_t) wait + 1);
 		return;
 	}
 	(void) snprintf(l->err, sizeof(l->err), "%s", err && err->msg[0] ? err->msg : "");

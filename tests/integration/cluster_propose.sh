@@ -9,7 +9,7 @@
 #     its policies those `bulkhead propose` makes from both files, spec.nodes
 #     naming both nodes, status.mode preview (no PolicyMode);
 #   - kill -9 of the holder: the other agent takes the Lease (the time is
-#     measured, and must stay within leaseDuration + leaseRenew);
+#     measured, and must stay within leaseDuration + 1 s);
 #   - a PolicyMode learn of namespace shop (written through /_control): once
 #     learnDuration has passed the new holder computes shop's proposals
 #     again (computedAt after the switch), still from both nodes' flows.
@@ -169,8 +169,10 @@ if wait_for $((DURATION + RENEW + 5)) holder_is "$other"; then
 	took=$(($(now_ms) - t0))
 	echo "takeover: node-$other holds the Lease ${took} ms after the kill -9 of node-$holder" \
 		"(leaseDuration ${DURATION}s, leaseRenew ${RENEW}s)"
-	[ "$took" -le $(((DURATION + RENEW) * 1000 + 500)) ] ||
-		bad "the takeover took ${took} ms, over leaseDuration + leaseRenew"
+	# At most leaseDuration after the victim's last renewal, plus a read
+	# and a write; the bound leaves a second for a loaded machine.
+	[ "$took" -le $((DURATION * 1000 + 1000)) ] ||
+		bad "the takeover took ${took} ms, over leaseDuration + 1 s"
 else
 	bad "node-$other did not take the Lease"
 	tail -20 "$tmp/agent-$other.log"
