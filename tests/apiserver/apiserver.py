@@ -9,10 +9,12 @@ every request (so rotation can be tested) or a client certificate signed by
 the CA.  store.py holds the objects, crd.py the CustomResourceDefinitions.
 
 Protocol: discovery (/version, /api, /apis, /api/v1, /apis/G, /apis/G/V), get,
-list with limit/continue, watch with chunked transfer encoding (one JSON event
-per line), resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Gone for
-a compacted resourceVersion (an ERROR event, as the real server sends), Table
-output for kubectl, create/update/merge-patch/json-patch/delete,
+list with limit/continue, fieldSelector (any field: metadata.name, spec.nodeName)
+and labelSelector (=, !=, exists, in, notin) on list and watch, watch with
+chunked transfer encoding (one JSON event per line), resourceVersion,
+allowWatchBookmarks, timeoutSeconds, 410 Gone for a compacted resourceVersion
+(an ERROR event, as the real server sends), Table output for kubectl,
+create/update/merge-patch/json-patch/delete,
 resourceVersion preconditions (409 Conflict), metadata.generation.
 
 Resources: namespaces, pods, nodes, networkpolicies, coordination.k8s.io/v1
@@ -78,7 +80,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import crd
-from store import Conflict, State, json_patch, merge_patch, status
+from store import Conflict, State, json_patch, merge_patch, selector, status
 
 STATE = None
 ARGS = None
@@ -234,6 +236,10 @@ class Handler(BaseHTTPRequestHandler):
         except KeyError:
             return self.fail(404, "NotFound", "the server could not find the requested resource")
         if name is None:
+            try:
+                self.sel = selector(q)
+            except ValueError as e:
+                return self.fail(400, "BadRequest", str(e))
             if q.get("watch") in ("1", "true"):
                 return self.watch(r, ns, q)
             return self.list(r, ns, q)
@@ -307,11 +313,14 @@ class Handler(BaseHTTPRequestHandler):
                 i += 1
                 if ns is not None and k[0] != ns:
                     continue
+                if self.sel and not self.sel(r.objs[k]):
+                    continue
                 out.append(r.enc[k])
                 last = k
             remaining = 0
             if limit and i < len(keys):
-                remaining = sum(1 for k in keys[i:] if ns is None or k[0] == ns)
+                remaining = sum(1 for k in keys[i:] if (ns is None or k[0] == ns) and
+                                (not self.sel or self.sel(r.objs[k])))
         cont = None
         if remaining and last is not None:
             cont = base64.urlsafe_b64encode(json.dumps({"rv": list_rv, "start": list(last)}).encode()).decode()
@@ -355,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
             seen = {k: STATE.faults[k] for k in STATE.faults}
             if rvs in ("", "0"):
                 for k in r.sorted_keys():
-                    if ns is None or k[0] == ns:
+                    if (ns is None or k[0] == ns) and (not self.sel or self.sel(r.objs[k])):
                         initial.append(r.objs[k])
                 cursor = STATE.hist_base + len(STATE.hist)
                 cur_rv = STATE.rv
@@ -403,7 +412,8 @@ class Handler(BaseHTTPRequestHandler):
                             e = STATE.hist[idx]
                             idx += 1
                             cursor += 1
-                            if e[1] == r.key and (ns is None or e[2] == ns):
+                            if e[1] == r.key and (ns is None or e[2] == ns) and \
+                                    (not self.sel or self.sel(e[5])):
                                 pending.append(e)
                         if pending:
                             break

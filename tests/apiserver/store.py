@@ -352,3 +352,64 @@ def json_patch(doc, ops):
         else:
             raise ValueError("unsupported op " + o)
     return doc
+
+
+def _split_terms(s):
+    """@s split at the commas outside parentheses."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return [t.strip() for t in out if t.strip()]
+
+
+def _field(obj, path):
+    v = obj
+    for p in path.split("."):
+        v = v.get(p) if isinstance(v, dict) else None
+    if v is None:
+        return ""
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def selector(q):
+    """A predicate on objects for the query's fieldSelector (PATH=V, PATH==V,
+    PATH!=V; any field, metadata.name and metadata.namespace as the real
+    server has them for every resource) and labelSelector (k=v, k==v, k!=v,
+    k, !k, k in (a,b), k notin (a,b)); None when the query has neither.
+    Raises ValueError for a selector it cannot parse."""
+    tests = []
+    for t in _split_terms(q.get("fieldSelector", "")):
+        op = "!=" if "!=" in t else "==" if "==" in t else "="
+        if op not in t:
+            raise ValueError("invalid field selector %r" % t)
+        path, val = t.split(op, 1)
+        neg = op == "!="
+        tests.append(lambda o, p=path.strip(), v=val.strip(), n=neg: (_field(o, p) == v) != n)
+    for t in _split_terms(q.get("labelSelector", "")):
+        words = t.split(None, 1)
+        if len(words) == 2 and words[1].split("(")[0].strip() in ("in", "notin"):
+            key, rest = words[0], words[1]
+            neg = rest.startswith("notin")
+            vals = {v.strip() for v in rest[rest.index("(") + 1:rest.rindex(")")].split(",")}
+            tests.append(lambda o, k=key, vs=vals, n=neg: (o.get("metadata", {}).get(
+                "labels", {}).get(k) in vs) != n)
+            continue
+        op = "!=" if "!=" in t else "==" if "==" in t else "=" if "=" in t else None
+        if op is None:
+            neg, key = t.startswith("!"), t.lstrip("!").strip()
+            tests.append(lambda o, k=key, n=neg: (k in o.get("metadata", {}).get(
+                "labels", {})) != n)
+            continue
+        key, val = (x.strip() for x in t.split(op, 1))
+        tests.append(lambda o, k=key, v=val, n=op == "!=": (o.get("metadata", {}).get(
+            "labels", {}).get(k) == v) != n)
+    if not tests:
+        return None
+    return lambda o: all(f(o) for f in tests)

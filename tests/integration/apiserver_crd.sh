@@ -2,7 +2,8 @@
 # integration.apiserver_crd: the test API server's custom resources, Leases
 # and conflicts on demand, checked with the real kubectl as against a real
 # API server: CRDs applied and registered (discovery, scope, short names,
-# printer columns), custom objects created, patched and read, the status
+# printer columns, kubectl wait), field and label selectors, custom objects
+# created, patched and read, the status
 # subresource's semantics, a Lease updated with a stale resourceVersion
 # (409), a conflict fault for one resource and verb only, the CRD deleted,
 # the state kept across a restart, --crd-file and --address.  Loopback
@@ -77,7 +78,7 @@ expect() {
 
 # --crd-file registered the project's PolicyMode at start (cluster-scoped).
 k api-resources --api-group=bulkhead.io > "$tmp/res.out"
-grep -Eq '^policymodes +bulkhead.io/v1alpha1 +false +PolicyMode' "$tmp/res.out" ||
+grep -Eq '^policymodes +([a-z]+ +)?bulkhead.io/v1alpha1 +false +PolicyMode' "$tmp/res.out" ||
 	fail "--crd-file did not register policymodes: $(cat "$tmp/res.out")"
 ka -f - > /dev/null <<'EOF'
 apiVersion: bulkhead.io/v1alpha1
@@ -86,7 +87,7 @@ metadata: {name: all}
 spec: {mode: enforce, namespace: ""}
 EOF
 k get policymodes > "$tmp/pm.out"
-grep -Eq '^NAME +MODE +SCOPE *$' "$tmp/pm.out" || fail "policymodes columns: $(cat "$tmp/pm.out")"
+grep -Eq '^NAME +MODE( |$)' "$tmp/pm.out" || fail "policymodes columns: $(cat "$tmp/pm.out")"
 grep -Eq '^all +enforce ' "$tmp/pm.out" || fail "policymodes row: $(cat "$tmp/pm.out")"
 
 # kubectl apply -f registers both CRDs; discovery lists them as the real
@@ -94,6 +95,11 @@ grep -Eq '^all +enforce ' "$tmp/pm.out" || fail "policymodes row: $(cat "$tmp/pm
 ka -f "$data/crd-widgets.yaml" > /dev/null
 expect True "CRD Established" k get crd widgets.example.test \
 	-o jsonpath='{.status.conditions[?(@.type=="Established")].status}'
+# kubectl wait watches the one CRD by a field selector.
+expect "customresourcedefinition.apiextensions.k8s.io/gadgets.example.test condition met" \
+	"kubectl wait" k wait --for condition=established --timeout=10s crd/gadgets.example.test
+expect customresourcedefinition.apiextensions.k8s.io/widgets.example.test "a field selector" \
+	k get crd --field-selector metadata.name=widgets.example.test -o name
 k api-resources --api-group=example.test > "$tmp/res.out"
 grep -Eq '^widgets +wd +example.test/v1alpha1 +true +Widget' "$tmp/res.out" ||
 	fail "widgets not discovered: $(cat "$tmp/res.out")"
@@ -114,6 +120,11 @@ grep -Eq '^api +preview +node-1 +[0-9]+s *$' "$tmp/wd.out" || fail "widget row: 
 k get wd -n shop -o wide > "$tmp/wd.out"
 grep -Eq '^api +preview +node-1 +wide-only +[0-9]+s *$' "$tmp/wd.out" ||
 	fail "widget row -o wide: $(cat "$tmp/wd.out")"
+# Label selectors.
+expect "" "a label selector before the label" k get wd -A -l 'tier in (web,db)' -o name
+k label widget -n shop api tier=web > /dev/null
+expect widget.example.test/api "a label selector" k get wd -A -l 'tier in (web,db)' -o name
+expect "" "a negated label selector" k get wd -A -l 'tier!=web' -o name
 # Writes to the main resource keep the stored status; writes to /status
 # keep the spec.
 k patch widget -n shop api --type=merge -p '{"spec":{"mode":"enforce"},"status":{"truncated":1}}' > /dev/null
