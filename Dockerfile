@@ -4,7 +4,7 @@
 # into a staging directory; the final stage has only the runtime libraries
 # and the installed files.  No container engine runs in CI:
 # scripts/check-dockerfile.sh runs these stages as a script (ctest
-# style.dockerfile).  Keep to FROM, WORKDIR, COPY, RUN, ENTRYPOINT and one
+# image.dockerfile).  Keep to FROM, WORKDIR, COPY, RUN, ENTRYPOINT and one
 # `apt-get install` line in the final stage: that script parses them.
 
 FROM debian:bookworm AS build

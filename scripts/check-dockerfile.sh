@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# style.dockerfile: the Dockerfile's stages run as a script, since no
+# image.dockerfile: the Dockerfile's stages run as a script, since no
 # container engine runs here or in CI.
 #   1. the build stage: a clean copy of the repository (git clone of HEAD,
 #      what `COPY . .` of a checkout gives; uncommitted changes are not
@@ -88,7 +88,12 @@ done
 apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts \
 	--no-breaks --no-replaces --no-enhances $apt_pkgs libc6 |
 	awk '/^[a-z0-9]/ { print $1 } /(Pre)?Depends:/ { print $2 }' | grep -v '^<' |
-	sed 's/:.*//' | sort -u > "$tmp/closure"
+	sed 's/:.*//' | sort -u | while read -r p; do
+		# Alternatives apt would not pick here (libelogind0 for libsystemd0).
+		if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			echo "$p"
+		fi
+	done > "$tmp/closure"
 echo "check-dockerfile: $(wc -l < "$tmp/closure") packages in the final stage's closure"
 
 mkdir -p "$root/usr/lib" "$root/usr/lib64" "$root/usr/bin" "$root/usr/sbin" "$root/tmp"
@@ -124,7 +129,9 @@ done
 
 # The closure's files alone, and bulkhead run there.
 while read -r p; do dpkg -L "$p" 2>/dev/null; done < "$tmp/closure" | sort -u |
-	while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "${f#/}"; done > "$tmp/files"
+	while read -r f; do
+		if [ -f "$f" ] || [ -L "$f" ]; then echo "${f#/}"; fi
+	done > "$tmp/files"
 tar -C / --no-recursion -cf - -T "$tmp/files" 2> /dev/null | tar -C "$root" --keep-directory-symlink -xf -
 chroot "$root" /usr/local/bin/bulkhead --help > "$tmp/help.out" 2>&1 ||
 	{ cat "$tmp/help.out"; fail "bulkhead --help does not run with only the final stage's packages"; }

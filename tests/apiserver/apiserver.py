@@ -62,12 +62,20 @@ Fault hooks: POST /_control (no auth, loopback tests only) with a JSON body:
   An object put with the annotation bench/sent-ns "pending" (ADDED or MODIFIED)
   is stamped with the time its event is written to a watch stream; with
   --sent-log FILE, "NS/NAME TIME_NS" is appended to FILE as well.
+
+OpenAPI (--openapi-dir DIR, tests/data/openapi): DIR's OpenAPI v3 documents
+and one of each stored CRD's group and version (its openAPIV3Schema) at
+/openapi/v3 and /openapi/v3/apis/G/V, the same schemas as the protobuf
+/openapi/v2 that kubectl's client-side validation reads, and every resource
+DIR's documents have a PATCH operation for served
+(integration.manifests_kubectl).
 """
 
 import argparse
 import base64
 import bisect
 import copy
+import hashlib
 import json
 import os
 import signal
@@ -214,6 +222,11 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         p = u.path.rstrip("/")
+        if p == "/openapi/v3" or p.startswith("/openapi/v3/"):
+            return self.openapi_v3(p)
+        if p == "/openapi/v2" and ARGS.openapi_dir:
+            return self.send_json(200, openapi_v2_protobuf(),
+                                  "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
         if p == "/version":
             return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0",
                                         "platform": "linux/amd64", "goVersion": "go1.23"})
@@ -253,6 +266,23 @@ class Handler(BaseHTTPRequestHandler):
         if self.wants_table():
             return self.send_json(200, table_for(r, [enc], json.loads(enc)["metadata"]["resourceVersion"]))
         self.send_json(200, enc)
+
+    # --- /openapi/v3 (--openapi-dir) ---
+    # The OpenAPI v3 documents of DIR (tests/data/openapi), named as in
+    # kubernetes/kubernetes api/openapi-spec/v3: "apis__G__V_openapi.json"
+    # is served at /openapi/v3/apis/G/V, and /openapi/v3 lists them with a
+    # content hash, as the real server does.  kubectl's client-side schema
+    # validation (apply --validate=strict) reads them.
+    def openapi_v3(self, p):
+        docs = openapi_docs()
+        if p == "/openapi/v3":
+            paths = {gv: {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (gv, h)}
+                     for gv, (h, _) in docs.items()}
+            return self.send_json(200, {"paths": paths})
+        doc = docs.get(p[len("/openapi/v3/"):])
+        if doc is None:
+            return self.fail(404, "NotFound", "the server could not find the requested resource")
+        self.send_json(200, doc[1])
 
     def group_list(self):
         groups = {}
@@ -745,6 +775,142 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def openapi_docs():
+    """{"apis/G/V": (hash, bytes)} of --openapi-dir, {} without it."""
+    out = {}
+    if not ARGS.openapi_dir:
+        return out
+    for name in sorted(os.listdir(ARGS.openapi_dir)):
+        if not name.endswith("_openapi.json"):
+            continue
+        with open(os.path.join(ARGS.openapi_dir, name), "rb") as f:
+            body = f.read()
+        gv = name[:-len("_openapi.json")].replace("__", "/")
+        out[gv] = (hashlib.sha512(body).hexdigest().upper()[:128], body)
+    meta = json.loads(out["api/v1"][1])["components"]["schemas"] if "api/v1" in out else {}
+    for gv, doc in crd_openapi_docs(meta).items():
+        body = json.dumps(doc).encode()
+        out[gv] = (hashlib.sha512(body).hexdigest().upper()[:128], body)
+    return out
+
+
+def crd_openapi_docs(meta_schemas):
+    """{"apis/G/V": document} of the stored CRDs, as the real server
+    publishes them: each served version's openAPIV3Schema as the kind's
+    schema (metadata an ObjectMeta), with a PATCH operation without
+    fieldValidation, so that kubectl validates custom resources too."""
+    with STATE.lock:
+        r = STATE.res.get((crd.GROUP, crd.VERSION, crd.PLURAL))
+        crds = [copy.deepcopy(o) for o in r.objs.values()] if r else []
+    docs = {}
+    for c in crds:
+        spec = c.get("spec", {})
+        group, names = spec.get("group", ""), spec.get("names", {})
+        for v in spec.get("versions", []):
+            schema = copy.deepcopy(v.get("schema", {}).get("openAPIV3Schema"))
+            if not v.get("served") or not isinstance(schema, dict):
+                continue
+            gvk = {"group": group, "kind": names.get("kind"), "version": v["name"]}
+            name = "%s.%s.%s" % (".".join(reversed(group.split("."))), v["name"], gvk["kind"])
+            schema.setdefault("properties", {})["metadata"] = {
+                "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}]}
+            schema["x-kubernetes-group-version-kind"] = [gvk]
+            path = "/apis/%s/%s/%s%s/{name}" % (
+                group, v["name"], "namespaces/{namespace}/" if spec.get("scope") == "Namespaced"
+                else "", names.get("plural"))
+            doc = docs.setdefault("apis/%s/%s" % (group, v["name"]), {
+                "openapi": "3.0.0", "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
+                "paths": {}, "components": {"schemas": dict(meta_schemas)}})
+            doc["paths"][path] = {"patch": {"x-kubernetes-action": "patch",
+                                            "x-kubernetes-group-version-kind": gvk,
+                                            "responses": {"200": {"description": "OK"}}}}
+            doc["components"]["schemas"][name] = schema
+    return docs
+
+
+# kubectl's client-side schema validation (apply --validate=strict when the
+# server's OpenAPI shows no fieldValidation parameter) reads /openapi/v2 as
+# the protobuf of gnostic's openapi_v2.Document (OpenAPIv2.proto).  It is
+# made here from the same documents' components.schemas, with the fields
+# that validation reads: $ref, format, required, additionalProperties,
+# type, items, properties and x-kubernetes-group-version-kind.
+def pb_varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_schema(s):
+    """openapi_v2.Schema of an OpenAPI v3 schema."""
+    out = b""
+    refs = [a["$ref"] for a in s.get("allOf", []) if "$ref" in a] + (
+        [s["$ref"]] if "$ref" in s else [])
+    if refs:
+        out += pb_bytes(1, refs[0].replace("#/components/schemas/", "#/definitions/"))
+    if "format" in s:
+        out += pb_bytes(2, s["format"])
+    for r in s.get("required", []):
+        out += pb_bytes(19, r)
+    ap = s.get("additionalProperties")
+    if isinstance(ap, dict):
+        out += pb_bytes(21, pb_bytes(1, pb_schema(ap)))
+    elif isinstance(ap, bool):
+        out += pb_bytes(21, pb_varint(2 << 3) + pb_varint(int(ap)))
+    if "type" in s:
+        out += pb_bytes(22, pb_bytes(1, s["type"]))
+    if "items" in s:
+        out += pb_bytes(23, pb_bytes(1, pb_schema(s["items"])))
+    if "properties" in s:
+        props = b"".join(pb_bytes(1, pb_bytes(1, k) + pb_bytes(2, pb_schema(v)))
+                         for k, v in s["properties"].items())
+        out += pb_bytes(25, props)
+    gvks = s.get("x-kubernetes-group-version-kind")
+    if gvks:
+        y = "".join('- group: "%s"\n  kind: "%s"\n  version: "%s"\n'
+                    % (g["group"], g["kind"], g["version"]) for g in gvks)
+        out += pb_bytes(31, pb_bytes(1, "x-kubernetes-group-version-kind") +
+                        pb_bytes(2, pb_bytes(2, y)))
+    return out
+
+
+def openapi_v2_protobuf():
+    schemas = {}
+    for _, body in openapi_docs().values():
+        schemas.update(json.loads(body)["components"]["schemas"])
+    defs = b"".join(pb_bytes(1, pb_bytes(1, k) + pb_bytes(2, pb_schema(v)))
+                    for k, v in sorted(schemas.items()))
+    info = pb_bytes(1, "Kubernetes") + pb_bytes(2, "v1.32.0")
+    return pb_bytes(1, "2.0") + pb_bytes(2, info) + pb_bytes(9, defs)
+
+
+def openapi_resources():
+    """Serves (discovery, get, list...) every resource the documents of
+    --openapi-dir have a PATCH operation for, so that kubectl maps their
+    kinds (apply --dry-run=client GETs each object first)."""
+    if not ARGS.openapi_dir:
+        return
+    for _, body in openapi_docs().values():
+        for path, item in json.loads(body)["paths"].items():
+            gvk = item.get("patch", {}).get("x-kubernetes-group-version-kind")
+            parts = path.strip("/").split("/")
+            if not gvk or parts[-1] != "{name}":
+                continue
+            key = (gvk["group"], gvk["version"], parts[-2])
+            if key not in STATE.res:
+                STATE.add_resource(gvk["group"], gvk["version"], parts[-2], gvk["kind"],
+                                   "{namespace}" in parts)
+
+
 def gen_pods(n, ns_count=20):
     items = []
     for i in range(ns_count):
@@ -784,6 +950,7 @@ def main():
     ap.add_argument("--crd-file", action="append", default=[],
                     help="CustomResourceDefinitions to register at start (YAML or JSON)")
     ap.add_argument("--sent-log", help="append NS/NAME TIME_NS of every bench-stamped event sent")
+    ap.add_argument("--openapi-dir", help="serve DIR's OpenAPI v3 documents at /openapi/v3")
     ap.add_argument("--verbose", action="store_true")
     ARGS = ap.parse_args()
     if ARGS.generate_pods and not os.path.exists(os.path.join(ARGS.dir, ".state.json")):
@@ -793,6 +960,7 @@ def main():
     for spec in ARGS.crd:
         g, v, plural, kind = spec.split("/")
         STATE.add_resource(g, v, plural, kind, True)
+    openapi_resources()
     STATE.load_dir()
     for path in ARGS.crd_file:
         for obj in crd.load_docs(path):
