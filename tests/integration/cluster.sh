@@ -366,8 +366,12 @@ py "$out/report.json" '
 text = json.dumps(d)
 for pod in ("frontend-6b7c8d9f4-fa001", "api-5d6e7f8a9-aa001", "api-5d6e7f8a9-bb002", "db-0"):
     assert pod in text, pod
-assert "node-a" in text and "node-b" in text
+assert d.get("nodes") == ["node-a", "node-b"], d.get("nodes")
 assert [p for p in d["proposals"] if p["namespace"] == "shop"], d["proposals"]
+# the alert of client -> db (one id per key: the two nodes alerts are one of
+# the report), allowed
+a = [x for x in d["alerts"] if x["src"].get("workload") == "shop/Deployment/client" and x["port"] == 81]
+assert len(a) == 1 and a[0]["state"] == "allowed", a
 ' || bad "the cluster report lacks a node's part: $(head -c 800 "$out/report.json")"
 
 # --- 9. kill -9 the Lease holder ---
