@@ -190,14 +190,14 @@ static int status_cb(const struct http_request *req, struct http_response *resp,
 	agent_propose_status(a, &w);
 	json_out_key(&w, "stages");
 	agent_stage_status(a, &w);
-	if (a->cfg.cluster) {
-		json_out_key(&w, "cluster");
-		cluster_propose_status(a, &w);
-	}
 	if (a->nf_on) {
 		/* Cluster mode: the NodeFlows writes (docs/cluster.md). */
 		json_out_key(&w, "nodeFlows");
 		cluster_nodeflows_status(a, &w);
+	}
+	if (a->cfg.cluster) {
+		json_out_key(&w, "cluster");
+		cluster_propose_status(a, &w);
 	}
 	json_out_key(&w, "uptime_seconds");
 	json_out_int(&w, up < 0 ? 0 : up);

@@ -13,6 +13,8 @@
  *   agent_counters.c the ruleset's nftables counters as per-policy metrics
  *   agent_report.c  the report (docs/report.md) of GET /report
  *   agent_report_job.c GET /report made in a child process, off the loop
+ *   cluster_nodeflows.c cluster mode: this node's NodeFlows object
+ *   cluster_follow.c cluster mode: the stages from PolicyMode/Proposal objects
  *
  * agent.c calls into the others; they read and write the fields below but
  * never call agent.c (style.layering rule 2: no call cycle), and a part
@@ -295,22 +297,18 @@ struct agent {
 	uint64_t stage_ns_gen;
 	int64_t stage_retry; /* unix seconds: a failed computation retried then */
 
-	/* --- cluster mode: the Lease and its holder's proposals
-	 * (cluster_lease.c, cluster_propose.c); NULL without cfg.cluster --- */
-	struct cluster_lease *lease;
-	struct cluster_proposer *proposer;
 	/* --- cluster mode (cluster_nodeflows.c, cluster_follow.c) --- */
 	bool nf_on; /* the NodeFlows writer runs */
 	struct loop_timer nf_timer; /* the next build every clusterInterval, or a retry */
 	struct kube_write *nf_write; /* the request under way, or NULL */
 	int nf_op; /* what it is (cluster_nodeflows.c's enum nf_op) */
-	/* The write pending: the whole object (@nf_full, its content text
-	 * for the comparison @nf_full_text) or status.applied alone
-	 * (@nf_patch); status.applied's text either way. */
+	/* The write pending: the whole object (@nf_full, the hash of its
+	 * content @nf_full_text) or status.applied alone (@nf_patch);
+	 * status.applied's text either way. */
 	struct json_t *nf_full, *nf_patch;
 	char *nf_full_text, *nf_pending_applied;
-	/* What was last written, and the object's resourceVersion (NULL:
-	 * to be read first). */
+	/* What was last written (the content's hash, status.applied's
+	 * text), and the object's resourceVersion (NULL: to be read first). */
 	char *nf_written, *nf_applied_written, *nf_rv;
 	bool nf_want_full, nf_want_applied;
 	unsigned nf_stale; /* -ESTALE in a row */
@@ -330,6 +328,11 @@ struct agent {
 	struct cluster_applied *cl_applied;
 	size_t n_cl_applied;
 	uint64_t cf_batches;
+
+	/* --- cluster mode: the Lease and its holder's proposals
+	 * (cluster_lease.c, cluster_propose.c); NULL without cfg.cluster --- */
+	struct cluster_lease *lease;
+	struct cluster_proposer *proposer;
 
 	/* --- policy packet counters (agent_counters.c) --- */
 	struct hmap policy_counters; /* "NS\0NAME\0VERDICT" -> its series */

@@ -10,7 +10,8 @@
  * Proposal objects or a stage:
  *
  *   - its Proposal objects, as the v1 List of NetworkPolicies the state
- *     database stores (the form propose stores on a node), are stored as
+ *     database stores (proposal_obj_to_list(): the bytes propose stores
+ *     on a node), are stored as
  *     the namespace's next generation when they differ from the stored
  *     one (an amended proposal, `bulkhead allow` from a workstation, is
  *     such a change);
@@ -46,6 +47,7 @@
 #include "hmap.h"
 #include "kube_watch.h"
 #include "log.h"
+#include "proposal_obj.h"
 #include "state_db.h"
 
 /* ---- a namespace's Proposal objects ---- */
@@ -133,81 +135,6 @@ static int sort_objs(json_t *objs)
 	return 0;
 }
 
-/* The newest spec.computedAt of @objs (unix ms, 0 when none is readable). */
-static int64_t newest_computed(const json_t *objs)
-{
-	int64_t best = 0, t;
-	size_t i;
-	json_t *o;
-
-	json_array_foreach(objs, i, o) {
-		const char *s = json_string_value(
-			json_object_get(json_object_get(o, "spec"), "computedAt"));
-
-		if (s && cluster_time_parse_ms(s, &t) == 0 && t > best)
-			best = t;
-	}
-	return best;
-}
-
-/*
- * The v1 List of the NetworkPolicies of @objs (one per spec.policies[]
- * item: name, namespace, labels, annotations, spec), sorted by name: the
- * form the state database stores.  A new string, or NULL with @reterr.
- */
-static char *objs_to_list(const json_t *objs, const char *ns, struct bh_err *reterr)
-{
-	json_t *list = json_pack("{s:s, s:s, s:[]}", "apiVersion", "v1", "kind", "List", "items");
-	json_t *items = json_object_get(list, "items"), *o, *p;
-	size_t i, j;
-	char *s;
-
-	if (!list) {
-		(void) bh_err_oom(reterr);
-		return NULL;
-	}
-	json_array_foreach(objs, i, o) {
-		json_t *pols = json_object_get(json_object_get(o, "spec"), "policies");
-		const char *oname =
-			json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
-
-		json_array_foreach(pols, j, p) {
-			const char *name = json_string_value(json_object_get(p, "name"));
-			json_t *spec = json_object_get(p, "spec"), *md, *np;
-
-			if (!name || !json_is_object(spec)) {
-				(void) bh_err_set(
-					reterr, BH_ERR_INPUT, -EINVAL,
-					"Proposal '%s/%s': spec.policies[%zu]: no name or "
-					"spec",
-					ns, oname ? oname : "?", j);
-				json_decref(list);
-				return NULL;
-			}
-			md = json_pack("{s:s, s:s}", "name", name, "namespace", ns);
-			if (md && json_is_object(json_object_get(p, "labels")))
-				(void) json_object_set(md, "labels", json_object_get(p, "labels"));
-			if (md && json_is_object(json_object_get(p, "annotations")))
-				(void) json_object_set(md, "annotations",
-						       json_object_get(p, "annotations"));
-			np = md ? json_pack("{s:s, s:s, s:o, s:O}", "apiVersion",
-					    "networking.k8s.io/v1", "kind", "NetworkPolicy",
-					    "metadata", md, "spec", spec) :
-				  NULL;
-			if (!np || json_array_append_new(items, np) < 0) {
-				json_decref(list);
-				(void) bh_err_oom(reterr);
-				return NULL;
-			}
-		}
-	}
-	s = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(list);
-	if (!s)
-		(void) bh_err_oom(reterr);
-	return s;
-}
-
 /* ---- applied ---- */
 
 static struct cluster_applied *applied_get(struct agent *a, const char *ns)
@@ -260,14 +187,18 @@ static int follow_ns(struct agent *a, const char *ns, const json_t *objs,
 	int changed = 0, r;
 
 	(void) mode_of(a, ns, &in.ns);
-	in.has_proposals = json_array_size(objs) > 0;
-	in.computed_at = in.has_proposals ? newest_computed(objs) : 0;
+	proposal_obj_computed_at(objs, &in.has_proposals, &in.computed_at);
 	cluster_stage_effective(&in, &st);
 	if (in.has_proposals) {
-		list = objs_to_list(objs, ns, &e);
+		struct buf b;
+
+		buf_init(&b, SIZE_MAX);
+		r = proposal_obj_to_list(objs, &b, &e);
+		list = r == 0 ? buf_steal(&b) : NULL;
+		buf_done(&b);
 		if (!list) {
-			(void) snprintf(err, errlen, "%s", e.msg);
-			return -EINVAL;
+			(void) snprintf(err, errlen, "%s", r < 0 ? e.msg : strerror(ENOMEM));
+			return r < 0 ? r : -ENOMEM;
 		}
 		r = state_db_proposal_get(a->db, ns, &stored, NULL, NULL, &e);
 		if (r >= 0 && (r == 0 || strcmp(stored, list) != 0)) {

@@ -26,9 +26,16 @@
  * written (spec.generated left out of the comparison); a change of
  * status.applied is written at once, as a patch of status.applied alone.
  *
- * Cost: the build walks the whole flow table on the loop (the resolution
- * of both ends of each flow dominates); see docs/cluster.md for the
- * figure at 1,000,000 flows.  Loop thread only.
+ * The build runs in a forked child process (as GET /report's,
+ * agent_report_job.c: a copy-on-write copy of the agent, consistent by
+ * construction), every clusterInterval: it writes the SHA-256 of the
+ * content (canonical JSON without spec.generated and status.applied) and
+ * the object into a memfd; the loop only forks, then reads the hash and,
+ * when it differs from the last written one, the object (41 ms of loop at
+ * 1,000,000 flows, 2.8 s in the child: bench/bench-nodeflows.sh).  A
+ * build that ends while a write is under way is made again after it,
+ * never written beside it with the same resourceVersion.  Loop thread
+ * only (the child excepted).
  */
 #include <errno.h>
 #include <signal.h>

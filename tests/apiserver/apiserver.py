@@ -87,8 +87,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import crd
-from store import Conflict, State, json_patch, merge_patch, selector, status
+# The server's own modules: no __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+import crd  # noqa: E402
+from store import Conflict, State, json_patch, merge_patch, selector, status  # noqa: E402
 
 STATE = None
 ARGS = None

@@ -21,8 +21,10 @@
 #   - steady state: no content change costs no write (idle, 3 intervals).
 #   - as root, all of it in a network namespace of its own with node-1
 #     enforcing: the proposal's rules are in table inet bulkhead in preview
-#     and enforce and gone in learn, and node-1's open preview alert whose
-#     flow the amended Proposal allows becomes "allowed".
+#     and enforce and gone in learn; restarted, node-1's first build has
+#     the stored proposal (compiled from its state database before the
+#     API's objects are followed); node-1's open preview alert whose flow the
+#     amended Proposal allows becomes "allowed".
 set -uo pipefail
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
@@ -69,19 +71,19 @@ get() { # PATH
 G=bulkhead.io/v1alpha1
 # The project's resources, as CRDs register them on a real server (the
 # manifests' CRDs carry the full schemas; these the fields only).
-crd() { # PLURAL KIND SCOPE
+crd() { # PLURAL KIND SCOPE [SUBRESOURCES]
 	cat <<J | control > /dev/null
 {"op": "put", "object": {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
  "metadata": {"name": "$1.bulkhead.io"},
  "spec": {"group": "bulkhead.io", "scope": "$3",
   "names": {"plural": "$1", "singular": "${2,,}", "kind": "$2", "listKind": "$2List"},
-  "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+  "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": ${4:-{\}},
    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}}
 J
 }
 crd nodeflows NodeFlows Cluster
 crd policymodes PolicyMode Cluster
-crd proposals Proposal Namespaced
+crd proposals Proposal Namespaced '{"status": {}}'
 
 tool=$BH_BUILD_DIR/tests/tools/state_db_tool
 mkdir "$tmp/s1" "$tmp/s2"
@@ -213,6 +215,21 @@ alert_state() { curl -s --unix-socket "$tmp/a1.sock" http://agent/alerts |
 if enforce 1; then
 	wait_for 100 table_has 8080 yes || bad "the proposal's port 8080 not in the table in enforce"
 	[ "$(alert_state)" = "['open']" ] || bad "node-1's alert before the amendment: $(alert_state)"
+	# A restart compiles what the state database holds (x enforced with
+	# its stored proposal): its first build has the proposal's policy,
+	# before any object of the API is followed.
+	kill "$a1"
+	wait "$a1"
+	a1=
+	mv "$tmp/a1.log" "$tmp/a1-first.log"
+	start 1
+	taken() { grep -q 'enforcement: compiling' "$tmp/a1.log"; }
+	wait_for 100 taken || bad "node-1 restarted: no table taken"
+	grep -m1 -E 'enforcement: compiling|cluster: namespace' "$tmp/a1.log" |
+		grep -q 'compiling 4 pods, 1 policies' ||
+		bad "node-1 restarted: its first build is not the stored proposal's: $(grep -m1 -E 'compiling|cluster: namespace' "$tmp/a1.log")"
+	wait_for 100 is_stage 1 x enforce || bad "node-1 restarted: x $(stage_of 1 x)"
+	wait_for 100 table_has 8080 yes || bad "node-1 restarted: the proposal's port 8080 not in the table"
 fi
 # The same Proposal put again: no new generation; an amended one: one.
 gen() { grep -c "namespace 'x': proposal generation" "$tmp/a$1.log"; }
@@ -245,6 +262,14 @@ done
 if enforce 1; then
 	wait_for 100 table_has 6379 no || bad "the proposal's port 6379 still in the table in learn"
 fi
+
+# The workstation's verb (agent/cli_cluster*.c) on these agents: one
+# PolicyMode write, then it waits on every NodeFlows' status.applied.
+"$BULKHEAD" preview --kubeconfig "$tmp/kubeconfig" --namespace x --timeout 20 > "$tmp/preview.out" 2>&1 ||
+	bad "bulkhead preview --namespace x (both agents reporting it): $(cat "$tmp/preview.out")"
+for n in 1 2; do
+	is_stage $n x preview || bad "node-$n after 'bulkhead preview': $(stage_of $n x)"
+done
 
 # --- steady state: nothing changed, nothing written ---
 # (the switch's own writes over: the alerts of x name no policy in learn)

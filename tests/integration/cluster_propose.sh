@@ -3,7 +3,9 @@
 # objects (docs/cluster.md, "The Lease and the proposer") with two agent
 # processes in cluster mode on the test API server (loopback, no root, no
 # nftables: --no-enforce).  The NodeFlows objects of node-1 and node-2 are
-# put through /_control (tests/data/propose's two flows files), the pods of
+# put through /_control (tests/data/propose's two flows files; the agents
+# are agent-1 and agent-2, each the one writer of its own NodeFlows,
+# empty here), the pods of
 # the application's workloads run on both nodes:
 #   - exactly one agent holds the Lease; one Proposal per workload appears,
 #     its policies those `bulkhead propose` makes from both files, spec.nodes
@@ -73,7 +75,7 @@ learnDuration: ${LEARN}s
 logLevel: info
 EOF
 start_agent() { # N
-	"$BULKHEAD" agent --node "node-$1" --kubeconfig "$tmp/kubeconfig" --config "$tmp/config.yaml" \
+	"$BULKHEAD" agent --node "agent-$1" --kubeconfig "$tmp/kubeconfig" --config "$tmp/config.yaml" \
 		--state-dir "$tmp/state-$1" --no-enforce --socket "$tmp/agent-$1.sock" --listen "" \
 		> "$tmp/agent-$1.log" 2>&1 &
 }
@@ -97,10 +99,10 @@ wait_for 20 one_holder || { bad "no agent took the Lease"; tail -5 "$tmp"/agent-
 if holder_is 1; then holder=1 other=2; else holder=2 other=1; fi
 sleep "$RENEW"
 holder_is "$other" && bad "both agents hold the Lease"
-[ "$(status "$other" "['cluster']['holder']")" = "node-$holder" ] ||
+[ "$(status "$other" "['cluster']['holder']")" = "agent-$holder" ] ||
 	bad "node-$other does not see node-$holder as the holder: $(status "$other" "['cluster']")"
 lease=$(get /apis/coordination.k8s.io/v1/namespaces/bulkhead-system/leases/bulkhead-proposer)
-[ "$(echo "$lease" | python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["holderIdentity"])')" = "node-$holder" ] ||
+[ "$(echo "$lease" | python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["holderIdentity"])')" = "agent-$holder" ] ||
 	bad "the Lease object: $lease"
 
 # The Proposal objects of every namespace, as the holder wrote them.
