@@ -235,8 +235,9 @@ a = [x for x in d.get("status", {}).get("alerts", [])
 json.dump(a, open(args[0], "w"))' "$2"
 }
 has_ingress_alert() { alerts_of b "$out/alerts-b.json" && py "$out/alerts-b.json" 'sys.exit(not d)'; }
+has_egress_alert() { alerts_of a "$out/alerts-a.json" && py "$out/alerts-a.json" 'sys.exit(not d)'; }
 cl_wait "$slow" has_ingress_alert || die "no alert of client -> db on node-b: $(head -c 1500 "$out/nf-b.json")"
-sleep 2 # (node-a's alert, should client be isolated, has had its time)
+cl_wait "$slow" has_egress_alert || die "no alert of client -> db on node-a: $(head -c 1500 "$out/nf-a.json")"
 alerts_of a "$out/alerts-a.json"
 alerts_of b "$out/alerts-b.json"
 py "$out/alerts-b.json" '
