@@ -584,6 +584,14 @@ int agent_config_check(const struct agent_config *c, struct bh_err *reterr)
 	if (c->socket[0] != '/')
 		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
 				  "agent: socket: expected an absolute path, got '%s'", c->socket);
+	/* The Lease holder trusts its Lease for two thirds of leaseDuration
+	 * after a renewal (agent/cluster_lease.c): it must renew sooner. */
+	if (c->cluster && c->lease_renew_s * 3 >= c->lease_duration_s * 2)
+		return bh_err_set(reterr, BH_ERR_INPUT, -EINVAL,
+				  "agent: leaseRenew: %llu s is not under two thirds of "
+				  "leaseDuration (%llu s)",
+				  (unsigned long long) c->lease_renew_s,
+				  (unsigned long long) c->lease_duration_s);
 	return 0;
 }
 

@@ -35,12 +35,14 @@
 #define ALERTS_BODY_MAX (1024u * 1024u * 1024u)
 
 enum {
+	/* --socket, --kubeconfig, --context, --cluster: in this order
+	 * (cli_target_opt()) */
 	OPT_SOCKET = CLI_OPT_BASE,
-	OPT_OUTPUT,
-	OPT_STATE,
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_CLUSTER,
+	OPT_OUTPUT,
+	OPT_STATE,
 };
 
 #define FLAGS_CLUSTER                                                                       \
@@ -305,18 +307,6 @@ int cli_alerts(int argc, char **argv, struct bh_err *reterr)
 	cli_getopt_init(&g, &cli_alerts_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SOCKET:
-			q.sock = t.socket = g.arg;
-			break;
-		case OPT_KUBECONFIG:
-			t.kubeconfig = g.arg;
-			break;
-		case OPT_CONTEXT:
-			t.context = g.arg;
-			break;
-		case OPT_CLUSTER:
-			t.cluster = true;
-			break;
 		case OPT_OUTPUT:
 			if (strcmp(g.arg, "text") != 0 && strcmp(g.arg, "json") != 0)
 				return cli_usage_err(reterr, "alerts",
@@ -333,11 +323,15 @@ int cli_alerts(int argc, char **argv, struct bh_err *reterr)
 			state = g.arg;
 			break;
 		default:
+			if (cli_target_opt(&t, OPT_SOCKET, c, g.arg))
+				break;
 			return cli_flag_unhandled(reterr, &g);
 		}
 	}
 	if (c < 0)
 		return c;
+	if (t.socket)
+		q.sock = t.socket;
 	if (!q.sock[0])
 		return cli_usage_err(reterr, "alerts", "--socket: expected a path");
 	r = cli_cluster_choose(&t, "alerts", reterr);
@@ -398,24 +392,16 @@ static int alerts_verb(const struct cli_command *cmd, const char *path, const ch
 	cli_getopt_init(&g, cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SOCKET:
-			q.sock = t.socket = g.arg;
-			break;
-		case OPT_KUBECONFIG:
-			t.kubeconfig = g.arg;
-			break;
-		case OPT_CONTEXT:
-			t.context = g.arg;
-			break;
-		case OPT_CLUSTER:
-			t.cluster = true;
-			break;
 		default:
+			if (cli_target_opt(&t, OPT_SOCKET, c, g.arg))
+				break;
 			return cli_flag_unhandled(reterr, &g);
 		}
 	}
 	if (c < 0)
 		return c;
+	if (t.socket)
+		q.sock = t.socket;
 	if (g.optind >= argc)
 		return cli_usage_err(reterr, cmd->name,
 				     "expected the alerts to %s (IDs from 'bulkhead alerts')",

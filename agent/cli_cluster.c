@@ -13,12 +13,33 @@
 #include "cli.h"
 #include "cli_cluster.h"
 #include "cluster_api.h"
-#include "kube_write.h"
 #include "cluster_stage.h"
+#include "kube_url.h"
+#include "kube_write.h"
 
-/* A list of every node's NodeFlows is at most ~1.5 MiB per node. */
-#define CLUSTER_READ_MAX (1024u << 20)
+/* One answer: a page of CLUSTER_LIST_PAGE objects of up to ~1.5 MiB. */
+#define CLUSTER_READ_MAX (128u << 20)
 #define CLUSTER_READ_TIMEOUT_S 60
+
+int cli_target_opt(struct cli_target *t, int first, int id, const char *arg)
+{
+	switch (id - first) {
+	case 0:
+		t->socket = arg;
+		return 1;
+	case 1:
+		t->kubeconfig = arg;
+		return 1;
+	case 2:
+		t->context = arg;
+		return 1;
+	case 3:
+		t->cluster = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 int cli_cluster_choose(const struct cli_target *t, const char *cmd, struct bh_err *reterr)
 {
@@ -115,32 +136,65 @@ out:
 	return r;
 }
 
-int cli_kube_list(struct cli_kube *k, const char *resource, json_t **ret, struct bh_err *reterr)
+/* One page of a list: its items appended to @all, *@cont the next page's
+ * continue token (owned) or NULL. */
+static int list_page(struct cli_kube *k, const char *base, json_t *all, char **cont,
+		     struct bh_err *reterr)
 {
-	char path[256];
+	char limit[16], *path = NULL;
+	const char *const params[] = { "limit", limit, "continue", *cont, NULL };
+	const char *next;
 	json_t *list = NULL, *items;
 	int r;
 
-	(void) snprintf(path, sizeof(path), "/apis/%s/%s", CLUSTER_API_GROUP_VERSION, resource);
+	(void) snprintf(limit, sizeof(limit), "%u", CLUSTER_LIST_PAGE);
+	if (kube_url_path(base, params, &path) < 0)
+		return bh_err_oom(reterr);
+	free(*cont);
+	*cont = NULL;
 	r = cli_kube_get(k, path, &list, reterr);
-	if (r == -ENOENT) {
-		items = json_array();
-		if (!items)
-			return bh_err_oom(reterr);
-		*ret = items;
-		return 0;
-	}
 	if (r < 0)
-		return r;
+		goto out;
 	items = json_object_get(list, "items");
 	if (!json_is_array(items)) {
-		json_decref(list);
-		return bh_err_set(reterr, BH_ERR_SYSTEM, -EBADMSG,
-				  "%s: the API server %s sent no list to GET %s", k->cmd,
-				  kube_client_server(k->client), path);
+		r = bh_err_set(reterr, BH_ERR_SYSTEM, -EBADMSG,
+			       "%s: the API server %s sent no list to GET %s", k->cmd,
+			       kube_client_server(k->client), path);
+		goto out;
 	}
-	*ret = json_incref(items);
+	if (json_array_extend(all, items) < 0) {
+		r = bh_err_oom(reterr);
+		goto out;
+	}
+	next = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+	if (next && next[0] && !(*cont = strdup(next)))
+		r = bh_err_oom(reterr);
+out:
 	json_decref(list);
+	free(path);
+	return r;
+}
+
+int cli_kube_list(struct cli_kube *k, const char *resource, json_t **ret, struct bh_err *reterr)
+{
+	char base[256], *cont = NULL;
+	json_t *all = json_array();
+	int r;
+
+	if (!all)
+		return bh_err_oom(reterr);
+	(void) snprintf(base, sizeof(base), "/apis/%s/%s", CLUSTER_API_GROUP_VERSION, resource);
+	do
+		r = list_page(k, base, all, &cont, reterr);
+	while (r == 0 && cont);
+	free(cont);
+	if (r == -ENOENT && !json_array_size(all))
+		r = 0; /* no such resource (the CRD not installed): no object */
+	if (r < 0) {
+		json_decref(all);
+		return r;
+	}
+	*ret = all;
 	return 0;
 }
 
@@ -173,13 +227,12 @@ bool cli_cluster_has_proposal(json_t *proposals, const char *ns)
 	return false;
 }
 
-/* The PolicyMode item named @name, or NULL. */
-static json_t *mode_find(json_t *modes, const char *name)
+json_t *cli_item_find(json_t *items, const char *name)
 {
 	size_t i;
 	json_t *m;
 
-	json_array_foreach(modes, i, m) {
+	json_array_foreach(items, i, m) {
 		if (strcmp(cli_json_str(json_object_get(m, "metadata"), "name"), name) == 0)
 			return m;
 	}
@@ -206,8 +259,8 @@ const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, 
 	size_t i;
 	json_t *p;
 
-	mode_parse(mode_find(modes, ns), &in.ns);
-	mode_parse(mode_find(modes, CLUSTER_POLICYMODE_ALL), &in.all);
+	mode_parse(cli_item_find(modes, ns), &in.ns);
+	mode_parse(cli_item_find(modes, CLUSTER_POLICYMODE_ALL), &in.all);
 	json_array_foreach(proposals, i, p) {
 		int64_t t;
 
@@ -222,8 +275,8 @@ const char *cli_cluster_stage(json_t *proposals, json_t *modes, const char *ns, 
 	cluster_stage_effective(&in, &st);
 	if (ret_mode)
 		*ret_mode = !st.switched_at ? NULL :
-			    st.from_all	    ? mode_find(modes, CLUSTER_POLICYMODE_ALL) :
-					      mode_find(modes, ns);
+			    st.from_all	    ? cli_item_find(modes, CLUSTER_POLICYMODE_ALL) :
+					      cli_item_find(modes, ns);
 	return st.mode == STATE_DB_MODE_LEARN	? "learn" :
 	       st.mode == STATE_DB_MODE_ENFORCE ? "enforce" :
 						  "preview";

@@ -52,6 +52,13 @@ struct cli_target {
 };
 
 /*
+ * The target's flags, for a command whose ids for --socket, --kubeconfig,
+ * --context and --cluster are @first and the three after it: 1 when @id
+ * is one of them (@t now says so, @arg its value), else 0.
+ */
+int cli_target_opt(struct cli_target *t, int first, int id, const char *arg);
+
+/*
  * Decides the target as the header says: 1 for the cluster, 0 for the
  * local agent, or a usage error (-EINVAL) naming @cmd when --socket comes
  * with a cluster flag.
@@ -112,6 +119,9 @@ int64_t cli_cluster_time_ms(const char *s);
 
 /* Whether namespace @ns has a Proposal object among @proposals. */
 bool cli_cluster_has_proposal(json_t *proposals, const char *ns);
+/* The item of @items (a JSON array of objects) whose metadata.name is
+ * @name (the first), or NULL. */
+json_t *cli_item_find(json_t *items, const char *name);
 
 /* Runs a cluster verb (agent/cli_cluster_stage.c): enforce, preview or
  * relearn, with the namespaces @ns (@n of them) or @all. */

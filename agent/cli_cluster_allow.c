@@ -204,19 +204,6 @@ static int amend(struct allow_run *x, const char *id, json_t *a, struct bh_err *
 	return 0;
 }
 
-/* The item named @name of List @items, or NULL. */
-static json_t *item_find(json_t *items, const char *name)
-{
-	size_t i;
-	json_t *it;
-
-	json_array_foreach(items, i, it) {
-		if (strcmp(cli_json_str(json_object_get(it, "metadata"), "name"), name) == 0)
-			return it;
-	}
-	return NULL;
-}
-
 /* The rules[] of a policy whose spec went from @old to @new: the rules
  * propose_amend() added (at the end of their direction) are justified by
  * the flows of @flows. */
@@ -286,7 +273,7 @@ static int ns_write(struct allow_run *x, struct allow_ns *t, json_t *flows, size
 			break;
 		}
 		json_array_foreach(pols, j, pol) {
-			json_t *it = item_find(items, cli_json_str(pol, "name"));
+			json_t *it = cli_item_find(items, cli_json_str(pol, "name"));
 			json_t *spec = json_object_get(it, "spec"), *rules;
 
 			if (!it || json_equal(spec, json_object_get(pol, "spec")))

@@ -258,6 +258,7 @@ static int wait_reports(struct cli_kube *k, struct waiting *x, unsigned timeout_
 		.resource = CLUSTER_NODEFLOWS_RESOURCE,
 		.cluster_scoped = true,
 		.keep_objects = true,
+		.page_limit = CLUSTER_LIST_PAGE,
 		.event_cb = wait_event_cb,
 		.synced_cb = wait_synced_cb,
 		.ud = x,
@@ -375,6 +376,14 @@ static int targets(struct cli_kube *k, const struct cli_stage_req *q, json_t *pr
 	return 0;
 }
 
+static void switched_print(const char *ns, const char *from, const char *stage)
+{
+	if (strcmp(from, stage) == 0)
+		printf("namespace %s: already in %s\n", ns, stage);
+	else
+		printf("namespace %s: %s -> %s\n", ns, from, stage);
+}
+
 /* Namespaces an --all switch handles at most. */
 #define STAGE_ALL_MAX 4096
 
@@ -428,12 +437,11 @@ int cli_cluster_stage_run(const struct cli_stage_req *q, struct bh_err *reterr)
 		r = mode_write(&k, q->all ? CLUSTER_POLICYMODE_ALL : ns[i], &m, reterr);
 		if (r < 0)
 			goto out;
+		/* each namespace once written: a later write failing leaves
+		 * these switched, and the output says so */
+		for (size_t j = q->all ? 0 : i; j < (q->all ? n : i + 1); j++)
+			switched_print(ns[j], from[j], q->stage);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(from[i], q->stage) == 0)
-			printf("namespace %s: already in %s\n", ns[i], q->stage);
-		else
-			printf("namespace %s: %s -> %s\n", ns[i], from[i], q->stage);
 	if (q->all) {
 		size_t i;
 		json_t *nf, *a;

@@ -27,11 +27,13 @@
 #define EXPORT_HEAD "{\"schemaVersion\":"
 
 enum {
+	/* --socket, --kubeconfig, --context, --cluster: in this order
+	 * (cli_target_opt()) */
 	OPT_SOCKET = CLI_OPT_BASE,
-	OPT_OUTPUT,
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_CLUSTER,
+	OPT_OUTPUT,
 };
 
 static const struct cli_flag export_flags[] = {
@@ -136,27 +138,19 @@ int cli_export(int argc, char **argv, struct bh_err *reterr)
 	cli_getopt_init(&g, &cli_export_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SOCKET:
-			sock = t.socket = g.arg;
-			break;
-		case OPT_KUBECONFIG:
-			t.kubeconfig = g.arg;
-			break;
-		case OPT_CONTEXT:
-			t.context = g.arg;
-			break;
-		case OPT_CLUSTER:
-			t.cluster = true;
-			break;
 		case OPT_OUTPUT:
 			out = g.arg;
 			break;
 		default:
+			if (cli_target_opt(&t, OPT_SOCKET, c, g.arg))
+				break;
 			return cli_flag_unhandled(reterr, &g);
 		}
 	}
 	if (c < 0)
 		return c;
+	if (t.socket)
+		sock = t.socket;
 	if (!out || !out[0])
 		return cli_usage_err(reterr, "export",
 				     "-o: expected the file to write (REPORT.json)");

@@ -30,13 +30,15 @@
 #define PROPOSAL_BODY_MAX (1024u * 1024u * 1024u)
 
 enum {
+	/* --socket, --kubeconfig, --context, --cluster: in this order
+	 * (cli_target_opt()) */
 	OPT_SOCKET = CLI_OPT_BASE,
-	OPT_OUTPUT,
-	OPT_COMPUTE,
-	OPT_NAMESPACE,
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_CLUSTER,
+	OPT_OUTPUT,
+	OPT_COMPUTE,
+	OPT_NAMESPACE,
 };
 
 /* A namespace name is a DNS label (RFC 1123): it goes into the query as
@@ -195,18 +197,6 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 	cli_getopt_init(&g, &cli_proposal_cmd, argc, argv);
 	while ((c = cli_getopt_next(&g, reterr)) > 0) {
 		switch (c) {
-		case OPT_SOCKET:
-			q.sock = t.socket = g.arg;
-			break;
-		case OPT_KUBECONFIG:
-			t.kubeconfig = g.arg;
-			break;
-		case OPT_CONTEXT:
-			t.context = g.arg;
-			break;
-		case OPT_CLUSTER:
-			t.cluster = true;
-			break;
 		case OPT_OUTPUT:
 			if (strcmp(g.arg, "yaml") != 0 && strcmp(g.arg, "json") != 0)
 				return cli_usage_err(reterr, "proposal",
@@ -224,11 +214,15 @@ int cli_proposal(int argc, char **argv, struct bh_err *reterr)
 			ns = g.arg;
 			break;
 		default:
+			if (cli_target_opt(&t, OPT_SOCKET, c, g.arg))
+				break;
 			return cli_flag_unhandled(reterr, &g);
 		}
 	}
 	if (c < 0)
 		return c;
+	if (t.socket)
+		q.sock = t.socket;
 	if (!q.sock[0])
 		return cli_usage_err(reterr, "proposal", "--socket: expected a path");
 	if (want_compute && ns)

@@ -41,14 +41,16 @@
 #define STAGE_NS_MAX 256
 
 enum {
+	/* --socket, --kubeconfig, --context, --cluster: in this order
+	 * (cli_target_opt()) */
 	OPT_SOCKET = CLI_OPT_BASE,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_CLUSTER,
 	OPT_NAMESPACE,
 	OPT_ALL,
 	OPT_FORCE,
 	OPT_WORKLOAD,
-	OPT_KUBECONFIG,
-	OPT_CONTEXT,
-	OPT_CLUSTER,
 	OPT_TIMEOUT,
 };
 
@@ -222,18 +224,6 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 	cli_getopt_init(&g, c, argc, argv);
 	while ((o = cli_getopt_next(&g, reterr)) > 0) {
 		switch (o) {
-		case OPT_SOCKET:
-			q.sock = t.socket = g.arg;
-			break;
-		case OPT_KUBECONFIG:
-			t.kubeconfig = g.arg;
-			break;
-		case OPT_CONTEXT:
-			t.context = g.arg;
-			break;
-		case OPT_CLUSTER:
-			t.cluster = true;
-			break;
 		case OPT_TIMEOUT:
 			r = cli_parse_duration(cmd, "--timeout", g.arg, 1, 86400, &timeout_s,
 					       reterr);
@@ -267,11 +257,15 @@ static int cli_stage(int argc, char **argv, struct bh_err *reterr)
 			force = true;
 			break;
 		default:
+			if (cli_target_opt(&t, OPT_SOCKET, o, g.arg))
+				break;
 			return cli_flag_unhandled(reterr, &g);
 		}
 	}
 	if (o < 0)
 		return o;
+	if (t.socket)
+		q.sock = t.socket;
 	if (!n && !all)
 		return cli_usage_err(reterr, cmd, "expected --namespace NS%s",
 				     c == &cli_relearn_cmd ? "" : " or --all");

@@ -11,11 +11,14 @@
  * then sees the winner.  An absent Lease is created; -EEXIST means another
  * agent created it first.
  *
- * Holding is judged on our own clock: we hold the Lease until
- * lease_duration_s after the start of the last write that renewed it (the
- * start, not the answer: the server may have stored it as soon as it was
- * sent).  A holder cut off from the API server stops proposing then, no
- * later than the others may take the Lease.
+ * Holding is judged on our own clock: we hold the Lease until two thirds
+ * of lease_duration_s after the start of the last write that renewed it
+ * (the start, not the answer: the server may have stored it as soon as it
+ * was sent).  The others judge expiry from renewTime on their clocks, so
+ * the third left over is the clock skew between nodes that cannot make two
+ * agents hold the Lease at once (client-go's renewDeadline is two thirds
+ * of its leaseDuration for the same reason).  A holder cut off from the
+ * API server stops proposing then, before the others may take the Lease.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +50,14 @@ struct cluster_lease {
 	uint64_t transitions; /* times this agent took or lost the Lease */
 	char err[BH_ERR_MSG_MAX]; /* the last failed write, "" */
 };
+
+/* How long after the start of its last renewal the holder trusts its
+ * Lease, in ms: two thirds of the duration (agent_config_check() has
+ * leaseRenew under that). */
+static uint64_t lease_trust_ms(const struct agent *a)
+{
+	return a->cfg.lease_duration_s * 2000 / 3;
+}
 
 static const struct kube_ref *lease_ref(const struct agent *a, struct kube_ref *ref)
 {
@@ -217,9 +228,9 @@ static void timer_cb(struct loop_timer *t)
 	char why[96];
 
 	(void) loop_timer_arm_in(&l->timer, a->cfg.lease_renew_s * 1000);
-	if (l->held && now - l->renewed >= a->cfg.lease_duration_s * 1000) {
-		(void) snprintf(why, sizeof(why), "not renewed within %llu s",
-				(unsigned long long) a->cfg.lease_duration_s);
+	if (l->held && now - l->renewed >= lease_trust_ms(a)) {
+		(void) snprintf(why, sizeof(why), "not renewed within %llu ms",
+				(unsigned long long) lease_trust_ms(a));
 		set_held(l, false, why);
 	}
 	if (l->w) {
@@ -276,7 +287,7 @@ bool cluster_lease_held(const struct agent *a)
 {
 	const struct cluster_lease *l = a->lease;
 
-	return l && l->held && clock_mono_ms() - l->renewed < a->cfg.lease_duration_s * 1000;
+	return l && l->held && clock_mono_ms() - l->renewed < lease_trust_ms(a);
 }
 
 void cluster_lease_status(const struct agent *a, struct json_out *w)

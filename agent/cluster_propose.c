@@ -7,25 +7,24 @@
  * watches run (keep_objects: the decisions read whole objects); once all
  * have listed, and no computation or write is under way, each namespace
  * with flows is decided (see the header), the namespaces to compute go to
- * one worker thread together (one propose_build() over the union of every
- * node's flows, as propose over several flows files), and each Proposal
+ * one worker thread together (agent/cluster_propose_job.c: one
+ * propose_build() over the union of every node's flows, as propose over
+ * several flows files), and each Proposal
  * whose status.mode differs from its namespace's effective stage gets a
  * status write.  A tick with work in flight does nothing: the next one
  * decides again from the objects as they are then.
  *
- * Loop thread, except job_main() and what it calls.
+ * A namespace whose computed objects could not all be written is computed
+ * and written again at the next tick.  Loop thread only.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -35,8 +34,8 @@
 #include "cluster_api.h"
 #include "cluster_lease.h"
 #include "cluster_propose.h"
+#include "cluster_propose_job.h"
 #include "cluster_stage.h"
-#include "flows_json.h"
 #include "json_out.h"
 #include "kube_cache.h"
 #include "kube_client.h"
@@ -44,7 +43,6 @@
 #include "kube_write.h"
 #include "log.h"
 #include "proposal_obj.h"
-#include "propose.h"
 #include "rfc3339.h"
 
 enum {
@@ -53,6 +51,9 @@ enum {
 	W_MODES,
 	_W_MAX,
 };
+
+static_assert((uint64_t) CLUSTER_LIST_PAGE * (CLUSTER_OBJECT_MAX + 64 * 1024) < KUBE_LIST_PAGE_MAX,
+	      "a page of NodeFlows fits a watch's page");
 
 /* A namespace seen in the objects. */
 struct pns {
@@ -64,27 +65,6 @@ struct pns {
 	struct cluster_stage st;
 };
 
-/* One computation: its inputs and, once done, the objects per namespace. */
-struct pjob {
-	pthread_t th;
-	int efd;
-	atomic_bool done;
-	/* in */
-	struct cluster *c;
-	char **docs; /* each NodeFlows as a flows.json document */
-	char **nodes; /* its node */
-	size_t n_docs;
-	char **ns; /* the namespaces to compute */
-	size_t n_ns;
-	int64_t computed_at; /* unix ms */
-	/* out */
-	int r;
-	struct bh_err err;
-	json_t **objs; /* per namespace: its Proposal objects */
-	size_t n_flows, n_uncovered;
-	uint64_t us;
-};
-
 /* One write (or delete) in flight. */
 struct pwrite {
 	struct cluster_proposer *p;
@@ -94,6 +74,7 @@ struct pwrite {
 	char what[600]; /* "NS/NAME" and the verb, for the log */
 	char ns[254], name[254];
 	bool create; /* a create, turned into an update on -EEXIST */
+	bool spec; /* a computed object (create, update or delete), not a status */
 	struct pwrite *next;
 };
 
@@ -101,9 +82,23 @@ struct cluster_proposer {
 	struct agent *a;
 	struct loop_timer timer;
 	struct kube_watch *w[_W_MAX];
-	struct pjob *job;
+	struct cluster_pjob *job;
 	struct loop_io job_io;
 	struct pwrite *writes;
+	/* Namespaces a write of whose computed objects failed: computed and
+	 * written again at the next tick (a namespace left with some of its
+	 * Proposals is no longer "without Proposal objects", and would
+	 * otherwise miss the others until a relearn). */
+	char **redo;
+	size_t n_redo;
+	/* Namespaces whose last computation made no object (their flows'
+	 * pods are gone, say), and when (clock_mono_ms()): computed again
+	 * once clusterInterval has passed, not at every tick. */
+	struct pempty {
+		char *ns;
+		uint64_t at;
+	} * empty;
+	size_t n_empty;
 	uint64_t computations, objects_written, objects_deleted, status_written, write_errors;
 	char err[BH_ERR_MSG_MAX];
 };
@@ -132,7 +127,8 @@ static int watches_start(struct cluster_proposer *p)
 						   .version = CLUSTER_API_VERSION,
 						   .resource = res[i].resource,
 						   .cluster_scoped = res[i].cluster_scoped,
-						   .keep_objects = true };
+						   .keep_objects = true,
+						   .page_limit = CLUSTER_LIST_PAGE };
 		int r = kube_watch_new(p->a->kube, &o, &p->w[i]);
 
 		if (r == 0)
@@ -316,6 +312,77 @@ static void pwrite_unlink(struct pwrite *w)
 		*pp = w->next;
 }
 
+/* Whether namespace @ns is to be computed again. */
+static bool redo_has(const struct cluster_proposer *p, const char *ns)
+{
+	for (size_t i = 0; i < p->n_redo; i++)
+		if (strcmp(p->redo[i], ns) == 0)
+			return true;
+	return false;
+}
+
+static void redo_add(struct cluster_proposer *p, const char *ns)
+{
+	char **v, *s;
+
+	if (redo_has(p, ns))
+		return;
+	v = realloc(p->redo, (p->n_redo + 1) * sizeof(*v));
+	if (!v)
+		return; /* (computed again at its next relearn) */
+	p->redo = v;
+	s = strdup(ns);
+	if (s)
+		p->redo[p->n_redo++] = s;
+}
+
+/* Whether namespace @ns made no object less than clusterInterval ago. */
+static bool empty_recent(const struct cluster_proposer *p, const char *ns)
+{
+	for (size_t i = 0; i < p->n_empty; i++)
+		if (strcmp(p->empty[i].ns, ns) == 0)
+			return clock_mono_ms() - p->empty[i].at <
+			       p->a->cfg.cluster_interval_s * 1000;
+	return false;
+}
+
+static void empty_set(struct cluster_proposer *p, const char *ns)
+{
+	struct pempty *v;
+	char *s;
+
+	for (size_t i = 0; i < p->n_empty; i++)
+		if (strcmp(p->empty[i].ns, ns) == 0) {
+			p->empty[i].at = clock_mono_ms();
+			return;
+		}
+	v = realloc(p->empty, (p->n_empty + 1) * sizeof(*v));
+	if (!v)
+		return; /* (computed again at the next tick) */
+	p->empty = v;
+	s = strdup(ns);
+	if (s)
+		p->empty[p->n_empty++] = (struct pempty){ .ns = s, .at = clock_mono_ms() };
+}
+
+static void empty_clear(struct cluster_proposer *p)
+{
+	for (size_t i = 0; i < p->n_empty; i++)
+		free(p->empty[i].ns);
+	free(p->empty);
+	p->empty = NULL;
+	p->n_empty = 0;
+}
+
+static void redo_clear(struct cluster_proposer *p)
+{
+	for (size_t i = 0; i < p->n_redo; i++)
+		free(p->redo[i]);
+	free(p->redo);
+	p->redo = NULL;
+	p->n_redo = 0;
+}
+
 static struct pwrite *pwrite_new(struct cluster_proposer *p, json_t *obj, const char *verb,
 				 const char *ns, const char *name)
 {
@@ -342,7 +409,7 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 	struct cluster_proposer *p = w->p;
 
 	(void) obj;
-	if (r == -EEXIST && w->create) {
+	if (r == -EEXIST && w->create && cluster_lease_held(p->a)) {
 		/* Created since the watch last told us (its event is on the
 		 * way): update it instead. */
 		struct kube_ref ref;
@@ -358,8 +425,12 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 		err = &e;
 	}
 	pwrite_unlink(w);
-	if (r < 0) {
+	if (r == -ENOLCK) {
+		log_notice("agent: cluster: %s: not written, the Lease is no longer held", w->what);
+	} else if (r < 0) {
 		p->write_errors++;
+		if (w->spec)
+			redo_add(p, w->ns);
 		(void) snprintf(p->err, sizeof(p->err), "%.200s: %.300s", w->what,
 				err && err->msg[0] ? err->msg : strerror(-r));
 		log_warning("agent: cluster: %s", p->err);
@@ -369,13 +440,19 @@ static void write_done_cb(void *ud, int r, json_t *obj, const struct bh_err *err
 	pwrite_free(w);
 }
 
-/* The update of a Proposal: its spec and labels as computed. */
+/* The update of a Proposal: its spec and labels as computed.  Each
+ * attempt (a retry may come seconds later) writes only while this agent
+ * still holds the Lease: the object as read carries its resourceVersion,
+ * which does not stop a former holder from overwriting the new holder's
+ * Proposal with what it computed before (-ENOLCK: not written). */
 static int spec_mutate_cb(void *ud, json_t *obj)
 {
 	struct pwrite *w = ud;
 	json_t *md = json_object_get(obj, "metadata");
 	json_t *labels = json_object_get(json_object_get(w->obj, "metadata"), "labels");
 
+	if (!cluster_lease_held(w->p->a))
+		return -ENOLCK;
 	if (!json_is_object(md))
 		return -EINVAL;
 	if (json_object_set(obj, "spec", json_object_get(w->obj, "spec")) < 0 ||
@@ -384,11 +461,14 @@ static int spec_mutate_cb(void *ud, json_t *obj)
 	return 0;
 }
 
-/* The status of a Proposal: its namespace's effective mode. */
+/* The status of a Proposal: its namespace's effective mode (only while
+ * holding the Lease, as spec_mutate_cb()). */
 static int status_mutate_cb(void *ud, json_t *obj)
 {
 	struct pwrite *w = ud;
 
+	if (!cluster_lease_held(w->p->a))
+		return -ENOLCK;
 	return json_object_set(obj, "status", w->obj) < 0 ? -ENOMEM : 0;
 }
 
@@ -437,16 +517,17 @@ static void write_one(struct cluster_proposer *p, const char *ns, json_t *obj)
 	const char *name =
 		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	bool exists = kube_watch_get(p->w[W_PROPOSALS], ns, name) != NULL;
-	struct pwrite *w = pwrite_new(
-		p, obj, exists ? "update Proposal '%s/%s'" : "create Proposal '%s/%s'", ns, name);
+	struct pwrite *w = pwrite_new(p, obj, exists ? "update" : "create", ns, name);
 	struct kube_ref ref;
 	struct bh_err err = { 0 };
 	int r;
 
 	if (!w) {
 		p->write_errors++;
+		redo_add(p, ns);
 		return;
 	}
+	w->spec = true;
 	p->objects_written++;
 	if (exists)
 		r = kube_write_update(p->a->kube, prop_ref(ns, &ref), name, false, spec_mutate_cb,
@@ -472,8 +553,10 @@ static void delete_one(struct cluster_proposer *p, const char *ns, const char *n
 
 	if (!w) {
 		p->write_errors++;
+		redo_add(p, ns);
 		return;
 	}
+	w->spec = true;
 	o.ud = w;
 	(void) snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s",
 			CLUSTER_API_GROUP_VERSION, ns, CLUSTER_PROPOSAL_RESOURCE, name);
@@ -581,109 +664,25 @@ static void status_keep(struct cluster_proposer *p, const struct pns *n)
 	names_done(&l);
 }
 
-/* --- the computation, off the loop --- */
-
-static void job_free(struct pjob *j)
-{
-	if (!j)
-		return;
-	if (j->efd >= 0)
-		(void) close(j->efd);
-	cluster_free(j->c);
-	for (size_t i = 0; i < j->n_docs; i++) {
-		free(j->docs[i]);
-		free(j->nodes[i]);
-	}
-	free(j->docs);
-	free(j->nodes);
-	for (size_t i = 0; i < j->n_ns; i++) {
-		free(j->ns[i]);
-		if (j->objs)
-			json_decref(j->objs[i]);
-	}
-	free(j->ns);
-	free(j->objs);
-	free(j);
-}
-
-static int job_run(struct pjob *j)
-{
-	struct flow_set all, *per = calloc(j->n_docs + 1, sizeof(*per));
-	struct proposal_obj_node *nodes = calloc(j->n_docs + 1, sizeof(*nodes));
-	struct proposal p = { 0 };
-	struct propose_opts o;
-	int r = 0;
-
-	flow_set_init(&all);
-	propose_opts_init(&o);
-	j->objs = calloc(j->n_ns + 1, sizeof(*j->objs));
-	if (!per || !nodes || !j->objs) {
-		r = bh_err_oom(&j->err);
-		goto out;
-	}
-	for (size_t i = 0; i < j->n_docs; i++)
-		flow_set_init(&per[i]);
-	for (size_t i = 0; i < j->n_docs && r >= 0; i++) {
-		char name[300];
-
-		(void) snprintf(name, sizeof(name), "NodeFlows '%s'", j->nodes[i]);
-		r = flows_json_load_buf(&per[i], j->docs[i], strlen(j->docs[i]), name, &j->err);
-		if (r >= 0)
-			r = flows_json_load_buf(&all, j->docs[i], strlen(j->docs[i]), name,
-						&j->err);
-		nodes[i] = (struct proposal_obj_node){ .name = j->nodes[i], .flows = &per[i] };
-	}
-	if (r >= 0)
-		r = propose_build(&all, j->c, &o, &p, &j->err);
-	if (r >= 0)
-		r = propose_self_check(&p, &all, j->c, &j->err);
-	for (size_t i = 0; i < j->n_ns && r >= 0; i++)
-		r = proposal_obj_build(&p, j->c, j->ns[i], nodes, j->n_docs, j->computed_at,
-				       &j->objs[i], &j->err);
-	if (r >= 0) {
-		j->n_flows = p.n_flows;
-		j->n_uncovered = proposal_uncovered(&p);
-	}
-out:
-	proposal_done(&p);
-	for (size_t i = 0; per && i < j->n_docs; i++)
-		flow_set_done(&per[i]);
-	free(per);
-	free(nodes);
-	flow_set_done(&all);
-	return r;
-}
-
-static void *job_main(void *arg)
-{
-	struct pjob *j = arg;
-	uint64_t t0 = clock_mono_us(), one = 1;
-	ssize_t w;
-
-	j->r = job_run(j);
-	j->us = clock_mono_us() - t0;
-	atomic_store(&j->done, true);
-	w = write(j->efd, &one, sizeof(one));
-	(void) w;
-	return NULL;
-}
+/* --- the computation (agent/cluster_propose_job.c) --- */
 
 /* A computation ended: its objects written, the stale ones deleted. */
 static void job_cb(struct loop_io *io, uint32_t revents)
 {
 	struct cluster_proposer *p = LOOP_CONTAINER_OF(io, struct cluster_proposer, job_io);
-	struct pjob *j = p->job;
+	struct cluster_pjob *j = p->job;
 
 	(void) revents;
 	if (!atomic_load(&j->done))
 		return;
 	loop_io_remove(&p->job_io);
-	(void) pthread_join(j->th, NULL);
 	p->job = NULL;
 	if (j->r < 0) {
 		(void) snprintf(p->err, sizeof(p->err), "%s", j->err.msg);
 		log_err("agent: cluster: proposals: %s", j->err.msg);
-		job_free(j);
+		for (size_t i = 0; i < j->n_ns; i++)
+			redo_add(p, j->ns[i]);
+		cluster_pjob_free(j);
 		return;
 	}
 	p->computations++;
@@ -691,7 +690,7 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 	if (!cluster_lease_held(p->a) || !watches_synced(p)) {
 		log_notice("agent: cluster: proposals computed, but the Lease is no longer held: "
 			   "not written");
-		job_free(j);
+		cluster_pjob_free(j);
 		return;
 	}
 	for (size_t i = 0; i < j->n_ns; i++) {
@@ -721,115 +720,54 @@ static void job_cb(struct loop_io *io, uint32_t revents)
 		}
 		for (size_t k = 0; k < json_array_size(objs); k++)
 			write_one(p, j->ns[i], json_array_get(objs, k));
+		if (!json_array_size(objs))
+			empty_set(p, j->ns[i]);
 	}
 	(void) loop_timer_arm_in(&p->a->kube_timer, 0);
-	job_free(j);
-}
-
-struct docs {
-	struct cluster_proposer *p;
-	struct pjob *j;
-	int r;
-};
-
-/* NodeFlows @name's spec as a flows.json v1 document (docs/cluster.md:
- * the spec holds node, generated, stats and flows). */
-static int doc_cb(void *ud, const char *ns, const char *name, const char *rv)
-{
-	struct docs *d = ud;
-	const json_t *spec =
-		json_object_get(kube_watch_get(d->p->w[W_NODEFLOWS], ns, name), "spec");
-	const char *node = json_string_value(json_object_get(spec, "node"));
-	json_t *doc;
-
-	(void) rv;
-	if (!json_is_object(spec))
-		return 0;
-	doc = json_pack("{s:s, s:s, s:i, s:s}", "apiVersion", FLOWS_JSON_API_VERSION, "kind",
-			FLOWS_JSON_KIND, "version", FLOWS_JSON_VERSION, "node", node ? node : name);
-	if (!doc) {
-		d->r = -ENOMEM;
-		return 1;
-	}
-	for (size_t i = 0; i < 3; i++) {
-		static const char *const keys[] = { "generated", "stats", "flows" };
-		json_t *v = json_object_get(spec, keys[i]);
-
-		if (v && json_object_set(doc, keys[i], v) < 0)
-			d->r = -ENOMEM;
-	}
-	if (!json_object_get(doc, "flows") && json_object_set_new(doc, "flows", json_array()) < 0)
-		d->r = -ENOMEM;
-	if (d->r == 0) {
-		struct pjob *j = d->j;
-
-		j->docs[j->n_docs] = json_dumps(doc, JSON_COMPACT);
-		j->nodes[j->n_docs] = strdup(node ? node : name);
-		if (!j->docs[j->n_docs] || !j->nodes[j->n_docs]) {
-			free(j->docs[j->n_docs]);
-			free(j->nodes[j->n_docs]);
-			d->r = -ENOMEM;
-		} else {
-			j->n_docs++;
-		}
-	}
-	json_decref(doc);
-	return d->r < 0;
-}
-
-static int nodeflows_docs(struct cluster_proposer *p, struct pjob *j)
-{
-	struct docs d = { .p = p, .j = j };
-
-	(void) kube_watch_foreach(p->w[W_NODEFLOWS], doc_cb, &d);
-	return d.r;
+	cluster_pjob_free(j);
 }
 
 static int job_start(struct cluster_proposer *p, const struct scan *s, const bool *due)
 {
 	struct agent *a = p->a;
 	struct cluster *c = a->cache && a->synced ? kube_cache_cluster(a->cache) : NULL;
-	struct pjob *j;
-	size_t n_nf = kube_watch_count(p->w[W_NODEFLOWS]);
-	int r = -ENOMEM;
+	const char **ns;
+	size_t n = 0;
+	int r;
 
 	if (!c)
 		return -EAGAIN;
-	j = calloc(1, sizeof(*j));
-	if (!j)
+	ns = calloc(s->n + 1, sizeof(*ns));
+	if (!ns)
 		return -ENOMEM;
-	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	atomic_init(&j->done, false);
-	j->computed_at = wall_ms();
-	j->docs = calloc(n_nf + 1, sizeof(*j->docs));
-	j->nodes = calloc(n_nf + 1, sizeof(*j->nodes));
-	j->ns = calloc(s->n + 1, sizeof(*j->ns));
-	if (j->efd < 0 || !j->docs || !j->nodes || !j->ns || cluster_copy(c, &j->c) < 0)
-		goto fail;
-	/* a proposal is made over the cluster's own policies only */
-	for (size_t i = j->c->n_policies; i-- > 0;)
-		if (j->c->policies[i].origin != NETPOL_ORIGIN_CLUSTER)
-			(void) cluster_policy_remove(j->c, j->c->policies[i].ns,
-						     j->c->policies[i].name);
 	for (size_t i = 0; i < s->n; i++)
-		if (due[i] && !(j->ns[j->n_ns++] = strdup(s->v[i].name)))
-			goto fail;
-	r = nodeflows_docs(p, j);
+		if (due[i])
+			ns[n++] = s->v[i].name;
+	r = cluster_pjob_start(c, p->w[W_NODEFLOWS], ns, n, wall_ms(), &p->job);
+	free(ns);
 	if (r < 0)
-		goto fail;
-	r = loop_io_add(a->loop, &p->job_io, j->efd, EPOLLIN, job_cb);
-	if (r < 0)
-		goto fail;
-	r = -pthread_create(&j->th, NULL, job_main, j);
+		return r;
+	r = loop_io_add(a->loop, &p->job_io, p->job->efd, EPOLLIN, job_cb);
 	if (r < 0) {
-		loop_io_remove(&p->job_io);
-		goto fail;
+		cluster_pjob_free(p->job);
+		p->job = NULL;
 	}
-	p->job = j;
-	return 0;
-fail:
-	job_free(j);
 	return r;
+}
+
+/* Cancels every write in flight: none of their callbacks runs again.  Not
+ * from inside a write's callback. */
+static void writes_cancel(struct cluster_proposer *p)
+{
+	while (p->writes) {
+		struct pwrite *w = p->writes;
+
+		p->writes = w->next;
+		w->w = kube_write_cancel(w->w);
+		if (w->req)
+			kube_request_cancel(w->req);
+		pwrite_free(w);
+	}
 }
 
 /* --- the tick --- */
@@ -844,9 +782,13 @@ static void tick(struct cluster_proposer *p)
 	int r;
 
 	if (!cluster_lease_held(a)) {
-		if (p->w[0])
-			log_info(
-				"agent: cluster: not the Lease holder: the proposer stops watching");
+		if (p->w[0] || p->writes)
+			log_info("agent: cluster: not the Lease holder: the proposer stops "
+				 "watching and writing");
+		/* A write still retrying (or a create or delete, which no
+		 * mutate callback guards) must not land once another agent
+		 * may hold the Lease. */
+		writes_cancel(p);
 		watches_stop(p);
 		return;
 	}
@@ -865,12 +807,15 @@ static void tick(struct cluster_proposer *p)
 		return;
 	}
 	for (size_t i = 0; i < s.n; i++) {
-		due[i] = ns_due(a, &s.v[i], now);
+		due[i] = (ns_due(a, &s.v[i], now) && !empty_recent(p, s.v[i].name)) ||
+			 (s.v[i].flows && redo_has(p, s.v[i].name));
 		n_due += due[i];
 	}
 	if (n_due) {
 		r = job_start(p, &s, due);
-		if (r < 0 && r != -EAGAIN)
+		if (r == 0)
+			redo_clear(p);
+		else if (r != -EAGAIN)
 			log_err("agent: cluster: cannot start computing the proposals: %s",
 				strerror(-r));
 	}
@@ -919,19 +864,12 @@ void cluster_propose_stop(struct agent *a)
 	loop_timer_disarm(&p->timer);
 	if (p->job) {
 		loop_io_remove(&p->job_io);
-		(void) pthread_join(p->job->th, NULL);
-		job_free(p->job);
+		cluster_pjob_free(p->job);
 	}
-	while (p->writes) {
-		struct pwrite *w = p->writes;
-
-		p->writes = w->next;
-		w->w = kube_write_cancel(w->w);
-		if (w->req)
-			kube_request_cancel(w->req);
-		pwrite_free(w);
-	}
+	writes_cancel(p);
 	watches_stop(p);
+	redo_clear(p);
+	empty_clear(p);
 	free(p);
 	a->proposer = NULL;
 }

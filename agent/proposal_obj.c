@@ -308,15 +308,19 @@ struct group {
 	int64_t first, last; /* the span of those flows, first > last: none */
 };
 
-/* The flows of rule (@k, @dir, @rule), merged across nodes. */
+/* The flows of rule (@k, @dir, @rule), merged across nodes: the first
+ * @max of them listed, the count of the others in *@ret_left (all of them
+ * count in @g). */
 static int rule_flows(const struct build *b, const struct proposal_obj_node *const *nodes, size_t k,
-		      int dir, size_t rule, struct group *g, json_t **ret)
+		      int dir, size_t rule, size_t max, struct group *g, json_t **ret,
+		      size_t *ret_left)
 {
 	json_t *flows = json_array();
 	size_t i = jflow_first(b, k, dir, rule);
 
 	if (!flows)
 		return -ENOMEM;
+	*ret_left = 0;
 	while (i < b->n && b->v[i].pol == k && b->v[i].dir == dir && b->v[i].rule == rule) {
 		const struct jflow *j = &b->v[i];
 		json_t *fl = json_object(), *ns = json_array();
@@ -344,6 +348,12 @@ static int rule_flows(const struct build *b, const struct proposal_obj_node *con
 			if (r == 0 && q->node != prev)
 				r = json_array_append_new(ns, json_string(nodes[q->node]->name));
 			prev = q->node;
+		}
+		if (json_array_size(flows) == max) {
+			(*ret_left)++;
+			json_decref(ns);
+			json_decref(fl);
+			continue;
 		}
 		if (r == 0)
 			r = set_new(fl, "src", json_string(j->src));
@@ -377,9 +387,9 @@ static int rule_flows(const struct build *b, const struct proposal_obj_node *con
 	return 0;
 }
 
-/* spec.policies[] item of policy @k. */
+/* spec.policies[] item of policy @k, at most @max flows a rule. */
 static int policy_obj(const struct build *b, const struct proposal_obj_node *const *nodes, size_t k,
-		      struct group *g, json_t **ret)
+		      size_t max, struct group *g, json_t **ret)
 {
 	const struct proposal_policy *pp = &b->p->v[k];
 	json_t *np = netpol_emit_json(&pp->np, &pp->labels, &pp->annotations);
@@ -402,11 +412,14 @@ static int policy_obj(const struct build *b, const struct proposal_obj_node *con
 	for (int d = 0; d < _NETPOL_DIR_MAX && r == 0; d++)
 		for (size_t ri = 0; ri < pp->np.n_rules[d] && r == 0; ri++) {
 			json_t *flows = NULL, *rule;
+			size_t left = 0;
 
-			r = rule_flows(b, nodes, k, d, ri, g, &flows);
+			r = rule_flows(b, nodes, k, d, ri, max, g, &flows, &left);
 			if (r < 0)
 				break;
-			rule = json_pack("{s:o}", "flows", flows);
+			rule = left ? json_pack("{s:o, s:I}", "flows", flows, "flowsTruncated",
+						(json_int_t) left) :
+				      json_pack("{s:o}", "flows", flows);
 			r = rule && json_array_append_new(rules, rule) == 0 ? 0 : -ENOMEM;
 		}
 	if (r == 0) {
@@ -439,10 +452,11 @@ static json_t *workload_obj(const struct proposal *p, const struct proposal_poli
 	return json_pack("{s:s%, s:s}", "kind", a, (size_t) (slash - a), "name", slash + 1);
 }
 
-/* One Proposal: the policies @ks[0..n) of one workload (stem @stem). */
+/* One Proposal: the policies @ks[0..n) of one workload (stem @stem), at
+ * most @max flows a rule. */
 static int proposal_one(const struct build *b, const struct proposal_obj_node *const *nodes,
 			size_t n_nodes, const size_t *ks, size_t n, const char *stem,
-			int64_t computed_at, json_t **ret)
+			int64_t computed_at, size_t max, json_t **ret)
 {
 	struct group g = { .first = INT64_MAX, .last = INT64_MIN };
 	json_t *obj = NULL, *pols = json_array(), *spec = NULL, *nl = json_array();
@@ -455,7 +469,8 @@ static int proposal_one(const struct build *b, const struct proposal_obj_node *c
 	for (size_t i = 0; i < n; i++) {
 		json_t *po = NULL;
 
-		if (policy_obj(b, nodes, ks[i], &g, &po) < 0 || json_array_append_new(pols, po))
+		if (policy_obj(b, nodes, ks[i], max, &g, &po) < 0 ||
+		    json_array_append_new(pols, po))
 			goto out;
 	}
 	for (size_t i = 0; i < n_nodes; i++)
@@ -486,6 +501,31 @@ out:
 	json_decref(pols);
 	json_decref(nl);
 	return r;
+}
+
+/* One Proposal under the API server's object limit: first with at most
+ * PROPOSAL_OBJ_RULE_FLOWS flows a rule, then, while its JSON is longer
+ * than CLUSTER_OBJECT_MAX, with a quarter as many (down to none; the
+ * rules keep flowsTruncated). */
+static int proposal_fitted(const struct build *b, const struct proposal_obj_node *const *nodes,
+			   size_t n_nodes, const size_t *ks, size_t n, const char *stem,
+			   int64_t computed_at, json_t **ret)
+{
+	size_t max = PROPOSAL_OBJ_RULE_FLOWS;
+
+	for (;;) {
+		json_t *obj = NULL;
+		int r = proposal_one(b, nodes, n_nodes, ks, n, stem, computed_at, max, &obj);
+
+		if (r < 0)
+			return r;
+		if (!max || json_dumpb(obj, NULL, 0, JSON_COMPACT) <= CLUSTER_OBJECT_MAX) {
+			*ret = obj;
+			return 0;
+		}
+		json_decref(obj);
+		max /= 4;
+	}
 }
 
 static int obj_name_cmp(const void *x, const void *y)
@@ -558,7 +598,7 @@ int proposal_obj_build(const struct proposal *p, struct cluster *c, const char *
 		stem = strndup(name, len);
 		if (!stem)
 			goto out;
-		r = proposal_one(&b, sorted, n_nodes, ks, n, stem, computed_at, &objs[n_objs]);
+		r = proposal_fitted(&b, sorted, n_nodes, ks, n, stem, computed_at, &objs[n_objs]);
 		free(stem);
 		if (r < 0)
 			goto out;

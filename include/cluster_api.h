@@ -37,6 +37,12 @@
  * left out. */
 #define CLUSTER_OBJECT_MAX (1536u * 1024u - 32u * 1024u)
 
+/* Objects per page when Bulkhead's objects are listed (and per page of a
+ * watch's list): 64 of up to ~1.5 MiB stay under a watch's page limit
+ * (KUBE_LIST_PAGE_MAX, 128 MiB) and the CLI's (CLUSTER_READ_MAX); the
+ * default 500 would not, past ~85 nodes with full NodeFlows. */
+#define CLUSTER_LIST_PAGE 64
+
 /* The label every object Bulkhead writes carries. */
 #define CLUSTER_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 #define CLUSTER_MANAGED_BY "bulkhead"

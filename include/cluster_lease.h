@@ -7,7 +7,8 @@
  * read resourceVersion, so that of two agents at once one wins and the
  * other's 409 re-reads a Lease someone holds), renews it every lease_renew_s
  * while it holds it, and stops holding it (stops proposing) when it could
- * not renew within lease_duration_s.  Implemented in agent/cluster_lease.c
+ * not renew within two thirds of lease_duration_s (the rest is the clock
+ * skew between nodes it tolerates).  Implemented in agent/cluster_lease.c
  * over the asynchronous writes of kube_write.h.  Loop thread only.
  */
 #ifndef BH_CLUSTER_LEASE_H
@@ -26,7 +27,8 @@ int cluster_lease_start(struct agent *a, struct bh_err *reterr);
 /* Stops (a write in flight is cancelled; the Lease is left to expire).
  * NULL-safe on an agent that never started. */
 void cluster_lease_stop(struct agent *a);
-/* Whether this agent holds the Lease now (renewed within the duration). */
+/* Whether this agent holds the Lease now (renewed within two thirds of
+ * the duration). */
 bool cluster_lease_held(const struct agent *a);
 /* The Lease's members of /status's "cluster" object (between the braces
  * cluster_propose_status() writes): lease, namespace, leaseHolder, holder,

@@ -22,6 +22,11 @@
 #include "flows_json.h"
 #include "propose.h"
 
+/* The flows a rule of a Proposal lists at most (the others are counted in
+ * its flowsTruncated); fewer when the object would exceed
+ * CLUSTER_OBJECT_MAX. */
+#define PROPOSAL_OBJ_RULE_FLOWS 100
+
 /* The flows one node contributed (its NodeFlows object's spec). */
 struct proposal_obj_node {
 	const char *name; /* the node's name, borrowed */
@@ -37,8 +42,11 @@ struct proposal_obj_node {
  * flows that justify its rules; absent when none does), nodes (those whose
  * flows justify a rule, sorted), policies[] (name, labels, annotations,
  * spec as netpol_emit_json() writes them; rules[]: one per
- * spec.ingress[i], then one per spec.egress[i], each with its flows)).  No
- * status: the holder writes it (proposal_obj_status()).
+ * spec.ingress[i], then one per spec.egress[i], each with its flows: at
+ * most PROPOSAL_OBJ_RULE_FLOWS, in (src, dst, protocol, port) order, and
+ * fewer while the object's JSON exceeds CLUSTER_OBJECT_MAX, the count of
+ * those left out in flowsTruncated, absent when none)).  No status: the
+ * holder writes it (proposal_obj_status()).
  *
  * @p is propose_build()'s output over @c (workload indexes valid; a
  * decoded proposal works too, its workload read from the

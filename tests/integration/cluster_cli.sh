@@ -187,6 +187,14 @@ bh 0 relearn relearn --kubeconfig "$kc" --namespace shop --timeout 20
 [ "$(cat "$tmp/relearn.out")" = "namespace shop: preview -> learn" ] || bad "relearn: $(cat "$tmp/relearn.out" "$tmp/relearn.err")"
 [ "$(get /apis/$G/policymodes/shop | jq_ "d['spec']['mode']")" = learn ] || bad "relearn: PolicyMode shop"
 
+# --- two namespaces, the second write refused: the first said switched ---
+echo '{"op": "fault", "fault": "write_status", "status": 422, "count": 1, "resource": "policymodes", "verb": "create"}' |
+	control > /dev/null
+bh 3 half relearn --kubeconfig "$kc" --namespace shop --namespace web --timeout 5
+[ "$(cat "$tmp/half.out")" = "namespace shop: already in learn" ] ||
+	bad "relearn of shop and web, web refused: stdout $(cat "$tmp/half.out")"
+grep -q "PolicyMode 'web'" "$tmp/half.err" || bad "relearn, web refused: $(cat "$tmp/half.err")"
+
 # --- refusals ---
 bh 2 unknown enforce --kubeconfig "$kc" --namespace nope
 grep -q "unknown namespace 'nope'" "$tmp/unknown.err" || bad "unknown: $(cat "$tmp/unknown.err")"
@@ -329,6 +337,35 @@ assert d["cluster"]["source"] == "api"
 PY
 bh 3 exportdown export --kubeconfig "$tmp/down.kubeconfig" -o "$tmp/down.json"
 [ ! -e "$tmp/down.json" ] || bad "a failed export wrote its file"
+
+# --- more objects than one page: the lists go on with their continue token ---
+# (CLUSTER_LIST_PAGE is 64: 70 more nodes' NodeFlows, one open alert each;
+# the fake agent stopped, so that the API server counts the CLI's lists)
+kill "$fake" 2> /dev/null && wait "$fake" 2> /dev/null
+fake=
+python3 - "$walert" <<'PY' | control > /dev/null
+import json, sys
+a = json.loads(sys.argv[1])
+objs = []
+for i in range(70):
+    al = dict(a, id="%016x" % (0xa000 + i))
+    objs.append({"apiVersion": "bulkhead.io/v1alpha1", "kind": "NodeFlows",
+                 "metadata": {"name": "node-p%02d" % i},
+                 "spec": {"node": "node-p%02d" % i, "flows": []},
+                 "status": {"truncated": 0, "alertsTruncated": 0, "applied": [], "alerts": [al]}})
+print(json.dumps({"op": "put_many", "objects": objs}))
+PY
+lists0=$(echo '{"op": "stats"}' | control | jq_ 'd["lists"]')
+bh 0 paged alerts --kubeconfig "$kc" -o json
+lists1=$(echo '{"op": "stats"}' | control | jq_ 'd["lists"]')
+python3 - "$tmp/paged.out" <<'PY' || bad "alerts over two pages: $(head -c 300 "$tmp/paged.out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d if isinstance(d, list) else d.get("alerts", d.get("items"))
+nodes = {x["node"] for x in items if x["node"].startswith("node-p")}
+assert len(nodes) == 70, len(nodes)
+PY
+[ $((lists1 - lists0)) -ge 2 ] || bad "alerts read 72 NodeFlows in $((lists1 - lists0)) list request(s), not pages of 64"
 
 [ "$fail" = 0 ] && echo "cluster_cli: enforce/preview/relearn, alerts, proposal, allow and export act on the cluster"
 exit "$fail"

@@ -9,7 +9,9 @@
 # the application's workloads run on both nodes:
 #   - exactly one agent holds the Lease; one Proposal per workload appears,
 #     its policies those `bulkhead propose` makes from both files, spec.nodes
-#     naming both nodes, status.mode preview (no PolicyMode);
+#     naming both nodes, status.mode preview (no PolicyMode), even though
+#     the API server refused the first create (the namespace is computed
+#     and written again);
 #   - kill -9 of the holder: the other agent takes the Lease (the time is
 #     measured, and must stay within leaseDuration + 1 s);
 #   - a PolicyMode learn of namespace shop (written through /_control): once
@@ -51,11 +53,20 @@ control() { curl -sk -X POST --data-binary @- "$base/_control" > /dev/null; }
 get() { curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "$base$1"; }
 now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
 
-# Each node's NodeFlows: its flows file's members as the spec.
+# Each node's NodeFlows: its flows file's members as the spec; node-1's
+# with a flow between two pods of namespace ghost that are gone (propose
+# places neither: ghost gets no object, and is not computed at every tick).
 for n in 1 2; do
 	python3 - "$data/propose/flows-node-$n.json" node-$n << 'P' | control
 import json, sys
 f = json.load(open(sys.argv[1]))
+if sys.argv[2] == "node-1":
+    g = json.loads(json.dumps(f["flows"][0]))
+    g["src"] = {"ip": "10.9.9.9", "kind": "pod", "namespace": "ghost", "name": "gone-1",
+                "workload": {"kind": "Deployment", "name": "gone"}, "labels": {"app": "gone"}}
+    g["dst"] = {"ip": "10.9.9.8", "kind": "pod", "namespace": "ghost", "name": "gone-2",
+                "workload": {"kind": "Deployment", "name": "gone2"}, "labels": {"app": "gone2"}}
+    f["flows"].append(g)
 print(json.dumps({"op": "put", "object": {
     "apiVersion": "bulkhead.io/v1alpha1", "kind": "NodeFlows",
     "metadata": {"name": sys.argv[2]},
@@ -65,6 +76,12 @@ P
 done
 [ "$(get /apis/bulkhead.io/v1alpha1/nodeflows | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')" = 2 ] ||
 	{ echo "FAIL: the NodeFlows objects were not stored"; cat "$tmp/api.log"; exit 1; }
+
+# The first create of a Proposal is refused (422, not retried): the holder
+# must write that workload's object at its next tick all the same (the
+# namespace has its other objects by then), and say which object failed.
+echo '{"op": "fault", "fault": "write_status", "status": 422, "count": 1, "resource": "proposals", "verb": "create"}' |
+	control
 
 cat > "$tmp/config.yaml" << EOF
 cluster: true
@@ -158,6 +175,16 @@ sys.exit(1 if errs else 0)
 P
 }
 wait_for 10 check_objects preview > /dev/null || bad "the Proposal objects: $(check_objects preview)"
+err=$(status "$holder" "['cluster']['proposer']['error']")
+[[ "$err" =~ ^create\ Proposal\ \'(shop|data)/bulkhead-[a-z0-9-]+\':\ .*422 ]] ||
+	bad "the refused create: proposer error '$err'"
+[ "$(status "$holder" "['cluster']['proposer']['writeErrors']")" = 1 ] ||
+	bad "write errors: $(status "$holder" "['cluster']['proposer']")"
+# ghost made no object: not computed again within clusterInterval (60 s)
+c0=$(status "$holder" "['cluster']['proposer']['computations']")
+sleep $((RENEW * 3))
+c1=$(status "$holder" "['cluster']['proposer']['computations']")
+[ "$c0" = "$c1" ] || bad "the holder computed $c0, then $c1 times in $((RENEW * 3)) s (ghost at every tick)"
 n_objs=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$tmp/proposals.json")
 echo "node-$holder holds the Lease; $n_objs Proposal objects"
 

@@ -159,6 +159,21 @@ static void check_whole(void **state)
 	assert_int_equal(agent_config_check(&c, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "stateDir: expected an absolute path"));
 	agent_config_done(&c);
+
+	/* cluster mode: the Lease renewed well within its duration */
+	assert_int_equal(agent_config_init(&c), 0);
+	assert_int_equal(
+		parse(&c, "node: nd\ncluster: true\nleaseDuration: 3s\nleaseRenew: 1s\n", &err), 0);
+	assert_int_equal(agent_config_check(&c, &err), 0);
+	assert_int_equal(parse(&c, "leaseRenew: 2s\n", &err), 0);
+	assert_int_equal(agent_config_check(&c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "leaseRenew: 2 s is not under two thirds of leaseDuration "
+					"(3 s)"));
+	assert_int_equal(parse(&c, "leaseRenew: 20s\nleaseDuration: 15s\n", &err), 0);
+	assert_int_equal(agent_config_check(&c, &err), -EINVAL);
+	assert_int_equal(parse(&c, "cluster: false\n", &err), 0);
+	assert_int_equal(agent_config_check(&c, &err), 0);
+	agent_config_done(&c);
 }
 
 static void listen_forms(void **state)

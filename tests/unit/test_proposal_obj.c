@@ -277,13 +277,93 @@ static void malformed(void **state)
 	app_done(&a);
 }
 
+/* A workload many external clients reach: the rule that admits them lists
+ * PROPOSAL_OBJ_RULE_FLOWS flows at most, counts the others, and the object
+ * stays under the API server's limit (12,000 clients listed would be
+ * about 2 MB). */
+static void many_flows(void **state)
+{
+	const char *snap = APP "snapshot.json";
+	enum { CLIENTS = 12000 };
+	struct cluster *c = NULL;
+	struct flow_set fs;
+	struct proposal p = { 0 };
+	struct propose_opts o;
+	struct bh_err err = { 0 };
+	const struct proposal_obj_node node = { .name = "node-1", .flows = &fs };
+	json_t *doc, *flows, *objs = NULL;
+	const json_t *fe, *pols, *rules;
+	size_t listed = 0, left = 0;
+	char *text;
+
+	(void) state;
+	propose_opts_init(&o);
+	flow_set_init(&fs);
+	assert_int_equal(snapshot_load_files(&snap, 1, &c, NULL, &err), 0);
+	flows = json_array();
+	assert_non_null(flows);
+	for (int i = 0; i < CLIENTS; i++) {
+		char ip[32];
+
+		(void) snprintf(ip, sizeof(ip), "198.18.%d.%d", i / 250, 1 + i % 250);
+		assert_int_equal(
+			json_array_append_new(
+				flows,
+				json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:{s:s, s:s}, "
+					  "s:{s:s}}, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:[s]}",
+					  "src", "ip", ip, "kind", "external", "dst", "ip",
+					  "10.1.1.10", "kind", "pod", "namespace", "shop", "name",
+					  "frontend-6b7f8c9d5-aaaaa", "workload", "kind",
+					  "Deployment", "name", "frontend", "labels", "app",
+					  "frontend", "protocol", "TCP", "port", 8080, "packets",
+					  10, "bytes", 1000, "connections", 1, "first_seen",
+					  "2026-11-22T06:00:00Z", "last_seen",
+					  "2026-11-22T06:59:00Z", "seen_by", "conntrack")),
+			0);
+	}
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:i, s:i, s:i}, s:o}", "apiVersion",
+			FLOWS_JSON_API_VERSION, "kind", FLOWS_JSON_KIND, "version",
+			FLOWS_JSON_VERSION, "node", "node-1", "generated", "2026-11-22T07:05:00Z",
+			"stats", "packets", 1000, "evicted", 0, "overruns", 0, "flows", flows);
+	text = json_dumps(doc, JSON_COMPACT);
+	assert_non_null(text);
+	assert_int_equal(flows_json_load_buf(&fs, text, strlen(text), "many", &err), 0);
+	assert_int_equal(propose_build(&fs, c, &o, &p, &err), 0);
+	assert_int_equal(proposal_obj_build(&p, c, "shop", &node, 1, COMPUTED_AT, &objs, &err), 0);
+	fe = obj_find(objs, "shop", "bulkhead-frontend");
+	assert_non_null(fe);
+	assert_true(json_dumpb(fe, NULL, 0, JSON_COMPACT) <= CLUSTER_OBJECT_MAX);
+	pols = json_object_get(json_object_get(fe, "spec"), "policies");
+	for (size_t k = 0; k < json_array_size(pols); k++) {
+		rules = json_object_get(json_array_get(pols, k), "rules");
+		for (size_t i = 0; i < json_array_size(rules); i++) {
+			const json_t *r = json_array_get(rules, i);
+			const json_t *fl = json_object_get(r, "flows");
+
+			assert_true(json_array_size(fl) <= PROPOSAL_OBJ_RULE_FLOWS);
+			for (size_t f = 0; f < json_array_size(fl); f++)
+				listed += strncmp(json_string_value(json_object_get(
+							  json_array_get(fl, f), "src")),
+						  "198.18.", 7) == 0;
+			left += (size_t) json_integer_value(json_object_get(r, "flowsTruncated"));
+		}
+	}
+	assert_int_equal(listed + left, CLIENTS);
+	assert_true(left > 0);
+	free(text);
+	json_decref(doc);
+	json_decref(objs);
+	proposal_done(&p);
+	flow_set_done(&fs);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(objects),
-		cmocka_unit_test(computed_at),
-		cmocka_unit_test(malformed),
+		cmocka_unit_test(round_trip),  cmocka_unit_test(objects),
+		cmocka_unit_test(computed_at), cmocka_unit_test(malformed),
+		cmocka_unit_test(many_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
