@@ -11,8 +11,8 @@ const char *nodeflows_node(const json_t *obj)
 {
 	const char *node = json_string_value(json_object_get(json_object_get(obj, "spec"), "node"));
 
-	return node ? node : json_string_value(json_object_get(json_object_get(obj, "metadata"),
-								 "name"));
+	return node ? node :
+		      json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 }
 
 int nodeflows_doc(const json_t *obj, char **ret)
@@ -47,8 +47,7 @@ int nodeflows_doc(const json_t *obj, char **ret)
 	return r;
 }
 
-int nodeflows_doc_load(struct flow_set *s, const char *doc, const char *node,
-		       struct bh_err *reterr)
+int nodeflows_doc_load(struct flow_set *s, const char *doc, const char *node, struct bh_err *reterr)
 {
 	int r = flows_json_load_buf(s, doc, strlen(doc), "spec", reterr);
 
