@@ -189,9 +189,8 @@ static void times_in_ms(void **state)
 	assert_int_equal(t, -500);
 	assert_string_equal(cluster_time_format_ms(t, buf, sizeof(buf)),
 			    "1969-12-31T23:59:59.500Z");
-	assert_string_equal(cluster_time_format_ms(t + 10000LL * 366 * 86400 * 1000, buf,
-						   sizeof(buf)),
-			    "");
+	assert_string_equal(
+		cluster_time_format_ms(t + 10000LL * 366 * 86400 * 1000, buf, sizeof(buf)), "");
 }
 
 int main(void)
