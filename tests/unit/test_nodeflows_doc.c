@@ -14,11 +14,11 @@
 
 #include "nodeflows_doc.h"
 
-#define FLOW                                                                                     \
-	"{\"src\": {\"ip\": \"10.0.1.5\", \"kind\": \"pod\", \"namespace\": \"shop\", "          \
-	"\"name\": \"a\"}, \"dst\": {\"ip\": \"203.0.113.9\", \"kind\": \"external\"}, "          \
-	"\"protocol\": \"TCP\", \"port\": 443, \"packets\": 3, \"bytes\": 900, "                  \
-	"\"connections\": 1, \"first_seen\": \"2026-12-04T09:40:00Z\", "                          \
+#define FLOW                                                                             \
+	"{\"src\": {\"ip\": \"10.0.1.5\", \"kind\": \"pod\", \"namespace\": \"shop\", "  \
+	"\"name\": \"a\"}, \"dst\": {\"ip\": \"203.0.113.9\", \"kind\": \"external\"}, " \
+	"\"protocol\": \"TCP\", \"port\": 443, \"packets\": 3, \"bytes\": 900, "         \
+	"\"connections\": 1, \"first_seen\": \"2026-12-04T09:40:00Z\", "                 \
 	"\"last_seen\": \"2026-12-04T09:40:00Z\", \"seen_by\": [\"conntrack\"]}"
 
 static json_t *object(const char *spec)
