@@ -6,7 +6,7 @@
  *   - the cluster (pods, namespaces, nodes, NetworkPolicies) as the other
  *     commands read it (cli_cluster_load());
  *   - every node's flows: each NodeFlows spec read as the flows.json
- *     document it is (flows_json_load_buf(), records of one key merged);
+ *     document it is (nodeflows_read(), records of one key merged);
  *   - every node's alerts (status.alerts), one per id;
  *   - each namespace's effective stage (cluster_stage.h) as its mode;
  *   - the proposals: each namespace's Proposal objects as the List they
@@ -31,6 +31,7 @@
 #include "cluster_api.h"
 #include "flows_json.h"
 #include "json_out.h"
+#include "nodeflows_doc.h"
 #include "proposal_obj.h"
 
 /* As the agent's default maxAlerts. */
@@ -51,7 +52,8 @@ struct export_run {
 	struct report_stored stored;
 };
 
-/* Every NodeFlows spec into x->set, and the nodes' names. */
+/* Every NodeFlows spec into x->set (nodeflows_read()), and the nodes'
+ * names. */
 static int flows_read(struct export_run *x, struct bh_err *reterr)
 {
 	size_t i;
@@ -61,27 +63,9 @@ static int flows_read(struct export_run *x, struct bh_err *reterr)
 	if (!x->nodes)
 		return bh_err_oom(reterr);
 	json_array_foreach(x->nodeflows, i, nf) {
-		const char *name = cli_json_str(json_object_get(nf, "metadata"), "name");
-		json_t *spec = json_deep_copy(json_object_get(nf, "spec"));
-		char *text;
-		int r;
-
-		x->nodes[x->n_nodes++] = name;
-		if (!json_is_object(spec)) {
-			json_decref(spec);
-			continue;
-		}
-		/* A flows.json document without the version it implies. */
-		if (!json_object_get(spec, "version"))
-			(void) json_object_set_new(spec, "version", json_integer(1));
-		text = json_dumps(spec, JSON_COMPACT);
-		json_decref(spec);
-		if (!text)
-			return bh_err_oom(reterr);
-		r = flows_json_load_buf(&x->set, text, strlen(text), name, reterr);
-		free(text);
-		if (r < 0)
-			return bh_err_prefix(reterr, "export: NodeFlows '%s': ", name);
+		x->nodes[x->n_nodes++] = cli_json_str(json_object_get(nf, "metadata"), "name");
+		if (nodeflows_read(nf, &x->set, reterr) < 0)
+			return bh_err_prefix(reterr, "export: ");
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
  * API server stops proposing then, before the others may take the Lease.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,45 +110,60 @@ static void holder_seen(struct cluster_lease *l, const json_t *spec)
 	(void) snprintf(l->holder, sizeof(l->holder), "%s", h ? h : "");
 }
 
+void cluster_lease_read(const json_t *obj, int64_t now_ms, struct cluster_lease_view *ret)
+{
+	const json_t *spec = json_object_get(obj, "spec");
+	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
+	json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+	json_int_t trans = json_integer_value(json_object_get(spec, "leaseTransitions"));
+	int64_t renewed;
+
+	*ret = (struct cluster_lease_view){
+		.holder = json_string_value(json_object_get(spec, "holderIdentity")),
+		.transitions = trans < 0	  ? 0 :
+			       trans >= INT32_MAX ? INT32_MAX - 1 :
+						    trans,
+	};
+	if (dur < 0)
+		dur = 0;
+	else if (dur > INT32_MAX)
+		dur = INT32_MAX;
+	if (renew && cluster_time_parse_ms(renew, &renewed) == 0)
+		ret->expires = renewed + (int64_t) dur * 1000;
+	ret->live = ret->holder && ret->holder[0] && ret->expires > now_ms;
+}
+
 /* The Lease as read: ours to renew, free to take, or someone else's. */
 static int mutate_cb(void *ud, json_t *obj)
 {
 	struct cluster_lease *l = ud;
 	const struct agent *a = l->a;
 	json_t *spec = json_object_get(obj, "spec");
-	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
-	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
-	json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
-	json_int_t trans = json_integer_value(json_object_get(spec, "leaseTransitions"));
-	bool ours = holder && strcmp(holder, a->cfg.node) == 0;
+	struct cluster_lease_view v;
 	char t[RFC3339_STR_MAX];
-	int64_t renewed;
+	bool ours;
 
+	cluster_lease_read(obj, now_ms(), &v);
+	ours = v.holder && strcmp(v.holder, a->cfg.node) == 0;
+	if (!ours && v.live) {
+		holder_seen(l, spec);
+		l->expires = v.expires;
+		return -EALREADY;
+	}
 	if (!json_is_object(spec)) {
 		spec = json_object();
 		if (!spec || json_object_set_new(obj, "spec", spec) < 0)
 			return -ENOMEM;
-	}
-	if (!ours && holder && holder[0]) {
-		/* A Lease without a readable renewTime is as good as
-		 * expired: nobody can say it is being renewed. */
-		bool live = renew && cluster_time_parse_ms(renew, &renewed) == 0 &&
-			    renewed + (int64_t) (dur > 0 ? dur : 0) * 1000 > now_ms();
-
-		if (live) {
-			holder_seen(l, spec);
-			l->expires = renewed + (int64_t) dur * 1000;
-			return -EALREADY;
-		}
 	}
 	now_micro(t, sizeof(t));
 	if (json_object_set_new(spec, "renewTime", json_string(t)) < 0 ||
 	    json_object_set_new(spec, "leaseDurationSeconds",
 				json_integer((json_int_t) a->cfg.lease_duration_s)) < 0)
 		return -ENOMEM;
-	if (!ours && (json_object_set_new(spec, "holderIdentity", json_string(a->cfg.node)) < 0 ||
-		      json_object_set_new(spec, "acquireTime", json_string(t)) < 0 ||
-		      json_object_set_new(spec, "leaseTransitions", json_integer(trans + 1)) < 0))
+	if (!ours &&
+	    (json_object_set_new(spec, "holderIdentity", json_string(a->cfg.node)) < 0 ||
+	     json_object_set_new(spec, "acquireTime", json_string(t)) < 0 ||
+	     json_object_set_new(spec, "leaseTransitions", json_integer(v.transitions + 1)) < 0))
 		return -ENOMEM;
 	return 0;
 }

@@ -347,7 +347,8 @@ static json_t *nf_build(struct agent *a, int64_t now)
 	keys_free(&b);
 	hmap_free(&b.by_key);
 	hmap_init(&b.by_key, 0);
-	qsort(b.e, b.n, sizeof(*b.e), edge_cmp);
+	if (b.n > 1) /* (no edges yet: b.e is NULL, which qsort may not take) */
+		qsort(b.e, b.n, sizeof(*b.e), edge_cmp);
 	for (size_t i = 0; i < b.n; i++) {
 		b.e[i].off = fb.len;
 		if (flows_record_append(&fb, &b.e[i].f) < 0)

@@ -3,7 +3,6 @@
  * (agent/cluster_propose_job.h).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -14,6 +13,7 @@
 #include "cluster_propose_job.h"
 #include "flows_json.h"
 #include "kube_watch.h"
+#include "nodeflows_doc.h"
 #include "proposal_obj.h"
 #include "propose.h"
 
@@ -60,13 +60,9 @@ static int job_run(struct cluster_pjob *j)
 	for (size_t i = 0; i < j->n_docs; i++)
 		flow_set_init(&per[i]);
 	for (size_t i = 0; i < j->n_docs && r >= 0; i++) {
-		char name[300];
-
-		(void) snprintf(name, sizeof(name), "NodeFlows '%s'", j->nodes[i]);
-		r = flows_json_load_buf(&per[i], j->docs[i], strlen(j->docs[i]), name, &j->err);
+		r = nodeflows_doc_load(&per[i], j->docs[i], j->nodes[i], &j->err);
 		if (r >= 0)
-			r = flows_json_load_buf(&all, j->docs[i], strlen(j->docs[i]), name,
-						&j->err);
+			r = nodeflows_doc_load(&all, j->docs[i], j->nodes[i], &j->err);
 		nodes[i] = (struct proposal_obj_node){ .name = j->nodes[i], .flows = &per[i] };
 	}
 	if (r >= 0)
@@ -110,48 +106,29 @@ struct docs {
 	int r;
 };
 
-/* NodeFlows @name's spec as a flows.json v1 document (docs/cluster.md:
- * the spec holds node, generated, stats and flows). */
+/* NodeFlows @name as a flows.json v1 document (nodeflows_doc()), read off
+ * the loop by job_run(). */
 static int doc_cb(void *ud, const char *ns, const char *name, const char *rv)
 {
 	struct docs *d = ud;
-	const json_t *spec = json_object_get(kube_watch_get(d->w, ns, name), "spec");
-	const char *node = json_string_value(json_object_get(spec, "node"));
-	json_t *doc;
+	struct cluster_pjob *j = d->j;
+	const json_t *obj = kube_watch_get(d->w, ns, name);
+	const char *node = nodeflows_node(obj);
+	char *doc;
 
 	(void) rv;
-	if (!json_is_object(spec))
-		return 0;
-	doc = json_pack("{s:s, s:s, s:i, s:s}", "apiVersion", FLOWS_JSON_API_VERSION, "kind",
-			FLOWS_JSON_KIND, "version", FLOWS_JSON_VERSION, "node", node ? node : name);
-	if (!doc) {
+	d->r = nodeflows_doc(obj, &doc);
+	if (d->r < 0 || !doc)
+		return d->r < 0;
+	j->docs[j->n_docs] = doc;
+	j->nodes[j->n_docs] = strdup(node ? node : name);
+	if (!j->nodes[j->n_docs]) {
+		free(doc);
 		d->r = -ENOMEM;
 		return 1;
 	}
-	for (size_t i = 0; i < 3; i++) {
-		static const char *const keys[] = { "generated", "stats", "flows" };
-		json_t *v = json_object_get(spec, keys[i]);
-
-		if (v && json_object_set(doc, keys[i], v) < 0)
-			d->r = -ENOMEM;
-	}
-	if (!json_object_get(doc, "flows") && json_object_set_new(doc, "flows", json_array()) < 0)
-		d->r = -ENOMEM;
-	if (d->r == 0) {
-		struct cluster_pjob *j = d->j;
-
-		j->docs[j->n_docs] = json_dumps(doc, JSON_COMPACT);
-		j->nodes[j->n_docs] = strdup(node ? node : name);
-		if (!j->docs[j->n_docs] || !j->nodes[j->n_docs]) {
-			free(j->docs[j->n_docs]);
-			free(j->nodes[j->n_docs]);
-			d->r = -ENOMEM;
-		} else {
-			j->n_docs++;
-		}
-	}
-	json_decref(doc);
-	return d->r < 0;
+	j->n_docs++;
+	return 0;
 }
 
 static int nodeflows_docs(struct kube_watch *w, struct cluster_pjob *j)

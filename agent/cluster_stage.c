@@ -3,7 +3,9 @@
  * docs/cluster.md "The effective stage of namespace NS").
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster_stage.h"
 #include "rfc3339.h"
@@ -64,7 +66,25 @@ int cluster_time_parse_ms(const char *s, int64_t *ret)
 
 const char *cluster_time_format_ms(int64_t ms, char *buf, size_t len)
 {
-	if (!rfc3339_format_ns(ms * 1000000, 3, buf, len) && len)
+	/* Not rfc3339_format_ns(ms * 1000000): nanoseconds overflow after
+	 * 2262, and a switchedAt read from the API may be any year. */
+	int64_t sec = ms / 1000, frac = ms % 1000;
+	time_t tt;
+	struct tm tm;
+	int n;
+
+	if (frac < 0) /* floor: before 1970 the fraction counts up too */
+		sec--, frac += 1000;
+	tt = (time_t) sec;
+	/* Only what cluster_time_parse_ms() reads back: years 0000 to 9999. */
+	if ((int64_t) tt != sec || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900)
+		n = -1;
+	else
+		n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     (int) frac);
+	if ((n < 0 || (size_t) n >= len) && len)
 		buf[0] = '\0';
 	return buf;
 }

@@ -14,7 +14,9 @@
 #ifndef BH_CLUSTER_LEASE_H
 #define BH_CLUSTER_LEASE_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -34,5 +36,24 @@ bool cluster_lease_held(const struct agent *a);
  * cluster_propose_status() writes): lease, namespace, leaseHolder, holder,
  * transitions, leaseError. */
 void cluster_lease_status(const struct agent *a, struct json_out *w);
+
+/* A Lease object as read (its spec, coordination.k8s.io/v1). */
+struct cluster_lease_view {
+	const char *holder; /* spec.holderIdentity, borrowed; NULL when not a string */
+	/* A holder ("" is none) whose renewTime + leaseDurationSeconds is after
+	 * the time given; a Lease without a readable renewTime is not live:
+	 * nobody can say it is being renewed. */
+	bool live;
+	int64_t expires; /* unix ms renewTime + leaseDurationSeconds; 0 unreadable */
+	/* spec.leaseTransitions; 0 when absent, not an integer or negative. The
+	 * Lease's fields are int32: leaseDurationSeconds is taken in
+	 * [0, INT32_MAX] and leaseTransitions in [0, INT32_MAX - 1], so that
+	 * adding one stays in range. */
+	int64_t transitions;
+};
+
+/* Reads Lease @obj (borrowed, any JSON) as of unix ms @now_ms.  Pure: no
+ * allocation, no clock. */
+void cluster_lease_read(const json_t *obj, int64_t now_ms, struct cluster_lease_view *ret);
 
 #endif

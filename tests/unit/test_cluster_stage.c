@@ -180,6 +180,17 @@ static void times_in_ms(void **state)
 	assert_int_equal(cluster_time_parse_ms("2026-12-04 10:05", &t), -EINVAL);
 	assert_string_equal(cluster_time_format_ms(T0 + 7, buf, sizeof(buf)),
 			    "2026-12-04T10:05:00.007Z");
+	/* Any year a PolicyMode may hold reads back (ms * 1000000 ns
+	 * overflowed after 2262); beyond what parses back, "". */
+	assert_int_equal(cluster_time_parse_ms("9999-12-31T23:59:59.999Z", &t), 0);
+	assert_string_equal(cluster_time_format_ms(t, buf, sizeof(buf)),
+			    "9999-12-31T23:59:59.999Z");
+	assert_int_equal(cluster_time_parse_ms("1969-12-31T23:59:59.5Z", &t), 0);
+	assert_int_equal(t, -500);
+	assert_string_equal(cluster_time_format_ms(t, buf, sizeof(buf)),
+			    "1969-12-31T23:59:59.500Z");
+	assert_string_equal(
+		cluster_time_format_ms(t + 10000LL * 366 * 86400 * 1000, buf, sizeof(buf)), "");
 }
 
 int main(void)
