@@ -811,8 +811,11 @@ static void nf_timer_cb(struct loop_timer *t)
 {
 	struct agent *a = LOOP_CONTAINER_OF(t, struct agent, nf_timer);
 
-	if (!a->nf_full && !a->nf_patch)
-		a->nf_want_full = true;
+	/* Always: a build wanted while a write is under way (a patch of
+	 * status.applied, or one tried again) is made after it, and only
+	 * that build arms this timer again (nf_next()); leaving it unwanted
+	 * then stopped every later write of the node's flows and alerts. */
+	a->nf_want_full = true;
 	nf_next(a);
 }
 

@@ -4,7 +4,7 @@
 # routed to each other, shop's pods on both (frontend, client, one api pod
 # on node-a; the other api pod and db on node-b), the test API server and
 # the workstation in a namespace of their own, one real `bulkhead agent
-# --cluster` per node in its node namespace (learning 5 s, NodeFlows
+# --cluster` per node in its node namespace (learning 12 s, NodeFlows
 # written at most every 1 s).
 #   1. Traffic within and across nodes is learned on both: each node's
 #      NodeFlows holds its workload edges, and the connection counts show
