@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers of the tests that run the test API server (tests/apiserver) on
-# loopback, no root.  Source it once $tmp (the test's directory) is set;
-# BH_SOURCE_DIR is the source tree.  The test puts its objects in
+# loopback, no root (and the benchmarks under bench/ that do).  Source it
+# once $tmp (the test's directory) is set.  The test puts its objects in
 # $tmp/data/objects.json before api_start, and calls api_stop in its
 # cleanup (the EXIT trap).
 #   api_start [ARGS...]  the certificates and bearer token in $tmp/certs
@@ -14,12 +14,13 @@
 #   api_stop             stops $api (kill, wait) if it runs
 #   api_control          POSTs stdin (JSON) to /_control, the reply on stdout
 #   api_get PATH         GET PATH with the bearer token, the body on stdout
+api_src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 api=
 api_start() {
-	[ -s "$tmp/certs/token" ] || "$BH_SOURCE_DIR/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null 2>&1
+	[ -s "$tmp/certs/token" ] || "$api_src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null 2>&1
 	mkdir -p "$tmp/data"
 	rm -f "$tmp/port"
-	/usr/bin/python3 "$BH_SOURCE_DIR/tests/apiserver/apiserver.py" --dir "$tmp/data" \
+	/usr/bin/python3 "$api_src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
 		--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
 		--token-file "$tmp/certs/token" --port-file "$tmp/port" "$@" 2>> "$tmp/api.log" &
 	api=$!
@@ -30,7 +31,7 @@ api_start() {
 		exit 1
 	fi
 	apiport=$(cat "$tmp/port")
-	"$BH_SOURCE_DIR/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
+	"$api_src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
 }
 api_stop() {
 	if [ -n "$api" ]; then
