@@ -49,6 +49,7 @@
 #include "log.h"
 #include "proposal_obj.h"
 #include "state_db.h"
+#include "vec.h"
 
 /* ---- a namespace's Proposal objects ---- */
 
@@ -79,13 +80,11 @@ static int scan_cb(void *ud, const char *ns, const char *name, const char *rv)
 		k = (size_t) (uintptr_t) v - 1;
 	} else {
 		if (s->n == s->cap) {
-			size_t cap = s->cap ? 2 * s->cap : 16;
-			struct ns_props *nv = realloc(s->v, cap * sizeof(*nv));
+			struct ns_props *nv = vec_grow(s->v, &s->cap, s->n + 1, sizeof(*nv));
 
 			if (!nv)
 				return -ENOMEM;
 			s->v = nv;
-			s->cap = cap;
 		}
 		k = s->n;
 		s->v[k] =

@@ -17,6 +17,7 @@
 #include "proposal_obj.h"
 #include "proto.h"
 #include "rfc3339.h"
+#include "vec.h"
 #include "workload.h"
 
 #define WORKLOAD_ANNOTATION "bulkhead.io/workload"
@@ -70,13 +71,11 @@ static int jflow_cb(size_t rule, void *userdata)
 	struct jflow *j;
 
 	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 64;
-		struct jflow *v = realloc(b->v, cap * sizeof(*v));
+		struct jflow *v = vec_grow(b->v, &b->cap, b->n + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		b->v = v;
-		b->cap = cap;
 	}
 	j = &b->v[b->n];
 	*j = (struct jflow){ .pol = b->pol,
