@@ -10,7 +10,6 @@
 #   - the outage counted in bulkhead_watch_restarts_total; promtool;
 #   - SIGTERM: exit 0.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-agentkube.XXXXXX)
@@ -22,9 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$src/tests/integration/lib/apiserver.sh"
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json"

@@ -24,7 +24,6 @@
 #     proposals, the namespaces' stages, nodes listed) validates against
 #     docs/report.schema.json; no API server: exit 3, no file.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-clustercli.XXXXXX)
@@ -36,9 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$src/tests/integration/lib/apiserver.sh"
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 
 mkdir "$tmp/data"
 # Pods, namespaces and nodes: the propose test's cluster (shop, data).

@@ -48,9 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$src/tests/integration/lib/apiserver.sh"
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json"

@@ -18,7 +18,6 @@
 #     learnDuration has passed the new holder computes shop's proposals
 #     again (computedAt after the switch), still from both nodes' flows.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 data=$src/tests/data
@@ -31,9 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$src/tests/integration/lib/apiserver.sh"
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
 
 # Lease timings of this test (the defaults are 15 s and 5 s).
 DURATION=3 RENEW=1 LEARN=2

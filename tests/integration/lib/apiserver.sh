@@ -3,7 +3,10 @@
 # loopback, no root (and the benchmarks under bench/ that do).  Source it
 # once $tmp (the test's directory) is set.  The test puts its objects in
 # $tmp/data/objects.json before api_start, and calls api_stop in its
-# cleanup (the EXIT trap).
+# cleanup (the EXIT trap).  Sourcing it also unsets the variables that
+# would point a client at another cluster (KUBECONFIG, KUBERNETES_SERVICE_*),
+# sets fail=0 and exits 77 (skipped) without curl.
+#   bad MSG...           prints "FAIL: MSG" and marks the test failed ($fail)
 #   api_start [ARGS...]  the certificates and bearer token in $tmp/certs
 #                        (mkcerts.sh) the first time, then apiserver.py on
 #                        $tmp/data with TLS, the token and ARGS, its stderr
@@ -14,6 +17,9 @@
 #   api_stop             stops $api (kill, wait) if it runs
 #   api_control          POSTs stdin (JSON) to /_control, the reply on stdout
 #   api_get PATH         GET PATH with the bearer token, the body on stdout
+unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
 api_src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 api=
 api_start() {
@@ -46,3 +52,4 @@ api_control() {
 api_get() {
 	curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "https://127.0.0.1:$apiport$1"
 }
+command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
