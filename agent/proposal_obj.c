@@ -527,7 +527,7 @@ static int proposal_fitted(const struct build *b, const struct proposal_obj_node
 	}
 }
 
-static int obj_name_cmp(const void *x, const void *y)
+int proposal_obj_name_cmp(const void *x, const void *y)
 {
 	const char *a = json_string_value(
 		json_object_get(json_object_get(*(json_t *const *) x, "metadata"), "name"));
@@ -605,7 +605,7 @@ int proposal_obj_build(const struct proposal *p, struct cluster *c, const char *
 	}
 	r = -ENOMEM;
 	if (n_objs)
-		qsort(objs, n_objs, sizeof(*objs), obj_name_cmp);
+		qsort(objs, n_objs, sizeof(*objs), proposal_obj_name_cmp);
 	for (size_t i = 0; i < n_objs; i++) {
 		if (json_array_append_new(arr, objs[i]))
 			goto out;
