@@ -46,6 +46,7 @@
 #include "netpol_emit.h"
 #include "propose.h"
 #include "state_db.h"
+#include "worker_done.h"
 
 struct agent_propose_job {
 	pthread_t th;
@@ -139,15 +140,11 @@ static int job_run(struct agent_propose_job *j)
 static void *job_main(void *arg)
 {
 	struct agent_propose_job *j = arg;
-	uint64_t t0 = clock_mono_us(), one = 1;
-	ssize_t w;
+	uint64_t t0 = clock_mono_us();
 
 	j->r = job_run(j);
 	j->us = clock_mono_us() - t0;
-	atomic_store(&j->done, true);
-	/* (an eventfd write of 1 fails only on overflow: never here) */
-	w = write(j->efd, &one, sizeof(one));
-	(void) w;
+	worker_done(&j->done, j->efd);
 	return NULL;
 }
 

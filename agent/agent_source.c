@@ -44,6 +44,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
+#include "worker_done.h"
 
 struct cluster *agent_source_cluster(struct agent *a)
 {
@@ -91,14 +92,9 @@ static void *snap_job_main(void *arg)
 {
 	struct agent_snap_job *j = arg;
 	const struct snapshot_opts o = { .warn = true };
-	uint64_t one = 1;
-	ssize_t w;
 
 	j->r = snapshot_load((const char *const *) j->paths, j->n, &o, &j->c, NULL, &j->err);
-	atomic_store(&j->done, true);
-	/* (an eventfd write of 1 fails only on overflow: never here) */
-	w = write(j->efd, &one, sizeof(one));
-	(void) w;
+	worker_done(&j->done, j->efd);
 	return NULL;
 }
 

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "proposal_obj.h"
 #include "state_db.h"
+#include "vec.h"
 
 /* ---- a namespace's Proposal objects ---- */
 
@@ -79,13 +80,11 @@ static int scan_cb(void *ud, const char *ns, const char *name, const char *rv)
 		k = (size_t) (uintptr_t) v - 1;
 	} else {
 		if (s->n == s->cap) {
-			size_t cap = s->cap ? 2 * s->cap : 16;
-			struct ns_props *nv = realloc(s->v, cap * sizeof(*nv));
+			struct ns_props *nv = vec_grow(s->v, &s->cap, s->n + 1, sizeof(*nv));
 
 			if (!nv)
 				return -ENOMEM;
 			s->v = nv;
-			s->cap = cap;
 		}
 		k = s->n;
 		s->v[k] =
@@ -102,16 +101,6 @@ static int scan_cb(void *ud, const char *ns, const char *name, const char *rv)
 	return json_array_append(s->v[k].objs, obj) < 0 ? -ENOMEM : 0;
 }
 
-static int obj_name_cmp(const void *x, const void *y)
-{
-	const char *a = json_string_value(
-		json_object_get(json_object_get(*(json_t *const *) x, "metadata"), "name"));
-	const char *b = json_string_value(
-		json_object_get(json_object_get(*(json_t *const *) y, "metadata"), "name"));
-
-	return strcmp(a ? a : "", b ? b : "");
-}
-
 /* @objs sorted by metadata.name (the watch gives them in its order). */
 static int sort_objs(json_t *objs)
 {
@@ -122,7 +111,7 @@ static int sort_objs(json_t *objs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(objs, i));
-	qsort(v, n, sizeof(*v), obj_name_cmp);
+	qsort(v, n, sizeof(*v), proposal_obj_name_cmp);
 	(void) json_array_clear(objs);
 	for (size_t i = 0; i < n; i++)
 		if (json_array_append_new(objs, v[i]) < 0) {

@@ -16,6 +16,7 @@
 #include "nodeflows_doc.h"
 #include "proposal_obj.h"
 #include "propose.h"
+#include "worker_done.h"
 
 void cluster_pjob_free(struct cluster_pjob *j)
 {
@@ -89,14 +90,11 @@ out:
 static void *job_main(void *arg)
 {
 	struct cluster_pjob *j = arg;
-	uint64_t t0 = clock_mono_us(), one = 1;
-	ssize_t w;
+	uint64_t t0 = clock_mono_us();
 
 	j->r = job_run(j);
 	j->us = clock_mono_us() - t0;
-	atomic_store(&j->done, true);
-	w = write(j->efd, &one, sizeof(one));
-	(void) w;
+	worker_done(&j->done, j->efd);
 	return NULL;
 }
 

@@ -17,6 +17,7 @@
 #include "proposal_obj.h"
 #include "proto.h"
 #include "rfc3339.h"
+#include "vec.h"
 #include "workload.h"
 
 #define WORKLOAD_ANNOTATION "bulkhead.io/workload"
@@ -70,13 +71,11 @@ static int jflow_cb(size_t rule, void *userdata)
 	struct jflow *j;
 
 	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 64;
-		struct jflow *v = realloc(b->v, cap * sizeof(*v));
+		struct jflow *v = vec_grow(b->v, &b->cap, b->n + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		b->v = v;
-		b->cap = cap;
 	}
 	j = &b->v[b->n];
 	*j = (struct jflow){ .pol = b->pol,
@@ -528,7 +527,7 @@ static int proposal_fitted(const struct build *b, const struct proposal_obj_node
 	}
 }
 
-static int obj_name_cmp(const void *x, const void *y)
+int proposal_obj_name_cmp(const void *x, const void *y)
 {
 	const char *a = json_string_value(
 		json_object_get(json_object_get(*(json_t *const *) x, "metadata"), "name"));
@@ -606,7 +605,7 @@ int proposal_obj_build(const struct proposal *p, struct cluster *c, const char *
 	}
 	r = -ENOMEM;
 	if (n_objs)
-		qsort(objs, n_objs, sizeof(*objs), obj_name_cmp);
+		qsort(objs, n_objs, sizeof(*objs), proposal_obj_name_cmp);
 	for (size_t i = 0; i < n_objs; i++) {
 		if (json_array_append_new(arr, objs[i]))
 			goto out;

@@ -19,24 +19,19 @@ set -euo pipefail
 bulkhead=$1 build=$2 flows=${3:-1000000} secs=${4:-60} interval=${5:-5}
 src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
-api= pid=
+pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null
-	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
+source "$src/tests/integration/lib/apiserver.sh"
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" 2> "$tmp/api.log" &
-api=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-port=$(cat "$tmp/port")
-"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$port"
-control() { curl -sk -X POST --data-binary @- "https://127.0.0.1:$port/_control"; }
+api_start
+port=$apiport
+control() { api_control; }
 for r in "nodeflows NodeFlows Cluster" "policymodes PolicyMode Cluster" "proposals Proposal Namespaced"; do
 	set -- $r
 	cat <<J | control > /dev/null

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "datapath.h"
 #include "sync_build.h"
+#include "worker_done.h"
 
 struct sync_build {
 	pthread_t th;
@@ -105,14 +106,9 @@ static void *job_run(struct sync_build *b)
 static void *job_main(void *arg)
 {
 	struct sync_build *b = arg;
-	uint64_t one = 1;
-	ssize_t w;
 
 	(void) job_run(b);
-	atomic_store(&b->done, true);
-	/* (an eventfd write of 1 fails only on overflow: never here) */
-	w = write(b->efd, &one, sizeof(one));
-	(void) w;
+	worker_done(&b->done, b->efd);
 	return NULL;
 }
 

@@ -83,6 +83,9 @@ int proposal_obj_to_list(const json_t *objs, struct buf *out, struct bh_err *ret
  * readable one counts as 0): the inputs of cluster_stage_effective().
  */
 void proposal_obj_computed_at(const json_t *objs, bool *ret_has, int64_t *ret_newest);
+/* qsort() order of objects (json_t *) by metadata.name, a missing name
+ * first. */
+int proposal_obj_name_cmp(const void *x, const void *y);
 
 /*
  * Marks the objects of one round of the holder (a JSON array, @objs):

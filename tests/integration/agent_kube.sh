@@ -10,40 +10,22 @@
 #   - the outage counted in bulkhead_watch_restarts_total; promtool;
 #   - SIGTERM: exit 0.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-agentkube.XXXXXX)
-api= agent=
+agent=
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2> /dev/null && wait "$agent" 2> /dev/null
-	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+source "$src/tests/integration/lib/apiserver.sh"
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json"
-start_api() { # [PORT]
-	rm -f "$tmp/port"
-	/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-		--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-		--token-file "$tmp/certs/token" --port-file "$tmp/port" ${1:+--port "$1"} \
-		2> "$tmp/api.log" &
-	api=$!
-	for _ in $(seq 100); do [ -s "$tmp/port" ] && return 0; sleep 0.1; done
-	bad "the API server did not start"; cat "$tmp/api.log"; exit 1
-}
-start_api
-apiport=$(cat "$tmp/port")
-"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
-control() {
-	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control" > /dev/null
-}
+api_start
+control() { api_control > /dev/null; }
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sock=$tmp/agent.sock
@@ -75,9 +57,7 @@ wait_for is "['counts']['pods']" 3 || bad "a deleted pod not seen: $(field "['co
 
 # The API server goes away: the agent serves on; a policy deleted while it
 # is away is caught up when it is back.
-kill "$api"
-wait "$api" 2> /dev/null
-api=
+api_stop
 sleep 1
 [ "$(curl -s "http://127.0.0.1:$port/healthz")" = ok ] || bad "/healthz with the API server down"
 is "['counts']['policies']" 1 || bad "the cluster was not kept while the API server is down"
@@ -99,7 +79,7 @@ d = drop(d)
 assert "deny-all" not in json.dumps(d)
 json.dump(d, open(p, "w"))
 PY
-start_api "$apiport"
+api_start --port "$apiport"
 wait_for is "['counts']['policies']" 0 ||
 	{ for _ in $(seq 200); do is "['counts']['policies']" 0 && break; sleep 0.1; done; }
 is "['counts']['policies']" 0 || bad "a policy deleted while the API server was away is still there"

@@ -10,35 +10,22 @@
 #   deleted (a namespace created again under that name is not enforced by
 #   the old one's proposal).
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-stagesns.XXXXXX)
-api= agent=
+agent=
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2> /dev/null && wait "$agent" 2> /dev/null
-	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+source "$src/tests/integration/lib/apiserver.sh"
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json" # namespaces x, y
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" 2> "$tmp/api.log" &
-api=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { bad "the API server did not start"; cat "$tmp/api.log"; exit 1; }
-apiport=$(cat "$tmp/port")
-"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
-control() {
-	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control" > /dev/null
-}
+api_start
+control() { api_control > /dev/null; }
 
 printf 'learnDuration: 2s\n' > "$tmp/config.yaml"
 sock=$tmp/agent.sock

@@ -25,40 +25,25 @@
 #     proposals, the namespaces' stages, nodes listed) validates against
 #     docs/report.schema.json; no API server: exit 3, no file.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-clustercli.XXXXXX)
-api= fake=
+fake=
 cleanup() {
 	[ -n "$fake" ] && kill "$fake" 2> /dev/null && wait "$fake" 2> /dev/null
-	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
+	api_stop
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+source "$src/tests/integration/lib/apiserver.sh"
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
 # Pods, namespaces and nodes: the propose test's cluster (shop, data).
 cp "$src/tests/data/propose/snapshot.json" "$tmp/data/objects.json"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" 2> "$tmp/api.log" &
-api=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { bad "the API server did not start"; cat "$tmp/api.log"; exit 1; }
-apiport=$(cat "$tmp/port")
+api_start
 kc=$tmp/kubeconfig
-"$src/tests/apiserver/kubeconfig.sh" "$kc" "$apiport"
-control() {
-	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control"
-}
-get() { # PATH: the object, JSON
-	curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "https://127.0.0.1:$apiport$1"
-}
+control() { api_control; }
+get() { api_get "$1"; } # PATH: the object, JSON
 jq_() { # EXPR: evaluated on the JSON of stdin as d
 	python3 -c "import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"
 }

@@ -39,35 +39,21 @@ if [ -z "${BH_CL_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v nft > /dev/null
 fi
 src=$BH_SOURCE_DIR
 tmp=$(mktemp -d /tmp/bh-clconf.XXXXXX)
-api= a1= a2=
+a1= a2=
 cleanup() {
 	[ -n "$a1" ] && kill "$a1" 2> /dev/null && wait "$a1" 2> /dev/null
 	[ -n "$a2" ] && kill "$a2" 2> /dev/null && wait "$a2" 2> /dev/null
-	[ -n "$api" ] && kill "$api" 2> /dev/null && wait "$api" 2> /dev/null
+	api_stop
 	[ -n "${BH_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+source "$src/tests/integration/lib/apiserver.sh"
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
 cp "$src/tests/data/learn/snapshot.json" "$tmp/data/objects.json"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" 2> "$tmp/api.log" &
-api=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL: the API server did not start"; cat "$tmp/api.log"; exit 1; }
-apiport=$(cat "$tmp/port")
-"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
-control() {
-	curl -sk -X POST --data-binary @- "https://127.0.0.1:$apiport/_control"
-}
-get() { # PATH
-	curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "https://127.0.0.1:$apiport$1"
-}
+api_start
+control() { api_control; }
+get() { api_get "$1"; } # PATH
 G=bulkhead.io/v1alpha1
 # The project's resources, as CRDs register them on a real server (the
 # manifests' CRDs carry the full schemas; these the fields only).

@@ -22,39 +22,28 @@
 #     learnDuration has passed the new holder computes shop's proposals
 #     again (computedAt after the switch), still from both nodes' flows.
 set -uo pipefail
-unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 : "${BULKHEAD:?}" "${BH_SOURCE_DIR:?}"
 src=$BH_SOURCE_DIR
 data=$src/tests/data
 tmp=$(mktemp -d /tmp/bh-clusterprop.XXXXXX)
-api= a1= a2=
+a1= a2=
 cleanup() {
-	for p in $a1 $a2 $api; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
+	for p in $a1 $a2; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-command -v curl > /dev/null || { echo "curl missing, skipping"; exit 77; }
+source "$src/tests/integration/lib/apiserver.sh"
 
 # Lease timings of this test (the defaults are 15 s and 5 s).
 DURATION=3 RENEW=1 LEARN=2
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null
 mkdir "$tmp/data"
 cp "$data/propose/snapshot.json" "$tmp/data/objects.json"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" \
-	--crd-file "$data/cluster/crds.yaml" 2> "$tmp/api.log" &
-api=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL: the API server did not start"; cat "$tmp/api.log"; exit 1; }
-apiport=$(cat "$tmp/port")
-"$src/tests/apiserver/kubeconfig.sh" "$tmp/kubeconfig" "$apiport"
+api_start --crd-file "$data/cluster/crds.yaml"
 base=https://127.0.0.1:$apiport
-control() { curl -sk -X POST --data-binary @- "$base/_control" > /dev/null; }
-get() { curl -sk -H "Authorization: Bearer $(cat "$tmp/certs/token")" "$base$1"; }
+control() { api_control > /dev/null; }
+get() { api_get "$1"; }
 now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
 
 # Each node's NodeFlows: its flows file's members as the spec; node-1's

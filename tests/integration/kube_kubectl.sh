@@ -12,43 +12,17 @@ if [ ! -x "$kubectl" ]; then
 	exit 77
 fi
 tmp=$(mktemp -d /tmp/bh-kubectl.XXXXXX)
-pid=
 wpid=
 cleanup() {
 	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null || true
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+source "$src/tests/integration/lib/apiserver.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs"
-mkdir "$tmp/data"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" \
-	--generate-pods 57 --bookmark-interval 1 &
-pid=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || fail "the API server did not start"
-port=$(cat "$tmp/port")
-cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$port
-    certificate-authority: $tmp/certs/ca.crt
-users:
-- name: test
-  user:
-    tokenFile: $tmp/certs/token
-contexts:
-- name: test
-  context: {cluster: test, user: test}
-KC
+api_start --generate-pods 57 --bookmark-interval 1
 export KUBECONFIG=$tmp/kubeconfig
 export HOME=$tmp   # kubectl's discovery cache goes here, not in the user's home
 k() { timeout 30 "$kubectl" --request-timeout=20s "$@"; }
@@ -74,7 +48,7 @@ k get pods -A -l app=app-3 -o name > /dev/null || true
 timeout 15 "$kubectl" get pods -n ns-1 --watch --output-watch-events > "$tmp/watch.out" 2> "$tmp/watch.err" &
 wpid=$!
 sleep 2
-ctl() { curl -sf --cacert "$tmp/certs/ca.crt" "https://127.0.0.1:$port/_control" -d "$1" > /dev/null; }
+ctl() { curl -sf --cacert "$tmp/certs/ca.crt" "https://127.0.0.1:$apiport/_control" -d "$1" > /dev/null; }
 ctl '{"op":"put","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"watched","namespace":"ns-1"},"status":{"phase":"Pending"}}}'
 sleep 1
 ctl '{"op":"delete","resource":"pods","namespace":"ns-1","name":"watched"}'
@@ -85,7 +59,7 @@ grep -q 'ADDED *watched' "$tmp/watch.out" || { cat "$tmp/watch.out" "$tmp/watch.
 grep -q 'DELETED *watched' "$tmp/watch.out" || { cat "$tmp/watch.out"; fail "watch did not show DELETED"; }
 
 # a wrong token is refused as a real server does
-sed 's|tokenFile: .*|token: wrong|' "$tmp/kubeconfig" > "$tmp/kubeconfig.bad"
+sed 's|tokenFile: [^}]*|token: wrong|' "$tmp/kubeconfig" > "$tmp/kubeconfig.bad"
 if KUBECONFIG=$tmp/kubeconfig.bad k get pods -A > /dev/null 2> "$tmp/auth.err"; then
 	fail "a wrong token was accepted"
 fi

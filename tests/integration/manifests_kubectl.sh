@@ -20,41 +20,15 @@ if [ ! -x "$kubectl" ]; then
 	exit 77
 fi
 tmp=$(mktemp -d /tmp/bh-manifests-kubectl.XXXXXX)
-pid=
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	api_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+source "$src/tests/integration/lib/apiserver.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$src/tests/apiserver/mkcerts.sh" "$tmp/certs" > /dev/null 2>&1
-mkdir "$tmp/data"
-/usr/bin/python3 "$src/tests/apiserver/apiserver.py" --dir "$tmp/data" \
-	--cert "$tmp/certs/server.crt" --key "$tmp/certs/server.key" \
-	--token-file "$tmp/certs/token" --port-file "$tmp/port" \
-	--openapi-dir "$src/tests/data/openapi" &
-pid=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || fail "the API server did not start"
-port=$(cat "$tmp/port")
-cat > "$tmp/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$port
-    certificate-authority: $tmp/certs/ca.crt
-users:
-- name: test
-  user:
-    tokenFile: $tmp/certs/token
-contexts:
-- name: test
-  context: {cluster: test, user: test}
-KC
+api_start --openapi-dir "$src/tests/data/openapi"
 export KUBECONFIG=$tmp/kubeconfig
 export HOME=$tmp   # kubectl's caches go here, not in the user's home
 k() { timeout 60 "$kubectl" --request-timeout=30s "$@"; }
