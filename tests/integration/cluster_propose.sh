@@ -181,17 +181,13 @@ c1=$(status "$holder" "['cluster']['proposer']['computations']")
 n_objs=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$tmp/proposals.json")
 echo "node-$holder holds the Lease; $n_objs Proposal objects"
 
-# kill -9 of the holder: the other takes over.
-victim=a$holder
-kill -9 "${!victim}"
-wait "${!victim}" 2> /dev/null
-t0=$(now_ms)
-eval "$victim="
-# A round cut short: the holder died after writing some of shop's objects
-# (one is deleted, silently: never written), and an `allow` amended
-# another meanwhile (an annotation of its first policy).  The new holder
-# writes the missing one, keeps the amended one's content, and leaves
-# every object of shop marked with one round of that many objects.
+# A round cut short: the holder dies after writing some of shop's objects
+# (one is deleted, silently: never written; done before the kill, so that
+# the next holder's first list, whenever it comes, is of the cut round),
+# and an `allow` amended another meanwhile (an annotation of its first
+# policy).  The new holder writes the missing one, keeps the amended
+# one's content, and leaves every object of shop marked with one round of
+# that many objects.
 proposals
 python3 - "$tmp/proposals.json" "$tmp/cut" << 'P2'
 import json, sys
@@ -211,6 +207,12 @@ P2
 control < "$tmp/cut.put"
 control < "$tmp/cut.del"
 read -r cut_gone cut_amended < "$tmp/cut"
+# kill -9 of the holder: the other takes over.
+victim=a$holder
+kill -9 "${!victim}"
+wait "${!victim}" 2> /dev/null
+t0=$(now_ms)
+eval "$victim="
 completed() {
 	proposals
 	python3 - "$tmp/proposals.json" "$cut_gone" "$cut_amended" << 'P2'
@@ -267,5 +269,5 @@ wait_for $((LEARN + RENEW * 3 + 10)) have_proposals shop "$switched" ||
 	bad "node-$other computed nothing: $(status "$other" "['cluster']")"
 wait_for 10 check_objects preview > /dev/null || bad "after the takeover: $(check_objects preview)"
 
-[ "$fail" = 0 ] || { tail -30 "$tmp"/agent-*.log; tail -20 "$tmp/api.log"; }
+[ "$fail" = 0 ] || { tail -n 30 "$tmp"/agent-*.log; tail -20 "$tmp/api.log"; }
 exit "$fail"
