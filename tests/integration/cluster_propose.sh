@@ -105,7 +105,7 @@ status() { # N EXPR
 }
 holder_is() { [ "$(status "$1" "['cluster']['leaseHolder']")" = True ]; }
 one_holder() { holder_is 1 || holder_is 2; }
-wait_for 20 one_holder || { bad "no agent took the Lease"; tail -5 "$tmp"/agent-*.log; exit 1; }
+wait_for 20 one_holder || { bad "no agent took the Lease"; tail -n 5 "$tmp"/agent-*.log; exit 1; }
 if holder_is 1; then holder=1 other=2; else holder=2 other=1; fi
 sleep "$RENEW"
 holder_is "$other" && bad "both agents hold the Lease"
